@@ -1,0 +1,136 @@
+"""``ntpgeom data``: build, generate and inspect NTP datasets."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import data as D
+from ..errors import NTPDataError
+from ._common import print_json, stages
+
+data_app = typer.Typer(help="Build, generate and inspect NTP datasets (contexts x next-token counts).", no_args_is_help=True)
+
+
+class SynthKind(str, Enum):
+    synthetic = "synthetic"
+    stories = "stories"
+    random = "random"
+    k_subsets = "k-subsets"
+    one_hot = "one-hot"
+
+
+def _report(data: D.NTPData, out: Path, as_json: bool) -> None:
+    if as_json:
+        print_json({"path": str(out), **data.summary(top=0)})
+    else:
+        typer.echo(f"wrote {out}: {data!r}")
+
+
+@data_app.command("synth")
+def synth(
+    kind: SynthKind = typer.Argument(..., help="synthetic | stories (built-in corpora) | random | k-subsets | one-hot"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
+    V: int = typer.Option(10, "--V", help="Vocabulary size (random, k-subsets, one-hot)."),
+    m: int = typer.Option(95, "--m", help="Number of contexts (random)."),
+    k: int = typer.Option(2, "--k", help="Support size (k-subsets)."),
+    kmin: int = typer.Option(1, "--kmin", help="Smallest support size (random)."),
+    kmax: int = typer.Option(5, "--kmax", help="Largest support size (random)."),
+    n_supports: Optional[int] = typer.Option(None, "--n-supports", help="Pool of distinct supports shared by contexts (random)."),
+    probs: str = typer.Option("dirichlet", "--probs", help="uniform | dirichlet | counts (random, k-subsets)."),
+    per_class: str = typer.Option("1", "--per-class", help="Contexts per class (one-hot): one int, or V comma-separated ints."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Generate a synthetic dataset or a built-in corpus."""
+    if kind is SynthKind.synthetic:
+        data = D.corpora.synthetic()
+    elif kind is SynthKind.stories:
+        data = D.corpora.stories(seed=seed)
+    elif kind is SynthKind.random:
+        data = D.synthetic.random_supports(V, m, (kmin, kmax), n_supports, probs, seed=seed)
+    elif kind is SynthKind.k_subsets:
+        data = D.synthetic.all_k_subsets(V, k, probs, seed=seed)
+    else:
+        try:
+            pc = [int(x) for x in per_class.split(",")]
+        except ValueError:
+            raise NTPDataError(f"--per-class must be an int or comma-separated ints, got {per_class!r}") from None
+        data = D.synthetic.one_hot(V, pc[0] if len(pc) == 1 else pc)
+    data.save(out)
+    _report(data, out, as_json)
+
+
+@data_app.command("build")
+def build(
+    text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
+    context_len: int = typer.Option(5, "--context-len", "-T", help="Tokens per context (T-1)."),
+    tokenizer: str = typer.Option("word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON."),
+    doc_sep: str = typer.Option("blank", "--doc-sep", help="Document separator: blank | line | none | a literal string."),
+    lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text first."),
+    min_count: Optional[float] = typer.Option(None, "--min-count", help="Keep contexts seen at least this often."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Keep the k most frequent contexts."),
+    min_support: Optional[int] = typer.Option(None, "--min-support", help="Smallest support size kept."),
+    max_support: Optional[int] = typer.Option(None, "--max-support", help="Largest support size kept."),
+    max_vocab: Optional[int] = typer.Option(None, "--max-vocab", help="Keep only the most frequent next tokens."),
+    rare: str = typer.Option("drop", "--rare", help="What to do with the other next tokens: drop | map (to <unk>)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    filters = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
+                   max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
+    if (text is None) == (pairs is None):
+        raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
+    with stages(not as_json) as say:
+        if pairs is not None:
+            say("reading pairs")
+            data = D.from_pairs(pairs, **filters)
+        else:
+            if not text.is_file():
+                raise NTPDataError(f"text file not found: {text}")
+            data = D.from_text(text, context_len, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
+        say("writing")
+        data.save(out)
+    _report(data, out, as_json)
+
+
+@data_app.command("info")
+def info(
+    path: Path = typer.Argument(..., help="A dataset file."),
+    top: int = typer.Option(5, "--top", help="How many of the most frequent contexts to list."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Summarise a dataset: sizes, n, entropy bound, supports, density, most frequent contexts."""
+    data = D.load(path)
+    s = data.summary(top=top)
+    if as_json:
+        print_json(s)
+        return
+    con = Console()
+    t = Table(title=f"{path}", show_header=False)
+    for key in ("m", "V", "input_vocab_size", "context_len", "n", "entropy_bound", "distinct_supports",
+                "mean_support_size", "density", "hash"):
+        v = s[key]
+        t.add_row(key, f"{v:.6g}" if isinstance(v, float) else str(v))
+    t.add_row("support sizes", ", ".join(f"{k}: {c}" for k, c in s["support_size_histogram"].items()))
+    t.add_row("source", str(s["meta"].get("source", "?")))
+    con.print(t)
+    if s["top_contexts"]:
+        tc = Table(title="most frequent contexts")
+        tc.add_column("context")
+        tc.add_column("count", justify="right")
+        tc.add_column("next tokens (P)")
+        for row in s["top_contexts"]:
+            tc.add_row(row["context"], str(row["count"]), ", ".join(f"{k} {p:.3g}" for k, p in row["next"].items()))
+        con.print(tc)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

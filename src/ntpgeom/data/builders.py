@@ -1,0 +1,528 @@
+"""Builders: counts, token ids, text and (context, next, count) pairs to :class:`NTPData`, plus filters.
+
+Every builder accepts the filter keywords of :func:`filter_data` (``min_count``, ``top_k``, ``min_support``,
+``max_support``, ``max_vocab``, ``next_vocab``, ``rare``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import NTPDataError
+from .dataset import NTPData
+from .tokenize import encode
+
+Progress = Callable[[str], None] | None
+
+_FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
+
+
+# ----------------------------------------------------------------------------- filters
+def filter_data(
+    data: NTPData,
+    *,
+    min_count: float | None = None,
+    top_k: int | None = None,
+    min_support: int | None = None,
+    max_support: int | None = None,
+    max_vocab: int | None = None,
+    next_vocab: Sequence[str] | None = None,
+    rare: str = "drop",
+    unk_token: str = "<unk>",
+) -> NTPData:
+    """Filter contexts and restrict the next-token vocabulary. Applied in this order:
+
+    1. next-token vocabulary: keep the ``max_vocab`` most frequent next tokens, or exactly ``next_vocab``; the other
+       tokens are dropped (``rare="drop"``; contexts left without counts are removed) or merged into one
+       ``unk_token`` row (``rare="map"``);
+    2. ``min_count``: keep contexts seen at least this often (n_j >= min_count);
+    3. ``min_support`` / ``max_support``: keep contexts whose support size k_j lies in the range;
+    4. ``top_k``: keep the k most frequent contexts (ties: earlier contexts first), in their original order;
+    5. next tokens that no longer occur are removed from the output vocabulary.
+
+    Returns a new dataset with the filters recorded in ``meta["filters"]``. Raises :class:`NTPDataError` naming the
+    filter if nothing is left.
+    """
+    applied: dict[str, Any] = {}
+    C = data.counts
+    vocab = list(data.vocab)
+    if rare not in ("drop", "map"):
+        raise NTPDataError(f"rare must be 'drop' or 'map', got {rare!r}")
+    if max_vocab is not None and next_vocab is not None:
+        raise NTPDataError("give either max_vocab or next_vocab, not both")
+    keep_rows: np.ndarray | None = None
+    if max_vocab is not None:
+        _check_positive_int("max_vocab", max_vocab)
+        tot = np.asarray(C.sum(axis=1)).ravel()
+        keep_rows = np.sort(np.argsort(-tot, kind="stable")[:max_vocab])
+        applied["max_vocab"] = int(max_vocab)
+    elif next_vocab is not None:
+        index = {t: i for i, t in enumerate(vocab)}
+        unknown = [t for t in next_vocab if t not in index]
+        if unknown:
+            raise NTPDataError(f"next_vocab has {len(unknown)} token(s) not in the data's vocabulary (first: {unknown[0]!r})")
+        keep_rows = np.array(sorted({index[t] for t in next_vocab}), dtype=np.int64)
+        applied["next_vocab"] = len(keep_rows)
+    if keep_rows is not None:
+        dropped = np.setdiff1d(np.arange(C.shape[0]), keep_rows)
+        if rare == "map" and dropped.size:
+            if unk_token in vocab and vocab.index(unk_token) in set(keep_rows.tolist()):
+                raise NTPDataError(f"unk_token {unk_token!r} is already a kept token; choose another unk_token")
+            unk_row = sp.csc_array(C[dropped, :].sum(axis=0).reshape(1, -1))
+            C = sp.vstack([C[keep_rows, :], unk_row], format="csc")
+            vocab = [vocab[i] for i in keep_rows.tolist()] + [unk_token]
+        else:
+            C = sp.csc_array(C[keep_rows, :])
+            vocab = [vocab[i] for i in keep_rows.tolist()]
+        applied["rare"] = rare
+    cols = np.arange(C.shape[1])
+    n_j = np.asarray(C.sum(axis=0)).ravel()
+    C = sp.csc_array(C)
+    C.eliminate_zeros()
+    k_j = np.diff(C.indptr)
+    keep = n_j > 0
+    _ensure_nonempty(keep, "the next-token vocabulary restriction")
+    if min_count is not None:
+        if not np.isfinite(min_count) or min_count < 0:
+            raise NTPDataError(f"min_count must be a number >= 0, got {min_count}")
+        keep &= n_j >= min_count
+        applied["min_count"] = min_count
+        _ensure_nonempty(keep, f"min_count={min_count} (the most frequent context has n_j = {n_j.max():g})")
+    if min_support is not None or max_support is not None:
+        lo = 1 if min_support is None else int(min_support)
+        hi = np.iinfo(np.int64).max if max_support is None else int(max_support)
+        if lo > hi:
+            raise NTPDataError(f"min_support ({lo}) is larger than max_support ({hi})")
+        keep &= (k_j >= lo) & (k_j <= hi)
+        applied["support_range"] = [lo, None if max_support is None else hi]
+        _ensure_nonempty(keep, f"the support-size range [{lo}, {hi}]")
+    if top_k is not None:
+        _check_positive_int("top_k", top_k)
+        cand = cols[keep]
+        best = cand[np.argsort(-n_j[cand], kind="stable")[:top_k]]
+        keep = np.zeros_like(keep)
+        keep[best] = True
+        applied["top_k"] = int(top_k)
+    sel = cols[keep]
+    C = sp.csc_array(C[:, sel])
+    row_used = np.flatnonzero(np.asarray(C.sum(axis=1)).ravel() > 0)
+    C = sp.csc_array(C[row_used, :])
+    vocab = [vocab[i] for i in row_used.tolist()]
+    meta = dict(data.meta)
+    if applied:
+        meta["filters"] = {**dict(meta.get("filters", {})), **applied}
+    return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta)
+
+
+def _split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(kwargs) - set(_FILTER_KEYS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; filters are {list(_FILTER_KEYS)}")
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _ensure_nonempty(keep: np.ndarray, what: str) -> None:
+    if not keep.any():
+        raise NTPDataError(f"no context is left after {what}; relax that filter")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise NTPDataError(f"{name} must be a positive integer, got {value!r}")
+
+
+# ----------------------------------------------------------------------------- from_counts
+def from_counts(
+    C: Any,
+    vocab: Sequence[str] | None = None,
+    contexts: Any = None,
+    input_vocab: Sequence[str] | None = None,
+    meta: dict[str, Any] | None = None,
+    **filters: Any,
+) -> NTPData:
+    """Build a dataset from a V x m matrix of non-negative counts (dense array or scipy.sparse).
+
+    Parameters
+    ----------
+    C : array or sparse matrix, shape (V, m)
+        ``C[z, j]`` = count (or weight) of next token z after context j.
+    vocab : sequence of str, length V, optional
+        Token names; default ``"t0", "t1", ...``.
+    contexts : int array, shape (m, T-1), optional
+        Context token ids into ``input_vocab``; default: context j is the single symbol ``"c<j>"``.
+    input_vocab : sequence of str, optional
+        Context vocabulary; required with ``contexts``.
+    """
+    from .dataset import _as_count_matrix
+
+    C = _as_count_matrix(C)
+    V, m = C.shape
+    vocab = [f"t{z}" for z in range(V)] if vocab is None else list(vocab)
+    if contexts is None:
+        contexts = np.arange(m, dtype=np.int64).reshape(m, 1)
+        input_vocab = [f"c{j}" for j in range(m)]
+    elif input_vocab is None:
+        raise NTPDataError("contexts were given without input_vocab; pass the vocabulary the context ids refer to")
+    data = NTPData(C, vocab, contexts, input_vocab, {"source": "counts", **(meta or {})})
+    f = _split_filters(filters)
+    return filter_data(data, **f) if f else data
+
+
+# ----------------------------------------------------------------------------- from_tokens
+def _segments(doc_ids: np.ndarray) -> np.ndarray:
+    """Segment index of every token: increments whenever the document id changes."""
+    seg = np.zeros(len(doc_ids), dtype=np.int64)
+    if len(doc_ids) > 1:
+        np.cumsum(doc_ids[1:] != doc_ids[:-1], out=seg[1:])
+    return seg
+
+
+def count_windows(
+    ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Count all (context, next token) windows of ``ids`` that stay inside one document. Vectorised.
+
+    Returns
+    -------
+    contexts : int64 array, shape (m, context_len)
+        Distinct contexts, in lexicographic order of their ids.
+    col, row, cnt : int64 arrays, shape (nnz,)
+        Context index, next-token id and count of each distinct (context, next token) pair, sorted by (col, row).
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    N, W = len(ids), context_len + 1
+    if N < W:
+        return np.zeros((0, context_len), np.int64), *(np.zeros(0, np.int64),) * 3
+    starts = N - W + 1
+    if doc_ids is None:
+        valid = None
+    else:
+        seg = _segments(np.asarray(doc_ids))
+        valid = seg[:starts] == seg[W - 1 :]
+    base = int(ids.max()) + 1
+    nxt = ids[W - 1 :]
+    if W * np.log2(max(base, 2)) < 62:
+        # Fast path: the whole window is one mixed-radix int64 key; a single sort counts everything.
+        key = ids[:starts].copy()
+        for t in range(1, W):
+            key *= base
+            key += ids[t : t + starts]
+        if valid is not None:
+            key = key[valid]
+        key.sort()
+        uniq, cnt = _run_lengths(key)
+        row = uniq % base
+        ctx_key = uniq // base
+        first, col = _group_starts(ctx_key)
+        ck = ctx_key[first]
+        contexts = np.empty((len(ck), context_len), dtype=np.int64)
+        for t in range(context_len - 1, -1, -1):
+            contexts[:, t] = ck % base
+            ck = ck // base
+        return contexts, col, row, cnt
+    # General path: compress the context column by column into dense ids (one sort per column), then count.
+    ctx_id = ids[:starts].copy()
+    nb = base
+    for t in range(1, context_len):
+        pair = ctx_id * base + ids[t : t + starts]
+        uniq, ctx_id = np.unique(pair, return_inverse=True)
+        nb = len(uniq)
+    nxt = nxt[:starts]
+    if valid is not None:
+        ctx_id, nxt, pos = ctx_id[valid], nxt[valid], np.flatnonzero(valid)
+    else:
+        pos = np.arange(starts)
+    key = ctx_id * base + nxt
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    uniq, cnt = _run_lengths(ks)
+    row = uniq % base
+    ctx_key = uniq // base
+    first, col = _group_starts(ctx_key)
+    # a representative window of each distinct context: the first one in sorted order
+    rep_pos = pos[order[np.concatenate(([0], np.cumsum(cnt)[:-1]))[first]]]
+    contexts = np.stack([ids[rep_pos + t] for t in range(context_len)], axis=1) if context_len else np.zeros((len(first), 0), np.int64)
+    # contexts are ordered by compressed id, which is lexicographic order of the token ids
+    return contexts, col, row, cnt
+
+
+def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flag = np.empty(len(sorted_keys), dtype=bool)
+    flag[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    idx = np.flatnonzero(flag)
+    cnt = np.diff(np.append(idx, len(sorted_keys)))
+    return sorted_keys[idx], cnt.astype(np.int64)
+
+
+def _group_starts(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices where a new key starts, and the group index of every element."""
+    flag = np.empty(len(sorted_keys), dtype=bool)
+    flag[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    return np.flatnonzero(flag), np.cumsum(flag) - 1
+
+
+def from_tokens(
+    ids: Any,
+    context_len: int,
+    doc_ids: Any = None,
+    vocab: Sequence[str] | None = None,
+    *,
+    output_vocab: str = "observed",
+    meta: dict[str, Any] | None = None,
+    **filters: Any,
+) -> NTPData:
+    """Count next-token statistics from token ids with sliding windows that never cross a document boundary.
+
+    Parameters
+    ----------
+    ids : int array, shape (N,), or a sequence of int sequences (one per document)
+        Token ids (non-negative).
+    context_len : int
+        Context length T-1 (tokens before the predicted one), >= 1.
+    doc_ids : int array, shape (N,), optional
+        Document of each token; a window is counted only if all its tokens are in one contiguous document run.
+        Ignored (and not allowed) when ``ids`` is a list of documents.
+    vocab : sequence of str, optional
+        Names of the token ids (the input vocabulary); default ``"0", "1", ...``.
+    output_vocab : {"observed", "all"}
+        The next-token vocabulary: only tokens that occur as a next token (the paper's choice), or all of ``vocab``.
+    **filters
+        See :func:`filter_data`.
+
+    Returns
+    -------
+    NTPData with V next tokens and m distinct contexts. Runs in O(N log N), fully vectorised.
+    """
+    ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
+    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
+        raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
+    if output_vocab not in ("observed", "all"):
+        raise NTPDataError(f"output_vocab must be 'observed' or 'all', got {output_vocab!r}")
+    if ids_arr.size == 0:
+        raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
+    if ids_arr.min() < 0:
+        raise NTPDataError(f"token ids must be >= 0, found {int(ids_arr.min())}")
+    n_vocab = int(ids_arr.max()) + 1 if vocab is None else len(vocab)
+    if ids_arr.max() >= n_vocab:
+        raise NTPDataError(f"token id {int(ids_arr.max())} is outside the vocabulary of size {n_vocab}")
+    contexts, col, row, cnt = count_windows(ids_arr, int(context_len), doc_arr)
+    if len(contexts) == 0:
+        longest = _longest_doc(doc_arr, len(ids_arr))
+        raise NTPDataError(
+            f"context_len={context_len} is too long: no document has more than {context_len} tokens "
+            f"(the longest has {longest}); use a context length below {longest} or longer documents"
+        )
+    names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
+    if output_vocab == "observed":
+        out_ids, row = np.unique(row, return_inverse=True)
+    else:
+        out_ids = np.arange(n_vocab)
+    indptr = np.searchsorted(col, np.arange(len(contexts) + 1))
+    C = sp.csc_array((cnt.astype(np.float64), row.astype(np.int64), indptr), shape=(len(out_ids), len(contexts)))
+    info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
+    data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
+    f = _split_filters(filters)
+    return filter_data(data, **f) if f else data
+
+
+def _flatten_docs(ids: Any, doc_ids: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(ids, np.ndarray) or (isinstance(ids, Sequence) and (len(ids) == 0 or np.isscalar(ids[0]))):
+        arr = np.asarray(ids)
+        if arr.ndim != 1:
+            raise NTPDataError(f"ids must be a 1-D array of token ids or a list of documents, got shape {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise NTPDataError(f"token ids must be integers, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        if doc_ids is None:
+            return arr, None
+        d = np.asarray(doc_ids)
+        if d.shape != arr.shape:
+            raise NTPDataError(f"doc_ids has shape {d.shape}, ids has {arr.shape}; give one document id per token")
+        return arr, d
+    if doc_ids is not None:
+        raise NTPDataError("doc_ids must not be given when ids is a list of documents")
+    docs = [np.asarray(d, dtype=np.int64).ravel() for d in ids]
+    lengths = np.array([len(d) for d in docs], dtype=np.int64)
+    flat = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    return flat, np.repeat(np.arange(len(docs)), lengths)
+
+
+def _longest_doc(doc_ids: np.ndarray | None, N: int) -> int:
+    if doc_ids is None:
+        return N
+    seg = _segments(doc_ids)
+    return int(np.bincount(seg).max()) if N else 0
+
+
+# ----------------------------------------------------------------------------- from_text
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, with clear errors for a missing file or another encoding."""
+    path = Path(path)
+    if not path.is_file():
+        raise NTPDataError(f"text file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NTPDataError(
+            f"{path} is not valid UTF-8 (bad byte at offset {exc.start}); convert it first, "
+            "e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`"
+        ) from exc
+
+
+def split_documents(text: str, doc_sep: str = "blank") -> list[str]:
+    """Split text into documents: ``"blank"`` (blank lines), ``"line"`` (each line), ``"none"`` (one document) or a
+    literal separator string."""
+    if doc_sep == "blank":
+        docs = re.split(r"\n[ \t\r\f\v]*\n", text)
+    elif doc_sep == "line":
+        docs = text.splitlines()
+    elif doc_sep == "none":
+        docs = [text]
+    elif doc_sep:
+        docs = text.split(doc_sep)
+    else:
+        raise NTPDataError("doc_sep must be 'blank', 'line', 'none' or a non-empty separator string")
+    return [d for d in docs if d.strip()]
+
+
+def from_text(
+    text_or_path: str | Path,
+    context_len: int,
+    tokenizer: str = "word",
+    *,
+    doc_sep: str = "blank",
+    lowercase: bool = False,
+    output_vocab: str = "observed",
+    progress: Progress = None,
+    **filters: Any,
+) -> NTPData:
+    """Tokenise a text (a string, or a path to a UTF-8 file) and count its next-token statistics.
+
+    Parameters
+    ----------
+    text_or_path : str or Path
+        A :class:`~pathlib.Path` is always read as a file; a ``str`` is read as a file if such a file exists, else
+        used as the text itself.
+    context_len : int
+        Tokens per context (T-1).
+    tokenizer : str
+        ``"word"``, ``"char"``, ``"bpe:<vocab size>"`` or a path to a tokenizers JSON file.
+    doc_sep : str
+        How documents are delimited (see :func:`split_documents`); windows never cross documents.
+    lowercase : bool
+        Lowercase the text before tokenising.
+    progress : callable, optional
+        Called with the name of each stage ("reading", "tokenising", "counting").
+    **filters
+        See :func:`filter_data`.
+    """
+    say = progress or (lambda _stage: None)
+    say("reading")
+    if isinstance(text_or_path, Path):
+        text, source = read_text(text_or_path), str(text_or_path)
+    elif isinstance(text_or_path, str):
+        is_file = len(text_or_path) < 4096 and "\n" not in text_or_path and Path(text_or_path).is_file()
+        text, source = (read_text(text_or_path), text_or_path) if is_file else (text_or_path, "<string>")
+    else:
+        raise NTPDataError(f"from_text needs a str or a Path, got {type(text_or_path).__name__}")
+    if lowercase:
+        text = text.lower()
+    docs = split_documents(text, doc_sep)
+    if not docs:
+        raise NTPDataError(f"the corpus {source} is empty (no non-blank text)")
+    say("tokenising")
+    enc = encode(docs, tokenizer)
+    if enc.ids.size == 0:
+        raise NTPDataError(f"the corpus {source} has no tokens after tokenising with {tokenizer!r}")
+    say("counting")
+    meta = {"source": source, "tokenizer": tokenizer, "lowercase": bool(lowercase), "doc_sep": doc_sep, "n_docs": len(docs)}
+    return from_tokens(enc.ids, context_len, enc.doc_ids, enc.vocab, output_vocab=output_vocab, meta=meta, **filters)
+
+
+# ----------------------------------------------------------------------------- pairs
+def from_pairs(
+    pairs: str | Path | Iterable[tuple[str, str, float] | tuple[str, str]],
+    *,
+    delimiter: str | None = None,
+    meta: dict[str, Any] | None = None,
+    **filters: Any,
+) -> NTPData:
+    """Build a dataset from (context, next token, count) triples.
+
+    ``pairs`` is a path to a CSV/TSV file (columns: context, next, count; count optional, default 1; an optional
+    header row) or an iterable of tuples. Contexts are whitespace-separated token strings, all of the same length.
+    Repeated (context, next) rows are summed.
+    """
+    source = "<pairs>"
+    if isinstance(pairs, (str, Path)):
+        path = Path(pairs)
+        source = str(path)
+        text = read_text(path)
+        if delimiter is None:
+            delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in text.split("\n", 1)[0]) else ","
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        rows = [r for r in rows if r and any(c.strip() for c in r)]
+        if rows and _is_header(rows[0]):
+            rows = rows[1:]
+        records = []
+        for i, r in enumerate(rows, start=1):
+            if len(r) not in (2, 3):
+                raise NTPDataError(f"{path}: row {i} has {len(r)} fields; each row must be context, next[, count]")
+            records.append((r[0], r[1], r[2] if len(r) == 3 else 1))
+    else:
+        records = [tuple(r) if len(r) == 3 else (r[0], r[1], 1) for r in pairs]
+    if not records:
+        raise NTPDataError(f"{source} holds no (context, next, count) rows; the corpus is empty")
+    ctx_index: dict[tuple[str, ...], int] = {}
+    tok_index: dict[str, int] = {}
+    nxt_index: dict[str, int] = {}
+    cols, rows_, vals = [], [], []
+    width = None
+    for i, (ctx, nxt, cnt) in enumerate(records, start=1):
+        toks = tuple(str(ctx).split())
+        if not toks:
+            raise NTPDataError(f"{source}: row {i} has an empty context")
+        if width is None:
+            width = len(toks)
+        elif len(toks) != width:
+            raise NTPDataError(f"{source}: row {i} has a context of {len(toks)} tokens, earlier rows have {width}; all contexts must have the same length")
+        try:
+            c = float(cnt)
+        except (TypeError, ValueError):
+            raise NTPDataError(f"{source}: row {i} has a count {cnt!r} that is not a number") from None
+        if not np.isfinite(c) or c < 0:
+            raise NTPDataError(f"{source}: row {i} has count {cnt!r}; counts must be finite and >= 0")
+        for t in toks:
+            tok_index.setdefault(t, len(tok_index))
+        cols.append(ctx_index.setdefault(toks, len(ctx_index)))
+        rows_.append(nxt_index.setdefault(str(nxt).strip(), len(nxt_index)))
+        vals.append(c)
+    C = sp.csc_array((np.array(vals), (np.array(rows_), np.array(cols))), shape=(len(nxt_index), len(ctx_index)))
+    contexts = np.array([[tok_index[t] for t in ctx] for ctx in ctx_index], dtype=np.int64)
+    data = NTPData(C, list(nxt_index), contexts, list(tok_index), {"source": source, "context_len": width, **(meta or {})})
+    f = _split_filters(filters)
+    return filter_data(data, **f) if f else data
+
+
+def _is_header(row: list[str]) -> bool:
+    if len(row) >= 3:
+        return not _is_number(row[2])
+    return row[0].strip().lower() == "context"
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False

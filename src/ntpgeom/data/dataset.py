@@ -1,0 +1,378 @@
+"""The NTP dataset object: distinct contexts, next-token counts and everything derived from them.
+
+Orientation follows the paper (theory.md §1): matrices are V x m, tokens x contexts. Column j of ``counts`` holds how
+often each next token followed the j-th distinct context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._io import atomic_path, sha256_update_array
+from ..errors import FormatError, NTPDataError
+
+FORMAT_NAME = "ntpgeom.dataset"
+FORMAT_VERSION = 1
+
+
+def _as_count_matrix(counts: Any) -> sp.csc_array:
+    """Validate and convert counts to a canonical float64 CSC array (sorted indices, explicit zeros removed)."""
+    if sp.issparse(counts):
+        C = sp.csc_array(counts, dtype=np.float64)
+    else:
+        arr = np.asarray(counts)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise NTPDataError(f"counts must be a real numeric matrix, got dtype {arr.dtype}; pass numbers")
+        if arr.ndim != 2:
+            raise NTPDataError(f"counts must be a 2-D V x m matrix, got shape {arr.shape}")
+        C = sp.csc_array(arr.astype(np.float64))
+    if C.ndim != 2:
+        raise NTPDataError(f"counts must be a 2-D V x m matrix, got shape {C.shape}")
+    V, m = C.shape
+    if V == 0 or m == 0:
+        raise NTPDataError(f"counts has shape {C.shape}: the dataset is empty; supply at least one context and token")
+    if not np.all(np.isfinite(C.data)):
+        raise NTPDataError("counts contain NaN or infinite values; every count must be a finite number >= 0")
+    if np.any(C.data < 0):
+        raise NTPDataError("counts contain negative values; every count must be >= 0")
+    C.eliminate_zeros()
+    C.sum_duplicates()
+    C.sort_indices()
+    col_tot = np.asarray(C.sum(axis=0)).ravel()
+    empty = np.flatnonzero(col_tot <= 0)
+    if empty.size:
+        raise NTPDataError(
+            f"{empty.size} context(s) have no observations (first: column {int(empty[0])}); "
+            "every context needs at least one next-token count: drop those columns"
+        )
+    return C
+
+
+@dataclass(frozen=True, eq=False)
+class NTPData:
+    """Next-token-prediction statistics of a corpus, over its m distinct contexts.
+
+    Parameters
+    ----------
+    counts : scipy.sparse array, shape (V, m)
+        ``counts[z, j]`` = how often next token ``z`` follows distinct context ``j`` (non-negative, finite; real
+        weights are allowed, e.g. exact probabilities). Every column must have a positive total.
+    vocab : sequence of str, length V
+        The next-token (output) vocabulary; row ``z`` of every V x m matrix is token ``vocab[z]``.
+    contexts : int array, shape (m, T-1)
+        The distinct contexts as ids into ``input_vocab``.
+    input_vocab : sequence of str
+        The context (input) vocabulary. It may differ from ``vocab``: the paper predicts over next tokens only.
+    meta : mapping
+        Provenance: source, tokenizer, context length, generator parameters and seed, filters applied.
+
+    Derived quantities (computed on first access, cached): ``n``, ``context_counts`` (n_j), ``pi``, ``P``, ``S``,
+    ``support_sizes``, ``support_groups``, ``entropy_bound``, ``hash``.
+    """
+
+    counts: sp.csc_array
+    vocab: tuple[str, ...]
+    contexts: np.ndarray
+    input_vocab: tuple[str, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        C = _as_count_matrix(self.counts)
+        V, m = C.shape
+        vocab = tuple(str(v) for v in self.vocab)
+        if len(vocab) != V:
+            raise NTPDataError(f"vocab has {len(vocab)} entries but counts has V = {V} rows; give one name per row")
+        if len(set(vocab)) != V:
+            dup = _first_duplicate(vocab)
+            raise NTPDataError(f"vocab has duplicate token {dup!r}; next-token names must be unique")
+        ctx = np.asarray(self.contexts)
+        if ctx.ndim == 1:
+            ctx = ctx.reshape(-1, 1)
+        if ctx.ndim != 2 or ctx.shape[0] != m:
+            raise NTPDataError(f"contexts has shape {ctx.shape} but counts has m = {m} columns; give one row per context")
+        if ctx.size and not np.issubdtype(ctx.dtype, np.integer):
+            raise NTPDataError(f"contexts must be integer token ids, got dtype {ctx.dtype}")
+        ctx = np.ascontiguousarray(ctx, dtype=np.int64)
+        ctx.setflags(write=False)
+        input_vocab = tuple(str(v) for v in self.input_vocab)
+        if ctx.size and (ctx.min() < 0 or ctx.max() >= len(input_vocab)):
+            raise NTPDataError(
+                f"context ids must lie in [0, {len(input_vocab)}) (the input vocabulary), found "
+                f"[{int(ctx.min())}, {int(ctx.max())}]"
+            )
+        C.data.setflags(write=False)
+        object.__setattr__(self, "counts", C)
+        object.__setattr__(self, "vocab", vocab)
+        object.__setattr__(self, "contexts", ctx)
+        object.__setattr__(self, "input_vocab", input_vocab)
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def V(self) -> int:
+        """Size of the next-token vocabulary (rows)."""
+        return self.counts.shape[0]
+
+    @property
+    def m(self) -> int:
+        """Number of distinct contexts (columns)."""
+        return self.counts.shape[1]
+
+    @property
+    def context_len(self) -> int:
+        """Tokens per context (T - 1)."""
+        return self.contexts.shape[1]
+
+    # ----------------------------------------------------------------- derived
+    @cached_property
+    def context_counts(self) -> np.ndarray:
+        """n_j, shape (m,): total count of each context."""
+        return np.asarray(self.counts.sum(axis=0)).ravel()
+
+    @cached_property
+    def n(self) -> float:
+        """Total number of (context, next token) pairs (the total weight when counts are not integers)."""
+        tot = float(self.context_counts.sum())
+        return int(tot) if tot.is_integer() else tot
+
+    @cached_property
+    def pi(self) -> np.ndarray:
+        """π, shape (m,): context marginal n_j / n."""
+        return self.context_counts / self.context_counts.sum()
+
+    @cached_property
+    def P(self) -> sp.csc_array:
+        """P, shape (V, m), sparse: next-token distribution of each context (columns sum to 1)."""
+        C = self.counts
+        P = sp.csc_array((C.data / np.repeat(self.context_counts, np.diff(C.indptr)), C.indices, C.indptr), shape=C.shape)
+        return P
+
+    @cached_property
+    def S(self) -> sp.csc_array:
+        """S, shape (V, m), sparse 0/1: support matrix, S[z, j] = 1 iff P[z, j] > 0."""
+        C = self.counts
+        return sp.csc_array((np.ones_like(C.data), C.indices, C.indptr), shape=C.shape)
+
+    @cached_property
+    def support_sizes(self) -> np.ndarray:
+        """k_j, shape (m,): number of tokens in the support of each context."""
+        return np.diff(self.counts.indptr).astype(np.int64)
+
+    @cached_property
+    def support_groups(self) -> np.ndarray:
+        """Shape (m,): an id per context, equal ids iff identical supports; ids numbered by first occurrence."""
+        return _column_pattern_ids(self.counts.indptr, self.counts.indices)
+
+    @cached_property
+    def token_groups(self) -> np.ndarray:
+        """Shape (V,): an id per token, equal ids iff identical membership rows of S; numbered by first occurrence."""
+        R = sp.csc_array(self.S.T)
+        R.sort_indices()
+        return _column_pattern_ids(R.indptr, R.indices)
+
+    @property
+    def n_supports(self) -> int:
+        """Number of distinct supports."""
+        return int(self.support_groups.max()) + 1
+
+    @cached_property
+    def entropy_bound(self) -> float:
+        """ℋ = -Σ_j π_j Σ_z P[z,j] log P[z,j]: the infimum of the NTP cross-entropy (theory.md §1)."""
+        P = self.P
+        pi_per_entry = np.repeat(self.pi, np.diff(P.indptr))
+        return float(-(pi_per_entry * P.data * np.log(P.data)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+    @property
+    def density(self) -> float:
+        """Fraction of non-zero entries of S."""
+        return self.counts.nnz / (self.V * self.m)
+
+    @cached_property
+    def hash(self) -> str:
+        """SHA-256 of the content (counts, vocabularies, contexts), independent of metadata. Hex, 16 chars."""
+        h = hashlib.sha256()
+        C = self.counts
+        for a in (np.asarray(C.shape), C.indptr.astype(np.int64), C.indices.astype(np.int64), C.data, self.contexts):
+            sha256_update_array(h, a)
+        h.update(json.dumps([self.vocab, self.input_vocab]).encode())
+        return h.hexdigest()[:16]
+
+    # -------------------------------------------------------------- rendering
+    def context_strings(self, sep: str = " ") -> list[str]:
+        """The m contexts rendered as text (tokens joined by ``sep``)."""
+        iv = np.asarray(self.input_vocab, dtype=object)
+        if self.context_len == 0:
+            return [f"#{j}" for j in range(self.m)]
+        return [sep.join(row) for row in iv[self.contexts].tolist()]
+
+    def dense_counts(self) -> np.ndarray:
+        """Counts as a dense float64 array, shape (V, m)."""
+        return self.counts.toarray()
+
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """A JSON-serialisable summary: sizes, n, ℋ, supports, support-size histogram, density, top contexts."""
+        sizes, freq = np.unique(self.support_sizes, return_counts=True)
+        order = np.argsort(-self.context_counts, kind="stable")[:top]
+        strings = self.context_strings()
+        P = self.P
+        top_rows = []
+        for j in order.tolist():
+            lo, hi = P.indptr[j], P.indptr[j + 1]
+            nxt = sorted(zip(P.data[lo:hi].tolist(), P.indices[lo:hi].tolist()), reverse=True)[:5]
+            top_rows.append(
+                {
+                    "context": strings[j],
+                    "count": _num(self.context_counts[j]),
+                    "next": {self.vocab[z]: round(p, 4) for p, z in nxt},
+                }
+            )
+        return {
+            "m": self.m,
+            "V": self.V,
+            "input_vocab_size": len(self.input_vocab),
+            "context_len": self.context_len,
+            "n": self.n,
+            "entropy_bound": self.entropy_bound,
+            "distinct_supports": self.n_supports,
+            "support_size_histogram": {int(k): int(c) for k, c in zip(sizes, freq)},
+            "mean_support_size": float(self.support_sizes.mean()),
+            "density": self.density,
+            "hash": self.hash,
+            "top_contexts": top_rows,
+            "meta": dict(self.meta),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"NTPData(V={self.V}, m={self.m}, n={self.n}, T-1={self.context_len}, "
+            f"supports={self.n_supports}, H={self.entropy_bound:.4f}, hash={self.hash})"
+        )
+
+    # -------------------------------------------------------------- subsetting
+    def select_contexts(self, idx: Sequence[int] | np.ndarray, **meta: Any) -> "NTPData":
+        """A new dataset with only the contexts ``idx`` (in that order). Tokens are kept."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return NTPData(self.counts[:, idx], self.vocab, self.contexts[idx], self.input_vocab, {**self.meta, **meta})
+
+    def select_tokens(self, idx: Sequence[int] | np.ndarray, **meta: Any) -> "NTPData":
+        """A new dataset with only the next tokens ``idx`` (rows). Fails if a context would lose all its counts."""
+        idx = np.asarray(idx, dtype=np.int64)
+        vocab = tuple(self.vocab[i] for i in idx.tolist())
+        return NTPData(self.counts[idx, :], vocab, self.contexts, self.input_vocab, {**self.meta, **meta})
+
+    # --------------------------------------------------------------------- I/O
+    def save(self, path: str | Path) -> Path:
+        """Save to one ``.npz`` file (atomically). Returns the path written.
+
+        The file holds the sparse counts, contexts, vocabularies and metadata (JSON), with a format name, version and
+        the content hash, which :func:`load` verifies.
+        """
+        path = Path(path)
+        C = self.counts
+        header = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "hash": self.hash,
+            "shape": list(C.shape),
+            "vocab": list(self.vocab),
+            "input_vocab": list(self.input_vocab),
+            "meta": dict(self.meta),
+        }
+        try:
+            header_json = json.dumps(header, ensure_ascii=False)
+        except TypeError as exc:
+            raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(
+                    fh,
+                    header=np.frombuffer(header_json.encode("utf-8"), dtype=np.uint8),
+                    data=C.data,
+                    indices=C.indices.astype(np.int64),
+                    indptr=C.indptr.astype(np.int64),
+                    contexts=self.contexts,
+                )
+        return path
+
+
+def load(path: str | Path) -> NTPData:
+    """Load a dataset written by :meth:`NTPData.save`, verifying format, version and content hash."""
+    path = Path(path)
+    if not path.exists():
+        raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{path} is not a readable ntpgeom dataset (corrupt or not an .npz file: {exc})") from exc
+    if "header" not in arrays:
+        raise FormatError(f"{path} is an .npz file but not an ntpgeom dataset (no header); build one with ntpgeom")
+    try:
+        header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: the dataset header is corrupt ({exc})") from exc
+    if header.get("format") != FORMAT_NAME:
+        raise FormatError(f"{path} holds {header.get('format')!r}, not an ntpgeom dataset")
+    if header.get("version") != FORMAT_VERSION:
+        raise FormatError(
+            f"{path} has dataset format version {header.get('version')}, this ntpgeom reads version {FORMAT_VERSION}; "
+            "rebuild the dataset with this version of ntpgeom"
+        )
+    missing = {"data", "indices", "indptr", "contexts"} - arrays.keys()
+    if missing:
+        raise FormatError(f"{path}: the dataset is missing arrays {sorted(missing)} (corrupt file)")
+    try:
+        C = sp.csc_array((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(header["shape"]))
+        data = NTPData(C, header["vocab"], arrays["contexts"], header["input_vocab"], header.get("meta", {}))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FormatError(f"{path}: the dataset content is corrupt ({exc})") from exc
+    if data.hash != header.get("hash"):
+        raise FormatError(f"{path}: content hash mismatch (file says {header.get('hash')}, content is {data.hash}); the file is corrupt")
+    return data
+
+
+# ---------------------------------------------------------------------------- helpers
+def _column_pattern_ids(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Group ids of the columns of a CSC 0/1 pattern: equal ids iff equal sets of row indices.
+
+    Vectorised: columns are padded to the widest one and deduplicated with ``np.unique(axis=0)``; ids are then renumbered
+    in order of first occurrence.
+    """
+    ncol = len(indptr) - 1
+    sizes = np.diff(indptr)
+    width = int(sizes.max()) if ncol else 0
+    pad = np.full((ncol, width + 1), -1, dtype=np.int64)
+    pad[:, 0] = sizes
+    if width:
+        col_of = np.repeat(np.arange(ncol), sizes)
+        pos = np.arange(len(indices)) - np.repeat(indptr[:-1], sizes)
+        pad[col_of, pos + 1] = indices
+    _, first, inverse = np.unique(pad, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse]
+
+
+def _first_duplicate(items: Sequence[str]) -> str:
+    seen: set[str] = set()
+    for it in items:
+        if it in seen:
+            return it
+        seen.add(it)
+    return ""
+
+
+def _num(x: float) -> int | float:
+    x = float(x)
+    return int(x) if x.is_integer() else x
