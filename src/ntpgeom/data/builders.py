@@ -84,7 +84,7 @@ def filter_data(
         applied["rare"] = rare
     cols = np.arange(C.shape[1])
     n_j = np.asarray(C.sum(axis=0)).ravel()
-    C = sp.csc_array(C)
+    C = sp.csc_array(C, copy=True)
     C.eliminate_zeros()
     k_j = np.diff(C.indptr)
     keep = n_j > 0
@@ -198,16 +198,18 @@ def count_windows(
     """
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     N, W = len(ids), context_len + 1
+    empty = np.zeros((0, context_len), np.int64), *(np.zeros(0, np.int64),) * 3
     if N < W:
-        return np.zeros((0, context_len), np.int64), *(np.zeros(0, np.int64),) * 3
+        return empty
     starts = N - W + 1
     if doc_ids is None:
         valid = None
     else:
         seg = _segments(np.asarray(doc_ids))
         valid = seg[:starts] == seg[W - 1 :]
+        if not valid.any():
+            return empty
     base = int(ids.max()) + 1
-    nxt = ids[W - 1 :]
     if W * np.log2(max(base, 2)) < 62:
         # Fast path: the whole window is one mixed-radix int64 key; a single sort counts everything.
         key = ids[:starts].copy()
@@ -227,28 +229,29 @@ def count_windows(
             contexts[:, t] = ck % base
             ck = ck // base
         return contexts, col, row, cnt
-    # General path: compress the context column by column into dense ids (one sort per column), then count.
-    ctx_id = ids[:starts].copy()
-    nb = base
+    # General path: densify token ids (so every product below stays < N^2), then compress the context column by
+    # column into dense ids (one sort per column), then count (context id, next token) keys.
+    tok_uniq, dense = np.unique(ids, return_inverse=True)
+    dense = dense.ravel().astype(np.int64)
+    nb = len(tok_uniq)
+    ctx_id = dense[:starts].copy()
     for t in range(1, context_len):
-        pair = ctx_id * base + ids[t : t + starts]
-        uniq, ctx_id = np.unique(pair, return_inverse=True)
-        nb = len(uniq)
-    nxt = nxt[:starts]
+        _, ctx_id = np.unique(ctx_id * nb + dense[t : t + starts], return_inverse=True)
+        ctx_id = ctx_id.ravel()
+    nxt = dense[W - 1 :]
     if valid is not None:
         ctx_id, nxt, pos = ctx_id[valid], nxt[valid], np.flatnonzero(valid)
     else:
         pos = np.arange(starts)
-    key = ctx_id * base + nxt
+    key = ctx_id * nb + nxt
     order = np.argsort(key, kind="stable")
-    ks = key[order]
-    uniq, cnt = _run_lengths(ks)
-    row = uniq % base
-    ctx_key = uniq // base
-    first, col = _group_starts(ctx_key)
-    # a representative window of each distinct context: the first one in sorted order
-    rep_pos = pos[order[np.concatenate(([0], np.cumsum(cnt)[:-1]))[first]]]
-    contexts = np.stack([ids[rep_pos + t] for t in range(context_len)], axis=1) if context_len else np.zeros((len(first), 0), np.int64)
+    uniq, cnt = _run_lengths(key[order])
+    row = tok_uniq[uniq % nb]
+    first, col = _group_starts(uniq // nb)
+    # a representative window of each distinct context: its first pair in sorted order
+    pair_start = np.concatenate(([0], np.cumsum(cnt)[:-1]))
+    rep_pos = pos[order[pair_start[first]]]
+    contexts = np.stack([ids[rep_pos + t] for t in range(context_len)], axis=1)
     # contexts are ordered by compressed id, which is lexicographic order of the token ids
     return contexts, col, row, cnt
 
