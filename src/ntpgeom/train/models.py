@@ -1,0 +1,335 @@
+"""The models trained on NTP data (theory.md §2, §6), each readable in one sitting, in the spirit of nanoGPT.
+
+Every model maps the m distinct contexts to context embeddings ``H`` (one d-vector per context) and has an output
+(unembedding) layer ``W`` (V x d) with an optional bias ``b`` (V,), so that the logits are ``L = W H (+ b 1ᵀ)``.
+
+Layout inside the models is row-major for speed: :meth:`NTPModel.features` returns ``Hᵀ`` (batch x d) and
+:meth:`NTPModel.logits` returns ``Lᵀ`` (batch x V). The snapshot writer transposes to the paper's orientation.
+
+- :class:`UFM`: free W and H (the unconstrained-features model).
+- :class:`Transformer`: decoder-only, pre-norm RMSNorm, SwiGLU MLP, causal multi-head attention, positional encoding
+  ``none`` (the paper's default) | ``rope`` | ``learned``; H = final-norm output at the last position.
+- :class:`LSTM`: token embedding + multi-layer LSTM; H = last hidden state of the top layer (optionally RMS-normalised).
+- :class:`MLP`: concatenated token embeddings through a stack of GELU layers; H = output of the last layer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MODELS = ("ufm", "transformer", "lstm", "mlp")
+POSITIONAL = ("none", "rope", "learned")
+UFM_INITS = ("normal", "lecun")
+
+
+class NTPModel(nn.Module):
+    """Base class: an output layer ``W`` (V x d, optional bias) on top of context features ``Hᵀ`` (batch x d)."""
+
+    def __init__(self, V: int, d: int, bias: bool) -> None:
+        super().__init__()
+        self.V, self.d, self.has_bias = V, d, bias
+        self.out = nn.Linear(d, V, bias=bias)
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """``Hᵀ`` for the contexts ``idx`` (all m when None), shape (batch, d)."""
+        raise NotImplementedError
+
+    def logits(self, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Hᵀ, Lᵀ)`` for the contexts ``idx``: shapes (batch, d) and (batch, V), ``Lᵀ = Hᵀ Wᵀ (+ b)``."""
+        Ht = self.features(idx)
+        return Ht, self.out(Ht)
+
+    @property
+    def W(self) -> torch.Tensor:
+        """The unembedding matrix, shape (V, d)."""
+        return self.out.weight
+
+
+# ----------------------------------------------------------------------------------------------------------- UFM
+class UFM(NTPModel):
+    """Unconstrained features: free parameters ``W`` (V x d) and ``H`` (d x m).
+
+    ``init="normal"``: every entry of W and H ~ N(0, init_scale²) (small Gaussian; the default scale 0.1).
+    ``init="lecun"``: W ~ N(0, 1/d) (LeCun for a d-input layer) and H ~ N(0, 1), so logits start with unit scale.
+    """
+
+    def __init__(self, V: int, m: int, d: int, bias: bool = False, init: str = "normal", init_scale: float = 0.1) -> None:
+        super().__init__(V, d, bias)
+        self.m = m
+        self.H = nn.Parameter(torch.empty(d, m))
+        with torch.no_grad():
+            if init == "normal":
+                self.out.weight.normal_(0.0, init_scale)
+                self.H.normal_(0.0, init_scale)
+            else:  # lecun
+                self.out.weight.normal_(0.0, 1.0 / math.sqrt(d))
+                self.H.normal_(0.0, 1.0)
+            if bias:
+                self.out.bias.zero_()
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        Ht = self.H.t()
+        return Ht if idx is None else Ht[idx]
+
+
+# --------------------------------------------------------------------------------------------------- Transformer
+class RMSNorm(nn.Module):
+    """Root-mean-square layer norm with a learned gain."""
+
+    def __init__(self, d: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def _rope_tables(T: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    inv = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]  # (T, head_dim/2)
+    return torch.cos(ang), torch.sin(ang)
+
+
+def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[..., 2i], x[..., 2i+1]) of x (batch, heads, T, head_dim) by position-dependent angles."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention (no bias), optional rotary position encoding."""
+
+    def __init__(self, d: int, heads: int, rope: bool, T: int) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, d // heads
+        self.qkv = nn.Linear(d, 3 * d, bias=False)
+        self.proj = nn.Linear(d, d, bias=False)
+        self.rope = rope
+        if rope:
+            cos, sin = _rope_tables(T, self.head_dim)
+            self.register_buffer("cos", cos.float(), persistent=False)
+            self.register_buffer("sin", sin.float(), persistent=False)
+
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        B, T, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=2)
+        q, k, v = (t.view(B, T, self.heads, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        if self.rope:
+            cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+            q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        if last_only:  # the last position attends to every position: no mask needed
+            y = F.scaled_dot_product_attention(q[:, :, -1:], k, v)
+            return self.proj(y.transpose(1, 2).reshape(B, 1, d))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, d))
+
+    def forward_tree(self, x: torch.Tensor, tree: "PrefixTree", queries: torch.Tensor | None) -> torch.Tensor:
+        """Attention over a prefix tree: x (N, d) holds one row per distinct prefix; each node attends to its
+        ancestors (itself included). ``queries``: the node ids that need an output (None: all)."""
+        N, d = x.shape
+        h, hd = self.heads, self.head_dim
+        q, k, v = self.qkv(x).split(d, dim=1)
+        q, k, v = q.view(N, h, hd), k.view(N, h, hd), v.view(N, h, hd)
+        if self.rope:
+            cos, sin = self.cos[tree.depth].to(x.dtype)[:, None], self.sin[tree.depth].to(x.dtype)[:, None]
+            q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        anc, valid = (tree.anc, tree.valid) if queries is None else (tree.anc[queries], tree.valid[queries])
+        if queries is not None:
+            q = q[queries]
+        K, Vv = k[anc], v[anc]  # (n, T, h, hd): keys and values of each query's ancestors
+        att = torch.einsum("nhe,nthe->nht", q, K) * (1.0 / math.sqrt(hd))
+        att = att.masked_fill(~valid[:, None, :], float("-inf")).softmax(dim=-1)
+        y = torch.einsum("nht,nthe->nhe", att, Vv).reshape(-1, d)
+        return self.proj(y)
+
+
+class SwiGLU(nn.Module):
+    """Gated MLP: ``down(silu(gate(x)) * up(x))``, hidden width ``hidden``."""
+
+    def __init__(self, d: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(d, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g, u = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(g) * u)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))``."""
+
+    def __init__(self, d: int, heads: int, hidden: int, rope: bool, T: int) -> None:
+        super().__init__()
+        self.norm1, self.attn = RMSNorm(d), CausalSelfAttention(d, heads, rope, T)
+        self.norm2, self.mlp = RMSNorm(d), SwiGLU(d, hidden)
+
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        a = self.attn(self.norm1(x), last_only)
+        x = (x[:, -1:] if last_only else x) + a
+        return x + self.mlp(self.norm2(x))
+
+    def forward_tree(self, x: torch.Tensor, tree: "PrefixTree", queries: torch.Tensor | None) -> torch.Tensor:
+        a = self.attn.forward_tree(self.norm1(x), tree, queries)
+        x = (x if queries is None else x[queries]) + a
+        return x + self.mlp(self.norm2(x))
+
+
+class PrefixTree:
+    """The distinct prefixes of a set of equal-length contexts, for exact deduplicated causal computation.
+
+    In a causal model the hidden state at position t depends only on the prefix x_1..x_t, so contexts that share a
+    prefix share those states. Nodes are the distinct prefixes (ordered by depth); ``tokens[i]`` is the last token of
+    node i, ``depth[i]`` its length - 1, ``anc[i, s]`` its ancestor at depth s (valid for s <= depth[i], flagged by
+    ``valid``), ``leaf[j]`` the node of full context j. On the built-in stories corpus this is 997 nodes instead of
+    2065 positions.
+    """
+
+    def __init__(self, contexts: torch.Tensor) -> None:
+        import numpy as np
+
+        ctx = contexts.cpu().numpy()
+        m, T = ctx.shape
+        node_of = np.empty((m, T), dtype=np.int64)
+        tokens, depth, off = [], [], 0
+        for t in range(T):
+            _, first, inv = np.unique(ctx[:, : t + 1], axis=0, return_index=True, return_inverse=True)
+            node_of[:, t] = off + inv.ravel()
+            tokens.append(ctx[first, t])
+            depth.append(np.full(len(first), t))
+            off += len(first)
+        anc = np.zeros((off, T), dtype=np.int64)
+        anc[node_of.ravel()] = np.repeat(node_of, T, axis=0)
+        depth_all = np.concatenate(depth)
+        dev = contexts.device
+        self.tokens = torch.as_tensor(np.concatenate(tokens), device=dev)
+        self.depth = torch.as_tensor(depth_all, device=dev)
+        self.anc = torch.as_tensor(anc, device=dev)
+        self.valid = torch.as_tensor(np.arange(T)[None, :] <= depth_all[:, None], device=dev)
+        self.leaf = torch.as_tensor(node_of[:, -1].copy(), device=dev)
+        self.n_nodes = off
+
+
+def swiglu_hidden(d: int) -> int:
+    """Default SwiGLU width: 8d/3 rounded up to a multiple of 8 (parameter count of a 4d GELU MLP)."""
+    return int(8 * math.ceil(8 * d / 3 / 8))
+
+
+class Transformer(NTPModel):
+    """Decoder-only transformer over the contexts (m x (T-1) ids into the input vocabulary).
+
+    H is the final-RMSNorm output at the last position. The last block only computes the last position (its keys and
+    values still see every position), which is exact and saves about a fifth of the work.
+    """
+
+    def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 4, heads: int = 4,
+                 hidden: int | None = None, positional: str = "none", bias: bool = False, tree: bool = True) -> None:
+        super().__init__(V, d, bias)
+        self.register_buffer("contexts", contexts, persistent=False)
+        self.tree = PrefixTree(contexts) if tree else None
+        T = contexts.shape[1]
+        self.embed = nn.Embedding(input_vocab, d)
+        self.pos = nn.Parameter(torch.zeros(T, d)) if positional == "learned" else None
+        hidden = hidden or swiglu_hidden(d)
+        self.blocks = nn.ModuleList(Block(d, heads, hidden, positional == "rope", T) for _ in range(layers))
+        self.norm = RMSNorm(d)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(mod: nn.Module) -> None:
+        if isinstance(mod, nn.Linear):
+            nn.init.normal_(mod.weight, 0.0, 0.02)
+            if mod.bias is not None:
+                nn.init.zeros_(mod.bias)
+        elif isinstance(mod, nn.Embedding):
+            nn.init.normal_(mod.weight, 0.0, 0.02)
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        if idx is None and self.tree is not None:
+            return self.features_tree()
+        ctx = self.contexts if idx is None else self.contexts[idx]
+        x = self.embed(ctx)
+        if self.pos is not None:
+            x = x + self.pos
+        n = len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            x = block(x, last_only=(i == n - 1))
+        return self.norm(x[:, -1])
+
+    def features_tree(self) -> torch.Tensor:
+        """``Hᵀ`` of all m contexts computed once per distinct prefix (exactly equal to the dense path)."""
+        tree = self.tree
+        x = self.embed(tree.tokens)
+        if self.pos is not None:
+            x = x + self.pos[tree.depth]
+        n = len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            x = block.forward_tree(x, tree, tree.leaf if i == n - 1 else None)
+        return self.norm(x)
+
+
+# ---------------------------------------------------------------------------------------------------------- LSTM
+class LSTM(NTPModel):
+    """Token embedding + ``layers``-layer LSTM of width d; H = top layer's last hidden state (RMS-normalised if
+    ``norm``)."""
+
+    def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 2,
+                 norm: bool = False, bias: bool = False) -> None:
+        super().__init__(V, d, bias)
+        self.register_buffer("contexts", contexts, persistent=False)
+        self.embed = nn.Embedding(input_vocab, d)
+        self.lstm = nn.LSTM(d, d, num_layers=layers, batch_first=True)
+        self.norm = RMSNorm(d) if norm else None
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        ctx = self.contexts if idx is None else self.contexts[idx]
+        _, (h, _) = self.lstm(self.embed(ctx))
+        h = h[-1]
+        return self.norm(h) if self.norm is not None else h
+
+
+# ----------------------------------------------------------------------------------------------------------- MLP
+class MLP(NTPModel):
+    """Concatenated token embeddings ((T-1) x d) through ``layers`` Linear+GELU layers of width d; H = last output."""
+
+    def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 2,
+                 bias: bool = False) -> None:
+        super().__init__(V, d, bias)
+        self.register_buffer("contexts", contexts, persistent=False)
+        T = contexts.shape[1]
+        self.embed = nn.Embedding(input_vocab, d)
+        dims = [T * d] + [d] * layers
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        ctx = self.contexts if idx is None else self.contexts[idx]
+        x = self.embed(ctx).flatten(1)
+        for lin in self.layers:
+            x = F.gelu(lin(x))
+        return x
+
+
+def build_model(kind: str, data: Any, d: int, *, layers: int, heads: int, hidden: int | None, positional: str,
+                bias: bool, init: str, init_scale: float, lstm_norm: bool, tree: bool = True,
+                device: torch.device | str = "cpu") -> NTPModel:
+    """Construct a model for ``data`` (an :class:`~ntpgeom.data.NTPData`); arguments already validated.
+
+    Parameters are created on the CPU (so that a seed gives the same initialisation on every device); move the
+    model with ``.to(device, dtype)``. The context ids (and the transformer's prefix tree) live on ``device``.
+    """
+    if kind == "ufm":
+        return UFM(data.V, data.m, d, bias=bias, init=init, init_scale=init_scale)
+    ctx = torch.tensor(data.contexts, dtype=torch.long, device=device)
+    nin = len(data.input_vocab)
+    if kind == "transformer":
+        return Transformer(ctx, nin, data.V, d, layers=layers, heads=heads, hidden=hidden, positional=positional,
+                           bias=bias, tree=tree)
+    if kind == "lstm":
+        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias)
+    return MLP(ctx, nin, data.V, d, layers=layers, bias=bias)
