@@ -1,0 +1,14 @@
+"""Probe pretrained causal language models: does a real LM organise its last-layer geometry as theory.md predicts?
+
+Pipeline: :func:`load_model` (local folder or GGUF, offline) → :func:`corpus_data` (NTP data over the model's own
+tokenizer) → :func:`extract` (H = final hidden state at the last position after the final norm, the model's logits,
+L = W H + b check) → measurements against the support pattern.
+"""
+
+from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
+from .model import LoadedModel, ProbeError, check_model_path, load_model
+
+__all__ = [
+    "ProbeError", "LoadedModel", "load_model", "check_model_path", "corpus_data", "measured_tokens", "extract",
+    "Extraction", "token_names",
+]
