@@ -6,9 +6,12 @@ L = W H + b check) → measurements against the support pattern.
 """
 
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
+from .measure import measure, probe_extras, restricted_data
 from .model import LoadedModel, ProbeError, check_model_path, load_model
+from .run import ProbeResult, load_probe, probe, verdicts
 
 __all__ = [
     "ProbeError", "LoadedModel", "load_model", "check_model_path", "corpus_data", "measured_tokens", "extract",
-    "Extraction", "token_names",
+    "Extraction", "token_names", "measure", "probe_extras", "restricted_data", "probe", "ProbeResult", "load_probe",
+    "verdicts",
 ]

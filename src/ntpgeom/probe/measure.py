@@ -1,0 +1,192 @@
+"""Measure a pretrained LM's last-layer geometry against the support pattern of a corpus (theory.md §§3-6).
+
+The measurements are the per-snapshot metrics of :func:`ntpgeom.metrics.snapshot_metrics` (the same ones
+``ntpgeom report`` tabulates for trained models), applied to the model's (W, H, L) restricted to the measured tokens,
+plus probe-specific quantities: the cross-entropy under the model's full-vocabulary softmax, the probability mass it
+puts on the supports, and how much of the in-support log-odds ``L_in`` its logits reproduce.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data import NTPData
+from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, pearson, sim_ssim
+from ..metrics import reference, snapshot_metrics
+from ..theory import L_in as _L_in
+from ..theory import compute_theory, cross_entropy_in, proj_F, reduce_pattern
+from .model import ProbeError
+
+
+def restricted_data(data: NTPData, rows: np.ndarray, names: list[str] | tuple[str, ...]) -> NTPData:
+    """The dataset over the measured tokens: the support tokens of ``data`` (its rows, in order) followed by the extra
+    sampled tokens ``rows[data.V:]`` as all-zero rows (never in a support).
+
+    Parameters
+    ----------
+    data : NTPData from :func:`~ntpgeom.probe.corpus_data` (``meta["token_ids"]`` = model id of each row)
+    rows : int array, shape (R,)
+        Model token ids; ``rows[:data.V]`` must equal ``data.meta["token_ids"]``.
+    names : sequence of str
+        Unique names of all model token ids.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    sup = np.asarray(data.meta["token_ids"], dtype=np.int64)
+    if rows.size < sup.size or not np.array_equal(rows[: sup.size], sup):
+        raise ProbeError("the measured rows must start with the support tokens of the data (use measured_tokens)")
+    extra = rows[sup.size :]
+    C = sp.vstack([data.counts, sp.csc_array((extra.size, data.m))], format="csc")
+    vocab = list(data.vocab) + [names[i] for i in extra.tolist()]
+    meta = {**dict(data.meta), "token_ids": rows.tolist(), "n_support_tokens": int(sup.size), "n_other_tokens": int(extra.size)}
+    return NTPData(C, vocab, data.contexts, data.input_vocab, meta)
+
+
+def _full_softmax_stats(L: np.ndarray, lse: np.ndarray, data: NTPData) -> tuple[float, float]:
+    """(CE under the model's full-vocabulary softmax, π-weighted probability mass on the supports).
+
+    ``L``: (V_restricted, m) logits whose first rows include every support token; ``lse``: (m,) full log-partition.
+    """
+    P = data.P
+    col = np.repeat(np.arange(data.m), np.diff(P.indptr))
+    logp = L[P.indices, col] - lse[col]  # log softmax over the whole model vocabulary, support entries
+    ce = float(-(data.pi[col] * P.data * logp).sum())
+    mass = np.bincount(col, weights=np.exp(logp), minlength=data.m)
+    return ce, float((data.pi * mass).sum())
+
+
+def decide_solve(data: NTPData, solve: bool | str, max_reduced: int) -> tuple[bool, str]:
+    """Whether to solve NTP-SVM* for L_mm: ``solve`` True/False, or "auto" = when the reduced pattern (distinct rows x
+    distinct columns of S) has at most ``max_reduced`` entries. Returns (decision, reason)."""
+    shape = reduce_pattern(data.S).shape
+    if solve == "auto":
+        ok = shape[0] * shape[1] <= max_reduced
+        why = f"reduced pattern {shape[0]}x{shape[1]} {'<=' if ok else '>'} {max_reduced} entries"
+        return ok, why
+    return bool(solve), f"requested (reduced pattern {shape[0]}x{shape[1]})"
+
+
+def measure(
+    data: NTPData,
+    W: np.ndarray,
+    H: np.ndarray,
+    L: np.ndarray,
+    lse: np.ndarray,
+    *,
+    b: np.ndarray | None = None,
+    solve: bool | str = "auto",
+    max_reduced: int = 40_000,
+    svm_tol: float = 1e-4,
+    svm_max_iter: int = 3000,
+    max_contexts: int = 2000,
+    n_perm: int = 20,
+    seed: int = 0,
+) -> tuple[dict[str, Any], Any]:
+    """All measurements of one probed model.
+
+    Parameters
+    ----------
+    data : NTPData, shape (V, m)
+        The restricted dataset (:func:`restricted_data`): support tokens then sampled others.
+    W : ndarray, shape (V, d)
+        Unembedding rows of those tokens.
+    H : ndarray, shape (d, m)
+        Final hidden states (after the final norm) at the last position.
+    L : ndarray, shape (V, m)
+        The model's logits on those tokens.
+    lse : ndarray, shape (m,)
+        Full-vocabulary log-partition of each context.
+    b : ndarray, shape (V,), optional
+        Output bias.
+    solve : bool or "auto"
+        Solve NTP-SVM* for L_mm (see :func:`decide_solve`); otherwise compare against the S̃ proxy only.
+
+    Returns
+    -------
+    (metrics, theory)
+        ``metrics``: a flat dict of floats (the :data:`ntpgeom.metrics.COLUMNS` plus the probe's own, see
+        :func:`probe_extras`); ``theory``: the :class:`ntpgeom.theory.Theory` used as reference.
+    """
+    V, m = data.V, data.m
+    if W.shape[0] != V or H.shape[1] != m or L.shape != (V, m) or lse.shape != (m,) or W.shape[1] != H.shape[0]:
+        raise ProbeError(f"shape mismatch: W {W.shape}, H {H.shape}, L {L.shape}, lse {lse.shape} for V={V}, m={m}")
+    do_solve, why = decide_solve(data, solve, max_reduced)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unconverged solve is reported through its gap, below
+        theory = compute_theory(data, tol=svm_tol, solve=do_solve, max_iter=svm_max_iter)
+    ref = reference(theory, data, max_contexts, seed)
+    snap = {"W": W, "H": H, "L": L, "b": b, "has_bias": b is not None}
+    out: dict[str, Any] = dict(snapshot_metrics(snap, theory, data, ref=ref, n_perm=n_perm, seed=seed))
+    out.pop("step", None)
+    out.update(probe_extras(data, H, L, lse, ref_idx=ref.idx, Lin=ref.L_in, corr_H_proxy=ref.corr_H_proxy,
+                            corr_H_mm=ref.corr_H_mm, n_perm=n_perm, seed=seed))
+    svm = theory.svm_summary or {}
+    out.update(
+        solved=bool(theory.solved), solve_reason=why, certificate_holds=bool(theory.certificate.holds),
+        svm_gap=svm.get("gap"), svm_converged=svm.get("converged"), svm_method=svm.get("method"),
+        svm_rank=svm.get("rank"), dist_mm_tilde=theory.dist_mm_tilde,
+        reduced_shape=list(reduce_pattern(data.S).shape), n_contexts_sampled=int(len(ref.idx)),
+    )
+    return out, theory
+
+
+def probe_extras(
+    data: NTPData,
+    H: np.ndarray,
+    L: np.ndarray,
+    lse: np.ndarray,
+    *,
+    ref_idx: np.ndarray,
+    Lin: np.ndarray | None = None,
+    corr_H_proxy: np.ndarray | None = None,
+    corr_H_mm: np.ndarray | None = None,
+    n_perm: int = 20,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Probe-specific measurements.
+
+    ``ce_full``/``gap_full``: CE under the full-vocabulary softmax and its gap to ℋ; ``support_mass``: π-weighted
+    probability the model puts on the support; ``ce_in``/``gap_in``: the in-support CE (depends on P_F(L) only);
+    ``softlabel_cos``: cosine of P_F(L) and L_in; ``softlabel_scale``/``softlabel_scaled_rel``: the best fit
+    ``L_in ≈ α P_F(L)`` (a temperature) and its relative residual; ``frac_F``: share of the (column-centred) logits'
+    energy that lies in F; ``collapse_Hc`` (+ baseline): the collapse index of H centred over contexts (a common
+    offset, which real LMs have, inflates every cosine); ``sim_Hc_proxy``/``pearson_Hc_proxy`` (and ``_mm``): corr
+    of the centred H against the predicted maps; ``n_groups_multi``: support groups holding >= 2 contexts.
+    """
+    out: dict[str, Any] = {}
+    ce_full, mass = _full_softmax_stats(L, lse, data)
+    Hb = data.entropy_bound
+    out.update(entropy_bound=Hb, ce_full=ce_full, gap_full=ce_full - Hb, support_mass=mass)
+    ce_in = cross_entropy_in(L, data)
+    out.update(ce_in=ce_in, gap_in=ce_in - Hb)
+    Lin = _L_in(data) if Lin is None else Lin
+    PF = proj_F(L, data)
+    nPF, nLin = float(np.linalg.norm(PF)), float(np.linalg.norm(Lin))
+    out["softlabel_cos"] = float(np.vdot(PF, Lin) / (nPF * nLin)) if nPF > 0 and nLin > 0 else float("nan")
+    alpha, resid = best_scale_residual(Lin, PF)
+    out.update(softlabel_scale=alpha, softlabel_scaled_rel=resid)
+    Lc = L - L.mean(axis=0, keepdims=True)
+    tot = float(np.vdot(Lc, Lc))
+    PFc = proj_F(Lc, data)
+    out["frac_F"] = float(np.vdot(PFc, PFc)) / tot if tot > 0 else float("nan")
+    groups = np.asarray(data.support_groups)
+    sizes = np.bincount(groups)
+    out["n_groups_multi"] = int((sizes >= 2).sum())
+    out["n_contexts_in_multi"] = int(sizes[sizes >= 2].sum())
+    Hc = H - H.mean(axis=1, keepdims=True)
+    if data.n_supports < data.m:
+        out["collapse_Hc"] = collapse_index(Hc, groups)
+        out["collapse_Hc_base"], out["collapse_Hc_base_std"] = collapse_baseline(Hc, groups, n_perm, seed)
+    else:
+        out["collapse_Hc"] = out["collapse_Hc_base"] = out["collapse_Hc_base_std"] = float("nan")
+    cHc = corr_map(Hc[:, ref_idx])
+    for tag, ref_map in (("proxy", corr_H_proxy), ("mm", corr_H_mm)):
+        if ref_map is None:
+            out[f"sim_Hc_{tag}"] = out[f"pearson_Hc_{tag}"] = float("nan")
+        else:
+            out[f"sim_Hc_{tag}"], out[f"pearson_Hc_{tag}"] = sim_ssim(cHc, ref_map), pearson(cHc, ref_map)
+    return out

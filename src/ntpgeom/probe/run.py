@@ -1,0 +1,262 @@
+"""The whole probe in one call: model + corpus → NTP data → (H, W, L) → measurements → files."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .._io import atomic_path, versions, write_json_atomic
+from ..data import NTPData, read_text
+from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
+from .measure import measure, restricted_data
+from .model import LoadedModel, ProbeError, load_model
+
+FORMAT_NAME = "ntpgeom.probe"
+FORMAT_VERSION = 1
+
+#: Relative ‖L − (W H + b)‖ / ‖L‖ above which the logits are declared not to be an affine map of H (e.g. soft-capping).
+WH_TOL = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeResult:
+    """A probed model.
+
+    Attributes
+    ----------
+    data : NTPData, shape (V, m)
+        The corpus statistics over the measured tokens: the support tokens, then ``n_other`` sampled tokens that are in
+        no support (all-zero rows). ``data.meta["token_ids"]`` maps row z to the model's token id.
+    H : ndarray (d, m); W : ndarray (V, d); L : ndarray (V, m); lse : ndarray (m,); b : ndarray (V,) or None
+        Final hidden states, unembedding rows, the model's logits on those rows, full-vocabulary log-partition, bias.
+    metrics : dict
+        See :func:`ntpgeom.probe.measure.measure`.
+    theory : ntpgeom.theory.Theory
+        The reference geometry of ``data``.
+    info : dict
+        Model provenance, configuration, the L = W H check, timings, versions.
+    """
+
+    data: NTPData
+    H: np.ndarray
+    W: np.ndarray
+    L: np.ndarray
+    lse: np.ndarray
+    b: np.ndarray | None
+    metrics: dict[str, Any]
+    theory: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-serialisable summary: model, data, the L = W H check, metrics, verdicts, config, versions."""
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "model": self.info["model"],
+            "config": self.info["config"],
+            "data": self.data.summary(top=5) | {"meta": {k: v for k, v in self.data.meta.items() if k != "token_ids"}},
+            "data_hash": self.data.hash,
+            "wh_check": self.info["wh_check"],
+            "metrics": {k: _clean(v) for k, v in self.metrics.items()},
+            "verdicts": verdicts(self.metrics),
+            "theory": self.theory.summary(),
+            "timings": self.info["timings"],
+            "versions": self.info["versions"],
+        }
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``probe.npz`` (arrays), ``data.npz``, ``theory.npz`` and ``summary.json`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"data": self.data.save(out / "data.npz"), "theory": self.theory.save(out / "theory.npz")}
+        arrays = {"H": self.H, "W": self.W, "L": self.L, "lse": self.lse,
+                  "token_ids": np.asarray(self.data.meta["token_ids"], dtype=np.int64)}
+        if self.b is not None:
+            arrays["b"] = self.b
+        header = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data.hash}).encode()
+        with atomic_path(out / "probe.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, header=np.frombuffer(header, dtype=np.uint8), **arrays)
+        paths["arrays"] = out / "probe.npz"
+        write_json_atomic(out / "summary.json", self.summary())
+        paths["summary"] = out / "summary.json"
+        return paths
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
+    """Plain-language checks of the theory's predictions on the probed model, each with the numbers behind it.
+
+    ``status`` is "yes", "partly" or "no" (or "n/a" when the quantity could not be measured).
+    """
+    out = []
+
+    def add(name: str, status: str, detail: str) -> None:
+        out.append({"check": name, "status": status, "detail": detail})
+
+    def ok(x: Any) -> bool:
+        return x is not None and isinstance(x, (int, float)) and math.isfinite(float(x))
+
+    c, base, sd = mt.get("collapse_H"), mt.get("collapse_H_base"), mt.get("collapse_H_base_std")
+    if ok(c) and ok(base):
+        z = (base - c) / sd if ok(sd) and sd > 0 else float("inf")
+        st = "yes" if c < 0.5 * base and z > 3 else ("partly" if z > 3 else "no")
+        add("contexts with equal supports align (subspace collapse)", st,
+            f"collapse index {c:.3f} vs random grouping {base:.3f} ± {sd:.3f} ({z:.1f} sd below); 0 = perfect")
+    else:
+        add("contexts with equal supports align (subspace collapse)", "n/a", "every support is distinct: nothing to group")
+    s = mt.get("pearson_H_proxy")
+    if ok(s):
+        st = "yes" if s > 0.7 else ("partly" if s > 0.3 else "no")
+        add("corr(H) follows the S̃ proxy", st, f"Pearson {s:.3f}, SSIM-structure {mt.get('sim_H_proxy', float('nan')):.3f}")
+    s = mt.get("pearson_H_mm")
+    if ok(s):
+        st = "yes" if s > 0.7 else ("partly" if s > 0.3 else "no")
+        add("corr(H) follows L_mm", st, f"Pearson {s:.3f}, SSIM-structure {mt.get('sim_H_mm', float('nan')):.3f}")
+    r, cos = mt.get("softlabel_rel"), mt.get("softlabel_cos")
+    if ok(r) and ok(cos):
+        st = "yes" if r < 0.3 else ("partly" if cos > 0.5 else "no")
+        add("in-support log-odds reproduced (P_F(L) ≈ L_in)", st,
+            f"‖P_F(L) − L_in‖/‖L_in‖ = {r:.3f}, cosine {cos:.3f}, best temperature-scaled residual "
+            f"{mt.get('softlabel_scaled_rel', float('nan')):.3f}")
+    m_ = mt.get("support_mass")
+    if ok(m_):
+        st = "yes" if m_ > 0.9 else ("partly" if m_ > 0.5 else "no")
+        add("probability concentrated on the supports", st,
+            f"mean mass on the support {m_:.3f}; CE {mt.get('ce_full', float('nan')):.3f} vs ℋ {mt.get('entropy_bound', float('nan')):.3f}")
+    return out
+
+
+def probe(
+    model: str | Path | LoadedModel,
+    text: str | Path,
+    context_len: int,
+    *,
+    gguf_file: str | None = None,
+    max_contexts: int | None = 2000,
+    min_count: float | None = 2,
+    n_other: int = 500,
+    doc_sep: str = "blank",
+    normalize_whitespace: bool = True,
+    batch_size: int = 64,
+    device: str = "cpu",
+    dtype: str = "float32",
+    solve: bool | str = "auto",
+    max_reduced: int = 40_000,
+    n_perm: int = 20,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> ProbeResult:
+    """Probe a pretrained causal LM on a corpus (see the package docstring and theory.md).
+
+    Parameters
+    ----------
+    model : path or LoadedModel
+        A local model folder, a folder with ``gguf_file``, a ``.gguf`` file, or an already loaded model.
+    text : path or str
+        A UTF-8 text file (a ``Path`` or an existing file name), or the corpus itself as a string.
+    context_len : int
+        Tokens per context T-1.
+    max_contexts, min_count
+        Keep the K most frequent contexts seen at least c times.
+    n_other : int
+        How many tokens outside every support to measure besides the support tokens (seeded sample).
+    batch_size, device, dtype
+        Forward-pass settings.
+    solve, max_reduced
+        Whether to solve NTP-SVM* for L_mm (``"auto"``: when the reduced pattern is small enough).
+    n_perm, seed
+        Random-grouping baseline of the collapse index, and the seed of every draw.
+    progress : callable(done, total), optional
+        Forward-pass progress.
+    stage : callable(str), optional
+        Called with the name of each stage.
+
+    Returns
+    -------
+    ProbeResult
+    """
+    say = stage or (lambda _s: None)
+    for name, v in (("n_other", n_other), ("n_perm", n_perm), ("batch_size", batch_size)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name != "n_other" else 0):
+            raise ProbeError(f"{name} must be a {'non-negative' if name == 'n_other' else 'positive'} integer, got {v!r}")
+    if isinstance(text, Path) or (isinstance(text, str) and "\n" not in text and len(text) < 4096 and Path(text).is_file()):
+        text_path: str | None = str(text)
+        corpus = read_text(text)
+    else:
+        text_path, corpus = None, str(text)
+    t0 = time.perf_counter()
+    if isinstance(model, LoadedModel):
+        lm = model
+    else:
+        say("loading model")
+        lm = load_model(model, gguf_file, device=device, dtype=dtype)
+    t_load = time.perf_counter() - t0
+    say("tokenising")
+    data = corpus_data(lm, corpus, context_len, max_contexts=max_contexts, min_count=min_count, doc_sep=doc_sep,
+                       normalize_whitespace=normalize_whitespace)
+    V_model = lm.info["V_model"]
+    rows, _ = measured_tokens(data, V_model, n_other, seed=seed)
+    names = token_names(lm.tokenizer, max(V_model, len(lm.tokenizer)))
+    rdata = restricted_data(data, rows, names)
+    t1 = time.perf_counter()
+    say(f"forward passes over {data.m} contexts")
+    ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, progress=progress)
+    t_fwd = time.perf_counter() - t1
+    W, b = lm.W(rows), lm.bias(rows)
+    say("measuring")
+    t2 = time.perf_counter()
+    metrics, theory = measure(rdata, W, ex.H, ex.L, ex.lse, b=b, solve=solve, max_reduced=max_reduced, n_perm=n_perm, seed=seed)
+    t_meas = time.perf_counter() - t2
+    wh = {"max_abs_err": ex.wh_max_abs_err, "rel_err": ex.wh_rel_err, "tol": WH_TOL, "holds": ex.wh_rel_err <= WH_TOL,
+          "bias": b is not None}
+    config = {"text": text_path, "context_len": int(context_len), "max_contexts": max_contexts, "min_count": min_count,
+              "n_other": int(n_other), "doc_sep": doc_sep, "normalize_whitespace": normalize_whitespace,
+              "batch_size": int(batch_size), "device": device, "dtype": dtype, "solve": solve,
+              "max_reduced": max_reduced, "n_perm": int(n_perm), "seed": int(seed)}
+    info = {"model": lm.info, "config": config, "wh_check": wh, "versions": _versions(),
+            "timings": {"load_s": t_load, "forward_s": t_fwd, "measure_s": t_meas,
+                        "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}}
+    return ProbeResult(rdata, ex.H, W, ex.L, ex.lse, b, metrics, theory, info)
+
+
+def _versions() -> dict[str, str]:
+    out = versions()
+    from importlib import metadata
+
+    for pkg in ("transformers", "safetensors", "gguf", "accelerate"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def load_probe(out_dir: str | Path) -> dict[str, Any]:
+    """Read the arrays and summary a probe wrote (``probe.npz``, ``summary.json``) as a dict of arrays + ``summary``."""
+    out = Path(out_dir)
+    f = out / "probe.npz"
+    if not f.is_file():
+        raise ProbeError(f"{out} holds no probe result (probe.npz missing); run `ntpgeom probe` first")
+    with np.load(f, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays.pop("header").tobytes().decode())
+    if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
+        raise ProbeError(f"{f} is not an ntpgeom probe result of version {FORMAT_VERSION}")
+    summary_path = out / "summary.json"
+    arrays["summary"] = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    return arrays
