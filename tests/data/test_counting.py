@@ -120,3 +120,25 @@ def test_support_groups_match_brute_force():
     for a in range(data.V):
         for b in range(data.V):
             assert (tg[a] == tg[b]) == (rows[a] == rows[b])
+
+
+@pytest.mark.parametrize("vocab,T1,n", [(3000, 5, 20000), (60, 12, 5000), (2, 70, 3000), (5, 2, 3000)])
+def test_all_counting_paths_match_brute_force(vocab, T1, n):
+    """Covers the bincount path (small key space), the single-sort path and prefix compression (once or repeatedly)."""
+    rng = np.random.default_rng(vocab + T1)
+    flat = rng.integers(0, vocab, size=n) * 7 + 3  # sparse, shifted ids
+    cuts = np.sort(rng.choice(n, size=20, replace=False))
+    docs = [d.tolist() for d in np.split(flat, cuts)]
+    table = brute_force(docs, T1)
+    data = g.from_tokens(docs, T1)
+    assert data.m == len(table) and data.n == sum(sum(c.values()) for c in table.values())
+    C = data.counts.tocsc()
+    strings = data.context_strings()
+    for j in rng.choice(data.m, size=min(300, data.m), replace=False):
+        ctx = tuple(int(x) for x in strings[j].split())
+        lo, hi = C.indptr[j], C.indptr[j + 1]
+        got = {int(data.vocab[z]): c for z, c in zip(C.indices[lo:hi], C.data[lo:hi])}
+        assert got == dict(table[ctx])
+    # contexts come out in lexicographic order of their ids
+    ctxs = [tuple(r) for r in data.contexts.tolist()]
+    assert ctxs == sorted(ctxs)

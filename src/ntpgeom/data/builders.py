@@ -184,17 +184,38 @@ def _segments(doc_ids: np.ndarray) -> np.ndarray:
     return seg
 
 
+def _densify(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map token ids to 0..b-1 preserving order; returns (dense ids, sorted distinct raw ids). O(N) when ids are small."""
+    top = int(ids.max())
+    if top <= 4 * len(ids) + 65_536:
+        present = np.zeros(top + 1, dtype=bool)
+        present[ids] = True
+        remap = np.cumsum(present, dtype=np.int64) - 1
+        return remap[ids], np.flatnonzero(present)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    return inv.ravel().astype(np.int64), uniq
+
+
+_KEY_LIMIT = 2**64
+
+
 def count_windows(
     ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Count all (context, next token) windows of ``ids`` that stay inside one document. Vectorised.
 
+    Each window of T = context_len + 1 tokens is packed into one int64 mixed-radix key over the b distinct tokens.
+    When the key space b^T is small the keys are counted with ``np.bincount`` (no sort); otherwise with one sort.
+    When b^T exceeds int64, the longest prefix that fits is first replaced by its dense id (one ``np.unique``), and
+    packing continues from there, so the cost is O(N log N) with as few sorts as the vocabulary allows.
+
     Returns
     -------
     contexts : int64 array, shape (m, context_len)
-        Distinct contexts, in lexicographic order of their ids.
+        Distinct contexts (original ids), in lexicographic order of their ids.
     col, row, cnt : int64 arrays, shape (nnz,)
-        Context index, next-token id and count of each distinct (context, next token) pair, sorted by (col, row).
+        Context index, next-token id (original) and count of each distinct (context, next token) pair, sorted by
+        (col, row).
     """
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     N, W = len(ids), context_len + 1
@@ -202,58 +223,88 @@ def count_windows(
     if N < W:
         return empty
     starts = N - W + 1
-    if doc_ids is None:
-        valid = None
-    else:
+    pos: np.ndarray | None = None  # window start positions (None: all of 0..starts-1)
+    if doc_ids is not None:
         seg = _segments(np.asarray(doc_ids))
         valid = seg[:starts] == seg[W - 1 :]
         if not valid.any():
             return empty
-    base = int(ids.max()) + 1
-    if W * np.log2(max(base, 2)) < 62:
-        # Fast path: the whole window is one mixed-radix int64 key; a single sort counts everything.
-        key = ids[:starts].copy()
-        for t in range(1, W):
-            key *= base
-            key += ids[t : t + starts]
-        if valid is not None:
-            key = key[valid]
+        if not valid.all():
+            pos = np.flatnonzero(valid)
+    dense, tok = _densify(ids)
+    b = max(len(tok), 2)
+    dense_u = dense.astype(np.uint64)
+    ub = np.uint64(b)
+
+    def column(t: int) -> np.ndarray:
+        return dense_u[t : t + starts] if pos is None else dense_u[pos + t]
+
+    # keys are uint64: kbase (the number of possible keys) always stays below 2^64
+    key = column(0).copy()
+    kbase = b
+    prefix: tuple[np.ndarray, int] | None = None  # (a start position of each prefix id, tokens the prefix covers)
+    for t in range(1, W):
+        if kbase * b >= _KEY_LIMIT:
+            key, rep = _compress(key, pos)
+            prefix, kbase = (rep, t), len(rep)
+        key *= ub
+        key += column(t)
+        kbase *= b
+    if kbase <= max(4 * len(key), 1 << 20) and kbase <= 1 << 28:
+        counts = np.bincount(key.astype(np.int64))
+        uniq = np.flatnonzero(counts).astype(np.uint64)
+        cnt = counts[uniq.astype(np.int64)]
+    else:
         key.sort()
         uniq, cnt = _run_lengths(key)
-        row = uniq % base
-        ctx_key = uniq // base
-        first, col = _group_starts(ctx_key)
-        ck = ctx_key[first]
-        contexts = np.empty((len(ck), context_len), dtype=np.int64)
-        for t in range(context_len - 1, -1, -1):
-            contexts[:, t] = ck % base
-            ck = ck // base
-        return contexts, col, row, cnt
-    # General path: densify token ids (so every product below stays < N^2), then compress the context column by
-    # column into dense ids (one sort per column), then count (context id, next token) keys.
-    tok_uniq, dense = np.unique(ids, return_inverse=True)
-    dense = dense.ravel().astype(np.int64)
-    nb = len(tok_uniq)
-    ctx_id = dense[:starts].copy()
-    for t in range(1, context_len):
-        _, ctx_id = np.unique(ctx_id * nb + dense[t : t + starts], return_inverse=True)
-        ctx_id = ctx_id.ravel()
-    nxt = dense[W - 1 :]
-    if valid is not None:
-        ctx_id, nxt, pos = ctx_id[valid], nxt[valid], np.flatnonzero(valid)
-    else:
-        pos = np.arange(starts)
-    key = ctx_id * nb + nxt
-    order = np.argsort(key, kind="stable")
-    uniq, cnt = _run_lengths(key[order])
-    row = tok_uniq[uniq % nb]
-    first, col = _group_starts(uniq // nb)
-    # a representative window of each distinct context: its first pair in sorted order
-    pair_start = np.concatenate(([0], np.cumsum(cnt)[:-1]))
-    rep_pos = pos[order[pair_start[first]]]
-    contexts = np.stack([ids[rep_pos + t] for t in range(context_len)], axis=1)
-    # contexts are ordered by compressed id, which is lexicographic order of the token ids
-    return contexts, col, row, cnt
+    row = (uniq % ub).astype(np.int64)
+    ctx_key = uniq // ub
+    first, col = _group_starts(ctx_key)
+    ck = ctx_key[first]
+    contexts = np.empty((len(ck), context_len), dtype=np.int64)
+    t0 = 0 if prefix is None else prefix[1]
+    for t in range(context_len - 1, t0 - 1, -1):
+        contexts[:, t] = (ck % ub).astype(np.int64)
+        ck = ck // ub
+    if prefix is not None:
+        rep = prefix[0][ck.astype(np.int64)]
+        for t in range(t0):
+            contexts[:, t] = dense[rep + t]
+    return tok[contexts], col, tok[row], cnt.astype(np.int64)
+
+
+def _compress(key: np.ndarray, pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Replace each key by its rank among the distinct keys (order-preserving dense id, one argsort).
+
+    Returns the new keys (uint64) and, for every dense id, the start position of one window having that key.
+    """
+    order = np.argsort(key)
+    ks = key[order]
+    flag = np.empty(len(ks), dtype=bool)
+    flag[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
+    ids_sorted = np.cumsum(flag, dtype=np.int64) - 1
+    new = np.empty(len(key), dtype=np.uint64)
+    new[order] = ids_sorted
+    first = order[flag]
+    rep = first if pos is None else pos[first]
+    return new, rep.astype(np.int64)
+
+
+    row = uniq % b
+    ctx_key = uniq // b
+    first, col = _group_starts(ctx_key)
+    ck = ctx_key[first]
+    contexts = np.empty((len(ck), context_len), dtype=np.int64)
+    t0 = 0 if prefix is None else prefix[1]
+    for t in range(context_len - 1, t0 - 1, -1):
+        contexts[:, t] = ck % b
+        ck = ck // b
+    if prefix is not None:
+        rep = prefix[0][ck]
+        for t in range(t0):
+            contexts[:, t] = dense[rep + t]
+    return tok[contexts], col, tok[row], cnt.astype(np.int64)
 
 
 def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -326,7 +377,10 @@ def from_tokens(
         )
     names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
     if output_vocab == "observed":
-        out_ids, row = np.unique(row, return_inverse=True)
+        present = np.zeros(n_vocab, dtype=bool)
+        present[row] = True
+        out_ids = np.flatnonzero(present)
+        row = (np.cumsum(present) - 1)[row]
     else:
         out_ids = np.arange(n_vocab)
     indptr = np.searchsorted(col, np.arange(len(contexts) + 1))
