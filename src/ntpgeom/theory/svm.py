@@ -141,20 +141,35 @@ def project_columns(Z: np.ndarray, mask: np.ndarray, r: np.ndarray | None = None
     """
     V, m = Z.shape
     r = np.ones(V) if r is None else np.asarray(r, dtype=np.float64)
-    R = np.broadcast_to(r[:, None], (V, m))
-    B = np.where(mask, R, 0.0).sum(axis=0)
-    A = np.where(mask, R * Z, 0.0).sum(axis=0)
-    T = np.where(mask, -np.inf, Z + 1.0)
-    order = np.argsort(-T, axis=0, kind="stable")
-    Ts = np.take_along_axis(T, order, axis=0)
-    Rs = np.where(np.isfinite(Ts), r[order], 0.0)
-    RTs = np.where(np.isfinite(Ts), Rs * np.where(np.isfinite(Ts), Ts, 0.0), 0.0)
-    cumR = np.vstack([np.zeros((1, m)), np.cumsum(Rs, axis=0)])
-    cumRT = np.vstack([np.zeros((1, m)), np.cumsum(RTs, axis=0)])
-    aK = (A + cumRT) / (B + cumR)  # (V+1, m): root of the piece with the K largest breakpoints active
-    tnext = np.vstack([Ts, np.full((1, m), -np.inf)])
-    K = np.argmax(aK >= tnext, axis=0)
-    a = aK[K, np.arange(m)]
+    Zt = np.ascontiguousarray(Z.T)  # (m, V): per-column work along the contiguous axis
+    Mt = np.ascontiguousarray(mask.T)
+    B = (Mt * r).sum(axis=1)
+    A = np.where(Mt, Zt * r, 0.0).sum(axis=1)
+    a0 = A / B  # the optimal a is >= the in-support mean: only breakpoints above it can be active
+    T = np.where(Mt, -np.inf, Zt + 1.0)
+    cand = T > a0[:, None]
+    K = int(cand.sum(axis=1).max()) if cand.any() else 0
+    if K == 0:
+        a = a0
+    else:
+        T = np.where(cand, T, -np.inf)
+        if K < V:
+            idx = np.argpartition(-T, K - 1, axis=1)[:, :K]
+            Tk = np.take_along_axis(T, idx, axis=1)
+        else:
+            idx = np.broadcast_to(np.arange(V), (m, V))
+            Tk = T
+        order = np.argsort(-Tk, axis=1, kind="stable")
+        Ts = np.take_along_axis(Tk, order, axis=1)
+        fin = np.isfinite(Ts)
+        Rs = np.where(fin, r[np.take_along_axis(idx, order, axis=1)], 0.0)
+        RTs = Rs * np.where(fin, Ts, 0.0)
+        cumR = np.concatenate([np.zeros((m, 1)), np.cumsum(Rs, axis=1)], axis=1)
+        cumRT = np.concatenate([np.zeros((m, 1)), np.cumsum(RTs, axis=1)], axis=1)
+        aK = (A[:, None] + cumRT) / (B[:, None] + cumR)  # root of the piece with the K largest breakpoints active
+        tnext = np.concatenate([Ts, np.full((m, 1), -np.inf)], axis=1)
+        Kst = np.argmax(aK >= tnext, axis=1)
+        a = aK[np.arange(m), Kst]
     return np.where(mask, a, np.minimum(Z, a - 1.0))
 
 
@@ -344,7 +359,7 @@ def _admm(mask, r, c, tol, max_iter, rho0, check_every, X0=None):
             Lhat = project_columns(Lhat, mask, r)  # idempotent: removes rounding drift
             primal = _nuclear(W * Lhat)
             Ahat, dval = _dual_certificate(rho * D / W, mask, r, c)
-            gap = (primal - dval) / primal
+            gap = (primal - dval) / primal if primal > 0 else 0.0
             hist.append((it, primal, dval, gap, rho))
             if gap < best[4]:
                 best = (primal, Lhat, Ahat, dval, gap)
@@ -469,7 +484,7 @@ def solve_ntp_svm(
             primal = float(s_.sum())
             iters = int(cinfo.get("scs_iterations") or 0)
             used = "cvxpy"
-        elif holds and use_certificate:
+        elif (holds and use_certificate) or red.mask.all():  # all-ones S: no margins, L = S̃ = 0
             Lhat = red.mask - (red.r[:, None] * red.mask).sum(axis=0) / red.r.sum()
             Lfull, Afull = red.expand(Lhat), red.expand(A_t)
             primal = _nuclear(np.sqrt(red.r)[:, None] * Lhat * np.sqrt(red.c))
