@@ -149,3 +149,23 @@ def test_prefix_tree_equals_dense_causal_transformer(positional):
     for a, b in zip(g1, g2):
         if a is not None:
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm", [False, True])
+def test_prefix_tree_lstm_equals_torch_lstm(norm):
+    from ntpgeom.train.models import LSTM
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 5, size=(10, 4))
+    ctx = np.unique(np.concatenate([base, np.concatenate([base[:, :3], rng.integers(0, 5, (10, 1))], 1)]), axis=0)
+    torch.manual_seed(0)
+    net = LSTM(torch.tensor(ctx), 5, 4, 6, layers=2, norm=norm).double()
+    assert net.tree.n_nodes < ctx.size
+    a = net.features()  # prefix tree, hand-written cell
+    b = net.features(torch.arange(len(ctx)))  # torch.nn.LSTM over full sequences
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-13)
+    g1 = torch.autograd.grad(a.sum(), list(net.parameters()), allow_unused=True)
+    g2 = torch.autograd.grad(b.sum(), list(net.parameters()), allow_unused=True)
+    for x, y in zip(g1, g2):
+        if x is not None:
+            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-10, atol=1e-12)

@@ -214,6 +214,11 @@ class PrefixTree:
         self.valid = torch.as_tensor(np.arange(T)[None, :] <= depth_all[:, None], device=dev)
         self.leaf = torch.as_tensor(node_of[:, -1].copy(), device=dev)
         self.n_nodes = off
+        # nodes are ordered by depth: depth t occupies [starts[t], starts[t+1]); parent[t] indexes depth t-1 locally
+        starts = np.concatenate([[0], np.cumsum([len(x) for x in tokens])])
+        self.starts = starts.tolist()
+        self.parent = [None] + [torch.as_tensor(anc[starts[t]:starts[t + 1], t - 1] - starts[t - 1], device=dev)
+                                for t in range(1, T)]
 
 
 def swiglu_hidden(d: int) -> int:
@@ -280,14 +285,44 @@ class LSTM(NTPModel):
     ``norm``)."""
 
     def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 2,
-                 norm: bool = False, bias: bool = False) -> None:
+                 norm: bool = False, bias: bool = False, tree: bool = True) -> None:
         super().__init__(V, d, bias)
         self.register_buffer("contexts", contexts, persistent=False)
         self.embed = nn.Embedding(input_vocab, d)
         self.lstm = nn.LSTM(d, d, num_layers=layers, batch_first=True)
         self.norm = RMSNorm(d) if norm else None
+        self.tree = PrefixTree(contexts) if tree else None
+
+    def features_tree(self) -> torch.Tensor:
+        """``Hᵀ`` of all m contexts with one LSTM cell step per distinct prefix (equal to the dense path).
+
+        Same weights as ``self.lstm`` (PyTorch gate order i, f, g, o); depth by depth, each node continues from its
+        parent's state.
+        """
+        tree, d = self.tree, self.d
+        x = self.embed(tree.tokens)  # (N, d): input of layer 0 at every node
+        for layer in range(self.lstm.num_layers):
+            w_ih, w_hh = getattr(self.lstm, f"weight_ih_l{layer}"), getattr(self.lstm, f"weight_hh_l{layer}")
+            b = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            xw = F.linear(x, w_ih, b)  # input projection of every node at once
+            hs: list[torch.Tensor] = []
+            h = c = None
+            for t in range(len(tree.starts) - 1):
+                g = xw[tree.starts[t]:tree.starts[t + 1]]
+                if t:
+                    h, c = h[tree.parent[t]], c[tree.parent[t]]
+                    g = g + F.linear(h, w_hh)
+                i, f, gg, o = g.chunk(4, dim=1)
+                c = torch.sigmoid(i) * torch.tanh(gg) if t == 0 else torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                hs.append(h)
+            x = torch.cat(hs)
+        h = x[tree.leaf]
+        return self.norm(h) if self.norm is not None else h
 
     def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        if idx is None and self.tree is not None:
+            return self.features_tree()
         ctx = self.contexts if idx is None else self.contexts[idx]
         _, (h, _) = self.lstm(self.embed(ctx))
         h = h[-1]
@@ -331,5 +366,5 @@ def build_model(kind: str, data: Any, d: int, *, layers: int, heads: int, hidden
         return Transformer(ctx, nin, data.V, d, layers=layers, heads=heads, hidden=hidden, positional=positional,
                            bias=bias, tree=tree)
     if kind == "lstm":
-        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias)
+        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias, tree=tree)
     return MLP(ctx, nin, data.V, d, layers=layers, bias=bias)
