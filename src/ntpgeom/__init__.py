@@ -1,9 +1,16 @@
 """ntpgeom: the implicit geometry of next-token prediction.
 
 Data (``NTPData`` and its builders) → theory (L_in, L_mm, S̃) → training → metrics → reports.
+
+The data layer is imported eagerly; the theory, training, metrics, report and probe layers load on first use (so that
+``import ntpgeom`` does not import PyTorch or matplotlib).
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib import metadata as _metadata
+from typing import Any
 
 from .data import (
     NTPData,
@@ -23,7 +30,40 @@ try:
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
+# public name -> submodule that defines it (loaded lazily)
+_LAZY = {
+    # theory
+    "L_in": "theory", "S_tilde": "theory", "proj_F": "theory", "proj_perp": "theory", "cross_entropy": "theory",
+    "cross_entropy_in": "theory", "entropy_bound": "theory", "tilde_certificate": "theory", "factors": "theory",
+    "grams": "theory", "proxy_grams": "theory", "solve_ntp_svm": "theory", "SVMResult": "theory",
+    "solve_regularized": "theory", "regularization_path": "theory", "RegResult": "theory", "compute_theory": "theory",
+    "load_theory": "theory", "Theory": "theory",
+    # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
+    "load_run": "train", "Run": "train", "Snapshot": "train",
+    # metrics
+    "snapshot_metrics": "metrics", "run_metrics": "metrics",
+    # report
+    "build_report": "report", "reproduce": "report",
+    # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
+    "load_probe": "probe",
+}
+_SUBMODULES = ("data", "theory", "train", "metrics", "report", "probe", "cli")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'ntpgeom' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
+
 __all__ = [
     "NTPData", "load", "from_counts", "from_tokens", "from_text", "from_pairs", "filter_data", "synthetic", "corpora",
-    "NTPGeomError", "NTPDataError", "FormatError", "__version__",
+    "NTPGeomError", "NTPDataError", "FormatError", "__version__", *_LAZY,
 ]
