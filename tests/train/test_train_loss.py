@@ -70,6 +70,9 @@ def test_ce_finite_and_near_bound_at_huge_norm():
     ce = soft_label_ce(L, data)
     assert math.isfinite(ce)
     assert ce == pytest.approx(data.entropy_bound, abs=1e-5)
+    Lt = torch.tensor(L.T.copy(), requires_grad=True)
+    SoftLabelCE(data)(Lt).backward()
+    assert torch.isfinite(Lt.grad).all() and Lt.grad.abs().max() < 1e-4  # at the optimum direction: ~zero gradient
 
 
 def test_gradient_matches_dense_autograd_and_closed_form():

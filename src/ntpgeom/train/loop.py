@@ -57,6 +57,25 @@ _RESUMABLE = {"steps", "tol", "log_every", "checkpoint_every", "snapshot_steps"}
 
 
 # ------------------------------------------------------------------------------------------------------ objective
+class _FullCE(torch.autograd.Function):
+    """CE over all contexts with the closed-form gradient ``dCE/dLᵀ[j, z] = π_j softmax(ℓ_j)_z - π_j P[z, j]``
+    (one fused backward instead of autograd through logsumexp and the gather)."""
+
+    @staticmethod
+    def forward(ctx, Lt, flat, cols, q, pi):  # type: ignore[override]
+        lse = torch.logsumexp(Lt, dim=1)
+        ce = -(q * (Lt.reshape(-1)[flat] - lse[cols])).sum()
+        ctx.save_for_backward(Lt, lse, flat, q, pi)
+        return ce
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        Lt, lse, flat, q, pi = ctx.saved_tensors
+        grad = torch.exp(Lt - lse[:, None]).contiguous().mul_(pi[:, None])
+        grad.view(-1).index_put_((flat,), -q, accumulate=True)  # each (j, z) once: subtracts π_j P[z, j]
+        return grad.mul_(g), None, None, None, None
+
+
 class SoftLabelCE:
     """The π-weighted soft-label cross-entropy of a dataset, for logits in row layout ``Lᵀ`` (contexts x tokens).
 
@@ -76,15 +95,15 @@ class SoftLabelCE:
         self.q = torch.as_tensor(data.pi[cols] * P.data, dtype=dtype, device=device)
         self.k = torch.as_tensor(k, device=device)
         self.indptr = torch.as_tensor(P.indptr[:-1].astype(np.int64), device=device)
+        self.pi = torch.as_tensor(data.pi, dtype=dtype, device=device)
         self.entropy_bound = data.entropy_bound
 
     def __call__(self, Lt: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
         """CE of logits ``Lt`` (m x V), or the unbiased mini-batch estimate ``(m/b) Σ_{j∈idx} π_j CE_j`` when ``Lt``
         (b x V) holds the contexts ``idx``."""
-        lse = torch.logsumexp(Lt, dim=1)
         if idx is None:
-            logp = Lt.reshape(-1)[self.flat] - lse[self.cols]
-            return -(self.q * logp).sum()
+            return _FullCE.apply(Lt, self.flat, self.cols, self.q.to(Lt.dtype), self.pi.to(Lt.dtype))
+        lse = torch.logsumexp(Lt, dim=1)
         lens = self.k[idx]
         local = torch.repeat_interleave(torch.arange(len(idx), device=Lt.device), lens)
         ends = torch.cumsum(lens, 0)
