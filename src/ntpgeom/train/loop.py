@@ -53,7 +53,7 @@ _DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 1000, "tree": True,
 }
 # may change when resuming a run (they do not alter the trajectory up to the resume point)
-_RESUMABLE = {"steps", "tol", "log_every", "checkpoint_every", "snapshot_steps"}
+_RESUMABLE = {"steps", "tol", "log_every", "checkpoint_every", "snapshot_steps", "device", "threads"}
 
 
 # ------------------------------------------------------------------------------------------------------ objective
@@ -433,8 +433,8 @@ def train(
         The run folder (a temporary folder when None).
     resume : bool
         Continue the run in ``out`` from its checkpoint up to ``steps``. Options not given are taken from the run;
-        options given must match it (``steps``, ``tol``, ``log_every``, ``checkpoint_every``, ``snapshot_steps``
-        may change).
+        options given must match it (``steps``, ``tol``, ``log_every``, ``checkpoint_every``, ``snapshot_steps``,
+        ``device`` and ``threads`` may change; bit-identical continuation needs the same device and threads).
     overwrite : bool
         Replace an existing run in ``out``.
     progress : callable, optional
@@ -446,7 +446,8 @@ def train(
         ``heads`` (4: the paper's 6 heads do not divide d=128), ``hidden`` (SwiGLU width, default 8d/3 rounded to 8),
         ``positional`` ("none" | "rope" | "learned"), ``bias`` (output bias, default False), ``init`` ("normal" |
         "lecun", UFM), ``init_scale`` (0.1), ``lstm_norm``, ``log_every``, ``snapshot_steps`` ("log" or a list),
-        ``checkpoint_every`` (1000), ``tree`` (transformer: compute shared prefixes once, default True).
+        ``checkpoint_every`` (1000), ``tree`` (transformer and LSTM: compute each distinct context prefix once on
+        full-batch steps, exactly equal to the dense path; default True).
 
     Returns
     -------
@@ -484,14 +485,12 @@ def train(
             if f.name in user:
                 got = user[f.name]
                 norm_got = list(got) if isinstance(got, tuple) else got
-                if f.name == "device" and got == "auto":
-                    continue
                 if norm_got != want and not (f.name == "d" and got == want):
                     raise TrainError(f"cannot resume {run_dir}: {f.name}={got!r} differs from the run's {want!r}; "
                                      "drop the option or start a new run")
             user[f.name] = tuple(want) if isinstance(want, list) and f.name == "betas" else want
-        for f in ("log_every", "checkpoint_every", "snapshot_steps"):
-            user.setdefault(f, stored.get(f))
+        for f in ("log_every", "checkpoint_every", "snapshot_steps", "device", "threads"):
+            user.setdefault(f, stored.get(f))  # device/threads may be changed (then not bit-identical)
         user.setdefault("steps", stored.get("steps"))
         if "tol" not in user and tol is None:
             user["tol"] = stored.get("tol")
