@@ -163,3 +163,16 @@ def test_smollm2_gguf_loads_and_verifies():
     r = probe(folder, text, 3, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", min_count=2, n_other=50, solve=False)
     assert r.info["model"]["quantization"]["tensor_types"]["Q4_1"] > 0
     assert r.info["wh_check"]["holds"] and r.metrics["support_mass"] > 0.5
+
+
+def test_cli_writes_report(tmp_path, tiny_models, corpus_file):
+    pytest.importorskip("ntpgeom.report.html")
+    out = tmp_path / "rep"
+    res = _cli(["probe", "--model", str(tiny_models["collapse"]), "--text", str(corpus_file), "-T", "2",
+                "--min-count", "20", "--n-other", "2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    html = (out / "index.html").read_text()
+    assert "subspace collapse" in html and "data:image/png;base64" in html
+    assert (out / "figures" / "probe_geometry.png").stat().st_size > 1000
+    assert (out / "figures" / "probe_logits.png").stat().st_size > 1000
+    assert "verified" in html
