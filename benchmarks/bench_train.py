@@ -70,7 +70,7 @@ def bench(kind, data, dtype, repeats, n_fast, n_slow):
         opt.step()
         return loss
 
-    base_loss = float(per_token())
+    base_loss = float(per_token().detach())
     res["per-token"] = time_steps(per_token, n_slow, repeats)
     variants = [("distinct", False)] + ([("distinct+tree", True)] if kind == "transformer" else [])
     for name, tree in variants:
@@ -85,7 +85,7 @@ def bench(kind, data, dtype, repeats, n_fast, n_slow):
             opt.step()
             return loss
 
-        ours = float(distinct())
+        ours = float(distinct().detach())
         assert abs(ours - base_loss) < 1e-4 * max(1.0, abs(base_loss)), (ours, base_loss)  # same objective
         res[name] = time_steps(distinct, n_fast, repeats)
     with tempfile.TemporaryDirectory() as tmp:
