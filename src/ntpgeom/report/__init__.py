@@ -1,1 +1,27 @@
-"""Report layer: figures, verdicts for the paper's claims, the self-contained HTML report and ``reproduce``."""
+"""Report layer: figures, verdicts on the paper's claims, the self-contained HTML report and ``reproduce``.
+
+``build_report(runs, out)`` measures runs against the theory and writes ``out/index.html``;
+``reproduce(out, quick=False, text=None)`` runs the paper's experiments end to end (the ``ntpgeom reproduce`` command).
+"""
+
+from .build import DatasetReport, ReportError, ReportResult, RunReport, build_report, dataset_name
+from .figures import (
+    Series,
+    fig_collapse,
+    fig_heatmaps,
+    fig_loss_gap,
+    fig_mm_vs_tilde,
+    fig_norms,
+    fig_similarity,
+    fig_softlabel,
+)
+from .reproduce import RECIPES, ReproduceError, ReproduceResult, summary_text
+from .reproduce import reproduce as reproduce  # the function shadows the submodule attribute on purpose
+from .verdicts import CLAIMS, THRESHOLDS, Verdict, format_table, judge
+
+__all__ = [
+    "build_report", "reproduce", "ReportResult", "RunReport", "DatasetReport", "ReportError", "ReproduceError",
+    "ReproduceResult", "RECIPES", "summary_text", "dataset_name", "judge", "Verdict", "THRESHOLDS", "CLAIMS",
+    "format_table", "Series", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
+    "fig_heatmaps", "fig_mm_vs_tilde",
+]

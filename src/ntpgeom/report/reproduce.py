@@ -42,15 +42,17 @@ class RunSpec:
     kwargs: dict[str, Any]
 
 
-def _ufm(steps: int, d: int | None = None, lr: float = 0.05, optimizer: str = "adam", tol: float | None = 1e-4) -> RunSpec:
-    kw: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "steps": steps, "ridge": 1e-5, "tol": tol}
+def _ufm(steps: int, d: int | None = None, lr: float = 0.05, optimizer: str = "adam", tol: float | None = None) -> RunSpec:
+    kw: dict[str, Any] = {"optimizer": optimizer, "lr": lr, "steps": steps, "ridge": 1e-5}
+    if tol is not None:
+        kw["tol"] = tol
     if d is not None:
         kw["d"] = d
     return RunSpec("ufm", kw)
 
 
 def _deep(model: str, steps: int, lr: float) -> RunSpec:
-    kw: dict[str, Any] = {"d": 128, "optimizer": "adamw", "lr": lr, "weight_decay": 1e-6, "steps": steps, "tol": 1e-4}
+    kw: dict[str, Any] = {"d": 128, "optimizer": "adamw", "lr": lr, "weight_decay": 1e-6, "steps": steps}
     if model == "transformer":
         kw.update(layers=4, positional="none")
     else:
@@ -58,11 +60,13 @@ def _deep(model: str, steps: int, lr: float) -> RunSpec:
     return RunSpec(model, kw)
 
 
-#: budget -> experiment -> runs. The deep models use AdamW with the paper's weight decay (1e-6) and a constant rate
+#: budget -> experiment -> runs. Experiment (a) trains with full-batch GD until CE − ℋ < tol, as in the paper; the
+#: other runs train for a fixed number of steps (stopping at a loss tolerance would freeze the direction early, while
+#: the geometry keeps converging long after the loss is flat: Adam reaches 1e-4 in ~75 steps on "synthetic"). The deep models use AdamW with the paper's weight decay (1e-6) and a constant rate
 #: larger than the paper's 1e-4, so that minutes (not hours) of CPU reach the regime the paper describes.
 RECIPES: dict[str, dict[str, list[RunSpec]]] = {
     "default": {
-        "ufm-synthetic": [_ufm(20000, d=10, lr=2.0, optimizer="gd")],
+        "ufm-synthetic": [_ufm(20000, d=10, lr=2.0, optimizer="gd", tol=1e-4)],
         "synthetic": [_ufm(3000), _deep("transformer", 800, 1e-3), _deep("lstm", 800, 1e-3)],
         "stories": [_ufm(3000), _deep("transformer", 400, 1e-3), _deep("lstm", 600, 1e-3)],
     },
