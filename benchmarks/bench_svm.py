@@ -74,7 +74,21 @@ def _scale_child(q, threads):
            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
 
 
-def case_scale(rows, threads, limit):
+def _scale_cvx_child(q, threads, limit, mem_gib):
+    cap = int(mem_gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:
+        with threadpool_limits(threads):
+            data = D.synthetic.random_supports(500, 5000, (1, 8), n_supports=500, seed=0)
+            c = solve_ntp_svm(data, method="cvxpy", cvxpy_eps=1e-4, max_iter=1_000_000, time_limit=limit)
+        q.put(("ok", c.nuclear_norm, c.gap, c.info.get("status"), c.info.get("scs_solve_time")))
+    except MemoryError:
+        q.put(("oom", f"MemoryError under the {mem_gib:g} GiB cap"))
+    except Exception as exc:  # noqa: BLE001 - report whatever cvxpy did
+        q.put(("error", f"{type(exc).__name__}: {exc}"[:200]))
+
+
+def case_scale(rows, threads, limit, mem_gib):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_scale_child, args=(q, threads))
@@ -83,17 +97,25 @@ def case_scale(rows, threads, limit):
     p.join()
     print(f"[scale] V=500, m=5000, 500 supports: ours {dt:.1f}s, gap {gap:.1e}, viol {viol:.1e}, {it} it, "
           f"reduced {red}, rank {rank}, peak RSS {rss_gib:.2f} GiB (whole child process)", flush=True)
-    data = D.synthetic.random_supports(500, 5000, (1, 8), n_supports=500, seed=0)
+    # cvxpy + SCS on the same problem in a child process capped at --cvx-mem GiB of address space (the PSD cone of a
+    # 500 x 5000 nuclear norm is 5500 x 5500; uncapped, cvxpy passed 18 GiB while compiling on the dev machine)
+    q2 = ctx.Queue()
+    p2 = ctx.Process(target=_scale_cvx_child, args=(q2, threads, limit, mem_gib))
     t = time.perf_counter()
-    try:
-        c = solve_ntp_svm(data, method="cvxpy", cvxpy_eps=1e-4, max_iter=1_000_000, time_limit=limit)
-        t_cvx = time.perf_counter() - t
-        note = f"SCS status {c.info.get('status')} after {limit}s limit; rel. obj. diff {(c.nuclear_norm - nuc) / nuc:.1e}"
-        _row(rows, "scale 500x5000", dt, nuc, gap, t_cvx, c.info.get("scs_solve_time"), c.nuclear_norm, c.gap, note)
-    except Exception as exc:  # noqa: BLE001 - report whatever cvxpy did
-        t_cvx = time.perf_counter() - t
-        rows.append(("scale 500x5000", dt, nuc, gap, t_cvx, None, float("nan"), float("nan"), f"cvxpy failed: {exc}"))
-        print(f"  cvxpy failed after {t_cvx:.1f}s: {exc}", flush=True)
+    p2.start()
+    p2.join(limit * 3 + 60)
+    if p2.is_alive():
+        p2.kill()
+        p2.join()
+    t_cvx = time.perf_counter() - t
+    out = q2.get() if not q2.empty() else ("died", f"exit code {p2.exitcode}")
+    if out[0] == "ok":
+        _, nuc_c, gap_c, status, t_scs = out
+        _row(rows, "scale 500x5000", dt, nuc, gap, t_cvx, t_scs, nuc_c, gap_c,
+             f"SCS status {status} within {limit:g}s; rel. obj. diff {(nuc_c - nuc) / nuc:.1e}")
+    else:
+        rows.append(("scale 500x5000", dt, nuc, gap, t_cvx, None, float("nan"), float("nan"), f"cvxpy: {out[1]}"))
+        print(f"  cvxpy did not finish ({out[0]}: {out[1]}) after {t_cvx:.1f}s with a {mem_gib:g} GiB cap", flush=True)
     return rss_gib
 
 
@@ -130,6 +152,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cvx-limit", type=float, default=300.0, help="time limit for each cvxpy/SCS solve (s)")
+    ap.add_argument("--cvx-mem", type=float, default=6.0, help="address-space cap (GiB) for cvxpy in case 3")
     ap.add_argument("--eps", type=float, default=1e-6, help="SCS eps_abs = eps_rel for cases 1, 2, 4")
     ap.add_argument("--cases", default="1,2,3,4")
     args = ap.parse_args()
@@ -144,7 +167,7 @@ def main():
             case_svm(rows, "random 200x500", D.synthetic.random_supports(200, 500, (1, 8), seed=0), 1e-6,
                      args.repeats, args.eps, args.cvx_limit)
     if 3 in cases:
-        case_scale(rows, args.threads, args.cvx_limit)
+        case_scale(rows, args.threads, args.cvx_limit, args.cvx_mem)
     with threadpool_limits(args.threads):
         if 4 in cases:
             case_reg(rows, args.repeats, args.eps, args.cvx_limit)

@@ -177,3 +177,17 @@ def test_sparse_and_dense_inputs_agree():
     a = solve_ntp_svm(d, tol=1e-8, use_certificate=False)
     b = solve_ntp_svm(sp.csr_matrix(d.S.toarray()), tol=1e-8, use_certificate=False)
     assert a.nuclear_norm == pytest.approx(b.nuclear_norm, rel=1e-12)
+
+
+@pytest.mark.slow
+def test_stories_fast_agrees_with_cvxpy_full_problem():
+    pytest.importorskip("cvxpy")
+    from ntpgeom.data import corpora
+
+    d = corpora.stories()
+    fast = solve_ntp_svm(d, tol=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverWarning)
+        ref = solve_ntp_svm(d, method="cvxpy", cvxpy_eps=1e-7, max_iter=200_000)
+    assert fast.nuclear_norm == pytest.approx(ref.nuclear_norm, rel=1e-5)
+    assert fast.dual_value <= ref.nuclear_norm * (1 + 1e-7)
