@@ -66,9 +66,9 @@ def _deep(model: str, steps: int, lr: float) -> RunSpec:
 #: larger than the paper's 1e-4, so that minutes (not hours) of CPU reach the regime the paper describes.
 RECIPES: dict[str, dict[str, list[RunSpec]]] = {
     "default": {
-        "ufm-synthetic": [_ufm(20000, d=10, lr=2.0, optimizer="gd", tol=1e-4)],
-        "synthetic": [_ufm(3000), _deep("transformer", 800, 1e-3), _deep("lstm", 800, 1e-3)],
-        "stories": [_ufm(3000), _deep("transformer", 400, 1e-3), _deep("lstm", 600, 1e-3)],
+        "ufm-synthetic": [_ufm(40000, d=10, lr=2.0, optimizer="gd", tol=1e-4)],
+        "synthetic": [_ufm(3000), _deep("transformer", 1500, 1e-3), _deep("lstm", 1500, 1e-3)],
+        "stories": [_ufm(3000), _deep("transformer", 800, 1e-3), _deep("lstm", 2000, 1e-3)],
     },
     "quick": {
         "ufm-synthetic": [_ufm(3000, d=10, lr=2.0, optimizer="gd", tol=1e-3)],
