@@ -176,7 +176,7 @@ def main():
           f"{'cvxpy objective':>18} {'ratio':>8}")
     for case, t, o, g, tc, ts, oc, gc, note in rows:
         print(f"{case:<18} {t:>16.4f} {o:>18.10g} {g:>9.1e} {tc:>9.2f} {ts if ts is not None else float('nan'):>8.2f} "
-              f"{oc:>18.10g} {tc / t:>7.1f}x")
+              f"{oc:>18.10g} {(f'{tc / t:.1f}x' if np.isfinite(oc) else 'n/a'):>8} {'' if np.isfinite(oc) else note}")
 
 
 if __name__ == "__main__":
