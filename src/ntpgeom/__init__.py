@@ -37,9 +37,10 @@ _LAZY = {
     "cross_entropy_in": "theory", "entropy_bound": "theory", "tilde_certificate": "theory", "factors": "theory",
     "grams": "theory", "proxy_grams": "theory", "solve_ntp_svm": "theory", "SVMResult": "theory",
     "solve_regularized": "theory", "regularization_path": "theory", "RegResult": "theory", "compute_theory": "theory",
-    "load_theory": "theory", "Theory": "theory",
+    "load_theory": "theory", "Theory": "theory", "lambda_max": "theory", "SolverError": "theory",
+    "SolverWarning": "theory", "TildeCertificate": "theory",
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
-    "load_run": "train", "Run": "train", "Snapshot": "train",
+    "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train",
     # metrics
     "snapshot_metrics": "metrics", "run_metrics": "metrics",
     # report
