@@ -279,10 +279,7 @@ def _compress(key: np.ndarray, pos: np.ndarray | None) -> tuple[np.ndarray, np.n
     Returns the new keys (uint64) and, for every dense id, the start position of one window having that key.
     """
     order = np.argsort(key)
-    ks = key[order]
-    flag = np.empty(len(ks), dtype=bool)
-    flag[0] = True
-    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
+    flag = _starts_flag(key[order])
     ids_sorted = np.cumsum(flag, dtype=np.int64) - 1
     new = np.empty(len(key), dtype=np.uint64)
     new[order] = ids_sorted
@@ -291,36 +288,23 @@ def _compress(key: np.ndarray, pos: np.ndarray | None) -> tuple[np.ndarray, np.n
     return new, rep.astype(np.int64)
 
 
-    row = uniq % b
-    ctx_key = uniq // b
-    first, col = _group_starts(ctx_key)
-    ck = ctx_key[first]
-    contexts = np.empty((len(ck), context_len), dtype=np.int64)
-    t0 = 0 if prefix is None else prefix[1]
-    for t in range(context_len - 1, t0 - 1, -1):
-        contexts[:, t] = ck % b
-        ck = ck // b
-    if prefix is not None:
-        rep = prefix[0][ck]
-        for t in range(t0):
-            contexts[:, t] = dense[rep + t]
-    return tok[contexts], col, tok[row], cnt.astype(np.int64)
+def _starts_flag(sorted_keys: np.ndarray) -> np.ndarray:
+    """Boolean mask, True where a new key begins in a sorted array."""
+    flag = np.empty(len(sorted_keys), dtype=bool)
+    flag[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    return flag
 
 
 def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    flag = np.empty(len(sorted_keys), dtype=bool)
-    flag[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
-    idx = np.flatnonzero(flag)
-    cnt = np.diff(np.append(idx, len(sorted_keys)))
-    return sorted_keys[idx], cnt.astype(np.int64)
+    """Distinct keys of a sorted array and how often each occurs."""
+    idx = np.flatnonzero(_starts_flag(sorted_keys))
+    return sorted_keys[idx], np.diff(np.append(idx, len(sorted_keys))).astype(np.int64)
 
 
 def _group_starts(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Indices where a new key starts, and the group index of every element."""
-    flag = np.empty(len(sorted_keys), dtype=bool)
-    flag[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    flag = _starts_flag(sorted_keys)
     return np.flatnonzero(flag), np.cumsum(flag) - 1
 
 
