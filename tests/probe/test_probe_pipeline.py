@@ -162,7 +162,12 @@ def test_smollm2_gguf_loads_and_verifies():
     text = "In the beginning God created the heaven and the earth. " * 20
     r = probe(folder, text, 3, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", min_count=2, n_other=50, solve=False)
     assert r.info["model"]["quantization"]["tensor_types"]["Q4_1"] > 0
-    assert r.info["wh_check"]["holds"] and r.metrics["support_mass"] > 0.5
+    assert r.info["wh_check"]["holds"] and r.data.m == 11 and np.all(r.data.support_sizes == 1)
+    lm = load_model(folder, "SmolLM2-135M-Instruct.Q4_1.gguf")
+    for j in (0, r.data.m - 1):  # batched extraction == an unbatched forward of the same context
+        with torch.no_grad():
+            full = lm.model(input_ids=torch.tensor(r.data.contexts[j : j + 1])).logits[0, -1].double().numpy()
+        np.testing.assert_allclose(r.L[:, j], full[r.data.meta["token_ids"]], atol=1e-3)
 
 
 def test_cli_writes_report(tmp_path, tiny_models, corpus_file):
@@ -176,3 +181,11 @@ def test_cli_writes_report(tmp_path, tiny_models, corpus_file):
     assert (out / "figures" / "probe_geometry.png").stat().st_size > 1000
     assert (out / "figures" / "probe_logits.png").stat().st_size > 1000
     assert "verified" in html
+
+
+def test_text_argument_forms(tmp_path, tiny_models, corpus_file):
+    """A Path or an existing file name is read; any other string (even a long one-line text) is the corpus itself."""
+    long_line = " ".join(class_corpus().split()[:400])  # one line, longer than a file name may be
+    r1 = probe(tiny_models["llama"], long_line, 2, min_count=1, n_other=0, max_contexts=5)
+    r2 = probe(tiny_models["llama"], str(corpus_file), 2, min_count=20, n_other=0, max_contexts=5)
+    assert r1.info["config"]["text"] is None and r2.info["config"]["text"] == str(corpus_file)

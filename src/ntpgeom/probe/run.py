@@ -194,7 +194,7 @@ def probe(
     for name, v in (("n_other", n_other), ("n_perm", n_perm), ("batch_size", batch_size)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name != "n_other" else 0):
             raise ProbeError(f"{name} must be a {'non-negative' if name == 'n_other' else 'positive'} integer, got {v!r}")
-    if isinstance(text, Path) or (isinstance(text, str) and "\n" not in text and len(text) < 4096 and Path(text).is_file()):
+    if isinstance(text, Path) or _is_file(text):
         text_path: str | None = str(text)
         corpus = read_text(text)
     else:
@@ -232,6 +232,16 @@ def probe(
             "timings": {"load_s": t_load, "forward_s": t_fwd, "measure_s": t_meas,
                         "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}}
     return ProbeResult(rdata, ex.H, W, ex.L, ex.lse, b, metrics, theory, info)
+
+
+def _is_file(s: Any) -> bool:
+    """Whether a string names an existing file (long or multi-line strings are corpus text, not paths)."""
+    if not isinstance(s, str) or "\n" in s or len(s) > 1024:
+        return False
+    try:
+        return Path(s).is_file()
+    except OSError:  # e.g. a name component longer than the file system allows
+        return False
 
 
 def _versions() -> dict[str, str]:
