@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from ntpgeom.theory import ShapeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -94,7 +96,7 @@ def test_distances_known_values():
     assert direction_distance(L, 1e6 * L) == pytest.approx(0.0, abs=1e-12)
     assert direction_distance(L, rng.normal(size=(5, 7))) > 0.5
     assert np.isnan(direction_distance(L, np.zeros_like(L)))
-    with pytest.raises(MetricsError):
+    with pytest.raises(ShapeError):
         direction_distance(L, L[:, :3])
 
 

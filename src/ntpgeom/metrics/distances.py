@@ -10,26 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..theory import direction_distance  # ‖L/‖L‖_F − L_ref/‖L_ref‖_F‖_F, shared with the theory layer
 from .similarity import MetricsError
-
-
-def _unit(X: Any, name: str) -> np.ndarray | None:
-    X = np.asarray(X, dtype=np.float64)
-    if not np.all(np.isfinite(X)):
-        raise MetricsError(f"{name} contains NaN or infinite values")
-    n = np.linalg.norm(X)
-    return None if n == 0 else X / n
-
-
-def _normalised_distance(A: Any, B: Any, names: tuple[str, str]) -> float:
-    a = np.asarray(A)
-    b = np.asarray(B)
-    if a.shape != b.shape:
-        raise MetricsError(f"{names[0]} has shape {a.shape} but {names[1]} has {b.shape}; they must match")
-    ua, ub = _unit(a, names[0]), _unit(b, names[1])
-    if ua is None or ub is None:
-        return float("nan")
-    return float(np.linalg.norm(ua - ub))
 
 
 def gram_distance(G: Any, G_ref: Any) -> float:
@@ -44,15 +26,7 @@ def gram_distance(G: Any, G_ref: Any) -> float:
     -------
     float in [0, 2]; NaN if either matrix is zero.
     """
-    return _normalised_distance(G, G_ref, ("G", "G_ref"))
-
-
-def direction_distance(L: Any, L_ref: Any) -> float:
-    """Directional distance ``‖L/‖L‖_F − L_ref/‖L_ref‖_F‖_F`` of two same-shape matrices (e.g. logits vs L_mm).
-
-    Returns a float in [0, 2]; NaN if either matrix is zero.
-    """
-    return _normalised_distance(L, L_ref, ("L", "L_ref"))
+    return direction_distance(G, G_ref)
 
 
 def best_scale_residual(X: Any, X_ref: Any) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from ..errors import FormatError
 from .geometry import TildeCertificate, factors, grams, proxy_grams, tilde_certificate
 from .subspaces import L_in as _L_in
 from .subspaces import S_tilde as _S_tilde
+from .subspaces import ShapeError
 from .svm import SolverError, SVMResult, reduce_pattern, solve_ntp_svm
 
 FORMAT_NAME = "ntpgeom.theory"
@@ -162,8 +163,17 @@ def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     )
 
 
-def direction_distance(A: np.ndarray, B: np.ndarray) -> float:
-    """``‖A/‖A‖_F - B/‖B‖_F‖_F``: 0 iff A and B point the same way; at most 2."""
+def direction_distance(A: Any, B: Any) -> float:
+    """``‖A/‖A‖_F - B/‖B‖_F‖_F`` of two same-shape matrices: 0 iff they point the same way, at most 2.
+
+    NaN if either is zero. Raises :class:`ShapeError` on mismatched shapes or non-finite entries.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if A.shape != B.shape:
+        raise ShapeError(f"the two matrices have shapes {A.shape} and {B.shape}; they must match")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        raise ShapeError("a matrix contains NaN or infinite values")
     a, b = np.linalg.norm(A), np.linalg.norm(B)
     if a == 0 or b == 0:
         return float("nan")
