@@ -75,3 +75,20 @@ def test_train_is_module_and_callable(tmp_path):
     assert train_pkg is ntpgeom.train and callable(ntpgeom.train)
     run = ntpgeom.train(ntpgeom.corpora.synthetic(), model="ufm", steps=3, lr=0.01, optimizer="adam", out=tmp_path / "r")
     assert ntpgeom.load_run(tmp_path / "r").final_step == run.final_step == 3
+
+
+def test_probe_is_module_and_callable():
+    pytest.importorskip("transformers")
+    import ntpgeom.probe as probe_pkg
+
+    assert probe_pkg is ntpgeom.probe and callable(ntpgeom.probe)
+    assert ntpgeom.ProbeResult is probe_pkg.ProbeResult
+
+
+def test_files_are_written_with_normal_permissions(tmp_path):
+    import os
+
+    path = ntpgeom.corpora.synthetic().save(tmp_path / "d.npz")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

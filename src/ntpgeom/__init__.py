@@ -42,11 +42,13 @@ _LAZY = {
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
     "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train",
     # metrics
-    "snapshot_metrics": "metrics", "run_metrics": "metrics",
+    "snapshot_metrics": "metrics", "run_metrics": "metrics", "corr_map": "metrics", "sim_ssim": "metrics",
+    "pearson": "metrics", "collapse_index": "metrics", "collapse_baseline": "metrics", "gram_distance": "metrics",
+    "neural_collapse": "metrics", "direction_distance": "theory",
     # report
     "build_report": "report", "reproduce": "report",
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
-    "load_probe": "probe",
+    "load_probe": "probe", "ProbeResult": "probe", "ProbeError": "probe",
 }
 _SUBMODULES = ("data", "theory", "train", "metrics", "report", "probe", "cli")
 

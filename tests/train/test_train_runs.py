@@ -74,7 +74,7 @@ def test_neural_models_write_consistent_snapshots(tmp_path, kind):
 
 
 def test_run_folder_format(tmp_path, small):
-    run = train(small, model="ufm", d=12, steps=60, lr=0.05, out=tmp_path / "r", seed=3)
+    train(small, model="ufm", d=12, steps=60, lr=0.05, out=tmp_path / "r", seed=3)
     files = {p.name for p in (tmp_path / "r").iterdir()}
     assert {"config.json", "data.npz", "loss.json", "snapshots", "checkpoint.pt"} <= files
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())

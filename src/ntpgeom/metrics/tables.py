@@ -41,7 +41,7 @@ from .._io import atomic_path, versions, write_json_atomic
 from ..data import NTPData
 from ..theory.subspaces import L_in as _L_in
 from ..theory.subspaces import S_tilde as _S_tilde
-from ..theory.subspaces import cross_entropy, proj_F, proj_perp
+from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
 from .similarity import MetricsError, corr_from_gram, corr_map, pearson, sim_ssim

@@ -5,6 +5,7 @@ tokenizer) → :func:`extract` (H = final hidden state at the last position afte
 L = W H + b check) → measurements against the support pattern.
 """
 
+from .._callable import make_module_callable
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
 from .measure import measure, probe_extras, restricted_data
 from .model import LoadedModel, ProbeError, check_model_path, load_model
@@ -15,3 +16,5 @@ __all__ = [
     "Extraction", "token_names", "measure", "probe_extras", "restricted_data", "probe", "ProbeResult", "load_probe",
     "verdicts",
 ]
+
+make_module_callable(__name__, probe)  # ntpgeom.probe(model, text, context_len, ...) probes; the subpackage stays importable

@@ -163,15 +163,20 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ heatmaps
-def context_order(data: NTPData, max_contexts: int = MAX_HEATMAP_CONTEXTS, seed: int = 0) -> np.ndarray:
+def context_order(data: NTPData, max_contexts: int = MAX_HEATMAP_CONTEXTS, seed: int = 0, prefer_groups: bool = False) -> np.ndarray:
     """Indices of the contexts to draw, ordered by support group (largest groups first, stable within a group).
 
-    At most ``max_contexts`` (a seeded sample when m is larger)."""
+    At most ``max_contexts``: a seeded sample when m is larger, or with ``prefer_groups`` the first ``max_contexts``
+    in that order (contexts that share their support with others first; useful when most supports are singletons).
+    """
     m = data.m
-    idx = np.arange(m) if m <= max_contexts else np.sort(np.random.default_rng(seed).choice(m, max_contexts, replace=False))
-    g = np.asarray(data.support_groups)[idx]
     sizes = np.bincount(np.asarray(data.support_groups))
-    return idx[np.lexsort((idx, g, -sizes[g]))]
+    if m <= max_contexts or prefer_groups:
+        idx = np.arange(m)
+    else:
+        idx = np.sort(np.random.default_rng(seed).choice(m, max_contexts, replace=False))
+    g = np.asarray(data.support_groups)[idx]
+    return idx[np.lexsort((idx, g, -sizes[g]))][:max_contexts]
 
 
 def _group_lines(ax: Any, groups: np.ndarray, square: bool) -> None:

@@ -4,9 +4,7 @@
 ``load_run(path) -> Run`` reads one back: ``run.loss``, ``run.steps``, ``run.snapshot(step)``, ``run.snapshots()``.
 """
 
-import sys as _sys
-import types as _types
-
+from .._callable import make_module_callable
 from .loop import OPTIMIZERS, PRESETS, SCHEDULES, NormalizedGD, SoftLabelCE, TrainConfig, lr_factor, soft_label_ce, train
 from .models import MODELS, LSTM, MLP, UFM, PrefixTree, Transformer, build_model
 from .run import FORMAT_VERSION, Run, Snapshot, TrainError, load_run, log_spaced_steps
@@ -18,14 +16,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(_types.ModuleType):
-    """``ntpgeom.train`` is the training subpackage and, when called, :func:`~ntpgeom.train.loop.train`.
-
-    So both ``ntpgeom.train(data, model="ufm", ...)`` and ``from ntpgeom.train import load_run`` work.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return train(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+make_module_callable(__name__, train)  # ntpgeom.train(data, ...) trains; the subpackage stays importable

@@ -13,7 +13,6 @@ weight decay (decoupled for AdamW, L2 for the others).
 from __future__ import annotations
 
 import math
-import os
 import signal
 import tempfile
 import threading
@@ -573,7 +572,6 @@ class _Trainer:
         bs = cfg.batch_size
         m = data.m
         Wp = net.out.weight
-        is_ufm = cfg.model == "ufm"
         t0 = time.perf_counter()
         step = start
         stop_reason = "max_steps"

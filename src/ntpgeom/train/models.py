@@ -299,7 +299,7 @@ class LSTM(NTPModel):
         Same weights as ``self.lstm`` (PyTorch gate order i, f, g, o); depth by depth, each node continues from its
         parent's state.
         """
-        tree, d = self.tree, self.d
+        tree = self.tree
         x = self.embed(tree.tokens)  # (N, d): input of layer 0 at every node
         for layer in range(self.lstm.num_layers):
             w_ih, w_hh = getattr(self.lstm, f"weight_ih_l{layer}"), getattr(self.lstm, f"weight_hh_l{layer}")

@@ -1,0 +1,153 @@
+"""The report of ``ntpgeom probe``: figures and a self-contained HTML page for a probe result.
+
+Takes a :class:`~ntpgeom.probe.ProbeResult` (duck-typed: ``data``, ``metrics``, ``theory``, ``H``, ``L``, ``lse``,
+``summary()``), so the report layer does not depend on the probe layer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import write_text_atomic
+from ..metrics import corr_from_gram, corr_map
+from ..theory import proj_F
+from . import html as Hh
+from .figures import _group_lines, context_order
+from .style import CORR_CMAP, new_figure, save, styled
+
+
+def write_probe_report(result: Any, out_dir: str | Path) -> Path:
+    """Figures and a self-contained ``index.html`` for a :class:`~ntpgeom.probe.ProbeResult` in ``out_dir``.
+
+    Uses the same figure style and HTML helpers as ``ntpgeom report``. Returns the path of ``index.html``.
+    """
+    return _build_report(result, Path(out_dir))
+
+
+def _build_report(result: Any, out: Path) -> Path:
+    data, mt, th = result.data, result.metrics, result.theory
+    s = result.summary()
+    figs = out / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    order = context_order(data, 300, prefer_groups=True)
+    g = np.asarray(data.support_groups)[order]
+    H = result.H[:, order]
+    panels = [("model: corr(H)", corr_map(H)), ("model: corr(H − mean)", corr_map(H - result.H.mean(axis=1, keepdims=True)[:, :1]))]
+    if th.G_H_proxy is not None:
+        panels.append(("proxy: corr from (S̃ᵀS̃)^½", corr_from_gram(th.G_H_proxy[np.ix_(order, order)])))
+    if th.H_mm is not None:
+        panels.append(("theory: corr(H_mm)", corr_map(th.H_mm[:, order])))
+    n_multi = int(mt.get("n_contexts_in_multi") or 0)
+    with styled():
+        fig = new_figure(3.3 * len(panels) + 0.6, 3.5)
+        axes = fig.subplots(1, len(panels))
+        for ax, (name, A) in zip(np.atleast_1d(axes), panels):
+            im = ax.imshow(A, cmap=CORR_CMAP, vmin=-1, vmax=1, aspect="auto")
+            ax.grid(False)
+            ax.set_title(name)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            _group_lines(ax, g, square=True)
+            if n_multi < len(order):
+                ax.axvline(min(n_multi, len(order)) - 0.5, color="k", lw=1.0)
+                ax.axhline(min(n_multi, len(order)) - 0.5, color="k", lw=1.0)
+        fig.colorbar(im, ax=list(np.atleast_1d(axes)), fraction=0.02, pad=0.01)
+        fig.suptitle(f"{len(order)} contexts ordered by support group (largest first; thick line: end of groups with >= 2 contexts)", y=1.03)
+        p_geom = save(fig, figs / "probe_geometry.png")
+
+        fig = new_figure(13.5, 3.6)
+        ax1, ax2, ax3 = fig.subplots(1, 3)
+        Lin = th.L_in
+        PF = proj_F(result.L, data)
+        P = data.P
+        col = np.repeat(np.arange(data.m), np.diff(P.indptr))
+        x, y = Lin[P.indices, col], PF[P.indices, col]
+        keep = data.support_sizes[col] >= 2
+        ax1.scatter(x[keep], y[keep], s=4, alpha=0.35, color="#0072B2", rasterized=True)
+        xl = float(np.abs(x[keep]).max()) if keep.any() else 1.0
+        yl = float(np.abs(y[keep]).max()) if keep.any() else 1.0
+        xl, yl = xl or 1.0, yl or 1.0
+        t = np.linspace(-xl, xl, 3)
+        ax1.plot(t, t, color="k", lw=0.8, label="P_F(L) = L_in")
+        a = mt.get("softlabel_scale")
+        if a and np.isfinite(a) and a != 0:
+            ax1.plot(t, t / a, color="#D55E00", lw=0.8, ls="--", label=f"best fit P_F(L) = L_in / {a:.3g}")
+        ax1.set_xlim(-1.05 * xl, 1.05 * xl)
+        ax1.set_ylim(-1.05 * max(yl, xl), 1.05 * max(yl, xl))
+        ax1.set_xlabel("corpus in-support log-odds L_in")
+        ax1.set_ylabel("model P_F(L)")
+        ax1.set_title(f"F part: rel. error {mt['softlabel_rel']:.2f}, cos {mt['softlabel_cos']:.2f}")
+        ax1.legend(loc="upper left")
+        names, vals, bases, sds = [], [], [], []
+        for key, label in (("collapse_H", "H"), ("collapse_Hc", "H − mean"), ("collapse_Lperp", "P_⊥(L)")):
+            v = mt.get(key)
+            if v is not None and np.isfinite(v):
+                names.append(label)
+                vals.append(v)
+                bases.append(mt.get(key + "_base", np.nan))
+                sds.append(mt.get(key + "_base_std", np.nan))
+        xs = np.arange(len(names))
+        ax2.bar(xs - 0.2, vals, width=0.4, color="#0072B2", label="support grouping")
+        ax2.bar(xs + 0.2, bases, width=0.4, yerr=sds, color="#bbbbbb", label="random grouping (mean ± sd)")
+        for xi, v in zip(xs, vals):
+            ax2.text(xi - 0.2, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        ax2.set_xticks(xs, names)
+        ax2.set_ylim(0, 1.05)
+        ax2.set_title("subspace-collapse index (0 = collapsed)")
+        ax2.legend(loc="lower right")
+        mass = np.bincount(col, weights=np.exp(result.L[P.indices, col] - result.lse[col]), minlength=data.m)
+        ax3.hist(mass, bins=30, color="#009E73")
+        ax3.set_xlabel("probability on the support")
+        ax3.set_ylabel("contexts")
+        ax3.set_title(f"support mass (π-weighted mean {mt['support_mass']:.2f})")
+        p_logit = save(fig, figs / "probe_logits.png")
+
+    model = s["model"]
+    q = model.get("quantization") or {}
+    head = [
+        ("model", model.get("name_or_path") or model["path"]), ("architecture", model["architecture"]),
+        ("parameters", model["n_params"]), ("d", model["d"]), ("model vocabulary", model["V_model"]),
+        ("tied unembedding", model["tied_unembedding"]), ("output bias", model["head_bias"]),
+        ("GGUF file", model.get("gguf_file")), ("GGUF tensor types", json.dumps(q.get("tensor_types")) if q else None),
+    ]
+    d = s["data"]
+    dat = [
+        ("text", s["config"]["text"]), ("context length T-1", d["context_len"]), ("contexts m", d["m"]),
+        ("measured tokens V (support + sampled)", d["V"]),
+        ("support tokens", data.meta.get("n_support_tokens")), ("distinct supports", d["distinct_supports"]),
+        ("support groups with >= 2 contexts", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
+        ("entropy bound ℋ", d["entropy_bound"]), ("data hash", s["data_hash"]),
+    ]
+    wh = s["wh_check"]
+    keys = ["ce_full", "gap_full", "support_mass", "ce_in", "gap_in", "softlabel_rel", "softlabel_cos",
+            "softlabel_scale", "softlabel_scaled_rel", "frac_F", "collapse_H", "collapse_H_base", "collapse_H_base_std",
+            "collapse_Hc", "collapse_Hc_base", "collapse_Lperp", "collapse_Lperp_base", "sim_H_proxy", "pearson_H_proxy",
+            "sim_Hc_proxy", "pearson_Hc_proxy", "sim_W_proxy", "pearson_W_proxy", "sim_H_mm", "pearson_H_mm",
+            "sim_W_mm", "pearson_W_mm", "dir_perp_tilde", "dir_perp_mm", "slr_R", "slr_resid", "solved", "solve_reason",
+            "svm_gap", "certificate_holds", "n_contexts_sampled"]
+    vrows = "".join(
+        f"<tr><td>{Hh.esc(v['check'])}</td><td class='{ {'yes': 'pass', 'no': 'FAIL'}.get(v['status'], 'na') }'>"
+        f"{Hh.esc(v['status'])}</td><td class='note'>{Hh.esc(v['detail'])}</td></tr>" for v in s["verdicts"]
+    )
+    body = [
+        f"<h1>Probe: {Hh.esc(model['architecture'])} on {Hh.esc(Path(str(s['config']['text'] or 'text')).name)}</h1>",
+        "<p class='note'>H = final hidden state at the last position after the model's final norm; W = the unembedding; "
+        "L = the model's logits on the measured tokens (every support token plus a seeded sample of the others). "
+        "Compared against the corpus's support pattern (theory.md §§3-5).</p>",
+        "<h2>Verdicts</h2>", f"<table><tr><th>prediction</th><th>holds?</th><th>numbers</th></tr>{vrows}</table>",
+        "<h2>Model</h2>", Hh.kv_table(head),
+        f"<p>L = W H{' + b' if wh['bias'] else ''}: max |error| {Hh.fmt(wh['max_abs_err'])}, relative "
+        f"{Hh.fmt(wh['rel_err'])} ({'verified' if wh['holds'] else 'NOT an affine map of H'}).</p>",
+        "<h2>Data</h2>", Hh.kv_table(dat),
+        "<h2>Geometry</h2>", Hh.figure(p_geom, "corr(H) of the model next to the predicted maps"),
+        Hh.figure(p_logit, "F part of the logits vs L_in; collapse index vs random grouping; mass on the supports"),
+        "<h2>Measurements</h2>", Hh.kv_table([(k, mt.get(k)) for k in keys if k in mt]),
+        Hh.details("summary.json", s),
+    ]
+    index = out / "index.html"
+    write_text_atomic(index, Hh.page(f"ntpgeom probe: {model['architecture']}", "\n".join(body)))
+    return index
