@@ -110,3 +110,18 @@ def test_best_scale_residual():
     R, res = best_scale_residual(2 * Y + N, Y)
     assert R == pytest.approx(2.0)
     assert res == pytest.approx(np.linalg.norm(N) / np.linalg.norm(2 * Y + N))
+
+
+def test_snapshot_metrics_ignore_per_context_logit_offsets():
+    """Softmax is shift-invariant per context: adding c_j to a whole column of L changes no measurement."""
+    import ntpgeom as g
+    from ntpgeom.metrics import snapshot_metrics
+
+    data = g.synthetic.random_supports(8, 30, (1, 3), n_supports=6, seed=2)
+    th = g.compute_theory(data)
+    L = th.L_in + 7.0 * th.L_mm
+    shifted = L + np.random.default_rng(0).normal(size=(1, data.m)) * 50.0
+    a, b = snapshot_metrics(L, th, data), snapshot_metrics(shifted, th, data)
+    for key in ("gap", "slr_resid", "dir_mm", "dir_perp_mm", "softlabel_rel", "collapse_Lperp"):
+        assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
+    assert a["slr_resid"] < 1e-9  # L_in + R L_mm is exactly sparse plus low-rank

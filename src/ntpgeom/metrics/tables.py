@@ -3,12 +3,14 @@
 A *table* is a plain ``dict[str, numpy.ndarray]`` of equal-length 1-D columns, one row per snapshot (column
 ``step`` first). :func:`save_table` writes it as parquet and JSON; :func:`load_table` reads either back.
 
-Columns of :func:`snapshot_metrics` (NaN where an input is missing, e.g. the ``*_mm`` columns when L_mm was not solved):
+Columns of :func:`snapshot_metrics` (NaN where an input is missing, e.g. the ``*_mm`` columns when L_mm was not solved).
+``L_k`` below always means the token-centred logits ``(I − 11ᵀ/V) L_k``: softmax ignores per-context offsets, and every
+minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared by all of W) is not geometry.
 
 ====================  ==================================================================================================
 ``step``              training step of the snapshot
 ``ce``, ``gap``       ``CE(L_k)`` and the loss gap ``CE(L_k) − ℋ``
-``norm_W/H/L``        Frobenius norms ``‖W_k‖``, ``‖H_k‖``, ``‖L_k‖``
+``norm_W/H/L``        Frobenius norms ``‖W_k‖``, ``‖H_k‖``, ``‖L_k‖`` (centred L)
 ``softlabel_err``     ``‖P_F(L_k) − L_in‖_F`` (soft-label recovery); ``softlabel_rel`` divides by ``‖L_in‖_F``
 ``dir_mm``            ``‖L_k/‖L_k‖ − L_mm/‖L_mm‖‖_F``; ``dir_perp_mm`` the same for ``P_⊥(L_k)``
 ``dir_tilde``         the same against S̃ (the proxy); ``dir_perp_tilde`` for ``P_⊥(L_k)``
@@ -250,6 +252,10 @@ def snapshot_metrics(
         raise MetricsError(f"H has shape {H.shape}, expected (d, m={m})")
     out: dict[str, float] = {c: NAN for c in COLUMNS}
     out["step"] = NAN if step is None else float(step)
+    # Softmax ignores a constant added to a column, so only the token-centred logits (I - 11ᵀ/V) L carry geometry
+    # (every minimiser of the theory has 1ᵀL = 0, theory.md §2). Compare those: a shared row of W (or any
+    # per-context offset) must not count as distance from L_mm.
+    L = L - L.mean(axis=0, keepdims=True)
     ce = cross_entropy(L, data)
     out.update(ce=ce, gap=ce - data.entropy_bound, norm_L=float(np.linalg.norm(L)))
     PF = proj_F(L, data)
