@@ -98,7 +98,7 @@ def _build_report(result: Any, out: Path) -> Path:
         ax2.set_xticks(xs, names)
         ax2.set_ylim(0, 1.05)
         ax2.set_title("subspace-collapse index (0 = collapsed)")
-        ax2.legend(loc="lower right")
+        ax2.legend(loc="upper right")
         mass = np.bincount(col, weights=np.exp(result.L[P.indices, col] - result.lse[col]), minlength=data.m)
         ax3.hist(mass, bins=30, color="#009E73")
         ax3.set_xlabel("probability on the support")
