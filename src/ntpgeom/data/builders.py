@@ -196,7 +196,6 @@ def _densify(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inv.ravel().astype(np.int64), uniq
 
 
-_KEY_LIMIT = 2**64
 
 
 def count_windows(
@@ -204,10 +203,10 @@ def count_windows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Count all (context, next token) windows of ``ids`` that stay inside one document. Vectorised.
 
-    Each window of T = context_len + 1 tokens is packed into one int64 mixed-radix key over the b distinct tokens.
-    When the key space b^T is small the keys are counted with ``np.bincount`` (no sort); otherwise with one sort.
-    When b^T exceeds int64, the longest prefix that fits is first replaced by its dense id (one ``np.unique``), and
-    packing continues from there, so the cost is O(N log N) with as few sorts as the vocabulary allows.
+    Each window of T = context_len + 1 tokens is bit-packed into one uint64 key (ceil(log2 b) bits per token over the
+    b distinct tokens). When the key space is small the keys are counted with ``np.bincount`` (no sort); otherwise
+    with one sort. When T fields exceed 64 bits, the longest prefix that fits is first replaced by its dense id (one
+    argsort), and packing continues after it, so the cost is O(N log N) with as few sorts as the vocabulary allows.
 
     Returns
     -------
@@ -232,45 +231,51 @@ def count_windows(
         if not valid.all():
             pos = np.flatnonzero(valid)
     dense, tok = _densify(ids)
-    b = max(len(tok), 2)
+    tb = _bits(len(tok))  # bits per token field
     dense_u = dense.astype(np.uint64)
-    ub = np.uint64(b)
 
     def column(t: int) -> np.ndarray:
         return dense_u[t : t + starts] if pos is None else dense_u[pos + t]
 
-    # keys are uint64: kbase (the number of possible keys) always stays below 2^64
+    # Bit-packed uint64 keys: one tb-bit field per token; when the next field would not fit in 64 bits, the packed
+    # prefix is replaced by its dense id (_compress) and packing continues after it.
     key = column(0).copy()
-    kbase = b
+    kbits = tb
     prefix: tuple[np.ndarray, int] | None = None  # (a start position of each prefix id, tokens the prefix covers)
     for t in range(1, W):
-        if kbase * b >= _KEY_LIMIT:
+        if kbits + tb > 64:
             key, rep = _compress(key, pos)
-            prefix, kbase = (rep, t), len(rep)
-        key *= ub
-        key += column(t)
-        kbase *= b
-    if kbase <= max(4 * len(key), 1 << 20) and kbase <= 1 << 28:
-        counts = np.bincount(key.astype(np.int64))
+            prefix, kbits = (rep, t), _bits(len(rep))
+        key <<= tb
+        key |= column(t)
+        kbits += tb
+    if kbits <= 28 and (1 << kbits) <= max(4 * len(key), 1 << 20):
+        counts = np.bincount(key.view(np.int64))  # small key space: count without sorting
         uniq = np.flatnonzero(counts).astype(np.uint64)
-        cnt = counts[uniq.astype(np.int64)]
+        cnt = counts[uniq.view(np.int64)]
     else:
         key.sort()
         uniq, cnt = _run_lengths(key)
-    row = (uniq % ub).astype(np.int64)
-    ctx_key = uniq // ub
+    mask = np.uint64((1 << tb) - 1)
+    row = (uniq & mask).view(np.int64)
+    ctx_key = uniq >> tb
     first, col = _group_starts(ctx_key)
     ck = ctx_key[first]
     contexts = np.empty((len(ck), context_len), dtype=np.int64)
     t0 = 0 if prefix is None else prefix[1]
     for t in range(context_len - 1, t0 - 1, -1):
-        contexts[:, t] = (ck % ub).astype(np.int64)
-        ck = ck // ub
+        contexts[:, t] = (ck & mask).view(np.int64)
+        ck >>= tb
     if prefix is not None:
-        rep = prefix[0][ck.astype(np.int64)]
+        rep = prefix[0][ck.view(np.int64)]
         for t in range(t0):
             contexts[:, t] = dense[rep + t]
-    return tok[contexts], col, tok[row], cnt.astype(np.int64)
+    return tok[contexts], col, tok[row], cnt.astype(np.int64, copy=False)
+
+
+def _bits(n: int) -> int:
+    """Bits needed for the values 0..n-1 (at least 1)."""
+    return max(1, (int(n) - 1).bit_length())
 
 
 def _compress(key: np.ndarray, pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -367,7 +372,8 @@ def from_tokens(
         row = (np.cumsum(present) - 1)[row]
     else:
         out_ids = np.arange(n_vocab)
-    indptr = np.searchsorted(col, np.arange(len(contexts) + 1))
+    indptr = np.zeros(len(contexts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col, minlength=len(contexts)), out=indptr[1:])
     C = sp.csc_array((cnt.astype(np.float64), row.astype(np.int64), indptr), shape=(len(out_ids), len(contexts)))
     info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
     data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
