@@ -1,4 +1,5 @@
-"""`ntpgeom reproduce`: one experiment end to end (fast), the whole --quick budget and --text (slow)."""
+"""`ntpgeom reproduce`: one experiment end to end and the recipes (fast), the whole --quick budget and --text
+(slow)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ntpgeom.cli import app
-from ntpgeom.report.reproduce import ReproduceError, reproduce
+from ntpgeom.report.reproduce import DATASETS, QUICK_HELP, RECIPES, ReproduceError, reproduce
 
 
 def test_reproduce_one_experiment_via_cli(tmp_path):
@@ -36,24 +37,42 @@ def test_reproduce_rejects_bad_options(tmp_path):
     assert res.exit_code != 0
 
 
+def test_quick_recipes_hold_only_runs_that_pass_in_seconds():
+    # quick keeps every experiment (so every comparison figure is drawn) but only the fast-converging runs: the
+    # stories transformer and LSTM need minutes to satisfy C1 and belong to the default budget only
+    quick, default = RECIPES["quick"], RECIPES["default"]
+    assert set(quick) == set(default) == set(DATASETS) | {"text"}
+    assert [s.model for s in quick["stories"]] == ["ufm"]
+    assert [s.model for s in default["stories"]] == ["ufm", "transformer", "lstm"]
+    assert [s.model for s in quick["synthetic"]] == ["ufm", "transformer", "lstm"]
+    assert [s.model for s in quick["text"]] == ["ufm", "transformer", "lstm"]  # --text --quick: all three, briefly
+    for exp, specs in quick.items():
+        full = {s.model: s for s in default[exp]}
+        for s in specs:
+            assert s.kwargs["steps"] <= full[s.model].kwargs["steps"], (exp, s.model)
+            if s.model != "ufm":
+                assert s.kwargs["steps"] <= 200, (exp, s.model)
+    # the LSTM's tanh-bounded features are RMS-normalised in every recipe (without it C2 fails on stories)
+    assert all(s.kwargs.get("lstm_norm") is True for b in RECIPES.values() for v in b.values() for s in v
+               if s.model == "lstm")
+    assert "stories" in QUICK_HELP and "transformer" in QUICK_HELP
+
+
 @pytest.mark.slow
 def test_reproduce_quick_end_to_end(tmp_path):
     lines = []
     res = reproduce(tmp_path / "q", quick=True, progress=lines.append)
-    assert res.report_path.exists() and len(lines) > 30
+    assert res.report_path.exists() and len(lines) > 20
+    runs = [f"{e}/{s.model}" for e, specs in RECIPES["quick"].items() if e in DATASETS for s in specs]
+    assert runs == ["ufm-synthetic/ufm", "synthetic/ufm", "synthetic/transformer", "synthetic/lstm", "stories/ufm"]
     figs = res.report.figures
-    assert len(figs) == 3 * 6 + 7 and all(p.exists() for p in figs)
+    assert len(figs) == 3 * 6 + len(runs) and all(p.exists() for p in figs)
     status = {(v.run, v.claim): v.status for v in res.verdicts}
-    assert len(status) == 7 * 5 and "n/a" not in status.values()
-    # what the paper supports and this budget reaches: every claim for the UFM runs and the synthetic transformer,
-    # the loss gap and subspace collapse for every run
-    for run in ("ufm-synthetic/ufm", "synthetic/ufm", "stories/ufm", "synthetic/transformer"):
-        for claim in ("loss", "C1", "C2", "C3", "C4"):
-            assert status[(run, claim)] == "pass", (run, claim)
-    for (run, claim), st in status.items():
-        if claim in ("loss", "C3"):
-            assert st == "pass", (run, claim)
-    assert res.seconds < 180
+    assert {r for r, _ in status} == set(runs) and len(status) == len(runs) * 5
+    # the issue: in --quick, the claims the paper supports pass -- here every claim of every run included
+    failed = {k: st for k, st in status.items() if st != "pass"}
+    assert not failed, failed
+    assert res.seconds < 120
 
 
 @pytest.mark.slow
