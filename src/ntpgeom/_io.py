@@ -90,3 +90,54 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def save_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, Any], compress: bool = True) -> Path:
+    """Write ``arrays`` and a JSON ``header`` (which names the format and its version) to one ``.npz``, atomically.
+
+    Raises ``TypeError`` if the header is not JSON-serialisable (numpy scalars, arrays and paths are converted).
+    """
+    import numpy as np
+
+    blob = json.dumps(header, ensure_ascii=False, default=_json_default).encode("utf-8")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            (np.savez_compressed if compress else np.savez)(fh, header=np.frombuffer(blob, dtype=np.uint8), **arrays)
+    return path
+
+
+def load_npz(path: str | os.PathLike, format_name: str, version: int, what: str, remedy: str) -> tuple[dict, dict]:
+    """Read an ``.npz`` written by :func:`save_npz`; return ``(header, arrays)``.
+
+    Checks that the file exists, is a readable ``.npz`` with a JSON header, holds ``format_name`` and has format
+    ``version``; otherwise raises :class:`~ntpgeom.errors.FormatError` naming ``what`` the file should be and the
+    ``remedy`` (e.g. the command that recreates it).
+    """
+    import zipfile
+
+    import numpy as np
+
+    from .errors import FormatError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{what} file not found: {path}; {remedy}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt or not an .npz file: {exc})") from exc
+    if "header" not in arrays:
+        raise FormatError(f"{path} is an .npz file but not an ntpgeom {what} (no header); {remedy}")
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: the {what} header is corrupt ({exc})") from exc
+    if header.get("format") != format_name:
+        raise FormatError(f"{path} holds {header.get('format')!r}, not an ntpgeom {what}")
+    if header.get("version") != version:
+        raise FormatError(
+            f"{path} has {what} format version {header.get('version')}, this ntpgeom reads version {version}; {remedy}"
+        )
+    return header, arrays

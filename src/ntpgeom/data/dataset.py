@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .._io import atomic_path, sha256_update_array
+from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
 
 FORMAT_NAME = "ntpgeom.dataset"
@@ -288,20 +287,13 @@ class NTPData:
             "input_vocab": list(self.input_vocab),
             "meta": dict(self.meta),
         }
+        arrays = {"data": C.data, "indices": C.indices.astype(np.int64), "indptr": C.indptr.astype(np.int64),
+                  "contexts": self.contexts}
         try:
-            header_json = json.dumps(header, ensure_ascii=False)
+            json.dumps(header, ensure_ascii=False)
         except TypeError as exc:
             raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(
-                    fh,
-                    header=np.frombuffer(header_json.encode("utf-8"), dtype=np.uint8),
-                    data=C.data,
-                    indices=C.indices.astype(np.int64),
-                    indptr=C.indptr.astype(np.int64),
-                    contexts=self.contexts,
-                )
+        save_npz(path, header, arrays)
         return path
 
 
@@ -310,24 +302,7 @@ def load(path: str | Path) -> NTPData:
     path = Path(path)
     if not path.exists():
         raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise FormatError(f"{path} is not a readable ntpgeom dataset (corrupt or not an .npz file: {exc})") from exc
-    if "header" not in arrays:
-        raise FormatError(f"{path} is an .npz file but not an ntpgeom dataset (no header); build one with ntpgeom")
-    try:
-        header = json.loads(arrays["header"].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: the dataset header is corrupt ({exc})") from exc
-    if header.get("format") != FORMAT_NAME:
-        raise FormatError(f"{path} holds {header.get('format')!r}, not an ntpgeom dataset")
-    if header.get("version") != FORMAT_VERSION:
-        raise FormatError(
-            f"{path} has dataset format version {header.get('version')}, this ntpgeom reads version {FORMAT_VERSION}; "
-            "rebuild the dataset with this version of ntpgeom"
-        )
+    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`")
     missing = {"data", "indices", "indptr", "contexts"} - arrays.keys()
     if missing:
         raise FormatError(f"{path}: the dataset is missing arrays {sorted(missing)} (corrupt file)")

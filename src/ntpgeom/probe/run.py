@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._io import atomic_path, versions, write_json_atomic
+from .._io import load_npz, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
 from .measure import measure, restricted_data
@@ -79,11 +79,8 @@ class ProbeResult:
                   "token_ids": np.asarray(self.data.meta["token_ids"], dtype=np.int64)}
         if self.b is not None:
             arrays["b"] = self.b
-        header = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data.hash}).encode()
-        with atomic_path(out / "probe.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, header=np.frombuffer(header, dtype=np.uint8), **arrays)
-        paths["arrays"] = out / "probe.npz"
+        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data.hash}
+        paths["arrays"] = save_npz(out / "probe.npz", header, arrays)
         write_json_atomic(out / "summary.json", self.summary())
         paths["summary"] = out / "summary.json"
         return paths
@@ -262,11 +259,7 @@ def load_probe(out_dir: str | Path) -> dict[str, Any]:
     f = out / "probe.npz"
     if not f.is_file():
         raise ProbeError(f"{out} holds no probe result (probe.npz missing); run `ntpgeom probe` first")
-    with np.load(f, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    header = json.loads(arrays.pop("header").tobytes().decode())
-    if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
-        raise ProbeError(f"{f} is not an ntpgeom probe result of version {FORMAT_VERSION}")
+    _, arrays = load_npz(f, FORMAT_NAME, FORMAT_VERSION, "probe result", "rerun `ntpgeom probe`")
     summary_path = out / "summary.json"
     arrays["summary"] = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     return arrays

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from .._io import atomic_path, versions
+from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError
 from .geometry import TildeCertificate, factors, grams, proxy_grams, tilde_certificate
@@ -102,21 +100,7 @@ class Theory:
                 a = None
             if a is not None:
                 arrays[name] = np.asarray(a)
-        hj = json.dumps(header, default=_json_default).encode("utf-8")
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, header=np.frombuffer(hj, dtype=np.uint8), **arrays)
-        return path
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+        return save_npz(path, header, arrays)
 
 
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
@@ -126,24 +110,7 @@ def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     saved) in ``meta["dual"]``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FormatError(f"theory file not found: {path}; create one with `ntpgeom solve DATA -o {path}`")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise FormatError(f"{path} is not a readable ntpgeom theory file ({exc})") from exc
-    if "header" not in arrays:
-        raise FormatError(f"{path} is not an ntpgeom theory file (no header)")
-    try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: corrupt theory header ({exc})") from exc
-    if header.get("format") != FORMAT_NAME:
-        raise FormatError(f"{path} holds {header.get('format')!r}, not an ntpgeom theory result")
-    if header.get("version") != FORMAT_VERSION:
-        raise FormatError(f"{path} has theory format version {header.get('version')}, this ntpgeom reads "
-                          f"{FORMAT_VERSION}; recompute it with `ntpgeom solve`")
+    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "theory result", f"recompute it with `ntpgeom solve DATA -o {path}`")
     if data is not None and data.hash != header.get("data_hash"):
         raise FormatError(f"{path} was computed for dataset {header.get('data_hash')}, not {data.hash}; recompute it")
     for req in ("L_in", "S_tilde"):
