@@ -241,14 +241,17 @@ def count_windows(
     # prefix is replaced by its dense id (_compress) and packing continues after it.
     key = column(0).copy()
     kbits = tb
-    prefix: tuple[np.ndarray, int] | None = None  # (a start position of each prefix id, tokens the prefix covers)
+    prefixes: list[tuple[np.ndarray, int]] = []  # per compression: (packed key of each prefix id, tokens it packs)
+    packed = 1  # tokens packed in the current key's fields (after the last prefix id, if any)
     for t in range(1, W):
         if kbits + tb > 64:
-            key, rep = _compress(key, pos)
-            prefix, kbits = (rep, t), _bits(len(rep))
+            key, distinct = _compress(key)
+            prefixes.append((distinct, packed))
+            kbits, packed = _bits(len(distinct)), 0
         key <<= tb
         key |= column(t)
         kbits += tb
+        packed += 1
     if kbits <= 28 and (1 << kbits) <= max(4 * len(key), 1 << 20):
         counts = np.bincount(key.view(np.int64))  # small key space: count without sorting
         uniq = np.flatnonzero(counts).astype(np.uint64)
@@ -262,14 +265,18 @@ def count_windows(
     first, col = _group_starts(ctx_key)
     ck = ctx_key[first]
     contexts = np.empty((len(ck), context_len), dtype=np.int64)
-    t0 = 0 if prefix is None else prefix[1]
-    for t in range(context_len - 1, t0 - 1, -1):
-        contexts[:, t] = (ck & mask).view(np.int64)
-        ck >>= tb
-    if prefix is not None:
-        rep = prefix[0][ck.view(np.int64)]
-        for t in range(t0):
-            contexts[:, t] = dense[rep + t]
+    t = context_len  # fill token columns from the right: the fields of the key, then each compressed prefix
+    fields = packed - 1  # the last field of the final key is the next token
+    for distinct, n_fields in [(None, fields)] + prefixes[::-1]:
+        if distinct is not None:
+            ck = distinct[ck.view(np.int64)]  # the packed key this prefix id stands for
+        for _ in range(n_fields):
+            t -= 1
+            contexts[:, t] = (ck & mask).view(np.int64)
+            ck >>= tb
+    identity = len(tok) == 0 or tok[-1] == len(tok) - 1  # dense ids are the original ids
+    if identity:
+        return contexts, col, row, cnt.astype(np.int64, copy=False)
     return tok[contexts], col, tok[row], cnt.astype(np.int64, copy=False)
 
 
@@ -278,19 +285,17 @@ def _bits(n: int) -> int:
     return max(1, (int(n) - 1).bit_length())
 
 
-def _compress(key: np.ndarray, pos: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Replace each key by its rank among the distinct keys (order-preserving dense id, one argsort).
+def _compress(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replace each key by its rank among the distinct keys (an order-preserving dense id, one argsort).
 
-    Returns the new keys (uint64) and, for every dense id, the start position of one window having that key.
+    Returns the new keys (uint64) and the sorted distinct keys (``distinct[new_key] == old_key``).
     """
     order = np.argsort(key)
-    flag = _starts_flag(key[order])
-    ids_sorted = np.cumsum(flag, dtype=np.int64) - 1
+    ks = key[order]
+    flag = _starts_flag(ks)
     new = np.empty(len(key), dtype=np.uint64)
-    new[order] = ids_sorted
-    first = order[flag]
-    rep = first if pos is None else pos[first]
-    return new, rep.astype(np.int64)
+    new[order] = np.cumsum(flag, dtype=np.int64) - 1
+    return new, ks[flag]
 
 
 def _starts_flag(sorted_keys: np.ndarray) -> np.ndarray:
