@@ -175,3 +175,15 @@ def test_builtin_corpora_documented_shapes():
     assert t.support_sizes.min() == 1 and t.support_sizes.max() == 8
     assert np.bincount(t.support_groups).max() >= 10  # supports shared by many contexts
     assert g.corpora.stories().hash == t.hash != g.corpora.stories(seed=1).hash
+
+
+def test_from_text_reports_progress_per_chunk_of_documents():
+    text = "\n\n".join(f"doc {i} has words" for i in range(4500))
+    calls = []
+    d = g.from_text(text, 2, progress=lambda *a: calls.append(a))
+    stages = [c[0] for c in calls]
+    assert stages[0] == "reading" and stages[-1] == "counting"
+    tok = [c[1:] for c in calls if c[0] == "tokenising"]
+    assert tok[0] == (0, 4500) and tok[-1] == (4500, 4500)
+    assert [t[0] for t in tok] == sorted(t[0] for t in tok) and len(tok) >= 3
+    assert d.meta["n_docs"] == 4500

@@ -20,10 +20,21 @@ def print_json(obj: Any) -> None:
 
 
 @contextlib.contextmanager
-def stages(enabled: bool = True) -> Iterator[Callable[[str], None]]:
-    """A spinner on stderr showing the current stage of a long step; yields ``say(stage)``."""
+def stages(enabled: bool = True) -> Iterator[Callable[..., None]]:
+    """A progress display on stderr for a long step; yields ``say(stage, done=None, total=None)``.
+
+    Each stage shows its name and elapsed time; a stage that reports ``done``/``total`` shows a bar.
+    """
     if not enabled:
-        yield lambda _s: None
+        yield lambda *_a: None
         return
-    with err_console.status("starting") as status:
-        yield lambda s: status.update(f"{s} ...")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def say(stage: str, done: int | None = None, total: int | None = None) -> None:
+            bar.update(task, description=stage, completed=done or 0, total=total)
+
+        yield say

@@ -19,7 +19,7 @@ from ..errors import NTPDataError
 from .dataset import NTPData
 from .tokenize import encode
 
-Progress = Callable[[str], None] | None
+Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
 
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
@@ -474,11 +474,12 @@ def from_text(
     lowercase : bool
         Lowercase the text before tokenising.
     progress : callable, optional
-        Called with the name of each stage ("reading", "tokenising", "counting").
+        ``progress(stage, done=None, total=None)``: called at each stage ("reading", "tokenising", "counting"), and
+        with the number of documents tokenised so far during "tokenising".
     **filters
         See :func:`filter_data`.
     """
-    say = progress or (lambda _stage: None)
+    say = progress or (lambda *_args: None)
     say("reading")
     if isinstance(text_or_path, Path):
         text, source = read_text(text_or_path), str(text_or_path)
@@ -492,8 +493,8 @@ def from_text(
     docs = split_documents(text, doc_sep)
     if not docs:
         raise NTPDataError(f"the corpus {source} is empty (no non-blank text)")
-    say("tokenising")
-    enc = encode(docs, tokenizer)
+    say("tokenising", 0, len(docs))
+    enc = encode(docs, tokenizer, progress=lambda done, total: say("tokenising", done, total))
     if enc.ids.size == 0:
         raise NTPDataError(f"the corpus {source} has no tokens after tokenising with {tokenizer!r}")
     say("counting")

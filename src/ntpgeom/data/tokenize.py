@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,23 +41,40 @@ class Encoded:
     spec: str
 
 
-def encode(docs: Sequence[str], spec: str = "word") -> Encoded:
-    """Tokenise ``docs`` with the tokenizer named by ``spec`` (see :data:`TOKENIZER_HELP`)."""
+def encode(docs: Sequence[str], spec: str = "word", progress: Callable[[int, int], None] | None = None) -> Encoded:
+    """Tokenise ``docs`` with the tokenizer named by ``spec`` (see :data:`TOKENIZER_HELP`).
+
+    ``progress(done, total)`` is called as chunks of documents are tokenised.
+    """
     if not isinstance(spec, str) or not spec:
         raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
     if spec == "word":
-        return _encode_by_frequency([_WORD_RE.findall(d) for d in docs], spec)
+        return _encode_by_frequency(_chunked(docs, lambda c: [_WORD_RE.findall(d) for d in c], progress), spec)
     if spec == "char":
-        return _encode_by_frequency([[c for c in d if not c.isspace() or c == " "] for d in docs], spec)
+        split = lambda c: [[ch for ch in d if not ch.isspace() or ch == " "] for d in c]  # noqa: E731
+        return _encode_by_frequency(_chunked(docs, split, progress), spec)
     if spec.startswith("bpe:"):
         size = spec[4:]
         if not size.isdigit() or int(size) < 2:
             raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
-        return _encode_bpe(docs, int(size), spec)
+        return _encode_bpe(docs, int(size), spec, progress)
     path = Path(spec)
     if path.suffix == ".json" or path.exists():
-        return _encode_tokenizers_file(docs, path, spec)
+        return _encode_tokenizers_file(docs, path, spec, progress)
     raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
+
+
+_CHUNK = 2000  # documents per progress update
+
+
+def _chunked(docs: Sequence[str], fn: Callable[[Sequence[str]], list], progress: Callable[[int, int], None] | None) -> list:
+    """``fn`` applied to consecutive chunks of ``docs``, concatenated; reports ``progress(done, total)``."""
+    out: list = []
+    for lo in range(0, len(docs), _CHUNK):
+        out += fn(docs[lo : lo + _CHUNK])
+        if progress is not None:
+            progress(min(lo + _CHUNK, len(docs)), len(docs))
+    return out
 
 
 def _encode_by_frequency(token_lists: list[list[str]], spec: str) -> Encoded:
@@ -75,8 +92,8 @@ def _encode_by_frequency(token_lists: list[list[str]], spec: str) -> Encoded:
     return Encoded(ids, doc_ids, tuple(uniq[order].tolist()), spec)
 
 
-def _encode_with(tok, docs: Sequence[str], spec: str) -> Encoded:
-    encs = tok.encode_batch(list(docs), add_special_tokens=False)
+def _encode_with(tok, docs: Sequence[str], spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+    encs = _chunked(list(docs), lambda c: tok.encode_batch(list(c), add_special_tokens=False), progress)
     lengths = np.array([len(e.ids) for e in encs], dtype=np.int64)
     ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
     size = tok.get_vocab_size(with_added_tokens=True)
@@ -86,17 +103,17 @@ def _encode_with(tok, docs: Sequence[str], spec: str) -> Encoded:
     return Encoded(ids, doc_ids, vocab, spec)
 
 
-def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str) -> Encoded:
+def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>"], show_progress=False)
     tok.train_from_iterator(list(docs), trainer=trainer)
-    return _encode_with(tok, docs, spec)
+    return _encode_with(tok, docs, spec, progress)
 
 
-def _encode_tokenizers_file(docs: Sequence[str], path: Path, spec: str) -> Encoded:
+def _encode_tokenizers_file(docs: Sequence[str], path: Path, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
     from tokenizers import Tokenizer
 
     if not path.is_file():
@@ -105,4 +122,4 @@ def _encode_tokenizers_file(docs: Sequence[str], path: Path, spec: str) -> Encod
         tok = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
         raise NTPDataError(f"{path} is not a valid tokenizers JSON file ({exc})") from exc
-    return _encode_with(tok, docs, spec)
+    return _encode_with(tok, docs, spec, progress)
