@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         runs: List[Path] = typer.Argument(..., help="Run folders (written by `ntpgeom train` or `ntpgeom reproduce`)."),
         out: Path = typer.Option(..., "-o", "--out", help="Report folder (index.html, figures, metrics tables)."),
         theory: Optional[List[Path]] = typer.Option(
-            None, "--theory", help="Precomputed theory file(s) (`ntpgeom theory` output); computed when absent."),
+            None, "--theory", help="Precomputed theory file(s) (`ntpgeom solve -o` output); computed when absent."),
         title: str = typer.Option("ntpgeom report", "--title", help="Page title."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output (verdict rows and paths)."),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
