@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         context_len: int = typer.Option(5, "--context-len", help="--text: tokens per context."),
         tokenizer: str = typer.Option("word", "--tokenizer", help="--text: word | char | bpe:<size> | tokenizer.json."),
         max_vocab: int = typer.Option(128, "--max-vocab", help="--text: keep this many next tokens (rest -> <unk>)."),
-        max_contexts: int = typer.Option(2000, "--max-contexts", help="--text: keep the most frequent contexts."),
+        max_contexts: int = typer.Option(500, "--max-contexts", help="--text: keep the most frequent contexts (training time grows with this; 500 keeps the default budget near the built-in one)."),
         seed: int = typer.Option(0, "--seed", help="Training seed."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
     ) -> None:

@@ -169,7 +169,7 @@ def reproduce(
     context_len: int = 5,
     tokenizer: str = "word",
     max_vocab: int = 128,
-    max_contexts: int = 2000,
+    max_contexts: int = 500,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
