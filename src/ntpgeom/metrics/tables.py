@@ -210,6 +210,20 @@ def _sim_pair(A: np.ndarray, B: np.ndarray | None) -> tuple[float, float]:
     return sim_ssim(A, B), pearson(A, B)
 
 
+def _compare(out: dict[str, float], side: str, G: np.ndarray, corr: np.ndarray, refs: Sequence[tuple]) -> None:
+    """Fill ``gram_<side>_<tag>``, ``sim_<side>_<tag>``, ``pearson_<side>_<tag>`` for each available reference."""
+    for tag, G_ref, corr_ref in refs:
+        if G_ref is not None:
+            out[f"gram_{side}_{tag}"] = gram_distance(G, G_ref)
+            out[f"sim_{side}_{tag}"], out[f"pearson_{side}_{tag}"] = _sim_pair(corr, corr_ref)
+
+
+def _collapse(out: dict[str, float], name: str, X: np.ndarray, groups: np.ndarray, n_perm: int, seed: int) -> None:
+    """Fill ``collapse_<name>`` and its random-grouping baseline (mean, std)."""
+    out[f"collapse_{name}"] = collapse_index(X, groups)
+    out[f"collapse_{name}_base"], out[f"collapse_{name}_base_std"] = collapse_baseline(X, groups, n_perm, seed)
+
+
 def snapshot_metrics(
     snapshot_or_arrays: Any,
     theory: Any,
@@ -270,33 +284,19 @@ def snapshot_metrics(
     out.update(slr_R=R, slr_resid=resid)
     groups = ref.groups
     if data.n_supports < m:
-        out["collapse_Lperp"] = collapse_index(Lp, groups)
-        out["collapse_Lperp_base"], out["collapse_Lperp_base_std"] = collapse_baseline(Lp, groups, n_perm, seed)
+        _collapse(out, "Lperp", Lp, groups, n_perm, seed)
     if W is not None:
         Wc = W - W.mean(axis=0, keepdims=True)
         out["norm_W"] = float(np.linalg.norm(W))
-        GW = Wc @ Wc.T
-        cW = corr_map(Wc.T)
-        if ref.G_W_mm is not None:
-            out["gram_W_mm"] = gram_distance(GW, ref.G_W_mm)
-            out["sim_W_mm"], out["pearson_W_mm"] = _sim_pair(cW, ref.corr_W_mm)
-        if ref.G_W_proxy is not None:
-            out["gram_W_proxy"] = gram_distance(GW, ref.G_W_proxy)
-            out["sim_W_proxy"], out["pearson_W_proxy"] = _sim_pair(cW, ref.corr_W_proxy)
+        _compare(out, "W", Wc @ Wc.T, corr_map(Wc.T),
+                 (("mm", ref.G_W_mm, ref.corr_W_mm), ("proxy", ref.G_W_proxy, ref.corr_W_proxy)))
     if H is not None:
         out["norm_H"] = float(np.linalg.norm(H))
         Hs = H[:, ref.idx] if len(ref.idx) < m else H
-        GH = Hs.T @ Hs
-        cH = corr_map(Hs)
-        if ref.G_H_mm is not None:
-            out["gram_H_mm"] = gram_distance(GH, ref.G_H_mm)
-            out["sim_H_mm"], out["pearson_H_mm"] = _sim_pair(cH, ref.corr_H_mm)
-        if ref.G_H_proxy is not None:
-            out["gram_H_proxy"] = gram_distance(GH, ref.G_H_proxy)
-            out["sim_H_proxy"], out["pearson_H_proxy"] = _sim_pair(cH, ref.corr_H_proxy)
+        _compare(out, "H", Hs.T @ Hs, corr_map(Hs),
+                 (("mm", ref.G_H_mm, ref.corr_H_mm), ("proxy", ref.G_H_proxy, ref.corr_H_proxy)))
         if data.n_supports < m:
-            out["collapse_H"] = collapse_index(H, groups)
-            out["collapse_H_base"], out["collapse_H_base_std"] = collapse_baseline(H, groups, n_perm, seed)
+            _collapse(out, "H", H, groups, n_perm, seed)
         if W is not None and ref.labels is not None and len(np.unique(ref.labels)) >= 2:
             nc = neural_collapse(H, W, ref.labels, b=b, weights=data.pi)
             out.update(nc1=nc.nc1, nc2_H=nc.nc2_H, nc2_W=nc.nc2_W, nc3=nc.nc3, nc4=nc.nc4)
