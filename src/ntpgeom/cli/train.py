@@ -84,7 +84,8 @@ def train_cmd(
         try:
             run = train(src, progress=progress, **kwargs)
         finally:
-            bar.stop()
+            if task:  # stopping a bar that never started would still print an empty line
+                bar.stop()
     s = run.summary()
     if as_json:
         print_json({**s, "config": run.config})
