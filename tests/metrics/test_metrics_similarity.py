@@ -125,3 +125,14 @@ def test_snapshot_metrics_ignore_per_context_logit_offsets():
     for key in ("gap", "slr_resid", "dir_mm", "dir_perp_mm", "softlabel_rel", "collapse_Lperp"):
         assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
     assert a["slr_resid"] < 1e-9  # L_in + R L_mm is exactly sparse plus low-rank
+
+
+def test_pearson_survives_tiny_and_huge_scales():
+    """Regression (found by hypothesis): variances of ~1e-174 multiplied to 0 and gave NaN."""
+    A = np.array([[3.37155009e-87, 0.0], [0.0, 0.0]])
+    assert pearson(A, A) == 1.0
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    ref = np.corrcoef(X.ravel(), Y.ravel())[0, 1]
+    for scale in (1e-150, 1.0, 1e150):
+        assert pearson(scale * X, Y / scale) == pytest.approx(ref, abs=1e-12)

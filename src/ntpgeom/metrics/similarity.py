@@ -122,7 +122,12 @@ def pearson(A: Any, B: Any) -> float:
     Returns NaN if either input is constant (the correlation is undefined); identical non-constant inputs give 1.
     """
     a, b = _pair(A, B)
-    cov, va, vb = _moments(a, b)
+    # Pearson is scale-invariant: bring both to max |x| = 1 first, so that tiny (or huge) inputs cannot underflow
+    # (or overflow) the product of variances below.
+    sa, sb = float(np.abs(a).max()), float(np.abs(b).max())
+    if sa == 0 or sb == 0:
+        return float("nan")
+    cov, va, vb = _moments(a / sa, b / sb)
     den = np.sqrt(va * vb)
     if den == 0:
         return float("nan")
