@@ -20,13 +20,18 @@ class ShapeError(NTPGeomError):
     """Arrays of incompatible shapes were passed."""
 
 
-def _support_mask(S: Any) -> np.ndarray:
-    """Boolean dense (V, m) mask of a support pattern given as NTPData, sparse or dense."""
+def dense_pattern(S: Any) -> np.ndarray:
+    """A support pattern given as NTPData, scipy.sparse or array-like, as a dense ndarray (no validation)."""
     if isinstance(S, NTPData):
         S = S.S
     if sp.issparse(S):
         S = S.toarray()
-    S = np.asarray(S)
+    return np.asarray(S)
+
+
+def _support_mask(S: Any) -> np.ndarray:
+    """Boolean dense (V, m) mask of a support pattern given as NTPData, sparse or dense."""
+    S = dense_pattern(S)
     if S.ndim != 2:
         raise ShapeError(f"a support matrix must be 2-D (V x m), got shape {S.shape}")
     return S != 0

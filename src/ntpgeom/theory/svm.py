@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from ..data import NTPData
 from ..errors import NTPGeomError
+from .subspaces import dense_pattern
 
 METHODS = ("auto", "fast", "cvxpy")
 
@@ -45,10 +44,7 @@ def support_mask(S: Any) -> np.ndarray:
 
     Raises :class:`SolverError` if it is not 2-D, not 0/1, or has an empty column.
     """
-    if isinstance(S, NTPData):
-        S = S.S
-    if sp.issparse(S):
-        S = S.toarray()
+    S = dense_pattern(S)
     try:
         arr = np.asarray(S, dtype=np.float64)
     except (TypeError, ValueError) as exc:
