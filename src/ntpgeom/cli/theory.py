@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
 import typer
 
 from .. import data as D
@@ -78,7 +77,7 @@ def path(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Solve min CE(L) + λ‖L‖_* along λ (warm starts) and track the convergence predicted by Thms 1-2."""
-    from ..theory import L_in, direction_distance, lambda_max, proj_F, regularization_path, solve_ntp_svm
+    from ..theory import lambda_max, path_diagnostics, regularization_path, solve_ntp_svm
 
     lam_values = _parse_lams(lams)
     data = D.load(data_path)
@@ -88,13 +87,8 @@ def path(
         svm = solve_ntp_svm(data, tol=1e-8, threads=threads)
         say("regularisation path")
         res = regularization_path(data, lam_values, tol=tol, max_iter=max_iter, threads=threads)
-    Lin, Lmm, H = L_in(data), np.asarray(svm.L), data.entropy_bound
-    rows = []
-    for r in res:
-        L = np.asarray(r.L)
-        rows.append({**r.summary(), "ce_minus_H": r.ce - H, "dist_PF_Lin": float(np.linalg.norm(proj_F(L, data) - Lin)),
-                     "dist_direction_mm": direction_distance(L, Lmm) if r.nuclear_norm > 0 else None})
-    rec = {"data": str(data_path), "data_hash": data.hash, "entropy_bound": H, "lambda_max": lambda_max(data),
+    rows = path_diagnostics(data, res, svm.L)
+    rec = {"data": str(data_path), "data_hash": data.hash, "entropy_bound": data.entropy_bound, "lambda_max": lambda_max(data),
            "threads": threads, "path": rows, "warnings": [str(w.message) for w in caught]}
     if as_json:
         print_json(rec)

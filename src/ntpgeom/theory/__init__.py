@@ -12,7 +12,7 @@ from .geometry import (
     proxy_grams,
     tilde_certificate,
 )
-from .path import RegResult, lambda_max, regularization_path, solve_regularized
+from .path import RegResult, lambda_max, path_diagnostics, regularization_path, solve_regularized
 from .subspaces import L_in, S_tilde, ShapeError, cross_entropy, cross_entropy_in, entropy_bound, proj_F, proj_perp
 from .svm import (
     Reduction,
@@ -30,5 +30,5 @@ __all__ = [
     "solve_ntp_svm", "SVMResult", "SolverError", "SolverWarning", "Reduction", "reduce_pattern", "project_columns",
     "max_violation", "factors", "grams", "proxy_grams", "tilde_certificate", "TildeCertificate", "cosine_matrix",
     "k_subsets_closed_form", "numerical_rank", "Theory", "compute_theory", "load_theory", "direction_distance",
-    "RegResult", "solve_regularized", "regularization_path", "lambda_max",
+    "RegResult", "solve_regularized", "regularization_path", "lambda_max", "path_diagnostics",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import NTPData
-from .subspaces import cross_entropy
+from .subspaces import L_in, cross_entropy, proj_F
 from .svm import SolverError, SolverWarning, _svt
 
 
@@ -236,3 +236,21 @@ def regularization_path(
         out[int(i)] = r
         L0 = np.asarray(r.L)
     return [out[i] for i in range(len(lams_f))]
+
+
+def path_diagnostics(data: NTPData, results: Sequence[RegResult], L_mm: np.ndarray) -> list[dict[str, Any]]:
+    """The convergence Theorems 1-2 predict along the path, one dict per result (its summary plus):
+
+    ``ce_minus_H`` = CE(L_λ) − ℋ, ``dist_PF_Lin`` = ‖P_F(L_λ) − L_in‖_F, and ``dist_direction_mm`` =
+    ‖L_λ/‖L_λ‖ − L_mm/‖L_mm‖‖_F (None when L_λ = 0, i.e. λ >= λ_max). ``L_mm``: shape (V, m).
+    """
+    from .bundle import direction_distance
+
+    Lin = L_in(data)
+    rows = []
+    for r in results:
+        L = np.asarray(r.L)
+        rows.append({**r.summary(), "ce_minus_H": r.ce - data.entropy_bound,
+                     "dist_PF_Lin": float(np.linalg.norm(proj_F(L, data) - Lin)),
+                     "dist_direction_mm": direction_distance(L, L_mm) if r.nuclear_norm > 0 else None})
+    return rows
