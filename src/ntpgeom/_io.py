@@ -79,12 +79,13 @@ def sha256_update_array(h: "hashlib._Hash", a: Any) -> None:
     h.update(a.tobytes())
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, ntpgeom and the numerical libraries, for provenance records."""
+def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of Python, ntpgeom and the numerical libraries (plus the ``extra`` packages installed), for
+    provenance records."""
     from importlib import metadata
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("ntpgeom", "numpy", "scipy", "torch", "tokenizers", "cvxpy"):
+    for pkg in ("ntpgeom", "numpy", "scipy", "torch", "tokenizers", "cvxpy", *extra):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -242,15 +242,7 @@ def _is_file(s: Any) -> bool:
 
 
 def _versions() -> dict[str, str]:
-    out = versions()
-    from importlib import metadata
-
-    for pkg in ("transformers", "safetensors", "gguf", "accelerate"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return versions(extra=("transformers", "safetensors", "gguf", "accelerate"))
 
 
 def load_probe(out_dir: str | Path) -> dict[str, Any]:
