@@ -18,3 +18,15 @@ class NTPDataError(NTPGeomError):
 
 class FormatError(NTPDataError):
     """A file is not an ntpgeom file of the expected kind, is corrupt, or has another format version."""
+
+
+class ShapeError(NTPGeomError):
+    """Arrays of incompatible shapes were passed."""
+
+
+class SolverError(NTPGeomError):
+    """Invalid solver input or option (bad support matrix, unknown method, missing optional backend)."""
+
+
+class SolverWarning(UserWarning):
+    """A solver stopped before reaching the requested tolerance; its status is ``Status.USER_LIMIT``."""

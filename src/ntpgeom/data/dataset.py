@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
+from .groups import column_groups
 
 FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
@@ -170,14 +171,12 @@ class NTPData:
     @cached_property
     def support_groups(self) -> np.ndarray:
         """Shape (m,): an id per context, equal ids iff identical supports; ids numbered by first occurrence."""
-        return _column_pattern_ids(self.counts.indptr, self.counts.indices)
+        return column_groups(self.counts)[0]
 
     @cached_property
     def token_groups(self) -> np.ndarray:
         """Shape (V,): an id per token, equal ids iff identical membership rows of S; numbered by first occurrence."""
-        R = sp.csc_array(self.S.T)
-        R.sort_indices()
-        return _column_pattern_ids(R.indptr, R.indices)
+        return column_groups(sp.csc_array(self.S.T))[0]
 
     @property
     def n_supports(self) -> int:
@@ -317,28 +316,6 @@ def load(path: str | Path) -> NTPData:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _column_pattern_ids(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Group ids of the columns of a CSC 0/1 pattern: equal ids iff equal sets of row indices.
-
-    Vectorised: columns are padded to the widest one and deduplicated with ``np.unique(axis=0)``; ids are then renumbered
-    in order of first occurrence.
-    """
-    ncol = len(indptr) - 1
-    sizes = np.diff(indptr)
-    width = int(sizes.max()) if ncol else 0
-    pad = np.full((ncol, width + 1), -1, dtype=np.int64)
-    pad[:, 0] = sizes
-    if width:
-        col_of = np.repeat(np.arange(ncol), sizes)
-        pos = np.arange(len(indices)) - np.repeat(indptr[:-1], sizes)
-        pad[col_of, pos + 1] = indices
-    _, first, inverse = np.unique(pad, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[inverse]
-
-
 def _first_duplicate(items: Sequence[str]) -> str:
     seen: set[str] = set()
     for it in items:

@@ -1,29 +1,37 @@
-"""Theory layer: closed forms (L_in, S̃, the F / F⊥ split, cross-entropies), NTP-SVM*, the regularisation path and
-the predicted geometry (theory.md §§3-5)."""
+"""Theory layer: the support pattern (mask, reduction, S̃, Prop. 3), closed forms (L_in, the F / F⊥ split,
+cross-entropies), NTP-SVM*, the regularisation path and the predicted geometry (theory.md §§3-5).
 
-from .bundle import Theory, compute_theory, direction_distance, load_theory
+Modules, bottom up: ``pattern`` (everything that depends on S only) → ``subspaces`` (closed forms in L, P) →
+``geometry`` (factors, Grams, proxies, closed forms) → ``svm_backends`` (the NTP-SVM* backends) → ``svm`` (the checked
+solve, backend table) → ``path`` (the regularised problem) → ``bundle`` (:class:`Theory`, one file).
+"""
+
+from ..errors import ShapeError, SolverError, SolverWarning
+from ..status import SolverStats, Status
+from .bundle import Theory, TheoryLike, compute_theory, load_theory
 from .geometry import (
-    TildeCertificate,
     cosine_matrix,
+    direction_distance,
     factors,
     grams,
     k_subsets_closed_form,
     numerical_rank,
     proxy_grams,
+)
+from .path import RegCheck, RegResult, lambda_max, path_diagnostics, regularization_path, solve_regularized
+from .pattern import (
+    Reduction,
+    S_tilde,
+    SupportPattern,
+    TildeCertificate,
+    reduce_pattern,
+    support_mask,
+    support_pattern,
     tilde_certificate,
 )
-from .path import RegResult, lambda_max, path_diagnostics, regularization_path, solve_regularized
-from .subspaces import L_in, S_tilde, ShapeError, cross_entropy, cross_entropy_in, entropy_bound, proj_F, proj_perp
-from .svm import (
-    Reduction,
-    SolverError,
-    SolverWarning,
-    SVMResult,
-    max_violation,
-    project_columns,
-    reduce_pattern,
-    solve_ntp_svm,
-)
+from .subspaces import L_in, cross_entropy, cross_entropy_in, entropy_bound, proj_F, proj_perp
+from .svm import BACKENDS, METHODS, SVMResult, solve_ntp_svm
+from .svm_backends import BackendSolution, SolveOptions, max_violation, project_columns
 
 __all__ = [
     "L_in", "S_tilde", "proj_F", "proj_perp", "cross_entropy", "cross_entropy_in", "entropy_bound", "ShapeError",
@@ -31,4 +39,6 @@ __all__ = [
     "max_violation", "factors", "grams", "proxy_grams", "tilde_certificate", "TildeCertificate", "cosine_matrix",
     "k_subsets_closed_form", "numerical_rank", "Theory", "compute_theory", "load_theory", "direction_distance",
     "RegResult", "solve_regularized", "regularization_path", "lambda_max", "path_diagnostics",
+    "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
+    "BACKENDS", "METHODS", "BackendSolution", "SolveOptions",
 ]

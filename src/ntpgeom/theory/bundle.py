@@ -4,23 +4,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
-from ..errors import FormatError
-from .geometry import TildeCertificate, factors, grams, proxy_grams, tilde_certificate
+from ..errors import FormatError, SolverError
+from ..status import SolverStats, Status
+from .geometry import direction_distance, factors, grams, proxy_grams
+from .pattern import TildeCertificate, support_pattern
 from .subspaces import L_in as _L_in
-from .subspaces import S_tilde as _S_tilde
-from .subspaces import ShapeError
-from .svm import SolverError, SVMResult, reduce_pattern, solve_ntp_svm
+from .svm import SVMResult, solve_ntp_svm
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
 
 _ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual")
+
+
+@runtime_checkable
+class TheoryLike(Protocol):
+    """What the layers above read from a theory: :class:`Theory` satisfies it (computed or loaded); metrics, report
+    and probe annotate their parameters with it instead of ``Any``. Shapes as in :class:`Theory`."""
+
+    @property
+    def data_hash(self) -> str: ...
+    @property
+    def L_in(self) -> np.ndarray: ...
+    @property
+    def S_tilde(self) -> np.ndarray: ...
+    @property
+    def L_mm(self) -> np.ndarray | None: ...
+    @property
+    def W_mm(self) -> np.ndarray | None: ...
+    @property
+    def H_mm(self) -> np.ndarray | None: ...
+    @property
+    def G_W(self) -> np.ndarray | None: ...
+    @property
+    def G_H(self) -> np.ndarray | None: ...
+    @property
+    def G_W_proxy(self) -> np.ndarray | None: ...
+    @property
+    def G_H_proxy(self) -> np.ndarray | None: ...
+    @property
+    def certificate(self) -> TildeCertificate: ...
+    @property
+    def dist_mm_tilde(self) -> float | None: ...
+    @property
+    def status(self) -> Status: ...
+    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +71,7 @@ class Theory:
     S_tilde : ndarray, shape (V, m)
         Centred support matrix.
     svm : SVMResult or None
-        The NTP-SVM* solve (None if not solved, or if loaded from a file: see ``svm_summary``).
+        The NTP-SVM* solve, with its dual and stats (None if not solved); restored by :func:`load_theory`.
     L_mm : ndarray (V, m) or None
         Max-margin component (``S̃`` itself when Prop. 3's certificate holds).
     W_mm, H_mm : ndarray (V, r), (r, m) or None
@@ -49,8 +84,6 @@ class Theory:
         Prop. 3's check.
     dist_mm_tilde : float or None
         ``‖L_mm/‖L_mm‖_F - S̃/‖S̃‖_F‖_F`` (Frobenius; 0 iff same direction), None if not solved.
-    svm_summary : dict
-        Scalars of the solve (nuclear norm, gap, rank, ...), also kept after save/load.
     meta : dict
         Config and versions.
     """
@@ -68,12 +101,26 @@ class Theory:
     G_H_proxy: np.ndarray | None
     certificate: TildeCertificate
     dist_mm_tilde: float | None
-    svm_summary: Mapping[str, Any] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def solved(self) -> bool:
         return self.L_mm is not None
+
+    @property
+    def svm_summary(self) -> dict[str, Any]:
+        """Scalars of the solve (nuclear norm, gap, rank, status, ...); empty if not solved."""
+        return {} if self.svm is None else self.svm.summary()
+
+    @property
+    def stats(self) -> SolverStats | None:
+        """The solve's :class:`~ntpgeom.status.SolverStats` (None if not solved)."""
+        return None if self.svm is None else self.svm.stats
+
+    @property
+    def status(self) -> Status:
+        """The solve's status; ``Status.SKIPPED`` if no solve was run."""
+        return Status.SKIPPED if self.svm is None else self.svm.status
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""
@@ -83,7 +130,7 @@ class Theory:
             "certificate_holds": self.certificate.holds, "certificate_worst": self.certificate.worst,
             "certificate_worst_index": list(self.certificate.worst_index), "dist_mm_tilde": self.dist_mm_tilde,
             "rank_mm": None if self.W_mm is None else int(self.W_mm.shape[1]),
-            "svm": dict(self.svm_summary),
+            "status": self.status.value, "svm": self.svm_summary,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -92,12 +139,11 @@ class Theory:
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data_hash,
                   "certificate": {"holds": self.certificate.holds, "worst": self.certificate.worst,
                                   "worst_index": list(self.certificate.worst_index)},
-                  "dist_mm_tilde": self.dist_mm_tilde, "svm": dict(self.svm_summary), "meta": dict(self.meta)}
+                  "dist_mm_tilde": self.dist_mm_tilde, "svm": self.svm_summary,
+                  "svm_info": {} if self.svm is None else dict(self.svm.info), "meta": dict(self.meta)}
         arrays: dict[str, np.ndarray] = {}
         for name in _ARRAYS:
-            a = self.svm.dual if (name == "dual" and self.svm is not None) else getattr(self, name, None)
-            if name == "dual" and self.svm is None:
-                a = None
+            a = (None if self.svm is None else self.svm.dual) if name == "dual" else getattr(self, name)
             if a is not None:
                 arrays[name] = np.asarray(a)
         return save_npz(path, header, arrays)
@@ -106,8 +152,8 @@ class Theory:
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     """Load a :class:`Theory` saved with :meth:`Theory.save`; if ``data`` is given, check its hash matches.
 
-    The loaded object has ``svm=None``; the solve's scalars are in ``svm_summary`` and the dual matrix A (if it was
-    saved) in ``meta["dual"]``.
+    The result equals what :func:`compute_theory` returned: every array, the certificate, and the solve as an
+    :class:`SVMResult` (primal, dual, stats, info).
     """
     path = Path(path)
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "theory result", f"recompute it with `ntpgeom solve DATA -o {path}`")
@@ -117,34 +163,36 @@ def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
         if req not in arrays:
             raise FormatError(f"{path}: theory file lacks {req} (corrupt)")
     cert = header.get("certificate", {})
-    meta = dict(header.get("meta", {}))
-    if "dual" in arrays:
-        meta["dual"] = arrays.pop("dual")
+    svm = _load_svm(path, header, arrays)
     return Theory(
-        data_hash=header.get("data_hash", ""), L_in=arrays["L_in"], S_tilde=arrays["S_tilde"], svm=None,
-        L_mm=arrays.get("L_mm"), W_mm=arrays.get("W_mm"), H_mm=arrays.get("H_mm"), G_W=arrays.get("G_W"),
+        data_hash=header.get("data_hash", ""), L_in=arrays["L_in"], S_tilde=arrays["S_tilde"], svm=svm,
+        L_mm=None if svm is None else svm.L, W_mm=arrays.get("W_mm"), H_mm=arrays.get("H_mm"), G_W=arrays.get("G_W"),
         G_H=arrays.get("G_H"), G_W_proxy=arrays.get("G_W_proxy"), G_H_proxy=arrays.get("G_H_proxy"),
         certificate=TildeCertificate(bool(cert.get("holds")), float(cert.get("worst", np.nan)),
                                      tuple(int(i) for i in cert.get("worst_index", (-1, -1)))),
-        dist_mm_tilde=header.get("dist_mm_tilde"), svm_summary=header.get("svm", {}), meta=meta,
+        dist_mm_tilde=header.get("dist_mm_tilde"), meta=dict(header.get("meta", {})),
     )
 
 
-def direction_distance(A: Any, B: Any) -> float:
-    """``‖A/‖A‖_F - B/‖B‖_F‖_F`` of two same-shape matrices: 0 iff they point the same way, at most 2.
-
-    NaN if either is zero. Raises :class:`ShapeError` on mismatched shapes or non-finite entries.
-    """
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    if A.shape != B.shape:
-        raise ShapeError(f"the two matrices have shapes {A.shape} and {B.shape}; they must match")
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
-        raise ShapeError("a matrix contains NaN or infinite values")
-    a, b = np.linalg.norm(A), np.linalg.norm(B)
-    if a == 0 or b == 0:
-        return float("nan")
-    return float(np.linalg.norm(A / a - B / b))
+def _load_svm(path: Path, header: Mapping[str, Any], arrays: dict[str, np.ndarray]) -> SVMResult | None:
+    """The :class:`SVMResult` stored in a theory file (None if it holds no solve)."""
+    if "L_mm" not in arrays:
+        return None
+    s = header.get("svm") or {}
+    if "dual" not in arrays or not s:
+        raise FormatError(f"{path}: theory file has L_mm but lacks its dual or solve record (corrupt); recompute it")
+    try:
+        status = Status(s["status"]) if "status" in s else Status.from_gap(s["gap"], s["tol"], s["method"] == "tilde")
+        stats = SolverStats(status, str(s["method"]), int(s["iterations"]), float(s["seconds"]), float(s["gap"]),
+                            float(s["max_violation"]), float(s["tol"]), int(s["threads"]))
+        L, A = arrays["L_mm"], arrays["dual"]
+        L.setflags(write=False)
+        A.setflags(write=False)
+        return SVMResult(L, float(s["nuclear_norm"]), A, float(s["dual_value"]), int(s["rank"]),
+                         bool(s["certificate_holds"]), tuple(int(i) for i in s["reduced_shape"]), stats,
+                         dict(header.get("svm_info", {})))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: the solve record in the theory file is incomplete ({exc}); recompute it") from exc
 
 
 def compute_theory(
@@ -174,28 +222,30 @@ def compute_theory(
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise SolverError(f"threads must be a positive integer, got {threads!r}")
     V, m = data.V, data.m
-    Lin = _L_in(data)
-    St = _S_tilde(data.S)
-    cert = tilde_certificate(data.S)
-    GWp, GHp = proxy_grams(data.S, which=("W" if V <= gram_max else "") + ("H" if m <= gram_max else ""))
+    with threadpool_limits(int(threads)):
+        pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
+        Lin = _L_in(data)
+        St = pattern.S_tilde
+        cert = pattern.certificate
+        GWp, GHp = proxy_grams(pattern, which=("W" if V <= gram_max else "") + ("H" if m <= gram_max else ""))
     svm = None
     L_mm = W = H = GW = GH = None
     dist = None
-    summary: dict[str, Any] = {}
     if solve and V * m <= max_entries:
-        svm = solve_ntp_svm(data, tol=tol, method=method, max_iter=max_iter, threads=threads)
-        L_mm = np.asarray(svm.L)
+        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads)
+        L_mm = svm.L
         W, H = factors(L_mm)
         if max(V, m) <= gram_max:
             GW, GH = grams(L_mm)
         elif V <= gram_max:
             GW = W @ W.T
         dist = direction_distance(L_mm, St)
-        summary = svm.summary()
     meta = {"tol": tol, "method": method, "solve": solve, "threads": threads, "versions": versions(),
-            "reduced_shape": list(reduce_pattern(data.S).shape)}
-    return Theory(data.hash, Lin, St, svm, L_mm, W, H, GW, GH, GWp, GHp, cert, dist, summary, meta)
+            "reduced_shape": list(pattern.reduction.shape)}
+    return Theory(data.hash, Lin, St, svm, L_mm, W, H, GW, GH, GWp, GHp, cert, dist, meta)
 
 
-__all__ = ["Theory", "compute_theory", "load_theory", "direction_distance", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["Theory", "TheoryLike", "compute_theory", "load_theory", "direction_distance", "FORMAT_NAME", "FORMAT_VERSION"]

@@ -1,16 +1,17 @@
-"""Predicted geometry (theory.md §4-5): factors and Grams of L_mm, the S̃ proxies, Prop. 3's certificate and the
-closed forms of Props. 2 and 5 (all k-subsets; with the erratum on cos(w_v, h_j)).
+"""Predicted geometry (theory.md §4-5): factors and Grams of L_mm, the S̃ proxies and the closed forms of Props. 2
+and 5 (all k-subsets; with the erratum on cos(w_v, h_j)). Prop. 3's certificate lives with the pattern
+(:mod:`ntpgeom.theory.pattern`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import comb, sqrt
 from typing import Any
 
 import numpy as np
 
-from .svm import SolverError, _tilde_check, reduce_pattern
+from ..errors import ShapeError, SolverError
+from .pattern import reduce_pattern, singular_rank
 
 
 def _svd(L: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -22,7 +23,7 @@ def _svd(L: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not (rtol >= 0):
         raise SolverError(f"rtol must be >= 0, got {rtol!r}")
     U, s, Vt = np.linalg.svd(L, full_matrices=False)
-    r = int((s > rtol * s[0]).sum()) if s.size and s[0] > 0 else 0
+    r = singular_rank(s, rtol)
     return U[:, :r], s[:r], Vt[:r]
 
 
@@ -51,13 +52,12 @@ def grams(L: Any, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
 def proxy_grams(S: Any, which: str = "WH") -> tuple[np.ndarray | None, np.ndarray | None]:
     """Proxy Grams from S̃ (theory.md §5): ``((S̃S̃ᵀ)^{1/2}, (S̃ᵀS̃)^{1/2})``, shapes (V, V) and (m, m).
 
-    Computed from the SVD of the reduced, multiplicity-weighted S̃ (exact), so the cost is that of the distinct
-    pattern plus writing the outputs. ``which`` selects the Grams to form ("W", "H" or "WH"); the other is None.
+    S: NTPData, SupportPattern (its cached SVD is reused), sparse or dense 0/1. Computed from the SVD of the
+    reduced, multiplicity-weighted S̃ (exact), so the cost is that of the distinct pattern plus writing the outputs. ``which`` selects the Grams to form ("W", "H" or "WH"); the other is None.
     """
     red = reduce_pattern(S)
     sr, sc = np.sqrt(red.r), np.sqrt(red.c)
-    St = red.mask - (red.r[:, None] * red.mask).sum(axis=0) / red.r.sum()
-    U, s, Vt = np.linalg.svd(sr[:, None] * St * sc, full_matrices=False)
+    U, s, Vt = red.S_tilde_svd
     GW = GH = None
     if "W" in which:
         GW = (((U * s) @ U.T) / np.outer(sr, sr))[np.ix_(red.row_group, red.row_group)]
@@ -66,33 +66,21 @@ def proxy_grams(S: Any, which: str = "WH") -> tuple[np.ndarray | None, np.ndarra
     return GW, GH
 
 
-@dataclass(frozen=True)
-class TildeCertificate:
-    """Prop. 3: with S̃ = UΣVᵀ and A = UVᵀ, S̃ solves NTP-SVM* if A[v, j] < 0 on every off-support entry.
+def direction_distance(A: Any, B: Any) -> float:
+    """``‖A/‖A‖_F - B/‖B‖_F‖_F`` of two same-shape matrices: 0 iff they point the same way, at most 2.
 
-    Attributes
-    ----------
-    holds : bool
-    worst : float
-        Largest off-support entry of A (``-inf`` if S has no off-support entries); the certificate holds iff < 0.
-    worst_index : (int, int)
-        (token v, context j) of that entry, ``(-1, -1)`` if none.
+    NaN if either is zero. Raises :class:`ShapeError` on mismatched shapes or non-finite entries.
     """
-
-    holds: bool
-    worst: float
-    worst_index: tuple[int, int]
-
-
-def tilde_certificate(S: Any) -> TildeCertificate:
-    """Check Prop. 3's sufficient condition for ``L_mm = S̃`` (S: NTPData, sparse or dense 0/1, shape (V, m))."""
-    red = reduce_pattern(S)
-    holds, worst, (i, j), _, _ = _tilde_check(red)
-    if i < 0:
-        return TildeCertificate(True, float(worst), (-1, -1))
-    v = int(np.flatnonzero(red.row_group == i)[0])
-    c = int(np.flatnonzero(red.col_group == j)[0])
-    return TildeCertificate(bool(holds), float(worst), (v, c))
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    if A.shape != B.shape:
+        raise ShapeError(f"the two matrices have shapes {A.shape} and {B.shape}; they must match")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        raise ShapeError("a matrix contains NaN or infinite values")
+    a, b = np.linalg.norm(A), np.linalg.norm(B)
+    if a == 0 or b == 0:
+        return float("nan")
+    return float(np.linalg.norm(A / a - B / b))
 
 
 def cosine_matrix(X: np.ndarray, axis: int = 0) -> np.ndarray:

@@ -20,8 +20,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import NTPData
+from ..errors import SolverError, SolverWarning
+from ..status import SolverStats, Status
+from .geometry import direction_distance
+from .pattern import svt
 from .subspaces import L_in, cross_entropy, proj_F
-from .svm import SolverError, SolverWarning, _svt
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,14 +40,11 @@ class RegResult:
     ce : float
         ``CE(L)``.
     nuclear_norm : float
-    residual : float
-        Relative proximal-gradient residual (0 at the optimum).
-    gap : float
-        Relative duality gap (an upper bound on the relative suboptimality of ``objective``).
-    iterations : int
-    converged : bool
-        Whether ``gap <= tol``.
-    seconds : float
+    stats : SolverStats
+        Status (``OPTIMAL`` iff ``gap <= tol``, else ``USER_LIMIT``), backend ``"fista"``, iterations, seconds, the
+        relative duality gap (an upper bound on the relative suboptimality of ``objective``), ``residual`` = the
+        relative proximal-gradient residual (0 at the optimum), tol, threads. Also readable as ``.status``,
+        ``.gap``, ``.residual``, ``.iterations``, ``.seconds``, ``.converged``.
     info : dict
     """
 
@@ -53,17 +53,32 @@ class RegResult:
     objective: float
     ce: float
     nuclear_norm: float
-    residual: float
-    gap: float
-    iterations: int
-    converged: bool
-    seconds: float
+    stats: SolverStats
     info: dict = field(default_factory=dict)
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the solve.")
+    gap = property(lambda self: self.stats.gap, doc="Certified relative duality gap.")
+    residual = property(lambda self: self.stats.residual, doc="Relative proximal-gradient residual.")
+    iterations = property(lambda self: self.stats.iterations)
+    seconds = property(lambda self: self.stats.seconds)
+    converged = property(lambda self: self.stats.converged, doc="Whether ``gap <= tol``.")
 
     def summary(self) -> dict[str, Any]:
         return {"lam": self.lam, "objective": self.objective, "ce": self.ce, "nuclear_norm": self.nuclear_norm,
                 "residual": self.residual, "gap": self.gap, "iterations": self.iterations,
-                "converged": self.converged, "seconds": self.seconds}
+                "converged": self.converged, "seconds": self.seconds, "status": self.status.value}
+
+
+@dataclass(frozen=True)
+class RegCheck:
+    """The checks of one point L of problem (8): ``objective = ce + λ nuclear``, the relative duality ``gap`` and the
+    relative proximal-gradient ``residual``."""
+
+    objective: float
+    ce: float
+    nuclear: float
+    gap: float
+    residual: float
 
 
 def _softmax(L: np.ndarray) -> np.ndarray:
@@ -90,8 +105,8 @@ class _Problem:
     def ce(self, L: np.ndarray) -> float:
         return cross_entropy(L, self.data)
 
-    def certify(self, L: np.ndarray, lam: float, step: float) -> tuple[float, float, float, float, float]:
-        """(objective, ce, nuclear, relative gap, relative residual) at L."""
+    def certify(self, L: np.ndarray, lam: float, step: float) -> RegCheck:
+        """The objective, relative gap and relative residual at L (V, m)."""
         ce = self.ce(L)
         _, G = self.ce_grad(L)
         s_vals = np.linalg.svd(L, compute_uv=False)
@@ -104,9 +119,9 @@ class _Problem:
             ent = -np.where(Q > 0, Q * np.log(Q), 0.0).sum(axis=0)
         dual = float((self.pi * ent).sum())
         gap = (obj - dual) / max(abs(obj), 1e-300)
-        X, _ = _svt(L - step * G, step * lam)
+        X, _ = svt(L - step * G, step * lam)
         res = float(np.linalg.norm(L - X)) / (step * max(float(np.linalg.norm(G)), 1e-300))
-        return obj, ce, nuc, gap, res
+        return RegCheck(obj, ce, nuc, gap, res)
 
 
 def _validate(data: Any, lam: Any) -> float:
@@ -121,17 +136,25 @@ def _validate(data: Any, lam: Any) -> float:
     return lam
 
 
-def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int, check_every: int):
+def _validate_options(tol: Any, max_iter: Any, threads: Any, check_every: Any) -> None:
+    if isinstance(tol, bool) or not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
+        raise SolverError(f"tol must be a positive number, got {tol!r}")
+    for name, v in (("max_iter", max_iter), ("threads", threads), ("check_every", check_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise SolverError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int,
+           check_every: int) -> tuple[np.ndarray, int, RegCheck]:
     step = 1.0 / prob.Lip
     X = L0.copy()
     Yv = X.copy()
     t = 1.0
     it = 0
-    obj_prev = np.inf
     last = None
     for it in range(1, max_iter + 1):
         _, G = prob.ce_grad(Yv)
-        Xn, _ = _svt(Yv - step * G, step * lam)
+        Xn, _ = svt(Yv - step * G, step * lam)
         # gradient-based adaptive restart (O'Donoghue & Candès)
         if np.vdot(Yv - Xn, Xn - X) > 0:
             t = 1.0
@@ -143,10 +166,8 @@ def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int
         X = Xn
         if it % check_every == 0 or it == max_iter:
             last = prob.certify(X, lam, step)
-            if last[3] <= tol:
+            if last.gap <= tol:
                 break
-            obj_prev = last[0]
-    del obj_prev
     if last is None:
         last = prob.certify(X, lam, step)
     return X, it, last
@@ -193,8 +214,7 @@ def solve_regularized(
     RegResult; a :class:`SolverWarning` is issued (and ``converged`` is False) if ``tol`` was not reached.
     """
     lam = _validate(data, lam)
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise SolverError(f"tol must be a positive number, got {tol!r}")
+    _validate_options(tol, max_iter, threads, check_every)
     t0 = time.perf_counter()
     prob = _Problem(data)
     if L0 is None:
@@ -204,14 +224,15 @@ def solve_regularized(
         if L0.shape != (data.V, data.m):
             raise SolverError(f"warm start has shape {L0.shape}, expected {(data.V, data.m)}")
     with threadpool_limits(int(threads)):
-        L, it, (obj, ce, nuc, gap, res) = _fista(prob, lam, L0, float(tol), int(max_iter), int(check_every))
-    conv = bool(gap <= tol)
-    if not conv:
-        warnings.warn(f"regularised problem (λ={lam:g}) stopped at relative gap {gap:.2e} > tol {tol:.1e} after "
+        L, it, chk = _fista(prob, lam, L0, float(tol), int(max_iter), int(check_every))
+    status = Status.from_gap(chk.gap, tol)
+    if not status.solved:
+        warnings.warn(f"regularised problem (λ={lam:g}) stopped at relative gap {chk.gap:.2e} > tol {tol:.1e} after "
                       f"{it} iterations; raise max_iter or tol", SolverWarning, stacklevel=2)
     L.setflags(write=False)
-    return RegResult(lam, L, obj, ce, nuc, res, float(gap), int(it), conv, time.perf_counter() - t0,
-                     {"step": 1.0 / prob.Lip, "threads": threads})
+    stats = SolverStats(status, "fista", int(it), time.perf_counter() - t0, float(chk.gap), chk.residual, float(tol),
+                        int(threads))
+    return RegResult(lam, L, chk.objective, chk.ce, chk.nuclear, stats, {"step": 1.0 / prob.Lip, "threads": threads})
 
 
 def regularization_path(
@@ -227,6 +248,7 @@ def regularization_path(
     lams_f = [_validate(data, l) for l in lams]
     if not lams_f:
         raise SolverError("give at least one lambda")
+    _validate_options(tol, max_iter, threads, check_every)
     order = np.argsort(lams_f)[::-1]
     out: dict[int, RegResult] = {}
     L0 = None
@@ -244,8 +266,6 @@ def path_diagnostics(data: NTPData, results: Sequence[RegResult], L_mm: np.ndarr
     ``ce_minus_H`` = CE(L_λ) − ℋ, ``dist_PF_Lin`` = ‖P_F(L_λ) − L_in‖_F, and ``dist_direction_mm`` =
     ‖L_λ/‖L_λ‖ − L_mm/‖L_mm‖‖_F (None when L_λ = 0, i.e. λ >= λ_max). ``L_mm``: shape (V, m).
     """
-    from .bundle import direction_distance
-
     Lin = L_in(data)
     rows = []
     for r in results:
@@ -254,3 +274,6 @@ def path_diagnostics(data: NTPData, results: Sequence[RegResult], L_mm: np.ndarr
                      "dist_PF_Lin": float(np.linalg.norm(proj_F(L, data) - Lin)),
                      "dist_direction_mm": direction_distance(L, L_mm) if r.nuclear_norm > 0 else None})
     return rows
+
+
+__all__ = ["RegResult", "RegCheck", "lambda_max", "solve_regularized", "regularization_path", "path_diagnostics"]

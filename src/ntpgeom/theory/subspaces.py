@@ -1,8 +1,10 @@
-"""Closed forms of theory.md §1 and §3: the F / F⊥ split, the in-support component L_in, the centred support
-matrix S̃, and the NTP cross-entropies (finite and accurate at huge logit norms).
+"""Closed forms of theory.md §1 and §3: the F / F⊥ split, the in-support component L_in and the NTP cross-entropies
+(finite and accurate at huge logit norms). S̃ is defined with the pattern (:mod:`ntpgeom.theory.pattern`) and
+re-exported here.
 
 All functions take logits ``L`` as dense arrays of shape (V, m) (tokens x contexts) and a support pattern ``S``
-(V x m, dense or scipy.sparse 0/1) or an :class:`~ntpgeom.data.NTPData`.
+(V x m, dense or scipy.sparse 0/1), an :class:`~ntpgeom.data.NTPData` or a
+:class:`~ntpgeom.theory.pattern.SupportPattern`.
 """
 
 from __future__ import annotations
@@ -10,31 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..data import NTPData
-from ..errors import NTPGeomError
-
-
-class ShapeError(NTPGeomError):
-    """Arrays of incompatible shapes were passed."""
-
-
-def dense_pattern(S: Any) -> np.ndarray:
-    """A support pattern given as NTPData, scipy.sparse or array-like, as a dense ndarray (no validation)."""
-    if isinstance(S, NTPData):
-        S = S.S
-    if sp.issparse(S):
-        S = S.toarray()
-    return np.asarray(S)
-
-
-def _support_mask(S: Any) -> np.ndarray:
-    """Boolean dense (V, m) mask of a support pattern given as NTPData, sparse or dense."""
-    S = dense_pattern(S)
-    if S.ndim != 2:
-        raise ShapeError(f"a support matrix must be 2-D (V x m), got shape {S.shape}")
-    return S != 0
+from ..errors import ShapeError
+from .pattern import S_tilde, dense_pattern, pattern_mask
 
 
 def _logits(L: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -56,7 +37,7 @@ def proj_F(L: Any, S: Any) -> np.ndarray:
     -------
     ndarray, shape (V, m)
     """
-    mask = _support_mask(S)
+    mask = pattern_mask(S)
     L = _logits(L, mask.shape)
     k = mask.sum(axis=0)
     mean = np.where(mask, L, 0.0).sum(axis=0) / np.maximum(k, 1)
@@ -65,7 +46,7 @@ def proj_F(L: Any, S: Any) -> np.ndarray:
 
 def proj_perp(L: Any, S: Any) -> np.ndarray:
     """Projection onto F⊥: in-support entries replaced by their mean, off-support entries unchanged. Shape (V, m)."""
-    mask = _support_mask(S)
+    mask = pattern_mask(S)
     L = _logits(L, mask.shape)
     return L - proj_F(L, mask)
 
@@ -84,17 +65,6 @@ def L_in(data: NTPData) -> np.ndarray:
     out = np.zeros((data.V, data.m))
     out[P.indices, col] = logp - mean[col]
     return out
-
-
-def S_tilde(S: Any) -> np.ndarray:
-    """Centred support matrix ``S̃ = (I - 11ᵀ/V) S`` (theory.md §5), shape (V, m), dense.
-
-    ``S̃[z,j] = (V - k_j)/V`` on the support and ``-k_j/V`` off it. It is feasible for NTP-SVM* with every margin
-    constraint tight.
-    """
-    mask = _support_mask(S).astype(np.float64)
-    V = mask.shape[0]
-    return mask - mask.sum(axis=0, keepdims=True) / V
 
 
 def _support_entries(L: np.ndarray, data: NTPData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,3 +107,7 @@ def cross_entropy_in(L: Any, data: NTPData) -> float:
 def entropy_bound(data: NTPData) -> float:
     """ℋ = -Σ_j π_j Σ_z P[z,j] log P[z,j], the infimum of CE (same as ``data.entropy_bound``)."""
     return data.entropy_bound
+
+
+__all__ = ["ShapeError", "dense_pattern", "proj_F", "proj_perp", "L_in", "S_tilde", "cross_entropy", "cross_entropy_in",
+           "entropy_bound"]

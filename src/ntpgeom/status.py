@@ -1,0 +1,96 @@
+"""One status vocabulary for every solver of the package, in the manner of cvxpy: a :class:`Status` and a frozen
+:class:`SolverStats` record, shared by ``SVMResult`` (NTP-SVM*), ``RegResult`` (the regularisation path) and
+``Theory``.
+
+A status is always *ntpgeom's own check* of the answer (a certified relative duality gap against the requested
+tolerance), never a backend's self-report: backends' words (SCS's ``"optimal_inaccurate"``, ...) stay in ``info``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    """How a solve ended. A ``str`` enum: ``Status.OPTIMAL == "optimal"`` and it serialises to JSON as its value.
+
+    - ``OPTIMAL``: certified; the relative duality gap is <= the requested ``tol``.
+    - ``CERTIFIED_BY_PROP3``: NTP-SVM* only; Prop. 3's certificate held, ``L_mm = S̃`` was returned without
+      iterating, and its duality gap is <= ``tol``.
+    - ``USER_LIMIT``: the iteration or time limit was reached first; the answer is feasible and its gap is certified,
+      but the gap is above ``tol`` (a :class:`~ntpgeom.errors.SolverWarning` was issued).
+    - ``SKIPPED``: no solve was run (``Theory`` with ``solve=False`` or a problem above ``max_entries``).
+    """
+
+    OPTIMAL = "optimal"
+    CERTIFIED_BY_PROP3 = "certified_by_prop3"
+    USER_LIMIT = "user_limit"
+    SKIPPED = "skipped"
+
+    @property
+    def solved(self) -> bool:
+        """True for the statuses whose answer meets the tolerance (``OPTIMAL``, ``CERTIFIED_BY_PROP3``)."""
+        return self in (Status.OPTIMAL, Status.CERTIFIED_BY_PROP3)
+
+    @classmethod
+    def from_gap(cls, gap: float, tol: float, certified_by_prop3: bool = False) -> Status:
+        """The status of an answer with relative duality ``gap`` for the target ``tol``."""
+        if not gap <= tol:
+            return cls.USER_LIMIT
+        return cls.CERTIFIED_BY_PROP3 if certified_by_prop3 else cls.OPTIMAL
+
+
+@dataclass(frozen=True)
+class SolverStats:
+    """What a solve cost and how accurate it is.
+
+    Attributes
+    ----------
+    status : Status
+    backend : str
+        The method that produced the answer (``"tilde"``, ``"fast"``, ``"cvxpy"``, ``"fista"``, ...).
+    iterations : int
+    seconds : float
+        Wall-clock time of the whole call.
+    gap : float
+        Certified relative duality gap (an upper bound on the relative suboptimality).
+    residual : float
+        Primal residual: the largest constraint violation (NTP-SVM*) or the relative proximal-gradient residual
+        (regularised problem).
+    tol : float
+        The requested gap.
+    threads : int
+        BLAS threads used.
+    """
+
+    status: Status
+    backend: str
+    iterations: int
+    seconds: float
+    gap: float
+    residual: float
+    tol: float
+    threads: int
+
+    @property
+    def converged(self) -> bool:
+        """Whether the requested tolerance was met (``status.solved``)."""
+        return self.status.solved
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable fields (``status`` as its string value)."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SolverStats:
+        """Inverse of :meth:`to_dict`."""
+        return cls(status=Status(d["status"]), backend=str(d["backend"]), iterations=int(d["iterations"]),
+                   seconds=float(d["seconds"]), gap=float(d["gap"]), residual=float(d["residual"]),
+                   tol=float(d["tol"]), threads=int(d["threads"]))
+
+
+__all__ = ["Status", "SolverStats"]
