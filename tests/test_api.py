@@ -92,3 +92,113 @@ def test_files_are_written_with_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# --------------------------------------------------------------------------- module graph: private names and cycles
+# Private names (leading underscore) imported across modules outside the theory layer, left to their owners' branches;
+# the lead empties this list after merging them. The theory layer has none (and must keep it that way).
+PRIVATE_IMPORT_ALLOW = {
+    ("ntpgeom.cli._common", "ntpgeom._io._json_default"),
+    ("ntpgeom.cli.report", "ntpgeom.report.reproduce._printer"),
+    ("ntpgeom.data.builders", "ntpgeom.data.dataset._as_count_matrix"),
+    ("ntpgeom.metrics.collapse", "ntpgeom.metrics.similarity._matrix"),
+    ("ntpgeom.report.probe_report", "ntpgeom.report.figures._group_lines"),
+}
+
+
+def _modules(src: Path) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package rooted at ``src``."""
+    out = {}
+    for p in src.rglob("*.py"):
+        parts = list(p.relative_to(src.parent).with_suffix("").parts)
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    return out
+
+
+def _module_graph(src: Path) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
+    """The package's import graph (module -> modules it imports, at any depth of the file: lazy imports count) and
+    the private names it imports across modules, as (importer, 'module.name') pairs, whether by ``from m import _x``
+    or by ``m._x`` on an imported module ``m``."""
+    mods = _modules(src)
+    root = src.name
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    private: set[tuple[str, str]] = set()
+    for mod, path in mods.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        pkg = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        aliases: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                edges[mod].update(a.name for a in node.names if a.name.split(".")[0] == root)
+                aliases.update(a.asname for a in node.names if a.asname and a.name.split(".")[0] == root)
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0 and (node.module or "").split(".")[0] != root:
+                continue
+            base = pkg[: len(pkg) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            for a in node.names:
+                if f"{target}.{a.name}" in mods:  # `from pkg import submodule`
+                    edges[mod].add(f"{target}.{a.name}")
+                    aliases.add(a.asname or a.name)
+                    continue
+                edges[mod].add(target)
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    private.add((mod, f"{target}.{a.name}"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                private.add((mod, f"{node.value.id}.{node.attr}"))
+    return {m: {t for t in e if t in mods and t != m} for m, e in edges.items()}, private
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of the graph (a list of modules, first == last), or None if it is acyclic."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(v: str) -> list[str] | None:
+        state[v] = 1
+        path.append(v)
+        for w in sorted(edges[v]):
+            if state.get(w) == 1:
+                return path[path.index(w):] + [w]
+            if w not in state and (found := visit(w)):
+                return found
+        state[v] = 2
+        path.pop()
+        return None
+
+    for v in sorted(edges):
+        if v not in state and (found := visit(v)):
+            return found
+    return None
+
+
+def test_no_private_name_crosses_a_module_boundary():
+    _, private = _module_graph(SRC)
+    in_theory = {p for p in private if p[0].startswith("ntpgeom.theory")}
+    assert not in_theory, f"private names imported inside the theory layer: {sorted(in_theory)}"
+    new = private - PRIVATE_IMPORT_ALLOW
+    assert not new, f"private names imported across modules: {sorted(new)}; make them public or keep them local"
+
+
+def test_module_import_graph_is_acyclic():
+    edges, _ = _module_graph(SRC)
+    assert len(edges) > 30 and edges["ntpgeom.theory.bundle"] >= {"ntpgeom.theory.svm", "ntpgeom.theory.pattern"}
+    assert _cycle(edges) is None, f"import cycle: {' -> '.join(_cycle(edges))}"
+
+
+def test_module_graph_checks_detect_cycles_and_private_imports(tmp_path):
+    pkg = tmp_path / "fakepkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "a.py").write_text("from .b import _hidden\n")
+    (pkg / "sub" / "b.py").write_text("def f():\n    from . import c\n    return c._x\n_hidden = 1\n")
+    (pkg / "sub" / "c.py").write_text("from ..sub import a\n")
+    edges, private = _module_graph(pkg)
+    assert private == {("fakepkg.sub.a", "fakepkg.sub.b._hidden"), ("fakepkg.sub.b", "c._x")}
+    assert _cycle(edges) == ["fakepkg.sub.a", "fakepkg.sub.b", "fakepkg.sub.c", "fakepkg.sub.a"]
+    (pkg / "sub" / "c.py").write_text("")
+    assert _cycle(_module_graph(pkg)[0]) is None

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any
+from math import isfinite
+from numbers import Integral, Real
+from typing import Any, Mapping
+
+from .errors import SolverError
 
 
 class Status(str, Enum):
@@ -93,4 +97,17 @@ class SolverStats:
                    tol=float(d["tol"]), threads=int(d["threads"]))
 
 
-__all__ = ["Status", "SolverStats"]
+def check_solver_options(tol: Any = 1e-6, max_iter: Any = 1, threads: Any = 1, check_every: Any = 1,
+                         names: Mapping[str, str] | None = None) -> None:
+    """Refuse bad options shared by the iterative solvers: ``tol`` a positive finite number, ``max_iter``, ``threads``
+    and ``check_every`` positive integers. Raises :class:`~ntpgeom.errors.SolverError` naming the option (as
+    ``names[option]`` if given, e.g. ``{"max_iter": "--max-iter"}`` for the CLI)."""
+    names = names or {}
+    if isinstance(tol, bool) or not (isinstance(tol, Real) and isfinite(tol) and tol > 0):
+        raise SolverError(f"{names.get('tol', 'tol')} must be a positive number, got {tol!r}")
+    for name, v in (("max_iter", max_iter), ("threads", threads), ("check_every", check_every)):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < 1:
+            raise SolverError(f"{names.get(name, name)} must be a positive integer, got {v!r}")
+
+
+__all__ = ["Status", "SolverStats", "check_solver_options"]

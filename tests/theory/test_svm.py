@@ -1,4 +1,4 @@
-"""NTP-SVM* solver against independent oracles: cvxpy+SCS, closed forms, brute-force projections, duplication."""
+"""NTP-SVM* solver against independent oracles (cvxpy+SCS, closed forms, duplication), its status and its backend table."""
 
 from __future__ import annotations
 
@@ -7,20 +7,21 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+import ntpgeom.theory.svm as svm_mod
 from ntpgeom.data import synthetic
+from ntpgeom.status import Status
 from ntpgeom.theory import (
     S_tilde,
     SolverError,
     SolverWarning,
     max_violation,
     project_columns,
-    reduce_pattern,
     solve_ntp_svm,
+    support_pattern,
     tilde_certificate,
 )
+from ntpgeom.theory.svm_backends import BackendSolution
 
 
 def _random_mask(rng, V, m, kmax):
@@ -36,40 +37,6 @@ def _check_dual_feasible(A, mask, atol=1e-9):
     assert A[~mask].max(initial=-np.inf) <= atol
 
 
-# ----------------------------------------------------------------------------- projection (oracle: scipy QP brute force)
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 10_000))
-def test_projection_is_the_weighted_euclidean_projection(seed):
-    rng = np.random.default_rng(seed)
-    V, m = 7, 5
-    mask = _random_mask(rng, V, m, 4)
-    r = rng.integers(1, 4, size=V).astype(float)
-    Z = rng.normal(scale=2.0, size=(V, m))
-    X = project_columns(Z, mask, r)
-    assert max_violation(X, mask) <= 1e-12
-    # oracle: brute force over the scalar a on a fine grid refined by golden section, per column
-    for j in range(m):
-        s, z = mask[:, j], Z[:, j]
-
-        def f(a):
-            return (r[s] * (a - z[s]) ** 2).sum() + (r[~s] * np.maximum(z[~s] - a + 1, 0) ** 2).sum()
-
-        from scipy.optimize import minimize_scalar
-
-        a_star = minimize_scalar(f, bracket=(z.min() - 5, z.max() + 5), tol=1e-12).x
-        assert f(X[s, j][0]) <= f(a_star) + 1e-9
-        assert np.allclose(X[s, j], X[s, j][0])
-
-
-# ----------------------------------------------------------------------------- reduction
-def test_reduction_multiplicities():
-    S = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 1]])
-    red = reduce_pattern(S)
-    assert red.shape == (3, 3)
-    assert red.c.sum() == 4 and red.r.sum() == 4
-    assert np.array_equal(red.expand(red.mask.astype(int)), S)
-
-
 def test_bad_inputs():
     with pytest.raises(SolverError):
         solve_ntp_svm(np.array([[1, 0], [0, 0]]))  # empty column
@@ -79,6 +46,9 @@ def test_bad_inputs():
         solve_ntp_svm(np.eye(3), method="nope")
     with pytest.raises(SolverError):
         solve_ntp_svm(np.eye(3), tol=-1)
+    for bad in ({"max_iter": 0}, {"max_iter": -5}, {"threads": 0}, {"check_every": 0}, {"max_iter": 2.5}):
+        with pytest.raises(SolverError, match=next(iter(bad))):
+            solve_ntp_svm(np.eye(3), **bad)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -162,6 +132,7 @@ def test_certificate_shortcut_returns_S_tilde_with_zero_gap():
     d = synthetic.all_k_subsets(6, 2)
     res = solve_ntp_svm(d)
     assert res.method == "tilde" and res.certificate_holds and res.iterations == 0
+    assert res.status is Status.CERTIFIED_BY_PROP3 and res.converged and res.stats.backend == "tilde"
     assert np.allclose(res.L, S_tilde(d.S)) and abs(res.gap) <= 1e-12
 
 
@@ -170,6 +141,8 @@ def test_not_converged_warns():
     with pytest.warns(SolverWarning):
         res = solve_ntp_svm(d, tol=1e-12, max_iter=10, check_every=5, use_certificate=False)
     assert not res.converged and res.max_violation <= 1e-9
+    assert res.status is Status.USER_LIMIT and res.stats.iterations == 10 and res.stats.gap > 1e-12
+    assert res.summary()["status"] == "user_limit"
 
 
 def test_sparse_and_dense_inputs_agree():
@@ -191,3 +164,43 @@ def test_stories_fast_agrees_with_cvxpy_full_problem():
         ref = solve_ntp_svm(d, method="cvxpy", cvxpy_eps=1e-7, max_iter=200_000)
     assert fast.nuclear_norm == pytest.approx(ref.nuclear_norm, rel=1e-5)
     assert fast.dual_value <= ref.nuclear_norm * (1 + 1e-7)
+
+
+def test_status_and_stats_of_a_converged_solve():
+    d = synthetic.random_supports(10, 30, (1, 4), seed=1)
+    res = solve_ntp_svm(d, tol=1e-8, use_certificate=False, threads=1)
+    assert res.status is Status.OPTIMAL and res.converged and res.method == "fast"
+    st_ = res.stats
+    assert (st_.gap, st_.residual, st_.iterations, st_.tol, st_.threads) == (res.gap, res.max_violation,
+                                                                              res.iterations, 1e-8, 1)
+    assert st_.gap <= 1e-8 and st_.seconds > 0 and res.info["history"][-1][0] == res.iterations
+
+
+def test_a_registered_backend_is_dispatched_and_checked(monkeypatch):
+    """The backend table: a new backend is one dict entry; solve_ntp_svm checks its answer, whatever it claims."""
+    mask = np.array([[1, 0, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=bool)
+    seen = {}
+
+    def lazy_backend(pattern, opts):  # a feasible but poor point, and the zero dual (a valid, weak bound)
+        seen["pattern"], seen["opts"] = pattern, opts
+        L = project_columns(np.zeros(pattern.shape), pattern.mask) * 3.0
+        return BackendSolution("lazy", L, np.zeros(pattern.shape), 0.0, np.linalg.svd(L, compute_uv=False), 7)
+
+    monkeypatch.setitem(svm_mod.BACKENDS, "lazy", lazy_backend)
+    with pytest.warns(SolverWarning, match="lazy"):
+        res = solve_ntp_svm(mask, method="lazy", tol=1e-6, max_iter=33)
+    assert seen["opts"].max_iter == 33 and seen["pattern"].shape == (4, 3)
+    assert res.method == "lazy" and res.status is Status.USER_LIMIT and res.gap == 1.0 and res.iterations == 7
+    monkeypatch.setattr(svm_mod, "auto_method", lambda pattern: "lazy")
+    with pytest.warns(SolverWarning):
+        assert solve_ntp_svm(mask, use_certificate=False).method == "lazy"
+    assert solve_ntp_svm(synthetic.all_k_subsets(4, 2)).method == "tilde"  # Prop. 3 comes before any backend
+    with pytest.raises(SolverError, match="lazy"):  # the error lists the registered methods
+        solve_ntp_svm(mask, method="nope")
+
+
+def test_a_support_pattern_is_reused():
+    d = synthetic.random_supports(10, 30, (1, 4), seed=1)
+    pat = support_pattern(d)
+    a, b = solve_ntp_svm(pat, tol=1e-8), solve_ntp_svm(d, tol=1e-8)
+    assert np.array_equal(a.L, b.L) and a.gap == b.gap and pat.tilde is support_pattern(pat).tilde

@@ -11,10 +11,15 @@ import typer
 
 from .. import data as D
 from ..errors import NTPGeomError
+from ..status import check_solver_options
 from ._common import print_json, stages
+
+_FLAGS = {"tol": "--tol", "max_iter": "--max-iter", "threads": "--threads"}
 
 
 class Method(str, Enum):
+    """The choices of ``--method``: ``auto`` and the keys of ``ntpgeom.theory.svm.BACKENDS`` (a test checks)."""
+
     auto = "auto"
     fast = "fast"
     cvxpy = "cvxpy"
@@ -32,6 +37,7 @@ def solve(
     """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry."""
     from ..theory import compute_theory
 
+    check_solver_options(tol, max_iter, threads, names=_FLAGS)
     data = D.load(data_path)
     with stages(not as_json) as say, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -47,6 +53,7 @@ def solve(
         "reduced_shape": svm.get("reduced_shape"), "nuclear_norm": svm.get("nuclear_norm"), "rank": svm.get("rank"),
         "gap": svm.get("gap"), "max_violation": svm.get("max_violation"), "seconds": svm.get("seconds"),
         "iterations": svm.get("iterations"), "method": svm.get("method"), "converged": svm.get("converged"),
+        "status": th.status.value,
         "threads": threads, "certificate_holds": s["certificate_holds"], "dist_mm_tilde": s["dist_mm_tilde"],
         "out": None if out is None else str(out), "warnings": [str(w.message) for w in caught],
     }
@@ -58,6 +65,7 @@ def solve(
     typer.echo(f"‖L_mm‖_*       {rec['nuclear_norm']:.10g}")
     typer.echo(f"rank           {rec['rank']}")
     typer.echo(f"gap            {rec['gap']:.2e} (relative, certified; tol {tol:g})")
+    typer.echo(f"status         {rec['status']}")
     typer.echo(f"max violation  {rec['max_violation']:.2e}")
     typer.echo(f"time           {rec['seconds']:.3f} s ({rec['method']}, {rec['iterations']} iterations, {threads} thread(s))")
     typer.echo(f"S̃ certificate  {'holds: L_mm = S̃' if rec['certificate_holds'] else 'fails'} (Prop. 3)")
@@ -79,6 +87,7 @@ def path(
     """Solve min CE(L) + λ‖L‖_* along λ (warm starts) and track the convergence predicted by Thms 1-2."""
     from ..theory import lambda_max, path_diagnostics, regularization_path, solve_ntp_svm
 
+    check_solver_options(tol, max_iter, threads, names=_FLAGS)
     lam_values = _parse_lams(lams)
     data = D.load(data_path)
     with stages(not as_json) as say, warnings.catch_warnings(record=True) as caught:

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError, SolverError
-from ..status import SolverStats, Status
+from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, grams, proxy_grams
 from .pattern import TildeCertificate, support_pattern
 from .subspaces import L_in as _L_in
@@ -222,8 +222,7 @@ def compute_theory(
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise SolverError(f"threads must be a positive integer, got {threads!r}")
+    check_solver_options(tol, max_iter, threads)
     V, m = data.V, data.m
     with threadpool_limits(int(threads)):
         pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import NTPData
 from ..errors import SolverError, SolverWarning
-from ..status import SolverStats, Status
+from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance
 from .pattern import svt
 from .subspaces import L_in, cross_entropy, proj_F
@@ -136,14 +136,6 @@ def _validate(data: Any, lam: Any) -> float:
     return lam
 
 
-def _validate_options(tol: Any, max_iter: Any, threads: Any, check_every: Any) -> None:
-    if isinstance(tol, bool) or not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise SolverError(f"tol must be a positive number, got {tol!r}")
-    for name, v in (("max_iter", max_iter), ("threads", threads), ("check_every", check_every)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise SolverError(f"{name} must be a positive integer, got {v!r}")
-
-
 def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int,
            check_every: int) -> tuple[np.ndarray, int, RegCheck]:
     step = 1.0 / prob.Lip
@@ -214,7 +206,7 @@ def solve_regularized(
     RegResult; a :class:`SolverWarning` is issued (and ``converged`` is False) if ``tol`` was not reached.
     """
     lam = _validate(data, lam)
-    _validate_options(tol, max_iter, threads, check_every)
+    check_solver_options(tol, max_iter, threads, check_every)
     t0 = time.perf_counter()
     prob = _Problem(data)
     if L0 is None:
@@ -248,7 +240,7 @@ def regularization_path(
     lams_f = [_validate(data, l) for l in lams]
     if not lams_f:
         raise SolverError("give at least one lambda")
-    _validate_options(tol, max_iter, threads, check_every)
+    check_solver_options(tol, max_iter, threads, check_every)
     order = np.argsort(lams_f)[::-1]
     out: dict[int, RegResult] = {}
     L0 = None

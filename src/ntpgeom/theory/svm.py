@@ -28,7 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..errors import SolverError, SolverWarning
-from ..status import SolverStats, Status
+from ..status import SolverStats, Status, check_solver_options
 from .pattern import SupportPattern, singular_rank, support_pattern
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
 
@@ -122,11 +122,7 @@ class SVMResult:
 def _options(method: str, tol: Any, max_iter: Any, threads: Any, check_every: Any, **rest: Any) -> SolveOptions:
     if method != "auto" and method not in BACKENDS:
         raise SolverError(f"unknown method {method!r}; choose one of {', '.join(('auto', *BACKENDS))}")
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise SolverError(f"tol must be a positive number, got {tol!r}")
-    for name, v in (("max_iter", max_iter), ("threads", threads), ("check_every", check_every)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise SolverError(f"{name} must be a positive integer, got {v!r}")
+    check_solver_options(tol, max_iter, threads, check_every)
     return SolveOptions(tol=float(tol), max_iter=int(max_iter), threads=int(threads), check_every=int(check_every),
                         **rest)
 

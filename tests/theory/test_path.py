@@ -1,15 +1,11 @@
-"""Regularisation path (Thms 1-2 trends, certified duality gap vs cvxpy) and the solve / path CLI commands."""
+"""Regularisation path (Thms 1-2 trends, certified duality gap vs cvxpy), its stats and its input validation."""
 
 from __future__ import annotations
 
-import json
-import warnings
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from ntpgeom.cli import app
 from ntpgeom.data import synthetic
 from ntpgeom.errors import NTPGeomError
 from ntpgeom.theory import (
@@ -81,41 +77,3 @@ def test_regularized_bad_input_and_warning():
     with pytest.warns(SolverWarning):
         r = solve_regularized(d, 1e-4 * lambda_max(d), tol=1e-12, max_iter=5, check_every=5)
     assert not r.converged
-
-
-runner = CliRunner()
-
-
-def test_cli_solve_and_path(tmp_path):
-    d = synthetic.random_supports(8, 25, (1, 3), seed=3)
-    p = d.save(tmp_path / "d.npz")
-    out = tmp_path / "th.npz"
-    res = runner.invoke(app, ["solve", str(p), "--json", "-o", str(out)])
-    assert res.exit_code == 0, res.output
-    rec = json.loads(res.stdout)
-    assert rec["converged"] and rec["gap"] <= 1e-6 and rec["max_violation"] <= 1e-9 and out.exists()
-    assert rec["nuclear_norm"] == pytest.approx(solve_ntp_svm(d, tol=1e-9).nuclear_norm, rel=1e-5)
-    res = runner.invoke(app, ["solve", str(p)])
-    assert res.exit_code == 0 and "gap" in res.stdout
-    res = runner.invoke(app, ["path", str(p), "--lams", "1e-2,1e-3", "--json"])
-    assert res.exit_code == 0, res.output
-    rows = json.loads(res.stdout)["path"]
-    assert len(rows) == 2 and rows[1]["ce_minus_H"] < rows[0]["ce_minus_H"]
-
-
-def test_cli_bad_input(tmp_path):
-    from ntpgeom.cli import main
-
-    with pytest.raises(SystemExit) as e:
-        main(["solve", str(tmp_path / "missing.npz")])
-    assert e.value.code == 2
-    d = synthetic.random_supports(5, 8, (1, 3), seed=2)
-    p = d.save(tmp_path / "d.npz")
-    with pytest.raises(SystemExit) as e:
-        main(["path", str(p), "--lams", "x"])
-    assert e.value.code == 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(SystemExit) as e:
-            main(["path", str(p), "--lams", "-1"])
-    assert e.value.code == 2
