@@ -38,7 +38,8 @@ _LAZY = {
     "grams": "theory", "proxy_grams": "theory", "solve_ntp_svm": "theory", "SVMResult": "theory",
     "solve_regularized": "theory", "regularization_path": "theory", "RegResult": "theory", "compute_theory": "theory",
     "load_theory": "theory", "Theory": "theory", "lambda_max": "theory", "SolverError": "theory",
-    "SolverWarning": "theory", "TildeCertificate": "theory",
+    "SolverWarning": "theory", "TildeCertificate": "theory", "Status": "theory", "SolverStats": "theory",
+    "TheoryLike": "theory",
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
     "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train",
     # metrics

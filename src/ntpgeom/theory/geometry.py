@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError, SolverError
-from .pattern import reduce_pattern, singular_rank
+from .pattern import PatternLike, reduce_pattern, singular_rank
 
 
 def _svd(L: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -49,7 +49,7 @@ def grams(L: Any, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     return (U * s) @ U.T, (Vt.T * s) @ Vt
 
 
-def proxy_grams(S: Any, which: str = "WH") -> tuple[np.ndarray | None, np.ndarray | None]:
+def proxy_grams(S: PatternLike, which: str = "WH") -> tuple[np.ndarray | None, np.ndarray | None]:
     """Proxy Grams from S̃ (theory.md §5): ``((S̃S̃ᵀ)^{1/2}, (S̃ᵀS̃)^{1/2})``, shapes (V, V) and (m, m).
 
     S: NTPData, SupportPattern (its cached SVD is reused), sparse or dense 0/1. Computed from the SVD of the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,8 +21,13 @@ from ..data.groups import column_groups
 from ..errors import ShapeError, SolverError
 
 
+#: What every function of the theory layer accepts as a support pattern S (shape (V, m)): a dataset, a
+#: :class:`SupportPattern` (reused as is), a scipy.sparse matrix or a dense 0/1 array.
+PatternLike = Union[NTPData, "SupportPattern", sp.spmatrix, sp.sparray, np.ndarray]
+
+
 # ------------------------------------------------------------------------------------------------- masks
-def dense_pattern(S: Any) -> np.ndarray:
+def dense_pattern(S: PatternLike) -> np.ndarray:
     """A support pattern given as NTPData, SupportPattern, scipy.sparse or array-like, as a dense ndarray (no
     validation)."""
     if isinstance(S, SupportPattern):
@@ -34,7 +39,7 @@ def dense_pattern(S: Any) -> np.ndarray:
     return np.asarray(S)
 
 
-def pattern_mask(S: Any) -> np.ndarray:
+def pattern_mask(S: PatternLike) -> np.ndarray:
     """Boolean dense (V, m) mask of a support pattern, checked only for being 2-D (:class:`ShapeError`)."""
     S = dense_pattern(S)
     if S.ndim != 2:
@@ -42,7 +47,7 @@ def pattern_mask(S: Any) -> np.ndarray:
     return S != 0
 
 
-def support_mask(S: Any) -> np.ndarray:
+def support_mask(S: PatternLike) -> np.ndarray:
     """Validate a support pattern (NTPData, scipy.sparse or dense 0/1) and return a dense bool mask, shape (V, m).
 
     Raises :class:`SolverError` if it is not 2-D, not 0/1, or has an empty column.
@@ -77,7 +82,7 @@ def centred_support(mask: np.ndarray, r: np.ndarray | None = None) -> np.ndarray
     return mask - (r[:, None] * mask).sum(axis=0) / r.sum()
 
 
-def S_tilde(S: Any) -> np.ndarray:
+def S_tilde(S: PatternLike) -> np.ndarray:
     """Centred support matrix ``S̃ = (I - 11ᵀ/V) S`` (theory.md §5), shape (V, m), dense.
 
     ``S̃[z,j] = (V - k_j)/V`` on the support and ``-k_j/V`` off it. It is feasible for NTP-SVM* with every margin
@@ -136,7 +141,7 @@ class Reduction:
         return np.linalg.svd(self.scaled(self.S_tilde), full_matrices=False)
 
 
-def reduce_pattern(S: Any) -> Reduction:
+def reduce_pattern(S: PatternLike) -> Reduction:
     """Reduce a support pattern to its distinct columns and rows with multiplicities (theory.md §3, last point)."""
     if isinstance(S, SupportPattern):
         return S.reduction
@@ -251,7 +256,7 @@ class SupportPattern:
         return TildeCertificate(bool(t.holds), float(t.worst), (v, c))
 
 
-def support_pattern(S: Any) -> SupportPattern:
+def support_pattern(S: PatternLike) -> SupportPattern:
     """Validate S (NTPData, sparse or dense 0/1, shape (V, m); a SupportPattern is returned as is) and reduce it."""
     if isinstance(S, SupportPattern):
         return S
@@ -260,7 +265,7 @@ def support_pattern(S: Any) -> SupportPattern:
     return SupportPattern(mask, _reduce_mask(mask))
 
 
-def tilde_certificate(S: Any) -> TildeCertificate:
+def tilde_certificate(S: PatternLike) -> TildeCertificate:
     """Check Prop. 3's sufficient condition for ``L_mm = S̃`` (S: NTPData, SupportPattern, sparse or dense 0/1)."""
     return support_pattern(S).certificate
 
@@ -285,7 +290,7 @@ def svt(Z: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = [
-    "dense_pattern", "pattern_mask", "support_mask", "centred_support", "S_tilde", "Reduction", "reduce_pattern",
+    "PatternLike", "dense_pattern", "pattern_mask", "support_mask", "centred_support", "S_tilde", "Reduction", "reduce_pattern",
     "singular_rank", "TildeCertificate", "TildeCheck", "tilde_check", "SupportPattern", "support_pattern",
     "tilde_certificate", "svt",
 ]

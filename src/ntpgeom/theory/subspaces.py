@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data import NTPData
 from ..errors import ShapeError
-from .pattern import S_tilde, dense_pattern, pattern_mask
+from .pattern import PatternLike, S_tilde, dense_pattern, pattern_mask
 
 
 def _logits(L: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -25,7 +25,7 @@ def _logits(L: Any, shape: tuple[int, int]) -> np.ndarray:
     return L
 
 
-def proj_F(L: Any, S: Any) -> np.ndarray:
+def proj_F(L: Any, S: PatternLike) -> np.ndarray:
     """Orthogonal projection onto F (theory.md §3): on each support subtract the in-support mean, elsewhere 0.
 
     Parameters
@@ -44,7 +44,7 @@ def proj_F(L: Any, S: Any) -> np.ndarray:
     return np.where(mask, L - mean, 0.0)
 
 
-def proj_perp(L: Any, S: Any) -> np.ndarray:
+def proj_perp(L: Any, S: PatternLike) -> np.ndarray:
     """Projection onto F⊥: in-support entries replaced by their mean, off-support entries unchanged. Shape (V, m)."""
     mask = pattern_mask(S)
     L = _logits(L, mask.shape)

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
-from .pattern import SupportPattern, singular_rank, support_pattern
+from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
 
 #: The backends, by name; every one has the :data:`~ntpgeom.theory.svm_backends.Backend` signature.
@@ -157,7 +157,7 @@ def _checked(pattern: SupportPattern, sol: BackendSolution, opts: SolveOptions, 
 
 
 def solve_ntp_svm(
-    S: Any,
+    S: PatternLike,
     tol: float = 1e-6,
     method: str = "auto",
     max_iter: int = 20000,

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import SolverError
-from .pattern import Reduction, SupportPattern, singular_rank, support_mask, svt
+from .pattern import PatternLike, Reduction, SupportPattern, singular_rank, support_mask, svt
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def trivial_reduction(mask: np.ndarray) -> Reduction:
     return Reduction(mask, np.ones(V), np.ones(m), np.arange(V), np.arange(m))
 
 
-def max_violation(L: np.ndarray, S: Any) -> float:
+def max_violation(L: np.ndarray, S: PatternLike) -> float:
     """Largest violation of the NTP-SVM* constraints by L (V x m): max in-support spread and margin shortfall."""
     mask = support_mask(S)
     L = np.asarray(L, dtype=np.float64)
