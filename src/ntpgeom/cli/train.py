@@ -90,6 +90,10 @@ def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = Fal
         err_console.print(f"interrupted at step {exc.step}; resume with: ntpgeom train -o {exc.path} --resume",
                           highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before training started: nothing to resume
+        stop()
+        err_console.print("interrupted before training started", highlight=False)
+        raise typer.Exit(130) from None
     finally:
         stop()
     s = run.summary()

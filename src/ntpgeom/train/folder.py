@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,7 +115,9 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
 
     path = run_dir / CHECKPOINT
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about foreign pickle protocols before refusing them
+            ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged or hostile file
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise TrainError(f"{path} is not a readable ntpgeom checkpoint ({reason}); start a new run "
