@@ -10,69 +10,26 @@ from __future__ import annotations
 
 import inspect
 import math
-import signal
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
 from .. import _io
 from ..data import NTPData
 from ..data import load as load_data
-from .config import AUTO_CUDA_WORK, FIELDS, TrainConfig, explicit_values, param_count, reconcile, resolve
+from .config import AUTO_CUDA_WORK, FIELDS, TrainConfig, explicit_values, reconcile, resolve
 from .folder import CHECKPOINT, load_checkpoint, lock, prepare_new, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
+from .progress import Progress, StopFlag, print_progress
 from .run import (
     FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, read_config,
     write_config, write_loss, write_snapshot,
 )
-
-#: ``progress(stage, done, total, numbers)``: stage "train", steps done, steps asked, and ``ce``, ``gap``, ``norm_L``,
-#: ``lr`` at that step.
-Progress = Callable[[str, int, int, Mapping[str, float]], None]
-
-
-class _StopFlag:
-    """SIGINT handler for the duration of training: first Ctrl-C stops cleanly at the next step, second one raises."""
-
-    def __init__(self) -> None:
-        self.set = False
-        self._old: Any = None
-
-    def __enter__(self) -> "_StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.set:
-            raise KeyboardInterrupt
-        self.set = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
-def print_progress(stream: Any = None, every_seconds: float = 2.0) -> Progress:
-    """A plain-text :data:`Progress` (``verbose=True``): one line at most every ``every_seconds`` and at the end."""
-    last = [-math.inf]
-
-    def show(stage: str, done: int, total: int, numbers: Mapping[str, float]) -> None:
-        now = time.monotonic()
-        if now - last[0] >= every_seconds or done >= total:
-            last[0] = now
-            print(f"{stage}: step {done}/{total}  CE-H {numbers['gap']:.3e}  |L| {numbers['norm_L']:.4g}",
-                  file=stream or sys.stderr, flush=True)
-
-    return show
-
 
 def snapshot_set(cfg: TrainConfig) -> set[int]:
     """The steps that get a snapshot: log-spaced (0, 1, 2, 5, 10, ...) or the listed ones, plus 0 and the last."""
@@ -209,7 +166,7 @@ class Trainer:
         self.opt.step()
 
     # ---------------------------------------------------------------------------------------------- the loop
-    def _loop(self, flag: _StopFlag) -> int:
+    def _loop(self, flag: StopFlag) -> int:
         cfg, snaps, step = self.cfg, snapshot_set(self.cfg), self.start
         while True:  # the parameters are those after `step` updates
             full = self._full_batch() if cfg.batch_size is None else None
@@ -236,7 +193,7 @@ class Trainer:
             self.status, self.stop_reason = "running", None
             write_config(self.dir, self._config_dict(self.start if self.resume else None))
             self.status, self.stop_reason = "done", "max_steps"
-            with _StopFlag() as flag:
+            with StopFlag() as flag:
                 try:
                     step = self._loop(flag)
                     self._checkpoint(step)
@@ -328,24 +285,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     TrainInterrupted
         Ctrl-C: the run stopped cleanly at a step, was checkpointed there and is marked "interrupted".
     """
-    given = explicit_values(config, options)
-    run_dir = Path(out) if out is not None else None
-    stored = None
-    if resume:
-        if run_dir is None or not (run_dir / CHECKPOINT).exists():
-            raise TrainError(f"cannot resume: {run_dir} has no {CHECKPOINT}; start a new run without --resume")
-        stored = read_config(run_dir)
-        data = run_dir / "data.npz" if data is None else data
-    data = _load(data)
-    if stored is not None:
-        if stored.get("data_hash") != data.hash:
-            raise TrainError(f"cannot resume {run_dir}: it was trained on data {stored.get('data_hash')}, not {data.hash}")
-        cfg = reconcile(stored, given, data, run_dir)
-    else:
-        cfg = resolve(data, given)
-        run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ntpgeom-run-"))
-        prepare_new(run_dir, overwrite)
-    assert run_dir is not None
+    data, cfg, run_dir = _open_run(data, explicit_values(config, options), out, resume, overwrite)
     with lock(run_dir):
         if not resume:
             try:
@@ -353,6 +293,25 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
             except OSError as exc:
                 raise TrainError(f"cannot write {run_dir / 'data.npz'}: {exc.strerror or exc}") from exc
         return Trainer(data, cfg, run_dir, resume, progress or (print_progress() if verbose else None)).run()
+
+
+def _open_run(data: Any, given: dict[str, Any], out: str | Path | None, resume: bool,
+              overwrite: bool) -> tuple[NTPData, TrainConfig, Path]:
+    """Validate everything and prepare the folder: ``(data, resolved config, run folder)``; nothing trained yet."""
+    run_dir = Path(out) if out is not None else None
+    if not resume:
+        data = _load(data)
+        cfg = resolve(data, given)
+        run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ntpgeom-run-"))
+        prepare_new(run_dir, overwrite)
+        return data, cfg, run_dir
+    if run_dir is None or not (run_dir / CHECKPOINT).exists():
+        raise TrainError(f"cannot resume: {run_dir} has no {CHECKPOINT}; start a new run without --resume")
+    stored = read_config(run_dir)
+    data = _load(run_dir / "data.npz" if data is None else data)
+    if stored.get("data_hash") != data.hash:
+        raise TrainError(f"cannot resume {run_dir}: it was trained on data {stored.get('data_hash')}, not {data.hash}")
+    return data, reconcile(stored, given, data, run_dir), run_dir
 
 
 def _options_doc() -> str:
