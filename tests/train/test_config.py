@@ -36,7 +36,7 @@ def test_every_field_has_a_default_help_and_a_constraint():
 @pytest.mark.parametrize("name, bad", [
     ("d", 0), ("d", 2.5), ("d", True), ("steps", -1), ("lr", 0.0), ("lr", float("nan")), ("lr", "1e-3"),
     ("gamma", 1.5), ("gamma", 0.0), ("weight_decay", -1e-9), ("betas", (0.9,)), ("betas", (0.9, 1.0)),
-    ("seed", 1.0), ("threads", 0), ("snapshot_steps", "every"), ("snapshot_steps", [3, -1]),
+    ("seed", 1.0), ("seed", 2**64), ("threads", 0), ("snapshot_steps", "every"), ("snapshot_steps", [3, -1]),
     ("checkpoint_seconds", 0.0), ("checkpoint_every", 0), ("bias", 1), ("tol", float("inf")),
 ])
 def test_constraints_reject(name, bad):

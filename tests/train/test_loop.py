@@ -266,7 +266,7 @@ def test_run_killed_before_the_first_step_checkpoint_resumes(tmp_path, small):
 
 def test_failed_checkpoint_write_marks_the_run_and_it_resumes(tmp_path, small, monkeypatch):
     _count_checkpoints(monkeypatch, fail_at=3)  # the write at step 20 fails (disk full)
-    with pytest.raises(TrainError, match=r"No space left on device; it can resume from step 10"):
+    with pytest.raises(TrainError, match=r"checkpoint.pt \(No space left on device\); it can resume from step 10"):
         train(small, steps=40, lr=0.05, checkpoint_every=10, out=tmp_path / "r")
     run = load_run(tmp_path / "r")
     assert run.status == "failed" and run.config["stop_reason"] == "write_failed" and run.final_step == 10
@@ -336,3 +336,21 @@ def test_progress_protocol_and_verbose(tmp_path, small, capsys):
     train(small, steps=3, lr=0.05, out=tmp_path / "v", verbose=True)
     err = capsys.readouterr().err
     assert "train: step 0/3" in err and "train: step 3/3" in err
+
+
+def test_failed_snapshot_or_config_write_is_a_train_error(tmp_path, small, monkeypatch):
+    import errno
+
+    from ntpgeom.train import loop
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop, "write_snapshot", full_disk)
+    with pytest.raises(TrainError, match=r"\(No space left on device\); no checkpoint was written"):
+        train(small, steps=5, lr=0.05, out=tmp_path / "a")  # the step-0 snapshot precedes the first checkpoint
+    assert load_run(tmp_path / "a").status == "failed"
+    monkeypatch.undo()
+    monkeypatch.setattr(loop, "write_config", full_disk)
+    with pytest.raises(TrainError, match="cannot write to the run folder"):
+        train(small, steps=5, lr=0.05, out=tmp_path / "b")

@@ -12,6 +12,7 @@ This module does not import PyTorch (the command line builds its options from it
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
@@ -113,9 +114,7 @@ class Interval:
     open_hi: bool = False
 
     def accepts(self, v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__index__"):
-            return False
-        if self.integer and not (isinstance(v, int) or hasattr(v, "__index__") and not isinstance(v, float)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.integer else numbers.Real):
             return False
         x = float(v)
         if not math.isfinite(x):
@@ -129,7 +128,7 @@ class Interval:
             return f"a positive {kind}" if self.open_lo else f"a non-negative {kind}"
         lo = "(" if self.open_lo else "["
         hi = ")" if self.open_hi else "]"
-        return f"a {kind} in {lo}{self.lo}, {self.hi if self.hi is not None else 'inf'}{hi}"
+        return f"{'an' if self.integer else 'a'} {kind} in {lo}{self.lo}, {self.hi if self.hi is not None else 'inf'}{hi}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,8 @@ class OneOf:
     choices: tuple[Any, ...]
 
 
-_POS_INT, _NONNEG_INT, _INT = Interval(True, 0, open_lo=True), Interval(True, 0), Interval(True)
+_POS_INT, _NONNEG_INT = Interval(True, 0, open_lo=True), Interval(True, 0)
+_SEED = Interval(True, -2**63, 2**63 - 2)  # torch seeds are 64-bit; the sampler uses seed + 1
 _POS, _NONNEG = Interval(False, 0, open_lo=True), Interval(False, 0)
 _UNIT = Interval(False, 0.0, 1.0, open_lo=True)
 _BETA = Interval(False, 0.0, 1.0, open_hi=True)
@@ -149,7 +149,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "lr": [_POS], "weight_decay": [_NONNEG], "ridge": [_NONNEG], "schedule": [OneOf(SCHEDULES)],
     "step_size": [_POS_INT], "gamma": [_UNIT], "warmup": [_NONNEG_INT], "min_lr_factor": [_NONNEG],
     "schedule_steps": [_POS_INT, None], "batch_size": [_POS_INT, None], "momentum": [_NONNEG], "betas": ["betas"],
-    "eps": [_NONNEG], "preset": [OneOf(tuple(PRESETS)), None], "tol": [_POS, None], "seed": [_INT],
+    "eps": [_NONNEG], "preset": [OneOf(tuple(PRESETS)), None], "tol": [_POS, None], "seed": [_SEED],
     "device": [str], "dtype": [OneOf(DTYPES)], "threads": [_POS_INT], "layers": [_POS_INT, None],
     "heads": [_POS_INT], "hidden": [_POS_INT, None], "positional": [OneOf(POSITIONAL)], "bias": [bool],
     "init": [OneOf(UFM_INITS)], "init_scale": [_POS], "lstm_norm": [bool], "log_every": [_POS_INT, None],

@@ -8,12 +8,13 @@ for what lands on disk.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -197,25 +198,24 @@ class Trainer:
                 try:
                     step = self._loop(flag)
                     self._checkpoint(step)
-                except OSError as exc:
-                    self._fail(exc)
                 except KeyboardInterrupt:  # a second Ctrl-C inside a step: the last checkpoint stands
                     step = self._mark_interrupted()
             return self._finish(step)
+        except OSError as exc:  # any write of the run (checkpoint, snapshot, log, config)
+            self._fail(exc)
+            raise  # unreachable: _fail raises
         finally:
             torch.set_num_threads(old_threads)
 
-    def _fail(self, exc: OSError) -> None:
+    def _fail(self, exc: OSError) -> NoReturn:
         """A write failed (e.g. a full disk): mark the run "failed", resumable from its last good checkpoint."""
         self.status, self.stop_reason = "failed", "write_failed"
-        where = f"{exc.filename}: " if exc.filename else ""
-        try:
-            write_config(self.dir, self._config_dict(self.ckpt_step, error=f"{where}{exc.strerror or exc}"))
-        except OSError:
-            pass
+        what = f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})"
+        with contextlib.suppress(OSError):
+            write_config(self.dir, self._config_dict(self.ckpt_step, error=what))
         again = (f"it can resume from step {self.ckpt_step}: free space, then `ntpgeom train -o {self.dir} --resume`"
                  if self.ckpt_step is not None else "no checkpoint was written; start it again")
-        raise TrainError(f"training into {self.dir} stopped: cannot write {where}{exc.strerror or exc}; {again}") from exc
+        raise TrainError(f"training into {self.dir} stopped: {what}; {again}") from exc
 
     def _mark_interrupted(self) -> int:
         self.status, self.stop_reason = "interrupted", "interrupted"
