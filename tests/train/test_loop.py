@@ -87,6 +87,7 @@ def test_run_folder_format(tmp_path, small):
     assert cfg["format"] == "ntpgeom.run" and cfg["version"] == 1 and cfg["status"] == "done"
     assert cfg["data_hash"] == small.hash and cfg["final_step"] == 60 and cfg["V"] == 10 and cfg["m"] == 95
     assert cfg["entropy_bound"] == pytest.approx(small.entropy_bound)
+    assert cfg["device"] == "cpu" and cfg["device_auto"]["work"] == cfg["n_params"] * 95 == (10 * 12 + 12 * 95) * 95
     again = load_run(tmp_path / "r")
     assert isinstance(again, Run) and again.data.hash == small.hash
     assert again.steps == log_spaced_steps(60) == [0, 1, 2, 5, 10, 20, 50, 60]

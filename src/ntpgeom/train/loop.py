@@ -245,7 +245,7 @@ def _load(data: Any) -> NTPData:
 
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
-          progress: Progress | None = None, verbose: bool = False, **options: Any) -> Run:
+          progress: Progress | None = None, verbose: bool = False, **overrides: Any) -> Run:
     """Train a model on NTP data and record its geometry in a run folder.
 
     ``config`` (a :class:`TrainConfig`) and the keyword options (its fields, listed below) set the hyper-parameters:
@@ -285,7 +285,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     TrainInterrupted
         Ctrl-C: the run stopped cleanly at a step, was checkpointed there and is marked "interrupted".
     """
-    data, cfg, run_dir = _open_run(data, explicit_values(config, options), out, resume, overwrite)
+    data, cfg, run_dir = _open_run(data, explicit_values(config, overrides), out, resume, overwrite)
     with lock(run_dir):
         if not resume:
             try:

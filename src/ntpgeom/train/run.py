@@ -13,16 +13,12 @@ A run is a folder (format ``ntpgeom.run``, version 1)::
       .ntpgeom-run            ownership marker: ``overwrite`` deletes only folders that carry it
       .ntpgeom-lock           present while a process trains into the folder (holds its pid)
 
-``config.json`` keys (flat): ``format`` ("ntpgeom.run"), ``version`` (1), ``model`` (ufm|transformer|lstm|mlp), ``d``,
-``steps`` (requested), ``optimizer``, ``lr``, ``weight_decay``, ``ridge``, ``schedule``, ``step_size``, ``gamma``,
-``warmup``, ``min_lr_factor``, ``schedule_steps``, ``batch_size`` (null = full batch), ``momentum``, ``betas``,
-``eps``, ``preset``, ``tol``, ``seed``, ``device``, ``dtype``, ``threads``, ``layers``, ``heads``, ``hidden``,
-``positional``, ``bias``, ``init``, ``init_scale``, ``lstm_norm``, ``log_every``, ``snapshot_steps`` (the schedule
-requested), ``checkpoint_every``, ``checkpoint_seconds``, ``tree`` (the fields of :class:`~ntpgeom.train.TrainConfig`,
-resolved), ``versions``, ``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" |
-"stopped" | "interrupted" | "failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" |
-"write_failed" | null), ``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``, ``device_auto``
-(``work`` = parameters x contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed").
+``config.json`` (flat keys): every field of :class:`~ntpgeom.train.TrainConfig`, resolved (``batch_size`` null = full
+batch, ``snapshot_steps`` as requested), plus ``format`` ("ntpgeom.run"), ``version`` (1), ``versions``,
+``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" | "stopped" | "interrupted" |
+"failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | "write_failed" | null),
+``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``, ``device_auto`` (``work`` = parameters x
+contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed").
 "interrupted" and "failed" runs are resumable from their last checkpoint (``final_step`` then names it).
 
 ``loss.json`` is written atomically at every checkpoint and at the end; its arrays are logged every ``log_every``
