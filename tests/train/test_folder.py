@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 import subprocess
 import sys
 
@@ -48,7 +49,7 @@ def test_lock_excludes_a_second_writer_and_takes_over_a_stale_one(tmp_path, smal
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (run_dir / LOCK).write_text(f"{holder.pid}\n")  # a live process holds the folder
-        with pytest.raises(TrainError, match=f"in use by another ntpgeom process \\(pid {holder.pid}\\)"):
+        with pytest.raises(TrainError, match=f"in use by another ntpgeom process \\(pid {holder.pid} on "):
             train(steps=4, out=run_dir, resume=True)
         with pytest.raises(TrainError, match="in use"):
             train(small, steps=4, out=run_dir, overwrite=True)
@@ -59,8 +60,12 @@ def test_lock_excludes_a_second_writer_and_takes_over_a_stale_one(tmp_path, smal
     # the holder is dead now: its lock is stale and is taken over
     assert train(steps=4, out=run_dir, resume=True).final_step == 4
     assert not (run_dir / LOCK).exists()
+    (run_dir / LOCK).write_text("1 some-other-host\n")  # another machine's lock is never guessed stale
+    with pytest.raises(TrainError, match="on some-other-host"):
+        train(steps=5, out=run_dir, resume=True)
+    (run_dir / LOCK).unlink()
     with lock(run_dir):
-        assert int((run_dir / LOCK).read_text()) == os.getpid()
+        assert (run_dir / LOCK).read_text().split() == [str(os.getpid()), socket.gethostname()]
         with pytest.raises(TrainError, match="in use"):
             with lock(run_dir):
                 pass

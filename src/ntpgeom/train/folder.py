@@ -2,8 +2,9 @@
 
 - ``.ntpgeom-run``: written when ntpgeom creates a run folder; ``overwrite`` deletes only folders that carry it (never,
   say, a Hugging Face model folder that merely holds a ``config.json``).
-- ``.ntpgeom-lock``: created exclusively (``O_EXCL``) by the process training into the folder, holding its pid; a
-  second writer gets a clear error; a lock whose pid is no longer alive (a killed run) is taken over.
+- ``.ntpgeom-lock``: created exclusively (``O_EXCL``) by the process training into the folder, holding its pid and
+  host; a second writer gets a clear error; a lock of this host whose pid is no longer alive (a killed run) is taken
+  over (one from another host is never guessed stale).
 - ``checkpoint.pt``: tensors and plain Python types only, read with ``torch.load(weights_only=True)`` so a crafted
   file cannot run code; anything unreadable or of the wrong shape is a :class:`TrainError`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -65,13 +67,15 @@ def _try_create(path: Path) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()}\n")
+        fh.write(f"{os.getpid()} {socket.gethostname()}\n")
     return True
 
 
-def _owner(path: Path) -> int | None:
+def _owner(path: Path) -> tuple[int, str] | None:
+    """``(pid, host)`` of the lock's holder (None when unreadable)."""
     try:
-        return int(path.read_text(encoding="utf-8").split()[0])
+        words = path.read_text(encoding="utf-8").split()
+        return int(words[0]), (words[1] if len(words) > 1 else socket.gethostname())
     except (OSError, ValueError, IndexError):
         return None
 
@@ -83,10 +87,10 @@ def lock(run_dir: Path) -> Iterator[None]:
     try:
         got = _try_create(path)
         if not got:
-            pid = _owner(path)
-            if pid is not None and _alive(pid):
-                raise TrainError(f"{run_dir} is in use by another ntpgeom process (pid {pid}); wait for it to "
-                                 f"finish or stop it (a stale lock {path} of a dead process is taken over)")
+            owner = _owner(path)
+            if owner is not None and (owner[1] != socket.gethostname() or _alive(owner[0])):
+                raise TrainError(f"{run_dir} is in use by another ntpgeom process (pid {owner[0]} on {owner[1]}); "
+                                 f"wait for it to finish or stop it (if it is gone, delete {path})")
             path.unlink(missing_ok=True)  # stale: its owner is gone
             got = _try_create(path)
             if not got:
@@ -96,7 +100,7 @@ def lock(run_dir: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        if _owner(path) == os.getpid():
+        if _owner(path) == (os.getpid(), socket.gethostname()):
             path.unlink(missing_ok=True)
 
 
