@@ -1,22 +1,23 @@
-"""``ntpgeom train``: train a UFM / transformer / LSTM / MLP on a dataset and write a run folder."""
+"""``ntpgeom train``: train a UFM / transformer / LSTM / MLP on a dataset and write a run folder.
+
+The hyper-parameter options are generated from the fields of :class:`ntpgeom.train.TrainConfig` (name, type, help),
+so the command line and the API cannot drift apart; fields that are not plain values are listed in :data:`NOT_ON_CLI`.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
+import inspect
+import typing
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..train.config import FIELDS, TrainConfig
 from ._common import err_console, print_json
 
-
-class ModelKind(str, Enum):
-    ufm = "ufm"
-    transformer = "transformer"
-    lstm = "lstm"
-    mlp = "mlp"
+NOT_ON_CLI = {"betas": "a pair (API only)", "snapshot_steps": "a list of steps (API only)"}
+_SCALARS = (bool, int, float, str)
 
 
 def _resolve_data(data: Optional[str]) -> Any:
@@ -30,62 +31,71 @@ def _resolve_data(data: Optional[str]) -> Any:
     return p  # a missing file raises NTPDataError inside train(), before any work
 
 
-def train_cmd(
-    data: Optional[str] = typer.Argument(None, help="Dataset file (.npz) or a built-in corpus name (synthetic, stories); optional with --resume."),
-    out: Path = typer.Option(..., "-o", "--out", help="Run folder to write."),
-    model: Optional[ModelKind] = typer.Option(None, "--model", help="ufm | transformer | lstm | mlp (default ufm)."),
-    d: Optional[int] = typer.Option(None, "--d", help="Embedding dimension (default: V for ufm, 128 otherwise)."),
-    layers: Optional[int] = typer.Option(None, "--layers", help="Layers (transformer 4, lstm 2, mlp 2)."),
-    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (default 4; must divide d)."),
-    positional: Optional[str] = typer.Option(None, "--positional", help="Transformer position encoding: none | rope | learned."),
-    bias: Optional[bool] = typer.Option(None, "--bias/--no-bias", help="Output-layer bias (then L != WH)."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="gd | ngd | sgd | adam | adamw (default adamw)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 1e-3)."),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Weight decay (decoupled for adamw)."),
-    ridge: Optional[float] = typer.Option(None, "--ridge", help="Ridge lambda on W and H."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="constant | step | cosine."),
-    warmup: Optional[int] = typer.Option(None, "--warmup", help="Linear warm-up steps."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Contexts per step (default: all; sgd: 32)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Number of updates (default 1000)."),
-    tol: Optional[float] = typer.Option(None, "--tol", help="Stop when CE - H < tol."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Named recipe: paper (AdamW 1e-4, wd 1e-6, x0.4 / 5000 steps)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto | float32 | float64."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default 1)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o from its checkpoint."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (no progress bar)."),
-) -> None:
+def _scalar_type(name: str) -> type:
+    hint = typing.get_type_hints(TrainConfig)[name]
+    kinds = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+    if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        raise TypeError(f"TrainConfig.{name}: {hint} has no command-line form; add it to NOT_ON_CLI")
+    return kinds[0]
+
+
+def config_options() -> dict[str, inspect.Parameter]:
+    """One ``--option`` per TrainConfig field (``--x/--no-x`` for booleans); default None = "not given"."""
+    out = {}
+    for name, f in FIELDS.items():
+        if name in NOT_ON_CLI:
+            continue
+        kind = _scalar_type(name)
+        flag = "--" + name.replace("_", "-")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        option = typer.Option(None, *decls, help=f"{f.metadata['help']} [default: {f.default}]", show_default=False)
+        out[name] = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=Optional[kind])
+    return out
+
+
+def _rich_progress() -> tuple[Any, Any]:
+    """The rich progress bar of the command line: ``(progress callback, stop)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn())
+    bar = Progress(*cols, console=err_console, transient=False)
+    task: list[Any] = []
+
+    def progress(stage: str, done: int, total: int, numbers: Any) -> None:
+        if not task:  # the bar appears once the configuration is validated and training has started
+            bar.start()
+            task.append(bar.add_task(stage, total=total, info=""))
+        bar.update(task[0], completed=done, total=total,
+                   info=f"CE-H {numbers['gap']:.3e}  |L| {numbers['norm_L']:.3g}")
+
+    def stop() -> None:
+        if task:  # stopping a bar that never started would still print an empty line
+            bar.stop()
+
+    return progress, stop
+
+
+def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = False, overwrite: bool = False,
+              as_json: bool = False, **options: Any) -> None:
     """Train a model on NTP data, snapshotting W, H and L at log-spaced steps into a run folder."""
-    from ..train import train
+    from ..train import TrainInterrupted, train
 
-    opts = dict(layers=layers, heads=heads, positional=positional, bias=bias, warmup=warmup, batch_size=batch_size,
-                dtype=dtype, threads=threads)
-    opts = {k: v for k, v in opts.items() if v is not None}
-    kwargs = dict(model=model.value if model else None, d=d, steps=steps, optimizer=optimizer, lr=lr,
-                  weight_decay=weight_decay, ridge=ridge, schedule=schedule, preset=preset, tol=tol, seed=seed,
-                  device=device, out=out, resume=resume, overwrite=overwrite, **opts)
     src = _resolve_data(data)
-    if as_json:
-        run = train(src, **kwargs)
-    else:
-        cols = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn())
-        bar = Progress(*cols, console=err_console, transient=False)
-        task: list[Any] = []
-
-        def progress(step: int, total: int, ce: float, gap: float, norm_L: float) -> None:
-            if not task:  # the bar appears once the configuration is validated and training has started
-                bar.start()
-                task.append(bar.add_task("train", total=total, info=""))
-            bar.update(task[0], completed=step, total=total, info=f"CE-H {gap:.3e}  |L| {norm_L:.3g}")
-
-        try:
-            run = train(src, progress=progress, **kwargs)
-        finally:
-            if task:  # stopping a bar that never started would still print an empty line
-                bar.stop()
+    progress, stop = (None, lambda: None) if as_json else _rich_progress()
+    try:
+        run = train(src, out=out, resume=resume, overwrite=overwrite, progress=progress, **options)
+    except TrainInterrupted as exc:
+        stop()
+        err_console.print(f"interrupted at step {exc.step}; resume with: ntpgeom train -o {exc.path} --resume",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before training started: nothing to resume
+        stop()
+        err_console.print("interrupted before training started", highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        stop()
     s = run.summary()
     if as_json:
         print_json({**s, "config": run.config})
@@ -94,6 +104,21 @@ def train_cmd(
     typer.echo(f"{s['status']} ({s['stop_reason']}): {s['model']} d={s['d']} step {s['final_step']}  "
                f"CE {s['ce']:.5f}  H {s['entropy_bound']:.5f}  gap {gap}  |L| {s['norm_L']:.4g}  "
                f"{s['snapshots']} snapshots  {s['steps_per_second']} steps/s  -> {s['path']}")
+
+
+_FIXED = [
+    inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str], default=typer.Argument(
+        None, help="Dataset file (.npz) or a built-in corpus name (synthetic, stories); optional with --resume.")),
+    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                      default=typer.Option(..., "-o", "--out", help="Run folder to write.")),
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--resume", help="Continue the run in -o from its checkpoint.")),
+    inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--overwrite", help="Replace an existing run folder (only one written by ntpgeom).")),
+    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--json", help="Print the summary as JSON (no progress bar).")),
+]
+train_cmd.__signature__ = inspect.Signature(_FIXED + list(config_options().values()))  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

@@ -152,10 +152,10 @@ def _train_progress(say: Callable[[str], None], label: str, total: int) -> Calla
     every = max(1, total // 5)
     state = {"next": every}
 
-    def cb(step: int, total_: int, ce: float, gap: float, norm_L: float) -> None:
+    def cb(stage: str, step: int, total_: int, numbers: Any) -> None:
         if step >= state["next"] or step == total_:
             state["next"] = step + every
-            say(f"  {label}: step {step}/{total_}  CE − ℋ = {gap:.3e}  ‖L‖ = {norm_L:.3g}")
+            say(f"  {label}: step {step}/{total_}  CE − ℋ = {numbers['gap']:.3e}  ‖L‖ = {numbers['norm_L']:.3g}")
 
     return cb
 

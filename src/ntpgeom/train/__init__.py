@@ -1,19 +1,37 @@
 """Training: UFM, transformer, LSTM and MLP models on NTP data, with geometry snapshots (theory.md §2, §6).
 
-``train(data, model="ufm", ...) -> Run`` writes a run folder (format in :mod:`ntpgeom.train.run`);
+``train(data, config=None, **options) -> Run`` writes a run folder (format in :mod:`ntpgeom.train.run`);
 ``load_run(path) -> Run`` reads one back: ``run.loss``, ``run.steps``, ``run.snapshot(step)``, ``run.snapshots()``.
+
+Modules: :mod:`.config` (``TrainConfig``, its constraints, resume reconciliation), :mod:`.objective` (the soft-label
+cross-entropy and the ridge), :mod:`.optim` (optimisers, schedules), :mod:`.models`, :mod:`.loop` (the trainer),
+:mod:`.folder` (marker, lock, checkpoint), :mod:`.run` (the run format). PyTorch loads on first use.
 """
 
+import importlib
+from typing import Any
+
 from .._callable import make_module_callable
-from .loop import OPTIMIZERS, PRESETS, SCHEDULES, NormalizedGD, SoftLabelCE, TrainConfig, lr_factor, soft_label_ce, train
-from .models import MODELS, LSTM, MLP, UFM, PrefixTree, Transformer, build_model
-from .run import FORMAT_VERSION, Run, Snapshot, TrainError, load_run, log_spaced_steps
+from .config import MODELS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from .run import FORMAT_VERSION, Run, Snapshot, TrainError, TrainInterrupted, load_run, log_spaced_steps
+
+_LAZY = {
+    "train": "loop", "SoftLabelCE": "objective", "soft_label_ce": "objective", "NormalizedGD": "optim",
+    "lr_factor": "optim", "build_model": "models", "UFM": "models", "Transformer": "models", "LSTM": "models",
+    "MLP": "models", "PrefixTree": "models",
+}
 
 __all__ = [
-    "train", "load_run", "Run", "Snapshot", "TrainError", "TrainConfig", "SoftLabelCE", "soft_label_ce",
-    "NormalizedGD", "lr_factor", "log_spaced_steps", "build_model", "UFM", "Transformer", "LSTM", "MLP", "PrefixTree",
-    "MODELS", "OPTIMIZERS", "SCHEDULES", "PRESETS", "FORMAT_VERSION",
+    "train", "load_run", "Run", "Snapshot", "TrainError", "TrainInterrupted", "TrainConfig", "SoftLabelCE",
+    "soft_label_ce", "NormalizedGD", "lr_factor", "log_spaced_steps", "build_model", "UFM", "Transformer", "LSTM",
+    "MLP", "PrefixTree", "MODELS", "OPTIMIZERS", "SCHEDULES", "PRESETS", "FORMAT_VERSION",
 ]
 
 
-make_module_callable(__name__, train)  # ntpgeom.train(data, ...) trains; the subpackage stays importable
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+make_module_callable(__name__, "ntpgeom.train.loop:train")  # ntpgeom.train(data, ...) trains

@@ -22,9 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MODELS = ("ufm", "transformer", "lstm", "mlp")
-POSITIONAL = ("none", "rope", "learned")
-UFM_INITS = ("normal", "lecun")
+from .config import MODELS, POSITIONAL, UFM_INITS, swiglu_hidden
+
+__all__ = ["MODELS", "POSITIONAL", "UFM_INITS", "NTPModel", "UFM", "Transformer", "LSTM", "MLP", "PrefixTree",
+           "build_model", "swiglu_hidden"]
 
 
 class NTPModel(nn.Module):
@@ -219,11 +220,6 @@ class PrefixTree:
         self.starts = starts.tolist()
         self.parent = [None] + [torch.as_tensor(anc[starts[t]:starts[t + 1], t - 1] - starts[t - 1], device=dev)
                                 for t in range(1, T)]
-
-
-def swiglu_hidden(d: int) -> int:
-    """Default SwiGLU width: 8d/3 rounded up to a multiple of 8 (parameter count of a 4d GELU MLP)."""
-    return int(8 * math.ceil(8 * d / 3 / 8))
 
 
 class Transformer(NTPModel):

@@ -8,16 +8,18 @@ A run is a folder (format ``ntpgeom.run``, version 1)::
       loss.json               the loss curve: arrays step, ce, gap, objective, norm_W, norm_H, norm_L, lr
       snapshots/step_<k:08d>.npz
                               step, W (V x d), H (d x m), L (V x m, all m contexts), b (V), has_bias; float64
-      checkpoint.pt           model + optimiser + schedule + RNG states + loss log, for resume
+      checkpoint.pt           model + optimiser + schedule + sampler RNG state + loss log, for resume (tensors and
+                              plain types only: read with ``torch.load(weights_only=True)``)
+      .ntpgeom-run            ownership marker: ``overwrite`` deletes only folders that carry it
+      .ntpgeom-lock           present while a process trains into the folder (holds its pid)
 
-``config.json`` keys (flat): ``format`` ("ntpgeom.run"), ``version`` (1), ``model`` (ufm|transformer|lstm|mlp), ``d``,
-``steps`` (requested), ``optimizer``, ``lr``, ``weight_decay``, ``ridge``, ``schedule``, ``step_size``, ``gamma``,
-``warmup``, ``min_lr_factor``, ``schedule_steps``, ``batch_size`` (null = full batch), ``momentum``, ``betas``,
-``eps``, ``preset``, ``tol``, ``seed``, ``device``, ``dtype``, ``threads``, ``layers``, ``heads``, ``hidden``,
-``positional``, ``bias``, ``init``, ``init_scale``, ``lstm_norm``, ``log_every``, ``snapshot_steps`` (the schedule
-requested), ``checkpoint_every``, ``versions``, ``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status``
-("running" | "done" | "stopped"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | null),
-``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``.
+``config.json`` (flat keys): every field of :class:`~ntpgeom.train.TrainConfig`, resolved (``batch_size`` null = full
+batch, ``snapshot_steps`` as requested), plus ``format`` ("ntpgeom.run"), ``version`` (1), ``versions``,
+``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" | "stopped" | "interrupted" |
+"failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | "write_failed" | null),
+``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``, ``device_auto`` (``work`` = parameters x
+contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed").
+"interrupted" and "failed" runs are resumable from their last checkpoint (``final_step`` then names it).
 
 ``loss.json`` is written atomically at every checkpoint and at the end; its arrays are logged every ``log_every``
 steps (default 1: every step), at every snapshot step and at the final step, always at the parameters *of that step*
@@ -51,7 +53,19 @@ _SNAP_RE = re.compile(r"^step_(\d{8})\.npz$")
 
 
 class TrainError(NTPGeomError):
-    """Invalid training configuration, or a run folder that cannot be created or resumed."""
+    """Invalid training configuration, or a run folder that cannot be created, written or resumed."""
+
+
+class TrainInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C; the run folder is consistent and marked "interrupted".
+
+    Attributes: ``path`` (the run folder), ``step`` (the step the run stopped at, checkpointed there).
+    """
+
+    def __init__(self, path: Path, step: int) -> None:
+        super().__init__(f"interrupted at step {step}; resume with: ntpgeom train -o {path} --resume "
+                         f"(Python: ntpgeom.train(out={str(path)!r}, resume=True))")
+        self.path, self.step = Path(path), step
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,10 +1,13 @@
-"""Training runs: convergence, run format, resume equivalence, determinism, interruption, bad configs."""
+"""Training runs (loop.py): convergence, run format, resume equivalence, determinism, interruption, faults, bad
+configs, the API's signature and progress."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from scipy.special import logsumexp
 
 from ntpgeom.data import corpora, synthetic
 from ntpgeom.errors import NTPDataError, NTPGeomError
-from ntpgeom.train import Run, Snapshot, TrainError, load_run, log_spaced_steps, train
+from ntpgeom.train import Run, Snapshot, TrainError, TrainInterrupted, load_run, log_spaced_steps, train
 
 
 def _ce_numpy(L, data):
@@ -84,6 +87,7 @@ def test_run_folder_format(tmp_path, small):
     assert cfg["format"] == "ntpgeom.run" and cfg["version"] == 1 and cfg["status"] == "done"
     assert cfg["data_hash"] == small.hash and cfg["final_step"] == 60 and cfg["V"] == 10 and cfg["m"] == 95
     assert cfg["entropy_bound"] == pytest.approx(small.entropy_bound)
+    assert cfg["device"] == "cpu" and cfg["device_auto"]["work"] == cfg["n_params"] * 95 == (10 * 12 + 12 * 95) * 95
     again = load_run(tmp_path / "r")
     assert isinstance(again, Run) and again.data.hash == small.hash
     assert again.steps == log_spaced_steps(60) == [0, 1, 2, 5, 10, 20, 50, 60]
@@ -142,7 +146,7 @@ def test_interrupted_run_is_loadable_and_resumable(tmp_path, small):
     class Boom(Exception):
         pass
 
-    def crash(step, total, ce, gap, nL):
+    def crash(stage, step, total, numbers):
         if step == 33:
             raise Boom
 
@@ -156,12 +160,14 @@ def test_interrupted_run_is_loadable_and_resumable(tmp_path, small):
 
 
 def test_ctrl_c_stops_cleanly(tmp_path, small):
-    def interrupt(step, total, ce, gap, nL):
+    def interrupt(stage, step, total, numbers):
         if step == 15:
             os.kill(os.getpid(), signal.SIGINT)
 
-    run = train(small, steps=500, lr=0.05, out=tmp_path / "r", progress=interrupt)
-    assert run.status == "stopped" and run.config["stop_reason"] == "interrupted"
+    with pytest.raises(TrainInterrupted, match=r"interrupted at step 1[56]; resume with: ntpgeom train -o .* --resume"):
+        train(small, steps=500, lr=0.05, out=tmp_path / "r", progress=interrupt)
+    run = load_run(tmp_path / "r")
+    assert run.status == "interrupted" and run.config["stop_reason"] == "interrupted"
     assert run.final_step in (15, 16) and run.steps[-1] == run.final_step
     more = train(out=tmp_path / "r", resume=True, steps=40)
     assert more.status == "done" and more.final_step == 40
@@ -216,3 +222,136 @@ def test_bad_data_and_folders(tmp_path, small):
     assert train(small, steps=3, out=tmp_path / "r", overwrite=True).final_step == 3
     with pytest.raises(NTPGeomError):
         load_run(tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------------- checkpoints, faults, kill -9
+def _count_checkpoints(monkeypatch, fail_at=None):
+    import errno
+
+    from ntpgeom.train import loop
+
+    calls = []
+    real = loop.save_checkpoint
+
+    def save(run_dir, state):
+        calls.append(state["step"])
+        if fail_at is not None and len(calls) == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "checkpoint.pt"))
+        real(run_dir, state)
+
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    return calls
+
+
+def test_checkpoint_cadence_by_steps_time_and_an_early_first_one(tmp_path, small, monkeypatch):
+    calls = _count_checkpoints(monkeypatch)
+    train(small, steps=25, lr=0.05, checkpoint_every=10, out=tmp_path / "a")
+    assert calls == [0, 10, 20, 25]  # an early first checkpoint (before the first update), then every 10, the end
+    calls.clear()
+    train(small, steps=5, lr=0.05, checkpoint_seconds=1e-9, out=tmp_path / "b")
+    assert calls == [0, 1, 2, 3, 4, 5]  # by time: every step here
+
+
+def test_run_killed_before_the_first_step_checkpoint_resumes(tmp_path, small):
+    class Boom(Exception):
+        pass
+
+    def crash(stage, step, total, numbers):
+        if step == 3:
+            raise Boom
+
+    with pytest.raises(Boom):
+        train(small, steps=12, lr=0.05, out=tmp_path / "r", progress=crash)  # default cadence: 1000 steps
+    _same_runs(train(small, steps=12, lr=0.05, out=tmp_path / "w"), train(out=tmp_path / "r", resume=True))
+
+
+def test_failed_checkpoint_write_marks_the_run_and_it_resumes(tmp_path, small, monkeypatch):
+    _count_checkpoints(monkeypatch, fail_at=3)  # the write at step 20 fails (disk full)
+    with pytest.raises(TrainError, match=r"checkpoint.pt \(No space left on device\); it can resume from step 10"):
+        train(small, steps=40, lr=0.05, checkpoint_every=10, out=tmp_path / "r")
+    run = load_run(tmp_path / "r")
+    assert run.status == "failed" and run.config["stop_reason"] == "write_failed" and run.final_step == 10
+    assert "No space left" in run.config["error"]
+    monkeypatch.undo()
+    resumed = train(out=tmp_path / "r", resume=True)
+    assert resumed.status == "done"
+    _same_runs(train(small, steps=40, lr=0.05, out=tmp_path / "w"), resumed)
+
+
+def test_kill_9_then_resume_is_bit_identical(tmp_path, small):
+    small.save(tmp_path / "d.npz")
+    script = (
+        "import os, signal, sys\n"
+        "from ntpgeom.train import train\n"
+        "def die(stage, step, total, numbers):\n"
+        "    if step == 25:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"train({str(tmp_path / 'd.npz')!r}, steps=40, lr=0.05, batch_size=16, optimizer='sgd', checkpoint_every=7, "
+        f"out={str(tmp_path / 'k')!r}, progress=die)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert load_run(tmp_path / "k").status == "running"  # killed: no chance to mark anything
+    resumed = train(out=tmp_path / "k", resume=True)  # the dead process's lock is stale and taken over
+    whole = train(small, steps=40, lr=0.05, batch_size=16, optimizer="sgd", out=tmp_path / "w")
+    _same_runs(whole, resumed)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_resume_on_cuda_is_bit_identical(tmp_path, small):
+    kw = dict(model="ufm", d=10, lr=0.05, device="cuda", optimizer="sgd", batch_size=16)
+    whole = train(small, steps=40, out=tmp_path / "whole", **kw)
+    train(small, steps=20, out=tmp_path / "part", **kw)
+    part = train(steps=40, out=tmp_path / "part", resume=True)
+    assert part.config["device"].startswith("cuda")
+    _same_runs(whole, part)
+
+
+# ------------------------------------------------------------------------------------- API: signature, progress
+def test_signature_and_help_show_the_options_not_the_package():
+    import inspect
+    import pydoc
+
+    import ntpgeom
+    from ntpgeom.train.config import FIELDS
+
+    params = inspect.signature(ntpgeom.train).parameters
+    assert set(FIELDS) | {"data", "config", "out", "resume", "overwrite", "progress", "verbose"} == set(params)
+    assert params["lr"].default == 1e-3 and params["model"].default == "ufm"
+    text = pydoc.render_doc(ntpgeom.train, renderer=pydoc.plaintext)
+    assert len(text.splitlines()) < 200 and all(name in text for name in FIELDS)
+    assert "class Transformer" not in text and "PrefixTree" not in text
+    from ntpgeom.train import load_run as lr_  # still a package
+    import ntpgeom.train.loop as loop_mod
+
+    assert lr_ is load_run and ntpgeom.train.loop is loop_mod
+
+
+def test_progress_protocol_and_verbose(tmp_path, small, capsys):
+    seen = []
+    train(small, steps=4, lr=0.05, out=tmp_path / "p", progress=lambda *a: seen.append(a))
+    assert [s[:3] for s in seen] == [("train", k, 4) for k in range(5)]
+    assert set(seen[-1][3]) == {"ce", "gap", "norm_L", "lr"}
+    assert seen[-1][3]["gap"] == pytest.approx(seen[-1][3]["ce"] - small.entropy_bound)
+    train(small, steps=3, lr=0.05, out=tmp_path / "v", verbose=True)
+    err = capsys.readouterr().err
+    assert "train: step 0/3" in err and "train: step 3/3" in err
+
+
+def test_failed_snapshot_or_config_write_is_a_train_error(tmp_path, small, monkeypatch):
+    import errno
+
+    from ntpgeom.train import loop
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop, "write_snapshot", full_disk)
+    with pytest.raises(TrainError, match=r"\(No space left on device\); no checkpoint was written"):
+        train(small, steps=5, lr=0.05, out=tmp_path / "a")  # the step-0 snapshot precedes the first checkpoint
+    assert load_run(tmp_path / "a").status == "failed"
+    monkeypatch.undo()
+    monkeypatch.setattr(loop, "write_config", full_disk)
+    with pytest.raises(TrainError, match="cannot write to the run folder"):
+        train(small, steps=5, lr=0.05, out=tmp_path / "b")

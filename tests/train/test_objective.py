@@ -1,4 +1,4 @@
-"""The objective, schedules and the transformer's prefix-tree path, against independent oracles."""
+"""The objective: soft-label CE against brute-force per-token CE, its gradient, the mini-batch estimate, the ridge."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 
 from ntpgeom.data import from_pairs, synthetic
-from ntpgeom.train import SoftLabelCE, log_spaced_steps, lr_factor, soft_label_ce
-from ntpgeom.train.models import Transformer
+from ntpgeom.train import SoftLabelCE, soft_label_ce
 
 
 def _raw_pairs(data):
@@ -112,63 +111,12 @@ def test_minibatch_estimate_is_unbiased_and_exact_per_context():
     assert float(loss(Lt[idx], idx)) == pytest.approx(np.mean([per[1], per[4], per[7]]), rel=1e-12)
 
 
-def test_schedules():
-    assert lr_factor(0, "constant") == 1.0
-    assert [lr_factor(s, "step", step_size=5000, gamma=0.4) for s in (0, 4999, 5000, 10000)] == pytest.approx(
-        [1, 1, 0.4, 0.16])
-    assert lr_factor(0, "cosine", horizon=100) == pytest.approx(1.0)
-    assert lr_factor(50, "cosine", horizon=100) == pytest.approx(0.5)
-    assert lr_factor(100, "cosine", horizon=100, min_lr_factor=0.1) == pytest.approx(0.1)
-    assert lr_factor(0, "cosine", warmup=10, horizon=110) == pytest.approx(0.1)
-    assert lr_factor(9, "constant", warmup=10) == pytest.approx(1.0)
+def test_ridge_objective_closed_form():
+    from ntpgeom.train.objective import ridge_objective
 
-
-def test_log_spaced_steps():
-    assert log_spaced_steps(0) == [0]
-    assert log_spaced_steps(7) == [0, 1, 2, 5, 7]
-    assert log_spaced_steps(1000) == [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
-    assert log_spaced_steps(1234)[-2:] == [1000, 1234]
-
-
-@pytest.mark.parametrize("positional", ["none", "rope", "learned"])
-def test_prefix_tree_equals_dense_causal_transformer(positional):
-    rng = np.random.default_rng(0)
-    # contexts sharing prefixes
-    base = rng.integers(0, 6, size=(8, 4))
-    other = np.concatenate([base[:, :2], rng.integers(0, 6, size=(8, 2))], axis=1)  # same 2-prefixes
-    ctx = np.concatenate([base, other])
-    ctx = np.unique(ctx, axis=0)
-    torch.manual_seed(0)
-    net = Transformer(torch.tensor(ctx), 6, 5, 16, layers=3, heads=2, positional=positional).double()
-    if net.pos is not None:
-        torch.nn.init.normal_(net.pos)
-    assert net.tree.n_nodes < ctx.size  # sharing happened
-    tree_H = net.features()
-    dense_H = net.features(torch.arange(len(ctx)))
-    np.testing.assert_allclose(tree_H.detach().numpy(), dense_H.detach().numpy(), rtol=1e-12, atol=1e-12)
-    # gradients agree too
-    g1 = torch.autograd.grad(tree_H.pow(2).sum(), list(net.parameters()), allow_unused=True)
-    g2 = torch.autograd.grad(net.features(torch.arange(len(ctx))).pow(2).sum(), list(net.parameters()), allow_unused=True)
-    for a, b in zip(g1, g2):
-        if a is not None:
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("norm", [False, True])
-def test_prefix_tree_lstm_equals_torch_lstm(norm):
-    from ntpgeom.train.models import LSTM
-
-    rng = np.random.default_rng(1)
-    base = rng.integers(0, 5, size=(10, 4))
-    ctx = np.unique(np.concatenate([base, np.concatenate([base[:, :3], rng.integers(0, 5, (10, 1))], 1)]), axis=0)
-    torch.manual_seed(0)
-    net = LSTM(torch.tensor(ctx), 5, 4, 6, layers=2, norm=norm).double()
-    assert net.tree.n_nodes < ctx.size
-    a = net.features()  # prefix tree, hand-written cell
-    b = net.features(torch.arange(len(ctx)))  # torch.nn.LSTM over full sequences
-    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-13)
-    g1 = torch.autograd.grad(a.sum(), list(net.parameters()), allow_unused=True)
-    g2 = torch.autograd.grad(b.sum(), list(net.parameters()), allow_unused=True)
-    for x, y in zip(g1, g2):
-        if x is not None:
-            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-10, atol=1e-12)
+    W = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    Ht = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    ce = torch.tensor(0.5, dtype=torch.float64)
+    assert float(ridge_objective(ce, W, Ht, 0.0)) == 0.5  # no ridge: the CE itself
+    assert float(ridge_objective(ce, W, Ht, 0.2)) == pytest.approx(0.5 + 0.1 * (5 + 10))
+    assert float(ridge_objective(ce, W, Ht, 0.2, h_scale=4.0)) == pytest.approx(0.5 + 0.1 * (5 + 40))
