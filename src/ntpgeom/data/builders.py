@@ -15,11 +15,15 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .. import validate
+from .._io import note_input, os_reason
 from ..errors import NTPDataError
-from .dataset import NTPData
+from .dataset import NTPData, as_count_matrix
 from .tokenize import encode
 
 Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
+
+BOM = "\ufeff"
 
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
@@ -160,9 +164,7 @@ def from_counts(
     input_vocab : sequence of str, optional
         Context vocabulary; required with ``contexts``.
     """
-    from .dataset import _as_count_matrix
-
-    C = _as_count_matrix(C)
+    C = as_count_matrix(C)
     V, m = C.shape
     vocab = [f"t{z}" for z in range(V)] if vocab is None else list(vocab)
     if contexts is None:
@@ -417,23 +419,30 @@ def _longest_doc(doc_ids: np.ndarray | None, N: int) -> int:
 
 # ----------------------------------------------------------------------------- from_text
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, with clear errors for a missing file or another encoding."""
-    path = Path(path)
-    if not path.is_file():
-        raise NTPDataError(f"text file not found: {path}")
-    raw = path.read_bytes()
+    """Read a UTF-8 text file, with clear errors for a missing file, a folder or device, or another encoding.
+
+    A leading UTF-8 byte-order mark is dropped (it is an encoding marker, never text).
+    """
+    path = validate.input_file("text file", path, error=NTPDataError)
+    note_input(path)
     try:
-        return raw.decode("utf-8")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NTPDataError(f"cannot read {path}: {os_reason(exc)}") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NTPDataError(
             f"{path} is not valid UTF-8 (bad byte at offset {exc.start}); convert it first, "
             "e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`"
         ) from exc
+    return text.removeprefix(BOM)
 
 
 def split_documents(text: str, doc_sep: str = "blank") -> list[str]:
     """Split text into documents: ``"blank"`` (blank lines), ``"line"`` (each line), ``"none"`` (one document) or a
-    literal separator string."""
+    literal separator string. Byte-order marks (U+FEFF, e.g. from concatenated files) are removed: never a token."""
+    text = text.replace(BOM, "")
     if doc_sep == "blank":
         docs = re.split(r"\n[ \t\r\f\v]*\n", text)
     elif doc_sep == "line":
@@ -507,33 +516,28 @@ def from_pairs(
     pairs: str | Path | Iterable[tuple[str, str, float] | tuple[str, str]],
     *,
     delimiter: str | None = None,
+    header: bool | None = None,
     meta: dict[str, Any] | None = None,
     **filters: Any,
 ) -> NTPData:
     """Build a dataset from (context, next token, count) triples.
 
-    ``pairs`` is a path to a CSV/TSV file (columns: context, next, count; count optional, default 1; an optional
-    header row) or an iterable of tuples. Contexts are whitespace-separated token strings, all of the same length.
-    Repeated (context, next) rows are summed.
+    ``pairs`` is a path to a CSV/TSV file (columns: context, next, count; count optional, default 1) or an iterable
+    of tuples. Contexts are whitespace-separated token strings, all of the same length. Repeated (context, next) rows
+    are summed.
+
+    Header rule: with ``header=None`` (the default) the first row is a header only if it names the columns, i.e. its
+    fields are ``context``, ``next`` (or ``next_token``/``token``/``target``) and, if present, ``count`` (or
+    ``weight``/``n``), case-insensitively. ``header=True`` always skips the first row, ``header=False`` never does.
+    Any other row whose count is not a plain decimal number is an error naming its line: counts must be finite
+    numbers >= 0 written like ``3``, ``2.5`` or ``1e3`` (not ``0x10``, ``three``, ``nan``, ``inf``), at most 2**53.
     """
     source = "<pairs>"
     if isinstance(pairs, (str, Path)):
-        path = Path(pairs)
-        source = str(path)
-        text = read_text(path)
-        if delimiter is None:
-            delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in text.split("\n", 1)[0]) else ","
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-        rows = [r for r in rows if r and any(c.strip() for c in r)]
-        if rows and _is_header(rows[0]):
-            rows = rows[1:]
-        records = []
-        for i, r in enumerate(rows, start=1):
-            if len(r) not in (2, 3):
-                raise NTPDataError(f"{path}: row {i} has {len(r)} fields; each row must be context, next[, count]")
-            records.append((r[0], r[1], r[2] if len(r) == 3 else 1))
+        source = str(pairs)
+        records = _read_pairs_file(Path(pairs), delimiter, header)
     else:
-        records = [tuple(r) if len(r) == 3 else (r[0], r[1], 1) for r in pairs]
+        records = [(i, r[0], r[1], r[2] if len(r) == 3 else 1) for i, r in enumerate(pairs, start=1)]
     if not records:
         raise NTPDataError(f"{source} holds no (context, next, count) rows; the corpus is empty")
     ctx_index: dict[tuple[str, ...], int] = {}
@@ -541,25 +545,20 @@ def from_pairs(
     nxt_index: dict[str, int] = {}
     cols, rows_, vals = [], [], []
     width = None
-    for i, (ctx, nxt, cnt) in enumerate(records, start=1):
+    for line, ctx, nxt, cnt in records:
         toks = tuple(str(ctx).split())
         if not toks:
-            raise NTPDataError(f"{source}: row {i} has an empty context")
+            raise NTPDataError(f"{source}: line {line} has an empty context")
         if width is None:
             width = len(toks)
         elif len(toks) != width:
-            raise NTPDataError(f"{source}: row {i} has a context of {len(toks)} tokens, earlier rows have {width}; all contexts must have the same length")
-        try:
-            c = float(cnt)
-        except (TypeError, ValueError):
-            raise NTPDataError(f"{source}: row {i} has a count {cnt!r} that is not a number") from None
-        if not np.isfinite(c) or c < 0:
-            raise NTPDataError(f"{source}: row {i} has count {cnt!r}; counts must be finite and >= 0")
+            raise NTPDataError(f"{source}: line {line} has a context of {len(toks)} tokens, earlier lines have {width}; "
+                               "all contexts must have the same length")
+        vals.append(parse_count(cnt, f"{source}: line {line}"))
         for t in toks:
             tok_index.setdefault(t, len(tok_index))
         cols.append(ctx_index.setdefault(toks, len(ctx_index)))
         rows_.append(nxt_index.setdefault(str(nxt).strip(), len(nxt_index)))
-        vals.append(c)
     C = sp.csc_array((np.array(vals), (np.array(rows_), np.array(cols))), shape=(len(nxt_index), len(ctx_index)))
     contexts = np.array([[tok_index[t] for t in ctx] for ctx in ctx_index], dtype=np.int64)
     data = NTPData(C, list(nxt_index), contexts, list(tok_index), {"source": source, "context_len": width, **(meta or {})})
@@ -567,15 +566,53 @@ def from_pairs(
     return filter_data(data, **f) if f else data
 
 
-def _is_header(row: list[str]) -> bool:
-    if len(row) >= 3:
-        return not _is_number(row[2])
-    return row[0].strip().lower() == "context"
-
-
-def _is_number(s: str) -> bool:
+def _read_pairs_file(path: Path, delimiter: str | None, header: bool | None) -> list[tuple[int, str, str, Any]]:
+    """(line number, context, next, count) of each non-blank row of a pairs file, the header row (if any) skipped."""
+    text = read_text(path)
+    if delimiter is None:
+        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in text.split("\n", 1)[0]) else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        float(s)
-        return True
-    except ValueError:
-        return False
+        rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise NTPDataError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
+    if rows and (header is True or (header is None and _is_header(rows[0][1]))):
+        rows = rows[1:]
+    records = []
+    for line, r in rows:
+        if len(r) not in (2, 3):
+            raise NTPDataError(f"{path}: line {line} has {len(r)} fields; each row must be context, next[, count]")
+        records.append((line, r[0], r[1], r[2] if len(r) == 3 else 1))
+    return records
+
+
+_HEADER_NAMES = ({"context"}, {"next", "next_token", "token", "target"}, {"count", "weight", "n"})
+_DECIMAL = re.compile(r"[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _is_header(row: list[str]) -> bool:
+    """Whether a first row names the columns (see :func:`from_pairs`): every field is a known column name."""
+    return 2 <= len(row) <= 3 and all(f.strip().lower() in names for f, names in zip(row, _HEADER_NAMES))
+
+
+def parse_count(value: Any, where: str) -> float:
+    """A count from a file or a tuple: a plain decimal number (or a real), finite, >= 0 and <= 2**53.
+
+    ``where`` (e.g. ``"pairs.csv: line 3"``) starts the error message.
+    """
+    from .dataset import MAX_COUNT
+
+    if isinstance(value, str):
+        s = value.strip()
+        if s.startswith("-") and _DECIMAL.fullmatch(s[1:]):
+            raise NTPDataError(f"{where} has a negative count {value!r}; counts must be >= 0")
+        if not _DECIMAL.fullmatch(s):
+            raise NTPDataError(f"{where} has a count {value!r} that is not a decimal number (like 3, 2.5 or 1e3)")
+        c = float(s)
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        c = float(value)
+    else:
+        raise NTPDataError(f"{where} has a count {value!r} that is not a number")
+    if not np.isfinite(c) or c < 0 or c > MAX_COUNT:
+        raise NTPDataError(f"{where} has count {value!r}; counts must be finite numbers between 0 and 2**53")
+    return c

@@ -24,9 +24,70 @@ FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
 
 
-def _as_count_matrix(counts: Any) -> sp.csc_array:
-    """Validate and convert counts to a canonical float64 CSC array (sorted indices, explicit zeros removed)."""
+#: Largest count, and largest total n, a dataset may hold: 2**53, beyond which float64 loses integer precision
+#: (and sums of a few such counts overflow to inf, so n, π and ℋ would be NaN).
+MAX_COUNT = float(2**53)
+
+
+def check_compressed(data: Any, indices: Any, indptr: Any, shape: Any, where: str = "counts") -> tuple[int, int]:
+    """Validate the raw arrays of a CSC matrix BEFORE scipy touches them (a decreasing ``indptr`` or an index out of
+    range makes scipy read or free memory it does not own). Returns ``(V, m)``.
+
+    Checks: ``shape`` two positive ints; ``indptr`` 1-D integer of length m + 1, starting at 0, non-decreasing,
+    ending at nnz; ``indices`` 1-D integer of length nnz within [0, V); ``data`` 1-D real of length nnz, finite,
+    non-negative and at most :data:`MAX_COUNT`. Raises :class:`NTPDataError` naming ``where`` and the first problem.
+    """
+    try:
+        V, m = (int(x) for x in shape)
+    except (TypeError, ValueError):
+        raise NTPDataError(f"{where}: shape must be two integers (V, m), got {shape!r}") from None
+    if V < 1 or m < 1:
+        raise NTPDataError(f"{where}: shape {(V, m)} is empty; a dataset needs at least one context and token")
+    arrs = {"indptr": np.asarray(indptr), "indices": np.asarray(indices), "data": np.asarray(data)}
+    for name, a in arrs.items():
+        if a.ndim != 1:
+            raise NTPDataError(f"{where}: {name} must be 1-D, got shape {a.shape}")
+        kind = "iu" if name != "data" else "iuf"
+        if a.dtype.kind not in kind:
+            raise NTPDataError(f"{where}: {name} has dtype {a.dtype}, expected {'integers' if name != 'data' else 'real numbers'}")
+    ip, ix, d = arrs["indptr"], arrs["indices"], arrs["data"]
+    if ip.size != m + 1:
+        raise NTPDataError(f"{where}: indptr has {ip.size} entries, expected m + 1 = {m + 1}")
+    if ip[0] != 0 or np.any(np.diff(ip.astype(np.int64)) < 0):
+        raise NTPDataError(f"{where}: indptr must start at 0 and never decrease (corrupt sparse structure)")
+    nnz = int(ip[-1])
+    if ix.size != nnz or d.size != nnz:
+        raise NTPDataError(f"{where}: indptr ends at {nnz} but there are {ix.size} indices and {d.size} values")
+    if nnz and (int(ix.min()) < 0 or int(ix.max()) >= V):
+        raise NTPDataError(f"{where}: row indices must lie in [0, {V}), found [{int(ix.min())}, {int(ix.max())}]")
+    _check_values(d, where)
+    return V, m
+
+
+def _check_values(d: np.ndarray, where: str) -> None:
+    if not np.all(np.isfinite(d)):
+        raise NTPDataError(f"{where} contain NaN or infinite values; every count must be a finite number >= 0")
+    if np.any(d < 0):
+        raise NTPDataError(f"{where} contain negative values; every count must be >= 0")
+    if d.size and float(d.max()) > MAX_COUNT:
+        raise NTPDataError(f"{where} contain a value {float(d.max()):.3g} above 2**53 = {MAX_COUNT:.3g}; "
+                           "counts that large lose precision and overflow the totals: rescale them")
+
+
+def as_count_matrix(counts: Any) -> sp.csc_array:
+    """Validate and convert counts to a canonical float64 CSC array (sorted indices, explicit zeros removed).
+
+    Dense input must be a real 2-D array; sparse CSC/CSR input has its compressed structure checked
+    (:func:`check_compressed`) before any scipy operation. Values must be finite, >= 0 and <= :data:`MAX_COUNT`, every
+    column total positive and the grand total n <= :data:`MAX_COUNT`.
+    """
     if sp.issparse(counts):
+        fmt = counts.format
+        if fmt in ("csc", "csr"):
+            shape = counts.shape if fmt == "csc" else counts.shape[::-1]
+            check_compressed(counts.data, counts.indices, counts.indptr, shape)
+        elif fmt == "coo":
+            _check_coo(counts)
         C = sp.csc_array(counts, dtype=np.float64)
     else:
         arr = np.asarray(counts)
@@ -40,10 +101,7 @@ def _as_count_matrix(counts: Any) -> sp.csc_array:
     V, m = C.shape
     if V == 0 or m == 0:
         raise NTPDataError(f"counts has shape {C.shape}: the dataset is empty; supply at least one context and token")
-    if not np.all(np.isfinite(C.data)):
-        raise NTPDataError("counts contain NaN or infinite values; every count must be a finite number >= 0")
-    if np.any(C.data < 0):
-        raise NTPDataError("counts contain negative values; every count must be >= 0")
+    _check_values(C.data, "counts")
     C.eliminate_zeros()
     C.sum_duplicates()
     C.sort_indices()
@@ -54,7 +112,17 @@ def _as_count_matrix(counts: Any) -> sp.csc_array:
             f"{empty.size} context(s) have no observations (first: column {int(empty[0])}); "
             "every context needs at least one next-token count: drop those columns"
         )
+    total = float(col_tot.sum())
+    if not np.isfinite(total) or total > MAX_COUNT:
+        raise NTPDataError(f"the total count n = {total:.3g} exceeds 2**53 = {MAX_COUNT:.3g}; rescale the counts")
     return C
+
+
+def _check_coo(A: Any) -> None:
+    V, m = A.shape
+    r, c = np.asarray(A.row), np.asarray(A.col)
+    if r.size and (r.min() < 0 or r.max() >= V or c.min() < 0 or c.max() >= m):
+        raise NTPDataError(f"counts: coordinates outside the shape {A.shape}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +154,7 @@ class NTPData:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        C = _as_count_matrix(self.counts)
+        C = as_count_matrix(self.counts)
         V, m = C.shape
         vocab = tuple(str(v) for v in self.vocab)
         if len(vocab) != V:
@@ -298,21 +366,46 @@ class NTPData:
 
 
 def load(path: str | Path) -> NTPData:
-    """Load a dataset written by :meth:`NTPData.save`, verifying format, version and content hash."""
+    """Load a dataset written by :meth:`NTPData.save`, or a built-in corpus by name (``"synthetic"``, ``"stories"``)
+    when no file of that name exists.
+
+    The file's format, version and content hash are verified and every array is checked (shapes, dtypes, index
+    ranges, monotone ``indptr``, finite non-negative counts with a finite total) before any is used; any problem
+    raises :class:`~ntpgeom.errors.FormatError`.
+    """
     path = Path(path)
     if not path.exists():
-        raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`")
+        from .corpora import BUILTIN
+
+        if str(path) in BUILTIN:
+            return BUILTIN[str(path)]()
+        raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`"
+                           f" (or name a built-in corpus: {', '.join(BUILTIN)})")
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`")
+    try:
+        return _from_file(header, arrays)
+    except NTPDataError as exc:
+        raise FormatError(f"{path}: the dataset content is invalid ({exc}); the file is corrupt") from None
+
+
+def _from_file(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> NTPData:
     missing = {"data", "indices", "indptr", "contexts"} - arrays.keys()
     if missing:
-        raise FormatError(f"{path}: the dataset is missing arrays {sorted(missing)} (corrupt file)")
-    try:
-        C = sp.csc_array((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(header["shape"]))
-        data = NTPData(C, header["vocab"], arrays["contexts"], header["input_vocab"], header.get("meta", {}))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FormatError(f"{path}: the dataset content is corrupt ({exc})") from exc
-    if data.hash != header.get("hash"):
-        raise FormatError(f"{path}: content hash mismatch (file says {header.get('hash')}, content is {data.hash}); the file is corrupt")
+        raise NTPDataError(f"missing arrays {sorted(missing)}")
+    for key, typ in (("shape", list), ("vocab", list), ("input_vocab", list), ("meta", dict), ("hash", str)):
+        if not isinstance(header.get(key, {} if key == "meta" else None), typ):
+            raise NTPDataError(f"header entry {key!r} is missing or not a {typ.__name__}")
+    if not all(isinstance(t, str) for t in (*header["vocab"], *header["input_vocab"])):
+        raise NTPDataError("vocabularies must be lists of strings")
+    V, m = check_compressed(arrays["data"], arrays["indices"], arrays["indptr"], header["shape"])
+    ctx = arrays["contexts"]
+    if ctx.dtype.kind not in "iu" or ctx.ndim != 2 or ctx.shape[0] != m:
+        raise NTPDataError(f"contexts must be an integer array of shape (m={m}, T-1), got {ctx.dtype} {ctx.shape}")
+    C = sp.csc_array((arrays["data"].astype(np.float64), arrays["indices"].astype(np.int64),
+                      arrays["indptr"].astype(np.int64)), shape=(V, m))
+    data = NTPData(C, header["vocab"], ctx, header["input_vocab"], header.get("meta", {}))
+    if data.hash != header["hash"]:
+        raise NTPDataError(f"content hash mismatch (file says {header['hash']}, content is {data.hash})")
     return data
 
 

@@ -16,8 +16,7 @@ from ..data import NTPData
 from ..errors import NTPGeomError
 
 
-class ShapeError(NTPGeomError):
-    """Arrays of incompatible shapes were passed."""
+from ..errors import ShapeError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 def dense_pattern(S: Any) -> np.ndarray:

@@ -30,8 +30,7 @@ from .subspaces import dense_pattern
 METHODS = ("auto", "fast", "cvxpy")
 
 
-class SolverError(NTPGeomError):
-    """Invalid solver input or option (bad support matrix, unknown method, missing optional backend)."""
+from ..errors import SolverError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 class SolverWarning(UserWarning):

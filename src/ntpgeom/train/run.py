@@ -50,8 +50,7 @@ LOSS_KEYS = ("step", "ce", "gap", "objective", "norm_W", "norm_H", "norm_L", "lr
 _SNAP_RE = re.compile(r"^step_(\d{8})\.npz$")
 
 
-class TrainError(NTPGeomError):
-    """Invalid training configuration, or a run folder that cannot be created or resumed."""
+from ..errors import TrainError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 @dataclass(frozen=True, eq=False)
