@@ -82,8 +82,8 @@ def test_pairs_csv_and_tsv(tmp_path):
     tsv.write_text("the cat\tsat\nthe cat\tran\n")
     e = g.from_pairs(tsv)
     assert e.m == 1 and e.n == 2
-    for body, msg in [("a b,x,-1\n", "finite and >= 0"), ("a b,x,1\na b,y,many\n", "row 2 has a count 'many'"),
-                      ("a b,x,1\na,y,1\n", "same length"), ("a,b,1\na,b,c,d\n", "row 2 has 4 fields")]:
+    for body, msg in [("a b,x,-1\n", "line 1 has a negative count"), ("a b,x,1\na b,y,many\n", "line 2 has a count 'many'"),
+                      ("a b,x,1\na,y,1\n", "same length"), ("a,b,1\na,b,c,d\n", "line 2 has 4 fields")]:
         csv.write_text(body)
         with pytest.raises(g.NTPDataError, match=msg):
             g.from_pairs(csv)

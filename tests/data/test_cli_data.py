@@ -50,7 +50,8 @@ def test_build_text_and_pairs(tmp_path, capsys):
     pairs = tmp_path / "p.csv"
     pairs.write_text("a b,c,2\na b,d,1\n")
     code, _, err = run(["data", "build", "--pairs", str(pairs), "-o", str(tmp_path / "p.npz")], capsys)
-    assert code == 0, err and g.load(tmp_path / "p.npz").n == 3
+    assert code == 0, err
+    assert g.load(tmp_path / "p.npz").n == 3
 
 
 @pytest.mark.parametrize(

@@ -170,8 +170,8 @@ def _require_causal_architecture(folder: Path, config: dict[str, Any]) -> None:
     archs = config.get("architectures")
     if isinstance(archs, list) and archs and not any(str(a).endswith(_CAUSAL_SUFFIXES) for a in archs):
         raise ProbeError(
-            f"{folder} holds a {', '.join(map(str, archs))} checkpoint, which has no trained next-token (causal LM) "
-            "head; give a causal LM checkpoint (e.g. *ForCausalLM)"
+            f"{folder} holds a {', '.join(map(str, archs))} checkpoint: no LM head (no trained next-token head, not a "
+            "causal LM); give a causal LM checkpoint (e.g. *ForCausalLM)"
         )
 
 
