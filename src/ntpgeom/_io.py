@@ -117,7 +117,9 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp" + suffix, dir=target.parent)
+        stem = f".{target.name[:64]}.ntpgeom-"
+        _sweep_stale(target.parent, stem)
+        fd, tmp = tempfile.mkstemp(prefix=f"{stem}{os.getpid()}.", suffix=".tmp" + suffix, dir=target.parent)
         os.close(fd)
         tmp_path = Path(tmp)
         yield tmp_path
@@ -135,6 +137,32 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         if tmp_path is not None:
             with contextlib.suppress(OSError):
                 tmp_path.unlink()
+
+
+def _sweep_stale(folder: Path, stem: str) -> None:
+    """Delete temporaries of earlier writes to the same target whose process is gone (killed with -9, power loss):
+    names are ``<stem><pid>.<random>.tmp*``; a temporary of a live process is left alone."""
+    with contextlib.suppress(OSError):
+        for f in folder.iterdir():
+            name = f.name
+            if not (name.startswith(stem) and ".tmp" in name):
+                continue
+            pid = name[len(stem):].split(".", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -234,9 +262,10 @@ def _read_npz(path: Path, what: str) -> dict[str, Any]:
     from .errors import FormatError
 
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ValueError("a bare .npy array, not an .npz archive")
+        z = np.load(path, allow_pickle=False)
+        if not hasattr(z, "files"):
+            raise ValueError("a bare .npy array, not an .npz archive")
+        with z:
             return {k: z[k] for k in z.files}
     except OSError as exc:
         if exc.errno is not None:  # the file system refused (permissions, I/O error), not the content
