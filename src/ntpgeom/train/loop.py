@@ -549,7 +549,7 @@ class _Trainer:
         start = 0
         prior_wall = 0.0
         if self.resume:
-            ck = torch.load(run_dir / "checkpoint.pt", map_location=dev, weights_only=False)
+            ck = torch.load(run_dir / "checkpoint.pt", map_location=dev, weights_only=True)
             net.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             gen.set_state(ck["rng"])
