@@ -57,13 +57,12 @@ def filter_data(
     applied: dict[str, Any] = {}
     C = data.counts
     vocab = list(data.vocab)
-    if rare not in ("drop", "map"):
-        raise NTPDataError(f"rare must be 'drop' or 'map', got {rare!r}")
+    validate.choice("rare", rare, ("drop", "map"), error=NTPDataError)
     if max_vocab is not None and next_vocab is not None:
         raise NTPDataError("give either max_vocab or next_vocab, not both")
     keep_rows: np.ndarray | None = None
     if max_vocab is not None:
-        _check_positive_int("max_vocab", max_vocab)
+        validate.positive_int("max_vocab", max_vocab, error=NTPDataError)
         tot = np.asarray(C.sum(axis=1)).ravel()
         keep_rows = np.sort(np.argsort(-tot, kind="stable")[:max_vocab])
         applied["max_vocab"] = int(max_vocab)
@@ -94,21 +93,20 @@ def filter_data(
     keep = n_j > 0
     _ensure_nonempty(keep, "the next-token vocabulary restriction")
     if min_count is not None:
-        if not np.isfinite(min_count) or min_count < 0:
-            raise NTPDataError(f"min_count must be a number >= 0, got {min_count}")
+        validate.real("min_count", min_count, lo=0, error=NTPDataError)
         keep &= n_j >= min_count
         applied["min_count"] = min_count
         _ensure_nonempty(keep, f"min_count={min_count} (the most frequent context has n_j = {n_j.max():g})")
     if min_support is not None or max_support is not None:
-        lo = 1 if min_support is None else int(min_support)
-        hi = np.iinfo(np.int64).max if max_support is None else int(max_support)
+        lo = 1 if min_support is None else validate.positive_int("min_support", min_support, error=NTPDataError)
+        hi = np.iinfo(np.int64).max if max_support is None else validate.positive_int("max_support", max_support, error=NTPDataError)
         if lo > hi:
             raise NTPDataError(f"min_support ({lo}) is larger than max_support ({hi})")
         keep &= (k_j >= lo) & (k_j <= hi)
         applied["support_range"] = [lo, None if max_support is None else hi]
         _ensure_nonempty(keep, f"the support-size range [{lo}, {hi}]")
     if top_k is not None:
-        _check_positive_int("top_k", top_k)
+        validate.positive_int("top_k", top_k, error=NTPDataError)
         cand = cols[keep]
         best = cand[np.argsort(-n_j[cand], kind="stable")[:top_k]]
         keep = np.zeros_like(keep)
@@ -135,11 +133,6 @@ def _split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _ensure_nonempty(keep: np.ndarray, what: str) -> None:
     if not keep.any():
         raise NTPDataError(f"no context is left after {what}; relax that filter")
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise NTPDataError(f"{name} must be a positive integer, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- from_counts
@@ -353,10 +346,8 @@ def from_tokens(
     NTPData with V next tokens and m distinct contexts. Runs in O(N log N), fully vectorised.
     """
     ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
-    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
-        raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
-    if output_vocab not in ("observed", "all"):
-        raise NTPDataError(f"output_vocab must be 'observed' or 'all', got {output_vocab!r}")
+    validate.positive_int("context_len", context_len, error=NTPDataError)
+    validate.choice("output_vocab", output_vocab, ("observed", "all"), error=NTPDataError)
     if ids_arr.size == 0:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
     if ids_arr.min() < 0:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import validate
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
@@ -197,9 +198,10 @@ def probe(
     ProbeResult
     """
     say = stage or (lambda _s: None)
-    for name, v in (("n_other", n_other), ("n_perm", n_perm), ("batch_size", batch_size)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name != "n_other" else 0):
-            raise ProbeError(f"{name} must be a {'non-negative' if name == 'n_other' else 'positive'} integer, got {v!r}")
+    validate.nonneg_int("n_other", n_other, error=ProbeError)
+    validate.positive_int("n_perm", n_perm, error=ProbeError)
+    validate.positive_int("batch_size", batch_size, error=ProbeError)
+    validate.seed("seed", seed, error=ProbeError)
     if isinstance(text, Path) or _is_file(text):
         text_path: str | None = str(text)
         corpus = read_text(text)
