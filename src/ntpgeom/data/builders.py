@@ -1,13 +1,11 @@
 """Builders: counts, token ids, text and (context, next, count) pairs to :class:`NTPData`, plus filters.
 
-Every builder accepts the filter keywords of :func:`filter_data` (``min_count``, ``top_k``, ``min_support``,
+Every builder (and :func:`ntpgeom.data.pairs.from_pairs`) accepts the filter keywords of :func:`filter_data` (``min_count``, ``top_k``, ``min_support``,
 ``max_support``, ``max_vocab``, ``next_vocab``, ``rare``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -18,7 +16,8 @@ import scipy.sparse as sp
 from .. import validate
 from .._io import note_input, os_reason
 from ..errors import NTPDataError
-from .dataset import NTPData, as_count_matrix
+from .counts import as_count_matrix
+from .dataset import NTPData
 from .tokenize import encode
 
 Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
@@ -123,7 +122,7 @@ def filter_data(
     return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta)
 
 
-def _split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+def split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
     unknown = set(kwargs) - set(_FILTER_KEYS)
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; filters are {list(_FILTER_KEYS)}")
@@ -166,7 +165,7 @@ def from_counts(
     elif input_vocab is None:
         raise NTPDataError("contexts were given without input_vocab; pass the vocabulary the context ids refer to")
     data = NTPData(C, vocab, contexts, input_vocab, {"source": "counts", **(meta or {})})
-    f = _split_filters(filters)
+    f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
 
@@ -375,7 +374,7 @@ def from_tokens(
     C = sp.csc_array((cnt.astype(np.float64), row.astype(np.int64), indptr), shape=(len(out_ids), len(contexts)))
     info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
     data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
-    f = _split_filters(filters)
+    f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
 
@@ -500,110 +499,3 @@ def from_text(
     say("counting")
     meta = {"source": source, "tokenizer": tokenizer, "lowercase": bool(lowercase), "doc_sep": doc_sep, "n_docs": len(docs)}
     return from_tokens(enc.ids, context_len, enc.doc_ids, enc.vocab, output_vocab=output_vocab, meta=meta, **filters)
-
-
-# ----------------------------------------------------------------------------- pairs
-def from_pairs(
-    pairs: str | Path | Iterable[tuple[str, str, float] | tuple[str, str]],
-    *,
-    delimiter: str | None = None,
-    header: bool | None = None,
-    meta: dict[str, Any] | None = None,
-    **filters: Any,
-) -> NTPData:
-    """Build a dataset from (context, next token, count) triples.
-
-    ``pairs`` is a path to a CSV/TSV file (columns: context, next, count; count optional, default 1) or an iterable
-    of tuples. Contexts are whitespace-separated token strings, all of the same length. Repeated (context, next) rows
-    are summed.
-
-    Header rule: with ``header=None`` (the default) the first row is a header only if it names the columns, i.e. its
-    fields are ``context``, ``next`` (or ``next_token``/``token``/``target``) and, if present, ``count`` (or
-    ``weight``/``n``), case-insensitively. ``header=True`` always skips the first row, ``header=False`` never does.
-    Any other row whose count is not a plain decimal number is an error naming its line: counts must be finite
-    numbers >= 0 written like ``3``, ``2.5`` or ``1e3`` (not ``0x10``, ``three``, ``nan``, ``inf``), at most 2**53.
-    """
-    source = "<pairs>"
-    if isinstance(pairs, (str, Path)):
-        source = str(pairs)
-        records = _read_pairs_file(Path(pairs), delimiter, header)
-    else:
-        records = [(i, r[0], r[1], r[2] if len(r) == 3 else 1) for i, r in enumerate(pairs, start=1)]
-    if not records:
-        raise NTPDataError(f"{source} holds no (context, next, count) rows; the corpus is empty")
-    ctx_index: dict[tuple[str, ...], int] = {}
-    tok_index: dict[str, int] = {}
-    nxt_index: dict[str, int] = {}
-    cols, rows_, vals = [], [], []
-    width = None
-    for line, ctx, nxt, cnt in records:
-        toks = tuple(str(ctx).split())
-        if not toks:
-            raise NTPDataError(f"{source}: line {line} has an empty context")
-        if width is None:
-            width = len(toks)
-        elif len(toks) != width:
-            raise NTPDataError(f"{source}: line {line} has a context of {len(toks)} tokens, earlier lines have {width}; "
-                               "all contexts must have the same length")
-        vals.append(parse_count(cnt, f"{source}: line {line}"))
-        for t in toks:
-            tok_index.setdefault(t, len(tok_index))
-        cols.append(ctx_index.setdefault(toks, len(ctx_index)))
-        rows_.append(nxt_index.setdefault(str(nxt).strip(), len(nxt_index)))
-    C = sp.csc_array((np.array(vals), (np.array(rows_), np.array(cols))), shape=(len(nxt_index), len(ctx_index)))
-    contexts = np.array([[tok_index[t] for t in ctx] for ctx in ctx_index], dtype=np.int64)
-    data = NTPData(C, list(nxt_index), contexts, list(tok_index), {"source": source, "context_len": width, **(meta or {})})
-    f = _split_filters(filters)
-    return filter_data(data, **f) if f else data
-
-
-def _read_pairs_file(path: Path, delimiter: str | None, header: bool | None) -> list[tuple[int, str, str, Any]]:
-    """(line number, context, next, count) of each non-blank row of a pairs file, the header row (if any) skipped."""
-    text = read_text(path)
-    if delimiter is None:
-        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in text.split("\n", 1)[0]) else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
-    except csv.Error as exc:
-        raise NTPDataError(f"{path}: line {reader.line_num} is not valid CSV ({exc})") from None
-    if rows and (header is True or (header is None and _is_header(rows[0][1]))):
-        rows = rows[1:]
-    records = []
-    for line, r in rows:
-        if len(r) not in (2, 3):
-            raise NTPDataError(f"{path}: line {line} has {len(r)} fields; each row must be context, next[, count]")
-        records.append((line, r[0], r[1], r[2] if len(r) == 3 else 1))
-    return records
-
-
-_HEADER_NAMES = ({"context"}, {"next", "next_token", "token", "target"}, {"count", "weight", "n"})
-_DECIMAL = re.compile(r"[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _is_header(row: list[str]) -> bool:
-    """Whether a first row names the columns (see :func:`from_pairs`): every field is a known column name."""
-    return 2 <= len(row) <= 3 and all(f.strip().lower() in names for f, names in zip(row, _HEADER_NAMES))
-
-
-def parse_count(value: Any, where: str) -> float:
-    """A count from a file or a tuple: a plain decimal number (or a real), finite, >= 0 and <= 2**53.
-
-    ``where`` (e.g. ``"pairs.csv: line 3"``) starts the error message.
-    """
-    from .dataset import MAX_COUNT
-
-    if isinstance(value, str):
-        s = value.strip()
-        if s.startswith("-") and _DECIMAL.fullmatch(s[1:]):
-            raise NTPDataError(f"{where} has a negative count {value!r}; counts must be >= 0")
-        if not _DECIMAL.fullmatch(s):
-            raise NTPDataError(f"{where} has a count {value!r} that is not a decimal number (like 3, 2.5 or 1e3)")
-        c = float(s)
-    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-        c = float(value)
-    else:
-        raise NTPDataError(f"{where} has a count {value!r} that is not a number")
-    if not np.isfinite(c) or c < 0 or c > MAX_COUNT:
-        raise NTPDataError(f"{where} has count {value!r}; counts must be finite numbers between 0 and 2**53")
-    return c

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from .builders import from_pairs
+from .pairs import from_pairs
 from .dataset import NTPData
 
 # (context, next tokens in order of decreasing count)
