@@ -95,6 +95,8 @@ def _synth_entries(kind: SynthKind, V: int, m: int, k: int, kmax: int, per_class
 def build(
     text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
+    header: str = typer.Option("auto", "--header", help="Pairs file header row: auto (only a row naming the columns "
+                               "context,next[,count]) | yes | no. A non-numeric count elsewhere is an error."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
     context_len: int = typer.Option(5, "--context-len", "-T", help="Tokens per context (T-1)."),
     tokenizer: str = typer.Option("word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON."),
@@ -118,7 +120,9 @@ def build(
     with stages(not as_json) as say:
         if pairs is not None:
             say("reading pairs")
-            data = D.from_pairs(pairs, **filters)
+            has_header = {"auto": None, "yes": True, "no": False}[validate.choice("--header", header, ("auto", "yes", "no"),
+                                                                                    error=NTPDataError)]
+            data = D.from_pairs(pairs, header=has_header, **filters)
         else:
             data = D.from_text(text, context_len, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
         say("writing")
