@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)")
+pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
 
 import torch  # noqa: E402
 

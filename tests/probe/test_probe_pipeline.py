@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)")
+pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
 
 import torch  # noqa: E402
 from typer.testing import CliRunner

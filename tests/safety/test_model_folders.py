@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)")
+pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
 sys.path.insert(0, str(Path(__file__).parents[1] / "probe"))
 
 import torch  # noqa: E402
