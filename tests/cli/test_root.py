@@ -56,8 +56,12 @@ def test_errors_one_line_through_clirunner_too():
     (["data", "synth", "random", "--V", str(10**12), "-o", "{d}/o.npz"], "1e+12"),
     (["data", "synth", "one-hot", "--V", str(10**6), "--per-class", "1000", "-o", "{d}/o.npz"], "limit"),
     (["data", "synth", "k-subsets", "--V", "100000", "--k", "50", "-o", "{d}/o.npz"], "limit"),
+    (["data", "build", "{d}/t.txt", "-T", str(2**63 - 1), "-o", "{d}/o.npz"], "too long"),
+    (["data", "build", "{d}/t.txt", "-T", str(2**64), "-o", "{d}/o.npz"], "too long"),
+    (["data", "info", "synthetic", "--top", "-1"], "--top"),
 ])
 def test_sizes_and_seeds_refused_before_work(tmp_path, capsys, argv, needle):
+    (tmp_path / "t.txt").write_text("the cat sat\n\nthe dog ran\n")
     code, _, err = run([a.format(d=tmp_path) for a in argv], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
     assert not (tmp_path / "o.npz").exists()

@@ -137,6 +137,7 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Summarise a dataset: sizes, n, entropy bound, supports, density, most frequent contexts."""
+    top = validate.nonneg_int("--top", top, error=NTPDataError)
     data = load_dataset(path)
     s = data.summary(top=top)
     if as_json:

@@ -354,13 +354,14 @@ def from_tokens(
     n_vocab = int(ids_arr.max()) + 1 if vocab is None else len(vocab)
     if ids_arr.max() >= n_vocab:
         raise NTPDataError(f"token id {int(ids_arr.max())} is outside the vocabulary of size {n_vocab}")
-    contexts, col, row, cnt = count_windows(ids_arr, int(context_len), doc_arr)
-    if len(contexts) == 0:
-        longest = _longest_doc(doc_arr, len(ids_arr))
+    longest = _longest_doc(doc_arr, len(ids_arr))
+    counted = count_windows(ids_arr, int(context_len), doc_arr) if context_len < longest else None
+    if counted is None or len(counted[0]) == 0:
         raise NTPDataError(
             f"context_len={context_len} is too long: no document has more than {context_len} tokens "
             f"(the longest has {longest}); use a context length below {longest} or longer documents"
         )
+    contexts, col, row, cnt = counted
     names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
     if output_vocab == "observed":
         present = np.zeros(n_vocab, dtype=bool)
