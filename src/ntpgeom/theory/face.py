@@ -248,7 +248,8 @@ def face_distance(face: Face, L: Any) -> float:
 
     Every ray through the hull is a conic combination of the members, so the nearest direction is the projection of
     ``L/‖L‖_F`` onto the cone they generate (non-negative least squares, exact): with y that projection,
-    ``distance = sqrt(2 - 2‖y‖)`` (``‖y‖`` is the cosine of the angle to the cone). When the face was not probed this
+    ``distance = sqrt(2 - 2‖y‖)`` (``‖y‖`` is the cosine of the angle to the cone; when y = 0 the nearest ray is the
+nearest member). When the face was not probed this
     is the distance to L_mm. ``L``: shape (V, m).
     """
     Lc = _centre(np.asarray(L, dtype=np.float64))
@@ -261,6 +262,9 @@ def face_distance(face: Face, L: Any) -> float:
         return float("nan")
     A = face.members.reshape(len(face.members), -1)
     A = (A / np.linalg.norm(A, axis=1, keepdims=True)).T
-    w, _ = nnls(A, Lc.ravel() / n)
+    l = Lc.ravel() / n
+    w, _ = nnls(A, l)
     cos = min(float(np.linalg.norm(A @ w)), 1.0)
+    if cos <= 1e-12:  # every member at >= 90°: the best ray is extreme (cos = -1/‖x‖ on ⟨l, x⟩ = -1 is maximised
+        cos = float((A.T @ l).max())  # at a vertex), i.e. one of the members
     return float(np.sqrt(max(2.0 - 2.0 * cos, 0.0)))
