@@ -13,6 +13,11 @@ Accuracy (every answer is certified): the Frank-Wolfe duality gap over the ball,
 ``gap = ⟨∇CE(L), L⟩ + B ‖∇CE(L)‖_2 >= CE(L) - CE(L_B)`` for feasible L. Directions along the path are fixed by the
 off-support mass, i.e. by ``CE - ℋ``, so convergence is judged on the relative gap
 ``gap <= tol · (CE(L) - ℋ)`` (or the gap at its round-off floor, see ``_Objective.floor``).
+
+Cost grows as the path nears its asymptote (the margin directions have curvature ~ CE - ℋ). On the built-in
+"synthetic" data (V = 30, m = 16, 1 thread), warm-started along ``path_points`` at tol = 1e-3: B = 100, 200, 300 take
+150, 1870, 15180 iterations (~0.1 ms each; CE - ℋ = 7e-2, 7e-4, 6e-6); B = 400 (CE - ℋ = 6e-8) stops at relative gap
+0.05 after 20000. tol = 1e-3 moves the direction by ~2e-5 against tol = 1e-6 at B = 300; ``converged`` says which held.
 """
 
 from __future__ import annotations
@@ -346,7 +351,7 @@ def prediction_distances(data: NTPData, L_model: Any, *, L_mm: Any, S_tilde: Any
     -------
     dict of scalars: ``norm`` (B = ‖centred L_model‖_*), ``dir_path``, ``dir_mm``, ``dir_tilde``, ``dir_path_mm``
     (the prediction's own distance to L_mm), ``path_norm``, ``path_gap``, ``path_rel_gap``, ``path_converged``,
-    ``lam``, ``path_ce_minus_H``.
+    ``path_resolved``, ``lam``, ``path_ce_minus_H``.
     """
     Lc = centre(L_model)
     if Lc.shape != (data.V, data.m):
@@ -362,4 +367,4 @@ def prediction_distances(data: NTPData, L_model: Any, *, L_mm: Any, S_tilde: Any
     return {"norm": B, "dir_path": direction_distance(Lc, pt.L), "dir_mm": direction_distance(Lc, Lmm),
             "dir_tilde": direction_distance(Lc, St), "dir_path_mm": direction_distance(pt.L, Lmm),
             "path_norm": pt.norm, "path_gap": pt.gap, "path_rel_gap": pt.rel_gap, "path_converged": pt.converged,
-            "lam": pt.lam, "path_ce_minus_H": pt.ce_minus_H}
+            "path_resolved": pt.resolved, "lam": pt.lam, "path_ce_minus_H": pt.ce_minus_H}
