@@ -165,8 +165,26 @@ def _diameter(points: list[np.ndarray]) -> float:
 def _not_probed(Lc: np.ndarray, opt: float, tol: float, shape, reason: str, t0: float, info: dict) -> Face:
     members = Lc[None].copy()
     members.setflags(write=False)
-    return Face(members, float("nan"), None, float("nan"), f"not probed: {reason}", opt, tol, RESOLUTION_PER_TOL * tol, 0.0,
-                shape, time.perf_counter() - t0, info)
+    return Face(members, float("nan"), None, float("nan"), f"not probed: {reason}", opt, tol,
+                RESOLUTION_PER_TOL * tol, 0.0, shape, time.perf_counter() - t0, info)
+
+
+def _validated(data: Any, L_mm: Any, tol: Any, n_directions: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """(support mask, L_mm as an array, its constraint violation), or a SolverError naming the problem."""
+    mask = support_mask(data)
+    L = np.asarray(getattr(L_mm, "L", L_mm), dtype=np.float64)
+    if L.shape != mask.shape:
+        raise SolverError(f"L_mm has shape {L.shape} but the support pattern is {mask.shape} (V x m)")
+    if not np.all(np.isfinite(L)):
+        raise SolverError("L_mm contains NaN or infinite entries")
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise SolverError(f"tol must be a number in (0, 1), got {tol!r}")
+    if not (isinstance(n_directions, (int, np.integer)) and n_directions >= 1):
+        raise SolverError(f"n_directions must be a positive integer, got {n_directions!r}")
+    viol = max_violation(L, mask)
+    if viol > 1e-6:
+        raise SolverError(f"L_mm violates the NTP-SVM* constraints by {viol:.2e}; pass a solution of solve_ntp_svm")
+    return mask, L, viol
 
 
 def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e-3, seed: int = 0,
@@ -195,19 +213,7 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
     Face
     """
     t0 = time.perf_counter()
-    mask = support_mask(data)
-    L = np.asarray(getattr(L_mm, "L", L_mm), dtype=np.float64)
-    if L.shape != mask.shape:
-        raise SolverError(f"L_mm has shape {L.shape} but the support pattern is {mask.shape} (V x m)")
-    if not np.all(np.isfinite(L)):
-        raise SolverError("L_mm contains NaN or infinite entries")
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise SolverError(f"tol must be a number in (0, 1), got {tol!r}")
-    if not (isinstance(n_directions, (int, np.integer)) and n_directions >= 1):
-        raise SolverError(f"n_directions must be a positive integer, got {n_directions!r}")
-    viol = max_violation(L, mask)
-    if viol > 1e-6:
-        raise SolverError(f"L_mm violates the NTP-SVM* constraints by {viol:.2e}; pass a solution of solve_ntp_svm")
+    mask, L, viol = _validated(data, L_mm, tol, n_directions)
     Lc = _centre(L)
     opt = _nuc(Lc)
     red = reduce_pattern(mask)
@@ -238,7 +244,8 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
         bad += bad2
         fine = _diameter([Lc] + [red.expand(Lh) for Lh in pts])
     is_point = bool(diam <= res or fine <= 0.5 * diam)
-    status = "probed" if not bad and excess <= 10 * tol else f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
+    status = "probed" if not bad and excess <= 10 * tol else \
+        f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
     return Face(members, float(diam), is_point, float(fine), status, opt, float(tol), res, float(excess), red.shape,
                 time.perf_counter() - t0, info)
 
