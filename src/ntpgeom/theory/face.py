@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-from .bundle import direction_distance
-from .svm import SolverError, max_violation, project_columns, reduce_pattern, support_mask
+from .geometry import direction_distance
+from ..errors import SolverError
+from .pattern import reduce_pattern, support_mask
+from .svm_backends import max_violation, project_columns
 
 RESOLUTION_PER_TOL = 50.0
 

@@ -30,10 +30,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..data import NTPData
-from .bundle import direction_distance
+from .geometry import direction_distance
 from . import subspaces
 from .subspaces import L_in
-from .svm import SolverError, SolverWarning
+from ..errors import SolverError, SolverWarning
 
 DEFAULT_MAX_ITER = 20000
 
