@@ -14,6 +14,7 @@ from .. import data as D
 from ..errors import NTPDataError
 from ._common import print_json, stages
 
+_SHARD_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".arrow")
 data_app = typer.Typer(help="Build, generate and inspect NTP datasets (contexts x next-token counts).", no_args_is_help=True)
 
 
@@ -68,7 +69,7 @@ def synth(
 
 @data_app.command("build")
 def build(
-    text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
+    inputs: Optional[list[Path]] = typer.Argument(None, help="A UTF-8 text file (or give --pairs); with --engine: files, globs or dataset folders (.txt, .jsonl, .parquet, .arrow)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
     context_len: int = typer.Option(5, "--context-len", "-T", help="Tokens per context (T-1)."),
@@ -81,17 +82,35 @@ def build(
     max_support: Optional[int] = typer.Option(None, "--max-support", help="Largest support size kept."),
     max_vocab: Optional[int] = typer.Option(None, "--max-vocab", help="Keep only the most frequent next tokens."),
     rare: str = typer.Option("drop", "--rare", help="What to do with the other next tokens: drop | map (to <unk>)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Streaming engine: local (in-process) | ray. Default: local for several files, globs, Parquet/JSONL/Arrow."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (--engine ray); default: a local Ray instance."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun to resume; removed on success."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable shards and report them, instead of failing."),
+    text_column: str = typer.Option("text", "--text-column", help="Text column / JSON field of Parquet, Arrow and JSONL input."),
+    ids_column: Optional[str] = typer.Option(None, "--ids-column", help="A pre-tokenised list<int> column / field instead of text."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
     filters = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
                    max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
-    if (text is None) == (pairs is None):
+    if (not inputs) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
+    text = inputs[0] if inputs else None
+    streaming = text is not None and (engine is not None or ids_column is not None or len(inputs) > 1 or text.is_dir()
+                                      or any(c in str(text) for c in "*?[") or text.suffix.lower() in _SHARD_SUFFIXES)
     with stages(not as_json) as say:
         if pairs is not None:
             say("reading pairs")
             data = D.from_pairs(pairs, **filters)
+        elif streaming:
+            from ..data.engines import build_corpus
+
+            data = build_corpus([str(p) for p in inputs], context_len=context_len, engine=engine or "local",
+                                tokenizer=tokenizer, text_column=text_column, ids_column=ids_column, doc_sep=doc_sep,
+                                lowercase=lowercase, work_dir=work_dir or out.with_name(out.name + ".work"),
+                                skip_bad=skip_bad, ray_address=ray_address, progress=say, **filters)
+            for msg in data.meta.get("skipped", []):
+                typer.echo(f"skipped: {msg}", err=True)
         else:
             if not text.is_file():
                 raise NTPDataError(f"text file not found: {text}")

@@ -103,8 +103,8 @@ def build_corpus(
             "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
             "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"]})
     except BaseException:
-        if own:
-            work.remove()
+        if own or not any(work.done(i) for i in range(len(shards))):
+            work.remove()  # nothing to resume from
         raise
     work.remove()
     return data

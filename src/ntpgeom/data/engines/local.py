@@ -76,6 +76,7 @@ class WorkDir:
     def remove(self) -> None:
         """Delete this job's files (on success); the folder itself too when nothing else is left in it."""
         shutil.rmtree(self.shards, ignore_errors=True)
+        shutil.rmtree(self.root / "reduced", ignore_errors=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
         try:
             self.root.rmdir()
