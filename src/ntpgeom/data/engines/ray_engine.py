@@ -9,8 +9,10 @@ that the exact selection (:mod:`.assemble`) runs exactly as with the local engin
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -32,6 +34,12 @@ def import_ray() -> Any:
     return ray
 
 
+def _source_root() -> str:
+    root = str(Path(__file__).resolve().parents[3])
+    rest = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + rest if rest else "")
+
+
 def _map_task(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir) -> tuple:
     encoder = None if spec.ids_column is not None else Encoder(spec.tokenizer or "")
     try:
@@ -47,7 +55,8 @@ def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions:
     started = not ray.is_initialized()
     if started:
         say("starting Ray")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        env = None if address else {"env_vars": {"PYTHONPATH": _source_root()}}  # workers import this ntpgeom
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, runtime_env=env)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
