@@ -54,16 +54,18 @@ corpora = st.lists(st.lists(st.integers(0, 9), min_size=0, max_size=25), min_siz
 
 
 @settings(max_examples=25)
-@given(docs=corpora, T1=st.sampled_from([1, 2, 4, 23]), parts=st.integers(1, 5), n_shards=st.integers(1, 3))
-def test_local_engine_equals_brute_force_and_from_tokens(tmp_path_factory, docs, T1, parts, n_shards):
-    # T1 = 23: 24 fields of 4 bits = 96-bit keys (packed into two words); short documents have no window
+@given(docs=corpora, T1=st.sampled_from([1, 2, 4, 23]), parts=st.integers(1, 5), n_shards=st.integers(1, 3),
+       chunk=st.sampled_from([1, 16, 1 << 22]))
+def test_local_engine_equals_brute_force_and_from_tokens(tmp_path_factory, docs, T1, parts, n_shards, chunk):
+    # T1 = 23: 24 fields of 4 bits = 96-bit keys (packed into two words); short documents have no window;
+    # chunk: tokens per counting chunk (1: one document per chunk; shards are counted chunk by chunk)
     pattern = write_shards(tmp_path_factory.mktemp("c"), docs, n_shards)
     brute = brute_counts(docs, T1)
     if not brute:
         with pytest.raises(NTPDataError, match="too long|empty"):
-            build_corpus(pattern, context_len=T1, ids_column="ids", partitions=parts)
+            build_corpus(pattern, context_len=T1, ids_column="ids", partitions=parts, chunk_tokens=chunk)
         return
-    got = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=parts)
+    got = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=parts, chunk_tokens=chunk)
     assert data_counts(got) == brute
     ref = from_tokens(docs, T1)
     assert got.hash == ref.hash

@@ -31,7 +31,7 @@ def build_corpus(
     ids_column: str | None = None,
     doc_sep: str = "blank",
     lowercase: bool = False,
-    partitions: int = 64,
+    partitions: int | None = None,
     work_dir: str | os.PathLike | None = None,
     skip_bad: bool = False,
     ray_address: str | None = None,
@@ -54,8 +54,9 @@ def build_corpus(
     engine : {"local", "ray"}
         ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
         ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
-    partitions : int
-        Hash partitions of the contexts; memory of the merge is about 1/partitions of the distinct windows.
+    partitions : int, optional
+        Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
+        at a time. Default: one per 32 MiB of input, at least 16.
     work_dir : path, optional
         Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
         Removed on success. Default: a temporary folder (no resume).
@@ -80,6 +81,9 @@ def build_corpus(
     shards, skipped = discover(paths, skip_bad)
     if not shards:
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    if partitions is None:
+        size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
+        partitions = int(min(4096, max(16, -(-size // (32 << 20)))))
     job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
            "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
@@ -131,7 +135,7 @@ def _check_args(context_len: Any, engine: str, partitions: Any, filters: dict) -
         raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
     if engine not in ENGINES:
         raise NTPDataError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if not isinstance(partitions, (int, np.integer)) or partitions < 1 or partitions > 65536:
+    if partitions is not None and (not isinstance(partitions, (int, np.integer)) or not 1 <= partitions <= 65536):
         raise NTPDataError(f"partitions must be an integer in [1, 65536], got {partitions!r}")
     unknown = set(filters) - set(_FILTER_KEYS)
     if unknown:

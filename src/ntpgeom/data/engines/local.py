@@ -5,7 +5,7 @@ Work folder layout (every file written atomically; a shard's folder appears by o
     manifest.json                 the job (context length, reader settings, partitions, shard list)
     shards/<i>/record.json        tokens, documents, windows and largest id of shard i
     shards/<i>/next.npz           its next-token totals (ids, counts)
-    shards/<i>/part-<p>.npz       its pre-aggregated rows whose context hashes to partition p
+    shards/<i>/part-<p>-<c>.npz   chunk c's pre-aggregated rows whose context hashes to partition p
 
 A rerun with the same work folder and job skips the shards whose folder exists (resume after a crash).
 """
@@ -21,9 +21,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..._io import atomic_path, write_json_atomic
+from ..._io import write_json_atomic
 from ...errors import NTPDataError
-from .kernel import Rows, empty_rows, merge_rows, split_by_partition, window_rows
+from .kernel import Rows, merge_rows, split_by_partition, window_rows
 from .readers import Encoder, ReadSpec, Shard, read_shard
 
 MANIFEST = "ntpgeom.work/1"
@@ -66,12 +66,13 @@ class WorkDir:
         with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:
             return z["ids"], z["counts"]
 
-    def partition(self, i: int, p: int) -> Rows | None:
-        f = self.shard_dir(i) / f"part-{p:04d}.npz"
-        if not f.is_file():
-            return None
-        with np.load(f, allow_pickle=False) as z:
-            return z["ctx"].astype(np.int64), z["nxt"].astype(np.int64), z["cnt"]
+    def partition(self, i: int, p: int) -> list[Rows]:
+        """Shard i's rows in partition p (one table per chunk)."""
+        out = []
+        for f in sorted(self.shard_dir(i).glob(f"part-{p:04d}-*.npz")):
+            with np.load(f, allow_pickle=False) as z:
+                out.append((z["ctx"].astype(np.int64), z["nxt"].astype(np.int64), z["cnt"]))
+        return out
 
     def remove(self) -> None:
         """Delete this job's files (on success); the folder itself too when nothing else is left in it."""
@@ -89,30 +90,39 @@ def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitio
     """Count shard ``i`` into its partition files (skipped when already done). Returns its record."""
     if work.done(i):
         return {**work.record(i), "resumed": True}
-    parts, tokens, docs, top = [], 0, 0, -1
-    for ids, doc_ids in read_shard(shard, spec, encoder):
-        if ids.size:
-            parts.append(window_rows(ids, context_len, doc_ids))
-            tokens += int(ids.size)
-            top = max(top, int(ids.max()))
-        docs += int(doc_ids[-1]) + 1 if doc_ids.size else 0
-    rows = merge_rows(parts, context_len) if len(parts) > 1 else (parts[0] if parts else empty_rows(context_len))
     final = work.shard_dir(i)
     tmp = work.shards / f".tmp-{i:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        small = np.uint32 if top < 2**32 - 1 else np.int64
-        for p, (c, n, k) in split_by_partition(rows, n_partitions).items():
-            np.savez(tmp / f"part-{p:04d}.npz", ctx=c.astype(small), nxt=n.astype(small), cnt=k)
-        np.savez(tmp / "next.npz", **dict(zip(("ids", "counts"), _next_totals(rows[1], rows[2]))))
-        rec = {"label": shard.label, "tokens": tokens, "docs": docs, "windows": int(rows[2].sum()), "max_id": top}
+        rec = _count_chunks(shard, spec, context_len, n_partitions, encoder, tmp)
         (tmp / "record.json").write_text(json.dumps(rec), encoding="utf-8")
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {**rec, "resumed": False}
+
+
+def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, encoder: Encoder | None,
+                  out: Path) -> dict:
+    """Count a shard chunk by chunk (memory: one chunk), writing each chunk's partitioned rows into ``out``."""
+    tokens, docs, windows, top, nexts = 0, 0, 0, -1, []
+    for c, (ids, doc_ids) in enumerate(read_shard(shard, spec, encoder)):
+        docs += int(doc_ids[-1]) + 1 if doc_ids.size else 0
+        if not ids.size:
+            continue
+        tokens += int(ids.size)
+        top = max(top, int(ids.max()))
+        rows = window_rows(ids, context_len, doc_ids)
+        small = np.uint32 if top < 2**32 - 1 else np.int64
+        for p, (x, n, k) in split_by_partition(rows, n_partitions).items():
+            np.savez(out / f"part-{p:04d}-{c:05d}.npz", ctx=x.astype(small), nxt=n.astype(small), cnt=k)
+        nexts.append(_next_totals(rows[1], rows[2]))
+        windows += int(rows[2].sum())
+    ids_, cnt_ = (np.concatenate(a) for a in zip(*nexts)) if nexts else (np.zeros(0, np.int64),) * 2
+    np.savez(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))))
+    return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top}
 
 
 def _next_totals(nxt: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,5 +176,5 @@ def merged_partitions(work: WorkDir, done: list[int], n_partitions: int, context
     """Each partition's rows merged over the finished shards (memory: one partition at a time)."""
     for p in range(n_partitions):
         say(f"merging partition {p + 1}/{n_partitions}", p, n_partitions)
-        parts = [r for r in (work.partition(i, p) for i in done) if r is not None]
+        parts = [r for i in done for r in work.partition(i, p)]
         yield merge_rows(parts, context_len)
