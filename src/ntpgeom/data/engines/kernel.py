@@ -52,21 +52,18 @@ def context_hash(ctx: np.ndarray) -> np.ndarray:
 
 def partition_of(ctx: np.ndarray, n_partitions: int) -> np.ndarray:
     """Partition index in 0..n_partitions-1 of each context row (a hash of the whole context), shape (n,)."""
-    return (context_hash(ctx) % np.uint64(n_partitions)).astype(np.int64)
+    return (context_hash(ctx) % np.uint64(n_partitions)).astype(np.uint16 if n_partitions <= 65536 else np.int64)
 
 
 def split_by_partition(rows: Rows, n_partitions: int) -> dict[int, Rows]:
     """Split a row table by the partition of its contexts; order inside each part is kept."""
     ctx, nxt, cnt = rows
     part = partition_of(ctx, n_partitions)
-    order = np.argsort(part, kind="stable")
+    order = np.argsort(part, kind="stable")  # uint16: numpy's stable sort is a radix sort, O(n)
     bounds = np.searchsorted(part[order], np.arange(n_partitions + 1))
-    out = {}
-    for p in range(n_partitions):
-        idx = order[bounds[p] : bounds[p + 1]]
-        if idx.size:
-            out[p] = (ctx[idx], nxt[idx], cnt[idx])
-    return out
+    ctx, nxt, cnt = ctx[order], nxt[order], cnt[order]  # one gather, then slices (views)
+    return {p: (ctx[bounds[p] : bounds[p + 1]], nxt[bounds[p] : bounds[p + 1]], cnt[bounds[p] : bounds[p + 1]])
+            for p in range(n_partitions) if bounds[p + 1] > bounds[p]}
 
 
 def _bits(n: int) -> int:
