@@ -88,7 +88,7 @@ def child(args: argparse.Namespace) -> None:
             ids = np.concatenate(docs).astype(np.int64)
             doc_ids = np.repeat(np.arange(sum(len(x) for x in lens)), np.concatenate(lens))
             t0 = time.perf_counter()  # count only: reading is not part of the kernel
-            data = g.from_tokens(ids, args.context_len, doc_ids)
+            data = g.from_tokens(ids, args.context_len, doc_ids, top_k=args.top_k or None)
         else:
             work = Path(args.dir) / f"work-{args.child}"
             shuffle = {}
@@ -98,7 +98,8 @@ def child(args: argparse.Namespace) -> None:
                     shuffle["bytes"] = sum(f.stat().st_size for f in work.rglob("*.npz"))
 
             data = build_corpus([str(f) for f in files], context_len=args.context_len, ids_column="ids",
-                                engine=args.child, partitions=args.partitions, work_dir=work, progress=say)
+                                engine=args.child, partitions=args.partitions, work_dir=work, progress=say,
+                                top_k=args.top_k or None)
             out["shuffle_bytes"] = shuffle.get("bytes", 0)
         out.update(seconds=time.perf_counter() - t0, tokens=int(data.meta["n_tokens"]), m=data.m, hash=data.hash)
     print(json.dumps(out))
@@ -110,7 +111,8 @@ def run_child(args: argparse.Namespace, what: str, first_shards: int = 0) -> dic
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(HERE.parents[1] / "src")}
     cmd = [sys.executable, str(HERE), "--child", what, "--dir", str(args.dir), "--context-len", str(args.context_len),
-           "--threads", str(args.threads), "--partitions", str(args.partitions), "--first-shards", str(first_shards)]
+           "--threads", str(args.threads), "--partitions", str(args.partitions), "--first-shards", str(first_shards),
+           "--top-k", str(args.top_k)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     peak = [0]
 
@@ -175,6 +177,7 @@ def main() -> None:
     ap.add_argument("--context-len", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--engines", default="local,ray")
+    ap.add_argument("--top-k", type=int, default=100_000, help="keep the K most frequent contexts (0: all)")
     ap.add_argument("--kernel-tokens", type=float, default=1e7)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
@@ -189,7 +192,7 @@ def main() -> None:
     t0 = time.perf_counter()
     files = write_corpus(args.dir, tokens, shard, args.vocab, seed=0)
     print(f"corpus: {tokens:.3g} tokens, {len(files)} Parquet shards of {shard:.3g}, V={args.vocab}, "
-          f"T-1={args.context_len} ({time.perf_counter() - t0:.1f} s to generate or reuse); threads={args.threads}; "
+          f"T-1={args.context_len}, top-k={args.top_k or 'all'} ({time.perf_counter() - t0:.1f} s to generate or reuse); threads={args.threads}; "
           f"cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (shared machine)")
     fit_shards = max(1, min(len(files), int(args.fit_tokens) // shard))
     rows = []

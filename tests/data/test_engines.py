@@ -89,6 +89,23 @@ def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path)
         assert got.hash == from_tokens(docs, 2, top_k=3).hash
 
 
+def test_top_k_pruning_while_merging_stays_exact(tmp_path, monkeypatch):
+    # without slack, more than 4 K candidate rows trigger the running top-K pruning between partitions
+    import ntpgeom.data.engines.build as B
+
+    monkeypatch.setattr(B, "PRUNE_SLACK", 0)
+    calls = []
+    real = B.prune_top_k
+    monkeypatch.setattr(B, "prune_top_k", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    docs = [rng.zipf(1.3, size=400).clip(max=3000).tolist() for _ in range(400)]
+    pattern = write_shards(tmp_path, docs, 3, row_group=50)
+    for k in (1, 50, 5000):
+        got = build_corpus(pattern, context_len=2, ids_column="ids", partitions=16, top_k=k)
+        assert got.hash == from_tokens(docs, 2, top_k=k).hash
+    assert calls  # the pruning path ran
+
+
 @pytest.mark.parametrize("filters", [
     {"min_count": 2}, {"min_support": 2}, {"max_support": 1, "top_k": 4}, {"max_vocab": 3},
     {"max_vocab": 2, "rare": "map"}, {"max_vocab": 4, "min_count": 2, "top_k": 3},

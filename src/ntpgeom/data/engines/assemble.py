@@ -93,6 +93,18 @@ def select_partition(rows: Rows, vmap: VocabMap | None, filters: dict, context_l
     return ctx[m], nxt[m], cnt[m]
 
 
+def prune_top_k(candidates: Sequence[Rows], top_k: int, context_len: int) -> Rows:
+    """The rows of the ``top_k`` best contexts among the candidates (count descending, ties: lexicographically
+    smaller first). Exact: every context dropped has ``top_k`` contexts ahead of it in the same total order."""
+    ctx, nxt, cnt = merge_rows(candidates, context_len)  # sorted by context: stable ranks keep lexicographic ties
+    starts, grp = group_contexts(ctx)
+    n_j = np.add.reduceat(cnt, starts) if len(cnt) else np.zeros(0, np.int64)
+    keep = np.zeros(len(starts), dtype=bool)
+    keep[np.argsort(-n_j, kind="stable")[:top_k]] = True
+    m = keep[grp]
+    return ctx[m], nxt[m], cnt[m]
+
+
 def assemble(candidates: Sequence[Rows], context_len: int, names: Sequence[str], vmap: VocabMap | None,
              filters: dict, meta: dict) -> NTPData:
     """The final dataset from the candidate rows of all partitions (bounded by the selection, not the corpus)."""

@@ -13,11 +13,12 @@ import numpy as np
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
-from .assemble import assemble, select_partition, vocab_map
+from .assemble import assemble, prune_top_k, select_partition, vocab_map
 from .local import WorkDir, merge_next_totals, merged_partitions, run_map_local
 from .readers import Encoder, ReadSpec, discover
 
 ENGINES = ("local", "ray")
+PRUNE_SLACK = 1 << 16  # candidate rows held beyond 4 K before the running top-K pruning
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
 
@@ -124,7 +125,14 @@ def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | None, conte
         raise NTPDataError(f"token id {max_id} is outside the tokenizer's vocabulary of size {len(names)}")
     next_ids, next_tot = merge_next_totals(work, done)
     vmap = vocab_map(next_ids, next_tot, names, len(names), filters)
-    candidates = [select_partition(r, vmap, filters, context_len) for r in rows]
+    candidates: list = []
+    held = 0  # candidate rows held; with top_k they are pruned to the exact top K so far (memory ~ K, not corpus)
+    for r in rows:
+        candidates.append(select_partition(r, vmap, filters, context_len))
+        held += len(candidates[-1][1])
+        if filters.get("top_k") is not None and held > 4 * int(filters["top_k"]) + PRUNE_SLACK:
+            candidates = [prune_top_k(candidates, int(filters["top_k"]), context_len)]
+            held = len(candidates[0][1])
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
     return assemble(candidates, context_len, names, vmap, filters, {**meta, **info})
