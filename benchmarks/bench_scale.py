@@ -98,7 +98,7 @@ def child(args: argparse.Namespace) -> None:
                     shuffle["bytes"] = sum(f.stat().st_size for f in work.rglob("*.npz"))
 
             data = build_corpus([str(f) for f in files], context_len=args.context_len, ids_column="ids",
-                                engine=args.child, partitions=args.partitions, work_dir=work, progress=say,
+                                engine=args.child, partitions=args.partitions or None, work_dir=work, progress=say,
                                 top_k=args.top_k or None)
             out["shuffle_bytes"] = shuffle.get("bytes", 0)
         out.update(seconds=time.perf_counter() - t0, tokens=int(data.meta["n_tokens"]), m=data.m, hash=data.hash)
@@ -175,7 +175,7 @@ def main() -> None:
     ap.add_argument("--fit-tokens", type=float, default=2e7, help="from_tokens baseline on this many tokens")
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--context-len", type=int, default=3)
-    ap.add_argument("--partitions", type=int, default=16)
+    ap.add_argument("--partitions", type=int, default=0, help="0: automatic (one per 8 MiB of input)")
     ap.add_argument("--engines", default="local,ray")
     ap.add_argument("--top-k", type=int, default=100_000, help="keep the K most frequent contexts (0: all)")
     ap.add_argument("--kernel-tokens", type=float, default=1e7)

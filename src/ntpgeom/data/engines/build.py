@@ -57,7 +57,8 @@ def build_corpus(
         ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
     partitions : int, optional
         Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
-        at a time. Default: one per 32 MiB of input, at least 16.
+        at a time. Default: one per 8 MiB of input files, at least 16 (so a partition holds the partial counts of
+        about 8 MiB of input whatever the corpus size).
     work_dir : path, optional
         Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
         Removed on success. Default: a temporary folder (no resume).
@@ -67,6 +68,11 @@ def build_corpus(
         ``progress(stage, done=None, total=None)``; the stage text carries the throughput (tokens/s).
     **filters
         As :func:`~ntpgeom.data.filter_data`, applied exactly after the merge.
+
+    Memory (local engine): the largest of one counting chunk (``chunk_tokens``, default 4M tokens, ~0.1 KB per
+    token in the vectorised kernel), one merged partition (~8 MiB of input's partial counts, (T+1) x 8 bytes per
+    distinct window with sort temporaries) and the selected output (with ``top_k``: at most 4 K + 65536 candidate
+    rows). None of these grows with the corpus. Without ``top_k`` or other filters the output itself is the bound.
 
     Returns
     -------
@@ -84,7 +90,7 @@ def build_corpus(
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
     if partitions is None:
         size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
-        partitions = int(min(4096, max(16, -(-size // (32 << 20)))))
+        partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
     job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
            "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}

@@ -64,8 +64,9 @@ def discover(paths: str | os.PathLike | Sequence[str | os.PathLike], skip_bad: b
                 raise NTPDataError(f"the pattern {s!r} matches no file; check the path and quote the glob")
             files += [Path(h) for h in hits if Path(h).is_file()]
         elif Path(s).is_dir():
+            # in a folder (e.g. a Hugging Face dataset saved on disk) .json files are metadata, not records
             found = sorted(p for p in Path(s).rglob("*") if p.is_file() and p.suffix.lower() in SUFFIX_KIND
-                           and p.name not in ("dataset_info.json", "state.json", "dataset_dict.json"))
+                           and p.suffix.lower() != ".json")
             if not found:
                 raise NTPDataError(f"the folder {s} holds no .parquet/.arrow/.jsonl/.txt file")
             files += found
