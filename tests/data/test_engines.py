@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ntpgeom.cli import main
-from ntpgeom.data import from_tokens
+from ntpgeom.data import from_text, from_tokens
 from ntpgeom.data.engines import build_corpus
 from ntpgeom.errors import NTPDataError
 
@@ -146,6 +146,17 @@ def test_text_readers_jsonl_parquet_arrow_and_text_agree(tmp_path):
     assert got.meta["n_shards"] == 3
     (tmp_path / "c.txt").write_text("\n\n".join(TEXTS))
     assert build_corpus(tmp_path / "c.txt", context_len=1, tokenizer=tok).hash == got.hash
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "char"])
+def test_word_and_char_tokenizers_equal_from_text(tmp_path, tokenizer):
+    # the corpus-wide vocabulary (first pass) gives the ids from_text gives: same arrays, same hash
+    parts = ["The cat sat.\n\nA dog, a cat!", "the dog sat on the mat\n\nzebra", "Mat? cat. The END"]
+    for i, p in enumerate(parts):
+        (tmp_path / f"{i}.txt").write_text(p)
+    got = build_corpus(str(tmp_path / "*.txt"), context_len=2, tokenizer=tokenizer, lowercase=True, top_k=6)
+    ref = from_text("\n\n".join(parts), 2, tokenizer, lowercase=True, top_k=6)
+    assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
 
 
 def test_crash_then_resume_does_not_recount_finished_shards(tmp_path):

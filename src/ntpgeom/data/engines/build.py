@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections import Counter
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..._io import write_json_atomic
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
 from .assemble import assemble, prune_top_k, select_partition, vocab_map
 from .local import WorkDir, merge_next_totals, merged_partitions, run_map_local
-from .readers import Encoder, ReadSpec, discover
+from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, discover, token_frequencies
 
 ENGINES = ("local", "ray")
 PRUNE_SLACK = 1 << 16  # candidate rows held beyond 4 K before the running top-K pruning
@@ -51,7 +54,8 @@ def build_corpus(
     context_len : int
         Tokens per context (T-1), >= 1. Keys of any width stay exact.
     tokenizer : str, optional
-        A ``tokenizers`` JSON file (fixed vocabulary) for text input; not needed with ``ids_column``.
+        For text input: ``"word"`` or ``"char"`` (ids by corpus frequency, as :func:`~ntpgeom.data.from_text`; one
+        extra pass builds the vocabulary) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
     engine : {"local", "ray"}
         ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
         ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
@@ -83,7 +87,8 @@ def build_corpus(
     filters = {k: v for k, v in filters.items() if v is not None}
     _check_args(context_len, engine, partitions, filters)
     spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
-    encoder = None if ids_column is not None else Encoder(tokenizer or "")
+    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
+    encoder = None if ids_column is not None or by_frequency else Encoder(tokenizer or "")
     say("finding shards")
     shards, skipped = discover(paths, skip_bad)
     if not shards:
@@ -100,15 +105,17 @@ def build_corpus(
     work.open()
     t0 = time.perf_counter()
     try:
+        if by_frequency:
+            encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
         if engine == "local":
             done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder, skip_bad, say)
             rows = merged_partitions(work, done, int(partitions), int(context_len), say)
         else:
             from .ray_engine import run_ray
 
-            done, bad, totals, rows = run_ray(shards, spec, int(context_len), int(partitions), work, skip_bad,
-                                              ray_address, say)
-        skipped += bad
+            done, bad, totals, rows = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
+                                              skip_bad, ray_address, say)
+        skipped = list(dict.fromkeys(skipped + bad))
         data = _select(work, done, rows, encoder, int(context_len), filters, say, {
             "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
             "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
@@ -121,7 +128,26 @@ def build_corpus(
     return data
 
 
-def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | None, context_len: int, filters: dict,
+def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bool, skipped: list[str],
+                       say: Callable[..., None]) -> VocabEncoder:
+    """First pass for ``"word"``/``"char"``: the corpus-wide token frequencies (kept in the work folder on resume)."""
+    path = work.root / "vocab.json"
+    if path.is_file():
+        return VocabEncoder(spec.tokenizer, Counter(json.loads(path.read_text(encoding="utf-8"))))
+    freq: Counter = Counter()
+    for i, shard in enumerate(shards):
+        try:
+            freq.update(token_frequencies(shard, spec))
+        except NTPDataError as exc:
+            if not skip_bad:
+                raise
+            skipped.append(str(exc))
+        say("building the vocabulary", i + 1, len(shards))
+    write_json_atomic(path, dict(freq))
+    return VocabEncoder(spec.tokenizer, freq)
+
+
+def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncoder | None, context_len: int, filters: dict,
             say: Callable[..., None], info: dict) -> NTPData:
     max_id = max((work.record(i)["max_id"] for i in done), default=-1)
     if max_id < 0:

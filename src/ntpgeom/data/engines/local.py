@@ -24,7 +24,7 @@ import numpy as np
 from ..._io import write_json_atomic
 from ...errors import NTPDataError
 from .kernel import Rows, merge_rows, split_by_partition, window_rows
-from .readers import Encoder, ReadSpec, Shard, read_shard
+from .readers import Encoder, ReadSpec, Shard, VocabEncoder, read_shard
 
 MANIFEST = "ntpgeom.work/1"
 
@@ -78,6 +78,7 @@ class WorkDir:
         """Delete this job's files (on success); the folder itself too when nothing else is left in it."""
         shutil.rmtree(self.shards, ignore_errors=True)
         shutil.rmtree(self.root / "reduced", ignore_errors=True)
+        (self.root / "vocab.json").unlink(missing_ok=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
         try:
             self.root.rmdir()
@@ -86,7 +87,7 @@ class WorkDir:
 
 
 def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
-              encoder: Encoder | None) -> dict:
+              encoder: Encoder | VocabEncoder | None) -> dict:
     """Count shard ``i`` into its partition files (skipped when already done). Returns its record."""
     if work.done(i):
         return {**work.record(i), "resumed": True}
@@ -104,7 +105,7 @@ def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitio
     return {**rec, "resumed": False}
 
 
-def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, encoder: Encoder | None,
+def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, encoder: Encoder | VocabEncoder | None,
                   out: Path) -> dict:
     """Count a shard chunk by chunk (memory: one chunk), writing each chunk's partitioned rows into ``out``."""
     tokens, docs, windows, top, nexts = 0, 0, 0, -1, []
@@ -144,7 +145,7 @@ def merge_next_totals(work: WorkDir, done: list[int]) -> tuple[np.ndarray, np.nd
 
 
 def run_map_local(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
-                  encoder: Encoder | None, skip_bad: bool, say: Callable[..., None]) -> tuple[list[int], list[str], dict]:
+                  encoder: Encoder | VocabEncoder | None, skip_bad: bool, say: Callable[..., None]) -> tuple[list[int], list[str], dict]:
     """Map every shard in this process. Returns (finished shard indices, skipped shard messages, totals)."""
     done, skipped = [], []
     totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import NTPDataError
 from .kernel import Rows, merge_rows, split_by_partition
 from .local import WorkDir, add_record, map_shard
-from .readers import Encoder, ReadSpec, Shard
+from .readers import Encoder, ReadSpec, Shard, VocabEncoder
 
 
 def import_ray() -> Any:
@@ -40,16 +40,16 @@ def _source_root() -> str:
     return root + (os.pathsep + rest if rest else "")
 
 
-def _map_task(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir) -> tuple:
-    encoder = None if spec.ids_column is not None else Encoder(spec.tokenizer or "")
+def _map_task(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
+              encoder: Encoder | VocabEncoder | None) -> tuple:
     try:
         return i, map_shard(i, shard, spec, context_len, n_partitions, work, encoder), None
     except NTPDataError as exc:
         return i, None, str(exc)
 
 
-def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir, skip_bad: bool,
-            address: str | None, say: Callable[..., None]) -> tuple[list[int], list[str], dict, Iterator[Rows]]:
+def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
+            encoder: Encoder | VocabEncoder | None, skip_bad: bool, address: str | None, say: Callable[..., None]) -> tuple[list[int], list[str], dict, Iterator[Rows]]:
     """Map on Ray tasks, reduce with Ray Data ``groupby(...).sum``. Returns (done, skipped, totals, partitions)."""
     ray = import_ray()
     started = not ray.is_initialized()
@@ -61,7 +61,8 @@ def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        done, skipped, totals = _ray_map(ray, shards, spec, context_len, n_partitions, work, skip_bad, say)
+        enc = ray.put(encoder)  # one copy in the object store for all map tasks
+        done, skipped, totals = _ray_map(ray, shards, spec, context_len, n_partitions, work, enc, skip_bad, say)
         n_chunks = _ray_reduce(ray, work, done, context_len, n_partitions, say)
     finally:
         if started:
@@ -70,9 +71,9 @@ def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions:
 
 
 def _ray_map(ray: Any, shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
-             skip_bad: bool, say: Callable[..., None]) -> tuple[list[int], list[str], dict]:
+             encoder: Any, skip_bad: bool, say: Callable[..., None]) -> tuple[list[int], list[str], dict]:
     task = ray.remote(num_cpus=1)(_map_task)
-    pending = [task.remote(i, s, spec, context_len, n_partitions, work) for i, s in enumerate(shards)]
+    pending = [task.remote(i, s, spec, context_len, n_partitions, work, encoder) for i, s in enumerate(shards)]
     done, errors = [], {}
     totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
     t0 = time.perf_counter()

@@ -2,7 +2,8 @@
 
 A *shard* is the unit of work and of resumption: one text or JSONL file, one Parquet row group, or one Arrow file.
 Every row or record is one document, so windows never cross rows. Text is tokenised with a ``tokenizers`` JSON file
-in batches (the Rust encoder runs on all cores); pre-tokenised id columns (list<int>) skip tokenisation.
+in batches (the Rust encoder runs on all cores), or with ``"word"``/``"char"`` over a corpus-wide vocabulary built in
+a first pass; pre-tokenised id columns (list<int>) skip tokenisation.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -18,6 +20,7 @@ import numpy as np
 
 from ...errors import NTPDataError
 from ..builders import split_documents
+from ..tokenize import encode
 
 SUFFIX_KIND = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
                ".arrow": "arrow", ".txt": "text", ".text": "text"}
@@ -101,25 +104,30 @@ def _file_shards(path: Path) -> list[Shard]:
     return [Shard(str(path), kind, i, stamp) for i in range(n)]
 
 
-def read_shard(shard: Shard, spec: ReadSpec, encoder: "Encoder | None") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def read_shard(shard: Shard, spec: ReadSpec, encoder: "Encoder | VocabEncoder | None") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(ids, doc_ids)`` chunks of about ``spec.chunk_tokens`` tokens; documents never span two chunks.
 
     Raises :class:`NTPDataError` naming the shard for unreadable files, a missing column or bad content.
     """
-    try:
-        docs = _load_documents(shard, spec)
-    except NTPDataError:
-        raise
-    except Exception as exc:  # any reader failure (corrupt Parquet/Arrow, bad JSON, I/O) becomes one clear error
-        raise NTPDataError(f"cannot read {shard.label}: {exc}; repair or remove the shard, or pass --skip-bad") from exc
+    docs = documents(shard, spec)
     if isinstance(docs, tuple):  # pre-tokenised: (values, offsets)
         yield from _chunk_ids(*docs, spec.chunk_tokens, shard)
         return
     if encoder is None:
         raise NTPDataError(f"{shard.label} holds text; give a tokenizer (a tokenizers JSON file) or an ids column")
-    step = 1024
-    for lo in range(0, len(docs), step):
-        yield encoder.encode(docs[lo : lo + step])
+    for lo in range(0, len(docs), _BATCH):
+        yield encoder.encode(docs[lo : lo + _BATCH])
+
+
+def documents(shard: Shard, spec: ReadSpec) -> Any:
+    """The shard's documents: a list of str, or ``(ids, offsets)`` for pre-tokenised input. One clear error for any
+    reader failure (corrupt Parquet/Arrow, bad JSON, I/O, a missing column)."""
+    try:
+        return _load_documents(shard, spec)
+    except NTPDataError:
+        raise
+    except Exception as exc:  # pyarrow, json and the OS raise many types; each becomes one clear error
+        raise NTPDataError(f"cannot read {shard.label}: {exc}; repair or remove the shard, or pass --skip-bad") from exc
 
 
 def _load_documents(shard: Shard, spec: ReadSpec) -> Any:
@@ -222,6 +230,38 @@ def _chunk_ids(values: np.ndarray, offsets: np.ndarray, chunk: int, shard: Shard
         lo = hi
 
 
+FREQUENCY_TOKENIZERS = ("word", "char")
+_BATCH = 1024  # documents per tokenisation batch
+
+
+def token_frequencies(shard: Shard, spec: ReadSpec) -> Counter:
+    """How often each string token of a ``"word"``/``"char"`` tokenizer occurs in the shard (first pass)."""
+    docs = documents(shard, spec)
+    freq: Counter = Counter()
+    for lo in range(0, len(docs), _BATCH):
+        enc = encode(docs[lo : lo + _BATCH], spec.tokenizer or "word")
+        freq.update(dict(zip(enc.vocab, np.bincount(enc.ids, minlength=len(enc.vocab)).tolist())))
+    return freq
+
+
+class VocabEncoder:
+    """``"word"``/``"char"`` tokens mapped to a corpus-wide vocabulary (most frequent first, ties lexicographic:
+    the ids ``from_text`` gives), built by a first pass over all shards (:func:`token_frequencies`)."""
+
+    def __init__(self, spec: str, freq: Counter):
+        self.spec = spec
+        self._vocab = sorted(freq, key=lambda t: (-freq[t], t))
+        self.index = {t: i for i, t in enumerate(self._vocab)}
+
+    def encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        enc = encode(docs, self.spec)
+        remap = np.array([self.index[t] for t in enc.vocab], dtype=np.int64)
+        return (remap[enc.ids] if enc.ids.size else enc.ids), enc.doc_ids
+
+    def vocab(self) -> list[str]:
+        return list(self._vocab)
+
+
 class Encoder:
     """A ``tokenizers`` tokenizer loaded from a JSON file: fixed vocabulary, batch encoding on all cores."""
 
@@ -231,8 +271,8 @@ class Encoder:
         path = Path(spec)
         if not path.is_file():
             raise NTPDataError(
-                f"the streaming engines need a fixed vocabulary: give a tokenizers JSON file (got {spec!r}) or "
-                "pre-tokenised ids (--ids-column); 'word'/'char'/'bpe:N' are for one in-memory text file"
+                f"the streaming engines take 'word', 'char', a tokenizers JSON file or pre-tokenised ids "
+                f"(--ids-column), got {spec!r}; 'bpe:N' (trained on the corpus) works on one in-memory text file"
             )
         try:
             self.tok = Tokenizer.from_file(str(path))
