@@ -190,6 +190,9 @@ def test_work_dir_of_another_job_is_refused(tmp_path):
         build_corpus(pattern, context_len=1, ids_column="ids", work_dir=work, progress=crash)
     with pytest.raises(NTPDataError, match="another job"):
         build_corpus(pattern, context_len=2, ids_column="ids", work_dir=work)
+    with pytest.raises(NTPDataError, match="not an ntpgeom work folder"):  # never a folder holding other files
+        build_corpus(pattern, context_len=1, ids_column="ids", work_dir=tmp_path / "in")
+    assert len(list((tmp_path / "in").glob("*.parquet"))) == 2
 
 
 def _cli(argv, capsys):

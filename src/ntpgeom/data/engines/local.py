@@ -49,6 +49,9 @@ class WorkDir:
                 raise NTPDataError(f"the work folder {self.root} holds another job (different inputs or settings); "
                                    "remove it or choose another --work-dir")
         else:
+            if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+                raise NTPDataError(f"the work folder {self.root} exists and is not an ntpgeom work folder (it is "
+                                   "removed on success); give a new or empty folder")
             self.shards.mkdir(parents=True, exist_ok=True)
             write_json_atomic(man, self.job)
         self.shards.mkdir(parents=True, exist_ok=True)
