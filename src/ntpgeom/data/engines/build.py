@@ -158,13 +158,15 @@ def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncode
     next_ids, next_tot = merge_next_totals(work, done)
     vmap = vocab_map(next_ids, next_tot, names, len(names), filters)
     candidates: list = []
-    held = 0  # candidate rows held; with top_k they are pruned to the exact top K so far (memory ~ K, not corpus)
-    for r in rows:
+    top_k = filters.get("top_k")
+    held, limit = 0, None if top_k is None else 4 * int(top_k) + PRUNE_SLACK
+    for r in rows:  # with top_k, candidates are pruned to the exact top K so far: memory ~ K rows, not the corpus
         candidates.append(select_partition(r, vmap, filters, context_len))
         held += len(candidates[-1][1])
-        if filters.get("top_k") is not None and held > 4 * int(filters["top_k"]) + PRUNE_SLACK:
-            candidates = [prune_top_k(candidates, int(filters["top_k"]), context_len)]
+        if limit is not None and held > limit:
+            candidates = [prune_top_k(candidates, int(top_k), context_len)]
             held = len(candidates[0][1])
+            limit = max(limit, 2 * held)  # amortised: each prune at least halves what it is given
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
     return assemble(candidates, context_len, names, vmap, filters, {**meta, **info})
