@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntpgeom.data import from_tokens
+from ntpgeom.data import from_text, from_tokens
 from ntpgeom.data.engines import build_corpus
 
 from .test_engines import brute_counts, data_counts, write_shards
@@ -41,6 +42,14 @@ def test_ray_one_node_equals_local_and_brute_force(ray_one_node, tmp_path_factor
     assert (got.counts != local.counts).nnz == 0 and np.array_equal(got.contexts, local.contexts)
     if top_k is None:
         assert data_counts(got) == brute_counts(docs, T1)
+
+
+def test_ray_word_tokenizer_jsonl_equals_from_text(ray_one_node, tmp_path):
+    texts = ["the cat sat on the mat", "a dog sat", "the dog sat on the cat", "on", "the mat the cat the dog"]
+    for i in range(2):
+        (tmp_path / f"{i}.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in texts[i::2]))
+    got = build_corpus(str(tmp_path / "*.jsonl"), context_len=1, tokenizer="word", engine="ray", partitions=2)
+    assert got.hash == from_text("\n\n".join(texts[0::2] + texts[1::2]), 1, "word").hash
 
 
 def test_ray_two_node_cluster_equals_local(tmp_path):
