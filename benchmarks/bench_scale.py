@@ -97,12 +97,39 @@ def child(args: argparse.Namespace) -> None:
                 if stage.startswith(("merging", "reducing")) and not shuffle:
                     shuffle["bytes"] = sum(f.stat().st_size for f in work.rglob("*.npz"))
 
-            data = build_corpus([str(f) for f in files], context_len=args.context_len, ids_column="ids",
-                                engine=args.child, partitions=args.partitions or None, work_dir=work, progress=say,
-                                top_k=args.top_k or None)
+            cluster = start_ray(args.child)
+            try:
+                data = build_corpus([str(f) for f in files], context_len=args.context_len, ids_column="ids",
+                                    engine="local" if args.child == "local" else "ray", work_dir=work, progress=say,
+                                    partitions=args.partitions or None, top_k=args.top_k or None)
+            finally:
+                if args.child != "local":
+                    import ray
+
+                    ray.shutdown()
+                if cluster is not None:
+                    cluster.shutdown()
             out["shuffle_bytes"] = shuffle.get("bytes", 0)
         out.update(seconds=time.perf_counter() - t0, tokens=int(data.meta["n_tokens"]), m=data.m, hash=data.hash)
     print(json.dumps(out))
+
+
+def start_ray(engine: str):
+    """``ray``: one node of 1 CPU; ``ray-2node``: a local 2-node cluster of 1 CPU each (ray.cluster_utils)."""
+    if engine == "local":
+        return None
+    import ray
+
+    env = {"env_vars": {"PYTHONPATH": str(HERE.parents[1] / "src")}}
+    if engine == "ray":
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env=env)
+        return None
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, log_to_driver=False, runtime_env=env)
+    return cluster
 
 
 def run_child(args: argparse.Namespace, what: str, first_shards: int = 0) -> dict:
@@ -176,7 +203,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--context-len", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=0, help="0: automatic (one per 8 MiB of input)")
-    ap.add_argument("--engines", default="local,ray")
+    ap.add_argument("--engines", default="local,ray", help="local, ray (1 node x 1 CPU), ray-2node (2 x 1 CPU)")
     ap.add_argument("--top-k", type=int, default=100_000, help="keep the K most frequent contexts (0: all)")
     ap.add_argument("--kernel-tokens", type=float, default=1e7)
     ap.add_argument("--repeats", type=int, default=3)
