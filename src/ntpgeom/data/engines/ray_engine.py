@@ -49,7 +49,8 @@ def _map_task(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitio
 
 
 def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
-            encoder: Encoder | VocabEncoder | None, skip_bad: bool, address: str | None, say: Callable[..., None]) -> tuple[list[int], list[str], dict, Iterator[Rows]]:
+            encoder: Encoder | VocabEncoder | None, skip_bad: bool, address: str | None,
+            say: Callable[..., None]) -> tuple[list[int], list[str], dict, Iterator[Rows]]:
     """Map on Ray tasks, reduce with Ray Data ``groupby(...).sum``. Returns (done, skipped, totals, partitions)."""
     ray = import_ray()
     started = not ray.is_initialized()
