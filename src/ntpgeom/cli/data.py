@@ -158,6 +158,7 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
 def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool, opts: dict) -> D.NTPData:
     from ..data.engines import build_corpus
 
+    check_output_target(out)
     if opts["max_vocab"] is None:
         opts["rare"] = None
     with stages(not as_json) as say:
