@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..._io import write_json_atomic
+from ..._io import publish_dir, save_work_arrays, write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from .kernel import Rows, merge_rows, split_by_partition, window_rows
 from .readers import Encoder, ReadSpec, Shard, VocabEncoder, read_shard
@@ -100,8 +100,8 @@ def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitio
     tmp.mkdir(parents=True)
     try:
         rec = _count_chunks(shard, spec, context_len, n_partitions, encoder, tmp)
-        (tmp / "record.json").write_text(json.dumps(rec), encoding="utf-8")
-        os.replace(tmp, final)
+        write_text_atomic(tmp / "record.json", json.dumps(rec))
+        publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -121,11 +121,11 @@ def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: 
         rows = window_rows(ids, context_len, doc_ids)
         small = np.uint32 if top < 2**32 - 1 else np.int64
         for p, (x, n, k) in split_by_partition(rows, n_partitions).items():
-            np.savez(out / f"part-{p:04d}-{c:05d}.npz", ctx=x.astype(small), nxt=n.astype(small), cnt=k)
+            save_work_arrays(out / f"part-{p:04d}-{c:05d}.npz", ctx=x.astype(small), nxt=n.astype(small), cnt=k)
         nexts.append(_next_totals(rows[1], rows[2]))
         windows += int(rows[2].sum())
     ids_, cnt_ = (np.concatenate(a) for a in zip(*nexts)) if nexts else (np.zeros(0, np.int64),) * 2
-    np.savez(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))))
+    save_work_arrays(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))))
     return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top}
 
 

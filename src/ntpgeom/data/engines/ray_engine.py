@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..._io import save_work_arrays
 from ...errors import NTPDataError
 from .kernel import Rows, merge_rows, split_by_partition
 from .local import WorkDir, add_record, map_shard
@@ -123,7 +124,7 @@ def _ray_reduce(ray: Any, work: WorkDir, done: list[int], context_len: int, n_pa
         ctx = np.stack([np.asarray(batch[f"c{t}"], dtype=np.int64) for t in range(context_len)], axis=1)
         rows = (ctx, np.asarray(batch["nxt"], dtype=np.int64), np.asarray(batch["sum(cnt)"], dtype=np.int64))
         for p, (c, x, k) in split_by_partition(rows, n_partitions).items():
-            np.savez(out / f"r-{p:04d}-{n:06d}.npz", ctx=c, nxt=x, cnt=k)
+            save_work_arrays(out / f"r-{p:04d}-{n:06d}.npz", ctx=c, nxt=x, cnt=k)
         n += 1
     return n
 
