@@ -23,7 +23,7 @@ def _fake_theory(data, solved=True):
     GW, GH = (U * s) @ U.T, (Vt.T * s) @ Vt
     return SimpleNamespace(
         data_hash=data.hash, L_in=L_in(data), S_tilde=St, L_mm=St if solved else None,
-        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH,
+        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH, H_mm=None,
     )
 
 
