@@ -9,12 +9,23 @@ the power of each verdict shown by negative and positive controls (theory.md §8
 """
 
 from .assess import Assessment, assess, face_reference
-from .controls import IMPERSONATES, assess_controls, build_controls, controls_table, run_controls, violations
+from .controls import (
+    IMPERSONATES,
+    ControlsTable,
+    assess_controls,
+    build_controls,
+    choose_thresholds,
+    controls_table,
+    controls_tables,
+    run_controls,
+    violations,
+)
 from .core import STATUSES, Verdict, discriminate, format_table, verdict_rows
 from .judge import CLAIMS, THRESHOLDS, Thresholds, judge, judge_row
 
 __all__ = [
     "Verdict", "STATUSES", "Assessment", "assess", "judge", "judge_row", "Thresholds", "THRESHOLDS", "CLAIMS",
     "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
-    "controls_table", "violations", "IMPERSONATES", "face_reference",
+    "controls_table", "violations", "IMPERSONATES", "face_reference", "choose_thresholds", "controls_tables",
+    "ControlsTable",
 ]

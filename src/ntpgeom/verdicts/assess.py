@@ -16,6 +16,8 @@ from .judge import Thresholds, judge_row
 
 #: optimal faces are probed automatically up to this many entries V x m (each probe solves 2 x n_directions SVMs)
 FACE_MAX_ENTRIES = 100_000
+#: ``finite_norm="auto"`` solves for the path point up to this many entries V x m
+FINITE_NORM_MAX_ENTRIES = 200_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +100,7 @@ def assess(
     *,
     first: tuple[Any, Any] | None = None,
     thresholds: Thresholds | None = None,
-    finite_norm: bool = True,
+    finite_norm: bool | str = "auto",
     face: Any = "auto",
     ref: Reference | None = None,
     label: str = "model",
@@ -121,9 +123,10 @@ def assess(
     first : (W0, H0), optional
         The same model at initialisation: C2 and C3 must then show a change since it (an untrained network fails).
     thresholds : Thresholds, optional
-    finite_norm : bool
+    finite_norm : bool or "auto"
         Judge C1/C2 against the path point of the model's norm (``ntpgeom.theory.finite_norm``) when available;
-        else (or when it does not converge) against ``L_in + R·L_mm``.
+        else (or when it does not converge) against ``L_in + R·L_mm``. "auto": when V x m <=
+        :data:`FINITE_NORM_MAX_ENTRIES`.
     face : "auto", Face or None
         The optimal face of NTP-SVM* (see :func:`face_reference`).
     """
@@ -132,6 +135,8 @@ def assess(
 
         theory = compute_theory(data)
     ref = face_reference(theory, data, face) if ref is None else ref
+    if finite_norm == "auto":
+        finite_norm = data.V * data.m <= FINITE_NORM_MAX_ENTRIES
     snap = _snap(W, H, L, b)
     Lc = centred(snap["L"])
     if Lc.shape != (data.V, data.m):

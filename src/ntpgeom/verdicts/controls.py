@@ -25,7 +25,7 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ..data import NTPData
 from ..metrics import TheoryLike
 from ..theory import direction_distance, factors
 from .assess import Assessment, assess, face_reference
-from .core import Verdict
+from .core import SEP_FLOOR, Verdict
 from .judge import CLAIMS, Thresholds
 
 C = 100.0
@@ -42,6 +42,7 @@ C = 100.0
 IMPERSONATES: dict[str, tuple[str, ...]] = {
     "positive": (),
     "S̃ direction": ("C1", "C2", "L_mm"),
+    "S̃ direction (= L_mm here)": (),
     "perturbed L_mm": ("C1", "L_mm"),
     "permuted means": ("C2",),
     "random init": ("loss", "C1", "C2", "C3", "C4", "L_mm"),
@@ -111,12 +112,17 @@ def _from_L(name: str, L: np.ndarray) -> Control:
 
 
 def build_controls(data: NTPData, theory: TheoryLike, seed: int = 0) -> list[Control]:
-    """The fixed set of controls of the module docstring on ``data`` (needs ``theory.L_mm``)."""
+    """The fixed set of controls of the module docstring on ``data`` (needs ``theory.L_mm``). Where S̃ is itself
+    optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, e.g. Prop. 3's certificate holds) the S̃
+    control is a second positive control and impersonates nothing."""
     if theory.L_mm is None:
         raise ValueError("the controls need L_mm: compute the theory with solve=True")
     rng = np.random.default_rng(seed)
     Lin, St, Lmm = (np.asarray(a, dtype=np.float64) for a in (theory.L_in, theory.S_tilde, theory.L_mm))
-    out = [_from_L("positive", Lin + C * Lmm), _from_L("S̃ direction", Lin + C * St)]
+    tilde = _from_L("S̃ direction", Lin + C * St)
+    if direction_distance(St, Lmm) <= 1e3 * SEP_FLOOR:
+        tilde = Control("S̃ direction (= L_mm here)", tilde.W, tilde.H, tilde.L, ())
+    out = [_from_L("positive", Lin + C * Lmm), tilde]
     out.append(_from_L("perturbed L_mm", Lin + C * _perturbed(Lmm, feasible_collapsed(data, rng))))
     Wm, Hm = factors(C * Lmm)
     Hp = _permuted_means(Wm, Hm, np.asarray(data.support_groups), rng)
@@ -156,6 +162,56 @@ def assess_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresho
     return out
 
 
+#: values below this are "at the resolution": the positive control's distance counts as at least FLOOR
+FLOOR = 1e-3
+
+
+def _distance(a: Assessment, claim: str) -> tuple[float, float]:
+    """(distance-like value d, d to the nearer of reference and rival) of one claim (lower is better)."""
+    r = a.row
+    if claim == "C1":
+        return r["dir_pred"], min(r["dir_pred"], r["dir_pred_rival"])
+    if claim == "L_mm":
+        return r["dir_perp_face"], min(r["dir_perp_face"], r["dir_perp_tilde"])
+    if claim == "C2":
+        sides = [s for s in ("W", "H") if np.isfinite(r[f"offp_{s}"])]
+        d = max(1 - r[f"offp_{s}"] for s in sides)
+        return d, max(min(1 - r[f"offp_{s}"], 1 - r[f"offp_{s}_rival"]) for s in sides)
+    v = a.verdict(claim).value
+    return v, v
+
+
+def choose_thresholds(per_dataset: list[list[tuple[str, Assessment]]]) -> dict[str, float]:
+    """Thresholds by the rule of :mod:`ntpgeom.verdicts.judge`, from the controls of several datasets.
+
+    For each claim (d lower is better; C2: d = 1 − Pearson): ``sqrt(max(FLOOR, max positive d) · min d over the
+    impostors impersonating the claim)``. ``<claim>_family`` (C1, C2, L_mm): ``sqrt(max in-family d · min random d)``
+    with in-family = S̃ direction, perturbed L_mm and random = random init, relabelled UFM, permuted means (d to the
+    nearer of prediction and rival). C2 is returned as a Pearson threshold (1 − d). Returns name → value.
+    """
+    out: dict[str, float] = {}
+    claims = ("C1", "C2", "C3", "C4", "L_mm")
+    for claim in claims:
+        pos, imp, fam, rnd = [], [], [], []
+        for results in per_dataset:
+            for name, a in results:
+                d, near = _distance(a, claim)
+                if name == "positive":
+                    pos.append(d)
+                elif claim in IMPERSONATES.get(name, ()):
+                    imp.append(d)
+                if name in ("S̃ direction", "perturbed L_mm"):
+                    fam.append(near)
+                if name in ("random init", "relabelled UFM", "permuted means"):
+                    rnd.append(near)
+        thr = float(np.sqrt(max(FLOOR, max(pos)) * min(imp)))
+        out[claim] = 1 - thr if claim == "C2" else thr
+        if claim in ("C1", "C2", "L_mm") and fam:
+            f = float(np.sqrt(max(fam) * min(rnd)))
+            out[f"{claim}_family"] = 1 - f if claim == "C2" else f
+    return out
+
+
 def violations(results: list[tuple[str, list[Verdict]]]) -> list[str]:
     """Bugs shown by the controls: the positive control not passing a claim, or an impostor passing a claim it
     impersonates (an "n/a" counts as neither). Empty when the verdicts reject what they should."""
@@ -186,3 +242,29 @@ def controls_table(results: list[tuple[str, list[Verdict]]]) -> str:
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows),
                       "(* = the claim this control impersonates: it must not pass)"])
+
+
+@dataclass(frozen=True, eq=False)
+class ControlsTable:
+    """The controls of one dataset for a report: ``title``, ``rows`` (every control's verdicts, ``run`` = control
+    name), ``text`` (:func:`controls_table`) and ``violations`` (should be empty)."""
+
+    title: str
+    rows: list[Verdict]
+    text: str
+    violations: list[str]
+
+    def as_dict(self) -> dict:
+        return {"title": self.title, "rows": [v.as_dict() for v in self.rows], "violations": self.violations}
+
+
+def controls_tables(datasets: list[tuple[str, NTPData, TheoryLike]], seed: int = 0) -> list[ControlsTable]:
+    """One :class:`ControlsTable` per ``(name, data, theory)`` whose L_mm is solved (the others are skipped)."""
+    out = []
+    for name, data, theory in datasets:
+        if theory.L_mm is None:
+            continue
+        res = run_controls(data, theory, seed)
+        rows = [replace(v, run=f"{name}/{c}") for c, vs in res for v in vs]
+        out.append(ControlsTable(f"Controls: {name}", rows, controls_table(res), violations(res)))
+    return out
