@@ -17,9 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import NTPData
-from ..theory import factors
+from ..theory import cross_entropy, factors
 from .distances import best_scale_residual
 from .similarity import corr_from_gram
+
+
+#: below this loss gap (relative to ℋ) the path point is not computed: its direction is not resolved in float64
+RESOLVED_GAP = 1e-10
 
 
 def centred(L: np.ndarray) -> np.ndarray:
@@ -83,9 +87,18 @@ def rival_point(L: np.ndarray, L_in: np.ndarray, S_tilde: np.ndarray) -> np.ndar
     return asymptotic_point(L, L_in, S_tilde)
 
 
+def _ball_gap_bound(data: NTPData, B: float, L_in: np.ndarray, L_ref: np.ndarray) -> float:
+    """An upper bound on CE(L̂_B) − ℋ: ``L_in + t·L_ref`` with ``t = (B − ‖L_in‖_*)/‖L_ref‖_*`` lies in the ball
+    (triangle inequality), so the path point's loss is at most its loss (inf when B <= ‖L_in‖_*)."""
+    t = (B - nuclear_norm(L_in)) / nuclear_norm(L_ref)
+    if not t > 0:
+        return float("inf")
+    return cross_entropy(L_in + t * L_ref, data) - data.entropy_bound
+
+
 def prediction_point(
     data: NTPData, L: np.ndarray, L_in: np.ndarray, L_ref: np.ndarray, *, warm: np.ndarray | None = None,
-    finite_norm: bool = True, tol: float = 1e-6, max_iter: int | None = None,
+    finite_norm: bool = True, tol: float = 1e-6, max_iter: int | None = 3000,
 ) -> Prediction:
     """The prediction for the centred logits ``L`` (V x m): the path point of norm ‖L‖_* when ``finite_norm`` and
     ``ntpgeom.theory.finite_norm`` is available and converges; else the asymptotic form (the note says why)."""
@@ -93,14 +106,25 @@ def prediction_point(
     asym = asymptotic_point(L, L_in, L_ref)
     if not finite_norm:
         return Prediction(asym, B, False, True, "asymptotic form L_in + R·L_mm (finite-norm prediction not requested)")
+    gap = _ball_gap_bound(data, B, L_in, L_ref)
+    if gap <= RESOLVED_GAP * max(1.0, data.entropy_bound):
+        return Prediction(asym, B, False, True, f"asymptotic form L_in + R·L_mm (at norm {B:.3g} the path point has "
+                          f"CE − ℋ <= {gap:.2g}, at round-off: its direction is not resolved in double precision)")
     try:
         from ..theory.finite_norm import path_point
     except ImportError:
         return Prediction(asym, B, False, True, "asymptotic form L_in + R·L_mm (theory.finite_norm not available)")
-    pp = path_point(data, B, warm=warm, tol=tol, max_iter=max_iter)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unconverged solve is reported in the note and falls back
+        pp = path_point(data, B, warm=warm, tol=tol, max_iter=max_iter)
     if not pp.converged:
-        return Prediction(asym, B, False, True,
+        return Prediction(asym, B, False, False,
                           f"asymptotic form L_in + R·L_mm (the path point of norm {B:.3g} did not converge: gap {pp.gap:.2g})")
+    if not getattr(pp, "resolved", True):
+        return Prediction(asym, B, False, True, f"asymptotic form L_in + R·L_mm (at norm {B:.3g} the path point's "
+                          "direction is not resolved in double precision: CE − ℋ is at round-off)")
     return Prediction(np.asarray(pp.L, dtype=np.float64), B, True, True, f"path point of norm {B:.3g} (λ = {pp.lam:.3g})")
 
 

@@ -12,7 +12,7 @@ minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared 
 ====================  ==================================================================================================
 ``step``              training step of the snapshot
 ``ce``, ``gap``       ``CE(L_k)`` and the loss gap ``CE(L_k) − ℋ``
-``norm_W/H/L``        Frobenius norms ``‖W_k‖``, ``‖H_k‖``, ``‖L_k‖`` (centred L)
+``norm_W/H/L``        Frobenius norms ``‖Ẇ_k‖``, ``‖Ḣ_k‖``, ``‖L_k‖`` (centred W, visible H, centred L)
 ``softlabel_err``     ``‖P_F(L_k) − L_in‖_F`` (soft-label recovery); ``softlabel_rel`` divides by ``‖L_in‖_F``
 ``dir_mm``            ``‖L_k/‖L_k‖ − L_mm/‖L_mm‖‖_F``; ``dir_perp_mm`` the same for ``P_⊥(L_k)``
 ``dir_tilde``         the same against S̃ (the proxy); ``dir_perp_tilde`` for ``P_⊥(L_k)``
@@ -247,13 +247,13 @@ def snapshot_metrics(
     maps_pred, maps_rival = factor_maps(L_pred, ref.idx), factor_maps(rival, ref.idx)
     if W is not None:
         Wc = W - W.mean(axis=0, keepdims=True)
-        out["norm_W"] = float(np.linalg.norm(W))
+        out["norm_W"] = float(np.linalg.norm(Wc))
         cW = corr_map(Wc.T)
         _compare(out, "W", Wc @ Wc.T, cW, (("mm", ref.G_W_mm, ref.corr_W_mm), ("proxy", ref.G_W_proxy, ref.corr_W_proxy)))
         _offp(out, "W", cW, maps_pred[0], maps_rival[0], n_perm, seed)
     if H is not None:
-        out["norm_H"] = float(np.linalg.norm(H))
         Hv = visible_H(W, H)
+        out["norm_H"] = float(np.linalg.norm(Hv))
         Hs = Hv[:, ref.idx] if len(ref.idx) < m else Hv
         cH = corr_map(Hs)
         _compare(out, "H", Hs.T @ Hs, cH, (("mm", ref.G_H_mm, ref.corr_H_mm), ("proxy", ref.G_H_proxy, ref.corr_H_proxy)))

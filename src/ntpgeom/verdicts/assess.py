@@ -90,6 +90,14 @@ def _snap(W: Any, H: Any, L: Any, b: Any) -> dict[str, Any]:
     return {"W": W, "H": H, "L": L, "b": b, "has_bias": b is not None}
 
 
+def first_row_of(data: NTPData, theory: TheoryLike, ref: Reference, first: tuple[Any, Any], *,
+                 finite_norm: bool = True, n_perm: int = 20, seed: int = 0) -> dict[str, float]:
+    """The metrics row of an initialisation ``(W0, H0)`` (to pass as ``first`` to several :func:`assess` calls)."""
+    s0 = _snap(first[0], first[1], None, None)
+    p0 = prediction_point(data, centred(s0["L"]), ref.L_in, ref.L_ref, finite_norm=finite_norm)
+    return snapshot_metrics(s0, theory, data, ref=ref, prediction=p0, n_perm=n_perm, seed=seed)
+
+
 def assess(
     data: NTPData,
     theory: TheoryLike | None = None,
@@ -98,7 +106,7 @@ def assess(
     L: Any = None,
     b: Any = None,
     *,
-    first: tuple[Any, Any] | None = None,
+    first: tuple[Any, Any] | dict[str, float] | None = None,
     thresholds: Thresholds | None = None,
     finite_norm: bool | str = "auto",
     face: Any = "auto",
@@ -120,8 +128,9 @@ def assess(
         Logits; default ``W H`` (+ ``b``). With a bias the logits are not ``W H`` exactly; that is reported, not fixed.
     b : array (V,), optional
         Output bias.
-    first : (W0, H0), optional
-        The same model at initialisation: C2 and C3 must then show a change since it (an untrained network fails).
+    first : (W0, H0) or a metrics row, optional
+        The same model at initialisation (or its :func:`first_row`): C2 and C3 must then show a change since it (an
+        untrained network fails).
     thresholds : Thresholds, optional
     finite_norm : bool or "auto"
         Judge C1/C2 against the path point of the model's norm (``ntpgeom.theory.finite_norm``) when available;
@@ -143,11 +152,8 @@ def assess(
         raise ValueError(f"logits have shape {Lc.shape}, expected {(data.V, data.m)}")
     pred = prediction_point(data, Lc, ref.L_in, ref.L_ref, finite_norm=finite_norm)
     row = snapshot_metrics(snap, theory, data, ref=ref, prediction=pred, n_perm=n_perm, seed=seed)
-    first_row = None
-    if first is not None:
-        s0 = _snap(first[0], first[1], None, None)
-        p0 = prediction_point(data, centred(s0["L"]), ref.L_in, ref.L_ref, finite_norm=finite_norm)
-        first_row = snapshot_metrics(s0, theory, data, ref=ref, prediction=p0, n_perm=n_perm, seed=seed)
+    first_row = first if isinstance(first, dict) or first is None else first_row_of(
+        data, theory, ref, first, finite_norm=bool(finite_norm), n_perm=n_perm, seed=seed)
     verdicts = judge_row(row, first_row, run=label, thresholds=thresholds)
     notes = list(ref.notes) + [pred.note]
     if b is not None and float(np.abs(np.asarray(b)).max()) > 0:

@@ -32,7 +32,7 @@ import numpy as np
 from ..data import NTPData
 from ..metrics import TheoryLike
 from ..theory import direction_distance, factors
-from .assess import Assessment, assess, face_reference
+from .assess import Assessment, assess, face_reference, first_row_of
 from .core import SEP_FLOOR, Verdict
 from .judge import CLAIMS, Thresholds
 
@@ -153,7 +153,7 @@ def assess_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresho
                     finite_norm: bool = True) -> list[tuple[str, Assessment]]:
     """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control."""
     ref = face_reference(theory, data)
-    first = init_factors(data, seed)
+    first = first_row_of(data, theory, ref, init_factors(data, seed), finite_norm=finite_norm, seed=seed)
     out = []
     for c in build_controls(data, theory, seed):
         a = assess(data, theory, W=c.W, H=c.H, L=c.L, first=first, thresholds=thresholds, finite_norm=finite_norm,

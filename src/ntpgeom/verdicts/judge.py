@@ -132,8 +132,8 @@ def _c2_side(row: Row, first: Row | None, side: str, th: Thresholds) -> tuple[st
         sts.append("FAIL")
         notes.append(f"{side} within the permutation null ({null:.3g} ± {sd:.2g})")
     r0 = _g(first, f"offp_{side}")
-    if first is not None and math.isfinite(r0) and r0 < 1:
-        closed = (r - r0) / (1 - r0)
+    if first is not None and math.isfinite(r0):
+        closed = (r - r0) / max(1 - r0, 1e-12)  # already at 1 at the first snapshot: nothing learnt
         if closed < th.change:
             sts.append("FAIL")
             notes.append(f"{side} not learnt: r {r0:.3g} at the first snapshot, {closed:.0%} of the gap closed")
@@ -167,8 +167,8 @@ def _c3(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
         sts.append("FAIL")
         notes.append("not below the random-grouping baseline")
     r0 = _ratio(first)
-    if first is not None and math.isfinite(r0) and r0 > 0:
-        closed = (r0 - ratio) / r0
+    if first is not None and math.isfinite(r0):
+        closed = (r0 - ratio) / max(r0, 1e-12)  # already collapsed at the first snapshot: nothing learnt
         if closed < th.change:
             sts.append("FAIL")
             notes.append(f"not learnt: ratio {r0:.3g} at the first snapshot, {closed:.0%} closed")
