@@ -86,3 +86,12 @@ def test_judge_reads_last_and_first_rows():
     table["dir_mm"] = np.array([0.0005, 0.001])  # the distance to L_mm grows over the run: the trend fails
     assert {v.claim: v.status for v in judge(table)}["C1"] == "FAIL"
     assert math.isnan([v for v in judge({k: v[:1] for k, v in table.items()}) if v.claim == "C1"][0].margin) is False
+
+
+def test_a_lone_step_zero_snapshot_is_untrained():
+    table = {k: np.array([v]) for k, v in _row(step=0).items()}
+    vs = {v.claim: v.status for v in judge(table)}
+    assert vs["C2"] == "FAIL" and vs["C3"] == "FAIL"
+    table["step"] = np.array([500])  # a lone late snapshot: initialisation unknown, no change gate
+    vs = {v.claim: v.status for v in judge(table)}
+    assert vs["C2"] == "pass" and vs["C3"] == "pass"

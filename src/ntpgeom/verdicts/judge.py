@@ -207,12 +207,15 @@ def judge_row(row: Row, first: Row | None = None, *, run: str = "model",
 
 def judge(table: Mapping[str, np.ndarray], run: str = "run", thresholds: Thresholds | None = None) -> list[Verdict]:
     """The verdicts of a run from its metrics table (:func:`ntpgeom.metrics.run_metrics`): the last snapshot, with
-    the first for the change since initialisation and the trend."""
+    the first for the change since initialisation and the trend (a table holding only step 0 is an untrained model:
+    its change is nil, so C2 and C3 fail)."""
     n = len(np.asarray(table.get("step", [])))
     if n == 0:
         raise ValueError("an empty metrics table has no snapshot to judge")
     row = {k: np.asarray(v)[-1] for k, v in table.items()}
-    first = {k: np.asarray(v)[0] for k, v in table.items()} if n > 1 else None
+    first = {k: np.asarray(v)[0] for k, v in table.items()}
+    if n == 1 and _g(first, "step") != 0:
+        first = None  # one late snapshot: the initialisation is unknown (a lone step-0 snapshot is its own start)
     return judge_row(row, first, run=run, thresholds=thresholds)
 
 
