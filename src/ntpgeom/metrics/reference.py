@@ -42,7 +42,7 @@ class FaceLike(Protocol):
 
     members: np.ndarray | list
     diameter: float
-    is_point: bool
+    is_point: bool | None  # None: not probed
     status: str
 
 
@@ -152,7 +152,7 @@ def reference(
             GHp = Hp.T @ Hp
     if Lmm is None:
         notes.append("L_mm not solved: the *_mm columns are empty, comparisons use the S̃ proxy")
-    if face is not None and not face.is_point:
+    if face is not None and face.is_point is False:
         notes.append(f"the optimal face of NTP-SVM* is not a point (diameter {face.diameter:.3g}): judged against the face")
     labels = data.S.indices.astype(np.int64) if np.all(data.support_sizes == 1) else None
     return Reference(

@@ -61,19 +61,36 @@ class Assessment:
         raise KeyError(f"no verdict for claim {claim!r}; claims: {[v.claim for v in self.verdicts]}")
 
 
+_FACES: dict[tuple[str, str], Any] = {}  # (data hash, L_mm digest) -> Face: probing costs seconds, reuse it
+
+
+def _probe_face(data: NTPData, L_mm: np.ndarray) -> Any:
+    import hashlib
+
+    from ..theory.face import optimal_face
+
+    key = (data.hash, hashlib.sha256(np.ascontiguousarray(L_mm).tobytes()).hexdigest())
+    if key not in _FACES:
+        if len(_FACES) >= 16:
+            _FACES.pop(next(iter(_FACES)))
+        _FACES[key] = optimal_face(data, L_mm)
+    return _FACES[key]
+
+
 def face_reference(theory: TheoryLike, data: NTPData, face: Any = "auto", **kw: Any) -> Reference:
     """A :func:`ntpgeom.metrics.reference` with the optimal face of NTP-SVM* probed (``face="auto"``: when
-    ``ntpgeom.theory.face`` is available, L_mm is solved and V x m <= :data:`FACE_MAX_ENTRIES`; or a Face; or None)."""
+    ``ntpgeom.theory.face`` is available, L_mm is solved and V x m <= :data:`FACE_MAX_ENTRIES`, cached per dataset
+    and L_mm; or a Face; or None)."""
     fdist = None
     if face == "auto":
         face = None
         if theory is not None and theory.L_mm is not None and data.V * data.m <= FACE_MAX_ENTRIES:
             try:
-                from ..theory.face import face_distance as fdist, optimal_face
+                from ..theory.face import face_distance as fdist
             except ImportError:
                 fdist = None
             else:
-                face = optimal_face(data, np.asarray(theory.L_mm))
+                face = _probe_face(data, np.asarray(theory.L_mm, dtype=np.float64))
     elif face is not None:
         from ..theory.face import face_distance as fdist
     return reference(theory, data, face=face, face_distance=fdist, **kw)
