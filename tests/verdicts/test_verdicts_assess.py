@@ -18,7 +18,7 @@ def syn():
 def test_assess_positive_and_distances(syn):
     data, th = syn
     W, H = factors(th.L_in + 100 * th.L_mm)
-    a = g.assess(data, th, W=W, H=H)
+    a = g.assess(data, th, W=W, H=H, face=None)
     assert isinstance(a, g.Assessment)
     assert [v.claim for v in a.verdicts] == ["loss", "C1", "C2", "C3", "C4", "L_mm"]
     assert all(isinstance(v, g.Verdict) and v.status == "pass" for v in a.verdicts), [v.note for v in a.verdicts]
@@ -32,12 +32,12 @@ def test_untrained_network_cannot_pass_c2_c3(syn):
     """A model that already had its geometry at initialisation learnt nothing: C2 and C3 fail on the change."""
     data, th = syn
     W, H = factors(th.L_in + 100 * th.L_mm)
-    a = g.assess(data, th, W=W, H=H, first=(W, H))
+    a = g.assess(data, th, W=W, H=H, first=(W, H), face=None)
     st = a.status
     assert st["C2"] == "FAIL" and "not learnt" in a.verdict("C2").note
     assert st["C3"] == "FAIL" and "not learnt" in a.verdict("C3").note
     rng = np.random.default_rng(0)
-    b = g.assess(data, th, W=W, H=H, first=(0.1 * rng.normal(size=W.shape), 0.1 * rng.normal(size=H.shape)))
+    b = g.assess(data, th, W=W, H=H, face=None, first=(0.1 * rng.normal(size=W.shape), 0.1 * rng.normal(size=H.shape)))
     assert b.status["C2"] == "pass" and b.status["C3"] == "pass"
 
 
@@ -49,7 +49,7 @@ def test_verdicts_invariant_to_reparametrisation(syn):
     Q, _ = np.linalg.qr(rng.normal(size=(d + 1, d + 1)))
     W1 = np.hstack([W, np.ones((data.V, 1))]) @ Q
     H1 = Q.T @ np.vstack([H, 10 * rng.normal(size=(1, data.m))])
-    a, b = g.assess(data, th, W=W, H=H), g.assess(data, th, W=W1, H=H1)
+    a, b = g.assess(data, th, W=W, H=H, face=None), g.assess(data, th, W=W1, H=H1, face=None)
     for va, vb in zip(a.verdicts, b.verdicts):
         assert va.status == vb.status and va.value == pytest.approx(vb.value, rel=1e-7, abs=1e-10), va.claim
 

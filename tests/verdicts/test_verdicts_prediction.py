@@ -30,6 +30,20 @@ def test_path_points_pass_c1_c2_and_not_l_mm_at_large_lambda():
     assert a.status["L_mm"] in ("inconclusive", "FAIL"), a.verdict("L_mm").note
 
 
+def test_five_cycle_s_tilde_is_optimal_even_when_the_solver_returns_another_point():
+    """Without probing the face: S̃ has the optimal norm, so it is judged a point of the optimal set."""
+    C = np.zeros((5, 5))
+    for j in range(5):
+        C[j, j] = C[(j + 1) % 5, j] = 1.0
+    data = g.from_counts(C)
+    th = g.compute_theory(data)
+    a = g.assess(data, th, L=th.L_in + 100 * th.S_tilde, face=None)
+    assert a.status["L_mm"] == "pass", a.verdict("L_mm").note
+    assert a.row["sep_mm_tilde"] == 0.0 and a.dist_perp_mm < 1e-9
+    if th.dist_mm_tilde > 1e-6:
+        assert any("not unique" in n for n in a.notes)
+
+
 def test_five_cycle_face_is_reported_and_s_tilde_is_not_rejected():
     """On the 5-cycle S̃ is optimal but the solver may return another optimal point: the face has a positive
     diameter, and L_in + c·S̃ is judged against the face (distance 0), not rejected as 'nearer S̃'."""

@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..data import NTPData
-from ..theory import factors
+from ..theory import direction_distance, factors
 from ..theory.subspaces import L_in as _L_in
 from ..theory.subspaces import S_tilde as _S_tilde
 from .similarity import MetricsError, corr_from_gram
@@ -53,6 +53,8 @@ class Reference:
     Build with :func:`reference`; pass to :func:`ntpgeom.metrics.snapshot_metrics` (``ref=``) to reuse across
     snapshots. ``idx`` is the context subset used for the m x m quantities (all contexts when m <= max_contexts).
     ``face`` and ``face_distance`` (a callable ``(face, L) -> float``) are set when the optimal face was probed.
+    ``tilde_optimal``: S̃ is itself optimal for NTP-SVM* (``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``), so it lies on the optimal
+    face whatever L_mm the solver returned (e.g. the 5-cycle).
     """
 
     data: NTPData
@@ -72,6 +74,7 @@ class Reference:
     labels: np.ndarray | None = None
     face: FaceLike | None = None
     face_distance: Callable[[FaceLike, np.ndarray], float] | None = None
+    tilde_optimal: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -152,6 +155,13 @@ def reference(
             GHp = Hp.T @ Hp
     if Lmm is None:
         notes.append("L_mm not solved: the *_mm columns are empty, comparisons use the S̃ proxy")
+    tilde_optimal = False
+    if Lmm is not None:
+        nuc = lambda A: float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())  # noqa: E731
+        tilde_optimal = nuc(St) <= nuc(Lmm) * (1 + 1e-6)
+        if tilde_optimal and direction_distance(St, Lmm) > 1e-6:
+            notes.append("S̃ is optimal for NTP-SVM* but the solver returned another optimal L_mm: the optimum is not "
+                         "unique, and S̃ counts as a point of the optimal face")
     if face is not None and face.is_point is False:
         notes.append(f"the optimal face of NTP-SVM* is not a point (diameter {face.diameter:.3g}): judged against the face")
     labels = data.S.indices.astype(np.int64) if np.all(data.support_sizes == 1) else None
@@ -162,5 +172,5 @@ def reference(
         corr_H_mm=None if GH is None else corr_from_gram(GH),
         corr_W_proxy=None if GWp is None else corr_from_gram(GWp),
         corr_H_proxy=None if GHp is None else corr_from_gram(GHp),
-        labels=labels, face=face, face_distance=face_distance, notes=tuple(notes),
+        labels=labels, face=face, face_distance=face_distance, tilde_optimal=tilde_optimal, notes=tuple(notes),
     )

@@ -30,7 +30,8 @@ minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared 
 ``offp_W/H``          off-diagonal Pearson of corr(Ẇᵀ) / corr(Ḣ) with the maps of L̂_B's factors; ``*_null``(``_std``)
                       its permutation baseline; ``*_rival`` with the rival's maps; ``*_sep`` prediction vs rival maps
 ``dir_perp_face``     distance of ``P_⊥(L_k)`` to the optimal face of NTP-SVM* (= ``dir_perp_mm`` when the face is a
-                      point or was not probed); ``sep_mm_tilde`` the same for S̃ (0 when S̃ is optimal);
+                      point or was not probed; S̃ counts as a face point when it is optimal); ``sep_mm_tilde`` the
+                      same for S̃ (0 when S̃ is optimal);
                       ``face_diameter`` its diameter
 ``collapse_H``        :func:`collapse_index` of Ḣ by support group; ``collapse_Lperp`` of ``P_⊥(L_k)``;
                       ``*_base`` the random-grouping baseline mean (``*_base_std`` its std)
@@ -178,6 +179,9 @@ def _logit_columns(out: dict[str, float], L: np.ndarray, ref: Reference, pred: P
         if ref.face is not None and ref.face_distance is not None and ref.face.is_point is False:
             out["dir_perp_face"] = ref.face_distance(ref.face, Lp)
             out["sep_mm_tilde"] = ref.face_distance(ref.face, ref.S_tilde)
+        if ref.tilde_optimal:  # S̃ is on the optimal face: distance to the face <= distance to S̃, and δ = 0
+            out["dir_perp_face"] = min(out["dir_perp_face"], direction_distance(Lp, ref.S_tilde))
+            out["sep_mm_tilde"] = 0.0
         if ref.face is not None:
             out["face_diameter"] = float(ref.face.diameter)
     out.update(dir_tilde=direction_distance(L, ref.S_tilde), dir_perp_tilde=direction_distance(Lp, ref.S_tilde))
