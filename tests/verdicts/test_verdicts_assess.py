@@ -56,7 +56,7 @@ def test_verdicts_invariant_to_reparametrisation(syn):
 
 def test_logits_only_and_bad_input(syn):
     data, th = syn
-    a = g.assess(data, th, L=th.L_in + 100 * th.L_mm)
+    a = g.assess(data, th, L=th.L_in + 100 * th.L_mm, face=None)
     assert a.status["C2"] == "n/a" and a.status["C3"] == "n/a" and a.status["L_mm"] == "pass"
     with pytest.raises(ValueError):
         g.assess(data, th)
@@ -67,5 +67,5 @@ def test_logits_only_and_bad_input(syn):
 def test_bias_is_reported(syn):
     data, th = syn
     W, H = factors(th.L_in + 100 * th.L_mm)
-    a = g.assess(data, th, W=W, H=H, b=np.arange(data.V, dtype=float))
+    a = g.assess(data, th, W=W, H=H, b=np.arange(data.V, dtype=float), face=None)
     assert any("bias" in n for n in a.notes)
