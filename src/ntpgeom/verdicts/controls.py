@@ -8,7 +8,8 @@ initialisation (seeded Gaussian, scale 0.1, d = V) as its first snapshot, so the
 control            logits                                                  must not pass (impersonates)
 =================  ======================================================  ===========================================
 positive           ``L_in + c·L_mm``                                       — (must pass every claim)
-S̃ direction        ``L_in + c·S̃`` (the Frobenius max-margin)               C1, C2, L_mm (n/a when S̃ = L_mm)
+S̃ direction        ``L_in + c·S̃`` (the Frobenius max-margin)               C1, C2, L_mm (none when S̃ = L_mm:
+                                                                           "S̃ direction (= L_mm here)")
 perturbed L_mm     ``L_in + c·((1 − t)L_mm + t·N)``, N feasible for         C1, L_mm
                    NTP-SVM* with equal columns per support group, t so
                    that ``dir(·, L_mm) = 0.3``
