@@ -98,7 +98,7 @@ def _ball_gap_bound(data: NTPData, B: float, L_in: np.ndarray, L_ref: np.ndarray
 
 def prediction_point(
     data: NTPData, L: np.ndarray, L_in: np.ndarray, L_ref: np.ndarray, *, warm: np.ndarray | None = None,
-    finite_norm: bool = True, tol: float = 1e-6, max_iter: int | None = 3000,
+    finite_norm: bool = True, tol: float = 1e-5, max_iter: int | None = None,
 ) -> Prediction:
     """The prediction for the centred logits ``L`` (V x m): the path point of norm ‖L‖_* when ``finite_norm`` and
     ``ntpgeom.theory.finite_norm`` is available and converges; else the asymptotic form (the note says why)."""

@@ -336,7 +336,7 @@ def run_metrics(
     # one BLAS thread: these are many small products, where OpenBLAS threads only contend (10-100x slower here)
     with threadpool_limits(threads):
         ref = reference(theory, data, max_contexts, seed) if ref is None else ref
-        preds = _predictions(run, steps, ref, finite_norm, 1e-6)
+        preds = _predictions(run, steps, ref, finite_norm, 1e-5)
         for i, s in enumerate(steps):
             row = snapshot_metrics(run.snapshot(s), theory, data, ref=ref, prediction=preds.get(s), n_perm=n_perm,
                                    seed=seed)
