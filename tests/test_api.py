@@ -13,14 +13,15 @@ import ntpgeom
 
 SRC = Path(ntpgeom.__file__).parent
 # data flows one way: a layer may import only the layers to its left
-LAYERS = ["data", "theory", "train", "metrics", "report", "probe", "cli"]
+LAYERS = ["data", "theory", "train", "metrics", "verdicts", "report", "probe", "cli"]
 ALLOWED = {
     "data": set(),
     "theory": {"data"},
     "train": {"data", "theory"},
     "metrics": {"data", "theory"},
-    "report": {"data", "theory", "train", "metrics"},
-    "probe": {"data", "theory", "metrics", "report"},
+    "verdicts": {"data", "theory", "metrics"},
+    "report": {"data", "theory", "train", "metrics", "verdicts"},
+    "probe": {"data", "theory", "metrics", "verdicts", "report"},
     "cli": set(LAYERS) - {"cli"},
 }
 

@@ -1,6 +1,6 @@
 """ntpgeom: the implicit geometry of next-token prediction.
 
-Data (``NTPData`` and its builders) → theory (L_in, L_mm, S̃) → training → metrics → reports.
+Data (``NTPData`` and its builders) → theory (L_in, L_mm, S̃) → training → metrics → verdicts → reports.
 
 The data layer is imported eagerly; the theory, training, metrics, report and probe layers load on first use (so that
 ``import ntpgeom`` does not import PyTorch or matplotlib).
@@ -48,12 +48,14 @@ _LAZY = {
     "snapshot_metrics": "metrics", "run_metrics": "metrics", "corr_map": "metrics", "sim_ssim": "metrics",
     "pearson": "metrics", "collapse_index": "metrics", "collapse_baseline": "metrics", "gram_distance": "metrics",
     "neural_collapse": "metrics", "direction_distance": "theory",
+    # verdicts
+    "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report
     "build_report": "report", "reproduce": "report",
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
     "load_probe": "probe", "ProbeResult": "probe", "ProbeError": "probe",
 }
-_SUBMODULES = ("data", "theory", "train", "metrics", "report", "probe", "cli")
+_SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "cli")
 
 
 def __getattr__(name: str) -> Any:

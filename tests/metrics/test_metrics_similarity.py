@@ -136,3 +136,34 @@ def test_pearson_survives_tiny_and_huge_scales():
     ref = np.corrcoef(X.ravel(), Y.ravel())[0, 1]
     for scale in (1e-150, 1.0, 1e150):
         assert pearson(scale * X, Y / scale) == pytest.approx(ref, abs=1e-12)
+
+
+def test_offdiag_excludes_the_shared_unit_diagonal():
+    """Random Gaussian W scores ~0.8 with the diagonal (the issue's cause 2) and ~0 without it."""
+    from ntpgeom.metrics import offdiag
+
+    rng = np.random.default_rng(0)
+    A = corr_map(rng.normal(size=(10, 200)).T)  # V = 10 random word embeddings of width 200
+    B = corr_map(rng.normal(size=(10, 200)).T)
+    assert sim_ssim(A, B) > 0.6  # the diagonal alone makes two unrelated maps look alike
+    a, b = offdiag(A), offdiag(B)
+    assert a.shape == (90,) and abs(pearson(a, b)) < 0.3 and abs(sim_ssim(a, b)) < 0.3
+    want = np.array([A[i, j] for i in range(10) for j in range(10) if i != j])
+    np.testing.assert_array_equal(a, want)
+
+
+def test_similarity_null_is_the_relabelling_baseline():
+    from ntpgeom.metrics import offdiag, similarity_null
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(4, 30))
+    A = corr_map(X)
+    mean, sd = similarity_null(A, A, n_perm=50, seed=0)
+    assert pearson(offdiag(A), offdiag(A)) == 1.0
+    assert abs(mean) < 0.1 and 0 < sd < 0.2  # relabelling items destroys the agreement of a map with itself
+    # brute force of one relabelling, as the function draws it
+    p = np.random.default_rng(0).permutation(30)
+    m1, _ = similarity_null(A, A, n_perm=1, seed=0)
+    assert m1 == pytest.approx(pearson(offdiag(A[np.ix_(p, p)]), offdiag(A)), abs=1e-12)
+    with pytest.raises(MetricsError):
+        similarity_null(A, A, kind="cosine")

@@ -23,7 +23,7 @@ def _fake_theory(data, solved=True):
     GW, GH = (U * s) @ U.T, (Vt.T * s) @ Vt
     return SimpleNamespace(
         data_hash=data.hash, L_in=L_in(data), S_tilde=St, L_mm=St if solved else None,
-        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH,
+        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH, H_mm=None,
     )
 
 
@@ -55,7 +55,7 @@ def test_sparse_plus_low_rank_snapshot_scores_perfectly():
     assert row["collapse_H"] == pytest.approx(0.0, abs=1e-9)
     assert row["collapse_Lperp"] == pytest.approx(0.0, abs=1e-9)
     assert row["collapse_H_base"] > 0.3
-    assert row["norm_W"] == pytest.approx(np.linalg.norm(W))
+    assert row["norm_W"] == pytest.approx(np.linalg.norm(W - W.mean(axis=0)))  # the shared row is not measured
     assert math.isnan(row["nc1"])  # not one-hot
 
 

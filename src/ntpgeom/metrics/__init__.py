@@ -1,28 +1,24 @@
 """Metrics layer: pure functions that measure how close trained geometry is to the theory (theory.md §§4-6).
 
 Distances (``gram_distance``, ``direction_distance``), correlation maps and their agreement (``corr_map``,
-``sim_ssim``, ``pearson``), subspace collapse (``collapse_index``, ``collapse_baseline``), neural collapse
+``sim_ssim``, ``pearson``; ``offdiag`` and ``similarity_null`` for off-diagonal comparisons and their permutation
+baselines), subspace collapse (``collapse_index``, ``collapse_baseline``), neural collapse
 (``neural_collapse``: NC1-NC4), and the per-snapshot / per-run tables (``snapshot_metrics``, ``run_metrics``,
-``save_table``, ``load_table``).
+``save_table``, ``load_table``), and the finite-norm prediction a snapshot is judged against (``prediction_point``,
+``visible_H``: the part of H the centred logits see).
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
-from .similarity import MetricsError, corr_from_gram, corr_map, pearson, sim_ssim
-from .tables import (
-    COLUMNS,
-    Reference,
-    context_subset,
-    load_table,
-    reference,
-    rows_to_table,
-    run_metrics,
-    save_table,
-    snapshot_metrics,
-)
+from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
+from .reference import FaceLike, Reference, TheoryLike, context_subset, reference
+from .similarity import MetricsError, as_matrix, corr_from_gram, corr_map, offdiag, pearson, sim_ssim, similarity_null
+from .tables import COLUMNS, SnapshotLike, load_table, rows_to_table, run_metrics, save_table, snapshot_metrics
 
 __all__ = [
     "corr_map", "corr_from_gram", "sim_ssim", "pearson", "collapse_index", "collapse_baseline", "neural_collapse",
     "NCMetrics", "gram_distance", "direction_distance", "best_scale_residual", "snapshot_metrics", "run_metrics",
     "reference", "Reference", "context_subset", "rows_to_table", "save_table", "load_table", "COLUMNS", "MetricsError",
+    "offdiag", "similarity_null", "as_matrix", "visible_H", "centred", "nuclear_norm", "prediction_point", "Prediction",
+    "TheoryLike", "FaceLike", "SnapshotLike",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .similarity import MetricsError, _matrix
+from .similarity import MetricsError, as_matrix
 
 
 def _groups(groups: Any, m: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def collapse_index(X: Any, groups: Any) -> float:
     -------
     float in [0, 1]
     """
-    X = _matrix(X, "X")
+    X = as_matrix(X, "X")
     inv = _groups(groups, X.shape[1])
     return _index(_unit_columns(X), inv)
 
@@ -80,7 +80,7 @@ def collapse_baseline(X: Any, groups: Any, n_perm: int = 20, seed: int = 0) -> t
     An index well below this baseline means the real grouping explains the geometry; at the baseline it does not.
     For unstructured directions the expected value is about ``(m − G)/(m − 1)`` (G groups).
     """
-    X = _matrix(X, "X")
+    X = as_matrix(X, "X")
     inv = _groups(groups, X.shape[1])
     if n_perm < 1:
         raise MetricsError(f"n_perm must be >= 1, got {n_perm}")
@@ -165,8 +165,8 @@ def neural_collapse(H: Any, W: Any, labels: Any, b: Any = None, weights: Any = N
         Measured over the C classes that occur (C >= 2). The global mean μ_G is the weighted mean of all features;
         classifier rows are centred over those C classes (softmax is invariant to a shared shift).
     """
-    H = _matrix(H, "H")
-    W = _matrix(W, "W")
+    H = as_matrix(H, "H")
+    W = as_matrix(W, "W")
     d, m = H.shape
     if W.shape[1] != d:
         raise MetricsError(f"W has shape {W.shape} but H has d = {d} rows; W must be V x d")

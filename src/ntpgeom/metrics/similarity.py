@@ -3,6 +3,10 @@
 - ``corr_map(X)[i, j] = x_iᵀ x_j / (‖x_i‖ ‖x_j‖)`` over the columns of X;
 - ``sim_ssim(A, B)``: the structure term of SSIM over all entries, ``(σ_AB + ε) / (σ_A σ_B + ε)``, the paper's "sim";
 - ``pearson(A, B)``: the plain Pearson correlation of all entries.
+- ``offdiag(C)``: the entries of a square map off its diagonal. corr maps share a unit diagonal whatever the vectors,
+  so similarities of corr maps must be taken off it (``sim_ssim(offdiag(A), offdiag(B))``; random Gaussian W scores
+  0.80 with the diagonal and about 0 without it, theory.md §8);
+- ``similarity_null(A, B)``: the permutation baseline of a map similarity (items of A relabelled at random).
 
 One variance convention throughout (population moments, ddof = 0) so that identical inputs give exactly 1
 (the paper's own implementation mixes ddof = 0 and ddof = 1 and cannot reach 1; we do not copy that).
@@ -14,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NTPGeomError
 
 
 from ..errors import MetricsError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
-def _matrix(X: Any, name: str) -> np.ndarray:
+def as_matrix(X: Any, name: str) -> np.ndarray:
+    """``X`` as a finite 2-D float64 array, or :class:`MetricsError` naming ``name``."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise MetricsError(f"{name} must be a 2-D array, got shape {X.shape}")
@@ -44,7 +48,7 @@ def corr_map(X: Any) -> np.ndarray:
         ``C[i, j] = x_iᵀ x_j / (‖x_i‖ ‖x_j‖)``, in [-1, 1], symmetric, unit diagonal. A zero column has no direction:
         its whole row and column (diagonal entry included) are 0.
     """
-    X = _matrix(X, "X")
+    X = as_matrix(X, "X")
     norms = np.linalg.norm(X, axis=0)
     scale = np.zeros_like(norms)
     nz = norms > 0
@@ -61,7 +65,7 @@ def corr_from_gram(G: Any) -> np.ndarray:
 
     ``corr_from_gram(X.T @ X) == corr_map(X)``. Shape (n, n) in, (n, n) out; zero-norm items give zero rows/columns.
     """
-    G = _matrix(G, "G")
+    G = as_matrix(G, "G")
     if G.shape[0] != G.shape[1]:
         raise MetricsError(f"a Gram matrix must be square, got shape {G.shape}")
     dg = np.clip(np.diag(G), 0.0, None)
@@ -131,3 +135,40 @@ def pearson(A: Any, B: Any) -> float:
     if den == 0:
         return float("nan")
     return float(np.clip(cov / den, -1.0, 1.0))
+
+
+def offdiag(C: Any) -> np.ndarray:
+    """The n(n − 1) entries of a square map off its diagonal, row by row (shape (n (n − 1),))."""
+    C = as_matrix(C, "C")
+    n = C.shape[0]
+    if C.shape != (n, n):
+        raise MetricsError(f"a map must be square, got shape {C.shape}")
+    return C[~np.eye(n, dtype=bool)]
+
+
+def similarity_null(
+    A: Any, B: Any, kind: str = "pearson", n_perm: int = 20, seed: int = 0
+) -> tuple[float, float]:
+    """Permutation baseline of the off-diagonal similarity of two square maps: ``(mean, std)`` over ``n_perm``
+    relabellings ``A[p][:, p]`` (one random permutation p of the items, rows and columns together).
+
+    A similarity is evidence only well above this baseline: it keeps every marginal of A (its spread, the share of
+    positive entries) and breaks only which item is which. ``kind``: "pearson" or "ssim".
+    """
+    A = as_matrix(A, "A")
+    b = offdiag(B)
+    if A.shape[0] < 3:
+        raise MetricsError("a permutation baseline needs at least 3 items")
+    if n_perm < 1:
+        raise MetricsError(f"n_perm must be >= 1, got {n_perm}")
+    f = {"pearson": pearson, "ssim": sim_ssim}.get(kind)
+    if f is None:
+        raise MetricsError(f"kind must be 'pearson' or 'ssim', got {kind!r}")
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n_perm):
+        p = rng.permutation(A.shape[0])
+        vals.append(f(offdiag(A[np.ix_(p, p)]), b))
+    v = np.array(vals, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.std())) if v.size else (float("nan"), float("nan"))

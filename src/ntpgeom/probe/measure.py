@@ -14,10 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import NTPData
-from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, pearson, sim_ssim
-from ..metrics import reference, snapshot_metrics
+from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, offdiag, pearson, sim_ssim
 from ..theory import L_in as _L_in
 from ..theory import compute_theory, cross_entropy_in, proj_F, reduce_pattern
+from ..verdicts import assess, face_reference, judge_row
 from .model import ProbeError
 
 
@@ -118,10 +118,11 @@ def measure(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an unconverged solve is reported through its gap, below
         theory = compute_theory(data, tol=svm_tol, solve=do_solve, max_iter=svm_max_iter)
-    ref = reference(theory, data, max_contexts, seed)
-    snap = {"W": W, "H": H, "L": L, "b": b, "has_bias": b is not None}
-    out: dict[str, Any] = dict(snapshot_metrics(snap, theory, data, ref=ref, n_perm=n_perm, seed=seed))
+    ref = face_reference(theory, data, "auto", max_contexts=max_contexts, seed=seed)
+    a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe")
+    out: dict[str, Any] = dict(a.row)
     out.pop("step", None)
+    out["prediction"] = a.prediction_note
     out.update(probe_extras(data, H, L, lse, ref_idx=ref.idx, Lin=ref.L_in, corr_H_proxy=ref.corr_H_proxy,
                             corr_H_mm=ref.corr_H_mm, n_perm=n_perm, seed=seed))
     svm = theory.svm_summary or {}
@@ -155,7 +156,7 @@ def probe_extras(
     ``L_in ≈ α P_F(L)`` (a temperature) and its relative residual; ``frac_F``: share of the (column-centred) logits'
     energy that lies in F; ``collapse_Hc`` (+ baseline): the collapse index of H centred over contexts (a common
     offset, which real LMs have, inflates every cosine); ``sim_Hc_proxy``/``pearson_Hc_proxy`` (and ``_mm``): corr
-    of the centred H against the predicted maps; ``n_groups_multi``: support groups holding >= 2 contexts.
+    of the centred H against the predicted maps, off the diagonal; ``n_groups_multi``: support groups holding >= 2 contexts.
     """
     out: dict[str, Any] = {}
     ce_full, mass = _full_softmax_stats(L, lse, data)
@@ -188,5 +189,14 @@ def probe_extras(
         if ref_map is None:
             out[f"sim_Hc_{tag}"] = out[f"pearson_Hc_{tag}"] = float("nan")
         else:
-            out[f"sim_Hc_{tag}"], out[f"pearson_Hc_{tag}"] = sim_ssim(cHc, ref_map), pearson(cHc, ref_map)
+            a, b = offdiag(cHc), offdiag(ref_map)
+            out[f"sim_Hc_{tag}"], out[f"pearson_Hc_{tag}"] = sim_ssim(a, b), pearson(a, b)
     return out
+
+
+def probe_verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
+    """The verdicts of a probed model (loss, C1-C4, L_mm; :func:`ntpgeom.verdicts.judge_row` on its metrics, the same
+    code as for trained runs) as JSON-ready rows. A probe has no first snapshot, so the change gates do not apply;
+    the loss is judged under the restricted softmax (``gap``), ``gap_full`` is in the metrics."""
+    row = {k: v for k, v in mt.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return [v.as_dict() for v in judge_row(row, None, run="probe")]

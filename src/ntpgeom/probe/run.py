@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from .. import validate
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
-from .measure import measure, restricted_data
+from .measure import measure, probe_verdicts, restricted_data
 from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from .model import LoadedModel, ProbeError, load_model
@@ -105,46 +104,9 @@ def check_out_dir(out_dir: str | Path) -> Path:
 
 
 def verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
-    """Plain-language checks of the theory's predictions on the probed model, each with the numbers behind it.
-
-    ``status`` is "yes", "partly" or "no" (or "n/a" when the quantity could not be measured).
-    """
-    out = []
-
-    def add(name: str, status: str, detail: str) -> None:
-        out.append({"check": name, "status": status, "detail": detail})
-
-    def ok(x: Any) -> bool:
-        return x is not None and isinstance(x, (int, float)) and math.isfinite(float(x))
-
-    c, base, sd = mt.get("collapse_H"), mt.get("collapse_H_base"), mt.get("collapse_H_base_std")
-    if ok(c) and ok(base):
-        z = (base - c) / sd if ok(sd) and sd > 0 else float("inf")
-        st = "yes" if c < 0.5 * base and z > 3 else ("partly" if z > 3 else "no")
-        add("contexts with equal supports align (subspace collapse)", st,
-            f"collapse index {c:.3f} vs random grouping {base:.3f} ± {sd:.3f} ({z:.1f} sd below); 0 = perfect")
-    else:
-        add("contexts with equal supports align (subspace collapse)", "n/a", "every support is distinct: nothing to group")
-    s = mt.get("pearson_H_proxy")
-    if ok(s):
-        st = "yes" if s > 0.7 else ("partly" if s > 0.3 else "no")
-        add("corr(H) follows the S̃ proxy", st, f"Pearson {s:.3f}, SSIM-structure {mt.get('sim_H_proxy', float('nan')):.3f}")
-    s = mt.get("pearson_H_mm")
-    if ok(s):
-        st = "yes" if s > 0.7 else ("partly" if s > 0.3 else "no")
-        add("corr(H) follows L_mm", st, f"Pearson {s:.3f}, SSIM-structure {mt.get('sim_H_mm', float('nan')):.3f}")
-    r, cos = mt.get("softlabel_rel"), mt.get("softlabel_cos")
-    if ok(r) and ok(cos):
-        st = "yes" if r < 0.3 else ("partly" if cos > 0.5 else "no")
-        add("in-support log-odds reproduced (P_F(L) ≈ L_in)", st,
-            f"‖P_F(L) − L_in‖/‖L_in‖ = {r:.3f}, cosine {cos:.3f}, best temperature-scaled residual "
-            f"{mt.get('softlabel_scaled_rel', float('nan')):.3f}")
-    m_ = mt.get("support_mass")
-    if ok(m_):
-        st = "yes" if m_ > 0.9 else ("partly" if m_ > 0.5 else "no")
-        add("probability concentrated on the supports", st,
-            f"mean mass on the support {m_:.3f}; CE {mt.get('ce_full', float('nan')):.3f} vs ℋ {mt.get('entropy_bound', float('nan')):.3f}")
-    return out
+    """The verdicts of the probed model (:func:`ntpgeom.probe.measure.probe_verdicts`: the same verdicts as runs;
+    status "pass", "FAIL", "inconclusive" or "n/a", with ``check``/``detail`` for the tables)."""
+    return probe_verdicts(mt)
 
 
 def probe(

@@ -68,7 +68,7 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
     head = "<tr><th>run</th><th>claim</th><th>measured quantity</th><th>value</th><th>threshold</th><th>result</th><th>note</th></tr>"
     rows = []
     for v in verdicts:
-        cls = {"pass": "pass", "FAIL": "FAIL", "n/a": "na"}[v.status]
+        cls = {"pass": "pass", "FAIL": "FAIL", "n/a": "na"}.get(v.status, "na")
         rows.append(
             f"<tr><td>{esc(v.run)}</td><td>{esc(v.title)}</td><td>{esc(v.metric)}</td><td class='num'>{fmt(v.value)}</td>"
             f"<td class='num'>{esc(v.op)} {fmt(v.threshold)}</td><td class='{cls}'>{esc(v.status)}</td>"

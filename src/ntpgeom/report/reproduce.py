@@ -128,6 +128,7 @@ class ReproduceResult:
     report: ReportResult
     runs: dict[str, list[Path]]
     seconds: float
+    controls: tuple = ()  # ntpgeom.verdicts.ControlsTable per dataset: the impostors through the same verdicts
 
     @property
     def report_path(self) -> Path:
@@ -256,6 +257,10 @@ def reproduce(
                 f"{s['wall_seconds']:.1f}s)")
             runs.append(run)
             run_paths.setdefault(name, []).append(run.path)
+    say("negative and positive controls (ntpgeom.verdicts.controls)")
+    from ..verdicts import controls_tables
+
+    controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed))
     say("measuring, drawing and judging")
     title = "ntpgeom reproduce" + (" (quick)" if quick else "") + (f": {Path(text).name}" if text else "")
     intro = ("The experiments of Zhao et al., 'Implicit Geometry of Next-token Prediction' (COLM 2024), rerun with "
@@ -264,13 +269,15 @@ def reproduce(
     report = build_report(runs, out / "report", theories=theories, names=names, title=title, intro=intro,
                           progress=lambda m: say("  " + m), extra={"budget": budget, "seed": seed,
                           "text": None if text is None else str(text),
+                          "controls": [t.as_dict() for t in controls],
                           "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}})
     seconds = time.perf_counter() - t0
     write_json_atomic(out / "reproduce.json", {"budget": budget, "seconds": seconds, "report": str(report.path),
                                                 "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
-    return ReproduceResult(out, report, run_paths, seconds)
+    return ReproduceResult(out, report, run_paths, seconds, controls)
 
 
 def summary_text(result: ReproduceResult) -> str:
     """The verdict table and the report path, for the terminal."""
-    return f"{format_table(result.verdicts)}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"
+    ctl = "".join(f"\n\n{t.title}\n{t.text}" for t in result.controls)
+    return f"{format_table(result.verdicts)}{ctl}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"

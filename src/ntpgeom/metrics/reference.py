@@ -1,0 +1,176 @@
+"""What a snapshot is measured against (theory.md §§3-5, §8): the :class:`Reference` of one (theory, data) pair.
+
+The theory is typed by :class:`TheoryLike` (the attributes of :class:`ntpgeom.theory.Theory` the metrics read); the
+optimal face of NTP-SVM* by :class:`FaceLike` (``ntpgeom.theory.face.Face``). Both are Protocols, so a closed-form
+stand-in (tests, a user's own numbers) works as well as the theory engine's objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..data import NTPData
+from ..theory import direction_distance, factors
+from ..theory.subspaces import L_in as _L_in
+from ..theory.subspaces import S_tilde as _S_tilde
+from .similarity import MetricsError, corr_from_gram
+
+
+class TheoryLike(Protocol):
+    """The theory of one dataset as the metrics read it (:class:`ntpgeom.theory.Theory` satisfies it).
+
+    ``L_in``, ``S_tilde``, ``L_mm``: (V, m); ``G_W``/``G_W_proxy``: (V, V); ``G_H``/``G_H_proxy``: (m, m) or None
+    when m is too large for a dense Gram; ``H_mm``: (r, m) factor of L_mm. Unsolved quantities are None.
+    """
+
+    data_hash: str
+    L_in: np.ndarray
+    S_tilde: np.ndarray
+    L_mm: np.ndarray | None
+    H_mm: np.ndarray | None
+    G_W: np.ndarray | None
+    G_H: np.ndarray | None
+    G_W_proxy: np.ndarray | None
+    G_H_proxy: np.ndarray | None
+
+
+class FaceLike(Protocol):
+    """The optimal face of NTP-SVM* (``ntpgeom.theory.face.Face``): sampled optimal points and their spread."""
+
+    members: np.ndarray | list
+    diameter: float
+    is_point: bool | None  # None: not probed
+    status: str
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """Everything the metrics compare a snapshot against, computed once per (theory, data) pair.
+
+    Build with :func:`reference`; pass to :func:`ntpgeom.metrics.snapshot_metrics` (``ref=``) to reuse across
+    snapshots. ``idx`` is the context subset used for the m x m quantities (all contexts when m <= max_contexts).
+    ``face`` and ``face_distance`` (a callable ``(face, L) -> float``) are set when the optimal face was probed.
+    ``tilde_optimal``: S̃ is itself optimal for NTP-SVM* (``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``), so it lies on the optimal
+    face whatever L_mm the solver returned (e.g. the 5-cycle).
+    """
+
+    data: NTPData
+    L_in: np.ndarray
+    S_tilde: np.ndarray
+    L_mm: np.ndarray | None
+    idx: np.ndarray
+    groups: np.ndarray
+    G_W_mm: np.ndarray | None = None
+    G_H_mm: np.ndarray | None = None
+    G_W_proxy: np.ndarray | None = None
+    G_H_proxy: np.ndarray | None = None
+    corr_W_mm: np.ndarray | None = None
+    corr_H_mm: np.ndarray | None = None
+    corr_W_proxy: np.ndarray | None = None
+    corr_H_proxy: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    face: FaceLike | None = None
+    face_distance: Callable[[FaceLike, np.ndarray], float] | None = None
+    tilde_optimal: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def L_ref(self) -> np.ndarray:
+        """The low-rank reference direction: L_mm when solved, else the proxy S̃."""
+        return self.L_mm if self.L_mm is not None else self.S_tilde
+
+
+def _arr(A: np.ndarray | None) -> np.ndarray | None:
+    return None if A is None else np.asarray(A, dtype=np.float64)
+
+
+def _sub(G: np.ndarray | None, idx: np.ndarray, m: int) -> np.ndarray | None:
+    if G is None:
+        return None
+    G = np.asarray(G, dtype=np.float64)
+    if G.shape != (m, m):
+        raise MetricsError(f"a context Gram has shape {G.shape}, expected ({m}, {m})")
+    return G if len(idx) == m else G[np.ix_(idx, idx)]
+
+
+def context_subset(m: int, max_contexts: int = 2000, seed: int = 0) -> np.ndarray:
+    """Sorted indices of the contexts used for m x m quantities: all of them, or a seeded sample of ``max_contexts``."""
+    if m <= max_contexts:
+        return np.arange(m)
+    return np.sort(np.random.default_rng(seed).choice(m, size=max_contexts, replace=False))
+
+
+def reference(
+    theory: TheoryLike | None,
+    data: NTPData,
+    max_contexts: int = 2000,
+    seed: int = 0,
+    *,
+    face: FaceLike | None = None,
+    face_distance: Callable[[FaceLike, np.ndarray], float] | None = None,
+) -> Reference:
+    """Collect the predictions a snapshot is measured against.
+
+    Parameters
+    ----------
+    theory : TheoryLike or None
+        A :func:`ntpgeom.theory.compute_theory` result. ``None``: only L_in and S̃ (computed from ``data``).
+    data : NTPData
+    max_contexts : int
+        Largest number of contexts for the m x m comparisons.
+    face, face_distance : optional
+        The optimal face of NTP-SVM* and the distance to it (``ntpgeom.theory.face``); when the face is not a point,
+        the distance of ``P_⊥(L)`` to L_mm is measured to the face (column ``dir_perp_face``).
+    """
+    if not isinstance(data, NTPData):
+        raise MetricsError(f"data must be an NTPData, got {type(data).__name__}")
+    V, m = data.V, data.m
+    if theory is not None and theory.data_hash is not None and theory.data_hash != data.hash:
+        raise MetricsError(
+            f"the theory was computed for data {theory.data_hash} but the run's data is {data.hash}; recompute the theory for this data"
+        )
+    Lin = _L_in(data) if theory is None else _arr(theory.L_in)
+    St = _S_tilde(data) if theory is None else _arr(theory.S_tilde)
+    Lmm = None if theory is None else _arr(theory.L_mm)
+    for name, A in (("L_in", Lin), ("S_tilde", St), ("L_mm", Lmm)):
+        if A is not None and A.shape != (V, m):
+            raise MetricsError(f"theory.{name} has shape {A.shape} but the data is V x m = ({V}, {m})")
+    idx = context_subset(m, max_contexts, seed)
+    notes = []
+    if len(idx) < m:
+        notes.append(f"m x m comparisons use a seeded sample of {len(idx)} of {m} contexts")
+    GW = GH = GWp = GHp = None
+    if theory is not None:
+        GW, GWp = _arr(theory.G_W), _arr(theory.G_W_proxy)
+        GH, GHp = _sub(theory.G_H, idx, m), _sub(theory.G_H_proxy, idx, m)
+        Hmm = getattr(theory, "H_mm", None)  # optional in hand-made theories
+        if GH is None and Hmm is not None:  # m too large for the theory's dense G_H: the Gram of the sampled columns
+            Hs = np.asarray(Hmm, dtype=np.float64)[:, idx]
+            GH = Hs.T @ Hs
+        if GHp is None and m > 1:  # likewise for the proxy: H-factor of S̃ = Σ^{1/2}Vᵀ
+            Hp = factors(St)[1][:, idx]
+            GHp = Hp.T @ Hp
+    if Lmm is None:
+        notes.append("L_mm not solved: the *_mm columns are empty, comparisons use the S̃ proxy")
+    tilde_optimal = False
+    if Lmm is not None:
+        nuc = lambda A: float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())  # noqa: E731
+        tilde_optimal = nuc(St) <= nuc(Lmm) * (1 + 1e-6)
+        if tilde_optimal and direction_distance(St, Lmm) > 1e-6:
+            notes.append("S̃ is optimal for NTP-SVM* but the solver returned another optimal L_mm: the optimum is not "
+                         "unique, and S̃ counts as a point of the optimal face")
+    if face is not None and face.is_point is False:
+        notes.append(f"the optimal face of NTP-SVM* is not a point (diameter {face.diameter:.3g}): judged against the face")
+    labels = data.S.indices.astype(np.int64) if np.all(data.support_sizes == 1) else None
+    return Reference(
+        data=data, L_in=Lin, S_tilde=St, L_mm=Lmm, idx=idx, groups=np.asarray(data.support_groups),
+        G_W_mm=GW, G_H_mm=GH, G_W_proxy=GWp, G_H_proxy=GHp,
+        corr_W_mm=None if GW is None else corr_from_gram(GW),
+        corr_H_mm=None if GH is None else corr_from_gram(GH),
+        corr_W_proxy=None if GWp is None else corr_from_gram(GWp),
+        corr_H_proxy=None if GHp is None else corr_from_gram(GHp),
+        labels=labels, face=face, face_distance=face_distance, tilde_optimal=tilde_optimal, notes=tuple(notes),
+    )

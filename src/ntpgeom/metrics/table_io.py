@@ -1,0 +1,66 @@
+"""Saving and loading metrics tables (parquet with a JSON twin), see :mod:`ntpgeom.metrics.tables`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .._io import atomic_path, versions, write_json_atomic
+from .similarity import MetricsError
+
+TABLE_FORMAT = "ntpgeom.metrics"
+TABLE_VERSION = 2
+NAN = float("nan")
+
+
+# ------------------------------------------------------------------------------------------------ I/O
+def save_table(table: Mapping[str, Any], path: str | Path, meta: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write a table as ``<path>.parquet`` and ``<path>.json`` (atomically); returns both paths.
+
+    ``meta`` (e.g. the data hash, run config) is stored in the parquet schema metadata and the JSON header, with the
+    library versions. NaN becomes null in JSON.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".parquet", ".json") else path
+    cols = {k: np.asarray(v) for k, v in table.items()}
+    lens = {len(v) for v in cols.values()}
+    if len(lens) > 1:
+        raise MetricsError(f"table columns have different lengths {sorted(lens)}")
+    header = {"format": TABLE_FORMAT, "version": TABLE_VERSION, "versions": versions(), "meta": dict(meta or {})}
+    tbl = pa.table(cols).replace_schema_metadata({"ntpgeom": json.dumps(header, default=str)})
+    pq_path, js_path = stem.with_name(stem.name + ".parquet"), stem.with_name(stem.name + ".json")
+    with atomic_path(pq_path) as tmp:
+        pq.write_table(tbl, tmp)
+    js = {**header, "columns": {k: [None if isinstance(x, float) and math.isnan(x) else x for x in v.tolist()] for k, v in cols.items()}}
+    write_json_atomic(js_path, js)
+    return pq_path, js_path
+
+
+def load_table(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a table written by :func:`save_table` (``.parquet`` or ``.json``); returns ``(table, header)``."""
+    path = Path(path)
+    if not path.exists():
+        raise MetricsError(f"metrics table not found: {path}")
+    if path.suffix == ".json":
+        obj = json.loads(path.read_text(encoding="utf-8"))
+        if obj.get("format") != TABLE_FORMAT:
+            raise MetricsError(f"{path} is not an ntpgeom metrics table")
+        cols = {k: np.array([NAN if x is None else x for x in v]) for k, v in obj["columns"].items()}
+        if "step" in cols:
+            cols["step"] = cols["step"].astype(np.int64)
+        return cols, {k: v for k, v in obj.items() if k != "columns"}
+    import pyarrow.parquet as pq
+
+    tbl = pq.read_table(path)
+    md = tbl.schema.metadata or {}
+    header = json.loads(md.get(b"ntpgeom", b"{}"))
+    if header.get("format") != TABLE_FORMAT:
+        raise MetricsError(f"{path} is not an ntpgeom metrics table")
+    return {k: tbl.column(k).to_numpy() for k in tbl.column_names}, header

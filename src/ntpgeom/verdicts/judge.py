@@ -1,0 +1,224 @@
+"""Verdicts on the paper's claims (theory.md §4, §8) from metrics rows: the same code for runs, probes and controls.
+
+========  ===============================================  ===================================================
+claim     statement                                        measured (value), and how it is judged
+========  ===============================================  ===================================================
+loss      the loss approaches the entropy bound            ``CE − ℋ`` ≤ the paper's tolerance (1e-4 by default)
+C1        logits are sparse plus low rank, where the       ``dir(L, L̂_B)``: distance to the finite-norm prediction
+          theory puts a model of their norm                 (path point of norm B = ‖L‖_*), discriminated against
+                                                            the rival ``L_in + r·S̃`` (:func:`discriminate`); and
+                                                            the asymptotic trend (dir to L_mm falls over a run)
+C2        W and H point where the prediction's factors     min over W, H of the off-diagonal Pearson of corr maps
+          do (Cor. 1)                                       with the prediction's, above its permutation null
+                                                            (+ ``null_z`` sd), discriminated against the rival's
+                                                            maps, and closing at least ``change`` of the gap to 1
+                                                            since the first snapshot
+C3        contexts with equal supports collapse            collapse index of Ḣ / its random-grouping baseline,
+                                                            ``null_z`` sd below the baseline, and closing at least
+                                                            ``change`` of the first snapshot's ratio
+C4        the F-component interpolates the soft labels     ``‖P_F(L) − L_in‖ / ‖L_in‖``
+L_mm      converges to L_mm (nearer L_mm than S̃)          ``dir(P_⊥L, L_mm)`` (to the optimal face when it is not
+                                                            a point) against ``dir(P_⊥L, S̃)``: :func:`discriminate`
+========  ===============================================  ===================================================
+
+Thresholds (:class:`Thresholds`, default :data:`THRESHOLDS`) come from the negative and positive controls
+(:mod:`ntpgeom.verdicts.controls`), never from training recipes: for a distance-like value d (lower is better; for
+C2, d = 1 − Pearson) the threshold is the geometric mean of the positive control's d (floored at 1e-3, the
+resolution below which we do not ask more) and the smallest d of the impostors that impersonate the claim, taken over
+the built-in datasets (the most conservative). The ``family`` bounds (for :func:`discriminate`) are the geometric
+mean of the largest d among the in-family impostors (S̃, perturbed L_mm) and the smallest d of the random ones.
+The gates are midway between the positive control and the untrained model: ``change`` = 1/2 (the positive control
+closes all of the gap, an untrained model none), ``null_z`` = 3 sd. The loss tolerance is the paper's (1e-4).
+
+Measured (``choose_thresholds`` on ``corpora.stories()``, ``corpora.synthetic()`` and the ufm-synthetic instance of
+``reproduce``): C1 0.0107, C1_family 0.627, C2 0.9974, C2_family 0.890, C3 0.0694, C4 0.0316, L_mm 0.0107,
+L_mm_family 0.647; :data:`THRESHOLDS` rounds them to two digits (a test recomputes them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .core import Verdict, discriminate, make, worst
+
+CLAIMS: dict[str, str] = {
+    "loss": "loss → ℋ",
+    "C1": "C1 sparse + low-rank, at the predicted point",
+    "C2": "C2 directions of W, H",
+    "C3": "C3 subspace collapse",
+    "C4": "C4 soft-label interpolation",
+    "L_mm": "converges to L_mm (nearer L_mm than S̃)",
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Thresholds of the verdicts (rule in the module docstring; values measured in ``controls``).
+
+    loss: max ``CE − ℋ``. C1, C1_family: max dir to the prediction / to the nearer of prediction and rival.
+    C2, C2_family: min off-diagonal Pearson (to the prediction / to the nearer of the two). C3: max collapse ratio.
+    C4: max relative soft-label error. L_mm, L_mm_family: max dir of P_⊥L to L_mm / to the nearer of L_mm and S̃.
+    null_z: sd above (below, for C3) the permutation baseline. change: share of the gap closed since the first
+    snapshot (C2, C3).
+    """
+
+    loss: float = 1e-4
+    C1: float = 0.011
+    C1_family: float = 0.63
+    C2: float = 0.997
+    C2_family: float = 0.89
+    C3: float = 0.069
+    C4: float = 0.032
+    L_mm: float = 0.011
+    L_mm_family: float = 0.65
+    null_z: float = 3.0
+    change: float = 0.5
+
+    def with_(self, **kw: float) -> "Thresholds":
+        """A copy with some values replaced."""
+        return replace(self, **kw)
+
+
+THRESHOLDS = Thresholds()
+
+Row = Mapping[str, float]
+
+
+def _g(row: Row | None, key: str) -> float:
+    if row is None:
+        return float("nan")
+    v = row.get(key, float("nan"))
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _loss(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    gap = _g(row, "gap")
+    st = "pass" if gap <= th.loss else "FAIL"
+    note = f"CE − ℋ = {gap:.3g}" + (f", from {_g(first, 'gap'):.3g} at the first snapshot" if first is not None else "")
+    return make("loss", st, gap, th.loss, "<=", note, title=CLAIMS["loss"], metric="CE − ℋ (nats)", run=run)
+
+
+def _trend(row: Row, first: Row | None) -> tuple[str, str]:
+    a, b = _g(first, "dir_mm"), _g(row, "dir_mm")
+    if first is None or not (math.isfinite(a) and math.isfinite(b)) or _g(first, "step") == _g(row, "step"):
+        return "n/a", ""
+    if b < a:
+        return "pass", f"dir to L_mm falls {a:.3g} → {b:.3g}"
+    return "FAIL", f"dir to L_mm does not fall ({a:.3g} → {b:.3g})"
+
+
+def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    d, dr, sep = _g(row, "dir_pred"), _g(row, "dir_pred_rival"), _g(row, "pred_sep")
+    x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
+    st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
+    ts, tnote = _trend(row, first)
+    note = "; ".join(n for n in (note, tnote, f"dir to L_mm {_g(row, 'dir_mm'):.3g}, to S̃ {_g(row, 'dir_tilde'):.3g}") if n)
+    return make("C1", worst([st, ts]), d, th.C1, "<=", note, title=CLAIMS["C1"], metric=f"dir(L, {x})", run=run)
+
+
+def _c2_side(row: Row, first: Row | None, side: str, th: Thresholds) -> tuple[str, str]:
+    r, null, sd = _g(row, f"offp_{side}"), _g(row, f"offp_{side}_null"), _g(row, f"offp_{side}_null_std")
+    st, note = discriminate(1 - r, 1 - _g(row, f"offp_{side}_rival"), 1 - _g(row, f"offp_{side}_sep"),
+                            1 - th.C2, 1 - th.C2_family, ("prediction", "S̃-rival"))
+    sts, notes = [st], [f"{side}: r = {r:.4g}; " + note.replace("dist", "1 − r")]
+    if math.isfinite(null) and not r > null + th.null_z * (sd if math.isfinite(sd) else 0.0):
+        sts.append("FAIL")
+        notes.append(f"{side} within the permutation null ({null:.3g} ± {sd:.2g})")
+    r0 = _g(first, f"offp_{side}")
+    if first is not None and math.isfinite(r0):
+        closed = (r - r0) / max(1 - r0, 1e-12)  # already at 1 at the first snapshot: nothing learnt
+        if closed < th.change:
+            sts.append("FAIL")
+            notes.append(f"{side} not learnt: r {r0:.3g} at the first snapshot, {closed:.0%} of the gap closed")
+    return worst(sts), "; ".join(notes)
+
+
+def _c2(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    sides = [s for s in ("W", "H") if math.isfinite(_g(row, f"offp_{s}"))]
+    if not sides:
+        return make("C2", "n/a", float("nan"), th.C2, ">=", "no embeddings (W, H) to measure", title=CLAIMS["C2"],
+                    metric="min off-diag Pearson of corr maps", run=run)
+    res = [_c2_side(row, first, s, th) for s in sides]
+    val = min(_g(row, f"offp_{s}") for s in sides)
+    return make("C2", worst([r[0] for r in res]), val, th.C2, ">=", " | ".join(r[1] for r in res),
+                title=CLAIMS["C2"], metric="min off-diag Pearson of corr maps", run=run)
+
+
+def _ratio(row: Row | None) -> float:
+    ci, base = _g(row, "collapse_H"), _g(row, "collapse_H_base")
+    return ci / base if math.isfinite(ci) and math.isfinite(base) and base > 0 else float("nan")
+
+
+def _c3(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    ratio, ci, base, sd = _ratio(row), _g(row, "collapse_H"), _g(row, "collapse_H_base"), _g(row, "collapse_H_base_std")
+    kw = dict(title=CLAIMS["C3"], metric="collapse index of Ḣ / baseline", run=run)
+    if not math.isfinite(ratio):
+        return make("C3", "n/a", float("nan"), th.C3, "<=", "every context has its own support (or no H)", **kw)
+    sts = ["pass" if ratio <= th.C3 else "FAIL"]
+    notes = [f"index {ci:.3g} vs random groups {base:.3g} ± {sd:.2g}"]
+    if not ci < base - th.null_z * (sd if math.isfinite(sd) else 0.0):
+        sts.append("FAIL")
+        notes.append("not below the random-grouping baseline")
+    r0 = _ratio(first)
+    if first is not None and math.isfinite(r0):
+        closed = (r0 - ratio) / max(r0, 1e-12)  # already collapsed at the first snapshot: nothing learnt
+        if closed < th.change:
+            sts.append("FAIL")
+            notes.append(f"not learnt: ratio {r0:.3g} at the first snapshot, {closed:.0%} closed")
+    return make("C3", worst(sts), ratio, th.C3, "<=", "; ".join(notes), **kw)
+
+
+def _c4(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    v = _g(row, "softlabel_rel")
+    st = "pass" if v <= th.C4 else "FAIL"
+    note = f"from {_g(first, 'softlabel_rel'):.3g} at the first snapshot" if first is not None else ""
+    return make("C4", st, v, th.C4, "<=", note, title=CLAIMS["C4"], metric="‖P_F(L) − L_in‖ / ‖L_in‖", run=run)
+
+
+def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    d, dt, sep = _g(row, "dir_perp_face"), _g(row, "dir_perp_tilde"), _g(row, "sep_mm_tilde")
+    kw = dict(title=CLAIMS["L_mm"], metric="dir(P_⊥L, L_mm)", run=run)
+    if not math.isfinite(d):
+        return make("L_mm", "n/a", float("nan"), th.L_mm, "<=", "L_mm not solved: only the S̃ proxy is known", **kw)
+    st, note = discriminate(d, dt, sep, th.L_mm, th.L_mm_family)
+    diam = _g(row, "face_diameter")
+    if math.isfinite(diam) and diam > 0:
+        note += f"; optimal face not a point (diameter {diam:.3g}): distance to the face"
+    return make("L_mm", st, d, th.L_mm, "<=", note, **kw)
+
+
+JUDGES = {"loss": _loss, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "L_mm": _lmm}
+
+
+def judge_row(row: Row, first: Row | None = None, *, run: str = "model",
+              thresholds: Thresholds | None = None) -> list[Verdict]:
+    """The verdicts (loss, C1-C4, L_mm) of one metrics row, ``first`` the first snapshot's row (for the change and
+    the trend; None when there is no history, e.g. a probe)."""
+    th = THRESHOLDS if thresholds is None else thresholds
+    return [f(row, first, th, run) for f in JUDGES.values()]
+
+
+def judge(table: Mapping[str, np.ndarray], run: str = "run", thresholds: Thresholds | None = None) -> list[Verdict]:
+    """The verdicts of a run from its metrics table (:func:`ntpgeom.metrics.run_metrics`): the last snapshot, with
+    the first for the change since initialisation and the trend (a table holding only step 0 is an untrained model:
+    its change is nil, so C2 and C3 fail)."""
+    n = len(np.asarray(table.get("step", [])))
+    if n == 0:
+        raise ValueError("an empty metrics table has no snapshot to judge")
+    row = {k: np.asarray(v)[-1] for k, v in table.items()}
+    first = {k: np.asarray(v)[0] for k, v in table.items()}
+    if n == 1 and _g(first, "step") != 0:
+        first = None  # one late snapshot: the initialisation is unknown (a lone step-0 snapshot is its own start)
+    return judge_row(row, first, run=run, thresholds=thresholds)
+
+
+def statuses(verdicts: Sequence[Verdict]) -> dict[str, str]:
+    """claim → status."""
+    return {v.claim: v.status for v in verdicts}
