@@ -1,7 +1,9 @@
 """The paper's figures (theory.md §6), drawn from metrics tables, snapshots and a Theory.
 
 Curve figures take a list of :class:`Series` (one per run: a label, a model kind for the colour, a metrics table) and
-compare runs on the same axes. Heatmap figures take the arrays. Every function writes one PNG and returns its path.
+compare runs on the same axes. Heatmap figures take the arrays. Every function writes one PNG (and its SVG twin, see
+:func:`ntpgeom.report.style.output`) and returns the PNG's path. Curve figures take ``thresholds`` (claim -> value,
+e.g. ``{"loss": 0.05, "C1": 0.35}``) and draw each as a dashed line on the axis where that claim is measured.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+Thresholds = Mapping[str, float] | None
+
 import numpy as np
 
 from ..data import NTPData
 from ..metrics import corr_from_gram, corr_map
-from .style import CORR_CMAP, color_for, new_figure, save, styled
+from .style import CORR_CMAP, color_for, new_figure, save, styled, threshold_line
 
 #: At most this many contexts are drawn in an m x m or V x m heatmap (a seeded sample when m is larger).
 MAX_HEATMAP_CONTEXTS = 500
@@ -54,7 +58,12 @@ def _legend(ax: Any) -> None:
         ax.legend(loc="best")
 
 
-def fig_loss_gap(series: Sequence[Series], path: str | Path, entropy: float | None = None) -> Path:
+def _thr(thresholds: Thresholds, claim: str) -> float | None:
+    return None if not thresholds or claim not in thresholds else float(thresholds[claim])
+
+
+def fig_loss_gap(series: Sequence[Series], path: str | Path, entropy: float | None = None,
+                 thresholds: Thresholds = None) -> Path:
     """Loss gap ``CE(L_k) − ℋ`` over training, log y (and log x)."""
     with styled():
         fig = new_figure(5.2, 3.6)
@@ -65,6 +74,7 @@ def fig_loss_gap(series: Sequence[Series], path: str | Path, entropy: float | No
         ax.set_yscale("log")
         ax.set_xlabel("step + 1")
         ax.set_ylabel("CE − ℋ  (nats)")
+        threshold_line(ax, _thr(thresholds, "loss"), "threshold (loss → ℋ)")
         title = "Loss gap to the entropy bound"
         ax.set_title(title + (f" (ℋ = {entropy:.4f})" if entropy is not None else ""))
         _legend(ax)
@@ -82,13 +92,14 @@ def fig_norms(series: Sequence[Series], path: str | Path) -> Path:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("step + 1")
+            ax.set_ylabel(name + "  (Frobenius norm)")
             ax.set_title(name)
         _legend(axes[0])
         fig.suptitle("Norm growth", y=1.02)
         return save(fig, path)
 
 
-def fig_softlabel(series: Sequence[Series], path: str | Path) -> Path:
+def fig_softlabel(series: Sequence[Series], path: str | Path, thresholds: Thresholds = None) -> Path:
     """Soft-label recovery ``‖P_F(L_k) − L_in‖ / ‖L_in‖`` and the sparse-plus-low-rank residual over training."""
     with styled():
         fig = new_figure(9.0, 3.5)
@@ -101,13 +112,18 @@ def fig_softlabel(series: Sequence[Series], path: str | Path) -> Path:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("step + 1")
-        a1.set_title("Soft labels: ‖P_F(L) − L_in‖ / ‖L_in‖")
-        a2.set_title("Sparse + low rank: ‖L − L_in − R·L_mm‖ / ‖L − L_in‖")
+        a1.set_title("C4 soft labels")
+        a1.set_ylabel("‖P_F(L) − L_in‖ / ‖L_in‖")
+        a2.set_title("C1 sparse + low rank")
+        a2.set_ylabel("‖L − L_in − R·L_mm‖ / ‖L − L_in‖")
+        threshold_line(a1, _thr(thresholds, "C4"), "threshold C4")
+        threshold_line(a2, _thr(thresholds, "C1"), "threshold C1")
         _legend(a1)
+        _legend(a2)
         return save(fig, path)
 
 
-def fig_similarity(series: Sequence[Series], path: str | Path) -> Path:
+def fig_similarity(series: Sequence[Series], path: str | Path, thresholds: Thresholds = None) -> Path:
     """Similarity of corr(H), corr(Wᵀ) to the predictions (sim, solid: L_mm; dashed: S̃ proxy), and the directional
     distance of ``P_⊥(L_k)`` to L_mm (or S̃), over training."""
     with styled():
@@ -133,7 +149,10 @@ def fig_similarity(series: Sequence[Series], path: str | Path) -> Path:
             ax.set_xlabel("step + 1")
         for ax in axes[:2]:
             ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.02)
+            ax.set_ylabel("sim (SSIM structure term)")
+            threshold_line(ax, _thr(thresholds, "C2"), "threshold C2")
         axes[2].set_yscale("log")
+        axes[2].set_ylabel("direction distance")
         _legend(axes[0])
         _legend(axes[2])
         return save(fig, path)
@@ -157,6 +176,7 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
         for ax in axes:
             ax.set_xscale("log")
             ax.set_xlabel("step + 1")
+            ax.set_ylabel("collapse index (0 = collapsed)")
             ax.set_ylim(-0.02, 1.02)
         _legend(axes[0])
         return save(fig, path)
@@ -179,7 +199,7 @@ def context_order(data: NTPData, max_contexts: int = MAX_HEATMAP_CONTEXTS, seed:
     return idx[np.lexsort((idx, g, -sizes[g]))][:max_contexts]
 
 
-def _group_lines(ax: Any, groups: np.ndarray, square: bool) -> None:
+def group_lines(ax: Any, groups: np.ndarray, square: bool) -> None:
     cuts = np.flatnonzero(np.diff(groups)) + 0.5
     if len(cuts) > 60:
         return
@@ -264,14 +284,14 @@ def fig_heatmaps(
                 im = ax.imshow(A, cmap=CORR_CMAP, vmin=-lim, vmax=lim, aspect="auto")
                 ax.grid(False)
                 if k == 1:
-                    _group_lines(ax, g, square=True)
+                    group_lines(ax, g, square=True)
                     _ticks(ax, ctx_labels if r == 0 and cidx == 0 else None, "y")
                     _ticks(ax, None, "x")
                 elif k == 2:
                     _ticks(ax, tok_labels if cidx == 0 else None, "y")
                     _ticks(ax, None, "x")
                 else:
-                    _group_lines(ax, g, square=False)
+                    group_lines(ax, g, square=False)
                     _ticks(ax, tok_labels if cidx == 0 else None, "y")
                     _ticks(ax, ctx_labels, "x")
                 if r == 0:
@@ -311,7 +331,7 @@ def fig_mm_vs_tilde(data: NTPData, theory: Any, path: str | Path) -> Path:
             l = dlim if i == 2 else lim
             im = ax.imshow(A, cmap=CORR_CMAP, vmin=-l, vmax=l, aspect="auto")
             ax.grid(False)
-            _group_lines(ax, g, square=False)
+            group_lines(ax, g, square=False)
             _ticks(ax, tok_labels if i == 0 else None, "y")
             _ticks(ax, ctx_labels, "x")
             ax.set_title(name)

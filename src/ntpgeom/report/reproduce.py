@@ -33,11 +33,14 @@ Budgets (:data:`RECIPES`; every run folder records its full configuration):
     budget for them. With ``--text``, ``quick`` still trains all three models briefly (a smoke run: their verdicts
     may fail).
 
-Output: ``OUT/<experiment>/<model>/`` run folders, ``OUT/<experiment>/theory.npz``, and the report in ``OUT/report/``.
+Output: ``OUT/<experiment>/<model>/`` run folders (``<model>-seed<k>`` with several seeds), ``OUT/<experiment>/theory.npz``,
+``OUT/reproduce.json`` (the configuration and status) and the report in ``OUT/report/``. An existing output is never
+overwritten silently: ``resume`` reuses finished runs and continues interrupted ones, ``overwrite`` starts afresh.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -48,7 +51,6 @@ from .._io import write_json_atomic
 from ..data import NTPData, corpora, from_text, synthetic
 from ..errors import NTPGeomError
 from .build import ReportResult, build_report
-from .verdicts import format_table
 
 
 class ReproduceError(NTPGeomError):
@@ -121,6 +123,14 @@ DATASETS: dict[str, Callable[[], NTPData]] = {
 TEXT_SOLVE_MAX_ENTRIES = 1_000_000
 
 
+class ReproduceInterrupted(NTPGeomError):
+    """Ctrl-C stopped ``reproduce``; everything trained so far is kept and ``--resume`` continues it."""
+
+    def __init__(self, out: Path, detail: str = "") -> None:
+        self.out = out
+        super().__init__(f"interrupted{': ' + detail if detail else ''}; the work so far is kept in {out}")
+
+
 @dataclass(frozen=True, eq=False)
 class ReproduceResult:
     """What :func:`reproduce` produced: the report (with every verdict) and the run folders."""
@@ -129,6 +139,7 @@ class ReproduceResult:
     report: ReportResult
     runs: dict[str, list[Path]]
     seconds: float
+    reused: tuple[str, ...] = ()
 
     @property
     def report_path(self) -> Path:
@@ -139,6 +150,21 @@ class ReproduceResult:
         return self.report.verdicts
 
 
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One training run to do: experiment, model spec, seed, run folder."""
+
+    experiment: str
+    data: NTPData
+    spec: RunSpec
+    seed: int
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.path.name}"
+
+
 def _printer(stream: Any = None) -> Callable[[str], None]:
     start = time.perf_counter()
 
@@ -146,6 +172,10 @@ def _printer(stream: Any = None) -> Callable[[str], None]:
         print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=stream or sys.stderr, flush=True)
 
     return say
+
+
+#: the printer of timestamped progress lines (for the CLI)
+printer = _printer
 
 
 def _train_progress(say: Callable[[str], None], label: str, total: int) -> Callable[..., None]:
@@ -160,6 +190,136 @@ def _train_progress(say: Callable[[str], None], label: str, total: int) -> Calla
     return cb
 
 
+def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
+    """Refuse an existing output unless resuming or overwriting; with ``overwrite`` remove an old reproduce output."""
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ReproduceError(f"{parent} exists and is not a folder; choose another output path (-o DIR)")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if resume:
+        return
+    if not overwrite:
+        raise ReproduceError(f"{out} already exists; pass --resume to continue it (finished runs are reused), "
+                             "--overwrite to start afresh, or choose another -o folder")
+    if not (out / "reproduce.json").is_file():
+        raise ReproduceError(f"refusing to overwrite {out}: it is not a reproduce output (no reproduce.json); "
+                             "choose another -o folder")
+    shutil.rmtree(out)
+
+
+def _plan(text: str | Path | None, experiments: list[str] | None, budget: str, context_len: int, tokenizer: str,
+          max_vocab: int, max_contexts: int, say: Callable[[str], None]) -> list[tuple[str, NTPData, list[RunSpec]]]:
+    recipes = RECIPES[budget]
+    if text is not None:
+        path = Path(text)
+        if not path.is_file():
+            raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
+        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer})")
+        data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map",
+                         top_k=max_contexts)
+        say(f"  {data!r}")
+        return [(f"text-{path.stem}", data, recipes["text"])]
+    chosen = experiments or list(DATASETS)
+    unknown = [e for e in chosen if e not in DATASETS]
+    if unknown:
+        raise ReproduceError(f"unknown experiment(s) {unknown}; choose from {list(DATASETS)}")
+    return [(name, DATASETS[name](), recipes[name]) for name in chosen]
+
+
+def _theory(name: str, data: NTPData, out: Path, solve: bool, say: Callable[[str], None]) -> Any:
+    from ..theory import compute_theory
+
+    if not solve:
+        say(f"[{name}] V x m = {data.V} x {data.m} is too large to solve NTP-SVM* exactly here: "
+            "using the S̃ proxy for the max-margin geometry")
+    say(f"[{name}] theory: L_in, S̃, NTP-SVM*")
+    th = compute_theory(data, solve=solve)
+    th.save(out / name / "theory.npz")
+    cert = "holds (L_mm = S̃)" if th.certificate.holds else "fails"
+    dist = "" if th.dist_mm_tilde is None else f", ‖L_mm/‖·‖ − S̃/‖·‖‖ = {th.dist_mm_tilde:.3g}"
+    say(f"[{name}]   Prop. 3 certificate {cert}{dist}")
+    return th
+
+
+def run_state(job: Job) -> str:
+    """'new' (no run folder), 'done' (finished with this recipe: reuse it) or 'resume' (a checkpoint to continue)."""
+    from ..train.run import read_config
+
+    if not (job.path / "config.json").is_file():
+        return "new"
+    cfg = read_config(job.path)
+    same = cfg.get("model") == job.spec.model and cfg.get("seed") == job.seed and cfg.get("data_hash") == job.data.hash
+    if cfg.get("status") == "done" and same and cfg.get("steps") == job.spec.kwargs["steps"]:
+        return "done"
+    return "resume" if same and (job.path / "checkpoint.pt").is_file() else "new"
+
+
+def train_job(job: Job, threads: int, progress: Callable[..., None] | None = None) -> Path:
+    """Train (or resume) one job's run; returns the run folder. Picklable: used by the worker processes."""
+    from ..train import train
+
+    state = run_state(job)
+    kw = dict(job.spec.kwargs, threads=threads)
+    train(job.data, model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
+          resume=state == "resume", progress=progress, **kw)
+    return job.path
+
+
+def _finish_line(job: Job, say: Callable[[str], None]) -> Any:
+    from ..train import load_run
+
+    run = load_run(job.path)
+    s = run.summary()
+    say(f"[{job.label}] {s['status']}: {s['final_step']} steps, CE − ℋ = {s['gap']:.3e} ({s['stop_reason']}, "
+        f"{s['wall_seconds']:.1f}s)")
+    if s.get("stop_reason") == "interrupted":
+        raise ReproduceInterrupted(job.path.parent.parent, f"{job.label} stopped at step {s['final_step']}")
+    return run
+
+
+def _train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> None:
+    for job in jobs:
+        steps = int(job.spec.kwargs["steps"])
+        say(f"[{job.label}] {'resuming' if run_state(job) == 'resume' else 'training'} {job.spec.model} "
+            f"for up to {steps} steps")
+        try:
+            train_job(job, threads, _train_progress(say, job.label, steps))
+        except KeyboardInterrupt:
+            raise ReproduceInterrupted(out, f"during {job.label}") from None
+        _finish_line(job, say)
+
+
+def _train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str], None]) -> None:
+    """Independent runs in ``workers`` processes, one torch/BLAS thread each."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    say(f"training {len(jobs)} runs in {workers} parallel processes (1 thread each)")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(train_job, job, 1): job for job in jobs}
+        for fut in as_completed(futures):
+            fut.result()
+            _finish_line(futures[fut], say)
+    except (KeyboardInterrupt, BrokenProcessPool):
+        pool.shutdown(wait=True, cancel_futures=True)  # the workers stop their runs cleanly at the next step
+        raise ReproduceInterrupted(out, "while training in parallel") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], out: Path) -> list[Job]:
+    jobs = []
+    for name, data, specs in plan:
+        for spec in specs:
+            for sd in seeds:
+                folder = spec.model if len(seeds) == 1 else f"{spec.model}-seed{sd}"
+                jobs.append(Job(name, data, spec, sd, out / name / folder))
+    return jobs
+
+
 def reproduce(
     out: str | Path = "runs/reproduce",
     *,
@@ -171,6 +331,11 @@ def reproduce(
     max_vocab: int = 128,
     max_contexts: int = 500,
     seed: int = 0,
+    seeds: list[int] | None = None,
+    threads: int = 1,
+    overwrite: bool = False,
+    resume: bool = False,
+    dpi: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
     """Run the paper's experiments (or the same pipeline on ``text``), measure, draw, judge and write the report.
@@ -178,100 +343,104 @@ def reproduce(
     Parameters
     ----------
     out : path
-        Output folder (``runs/<name>``); run folders are overwritten.
+        Output folder. If it exists and is not empty, pass ``resume`` (continue: finished runs are reused, interrupted
+        ones resume from their checkpoint) or ``overwrite`` (start afresh); otherwise :class:`ReproduceError`.
     quick : bool
-        The quick budget (under a minute; only the runs that pass every claim within seconds, see
-        :data:`QUICK_HELP`) instead of the default (about 6 minutes).
+        The quick budget (only the runs that pass every claim within seconds, see :data:`QUICK_HELP`).
     text : path, optional
         A UTF-8 text corpus of the user's: instead of the built-in experiments, build NTP data from it
         (``context_len`` tokens per context, ``tokenizer``, lower-cased, the ``max_vocab`` most frequent next tokens
         with the rest merged into ``<unk>``, the ``max_contexts`` most frequent contexts) and train the UFM, the
-        transformer and the LSTM on it (``RECIPES[budget]["text"]``: the stories recipe by default; with ``quick``
-        a smoke run in which the deep models are under-trained). L_mm is solved when
+        transformer and the LSTM on it (``RECIPES[budget]["text"]``). L_mm is solved when
         V x m <= :data:`TEXT_SOLVE_MAX_ENTRIES`; otherwise the S̃ proxy stands in (and the report says so).
     experiments : list of str, optional
         A subset of ``ufm-synthetic``, ``synthetic``, ``stories`` (default: all).
-    seed : int
-        Seed of every training run.
+    seed, seeds : int, list of int
+        Seed of every training run; ``seeds`` (several) trains every run once per seed (folders ``<model>-seed<k>``).
+    threads : int
+        Torch/BLAS threads. With more than one and several runs to train, the runs go to ``threads`` worker
+        processes with one thread each (faster than threads inside one small model; see benchmarks/bench_timings.py).
+    dpi : int, optional
+        PNG resolution of the figures.
     progress : callable, optional
         Receives one line per stage (default: timestamped lines on stderr).
 
-    Returns
-    -------
-    ReproduceResult
+    Raises
+    ------
+    ReproduceInterrupted
+        On Ctrl-C; the runs so far are kept and ``resume=True`` continues.
     """
-    from ..theory import compute_theory
-    from ..train import train
-
     say = progress or _printer()
     t0 = time.perf_counter()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ReproduceError(f"{out} exists and is not a folder; choose another output path")
+    if threads < 1:
+        raise ReproduceError(f"--threads must be a positive integer, got {threads}")
+    _prepare_out(out, overwrite, resume)
     budget = "quick" if quick else "default"
-    recipes = RECIPES[budget]
-    theories: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    plan: list[tuple[str, NTPData, list[RunSpec]]] = []
-    if text is not None:
-        path = Path(text)
-        if not path.is_file():
-            raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
-        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer})")
-        data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map", top_k=max_contexts)
-        say(f"  {data!r}")
-        plan.append((f"text-{path.stem}", data, recipes["text"]))
-    else:
-        chosen = experiments or list(DATASETS)
-        unknown = [e for e in chosen if e not in DATASETS]
-        if unknown:
-            raise ReproduceError(f"unknown experiment(s) {unknown}; choose from {list(DATASETS)}")
-        for name in chosen:
-            plan.append((name, DATASETS[name](), recipes[name]))
-    say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {sum(len(p[2]) for p in plan)} training runs -> {out}")
+    seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
+    plan = _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    jobs = plan_jobs(plan, seed_list, out)
+    config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
+              "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
+    write_json_atomic(out / "reproduce.json", {**config, "status": "running"})
+    say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {len(jobs)} training runs -> {out}")
+    try:
+        theories, names = _theories(plan, out, text is not None, say)
+        reused = tuple(j.label for j in jobs if run_state(j) == "done")
+        for label in reused:
+            say(f"[{label}] finished earlier: reused")
+        todo = [j for j in jobs if j.label not in reused]
+        workers = min(threads, len(todo))
+        if workers > 1:
+            training = f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
+            _train_parallel(todo, workers, out, say)
+        else:
+            training = f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
+            _train_serial(todo, threads, out, say)
+    except KeyboardInterrupt:
+        raise ReproduceInterrupted(out) from None
+    report = _report(jobs, out, theories, names, quick, text, budget, config, dpi, t0, say, training)
+    seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
-    runs = []
-    for name, data, specs in plan:
+    for j in jobs:
+        run_paths.setdefault(j.experiment, []).append(j.path)
+    write_json_atomic(out / "reproduce.json", {**config, "status": "done", "seconds": seconds,
+                                                "report": str(report.path), "reused": list(reused),
+                                                "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
+    return ReproduceResult(out, report, run_paths, seconds, reused)
+
+
+def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text: bool, say: Callable[[str], None]
+              ) -> tuple[dict[str, Any], dict[str, str]]:
+    theories, names = {}, {}
+    for name, data, _specs in plan:
         say(f"[{name}] {data!r}")
-        solve = text is None or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
-        if not solve:
-            say(f"[{name}] V x m = {data.V} x {data.m} is too large to solve NTP-SVM* exactly here: "
-                "using the S̃ proxy for the max-margin geometry")
-        say(f"[{name}] theory: L_in, S̃, NTP-SVM*")
-        th = compute_theory(data, solve=solve)
-        th.save(out / name / "theory.npz")
-        cert = "holds (L_mm = S̃)" if th.certificate.holds else "fails"
-        dist = "" if th.dist_mm_tilde is None else f", ‖L_mm/‖·‖ − S̃/‖·‖‖ = {th.dist_mm_tilde:.3g}"
-        say(f"[{name}]   Prop. 3 certificate {cert}{dist}")
-        theories[data.hash] = th
+        solve = not is_text or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
+        theories[data.hash] = _theory(name, data, out, solve, say)
         names[data.hash] = name
-        for spec in specs:
-            steps = int(spec.kwargs["steps"])
-            label = f"{name}/{spec.model}"
-            say(f"[{label}] training {spec.model} for up to {steps} steps")
-            kw = dict(spec.kwargs)
-            run = train(data, model=spec.model, seed=seed, out=out / name / spec.model, overwrite=True,
-                        progress=_train_progress(say, label, steps), **kw)
-            s = run.summary()
-            say(f"[{label}] done: {s['final_step']} steps, CE − ℋ = {s['gap']:.3e} ({s['stop_reason']}, "
-                f"{s['wall_seconds']:.1f}s)")
-            runs.append(run)
-            run_paths.setdefault(name, []).append(run.path)
+    return theories, names
+
+
+def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[str, str], quick: bool,
+            text: str | Path | None, budget: str, config: dict[str, Any], dpi: int | None, t0: float,
+            say: Callable[[str], None], training: str) -> ReportResult:
+    from ..train import load_run
+
     say("measuring, drawing and judging")
     title = "ntpgeom reproduce" + (" (quick)" if quick else "") + (f": {Path(text).name}" if text else "")
     intro = ("The experiments of Zhao et al., 'Implicit Geometry of Next-token Prediction' (COLM 2024), rerun with "
              f"ntpgeom on built-in data ({budget} budget)." if text is None else
              f"The paper's measurements on the corpus {text} ({budget} budget).")
-    report = build_report(runs, out / "report", theories=theories, names=names, title=title, intro=intro,
-                          progress=lambda m: say("  " + m), extra={"budget": budget, "seed": seed,
-                          "text": None if text is None else str(text),
-                          "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}})
-    seconds = time.perf_counter() - t0
-    write_json_atomic(out / "reproduce.json", {"budget": budget, "seconds": seconds, "report": str(report.path),
-                                                "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
-    return ReproduceResult(out, report, run_paths, seconds)
+    seeds = config["seeds"]
+    labels = [j.spec.model if len(seeds) == 1 else j.path.name for j in jobs]
+    try:
+        return build_report([load_run(j.path) for j in jobs], out / "report", theories=theories, names=names,
+                            labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=config,
+                            overwrite=True, dpi=dpi, started=t0, provenance_extra={"training": training})
+    except KeyboardInterrupt:
+        raise ReproduceInterrupted(out, "while writing the report (every run is finished)") from None
 
 
 def summary_text(result: ReproduceResult) -> str:
-    """The verdict table and the report path, for the terminal."""
-    return f"{format_table(result.verdicts)}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"
+    """The verdict table and the report path, for the terminal (plain text)."""
+    return f"{result.report.verdict_text()}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"
