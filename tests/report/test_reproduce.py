@@ -14,6 +14,7 @@ from ntpgeom.cli import app, main
 import importlib
 
 R = importlib.import_module("ntpgeom.report.reproduce")  # the module (the package attribute is the function)
+J = importlib.import_module("ntpgeom.report.jobs")
 from ntpgeom.report.reproduce import DATASETS, QUICK_HELP, RECIPES, ReproduceError, reproduce
 
 from .conftest import TEST_DPI
@@ -88,7 +89,7 @@ def test_ctrl_c_exits_130_with_the_resume_command(tmp_path, monkeypatch):
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(R, "train_job", interrupted)
+    monkeypatch.setattr(J, "train_job", interrupted)
     monkeypatch.setattr("sys.argv", ["ntpgeom", "reproduce", "--quick", "-e", "ufm-synthetic", "-o", "OUT", "--overwrite"])
     res = CliRunner().invoke(app, ["reproduce", "--quick", "-e", "ufm-synthetic", "-o", str(tmp_path / "r")])
     assert res.exit_code == 130

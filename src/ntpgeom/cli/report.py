@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure runs against the theory and write a self-contained HTML report with a verdict table."""
         from ..report.build import build_report, verdict_json
-        from ..report.reproduce import printer
+        from ..report.jobs import printer
         from ..report.terminal import print_verdicts
         from ..theory import load_theory
 
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
     ) -> None:
         """Reproduce the paper's experiments end to end; print the verdict table and the report path."""
-        from ..report.reproduce import ReproduceInterrupted
+        from ..report.jobs import ReproduceInterrupted
         from ..report.reproduce import reproduce as _reproduce
         from ..report.terminal import print_verdicts
 

@@ -33,7 +33,7 @@ from ..metrics import run_metrics, save_table
 from . import figures as F
 from . import html as Hh
 from . import provenance as prov
-from .page import TABLE_COLUMNS, render_report, slug, theory_summary
+from .page import TABLE_COLUMNS, render_report, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
 from .style import output
 from .verdicts import THRESHOLDS, Verdict, judge, verdict_rows
 

@@ -41,7 +41,6 @@ overwritten silently: ``resume`` reuses finished runs and continues interrupted 
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,18 +50,11 @@ from .._io import write_json_atomic
 from ..data import NTPData, corpora, from_text, synthetic
 from ..errors import NTPGeomError
 from .build import ReportResult, build_report
+from .jobs import Job, ReproduceInterrupted, RunSpec, plan_jobs, printer, run_state, train_parallel, train_serial
 
 
 class ReproduceError(NTPGeomError):
     """Invalid reproduce option (unknown experiment, unreadable corpus, bad output folder)."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of an experiment: model kind and the keyword arguments of :func:`ntpgeom.train.train`."""
-
-    model: str
-    kwargs: dict[str, Any]
 
 
 def _ufm(steps: int, d: int | None = None, lr: float = 0.05, optimizer: str = "adam", tol: float | None = None) -> RunSpec:
@@ -123,14 +115,6 @@ DATASETS: dict[str, Callable[[], NTPData]] = {
 TEXT_SOLVE_MAX_ENTRIES = 1_000_000
 
 
-class ReproduceInterrupted(NTPGeomError):
-    """Ctrl-C stopped ``reproduce``; everything trained so far is kept and ``--resume`` continues it."""
-
-    def __init__(self, out: Path, detail: str = "") -> None:
-        self.out = out
-        super().__init__(f"interrupted{': ' + detail if detail else ''}; the work so far is kept in {out}")
-
-
 @dataclass(frozen=True, eq=False)
 class ReproduceResult:
     """What :func:`reproduce` produced: the report (with every verdict) and the run folders."""
@@ -148,46 +132,6 @@ class ReproduceResult:
     @property
     def verdicts(self) -> list:
         return self.report.verdicts
-
-
-@dataclass(frozen=True, eq=False)
-class Job:
-    """One training run to do: experiment, model spec, seed, run folder."""
-
-    experiment: str
-    data: NTPData
-    spec: RunSpec
-    seed: int
-    path: Path
-
-    @property
-    def label(self) -> str:
-        return f"{self.experiment}/{self.path.name}"
-
-
-def _printer(stream: Any = None) -> Callable[[str], None]:
-    start = time.perf_counter()
-
-    def say(msg: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=stream or sys.stderr, flush=True)
-
-    return say
-
-
-#: the printer of timestamped progress lines (for the CLI)
-printer = _printer
-
-
-def _train_progress(say: Callable[[str], None], label: str, total: int) -> Callable[..., None]:
-    every = max(1, total // 5)
-    state = {"next": every}
-
-    def cb(step: int, total_: int, ce: float, gap: float, norm_L: float) -> None:
-        if step >= state["next"] or step == total_:
-            state["next"] = step + every
-            say(f"  {label}: step {step}/{total_}  CE − ℋ = {gap:.3e}  ‖L‖ = {norm_L:.3g}")
-
-    return cb
 
 
 def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
@@ -242,84 +186,6 @@ def _theory(name: str, data: NTPData, out: Path, solve: bool, say: Callable[[str
     return th
 
 
-def run_state(job: Job) -> str:
-    """'new' (no run folder), 'done' (finished with this recipe: reuse it) or 'resume' (a checkpoint to continue)."""
-    from ..train.run import read_config
-
-    if not (job.path / "config.json").is_file():
-        return "new"
-    cfg = read_config(job.path)
-    same = cfg.get("model") == job.spec.model and cfg.get("seed") == job.seed and cfg.get("data_hash") == job.data.hash
-    if cfg.get("status") == "done" and same and cfg.get("steps") == job.spec.kwargs["steps"]:
-        return "done"
-    return "resume" if same and (job.path / "checkpoint.pt").is_file() else "new"
-
-
-def train_job(job: Job, threads: int, progress: Callable[..., None] | None = None) -> Path:
-    """Train (or resume) one job's run; returns the run folder. Picklable: used by the worker processes."""
-    from ..train import train
-
-    state = run_state(job)
-    kw = dict(job.spec.kwargs, threads=threads)
-    train(job.data, model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
-          resume=state == "resume", progress=progress, **kw)
-    return job.path
-
-
-def _finish_line(job: Job, say: Callable[[str], None]) -> Any:
-    from ..train import load_run
-
-    run = load_run(job.path)
-    s = run.summary()
-    say(f"[{job.label}] {s['status']}: {s['final_step']} steps, CE − ℋ = {s['gap']:.3e} ({s['stop_reason']}, "
-        f"{s['wall_seconds']:.1f}s)")
-    if s.get("stop_reason") == "interrupted":
-        raise ReproduceInterrupted(job.path.parent.parent, f"{job.label} stopped at step {s['final_step']}")
-    return run
-
-
-def _train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> None:
-    for job in jobs:
-        steps = int(job.spec.kwargs["steps"])
-        say(f"[{job.label}] {'resuming' if run_state(job) == 'resume' else 'training'} {job.spec.model} "
-            f"for up to {steps} steps")
-        try:
-            train_job(job, threads, _train_progress(say, job.label, steps))
-        except KeyboardInterrupt:
-            raise ReproduceInterrupted(out, f"during {job.label}") from None
-        _finish_line(job, say)
-
-
-def _train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str], None]) -> None:
-    """Independent runs in ``workers`` processes, one torch/BLAS thread each."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    say(f"training {len(jobs)} runs in {workers} parallel processes (1 thread each)")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    try:
-        futures = {pool.submit(train_job, job, 1): job for job in jobs}
-        for fut in as_completed(futures):
-            fut.result()
-            _finish_line(futures[fut], say)
-    except (KeyboardInterrupt, BrokenProcessPool):
-        pool.shutdown(wait=True, cancel_futures=True)  # the workers stop their runs cleanly at the next step
-        raise ReproduceInterrupted(out, "while training in parallel") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], out: Path) -> list[Job]:
-    jobs = []
-    for name, data, specs in plan:
-        for spec in specs:
-            for sd in seeds:
-                folder = spec.model if len(seeds) == 1 else f"{spec.model}-seed{sd}"
-                jobs.append(Job(name, data, spec, sd, out / name / folder))
-    return jobs
-
-
 def reproduce(
     out: str | Path = "runs/reproduce",
     *,
@@ -370,7 +236,7 @@ def reproduce(
     ReproduceInterrupted
         On Ctrl-C; the runs so far are kept and ``resume=True`` continues.
     """
-    say = progress or _printer()
+    say = progress or printer()
     t0 = time.perf_counter()
     out = Path(out)
     if threads < 1:
@@ -393,10 +259,10 @@ def reproduce(
         workers = min(threads, len(todo))
         if workers > 1:
             training = f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
-            _train_parallel(todo, workers, out, say)
+            train_parallel(todo, workers, out, say)
         else:
             training = f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
-            _train_serial(todo, threads, out, say)
+            train_serial(todo, threads, out, say)
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out) from None
     report = _report(jobs, out, theories, names, quick, text, budget, config, dpi, t0, say, training)

@@ -1,0 +1,148 @@
+"""Training runs of ``reproduce``: the job list, reuse of finished runs, resume of interrupted ones, serial or in
+parallel worker processes (one torch/BLAS thread each)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..data import NTPData
+from ..errors import NTPGeomError
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of an experiment: model kind and the keyword arguments of :func:`ntpgeom.train.train`."""
+
+    model: str
+    kwargs: dict[str, Any]
+
+
+class ReproduceInterrupted(NTPGeomError):
+    """Ctrl-C stopped ``reproduce``; everything trained so far is kept and ``--resume`` continues it."""
+
+    def __init__(self, out: Path, detail: str = "") -> None:
+        self.out = out
+        super().__init__(f"interrupted{': ' + detail if detail else ''}; the work so far is kept in {out}")
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One training run to do: experiment, model spec, seed, run folder."""
+
+    experiment: str
+    data: NTPData
+    spec: RunSpec
+    seed: int
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.path.name}"
+
+
+def printer(stream: Any = None) -> Callable[[str], None]:
+    """A progress callable that prints timestamped lines on ``stream`` (default: stderr)."""
+    start = time.perf_counter()
+
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=stream or sys.stderr, flush=True)
+
+    return say
+
+
+
+
+def _train_progress(say: Callable[[str], None], label: str, total: int) -> Callable[..., None]:
+    every = max(1, total // 5)
+    state = {"next": every}
+
+    def cb(step: int, total_: int, ce: float, gap: float, norm_L: float) -> None:
+        if step >= state["next"] or step == total_:
+            state["next"] = step + every
+            say(f"  {label}: step {step}/{total_}  CE − ℋ = {gap:.3e}  ‖L‖ = {norm_L:.3g}")
+
+    return cb
+
+
+def run_state(job: Job) -> str:
+    """'new' (no run folder), 'done' (finished with this recipe: reuse it) or 'resume' (a checkpoint to continue)."""
+    from ..train.run import read_config
+
+    if not (job.path / "config.json").is_file():
+        return "new"
+    cfg = read_config(job.path)
+    same = cfg.get("model") == job.spec.model and cfg.get("seed") == job.seed and cfg.get("data_hash") == job.data.hash
+    if cfg.get("status") == "done" and same and cfg.get("steps") == job.spec.kwargs["steps"]:
+        return "done"
+    return "resume" if same and (job.path / "checkpoint.pt").is_file() else "new"
+
+
+def train_job(job: Job, threads: int, progress: Callable[..., None] | None = None) -> Path:
+    """Train (or resume) one job's run; returns the run folder. Picklable: used by the worker processes."""
+    from ..train import train
+
+    state = run_state(job)
+    kw = dict(job.spec.kwargs, threads=threads)
+    train(job.data, model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
+          resume=state == "resume", progress=progress, **kw)
+    return job.path
+
+
+def _finish_line(job: Job, say: Callable[[str], None]) -> Any:
+    from ..train import load_run
+
+    run = load_run(job.path)
+    s = run.summary()
+    say(f"[{job.label}] {s['status']}: {s['final_step']} steps, CE − ℋ = {s['gap']:.3e} ({s['stop_reason']}, "
+        f"{s['wall_seconds']:.1f}s)")
+    if s.get("stop_reason") == "interrupted":
+        raise ReproduceInterrupted(job.path.parent.parent, f"{job.label} stopped at step {s['final_step']}")
+    return run
+
+
+def train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> None:
+    for job in jobs:
+        steps = int(job.spec.kwargs["steps"])
+        say(f"[{job.label}] {'resuming' if run_state(job) == 'resume' else 'training'} {job.spec.model} "
+            f"for up to {steps} steps")
+        try:
+            train_job(job, threads, _train_progress(say, job.label, steps))
+        except KeyboardInterrupt:
+            raise ReproduceInterrupted(out, f"during {job.label}") from None
+        _finish_line(job, say)
+
+
+def train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str], None]) -> None:
+    """Independent runs in ``workers`` processes, one torch/BLAS thread each."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    say(f"training {len(jobs)} runs in {workers} parallel processes (1 thread each)")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(train_job, job, 1): job for job in jobs}
+        for fut in as_completed(futures):
+            fut.result()
+            _finish_line(futures[fut], say)
+    except (KeyboardInterrupt, BrokenProcessPool):
+        pool.shutdown(wait=True, cancel_futures=True)  # the workers stop their runs cleanly at the next step
+        raise ReproduceInterrupted(out, "while training in parallel") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], out: Path) -> list[Job]:
+    jobs = []
+    for name, data, specs in plan:
+        for spec in specs:
+            for sd in seeds:
+                folder = spec.model if len(seeds) == 1 else f"{spec.model}-seed{sd}"
+                jobs.append(Job(name, data, spec, sd, out / name / folder))
+    return jobs
+
+
