@@ -3,6 +3,7 @@ labels, SVG twins and the PNG resolution."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
@@ -81,3 +82,25 @@ def test_context_order_groups_and_caps():
     assert np.count_nonzero(np.diff(g)) == len(np.unique(g)) - 1  # each group contiguous
     big = synthetic.random_supports(6, MAX_HEATMAP_CONTEXTS + 50, (1, 2), seed=2)
     assert len(context_order(big)) == MAX_HEATMAP_CONTEXTS
+
+
+def test_seed_groups_are_drawn_as_a_mean_with_a_band(tmp_path):
+    from ntpgeom.report.figures import fig_loss_gap, merge_seeds
+
+    a = {"step": np.array([0, 10, 100, 1000]), "gap": np.array([1.0, 0.5, 0.1, 0.01])}
+    b = {"step": np.array([0, 10, 100]), "gap": np.array([3.0, 0.7, 0.3])}  # stopped earlier: common steps only
+    solo = {"step": np.array([0, 10]), "gap": np.array([2.0, 1.0])}
+    merged = merge_seeds([Series("ufm-seed0", "ufm", a, "ufm"), Series("ufm-seed1", "ufm", b, "ufm"),
+                          Series("lstm", "lstm", solo)])
+    assert [s.label for s in merged] == ["ufm (mean of 2 seeds)", "lstm"]
+    t = merged[0].table
+    np.testing.assert_array_equal(t["step"], [0, 10, 100])
+    np.testing.assert_allclose(t["gap"], [2.0, 0.6, 0.2])
+    np.testing.assert_allclose(t["gap__lo"], [1.0, 0.5, 0.1])
+    np.testing.assert_allclose(t["gap__hi"], [3.0, 0.7, 0.3])
+    with output(dpi=20):
+        p = fig_loss_gap([Series("ufm-seed0", "ufm", a, "ufm"), Series("ufm-seed1", "ufm", b, "ufm")],
+                         tmp_path / "g.png", thresholds={"loss": 0.05})
+    svg = p.with_suffix(".svg").read_text()
+    assert "ufm (mean of 2 seeds)" in _svg_texts(p.with_suffix(".svg")) and "ufm-seed0" not in svg
+    assert re.search(r'id="(FillBetween)?PolyCollection_1"', svg)  # the min-max band (fill_between)

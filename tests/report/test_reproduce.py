@@ -161,3 +161,13 @@ def test_reproduce_text_corpus(tmp_path):
     res = reproduce(tmp_path / "t", quick=True, text=f, context_len=3, progress=lambda _m: None)
     assert res.report_path.exists()
     assert {v.run.split("/")[0] for v in res.verdicts} == {"text-corpus"}
+
+
+@pytest.mark.slow
+def test_several_seeds_end_to_end(tmp_path):
+    res = reproduce(tmp_path / "s", quick=True, experiments=["ufm-synthetic"], seeds=[0, 1], dpi=TEST_DPI,
+                    progress=lambda _m: None)
+    assert [p.name for p in res.runs["ufm-synthetic"]] == ["ufm-seed0", "ufm-seed1"]
+    html = res.report_path.read_text(encoding="utf-8")
+    assert "Over seeds" in html and "2/2" in html and "mean of 2 seeds" in (
+        res.out / "report" / "ufm-synthetic" / "figures" / "loss_gap.svg").read_text()

@@ -33,7 +33,7 @@ from ..metrics import run_metrics, save_table
 from . import figures as F
 from . import html as Hh
 from . import provenance as prov
-from .page import TABLE_COLUMNS, render_report, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
+from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
 from .style import output
 from .verdicts import THRESHOLDS, Verdict, judge, verdict_rows
 
@@ -308,7 +308,7 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
                            title=f"{ds.name} / {rr.label}")
         runs.append(replace(rr, files={**rr.files, "heatmaps": p}))
     say(f"[{ds.name}] comparison figures")
-    series = [F.Series(rr.label, rr.model, rr.table) for rr in runs]
+    series = [F.Series(rr.label, rr.model, rr.table, seed_group(rr.label)) for rr in runs]
     thr = {k: v for k, (_op, v) in THRESHOLDS.items()}
     fd = dsdir / "figures"
     figs = {

@@ -8,7 +8,9 @@ e.g. ``{"loss": 0.05, "C1": 0.35}``) and draw each as a dashed line on the axis 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -28,11 +30,40 @@ MAX_TICK_LABELS = 40
 
 @dataclass(frozen=True)
 class Series:
-    """One run's curves: ``label`` (legend), ``model`` (colour), ``table`` (a metrics table)."""
+    """One run's curves: ``label`` (legend), ``model`` (colour), ``table`` (a metrics table). Series with the same
+    ``group`` (e.g. one model trained with several seeds) are drawn as one mean curve with a min-max band."""
 
     label: str
     model: str
     table: Mapping[str, np.ndarray]
+    group: str | None = None
+
+
+def merge_seeds(series: Sequence[Series]) -> list[Series]:
+    """One Series per group: the mean over its members at their common steps, with ``<col>__lo`` / ``<col>__hi``
+    (min / max over the members) for the bands. Series without a group pass through."""
+    groups: dict[Any, list[Series]] = {}
+    for s in series:
+        groups.setdefault(s.group if s.group is not None else id(s), []).append(s)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        steps = reduce(np.intersect1d, [np.asarray(m.table["step"]) for m in members])
+        table: dict[str, np.ndarray] = {"step": steps}
+        for col in members[0].table:
+            if col == "step" or not all(col in m.table for m in members):
+                continue
+            A = np.vstack([np.asarray(m.table[col], dtype=np.float64)[np.searchsorted(m.table["step"], steps)]
+                           for m in members])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+                table[col], table[col + "__lo"], table[col + "__hi"] = (np.nanmean(A, 0), np.nanmin(A, 0),
+                                                                         np.nanmax(A, 0))
+        g = members[0].group
+        out.append(Series(f"{g} (mean of {len(members)} seeds)", members[0].model, table, g))
+    return out
 
 
 def _x(table: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -43,12 +74,19 @@ def _finite(y: np.ndarray) -> bool:
     return bool(np.any(np.isfinite(y)))
 
 
-def _positive_plot(ax: Any, x: np.ndarray, y: np.ndarray, **kw: Any) -> bool:
-    """Plot only positive finite points (for log axes). Returns whether anything was drawn."""
-    keep = np.isfinite(y) & (y > 0)
+def _curve(ax: Any, s: Series, key: str, positive: bool = False, fmt: str = "-", **kw: Any) -> bool:
+    """Plot column ``key`` of a series over step + 1 (finite points; only positive ones with ``positive``, for log
+    axes), with its min-max band when the series is a mean over seeds. Returns whether anything was drawn."""
+    t, x = s.table, _x(s.table)
+    y = np.asarray(t[key], dtype=np.float64)
+    keep = np.isfinite(y) & (y > 0) if positive else np.isfinite(y)
     if not keep.any():
         return False
-    ax.plot(x[keep], y[keep], **kw)
+    ax.plot(x[keep], y[keep], fmt, **kw)
+    if key + "__lo" in t:
+        lo, hi = np.asarray(t[key + "__lo"])[keep], np.asarray(t[key + "__hi"])[keep]
+        lo = np.where(lo > 0, lo, y[keep]) if positive else lo
+        ax.fill_between(x[keep], lo, hi, color=kw.get("color"), alpha=0.2, linewidth=0)
     return True
 
 
@@ -68,8 +106,8 @@ def fig_loss_gap(series: Sequence[Series], path: str | Path, entropy: float | No
     with styled():
         fig = new_figure(5.2, 3.6)
         ax = fig.add_subplot()
-        for i, s in enumerate(series):
-            _positive_plot(ax, _x(s.table), np.asarray(s.table["gap"]), color=color_for(s.model, i), label=s.label)
+        for i, s in enumerate(merge_seeds(series)):
+            _curve(ax, s, "gap", True, color=color_for(s.model, i), label=s.label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("step + 1")
@@ -87,8 +125,8 @@ def fig_norms(series: Sequence[Series], path: str | Path) -> Path:
         fig = new_figure(9.6, 3.4)
         axes = fig.subplots(1, 3)
         for ax, key, name in zip(axes, ("norm_W", "norm_H", "norm_L"), ("‖W‖_F", "‖H‖_F", "‖L‖_F")):
-            for i, s in enumerate(series):
-                _positive_plot(ax, _x(s.table), np.asarray(s.table[key]), color=color_for(s.model, i), label=s.label)
+            for i, s in enumerate(merge_seeds(series)):
+                _curve(ax, s, key, True, color=color_for(s.model, i), label=s.label)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("step + 1")
@@ -104,10 +142,10 @@ def fig_softlabel(series: Sequence[Series], path: str | Path, thresholds: Thresh
     with styled():
         fig = new_figure(9.0, 3.5)
         a1, a2 = fig.subplots(1, 2)
-        for i, s in enumerate(series):
+        for i, s in enumerate(merge_seeds(series)):
             c = color_for(s.model, i)
-            _positive_plot(a1, _x(s.table), np.asarray(s.table["softlabel_rel"]), color=c, label=s.label)
-            _positive_plot(a2, _x(s.table), np.asarray(s.table["slr_resid"]), color=c, label=s.label)
+            _curve(a1, s, "softlabel_rel", True, color=c, label=s.label)
+            _curve(a2, s, "slr_resid", True, color=c, label=s.label)
         for ax in (a1, a2):
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -129,18 +167,15 @@ def fig_similarity(series: Sequence[Series], path: str | Path, thresholds: Thres
     with styled():
         fig = new_figure(12.0, 3.5)
         axes = fig.subplots(1, 3)
-        for i, s in enumerate(series):
-            c, t, x = color_for(s.model, i), s.table, _x(s.table)
+        for i, s in enumerate(merge_seeds(series)):
+            c = color_for(s.model, i)
             for ax, key in ((axes[0], "H"), (axes[1], "W")):
                 for ref, ls in (("mm", "-"), ("proxy", "--")):
-                    y = np.asarray(t[f"sim_{key}_{ref}"])
-                    if _finite(y):
-                        ax.plot(x, y, ls, color=c, label=f"{s.label} ({'L_mm' if ref == 'mm' else 'S̃'})")
-            y = np.asarray(t["dir_perp_mm"])
-            lab = "vs L_mm"
-            if not _finite(y):
-                y, lab = np.asarray(t["dir_perp_tilde"]), "vs S̃"
-            _positive_plot(axes[2], x, y, color=c, label=f"{s.label} {lab}")
+                    _curve(ax, s, f"sim_{key}_{ref}", False, ls, color=c,
+                           label=f"{s.label} ({'L_mm' if ref == 'mm' else 'S̃'})")
+            mm = _finite(np.asarray(s.table["dir_perp_mm"]))
+            _curve(axes[2], s, "dir_perp_mm" if mm else "dir_perp_tilde", True, color=c,
+                   label=f"{s.label} {'vs L_mm' if mm else 'vs S̃'}")
         axes[0].set_title("sim(corr(H), prediction)")
         axes[1].set_title("sim(corr(Wᵀ), prediction)")
         axes[2].set_title("‖P_⊥(L)/‖·‖ − L_mm/‖·‖‖")
@@ -163,14 +198,11 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
     with styled():
         fig = new_figure(9.0, 3.4)
         axes = fig.subplots(1, 2)
-        for i, s in enumerate(series):
-            c, t, x = color_for(s.model, i), s.table, _x(s.table)
+        for i, s in enumerate(merge_seeds(series)):
+            c = color_for(s.model, i)
             for ax, key in zip(axes, ("collapse_H", "collapse_Lperp")):
-                y, b = np.asarray(t[key]), np.asarray(t[key + "_base"])
-                if _finite(y):
-                    ax.plot(x, y, color=c, label=s.label)
-                if _finite(b):
-                    ax.plot(x, b, ":", color=c, linewidth=1.2)
+                _curve(ax, s, key, False, color=c, label=s.label)
+                _curve(ax, s, key + "_base", False, ":", color=c, linewidth=1.2)
         axes[0].set_title("Collapse index of H (dotted: random groups)")
         axes[1].set_title("Collapse index of P_⊥(L)")
         for ax in axes:

@@ -7,6 +7,8 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import html as Hh
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +39,37 @@ HEATMAP_CAPTION = ("corr(H), corr(Wᵀ) and L/‖L‖ at three snapshots, next t
 def slug(s: str) -> str:
     """A file- and anchor-safe version of a name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", s).strip("-") or "x"
+
+
+def seed_group(label: str) -> str | None:
+    """The group of a run label written by ``reproduce --seeds`` (``<model>-seed<k>`` -> ``<model>``), else None."""
+    m = re.fullmatch(r"(.+)-seed\d+", label)
+    return m.group(1) if m else None
+
+
+def seed_rows(ds: "DatasetReport") -> list[SimpleNamespace]:
+    """Per model trained with several seeds and per claim: mean ± sd, min-max and how many seeds pass."""
+    groups: dict[str, list["RunReport"]] = {}
+    for rr in ds.runs:
+        g = seed_group(rr.label)
+        if g is not None:
+            groups.setdefault(g, []).append(rr)
+    rows = []
+    for g, members in groups.items():
+        if len(members) < 2:
+            continue
+        for i, first in enumerate(members[0].views):
+            views = [m.views[i] for m in members]
+            vals = np.array([v.value for v in views], dtype=np.float64)
+            ok = np.isfinite(vals)
+            mean, sd = (float(vals[ok].mean()), float(vals[ok].std(ddof=1)) if ok.sum() > 1 else 0.0) if ok.any() \
+                else (float("nan"), float("nan"))
+            rows.append(SimpleNamespace(
+                model=g, claim=first.claim, n=len(views), mean=mean, sd=sd,
+                lo=float(vals[ok].min()) if ok.any() else float("nan"), hi=float(vals[ok].max()) if ok.any() else float("nan"),
+                op=first.op, threshold=first.threshold, n_pass=sum(v.status == "pass" for v in views),
+                n_judged=sum(v.status in ("pass", "FAIL", "inconclusive") for v in views)))
+    return rows
 
 
 def theory_summary(th: Any) -> dict[str, Any]:
@@ -108,6 +141,7 @@ def render_report(result: "ReportResult", title: str = "ntpgeom report", intro: 
             name=ds.name, anchor=slug(ds.name), summary_rows=summary, theory_rows=theory, notes=ds.notes,
             figures={k: Hh.figure_view(p, FIG_CAPTIONS[k], page_dir) for k, p in ds.figures.items()},
             runs=[_run_view(rr, page_dir, TABLE_COLUMNS) for rr in ds.runs], summary_json=Hh.to_json_text(s),
+            seeds=seed_rows(ds),
         ))
     views = result.views
     pv = result.provenance
