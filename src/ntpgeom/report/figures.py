@@ -1,4 +1,4 @@
-"""The paper's figures (theory.md §6), drawn from metrics tables, snapshots and a Theory.
+"""The paper's figures (docs/theory.md §6), drawn from metrics tables, snapshots and a Theory.
 
 Curve figures take a list of :class:`Series` (one per run: a label, a model kind for the colour, a metrics table) and
 compare runs on the same axes. Heatmap figures take the arrays. Every function writes one PNG (and its SVG twin, see

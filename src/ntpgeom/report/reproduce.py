@@ -1,4 +1,4 @@
-"""``reproduce``: the paper's experiments (theory.md §6) end to end on built-in data, or on the user's own text.
+"""``reproduce``: the paper's experiments (docs/theory.md §6) end to end on built-in data, or on the user's own text.
 
 Experiments (each one dataset, one theory, several training runs):
 
@@ -10,7 +10,8 @@ Experiments (each one dataset, one theory, several training runs):
 
 Budgets (:data:`RECIPES`; every run folder records its full configuration):
 
-``default`` (about 6 minutes on 2 idle CPU cores, measured 355 s; under the 10-minute budget): every run of
+``default`` (minutes; measured wall times with the core count and thread setting are in
+    ``benchmarks/results/timings.md``, written by ``benchmarks/bench_timings.py``): every run of
     (a)-(c). All runs are full batch. The paper trained the deep models with AdamW at lr 1e-4 (x0.4 every 5000
     steps) for tens of thousands of steps; here AdamW runs at lr 1e-3 (10x larger) for 1-6 thousand steps, which
     reaches the same regime in minutes. Measured on these cores (seed 0): the directional claims converge slowly
@@ -26,7 +27,7 @@ Budgets (:data:`RECIPES`; every run folder records its full configuration):
       x0.4 decay in the second half removes late Adam spikes in the loss. Hence 6000 steps with x0.4 at step 3000
       (C1 = 0.345 measured). This run is the closest to its threshold.
 
-``quick`` (about 20 s, under 1 minute when the cores are shared; CI and tests): only the runs that converge in
+``quick`` (well under a minute; CI and tests): only the runs that converge in
     seconds, each of which passes every claim: (a), the three ``synthetic`` runs (fewer steps, lr 3e-3 for the deep
     models) and the ``stories`` UFM. The ``stories`` transformer and LSTM are left out: they need minutes to satisfy
     C1 (see above), and a quick run of them would only show under-training, not the paper's claims; run the default
@@ -101,9 +102,9 @@ RECIPES: dict[str, dict[str, list[RunSpec]]] = {
 RECIPES["default"]["text"] = RECIPES["default"]["stories"]
 
 #: Help text of ``ntpgeom reproduce --quick`` (what the quick budget includes, and why).
-QUICK_HELP = ("About 20 seconds instead of about 6 minutes: experiment (a), the three 'synthetic' runs and the "
-              "'stories' UFM, each of which passes every claim; the 'stories' transformer and LSTM need the default "
-              "budget.")
+QUICK_HELP = ("Seconds instead of minutes (see benchmarks/bench_timings.py): experiment (a), the three 'synthetic' "
+              "runs and the 'stories' UFM, each of which passes every claim; the 'stories' transformer and LSTM need "
+              "the default budget.")
 
 DATASETS: dict[str, Callable[[], NTPData]] = {
     "ufm-synthetic": lambda: synthetic.random_supports(10, 95, (1, 5), probs="dirichlet", seed=0),
@@ -212,7 +213,8 @@ def reproduce(
         Output folder. If it exists and is not empty, pass ``resume`` (continue: finished runs are reused, interrupted
         ones resume from their checkpoint) or ``overwrite`` (start afresh); otherwise :class:`ReproduceError`.
     quick : bool
-        The quick budget (only the runs that pass every claim within seconds, see :data:`QUICK_HELP`).
+        The quick budget (only the runs that pass every claim within seconds, see :data:`QUICK_HELP`) instead of
+        the default one.
     text : path, optional
         A UTF-8 text corpus of the user's: instead of the built-in experiments, build NTP data from it
         (``context_len`` tokens per context, ``tokenizer``, lower-cased, the ``max_vocab`` most frequent next tokens
