@@ -41,7 +41,11 @@ def resume_command(argv: list[str]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the top-level commands ``report`` and ``reproduce`` to the app."""
+    _register_report(app)
+    _register_reproduce(app)
 
+
+def _register_report(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         runs: List[Path] = typer.Argument(..., help="Run folders (written by `ntpgeom train` or `ntpgeom reproduce`)."),
@@ -78,6 +82,8 @@ def register(app: typer.Typer) -> None:
             print_verdicts(res.views)
             typer.echo(f"\nreport: {res.path}")
 
+
+def _register_reproduce(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce(
         quick: bool = typer.Option(False, "--quick", help="Seconds instead of minutes: only the runs that pass every "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,77 +31,16 @@ from ..data import NTPData
 from ..errors import NTPGeomError
 from ..metrics import run_metrics, save_table
 from . import figures as F
-from . import html as Hh
 from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
+from .result import DatasetReport, ReportResult, RunReport, unfinished_reason, verdict_json  # noqa: F401 (re-exported)
 from .style import output
-from .verdicts import THRESHOLDS, Verdict, judge, verdict_rows
+from .verdicts import THRESHOLDS, judge
 
 Progress = Callable[[str], None] | None
 
 class ReportError(NTPGeomError):
     """Invalid input to the report (no runs, a run without snapshots, a theory for other data, a bad output path)."""
-
-
-@dataclass(frozen=True, eq=False)
-class RunReport:
-    """One run inside a report: its label, model, metrics table, verdicts and files.
-
-    ``unfinished`` says why the run is not judged (it was interrupted or stopped early), None for a finished run.
-    """
-
-    label: str
-    model: str
-    run: Any
-    table: dict[str, np.ndarray]
-    verdicts: list[Verdict]
-    files: dict[str, Path] = field(default_factory=dict)
-    unfinished: str | None = None
-
-    @property
-    def views(self) -> list[Hh.VerdictView]:
-        return [Hh.verdict_view(v, self.unfinished) for v in self.verdicts]
-
-
-@dataclass(frozen=True, eq=False)
-class DatasetReport:
-    """The runs of one dataset, its theory and the comparison figures."""
-
-    name: str
-    data: NTPData
-    theory: Any
-    runs: list[RunReport]
-    figures: dict[str, Path]
-    notes: list[str]
-
-
-@dataclass(frozen=True, eq=False)
-class ReportResult:
-    """What :func:`build_report` produced."""
-
-    path: Path
-    out: Path
-    datasets: list[DatasetReport]
-    provenance: prov.Provenance | None = None
-
-    @property
-    def verdicts(self) -> list[Verdict]:
-        return [v for ds in self.datasets for r in ds.runs for v in r.verdicts]
-
-    @property
-    def views(self) -> list[Hh.VerdictView]:
-        """Every verdict as displayed: runs that did not finish are marked 'interrupted'."""
-        return [v for ds in self.datasets for r in ds.runs for v in r.views]
-
-    @property
-    def figures(self) -> list[Path]:
-        out = [p for ds in self.datasets for p in ds.figures.values()]
-        return out + [p for ds in self.datasets for r in ds.runs for p in r.files.values() if p.suffix == ".png"]
-
-    def verdict_text(self) -> str:
-        from .terminal import verdict_table_text
-
-        return verdict_table_text(self.views)
 
 
 def dataset_name(data: NTPData) -> str:
@@ -114,18 +53,6 @@ def dataset_name(data: NTPData) -> str:
     if src and src not in ("counts", "<string>"):
         return slug(Path(src).stem)
     return f"data-{data.hash[:8]}"
-
-
-def unfinished_reason(config: Mapping[str, Any]) -> str | None:
-    """Why a run is not finished (interrupted, stopped on a non-finite loss, still running), or None if it is."""
-    status, reason, step = config.get("status"), config.get("stop_reason"), config.get("final_step")
-    if status == "done":
-        return None
-    if reason == "interrupted":
-        return f"run interrupted at step {step}"
-    if reason == "nonfinite":
-        return f"training stopped at step {step}: the loss became non-finite"
-    return f"run not finished (status {status!r} at step {step})"
 
 
 def _snapshot_steps(steps: Sequence[int], k: int = 3) -> list[int]:
@@ -341,18 +268,6 @@ def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any
         ],
         "verdicts": rows,
     })
-
-
-def verdict_json(result: ReportResult) -> list[dict[str, Any]]:
-    """JSON rows of every verdict, with the margin and the displayed status ('interrupted' for unfinished runs)."""
-    rows = []
-    for ds in result.datasets:
-        for rr in ds.runs:
-            for row, view in zip(verdict_rows(rr.verdicts), rr.views):
-                row = dict(row)
-                row.update(margin=view.margin, status=view.status, judged=rr.unfinished is None)
-                rows.append(row)
-    return rows
 
 
 def _publish(tmp: Path, out: Path) -> None:

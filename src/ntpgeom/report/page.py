@@ -12,7 +12,7 @@ import numpy as np
 from . import html as Hh
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .build import DatasetReport, ReportResult, RunReport
+    from .result import DatasetReport, ReportResult, RunReport
 
 #: Columns shown in the report's metrics tables (labels and definitions: :data:`ntpgeom.report.html.COLUMN_LABELS`).
 TABLE_COLUMNS = (

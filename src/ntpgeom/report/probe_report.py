@@ -19,7 +19,7 @@ from ..metrics import corr_from_gram, corr_map
 from ..theory import proj_F
 from . import html as Hh
 from . import provenance as prov
-from .figures import context_order, group_lines
+from .heatmaps import context_order, group_lines
 from .style import CORR_CMAP, new_figure, output, save, styled
 
 #: Measurements listed on the probe page, in order.

@@ -254,17 +254,7 @@ def reproduce(
     say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {len(jobs)} training runs -> {out}")
     try:
         theories, names = _theories(plan, out, text is not None, say)
-        reused = tuple(j.label for j in jobs if run_state(j) == "done")
-        for label in reused:
-            say(f"[{label}] finished earlier: reused")
-        todo = [j for j in jobs if j.label not in reused]
-        workers = min(threads, len(todo))
-        if workers > 1:
-            training = f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
-            train_parallel(todo, workers, out, say)
-        else:
-            training = f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
-            train_serial(todo, threads, out, say)
+        reused, training = _train_all(jobs, threads, out, say)
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out) from None
     report = _report(jobs, out, theories, names, quick, text, budget, config, dpi, t0, say, training)
@@ -276,6 +266,21 @@ def reproduce(
                                                 "report": str(report.path), "reused": list(reused),
                                                 "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
     return ReproduceResult(out, report, run_paths, seconds, reused)
+
+
+def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> tuple[tuple[str, ...], str]:
+    """Train what is not finished (serially, or in ``threads`` worker processes); return the reused run labels and a
+    description of the setting for the provenance block."""
+    reused = tuple(j.label for j in jobs if run_state(j) == "done")
+    for label in reused:
+        say(f"[{label}] finished earlier: reused")
+    todo = [j for j in jobs if j.label not in reused]
+    workers = min(threads, len(todo))
+    if workers > 1:
+        train_parallel(todo, workers, out, say)
+        return reused, f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
+    train_serial(todo, threads, out, say)
+    return reused, f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
 
 
 def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text: bool, say: Callable[[str], None]
