@@ -243,10 +243,10 @@ def reproduce(
     out = Path(out)
     if threads < 1:
         raise ReproduceError(f"--threads must be a positive integer, got {threads}")
-    _prepare_out(out, overwrite, resume)
     budget = "quick" if quick else "default"
     seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
     plan = _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    _prepare_out(out, overwrite, resume)  # after every option was checked: --overwrite deletes only then
     jobs = plan_jobs(plan, seed_list, out)
     config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
               "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
