@@ -177,10 +177,11 @@ def test_build_report_rejects_bad_input(tmp_path):
 def test_cli_report_command(shared, tmp_path, capsys):
     run_dir = shared.out / "ufm-synthetic" / "ufm"
     out = tmp_path / "cli"
-    res = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out), "--json", "--dpi", "20"])
+    res = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out), "--json", "--dpi", "20", "--no-svg"])
     assert res.exit_code == 0, res.output
     obj = json.loads(res.output)
     assert Path(obj["report"]) == out / "index.html" and Path(obj["report"]).exists()
+    assert list(out.rglob("*.png")) and not list(out.rglob("*.svg"))  # --no-svg
     assert [v["claim"] for v in obj["verdicts"]] == ["loss", "C1", "C2", "C3", "C4"]
     # an existing report is not overwritten without --overwrite: one error line, exit 2, the old page intact
     before = (out / "index.html").read_bytes()

@@ -51,7 +51,7 @@ def test_interrupted_then_resumed(shared):
 def test_resume_reuses_finished_runs(shared, tmp_path):
     run_cfg = shared.out / "ufm-synthetic" / "ufm" / "config.json"
     before = (run_cfg.read_text(), run_cfg.stat().st_mtime_ns)
-    res = reproduce(shared.out, quick=True, experiments=["ufm-synthetic"], resume=True, dpi=TEST_DPI,
+    res = reproduce(shared.out, quick=True, experiments=["ufm-synthetic"], resume=True, dpi=TEST_DPI, svg=False,
                     progress=lambda _m: None)
     assert res.reused == ("ufm-synthetic/ufm",)
     assert (run_cfg.read_text(), run_cfg.stat().st_mtime_ns) == before  # not retrained

@@ -116,6 +116,13 @@ def train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], 
         _finish_line(job, say)
 
 
+def cost(job: Job) -> float:
+    """A rough relative cost of a job, for ordering only: steps x contexts, x30 for the deep models (a UFM step is
+    tens of times cheaper than a transformer or LSTM step here, see benchmarks/bench_train.py)."""
+    deep = job.spec.model != "ufm"
+    return float(job.spec.kwargs["steps"]) * job.data.m * (30.0 if deep else 1.0)
+
+
 def train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str], None]) -> None:
     """Independent runs in ``workers`` processes, one torch/BLAS thread each."""
     import multiprocessing as mp
@@ -125,7 +132,8 @@ def train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str]
     say(f"training {len(jobs)} runs in {workers} parallel processes (1 thread each)")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
     try:
-        futures = {pool.submit(train_job, job, 1): job for job in jobs}
+        longest_first = sorted(jobs, key=cost, reverse=True)  # the long runs start first: better packing
+        futures = {pool.submit(train_job, job, 1): job for job in longest_first}
         for fut in as_completed(futures):
             fut.result()
             _finish_line(futures[fut], say)
@@ -137,6 +145,8 @@ def train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str]
 
 
 def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], out: Path) -> list[Job]:
+    """One job per (experiment, run spec, seed); folders ``OUT/<experiment>/<model>`` (``<model>-seed<k>`` with
+    several seeds)."""
     jobs = []
     for name, data, specs in plan:
         for spec in specs:

@@ -45,7 +45,7 @@ class Provenance:
         """(label, text) rows for a table, in reading order."""
         m = self.machine
         libs = ", ".join(f"{k} {v}" for k, v in self.libraries.items())
-        cpu = f"{m.get('cpu') or 'unknown CPU'}, {m.get('cores')} cores ({m.get('threads')} torch/BLAS threads used)"
+        cpu = f"{m.get('cpu') or 'unknown CPU'}, {m.get('cores')} cores (torch threads in use: {m.get('threads')})"
         rows = [
             ("command", self.command),
             ("ntpgeom", self.version + (f" (git {self.commit})" if self.commit else "")),

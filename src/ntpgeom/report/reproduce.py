@@ -203,6 +203,7 @@ def reproduce(
     overwrite: bool = False,
     resume: bool = False,
     dpi: int | None = None,
+    svg: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
     """Run the paper's experiments (or the same pipeline on ``text``), measure, draw, judge and write the report.
@@ -228,8 +229,8 @@ def reproduce(
     threads : int
         Torch/BLAS threads. With more than one and several runs to train, the runs go to ``threads`` worker
         processes with one thread each (faster than threads inside one small model; see benchmarks/bench_timings.py).
-    dpi : int, optional
-        PNG resolution of the figures.
+    dpi, svg : int, bool
+        PNG resolution of the figures, and whether SVG twins are written beside them.
     progress : callable, optional
         Receives one line per stage (default: timestamped lines on stderr).
 
@@ -257,7 +258,7 @@ def reproduce(
         reused, training = _train_all(jobs, threads, out, say)
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out) from None
-    report = _report(jobs, out, theories, names, quick, text, budget, config, dpi, t0, say, training)
+    report = _report(jobs, out, theories, names, quick, text, budget, config, (dpi, svg), t0, say, training)
     seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
     for j in jobs:
@@ -295,7 +296,7 @@ def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text
 
 
 def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[str, str], quick: bool,
-            text: str | Path | None, budget: str, config: dict[str, Any], dpi: int | None, t0: float,
+            text: str | Path | None, budget: str, config: dict[str, Any], figs: tuple[int | None, bool], t0: float,
             say: Callable[[str], None], training: str) -> ReportResult:
     from ..train import load_run
 
@@ -309,7 +310,8 @@ def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[st
     try:
         return build_report([load_run(j.path) for j in jobs], out / "report", theories=theories, names=names,
                             labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=config,
-                            overwrite=True, dpi=dpi, started=t0, provenance_extra={"training": training})
+                            overwrite=True, dpi=figs[0], svg=figs[1], started=t0,
+                            provenance_extra={"training": training})
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out, "while writing the report (every run is finished)") from None
 
