@@ -228,7 +228,7 @@ def reproduce(
         Seed of every training run; ``seeds`` (several) trains every run once per seed (folders ``<model>-seed<k>``).
     threads : int
         Torch/BLAS threads. With more than one and several runs to train, the runs go to ``threads`` worker
-        processes with one thread each (faster than threads inside one small model; see benchmarks/bench_timings.py).
+        processes with one thread each (whether that pays: benchmarks/bench_timings.py).
     dpi, svg : int, bool
         PNG resolution of the figures, and whether SVG twins are written beside them.
     progress : callable, optional
