@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,17 +31,28 @@ class ReproduceInterrupted(NTPGeomError):
 
 @dataclass(frozen=True, eq=False)
 class Job:
-    """One training run to do: experiment, model spec, seed, run folder."""
+    """One training run to do: experiment, data, model spec, seed, run folder. For a worker process the data travel
+    as a file (``data_file``, an ``NTPData`` .npz) and ``data`` is None."""
 
     experiment: str
-    data: NTPData
+    data: NTPData | None
     spec: RunSpec
     seed: int
     path: Path
+    data_file: Path | None = None
 
     @property
     def label(self) -> str:
         return f"{self.experiment}/{self.path.name}"
+
+    def dataset(self) -> NTPData:
+        """The job's data (loaded from ``data_file`` in a worker process)."""
+        if self.data is not None:
+            return self.data
+        from ..data import load
+
+        assert self.data_file is not None
+        return load(self.data_file)
 
 
 def printer(stream: Any = None) -> Callable[[str], None]:
@@ -75,7 +86,8 @@ def run_state(job: Job) -> str:
     if not (job.path / "config.json").is_file():
         return "new"
     cfg = read_config(job.path)
-    same = cfg.get("model") == job.spec.model and cfg.get("seed") == job.seed and cfg.get("data_hash") == job.data.hash
+    same = (cfg.get("model") == job.spec.model and cfg.get("seed") == job.seed
+            and cfg.get("data_hash") == job.dataset().hash)
     if cfg.get("status") == "done" and same and cfg.get("steps") == job.spec.kwargs["steps"]:
         return "done"
     return "resume" if same and (job.path / "checkpoint.pt").is_file() else "new"
@@ -87,7 +99,7 @@ def train_job(job: Job, threads: int, progress: Callable[..., None] | None = Non
 
     state = run_state(job)
     kw = dict(job.spec.kwargs, threads=threads)
-    train(job.data, model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
+    train(job.dataset(), model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
           resume=state == "resume", progress=progress, **kw)
     return job.path
 
@@ -120,28 +132,37 @@ def cost(job: Job) -> float:
     """A rough relative cost of a job, for ordering only: steps x contexts, x30 for the deep models (a UFM step is
     tens of times cheaper than a transformer or LSTM step here, see benchmarks/bench_train.py)."""
     deep = job.spec.model != "ufm"
-    return float(job.spec.kwargs["steps"]) * job.data.m * (30.0 if deep else 1.0)
+    return float(job.spec.kwargs["steps"]) * job.dataset().m * (30.0 if deep else 1.0)
 
 
 def train_parallel(jobs: list[Job], workers: int, out: Path, say: Callable[[str], None]) -> None:
-    """Independent runs in ``workers`` processes, one torch/BLAS thread each."""
+    """Independent runs in ``workers`` processes, one torch/BLAS thread each (longest first). The data go to the
+    workers as files (``OUT/<experiment>/data.npz``)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     say(f"training {len(jobs)} runs in {workers} parallel processes (1 thread each)")
+    files: dict[str, Path] = {}
+    for job in jobs:
+        if job.experiment not in files:
+            files[job.experiment] = job.dataset().save(out / job.experiment / "data.npz")
+    portable = [replace(j, data=None, data_file=files[j.experiment]) for j in sorted(jobs, key=cost, reverse=True)]
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    wait = True
     try:
-        longest_first = sorted(jobs, key=cost, reverse=True)  # the long runs start first: better packing
-        futures = {pool.submit(train_job, job, 1): job for job in longest_first}
+        futures = {pool.submit(train_job, job, 1): job for job in portable}
         for fut in as_completed(futures):
             fut.result()
             _finish_line(futures[fut], say)
     except (KeyboardInterrupt, BrokenProcessPool):
         pool.shutdown(wait=True, cancel_futures=True)  # the workers stop their runs cleanly at the next step
         raise ReproduceInterrupted(out, "while training in parallel") from None
+    except BaseException:
+        wait = False  # an error: do not wait for the other runs to finish
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], out: Path) -> list[Job]:
