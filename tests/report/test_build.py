@@ -203,3 +203,17 @@ def test_failed_report_leaves_no_partial_folder(shared, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="drawing failed"):
         build_report([shared.out / "ufm-synthetic" / "ufm"], tmp_path / "rep", dpi=20, svg=False)
     assert list(tmp_path.iterdir()) == []  # neither the report folder nor its temporary twin
+
+
+def test_extra_verdict_tables_use_the_same_macro(shared):
+    from types import SimpleNamespace
+
+    from ntpgeom.report.html import verdict_view
+    from ntpgeom.report.page import render_report
+
+    control = SimpleNamespace(claim="C2", title="C2 on a shuffled model", run="control/shuffled", value=0.31, op=">=",
+                              threshold=0.8, status="FAIL", note="a negative control must fail")
+    block = SimpleNamespace(title="Controls", rows=[verdict_view(control)])
+    html = render_report(shared.interrupted_report, extra_tables=[block])
+    i = html.index("<h3>Controls</h3>")
+    assert "control/shuffled" in html[i:] and "−0.490" in html[i:] and 'class="FAIL"' in html[i:]

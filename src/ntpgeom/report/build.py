@@ -83,6 +83,7 @@ def build_report(
     started: float | None = None,
     command: str | None = None,
     provenance_extra: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Sequence[Any]] | None = None,
 ) -> ReportResult:
     """Measure runs against the theory, draw the figures, judge the claims and write ``OUT/index.html``.
 
@@ -111,6 +112,8 @@ def build_report(
         The command line shown on the page (default: this process's ``sys.argv``).
     provenance_extra : mapping, optional
         More rows for the provenance block (e.g. the parallel-process setting).
+    tables : mapping title -> verdicts, optional
+        More verdict tables under the main one (e.g. the negative controls), rendered by the same template macro.
 
     Returns
     -------
@@ -132,7 +135,7 @@ def build_report(
                               extra=provenance_extra)
             result = ReportResult(tmp / "index.html", tmp, datasets, pv)
             say("writing index.html")
-            _write(result, title, intro, extra)
+            _write(result, title, intro, extra, tables or {})
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -249,10 +252,16 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
     return replace(ds, runs=runs, figures=figs)
 
 
-def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any] | None) -> None:
+def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any] | None,
+           tables: Mapping[str, Sequence[Any]]) -> None:
     """Step 3: ``index.html``, ``verdicts.json`` and ``report.json``."""
+    from types import SimpleNamespace
+
+    from .html import verdict_view
+
     out = result.out
-    write_text_atomic(result.path, render_report(result, title=title, intro=intro))
+    blocks = [SimpleNamespace(title=t, rows=[verdict_view(v) for v in vs]) for t, vs in tables.items()]
+    write_text_atomic(result.path, render_report(result, title=title, intro=intro, extra_tables=blocks))
     rows = verdict_json(result)
     write_json_atomic(out / "verdicts.json", rows)
     write_json_atomic(out / "report.json", {
@@ -267,6 +276,7 @@ def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any
             for ds in result.datasets
         ],
         "verdicts": rows,
+        "tables": {b.title: [vars(r) for r in b.rows] for b in blocks},
     })
 
 

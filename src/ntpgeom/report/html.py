@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -193,7 +193,3 @@ def environment() -> Any:
 def render_page(template: str, **context: Any) -> str:
     """Render one of the page templates (``report.html.j2``, ``probe.html.j2``) with ``context``."""
     return environment().get_template(template).render(**context)
-
-
-def kv_rows(items: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return [(str(k), v) for k, v in items]

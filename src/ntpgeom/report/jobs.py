@@ -65,8 +65,6 @@ def printer(stream: Any = None) -> Callable[[str], None]:
     return say
 
 
-
-
 def _train_progress(say: Callable[[str], None], label: str, total: int) -> Callable[..., None]:
     every = max(1, total // 5)
     state = {"next": every}
@@ -126,6 +124,12 @@ def train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], 
         except KeyboardInterrupt:
             raise ReproduceInterrupted(out, f"during {job.label}") from None
         _finish_line(job, say)
+
+
+#: Worker processes only when the runs left to train cost at least this much (units of :func:`cost`). The --quick
+#: budget (about 0.7M) measured slower in 2 workers than serially (benchmarks/results/timings.md: each worker starts
+#: its own PyTorch, against runs of seconds); the default budget is about 90M, dominated by the stories LSTM.
+PARALLEL_MIN_COST = 5e6
 
 
 def cost(job: Job) -> float:

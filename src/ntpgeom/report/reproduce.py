@@ -51,7 +51,8 @@ from .._io import write_json_atomic
 from ..data import NTPData, corpora, from_text, synthetic
 from ..errors import NTPGeomError
 from .build import ReportResult, build_report
-from .jobs import Job, ReproduceInterrupted, RunSpec, plan_jobs, printer, run_state, train_parallel, train_serial
+from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, plan_jobs, printer, run_state,
+                   train_parallel, train_serial)
 
 
 class ReproduceError(NTPGeomError):
@@ -227,8 +228,9 @@ def reproduce(
     seed, seeds : int, list of int
         Seed of every training run; ``seeds`` (several) trains every run once per seed (folders ``<model>-seed<k>``).
     threads : int
-        Torch/BLAS threads. With more than one and several runs to train, the runs go to ``threads`` worker
-        processes with one thread each (whether that pays: benchmarks/bench_timings.py).
+        Torch/BLAS threads. With more than one and several long runs to train (the default budget: see
+        :data:`ntpgeom.report.jobs.PARALLEL_MIN_COST`), the runs go to ``threads`` worker processes with one thread
+        each; otherwise they run in turn with ``threads`` threads each (benchmarks/bench_timings.py measures both).
     dpi, svg : int, bool
         PNG resolution of the figures, and whether SVG twins are written beside them.
     progress : callable, optional
@@ -277,7 +279,7 @@ def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], No
         say(f"[{label}] finished earlier: reused")
     todo = [j for j in jobs if j.label not in reused]
     workers = min(threads, len(todo))
-    if workers > 1:
+    if workers > 1 and sum(cost(j) for j in todo) >= PARALLEL_MIN_COST:
         train_parallel(todo, workers, out, say)
         return reused, f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
     train_serial(todo, threads, out, say)
