@@ -1,8 +1,8 @@
 """One shared reproduce output for the report tests (session-scoped, figures at low resolution).
 
 The fixture is itself a test of interruption and resume: experiment (a) is interrupted by a real SIGINT during
-training (``reproduce`` raises ``ReproduceInterrupted`` and keeps the run), a report is built from the half-trained
-run, and ``ntpgeom reproduce --resume`` (the CLI) continues it to the end and writes the shared report.
+training (``reproduce`` raises ``ReproduceInterrupted`` and keeps the run), ``ntpgeom report`` is run on the
+half-trained run, and ``ntpgeom reproduce --resume`` (the CLI) continues it to the end and writes the shared report.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class Shared:
     out: Path                 # the reproduce output folder (finished after --resume)
     cli: dict[str, Any]       # the JSON printed by `ntpgeom reproduce --resume --json`
     stopped: dict[str, Any]   # config.json of the run when it was interrupted
-    interrupted_report: Any   # ReportResult built from the interrupted run
+    interrupted_report: Path  # `ntpgeom report` of the interrupted run (folder)
+    interrupted_json: dict[str, Any]  # what `ntpgeom report --json` printed for it
     error: Exception          # what reproduce raised on Ctrl-C
 
 
@@ -34,7 +35,6 @@ def shared(tmp_path_factory) -> Shared:
     from typer.testing import CliRunner
 
     from ntpgeom.cli import app
-    from ntpgeom.report.build import build_report
     from ntpgeom.report.reproduce import ReproduceInterrupted, reproduce
 
     root = tmp_path_factory.mktemp("reproduce")
@@ -50,9 +50,11 @@ def shared(tmp_path_factory) -> Shared:
         reproduce(out, quick=True, experiments=["ufm-synthetic"], progress=ctrl_c_at_first_step_line, dpi=TEST_DPI)
     run_dir = out / "ufm-synthetic" / "ufm"
     stopped = json.loads((run_dir / "config.json").read_text())
-    partial = build_report([run_dir], root / "interrupted-report", dpi=TEST_DPI, svg=False)
+    rep = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(root / "interrupted-report"), "--json",
+                                   "--dpi", str(TEST_DPI), "--no-svg"])
+    assert rep.exit_code == 0, rep.output
     res = CliRunner().invoke(app, ["reproduce", "--quick", "-e", "ufm-synthetic", "-o", str(out), "--resume",
                                    "--json", "--dpi", str(TEST_DPI)])
     assert res.exit_code == 0, res.output
     cli = json.loads(res.stdout[res.stdout.index("{"):])
-    return Shared(out, cli, stopped, partial, exc.value)
+    return Shared(out, cli, stopped, root / "interrupted-report", json.loads(rep.stdout), exc.value)

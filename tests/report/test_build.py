@@ -99,18 +99,25 @@ def test_metrics_table_has_readable_columns_and_a_legend(page):
 def test_interrupted_run_is_marked_and_not_judged(shared):
     rep = shared.interrupted_report
     step = shared.stopped["final_step"]
-    assert {v.status for v in rep.views} == {"interrupted"}
-    html = rep.path.read_text(encoding="utf-8")
+    assert Path(shared.interrupted_json["report"]) == rep / "index.html"
+    html = (rep / "index.html").read_text(encoding="utf-8")
     assert f"run interrupted at step {step}" in html and ">pass<" not in html and ">FAIL<" not in html
-    rows = json.loads((rep.out / "verdicts.json").read_text())
-    assert all(r["status"] == "interrupted" and r["judged"] is False for r in rows)
-    assert "interrupted" in rep.verdict_text()
+    assert html.count('class="interrupted">interrupted<') == 10  # 5 claims, in the summary table and the run's own
+    for rows in (shared.interrupted_json["verdicts"], json.loads((rep / "verdicts.json").read_text())):
+        assert len(rows) == 5 and all(r["status"] == "interrupted" and r["judged"] is False for r in rows)
+    assert list(rep.rglob("*.png")) and not list(rep.rglob("*.svg"))  # --no-svg
+
+def _empty_result(tmp_path):
+    from ntpgeom.report.provenance import collect
+    from ntpgeom.report.result import ReportResult
+
+    return ReportResult(tmp_path / "index.html", tmp_path, [], collect(command="ntpgeom report x -o y"))
 
 
-def test_report_html_is_autoescaped(shared):
+def test_report_html_is_autoescaped(tmp_path):
     from ntpgeom.report.page import render_report
 
-    html = render_report(shared.interrupted_report, title="<script>alert(1)</script>", intro="a & b")
+    html = render_report(_empty_result(tmp_path), title="<script>alert(1)</script>", intro="a & b")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<p>a &amp; b</p>" in html
 
@@ -174,23 +181,15 @@ def test_build_report_rejects_bad_input(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_cli_report_command(shared, tmp_path, capsys):
-    run_dir = shared.out / "ufm-synthetic" / "ufm"
-    out = tmp_path / "cli"
-    res = CliRunner().invoke(app, ["report", str(run_dir), "-o", str(out), "--json", "--dpi", "20", "--no-svg"])
-    assert res.exit_code == 0, res.output
-    obj = json.loads(res.output)
-    assert Path(obj["report"]) == out / "index.html" and Path(obj["report"]).exists()
-    assert list(out.rglob("*.png")) and not list(out.rglob("*.svg"))  # --no-svg
-    assert [v["claim"] for v in obj["verdicts"]] == ["loss", "C1", "C2", "C3", "C4"]
-    # an existing report is not overwritten without --overwrite: one error line, exit 2, the old page intact
+def test_cli_report_refuses_an_existing_output(shared, capsys):
+    out = shared.interrupted_report
     before = (out / "index.html").read_bytes()
     with pytest.raises(SystemExit) as exc:
-        main(["report", str(run_dir), "-o", str(out)])
+        main(["report", str(shared.out / "ufm-synthetic" / "ufm"), "-o", str(out)])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "already exists" in err and "--overwrite" in err
-    assert (out / "index.html").read_bytes() == before
+    assert (out / "index.html").read_bytes() == before  # the old page intact
 
 
 def test_failed_report_leaves_no_partial_folder(shared, tmp_path, monkeypatch):
@@ -205,7 +204,7 @@ def test_failed_report_leaves_no_partial_folder(shared, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # neither the report folder nor its temporary twin
 
 
-def test_extra_verdict_tables_use_the_same_macro(shared):
+def test_extra_verdict_tables_use_the_same_macro(tmp_path):
     from types import SimpleNamespace
 
     from ntpgeom.report.html import verdict_view
@@ -214,6 +213,6 @@ def test_extra_verdict_tables_use_the_same_macro(shared):
     control = SimpleNamespace(claim="C2", title="C2 on a shuffled model", run="control/shuffled", value=0.31, op=">=",
                               threshold=0.8, status="FAIL", note="a negative control must fail")
     block = SimpleNamespace(title="Controls", rows=[verdict_view(control)])
-    html = render_report(shared.interrupted_report, extra_tables=[block])
+    html = render_report(_empty_result(tmp_path), extra_tables=[block])
     i = html.index("<h3>Controls</h3>")
     assert "control/shuffled" in html[i:] and "−0.490" in html[i:] and 'class="FAIL"' in html[i:]
