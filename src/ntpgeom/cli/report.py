@@ -99,7 +99,7 @@ def _register_reproduce(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue an existing output: finished runs are reused, "
                                     "interrupted ones resume from their checkpoint."),
         threads: int = typer.Option(1, "--threads", min=1, help="Torch/BLAS threads; with N > 1, long independent runs "
-                                    "(the default budget) train in N parallel processes of 1 thread each."),
+                                    "(the default budget) train in N parallel processes of 1 thread each; short ones on 1 thread."),
         experiment: Optional[List[str]] = typer.Option(
             None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories (repeatable)."),
         context_len: int = typer.Option(5, "--context-len", help="--text: tokens per context."),

@@ -127,8 +127,8 @@ def train_serial(jobs: list[Job], threads: int, out: Path, say: Callable[[str], 
 
 
 #: Worker processes only when the runs left to train cost at least this much (units of :func:`cost`). The --quick
-#: budget (about 0.7M) measured slower in 2 workers than serially (benchmarks/results/timings.md: each worker starts
-#: its own PyTorch, against runs of seconds); the default budget is about 90M, dominated by the stories LSTM.
+#: budget (about 0.7M) measured slower in 2 workers (0.81x) and much slower with 2 torch threads per run (0.17x) than
+#: serially on 1 thread (benchmarks/results/timings.md); the default budget is about 90M, dominated by the stories LSTM.
 PARALLEL_MIN_COST = 5e6
 
 

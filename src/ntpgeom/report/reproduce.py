@@ -230,7 +230,8 @@ def reproduce(
     threads : int
         Torch/BLAS threads. With more than one and several long runs to train (the default budget: see
         :data:`ntpgeom.report.jobs.PARALLEL_MIN_COST`), the runs go to ``threads`` worker processes with one thread
-        each; otherwise they run in turn with ``threads`` threads each (benchmarks/bench_timings.py measures both).
+        each; short runs are trained in turn on one thread each, because neither worker processes nor torch threads
+        inside one small model paid for them (benchmarks/results/timings.md).
     dpi, svg : int, bool
         PNG resolution of the figures, and whether SVG twins are written beside them.
     progress : callable, optional
@@ -282,6 +283,9 @@ def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], No
     if workers > 1 and sum(cost(j) for j in todo) >= PARALLEL_MIN_COST:
         train_parallel(todo, workers, out, say)
         return reused, f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
+    if threads > 1:  # short runs: torch threads inside one small model were much slower here (timings.md)
+        say(f"the runs are short: training them in turn on 1 thread each (--threads {threads} applies to long runs)")
+        threads = 1
     train_serial(todo, threads, out, say)
     return reused, f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
 
