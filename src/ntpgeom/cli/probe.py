@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,6 +40,7 @@ def probe_command(
     """Probe a pretrained causal LM: does it show the predicted sparse plus low-rank geometry on a real text?"""
     os.environ["HF_HUB_OFFLINE"] = "1"
     from .. import validate
+    started = time.perf_counter()  # the report's total wall time
     from ..probe import ProbeError, probe
     from ..probe.model import check_device
     from ..probe.run import check_out_dir
@@ -81,7 +83,7 @@ def probe_command(
         if not no_report:
             from ..report.probe_report import write_probe_report
 
-            paths["report"] = write_probe_report(result, out)
+            paths["report"] = write_probe_report(result, out, started=started)
     summary = result.summary()
     summary["files"] = {k: str(v) for k, v in paths.items()}
     if as_json:

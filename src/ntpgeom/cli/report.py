@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,10 +12,40 @@ import typer
 
 from ._common import print_json
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _parse_seeds(text: str | None) -> list[int] | None:
+    from ..report.reproduce import ReproduceError
+
+    if text is None:
+        return None
+    try:
+        seeds = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise ReproduceError(f"--seeds takes comma-separated integers like 0,1,2, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise ReproduceError(f"--seeds takes comma-separated non-negative integers like 0,1,2, got {text!r}")
+    return seeds
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that resumes an interrupted ``reproduce``: the same options, ``--resume`` instead of
+    ``--overwrite``."""
+    args = [a for a in argv if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["ntpgeom", *args])
+
 
 def register(app: typer.Typer) -> None:
     """Add the top-level commands ``report`` and ``reproduce`` to the app."""
+    _register_report(app)
+    _register_reproduce(app)
 
+
+def _register_report(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         runs: List[Path] = typer.Argument(..., help="Run folders (written by `ntpgeom train` or `ntpgeom reproduce`)."),
@@ -20,57 +53,87 @@ def register(app: typer.Typer) -> None:
         theory: Optional[List[Path]] = typer.Option(
             None, "--theory", help="Precomputed theory file(s) (`ntpgeom solve -o` output); computed when absent."),
         title: str = typer.Option("ntpgeom report", "--title", help="Page title."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
+        dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
+        svg: bool = typer.Option(True, "--svg/--no-svg", help="Write an SVG beside every PNG figure."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output (verdict rows and paths)."),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
     ) -> None:
         """Measure runs against the theory and write a self-contained HTML report with a verdict table."""
-        from ..report.build import build_report
-        from ..report.reproduce import _printer
-        from ..report.verdicts import format_table, verdict_rows
+        from ..report.build import build_report, verdict_json
+        from ..report.jobs import printer
+        from ..report.terminal import print_verdicts
         from ..theory import load_theory
 
+        t0 = time.perf_counter()
         theories = {}
         for p in theory or []:
             th = load_theory(p)
             theories[th.data_hash] = th
-        say = (lambda _m: None) if quiet or as_json else _printer()
-        res = build_report(runs, out, theories=theories, title=title, progress=say)
+        say = (lambda _m: None) if quiet or as_json else printer()
+        try:
+            res = build_report(runs, out, theories=theories, title=title, progress=say, overwrite=overwrite, dpi=dpi,
+                               svg=svg, started=t0)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted; nothing was written to {out}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if as_json:
-            print_json({"report": str(res.path), "verdicts": verdict_rows(res.verdicts)})
+            print_json({"report": str(res.path), "verdicts": verdict_json(res)})
         else:
-            typer.echo(format_table(res.verdicts))
+            print_verdicts(res.views)
             typer.echo(f"\nreport: {res.path}")
 
+
+def _register_reproduce(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce(
-        quick: bool = typer.Option(False, "--quick", help="About 20 s instead of about 6 min: only the runs that pass every claim within seconds "
-                                   "(the 'stories' transformer and LSTM need the default budget)."),
+        quick: bool = typer.Option(False, "--quick", help="Seconds instead of minutes: only the runs that pass every "
+                                   "claim within seconds (the 'stories' transformer and LSTM need the default budget)."),
+        out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: RUNS_DIR/NAME)."),
         text: Optional[Path] = typer.Option(
             None, "--text", help="Run the same pipeline on your own UTF-8 corpus instead of the built-in data."),
-        name: Optional[str] = typer.Option(None, "--name", help="Output name: runs/<name> (default: reproduce, "
+        name: Optional[str] = typer.Option(None, "--name", help="Alias: output RUNS_DIR/NAME (default: reproduce, "
                                            "reproduce-quick, or text-<file stem>)."),
-        runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Parent folder of the output."),
+        runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Alias: parent folder of the output."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an existing output: finished runs are reused, "
+                                    "interrupted ones resume from their checkpoint."),
+        threads: int = typer.Option(1, "--threads", min=1, help="Torch/BLAS threads; with N > 1, long independent runs "
+                                    "(the default budget) train in N parallel processes of 1 thread each; short ones on 1 thread."),
         experiment: Optional[List[str]] = typer.Option(
             None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories (repeatable)."),
         context_len: int = typer.Option(5, "--context-len", help="--text: tokens per context."),
         tokenizer: str = typer.Option("word", "--tokenizer", help="--text: word | char | bpe:<size> | tokenizer.json."),
         max_vocab: int = typer.Option(128, "--max-vocab", help="--text: keep this many next tokens (rest -> <unk>)."),
-        max_contexts: int = typer.Option(500, "--max-contexts", help="--text: keep the most frequent contexts (training time grows with this; 500 keeps the default budget near the built-in one)."),
+        max_contexts: int = typer.Option(500, "--max-contexts", help="--text: keep the most frequent contexts (training "
+                                         "time grows with this; 500 keeps the default budget near the built-in one)."),
         seed: int = typer.Option(0, "--seed", help="Training seed."),
+        seeds: Optional[str] = typer.Option(None, "--seeds", help="Several training seeds, e.g. 0,1,2 (every run once "
+                                            "per seed)."),
+        dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
     ) -> None:
         """Reproduce the paper's experiments end to end; print the verdict table and the report path."""
+        from ..report.jobs import ReproduceInterrupted
         from ..report.reproduce import reproduce as _reproduce
-        from ..report.reproduce import summary_text
-        from ..report.verdicts import verdict_rows
+        from ..report.terminal import print_verdicts
 
-        if name is None:
-            name = f"text-{text.stem}" if text is not None else ("reproduce-quick" if quick else "reproduce")
-        res = _reproduce(runs_dir / name, quick=quick, text=text, experiments=experiment or None,
-                         context_len=context_len, tokenizer=tokenizer, max_vocab=max_vocab,
-                         max_contexts=max_contexts, seed=seed)
+        if out is None:
+            if name is None:
+                name = f"text-{text.stem}" if text is not None else ("reproduce-quick" if quick else "reproduce")
+            out = runs_dir / name
+        try:
+            res = _reproduce(out, quick=quick, text=text, experiments=experiment or None, context_len=context_len,
+                             tokenizer=tokenizer, max_vocab=max_vocab, max_contexts=max_contexts, seed=seed,
+                             seeds=_parse_seeds(seeds), threads=threads, overwrite=overwrite, resume=resume, dpi=dpi)
+        except ReproduceInterrupted as exc:
+            typer.echo(f"{exc}\ninterrupted; resume with: {resume_command(sys.argv[1:])}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         if as_json:
+            from ..report.build import verdict_json
+
             print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
-                        "verdicts": verdict_rows(res.verdicts)})
+                        "reused": list(res.reused), "verdicts": verdict_json(res.report)})
         else:
-            typer.echo(summary_text(res))
+            print_verdicts(res.report.views)
+            typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")

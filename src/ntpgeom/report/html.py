@@ -1,103 +1,195 @@
-"""Self-contained HTML rendering: inline CSS, figures embedded as base64 PNG, no external resources."""
+"""Self-contained HTML from Jinja2 templates (``report/templates/``, autoescaped): the view objects the templates read,
+the number formats, and :func:`render_page`.
+
+Figures are embedded as base64 PNG (the page opens offline); each links its SVG twin by a relative path.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .verdicts import Verdict
+TEMPLATES = Path(__file__).with_name("templates")
 
-CSS = """
-body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0 auto;max-width:1280px;padding:1.2em 2em;
-color:#1d1d1f;line-height:1.45}
-h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3{margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.pass{background:#e3f6e5;color:#0b5d1e;font-weight:600}.FAIL{background:#fde4e1;color:#8a1c0b;font-weight:600}
-.na{background:#f1f1f1;color:#666}
-figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555}
-.note{color:#555;font-size:.9em}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}
-details{margin:.5em 0}summary{cursor:pointer;color:#0550ae}
-"""
+#: Readable names and definitions of the metrics-table columns (the page shows the label and a legend).
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "step": ("step", "training step of the snapshot"),
+    "gap": ("CE − ℋ", "loss gap to the entropy bound (nats)"),
+    "norm_W": ("‖W‖", "Frobenius norm of the word embeddings W"),
+    "norm_H": ("‖H‖", "Frobenius norm of the context embeddings H"),
+    "norm_L": ("‖L‖", "Frobenius norm of the logits L = WH"),
+    "softlabel_rel": ("C4: soft labels", "‖P_F(L) − L_in‖ / ‖L_in‖ (0 = the in-support log-odds are reproduced)"),
+    "slr_resid": ("C1: residual", "‖L − L_in − R·L_mm‖ / ‖L − L_in‖ for the best scale R (sparse + low rank)"),
+    "dir_perp_mm": ("dir(P⊥L, L_mm)", "‖P_⊥(L)/‖·‖ − L_mm/‖·‖‖: direction distance of the F⊥ part to L_mm"),
+    "dir_perp_tilde": ("dir(P⊥L, S̃)", "‖P_⊥(L)/‖·‖ − S̃/‖·‖‖: the same against the S̃ proxy"),
+    "gram_W_mm": ("Gram W vs L_mm", "normalised distance of WWᵀ to UΣUᵀ of L_mm"),
+    "gram_H_mm": ("Gram H vs L_mm", "normalised distance of HᵀH to VΣVᵀ of L_mm"),
+    "gram_W_proxy": ("Gram W vs S̃", "normalised distance of WWᵀ to (S̃S̃ᵀ)^½"),
+    "gram_H_proxy": ("Gram H vs S̃", "normalised distance of HᵀH to (S̃ᵀS̃)^½"),
+    "sim_W_mm": ("sim W (L_mm)", "SSIM structure term of corr(Wᵀ) vs the L_mm prediction"),
+    "sim_H_mm": ("sim H (L_mm)", "SSIM structure term of corr(H) vs the L_mm prediction"),
+    "pearson_W_mm": ("Pearson W (L_mm)", "Pearson correlation of corr(Wᵀ) with the L_mm prediction"),
+    "pearson_H_mm": ("Pearson H (L_mm)", "Pearson correlation of corr(H) with the L_mm prediction"),
+    "sim_W_proxy": ("sim W (S̃)", "SSIM structure term of corr(Wᵀ) vs the S̃ proxy"),
+    "sim_H_proxy": ("sim H (S̃)", "SSIM structure term of corr(H) vs the S̃ proxy"),
+    "collapse_H": ("collapse H", "subspace-collapse index of H by support group (0 = collapsed)"),
+    "collapse_H_base": ("collapse H, random", "the same index for random groupings of the same sizes"),
+    "nc1": ("NC1", "within-class variability (one-hot data)"),
+    "nc2_W": ("NC2 W", "distance of W to a simplex ETF (one-hot data)"),
+    "nc3": ("NC3", "self-duality of W and the class means (one-hot data)"),
+    "nc4": ("NC4", "nearest-class-mean agreement (one-hot data)"),
+}
 
-
-def esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+#: CSS class per verdict status.
+STATUS_CSS = {"pass": "pass", "FAIL": "FAIL", "inconclusive": "inconclusive", "n/a": "na", "interrupted": "interrupted"}
 
 
 def fmt(x: Any, digits: int = 4) -> str:
-    """A number for a table cell: NaN/None as '–', floats with ``digits`` significant digits."""
+    """A cell of a key-value table: None/NaN as '–', floats with ``digits`` significant digits."""
     if x is None:
         return "–"
     if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
+        return "yes" if x else "no"
     if isinstance(x, (int, np.integer)):
         return str(int(x))
     if isinstance(x, (float, np.floating)):
-        if not math.isfinite(float(x)):
-            return "–"
-        return f"{float(x):.{digits}g}"
+        return f"{float(x):.{digits}g}" if math.isfinite(float(x)) else "–"
     return str(x)
 
 
-def img_tag(path: str | Path, alt: str) -> str:
-    """An <img> with the PNG embedded as a data URI."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+def num(x: Any, signed: bool = False) -> str:
+    """A measured number, one format everywhere: 3 decimals in [0.01, 1000), else 2-digit scientific; '–' if missing.
+
+    >>> num(0.14321), num(4.02e-4), num(-0.0312, signed=True), num(None)
+    ('0.143', '4.02e-04', '−0.031', '–')
+    """
+    if x is None or isinstance(x, str):
+        return "–" if x is None else x
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)) and not signed:
+        return str(int(x))
+    v = float(x)
+    if not math.isfinite(v):
+        return "–"
+    a = abs(v)
+    text = "0" if v == 0 else (f"{a:.3f}" if 0.01 <= a < 1000 else f"{a:.2e}")
+    sign = "−" if v < 0 else ("+" if signed and v > 0 else "")
+    return sign + text
 
 
-def figure(path: str | Path, caption: str) -> str:
-    return f"<figure>{img_tag(path, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
+@dataclass(frozen=True)
+class VerdictView:
+    """One row of a verdict table, as the template macro reads it."""
+
+    run: str
+    claim: str
+    quantity: str
+    value: float
+    op: str
+    threshold: float
+    margin: float | None
+    status: str
+    css: str
+    note: str
 
 
-def kv_table(items: Iterable[tuple[str, Any]]) -> str:
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v))}</td></tr>" for k, v in items)
-    return f"<table>{rows}</table>"
+def margin_of(value: float, op: str, threshold: float) -> float | None:
+    """Distance to the threshold on the passing side (positive: passes; negative: fails by that much)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(threshold) - float(value) if op in ("<=", "≤") else float(value) - float(threshold)
 
 
-def verdict_table(verdicts: Sequence[Verdict]) -> str:
-    head = "<tr><th>run</th><th>claim</th><th>measured quantity</th><th>value</th><th>threshold</th><th>result</th><th>note</th></tr>"
-    rows = []
-    for v in verdicts:
-        cls = {"pass": "pass", "FAIL": "FAIL", "n/a": "na"}.get(v.status, "na")
-        rows.append(
-            f"<tr><td>{esc(v.run)}</td><td>{esc(v.title)}</td><td>{esc(v.metric)}</td><td class='num'>{fmt(v.value)}</td>"
-            f"<td class='num'>{esc(v.op)} {fmt(v.threshold)}</td><td class='{cls}'>{esc(v.status)}</td>"
-            f"<td class='note'>{esc(v.note)}</td></tr>"
-        )
-    return f"<table class='verdicts'>{head}{''.join(rows)}</table>"
+def verdict_view(v: Any, unfinished: str | None = None) -> VerdictView:
+    """The view of any verdict object with ``claim``, ``status``, ``value``, ``threshold`` (and ``op``, ``margin``,
+    ``note``, ``run``, ``title``, ``metric`` where present). ``unfinished``: the run did not finish; the row is
+    marked 'interrupted' and not judged."""
+    op = str(getattr(v, "op", "<="))
+    op_txt = {"<=": "≤", ">=": "≥"}.get(op, op)
+    value = float(getattr(v, "value", float("nan")))
+    thr = float(getattr(v, "threshold", float("nan")))
+    margin = getattr(v, "margin", None)
+    margin = margin_of(value, op, thr) if margin is None else float(margin)
+    status = getattr(v, "status", "n/a")
+    status = str(getattr(status, "value", status))  # a Status enum or a plain string
+    note = str(getattr(v, "note", "") or "")
+    if unfinished:
+        status, note = "interrupted", f"{unfinished}; not judged" + (f" ({note})" if note else "")
+    return VerdictView(run=str(getattr(v, "run", "")), claim=str(getattr(v, "title", None) or getattr(v, "claim", "")),
+                       quantity=str(getattr(v, "metric", "") or ""), value=value, op=op_txt, threshold=thr,
+                       margin=margin, status=status, css=STATUS_CSS.get(status, "na"), note=note)
 
 
-def metrics_table(table: Mapping[str, np.ndarray], columns: Sequence[str], max_rows: int = 14) -> str:
-    """An HTML table of selected columns; at most ``max_rows`` rows (log-spaced selection, last row always kept)."""
+@dataclass(frozen=True)
+class FigureView:
+    """An embedded figure: base64 PNG, caption, and the SVG's path relative to the page (or None)."""
+
+    png_b64: str
+    caption: str
+    svg: str | None
+
+
+def figure_view(png: str | Path, caption: str, page_dir: str | Path | None = None) -> FigureView:
+    png = Path(png)
+    svg = png.with_suffix(".svg")
+    rel = None
+    if page_dir is not None and svg.exists():
+        rel = svg.resolve().relative_to(Path(page_dir).resolve()).as_posix()
+    return FigureView(base64.b64encode(png.read_bytes()).decode("ascii"), caption, rel)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class MetricsView:
+    columns: list[Column]
+    rows: list[list[float]]
+
+
+def metrics_view(table: Mapping[str, np.ndarray], columns: Sequence[str], max_rows: int = 14) -> MetricsView:
+    """Selected columns of a metrics table with readable labels; at most ``max_rows`` rows (log-spaced, first and
+    last kept); columns with no finite value are dropped."""
     n = len(table["step"])
     if n <= max_rows:
-        rows = list(range(n))
+        idx = list(range(n))
     else:
-        rows = sorted(set(np.unique(np.round(np.geomspace(1, n, max_rows)).astype(int) - 1).tolist()) | {0, n - 1})
-    cols = [c for c in columns if c in table and (c == "step" or np.any(np.isfinite(np.asarray(table[c], dtype=float))))]
-    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{fmt(table[c][i])}</td>" for c in cols) + "</tr>" for i in rows)
-    return f"<table class='metrics'><tr>{head}</tr>{body}</table>"
+        pos = np.sort(np.round(np.geomspace(1, n, max_rows)).astype(np.int64) - 1)
+        idx = sorted(set(pos.tolist()) | {0, n - 1})
+    keys = [c for c in columns if c in table and (c == "step" or np.any(np.isfinite(np.asarray(table[c], dtype=float))))]
+    cols = [Column(k, *COLUMN_LABELS.get(k, (k, ""))) for k in keys]
+    rows = [[table[k][i].item() if hasattr(table[k][i], "item") else table[k][i] for k in keys] for i in idx]
+    return MetricsView(cols, rows)
 
 
-def details(summary: str, obj: Any) -> str:
-    text = json.dumps(obj, indent=2, default=str, ensure_ascii=False)
-    return f"<details><summary>{esc(summary)}</summary><pre>{esc(text)}</pre></details>"
+def to_json_text(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str, ensure_ascii=False, sort_keys=True)
 
 
-def page(title: str, body: str) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
-    )
+@lru_cache(maxsize=1)
+def environment() -> Any:
+    """The Jinja2 environment: templates from ``report/templates``, autoescaping on, undefined names are errors."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = fmt
+    env.filters["num"] = num
+    return env
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render one of the page templates (``report.html.j2``, ``probe.html.j2``) with ``context``."""
+    return environment().get_template(template).render(**context)

@@ -1,12 +1,14 @@
 """The report of ``ntpgeom probe``: figures and a self-contained HTML page for a probe result.
 
 Takes a :class:`~ntpgeom.probe.ProbeResult` (duck-typed: ``data``, ``metrics``, ``theory``, ``H``, ``L``, ``lse``,
-``summary()``), so the report layer does not depend on the probe layer.
+``summary()``), so the report layer does not depend on the probe layer. Two steps: **draw** the figures, **write** the
+page from ``templates/probe.html.j2`` (with the same provenance block as ``ntpgeom report``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +18,42 @@ from .._io import write_text_atomic
 from ..metrics import corr_from_gram, corr_map
 from ..theory import proj_F
 from . import html as Hh
-from .figures import _group_lines, context_order
-from .style import CORR_CMAP, new_figure, save, styled
+from . import provenance as prov
+from .heatmaps import context_order, group_lines
+from .style import CORR_CMAP, new_figure, output, save, styled
+
+#: Measurements listed on the probe page, in order.
+MEASURE_KEYS = (
+    "ce_full", "gap_full", "support_mass", "ce_in", "gap_in", "softlabel_rel", "softlabel_cos", "softlabel_scale",
+    "softlabel_scaled_rel", "frac_F", "collapse_H", "collapse_H_base", "collapse_H_base_std", "collapse_Hc",
+    "collapse_Hc_base", "collapse_Lperp", "collapse_Lperp_base", "sim_H_proxy", "pearson_H_proxy", "sim_Hc_proxy",
+    "pearson_Hc_proxy", "sim_W_proxy", "pearson_W_proxy", "sim_H_mm", "pearson_H_mm", "sim_W_mm", "pearson_W_mm",
+    "dir_perp_tilde", "dir_perp_mm", "slr_R", "slr_resid", "solved", "solve_reason", "svm_gap", "certificate_holds",
+    "n_contexts_sampled",
+)
 
 
-def write_probe_report(result: Any, out_dir: str | Path) -> Path:
+def write_probe_report(result: Any, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True,
+                       started: float | None = None) -> Path:
     """Figures and a self-contained ``index.html`` for a :class:`~ntpgeom.probe.ProbeResult` in ``out_dir``.
 
-    Uses the same figure style and HTML helpers as ``ntpgeom report``. Returns the path of ``index.html``.
+    Uses the same figure style, templates and provenance block as ``ntpgeom report``. Returns the path of
+    ``index.html``. ``started``: ``time.perf_counter()`` at the start of the probe (for the total wall time).
     """
-    return _build_report(result, Path(out_dir))
+    t0 = time.perf_counter() if started is None else started
+    out = Path(out_dir)
+    with output(dpi, svg):
+        figs = {"geometry": _fig_geometry(result, out / "figures" / "probe_geometry.png"),
+                "logits": _fig_logits(result, out / "figures" / "probe_logits.png")}
+    seed = (result.summary().get("config") or {}).get("seed")
+    pv = prov.collect(seconds=time.perf_counter() - t0, seeds=[] if seed is None else [seed])
+    index = out / "index.html"
+    write_text_atomic(index, _page(result, figs, pv, out))
+    return index
 
 
-def _build_report(result: Any, out: Path) -> Path:
+def _fig_geometry(result: Any, path: Path) -> Path:
     data, mt, th = result.data, result.metrics, result.theory
-    s = result.summary()
-    figs = out / "figures"
-    figs.mkdir(parents=True, exist_ok=True)
     order = context_order(data, 300, prefer_groups=True)
     g = np.asarray(data.support_groups)[order]
     H = result.H[:, order]
@@ -51,14 +72,18 @@ def _build_report(result: Any, out: Path) -> Path:
             ax.set_title(name)
             ax.set_xticks([])
             ax.set_yticks([])
-            _group_lines(ax, g, square=True)
+            group_lines(ax, g, square=True)
             if n_multi < len(order):
                 ax.axvline(min(n_multi, len(order)) - 0.5, color="k", lw=1.0)
                 ax.axhline(min(n_multi, len(order)) - 0.5, color="k", lw=1.0)
         fig.colorbar(im, ax=list(np.atleast_1d(axes)), fraction=0.02, pad=0.01)
         fig.suptitle(f"{len(order)} contexts ordered by support group (largest first; thick line: end of groups with >= 2 contexts)", y=1.03)
-        p_geom = save(fig, figs / "probe_geometry.png")
+        return save(fig, path)
 
+
+def _fig_logits(result: Any, path: Path) -> Path:
+    data, mt, th = result.data, result.metrics, result.theory
+    with styled():
         fig = new_figure(13.5, 3.6)
         ax1, ax2, ax3 = fig.subplots(1, 3)
         Lin = th.L_in
@@ -98,14 +123,18 @@ def _build_report(result: Any, out: Path) -> Path:
         ax2.set_xticks(xs, names)
         ax2.set_ylim(0, 1.05)
         ax2.set_title("subspace-collapse index (0 = collapsed)")
+        ax2.set_ylabel("collapse index")
         ax2.legend(loc="upper right")
         mass = np.bincount(col, weights=np.exp(result.L[P.indices, col] - result.lse[col]), minlength=data.m)
         ax3.hist(mass, bins=30, color="#009E73")
         ax3.set_xlabel("probability on the support")
         ax3.set_ylabel("contexts")
         ax3.set_title(f"support mass (π-weighted mean {mt['support_mass']:.2f})")
-        p_logit = save(fig, figs / "probe_logits.png")
+        return save(fig, path)
 
+
+def _page(result: Any, figs: dict[str, Path], pv: prov.Provenance, out: Path) -> str:
+    data, mt, s = result.data, result.metrics, result.summary()
     model = s["model"]
     q = model.get("quantization") or {}
     head = [
@@ -122,32 +151,14 @@ def _build_report(result: Any, out: Path) -> Path:
         ("support groups with >= 2 contexts", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
         ("entropy bound ℋ", d["entropy_bound"]), ("data hash", s["data_hash"]),
     ]
-    wh = s["wh_check"]
-    keys = ["ce_full", "gap_full", "support_mass", "ce_in", "gap_in", "softlabel_rel", "softlabel_cos",
-            "softlabel_scale", "softlabel_scaled_rel", "frac_F", "collapse_H", "collapse_H_base", "collapse_H_base_std",
-            "collapse_Hc", "collapse_Hc_base", "collapse_Lperp", "collapse_Lperp_base", "sim_H_proxy", "pearson_H_proxy",
-            "sim_Hc_proxy", "pearson_Hc_proxy", "sim_W_proxy", "pearson_W_proxy", "sim_H_mm", "pearson_H_mm",
-            "sim_W_mm", "pearson_W_mm", "dir_perp_tilde", "dir_perp_mm", "slr_R", "slr_resid", "solved", "solve_reason",
-            "svm_gap", "certificate_holds", "n_contexts_sampled"]
-    vrows = "".join(
-        f"<tr><td>{Hh.esc(v['check'])}</td><td class='{ {'yes': 'pass', 'no': 'FAIL'}.get(v['status'], 'na') }'>"
-        f"{Hh.esc(v['status'])}</td><td class='note'>{Hh.esc(v['detail'])}</td></tr>" for v in s["verdicts"]
+    css = {"yes": "pass", "no": "FAIL"}
+    verdicts = [dict(v, css=css.get(v["status"], "na")) for v in s["verdicts"]]
+    return Hh.render_page(
+        "probe.html.j2", title=f"ntpgeom probe: {model['architecture']}", architecture=model["architecture"],
+        text_name=Path(str(s["config"]["text"] or "text")).name, provenance=pv, verdicts=verdicts,
+        model_rows=head, wh=s["wh_check"], data_rows=dat,
+        figures={"geometry": Hh.figure_view(figs["geometry"], "corr(H) of the model next to the predicted maps", out),
+                 "logits": Hh.figure_view(figs["logits"], "F part of the logits vs L_in; collapse index vs random "
+                                          "grouping; mass on the supports", out)},
+        measure_rows=[(k, mt.get(k)) for k in MEASURE_KEYS if k in mt], summary_json=Hh.to_json_text(s),
     )
-    body = [
-        f"<h1>Probe: {Hh.esc(model['architecture'])} on {Hh.esc(Path(str(s['config']['text'] or 'text')).name)}</h1>",
-        "<p class='note'>H = final hidden state at the last position after the model's final norm; W = the unembedding; "
-        "L = the model's logits on the measured tokens (every support token plus a seeded sample of the others). "
-        "Compared against the corpus's support pattern (theory.md §§3-5).</p>",
-        "<h2>Verdicts</h2>", f"<table><tr><th>prediction</th><th>holds?</th><th>numbers</th></tr>{vrows}</table>",
-        "<h2>Model</h2>", Hh.kv_table(head),
-        f"<p>L = W H{' + b' if wh['bias'] else ''}: max |error| {Hh.fmt(wh['max_abs_err'])}, relative "
-        f"{Hh.fmt(wh['rel_err'])} ({'verified' if wh['holds'] else 'NOT an affine map of H'}).</p>",
-        "<h2>Data</h2>", Hh.kv_table(dat),
-        "<h2>Geometry</h2>", Hh.figure(p_geom, "corr(H) of the model next to the predicted maps"),
-        Hh.figure(p_logit, "F part of the logits vs L_in; collapse index vs random grouping; mass on the supports"),
-        "<h2>Measurements</h2>", Hh.kv_table([(k, mt.get(k)) for k in keys if k in mt]),
-        Hh.details("summary.json", s),
-    ]
-    index = out / "index.html"
-    write_text_atomic(index, Hh.page(f"ntpgeom probe: {model['architecture']}", "\n".join(body)))
-    return index

@@ -1,4 +1,4 @@
-"""``reproduce``: the paper's experiments (theory.md §6) end to end on built-in data, or on the user's own text.
+"""``reproduce``: the paper's experiments (docs/theory.md §6) end to end on built-in data, or on the user's own text.
 
 Experiments (each one dataset, one theory, several training runs):
 
@@ -10,7 +10,8 @@ Experiments (each one dataset, one theory, several training runs):
 
 Budgets (:data:`RECIPES`; every run folder records its full configuration):
 
-``default`` (about 6 minutes on 2 idle CPU cores, measured 355 s; under the 10-minute budget): every run of
+``default`` (minutes; measured wall times with the core count and thread setting are in
+    ``benchmarks/timings.md``, written by ``benchmarks/bench_timings.py``): every run of
     (a)-(c). All runs are full batch. The paper trained the deep models with AdamW at lr 1e-4 (x0.4 every 5000
     steps) for tens of thousands of steps; here AdamW runs at lr 1e-3 (10x larger) for 1-6 thousand steps, which
     reaches the same regime in minutes. Measured on these cores (seed 0): the directional claims converge slowly
@@ -26,19 +27,21 @@ Budgets (:data:`RECIPES`; every run folder records its full configuration):
       x0.4 decay in the second half removes late Adam spikes in the loss. Hence 6000 steps with x0.4 at step 3000
       (C1 = 0.345 measured). This run is the closest to its threshold.
 
-``quick`` (about 20 s, under 1 minute when the cores are shared; CI and tests): only the runs that converge in
+``quick`` (well under a minute; CI and tests): only the runs that converge in
     seconds, each of which passes every claim: (a), the three ``synthetic`` runs (fewer steps, lr 3e-3 for the deep
     models) and the ``stories`` UFM. The ``stories`` transformer and LSTM are left out: they need minutes to satisfy
     C1 (see above), and a quick run of them would only show under-training, not the paper's claims; run the default
     budget for them. With ``--text``, ``quick`` still trains all three models briefly (a smoke run: their verdicts
     may fail).
 
-Output: ``OUT/<experiment>/<model>/`` run folders, ``OUT/<experiment>/theory.npz``, and the report in ``OUT/report/``.
+Output: ``OUT/<experiment>/<model>/`` run folders (``<model>-seed<k>`` with several seeds), ``OUT/<experiment>/theory.npz``,
+``OUT/reproduce.json`` (the configuration and status) and the report in ``OUT/report/``. An existing output is never
+overwritten silently: ``resume`` reuses finished runs and continues interrupted ones, ``overwrite`` starts afresh.
 """
 
 from __future__ import annotations
 
-import sys
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,20 +49,13 @@ from typing import Any, Callable
 
 from .._io import write_json_atomic
 from ..data import NTPData, corpora, from_text, synthetic
-from ..errors import NTPGeomError
 from .build import ReportResult, build_report
-from .verdicts import format_table
+from ..verdicts import controls_tables
+from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, plan_jobs, printer, run_state,
+                   train_parallel, train_serial)
 
 
 from ..errors import ReproduceError  # noqa: E402  (defined in errors.py; re-exported here)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of an experiment: model kind and the keyword arguments of :func:`ntpgeom.train.train`."""
-
-    model: str
-    kwargs: dict[str, Any]
 
 
 def _ufm(steps: int, d: int | None = None, lr: float = 0.05, optimizer: str = "adam", tol: float | None = None) -> RunSpec:
@@ -106,9 +102,9 @@ RECIPES: dict[str, dict[str, list[RunSpec]]] = {
 RECIPES["default"]["text"] = RECIPES["default"]["stories"]
 
 #: Help text of ``ntpgeom reproduce --quick`` (what the quick budget includes, and why).
-QUICK_HELP = ("About 20 seconds instead of about 6 minutes: experiment (a), the three 'synthetic' runs and the "
-              "'stories' UFM, each of which passes every claim; the 'stories' transformer and LSTM need the default "
-              "budget.")
+QUICK_HELP = ("Seconds instead of minutes (see benchmarks/bench_timings.py): experiment (a), the three 'synthetic' "
+              "runs and the 'stories' UFM, each of which passes every claim; the 'stories' transformer and LSTM need "
+              "the default budget.")
 
 DATASETS: dict[str, Callable[[], NTPData]] = {
     "ufm-synthetic": lambda: synthetic.random_supports(10, 95, (1, 5), probs="dirichlet", seed=0),
@@ -128,6 +124,7 @@ class ReproduceResult:
     report: ReportResult
     runs: dict[str, list[Path]]
     seconds: float
+    reused: tuple[str, ...] = ()
     controls: tuple = ()  # ntpgeom.verdicts.ControlsTable per dataset: the impostors through the same verdicts
 
     @property
@@ -139,25 +136,56 @@ class ReproduceResult:
         return self.report.verdicts
 
 
-def _printer(stream: Any = None) -> Callable[[str], None]:
-    start = time.perf_counter()
+def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
+    """Refuse an existing output unless resuming or overwriting; with ``overwrite`` remove an old reproduce output."""
+    for parent in (out, *out.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ReproduceError(f"{parent} exists and is not a folder; choose another output path (-o DIR)")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if resume:
+        return
+    if not overwrite:
+        raise ReproduceError(f"{out} already exists; pass --resume to continue it (finished runs are reused), "
+                             "--overwrite to start afresh, or choose another -o folder")
+    if not (out / "reproduce.json").is_file():
+        raise ReproduceError(f"refusing to overwrite {out}: it is not a reproduce output (no reproduce.json); "
+                             "choose another -o folder")
+    shutil.rmtree(out)
 
-    def say(msg: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=stream or sys.stderr, flush=True)
 
-    return say
+def _plan(text: str | Path | None, experiments: list[str] | None, budget: str, context_len: int, tokenizer: str,
+          max_vocab: int, max_contexts: int, say: Callable[[str], None]) -> list[tuple[str, NTPData, list[RunSpec]]]:
+    recipes = RECIPES[budget]
+    if text is not None:
+        path = Path(text)
+        if not path.is_file():
+            raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
+        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer})")
+        data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map",
+                         top_k=max_contexts)
+        say(f"  {data!r}")
+        return [(f"text-{path.stem}", data, recipes["text"])]
+    chosen = experiments or list(DATASETS)
+    unknown = [e for e in chosen if e not in DATASETS]
+    if unknown:
+        raise ReproduceError(f"unknown experiment(s) {unknown}; choose from {list(DATASETS)}")
+    return [(name, DATASETS[name](), recipes[name]) for name in chosen]
 
 
-def _train_progress(say: Callable[[str], None], label: str, total: int) -> Callable[..., None]:
-    every = max(1, total // 5)
-    state = {"next": every}
+def _theory(name: str, data: NTPData, out: Path, solve: bool, say: Callable[[str], None]) -> Any:
+    from ..theory import compute_theory
 
-    def cb(stage: str, step: int, total_: int, numbers: Any) -> None:
-        if step >= state["next"] or step == total_:
-            state["next"] = step + every
-            say(f"  {label}: step {step}/{total_}  CE − ℋ = {numbers['gap']:.3e}  ‖L‖ = {numbers['norm_L']:.3g}")
-
-    return cb
+    if not solve:
+        say(f"[{name}] V x m = {data.V} x {data.m} is too large to solve NTP-SVM* exactly here: "
+            "using the S̃ proxy for the max-margin geometry")
+    say(f"[{name}] theory: L_in, S̃, NTP-SVM*")
+    th = compute_theory(data, solve=solve)
+    th.save(out / name / "theory.npz")
+    cert = "holds (L_mm = S̃)" if th.certificate.holds else "fails"
+    dist = "" if th.dist_mm_tilde is None else f", ‖L_mm/‖·‖ − S̃/‖·‖‖ = {th.dist_mm_tilde:.3g}"
+    say(f"[{name}]   Prop. 3 certificate {cert}{dist}")
+    return th
 
 
 def reproduce(
@@ -171,6 +199,12 @@ def reproduce(
     max_vocab: int = 128,
     max_contexts: int = 500,
     seed: int = 0,
+    seeds: list[int] | None = None,
+    threads: int = 1,
+    overwrite: bool = False,
+    resume: bool = False,
+    dpi: int | None = None,
+    svg: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
     """Run the paper's experiments (or the same pipeline on ``text``), measure, draw, judge and write the report.
@@ -178,106 +212,120 @@ def reproduce(
     Parameters
     ----------
     out : path
-        Output folder (``runs/<name>``); run folders are overwritten.
+        Output folder. If it exists and is not empty, pass ``resume`` (continue: finished runs are reused, interrupted
+        ones resume from their checkpoint) or ``overwrite`` (start afresh); otherwise :class:`ReproduceError`.
     quick : bool
-        The quick budget (under a minute; only the runs that pass every claim within seconds, see
-        :data:`QUICK_HELP`) instead of the default (about 6 minutes).
+        The quick budget (only the runs that pass every claim within seconds, see :data:`QUICK_HELP`) instead of
+        the default one.
     text : path, optional
         A UTF-8 text corpus of the user's: instead of the built-in experiments, build NTP data from it
         (``context_len`` tokens per context, ``tokenizer``, lower-cased, the ``max_vocab`` most frequent next tokens
         with the rest merged into ``<unk>``, the ``max_contexts`` most frequent contexts) and train the UFM, the
-        transformer and the LSTM on it (``RECIPES[budget]["text"]``: the stories recipe by default; with ``quick``
-        a smoke run in which the deep models are under-trained). L_mm is solved when
+        transformer and the LSTM on it (``RECIPES[budget]["text"]``). L_mm is solved when
         V x m <= :data:`TEXT_SOLVE_MAX_ENTRIES`; otherwise the S̃ proxy stands in (and the report says so).
     experiments : list of str, optional
         A subset of ``ufm-synthetic``, ``synthetic``, ``stories`` (default: all).
-    seed : int
-        Seed of every training run.
+    seed, seeds : int, list of int
+        Seed of every training run; ``seeds`` (several) trains every run once per seed (folders ``<model>-seed<k>``).
+    threads : int
+        Torch/BLAS threads. With more than one and several long runs to train (the default budget: see
+        :data:`ntpgeom.report.jobs.PARALLEL_MIN_COST`), the runs go to ``threads`` worker processes with one thread
+        each; short runs are trained in turn on one thread each, because neither worker processes nor torch threads
+        inside one small model paid for them (benchmarks/timings.md).
+    dpi, svg : int, bool
+        PNG resolution of the figures, and whether SVG twins are written beside them.
     progress : callable, optional
         Receives one line per stage (default: timestamped lines on stderr).
 
-    Returns
-    -------
-    ReproduceResult
+    Raises
+    ------
+    ReproduceInterrupted
+        On Ctrl-C; the runs so far are kept and ``resume=True`` continues.
     """
-    from ..theory import compute_theory
-    from ..train import train
-
-    say = progress or _printer()
+    say = progress or printer()
     t0 = time.perf_counter()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ReproduceError(f"{out} exists and is not a folder; choose another output path")
+    if threads < 1:
+        raise ReproduceError(f"--threads must be a positive integer, got {threads}")
     budget = "quick" if quick else "default"
-    recipes = RECIPES[budget]
-    theories: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    plan: list[tuple[str, NTPData, list[RunSpec]]] = []
-    if text is not None:
-        path = Path(text)
-        if not path.is_file():
-            raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
-        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer})")
-        data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map", top_k=max_contexts)
-        say(f"  {data!r}")
-        plan.append((f"text-{path.stem}", data, recipes["text"]))
-    else:
-        chosen = experiments or list(DATASETS)
-        unknown = [e for e in chosen if e not in DATASETS]
-        if unknown:
-            raise ReproduceError(f"unknown experiment(s) {unknown}; choose from {list(DATASETS)}")
-        for name in chosen:
-            plan.append((name, DATASETS[name](), recipes[name]))
-    say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {sum(len(p[2]) for p in plan)} training runs -> {out}")
-    run_paths: dict[str, list[Path]] = {}
-    runs = []
-    for name, data, specs in plan:
-        say(f"[{name}] {data!r}")
-        solve = text is None or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
-        if not solve:
-            say(f"[{name}] V x m = {data.V} x {data.m} is too large to solve NTP-SVM* exactly here: "
-                "using the S̃ proxy for the max-margin geometry")
-        say(f"[{name}] theory: L_in, S̃, NTP-SVM*")
-        th = compute_theory(data, solve=solve)
-        th.save(out / name / "theory.npz")
-        cert = "holds (L_mm = S̃)" if th.certificate.holds else "fails"
-        dist = "" if th.dist_mm_tilde is None else f", ‖L_mm/‖·‖ − S̃/‖·‖‖ = {th.dist_mm_tilde:.3g}"
-        say(f"[{name}]   Prop. 3 certificate {cert}{dist}")
-        theories[data.hash] = th
-        names[data.hash] = name
-        for spec in specs:
-            steps = int(spec.kwargs["steps"])
-            label = f"{name}/{spec.model}"
-            say(f"[{label}] training {spec.model} for up to {steps} steps")
-            kw = dict(spec.kwargs)
-            run = train(data, model=spec.model, seed=seed, out=out / name / spec.model, overwrite=True,
-                        progress=_train_progress(say, label, steps), **kw)
-            s = run.summary()
-            say(f"[{label}] done: {s['final_step']} steps, CE − ℋ = {s['gap']:.3e} ({s['stop_reason']}, "
-                f"{s['wall_seconds']:.1f}s)")
-            runs.append(run)
-            run_paths.setdefault(name, []).append(run.path)
+    seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
+    plan = _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    _prepare_out(out, overwrite, resume)  # after every option was checked: --overwrite deletes only then
+    jobs = plan_jobs(plan, seed_list, out)
+    config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
+              "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
+    write_json_atomic(out / "reproduce.json", {**config, "status": "running"})
+    say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {len(jobs)} training runs -> {out}")
+    try:
+        theories, names = _theories(plan, out, text is not None, say)
+        reused, training = _train_all(jobs, threads, out, say)
+    except KeyboardInterrupt:
+        raise ReproduceInterrupted(out) from None
     say("negative and positive controls (ntpgeom.verdicts.controls)")
-    from ..verdicts import controls_tables
+    controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed_list[0]))
+    report = _report(jobs, out, theories, names, quick, text, budget, config, (dpi, svg), t0, say, training, controls)
+    seconds = time.perf_counter() - t0
+    run_paths: dict[str, list[Path]] = {}
+    for j in jobs:
+        run_paths.setdefault(j.experiment, []).append(j.path)
+    write_json_atomic(out / "reproduce.json", {**config, "status": "done", "seconds": seconds,
+                                                "report": str(report.path), "reused": list(reused),
+                                                "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
+    return ReproduceResult(out, report, run_paths, seconds, reused, controls)
 
-    controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed))
+
+def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> tuple[tuple[str, ...], str]:
+    """Train what is not finished (serially, or in ``threads`` worker processes); return the reused run labels and a
+    description of the setting for the provenance block."""
+    reused = tuple(j.label for j in jobs if run_state(j) == "done")
+    for label in reused:
+        say(f"[{label}] finished earlier: reused")
+    todo = [j for j in jobs if j.label not in reused]
+    workers = min(threads, len(todo))
+    if workers > 1 and sum(cost(j) for j in todo) >= PARALLEL_MIN_COST:
+        train_parallel(todo, workers, out, say)
+        return reused, f"{workers} parallel processes x 1 torch/BLAS thread ({len(reused)} runs reused)"
+    if threads > 1:  # short runs: torch threads inside one small model were much slower here (timings.md)
+        say(f"the runs are short: training them in turn on 1 thread each (--threads {threads} applies to long runs)")
+        threads = 1
+    train_serial(todo, threads, out, say)
+    return reused, f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
+
+
+def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text: bool, say: Callable[[str], None]
+              ) -> tuple[dict[str, Any], dict[str, str]]:
+    theories, names = {}, {}
+    for name, data, _specs in plan:
+        say(f"[{name}] {data!r}")
+        solve = not is_text or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
+        theories[data.hash] = _theory(name, data, out, solve, say)
+        names[data.hash] = name
+    return theories, names
+
+
+def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[str, str], quick: bool,
+            text: str | Path | None, budget: str, config: dict[str, Any], figs: tuple[int | None, bool], t0: float,
+            say: Callable[[str], None], training: str, controls: tuple = ()) -> ReportResult:
+    from ..train import load_run
+
     say("measuring, drawing and judging")
     title = "ntpgeom reproduce" + (" (quick)" if quick else "") + (f": {Path(text).name}" if text else "")
     intro = ("The experiments of Zhao et al., 'Implicit Geometry of Next-token Prediction' (COLM 2024), rerun with "
              f"ntpgeom on built-in data ({budget} budget)." if text is None else
              f"The paper's measurements on the corpus {text} ({budget} budget).")
-    report = build_report(runs, out / "report", theories=theories, names=names, title=title, intro=intro,
-                          progress=lambda m: say("  " + m), extra={"budget": budget, "seed": seed,
-                          "text": None if text is None else str(text),
-                          "controls": [t.as_dict() for t in controls],
-                          "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}})
-    seconds = time.perf_counter() - t0
-    write_json_atomic(out / "reproduce.json", {"budget": budget, "seconds": seconds, "report": str(report.path),
-                                                "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
-    return ReproduceResult(out, report, run_paths, seconds, controls)
+    seeds = config["seeds"]
+    labels = [j.spec.model if len(seeds) == 1 else j.path.name for j in jobs]
+    try:
+        return build_report([load_run(j.path) for j in jobs], out / "report", theories=theories, names=names,
+                            labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=config,
+                            overwrite=True, dpi=figs[0], svg=figs[1], started=t0,
+                            provenance_extra={"training": training},
+                            tables={t.title: t.rows for t in controls})
+    except KeyboardInterrupt:
+        raise ReproduceInterrupted(out, "while writing the report (every run is finished)") from None
 
 
 def summary_text(result: ReproduceResult) -> str:
-    """The verdict table and the report path, for the terminal."""
+    """The verdict table and the report path, for the terminal (plain text)."""
     ctl = "".join(f"\n\n{t.title}\n{t.text}" for t in result.controls)
-    return f"{format_table(result.verdicts)}{ctl}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"
+    return f"{result.report.verdict_text()}{ctl}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"

@@ -1,0 +1,100 @@
+"""What a report holds: one :class:`RunReport` per run, one :class:`DatasetReport` per dataset, the
+:class:`ReportResult`; and the status of a run (finished or not) that decides whether its verdicts are judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..data import NTPData
+from . import html as Hh
+from . import provenance as prov
+from .verdicts import Verdict, verdict_rows
+
+
+@dataclass(frozen=True, eq=False)
+class RunReport:
+    """One run inside a report: its label, model, metrics table, verdicts and files.
+
+    ``unfinished`` says why the run is not judged (it was interrupted or stopped early), None for a finished run.
+    """
+
+    label: str
+    model: str
+    run: Any
+    table: dict[str, np.ndarray]
+    verdicts: list[Verdict]
+    files: dict[str, Path] = field(default_factory=dict)
+    unfinished: str | None = None
+
+    @property
+    def views(self) -> list[Hh.VerdictView]:
+        return [Hh.verdict_view(v, self.unfinished) for v in self.verdicts]
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetReport:
+    """The runs of one dataset, its theory and the comparison figures."""
+
+    name: str
+    data: NTPData
+    theory: Any
+    runs: list[RunReport]
+    figures: dict[str, Path]
+    notes: list[str]
+
+
+@dataclass(frozen=True, eq=False)
+class ReportResult:
+    """What :func:`build_report` produced."""
+
+    path: Path
+    out: Path
+    datasets: list[DatasetReport]
+    provenance: prov.Provenance | None = None
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for ds in self.datasets for r in ds.runs for v in r.verdicts]
+
+    @property
+    def views(self) -> list[Hh.VerdictView]:
+        """Every verdict as displayed: runs that did not finish are marked 'interrupted'."""
+        return [v for ds in self.datasets for r in ds.runs for v in r.views]
+
+    @property
+    def figures(self) -> list[Path]:
+        out = [p for ds in self.datasets for p in ds.figures.values()]
+        return out + [p for ds in self.datasets for r in ds.runs for p in r.files.values() if p.suffix == ".png"]
+
+    def verdict_text(self) -> str:
+        from .terminal import verdict_table_text
+
+        return verdict_table_text(self.views)
+
+
+def unfinished_reason(config: Mapping[str, Any]) -> str | None:
+    """Why a run is not finished (interrupted, stopped on a non-finite loss, still running), or None if it is."""
+    status, reason, step = config.get("status"), config.get("stop_reason"), config.get("final_step")
+    if status == "done":
+        return None
+    if reason == "interrupted":
+        return f"run interrupted at step {step}"
+    if reason == "nonfinite":
+        return f"training stopped at step {step}: the loss became non-finite"
+    return f"run not finished (status {status!r} at step {step})"
+
+
+def verdict_json(result: ReportResult) -> list[dict[str, Any]]:
+    """JSON rows of every verdict, with the margin and the displayed status ('interrupted' for unfinished runs)."""
+    rows = []
+    for ds in result.datasets:
+        for rr in ds.runs:
+            for row, view in zip(verdict_rows(rr.verdicts), rr.views):
+                row = dict(row)
+                row.update(margin=view.margin, status=view.status, judged=rr.unfinished is None)
+                rows.append(row)
+    return rows
