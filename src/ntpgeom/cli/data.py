@@ -71,7 +71,8 @@ def build(
     text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
-    context_len: int = typer.Option(5, "--context-len", "-T", help="Tokens per context (T-1)."),
+    context_len: str = typer.Option("5", "--context-len", "-T", help="Tokens per context (T-1), or a range lo:hi: "
+                                    "the contexts of every length lo..hi (autoregressive, App. D.3)."),
     tokenizer: str = typer.Option("word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON."),
     doc_sep: str = typer.Option("blank", "--doc-sep", help="Document separator: blank | line | none | a literal string."),
     lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text first."),
@@ -95,7 +96,8 @@ def build(
         else:
             if not text.is_file():
                 raise NTPDataError(f"text file not found: {text}")
-            data = D.from_text(text, context_len, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
+            clen = int(context_len) if context_len.strip().isdigit() else context_len
+            data = D.from_text(text, clen, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
         say("writing")
         data.save(out)
     _report(data, out, as_json)

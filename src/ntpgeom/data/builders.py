@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from ..errors import NTPDataError
 from .dataset import NTPData
+from .prefixes import from_tokens_by_length
 from .tokenize import encode
 
 Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
@@ -334,8 +335,9 @@ def from_tokens(
     ----------
     ids : int array, shape (N,), or a sequence of int sequences (one per document)
         Token ids (non-negative).
-    context_len : int
-        Context length T-1 (tokens before the predicted one), >= 1.
+    context_len : int or (lo, hi)
+        Context length T-1 (tokens before the predicted one), >= 1; a pair (or ``"lo:hi"``) builds the contexts of
+        every length lo..hi (see :mod:`ntpgeom.data.prefixes`).
     doc_ids : int array, shape (N,), optional
         Document of each token; a window is counted only if all its tokens are in one contiguous document run.
         Ignored (and not allowed) when ``ids`` is a list of documents.
@@ -350,6 +352,8 @@ def from_tokens(
     -------
     NTPData with V next tokens and m distinct contexts. Runs in O(N log N), fully vectorised.
     """
+    if isinstance(context_len, (tuple, list, str)):  # every length lo..hi (App. D.3): data/prefixes.py
+        return from_tokens_by_length(ids, context_len, doc_ids, vocab, output_vocab=output_vocab, meta=meta, **filters)
     ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
     if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
         raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")

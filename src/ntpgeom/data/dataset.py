@@ -233,7 +233,10 @@ class NTPData:
         iv = np.asarray(self.input_vocab, dtype=object)
         if self.context_len == 0:
             return [f"#{j}" for j in range(self.m)]
-        return [sep.join(row) for row in iv[self.contexts].tolist()]
+        rows = iv[self.contexts].tolist()
+        if self.context_lengths is not None:  # without the padding
+            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths.tolist())]
+        return [sep.join(row) for row in rows]
 
     def dense_counts(self) -> np.ndarray:
         """Counts as a dense float64 array, shape (V, m)."""

@@ -281,11 +281,25 @@ class Trainer:
             raise TrainInterrupted(self.dir, self.start)
         return self.ckpt_step
 
+    def _gap_by_length(self) -> dict[str, Any]:
+        """``{"gap_by_length": {T: CE_T - ℋ_T}}`` at the current parameters for data with several context lengths
+        (π normalised within each length, App. D.3); empty otherwise."""
+        lens = self.data.context_lengths
+        if lens is None:
+            return {}
+        with torch.no_grad():
+            ce = self.loss_fn.per_context(self._forward()[1]).double().cpu().numpy()
+        pi, out = self.data.pi, {}
+        for T, H_T in self.data.entropy_by_length().items():
+            sel = lens == T
+            out[str(T)] = float((pi[sel] * ce[sel]).sum() / pi[sel].sum()) - H_T
+        return {"gap_by_length": out}
+
     def _finish(self, step: int) -> Run:
         elapsed = time.perf_counter() - self.t0
         sps = (step - self.start) / max(elapsed, 1e-9)
         write_config(self.dir, self._config_dict(step, wall_seconds=round(self.prior_wall + elapsed, 3),
-                                                 steps_per_second=round(sps, 2)))
+                                                 steps_per_second=round(sps, 2), **self._gap_by_length()))
         if self.status == "interrupted":
             raise TrainInterrupted(self.dir, step)
         return Run(self.dir)

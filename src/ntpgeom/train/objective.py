@@ -84,6 +84,14 @@ class SoftLabelCE:
         return -(w[local] * self.q[e] * logp).sum()
 
 
+    def per_context(self, Lt: torch.Tensor) -> torch.Tensor:
+        """``CE_j = -Σ_z P[z,j] log softmax(ℓ_j)_z`` of every context, shape (m,), from logits ``Lt`` (m x V)."""
+        with torch.no_grad():
+            logp = Lt.reshape(-1)[self.flat] - torch.logsumexp(Lt, dim=1)[self.cols]
+            out = torch.zeros(self.m, dtype=Lt.dtype, device=Lt.device).index_add_(0, self.cols, self.q.to(Lt.dtype) * logp)
+            return -out / self.pi.to(Lt.dtype)
+
+
 def soft_label_ce(L: torch.Tensor | np.ndarray, data: NTPData) -> float:
     """CE(L) for logits ``L`` in the paper's orientation (V x m), float64. Convenience wrapper of :class:`SoftLabelCE`."""
     Lt = torch.as_tensor(np.asarray(L, dtype=np.float64)).t().contiguous()

@@ -18,7 +18,8 @@ batch, ``snapshot_steps`` as requested), plus ``format`` ("ntpgeom.run"), ``vers
 ``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" | "stopped" | "interrupted" |
 "failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | "write_failed" | null),
 ``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``, ``device_auto`` (``work`` = parameters x
-contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed").
+contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed"), ``gap_by_length`` ({T: CE_T -
+ℋ_T} at the final step, data with several context lengths only).
 "interrupted" and "failed" runs are resumable from their last checkpoint (``final_step`` then names it).
 
 ``loss.json`` is written atomically at every checkpoint and at the end; its arrays are logged every ``log_every``
@@ -224,6 +225,7 @@ class Run:
             "stop_reason": c.get("stop_reason"), "final_step": c.get("final_step"),
             "entropy_bound": c.get("entropy_bound"), **last, "snapshots": len(self.steps),
             "wall_seconds": c.get("wall_seconds"), "steps_per_second": c.get("steps_per_second"),
+            **({"gap_by_length": c["gap_by_length"]} if "gap_by_length" in c else {}),
         }
 
     def __repr__(self) -> str:
