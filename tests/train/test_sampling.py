@@ -154,3 +154,14 @@ def test_run_reports_gap_by_length(tmp_path):
         sel = data.context_lengths == T
         ce_T = -(data.pi[sel] * (P[:, sel] * logp[:, sel]).sum(0)).sum() / data.pi[sel].sum()
         assert gaps[str(T)] == pytest.approx(ce_T - H_T, rel=1e-5, abs=1e-6)
+
+
+def test_snapshots_of_a_fixed_context_subset(tmp_path, small):
+    full = train(small, model="ufm", lr=0.05, steps=10, out=tmp_path / "a")
+    sub = train(small, model="ufm", lr=0.05, steps=10, snapshot_contexts=20, out=tmp_path / "b")
+    np.testing.assert_array_equal(sub.loss["ce"], full.loss["ce"])  # the logged loss uses every context
+    s, f = sub.snapshot(10), full.snapshot(10)
+    assert s.contexts.shape == (20,) and np.all(np.diff(s.contexts) > 0) and f.contexts is None
+    np.testing.assert_array_equal(s.L, f.L[:, s.contexts])
+    np.testing.assert_array_equal(s.H, f.H[:, s.contexts])
+    assert np.array_equal(sub.snapshot(0).contexts, s.contexts)  # the same subset at every step

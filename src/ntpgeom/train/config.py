@@ -94,6 +94,8 @@ class TrainConfig:
                               "many chunks (exact gradient, less memory).")
     autocast: str = _opt("none", "none | bf16 (autocast the model to bfloat16, float32 master weights and loss) | "
                                  "tf32 (TF32 matmuls on CUDA); needs dtype float32.")
+    snapshot_contexts: int | None = _opt(None, "Snapshots hold H and L of this many contexts only (a fixed random "
+                                               "subset, seeded; for large m); the logged loss still uses all.")
     bottleneck: int | None = _opt(None, "Neural models: a linear layer d -> bottleneck before the output, so that "
                                         "the geometry's d is the bottleneck (App. D.4, d < V).")
 
@@ -165,7 +167,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "init": [OneOf(UFM_INITS)], "init_scale": [_POS], "lstm_norm": [bool], "log_every": [_POS_INT, None],
     "snapshot_steps": ["snapshots"], "checkpoint_every": [_POS_INT], "checkpoint_seconds": [_POS], "tree": [bool],
     "sampler": [OneOf(SAMPLERS)], "accumulate": [_POS_INT], "autocast": [OneOf(AUTOCASTS)],
-    "bottleneck": [_POS_INT, None],
+    "bottleneck": [_POS_INT, None], "snapshot_contexts": [_POS_INT, None],
 }
 
 

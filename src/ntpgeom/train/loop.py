@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import torch
 
 from .. import _io
@@ -73,6 +74,9 @@ class Trainer:
                                   cfg.betas, cfg.eps, fused=dev.type == "cuda")
         self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)  # sampler: on the CPU on every device
         self.loss_fn = SoftLabelCE(self.data, dev, self.dtype)
+        k = cfg.snapshot_contexts
+        self.snap_idx = (None if k is None or k >= self.data.m else
+                         np.sort(np.random.default_rng(cfg.seed).choice(self.data.m, k, replace=False)))
         groups = self.data.support_groups if cfg.sampler == "group" else None
         self.sampler = (BatchSampler(cfg.sampler, cfg.batch_size, self.data.pi, groups)
                         if cfg.batch_size is not None else None)
@@ -157,7 +161,10 @@ class Trainer:
 
         with torch.no_grad():
             b = host(self.net.out.bias) if self.cfg.bias else None
-            write_snapshot(self.dir, step, host(self.net.out.weight), host(Ht).T, host(Lt).T, b)
+            if self.snap_idx is not None:
+                sel = torch.as_tensor(self.snap_idx, device=Ht.device)
+                Ht, Lt = Ht[sel], Lt[sel]
+            write_snapshot(self.dir, step, host(self.net.out.weight), host(Ht).T, host(Lt).T, b, self.snap_idx)
 
     def _checkpoint_due(self, step: int) -> bool:
         c = self.cfg
