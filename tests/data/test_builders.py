@@ -82,8 +82,8 @@ def test_pairs_csv_and_tsv(tmp_path):
     tsv.write_text("the cat\tsat\nthe cat\tran\n")
     e = g.from_pairs(tsv)
     assert e.m == 1 and e.n == 2
-    for body, msg in [("a b,x,-1\n", "finite and >= 0"), ("a b,x,1\na b,y,many\n", "row 2 has a count 'many'"),
-                      ("a b,x,1\na,y,1\n", "same length"), ("a,b,1\na,b,c,d\n", "row 2 has 4 fields")]:
+    for body, msg in [("a b,x,-1\n", "line 1 has a negative count"), ("a b,x,1\na b,y,many\n", "line 2 has a count 'many'"),
+                      ("a b,x,1\na,y,1\n", "same length"), ("a,b,1\na,b,c,d\n", "line 2 has 4 fields")]:
         csv.write_text(body)
         with pytest.raises(g.NTPDataError, match=msg):
             g.from_pairs(csv)
@@ -187,3 +187,60 @@ def test_from_text_reports_progress_per_chunk_of_documents():
     assert tok[0] == (0, 4500) and tok[-1] == (4500, 4500)
     assert [t[0] for t in tok] == sorted(t[0] for t in tok) and len(tok) >= 3
     assert d.meta["n_docs"] == 4500
+
+
+# ----------------------------------------------------------------------------- hostile counts, headers, BOM
+@pytest.mark.parametrize("count,msg", [("0x10", "not a decimal number"), ("three", "not a decimal number"),
+                                       ("nan", "not a decimal number"), ("inf", "not a decimal number"),
+                                       ("-3", "negative count"), ("1e308", "between 0 and 2\\*\\*53"),
+                                       ("1_000", "not a decimal number"), ("", "not a decimal number")])
+def test_pairs_counts_refused_naming_the_line(tmp_path, count, msg):
+    p = tmp_path / "p.csv"
+    p.write_text(f"a b,c,1\n\na b,d,{count}\n")
+    with pytest.raises(g.NTPDataError, match=f"line 3 has .*{msg}"):
+        g.from_pairs(p)
+
+
+def test_pairs_finite_total_required(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("".join(f"a b,t{i},9e15\n" for i in range(3)))
+    with pytest.raises(g.NTPDataError, match="2\\*\\*53"):
+        g.from_pairs(p)
+
+
+@pytest.mark.parametrize("first,header,m_expected", [
+    ("context,next,count", None, 1),        # names the columns: a header
+    ("Context\tNext_Token\tWeight", None, 1),
+    ("context,next", None, 1),
+    ("x y,z,count", True, 1),                # explicit header=True
+])
+def test_header_rule(tmp_path, first, header, m_expected):
+    sep = "\t" if "\t" in first else ","
+    p = tmp_path / ("p.tsv" if sep == "\t" else "p.csv")
+    p.write_text(f"{first}\na b{sep}c{sep}2\n" if first.count(sep) == 2 else f"{first}\na b{sep}c\n")
+    d = g.from_pairs(p, header=header)
+    assert d.m == m_expected and d.context_strings() == ["a b"]
+
+
+@pytest.mark.parametrize("first", ["ctx,nxt,count", "the cat,sat,three", "context,next,many"])
+def test_non_numeric_first_row_is_an_error_not_a_header(tmp_path, first):
+    p = tmp_path / "p.csv"
+    p.write_text(f"{first}\na b,c,2\n")
+    with pytest.raises(g.NTPDataError, match="line 1 has a count"):
+        g.from_pairs(p)
+    p.write_text(f"{first}\na b,c,2\n")
+    assert g.from_pairs(p, header=True).n == 2
+
+
+def test_bom_is_never_a_token(tmp_path):
+    t = tmp_path / "t.txt"
+    t.write_bytes("\ufeffthe cat sat\n\n\ufeffthe cat ran\n".encode("utf-8"))
+    d = g.from_text(t, 1)
+    assert not any("\ufeff" in s for s in (*d.vocab, *d.input_vocab))
+    assert d.hash == g.from_text("the cat sat\n\nthe cat ran\n", 1).hash
+    p = tmp_path / "p.csv"
+    p.write_bytes("\ufeffcontext,next,count\na b,c,2\n".encode("utf-8"))
+    assert g.from_pairs(p).context_strings() == ["a b"]
+    from ntpgeom.data import encode
+
+    assert "\ufeff" not in encode(["\ufeffab cd"], "char").vocab

@@ -50,7 +50,8 @@ def test_build_text_and_pairs(tmp_path, capsys):
     pairs = tmp_path / "p.csv"
     pairs.write_text("a b,c,2\na b,d,1\n")
     code, _, err = run(["data", "build", "--pairs", str(pairs), "-o", str(tmp_path / "p.npz")], capsys)
-    assert code == 0, err and g.load(tmp_path / "p.npz").n == 3
+    assert code == 0, err
+    assert g.load(tmp_path / "p.npz").n == 3
 
 
 @pytest.mark.parametrize(
@@ -75,3 +76,13 @@ def test_bad_input_exit_2_one_line_no_output(tmp_path, capsys, setup, args, msg)
     assert err.startswith("error: ") and msg in err and err.count("\n") == 1
     assert not (tmp_path / "o.npz").exists()
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_build_pairs_header_flag(tmp_path, capsys):
+    p = tmp_path / "p.csv"
+    p.write_text("ctx,nxt,n\na b,c,2\n")
+    code, _, err = run(["data", "build", "--pairs", str(p), "-o", str(tmp_path / "o.npz")], capsys)
+    assert code == 2 and "line 1 has a count 'n'" in err and not (tmp_path / "o.npz").exists()
+    code, _, err = run(["data", "build", "--pairs", str(p), "--header", "yes", "-o", str(tmp_path / "o.npz")], capsys)
+    assert code == 0, err
+    assert g.load(tmp_path / "o.npz").n == 2

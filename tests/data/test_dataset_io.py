@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -61,7 +62,7 @@ def test_vocab_and_context_validation():
 
 def test_dataset_is_immutable():
     d = g.corpora.synthetic()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         d.vocab = ("x",)  # frozen dataclass
     with pytest.raises(ValueError):
         d.contexts[0, 0] = 3

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _probe_helpers import class_corpus, collapse_model, make_model, make_tokenizer  # noqa: E402
+# No module-level importorskip here: in a conftest it aborts the whole run (`pytest tests/probe` exited 1). Each test
+# module that needs transformers skips itself, with a reason; the helpers are imported inside the fixtures.
 
 
 @pytest.fixture(scope="session")
 def corpus_file(tmp_path_factory):
+    from _probe_helpers import class_corpus
+
     p = tmp_path_factory.mktemp("corpus") / "chain.txt"
     p.write_text(class_corpus(), encoding="utf-8")
     return p
@@ -23,6 +25,8 @@ def corpus_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Saved tiny models: {"llama": dir, "gpt2": dir, "collapse": dir, "llama_tied": dir}."""
+    from _probe_helpers import collapse_model, make_model, make_tokenizer
+
     root = tmp_path_factory.mktemp("models")
     tok = make_tokenizer()
     out = {}

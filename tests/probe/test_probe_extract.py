@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+
+pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
+
+import torch  # noqa: E402
 
 from _probe_helpers import N_CLASSES, PER_CLASS, class_corpus, make_model, make_tokenizer, word_class
 from ntpgeom.probe import ProbeError, corpus_data, extract, load_model, measured_tokens

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
+
+import torch  # noqa: E402
 from typer.testing import CliRunner
 
 from _probe_helpers import class_corpus

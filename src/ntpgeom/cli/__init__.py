@@ -1,21 +1,80 @@
 """The ``ntpgeom`` command line: a thin Typer shell over the public API.
 
-Each sub-module of this package registers one command group (``register(app)``); user mistakes
-(:class:`~ntpgeom.errors.NTPGeomError`) become one line on stderr and exit code 2.
+Each sub-module of this package registers one command group (``register(app)``). Errors are handled once, here, for
+every command (:class:`_Root`): a user mistake (:class:`~ntpgeom.errors.NTPGeomError`), an option that does not parse
+(``-T nan``, ``--model bogus``) and an ``OSError`` all become ONE line ``error: ...`` on stderr and exit code 2;
+Ctrl-C exits 130. While a command runs, the files it reads are protected from its own outputs
+(:func:`ntpgeom._io.guard_inputs`: ``solve d.npz -o d.npz`` is refused).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
+from .._io import guard_inputs, os_reason
 from ..errors import NTPGeomError
+
+
+class _Root(TyperGroup):
+    """The root command group: runs a command in non-standalone mode and reports every failure as one line."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            with guard_inputs():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:  # click's errors (typer vendors click): usage, bad option values
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `ntpgeom` or `ntpgeom data`: the help text
+                exc.show()
+                sys.exit(2)
+            sys.exit(_fail(_usage_message(exc)))
+        except NTPGeomError as exc:
+            sys.exit(_fail(str(exc)))
+        except typer.Abort:
+            sys.exit(_fail("aborted", 130))
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # stdout closed early (`| head`): nothing to report
+                sys.exit(1)
+            where = f"{exc.filename}: " if exc.filename else ""
+            sys.exit(_fail(f"{where}{os_reason(exc)}"))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_message(exc: Any) -> str:
+    msg = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        msg += f" (see `{ctx.command_path} --help`)"
+    return msg
+
+
+def _fail(message: str, code: int = 2) -> int:
+    first = " ".join(str(message).split()) or "failed"
+    print(f"error: {first}", file=sys.stderr)
+    return code
+
+
+def _print_version(ctx: typer.Context, _param: Any, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import __version__
+
+    typer.echo(f"ntpgeom {__version__}")
+    ctx.exit(0)
+
 
 app = typer.Typer(
     name="ntpgeom",
+    cls=_Root,
     help="The implicit geometry of next-token prediction: data, theory, training, metrics and reports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -34,23 +93,15 @@ def _register_all() -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 expose_value=True, callback=_print_version),
 ) -> None:
     """ntpgeom: data → theory (L_in, L_mm, S̃) → training → metrics → reports."""
-    if version:
-        from .. import __version__
-
-        typer.echo(__version__)
-        raise typer.Exit()
 
 
 _register_all()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app, mapping user errors to exit code 2 and one line on stderr."""
-    try:
-        app(args=argv, standalone_mode=True)
-    except NTPGeomError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    """Console entry point (see :class:`_Root` for how errors are reported)."""
+    app(args=argv)

@@ -1,22 +1,30 @@
-"""Shared CLI helpers: JSON output, progress display."""
+"""Shared CLI helpers: JSON output, dataset arguments, progress display."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
-from .._io import _json_default
+from ..jsonable import dumps
 
 err_console = Console(stderr=True)
 
 
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as JSON on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """Write ``obj`` as strict JSON on stdout (NaN and infinities become null; see :mod:`ntpgeom.jsonable`)."""
+    sys.stdout.write(dumps(obj, indent=2) + "\n")
+
+
+def load_dataset(arg: str | Path) -> Any:
+    """The dataset a command argument names: a dataset file, or a built-in corpus name (``synthetic``, ``stories``)
+    when no such file exists. Every command that takes a dataset resolves it here (via :func:`ntpgeom.data.load`)."""
+    from ..data import load
+
+    return load(arg)
 
 
 @contextlib.contextmanager

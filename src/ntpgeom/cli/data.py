@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -11,8 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import data as D
+from .. import validate
+from .._io import check_output_target
+from ..data.prefixes import parse_lengths
 from ..errors import NTPDataError
-from ._common import print_json, stages
+from ._common import load_dataset, print_json, stages
 
 data_app = typer.Typer(help="Build, generate and inspect NTP datasets (contexts x next-token counts).", no_args_is_help=True)
 
@@ -48,6 +52,10 @@ def synth(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Generate a synthetic dataset or a built-in corpus."""
+    seed = validate.seed("--seed", seed, error=NTPDataError)
+    check_output_target(out)
+    pc = _per_class(per_class) if kind is SynthKind.one_hot else [1]
+    validate.size_limit(f"data synth {kind.value}", _synth_entries(kind, V, m, k, kmax, pc), error=NTPDataError)
     if kind is SynthKind.synthetic:
         data = D.corpora.synthetic()
     elif kind is SynthKind.stories:
@@ -57,19 +65,39 @@ def synth(
     elif kind is SynthKind.k_subsets:
         data = D.synthetic.all_k_subsets(V, k, probs, seed=seed)
     else:
-        try:
-            pc = [int(x) for x in per_class.split(",")]
-        except ValueError:
-            raise NTPDataError(f"--per-class must be an int or comma-separated ints, got {per_class!r}") from None
         data = D.synthetic.one_hot(V, pc[0] if len(pc) == 1 else pc)
     data.save(out)
     _report(data, out, as_json)
+
+
+def _per_class(per_class: str) -> list[int]:
+    try:
+        pc = [int(x) for x in per_class.split(",")]
+    except ValueError:
+        raise NTPDataError(f"--per-class must be an int or comma-separated ints, got {per_class!r}") from None
+    return [validate.positive_int("--per-class", x, error=NTPDataError) for x in pc]
+
+
+def _synth_entries(kind: SynthKind, V: int, m: int, k: int, kmax: int, per_class: list[int]) -> float:
+    """Array entries a generator would allocate (token names + sparse entries + contexts), estimated BEFORE it runs."""
+    if kind in (SynthKind.synthetic, SynthKind.stories):
+        return 0.0
+    V = validate.positive_int("--V", V, error=NTPDataError)
+    if kind is SynthKind.random:
+        return V + validate.positive_int("--m", m, error=NTPDataError) * (max(kmax, 1) + 2.0)
+    if kind is SynthKind.k_subsets:
+        k = validate.positive_int("--k", k, hi=V, error=NTPDataError)
+        log_m = math.lgamma(V + 1) - math.lgamma(k + 1) - math.lgamma(V - k + 1)
+        return V + math.exp(min(log_m, 700.0)) * (k + 2.0)
+    return V + 3.0 * (V * per_class[0] if len(per_class) == 1 else sum(per_class))
 
 
 @data_app.command("build")
 def build(
     text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
+    header: str = typer.Option("auto", "--header", help="Pairs file header row: auto (only a row naming the columns "
+                               "context,next[,count]) | yes | no. A non-numeric count elsewhere is an error."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
     context_len: str = typer.Option("5", "--context-len", "-T", help="Tokens per context (T-1), or a range lo:hi: "
                                     "the contexts of every length lo..hi (autoregressive, App. D.3)."),
@@ -89,14 +117,16 @@ def build(
                    max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
+    clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
+        if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
+    check_output_target(out)
     with stages(not as_json) as say:
         if pairs is not None:
             say("reading pairs")
-            data = D.from_pairs(pairs, **filters)
+            has_header = {"auto": None, "yes": True, "no": False}[validate.choice("--header", header, ("auto", "yes", "no"),
+                                                                                    error=NTPDataError)]
+            data = D.from_pairs(pairs, header=has_header, **filters)
         else:
-            if not text.is_file():
-                raise NTPDataError(f"text file not found: {text}")
-            clen = int(context_len) if context_len.strip().isdigit() else context_len
             data = D.from_text(text, clen, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
         say("writing")
         data.save(out)
@@ -105,12 +135,13 @@ def build(
 
 @data_app.command("info")
 def info(
-    path: Path = typer.Argument(..., help="A dataset file."),
+    path: str = typer.Argument(..., help="A dataset file, or a built-in corpus name (synthetic, stories)."),
     top: int = typer.Option(5, "--top", help="How many of the most frequent contexts to list."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Summarise a dataset: sizes, n, entropy bound, supports, density, most frequent contexts."""
-    data = D.load(path)
+    top = validate.nonneg_int("--top", top, error=NTPDataError)
+    data = load_dataset(path)
     s = data.summary(top=top)
     if as_json:
         print_json(s)

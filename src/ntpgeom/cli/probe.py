@@ -38,16 +38,25 @@ def probe_command(
 ) -> None:
     """Probe a pretrained causal LM: does it show the predicted sparse plus low-rank geometry on a real text?"""
     os.environ["HF_HUB_OFFLINE"] = "1"
+    from .. import validate
     from ..probe import ProbeError, probe
+    from ..probe.model import check_device
+    from ..probe.run import check_out_dir
 
-    solve_opt: Any = {"auto": "auto", "yes": True, "no": False}.get(solve.lower())
-    if solve_opt is None:
-        raise ProbeError(f"--solve must be auto, yes or no, got {solve!r}")
-    if not text.is_file():
-        raise ProbeError(f"text file not found: {text}")
+    solve_word = validate.choice("--solve", solve.lower(), ("auto", "yes", "no"), error=ProbeError)
+    solve_opt: Any = {"auto": "auto", "yes": True, "no": False}[solve_word]
+    validate.input_file("--text", text, error=ProbeError)
+    for name, v in (("--context-len", context_len), ("--max-contexts", max_contexts), ("--batch-size", batch_size),
+                    ("--n-perm", n_perm)):
+        validate.positive_int(name, v, error=ProbeError)
+    validate.nonneg_int("--n-other", n_other, error=ProbeError)
+    validate.real("--min-count", min_count, lo=0, error=ProbeError)
+    validate.seed("--seed", seed, error=ProbeError)
+    validate.choice("--dtype", dtype, ("float32", "bfloat16", "float16"), error=ProbeError)
+    check_device(device)
+    check_out_dir(out)
     if threads is not None:
-        if threads < 1:
-            raise ProbeError(f"--threads must be >= 1, got {threads}")
+        validate.positive_int("--threads", threads, error=ProbeError)
         import torch
 
         torch.set_num_threads(threads)

@@ -1,13 +1,11 @@
 """Builders: counts, token ids, text and (context, next, count) pairs to :class:`NTPData`, plus filters.
 
-Every builder accepts the filter keywords of :func:`filter_data` (``min_count``, ``top_k``, ``min_support``,
+Every builder (and :func:`ntpgeom.data.pairs.from_pairs`) accepts the filter keywords of :func:`filter_data` (``min_count``, ``top_k``, ``min_support``,
 ``max_support``, ``max_vocab``, ``next_vocab``, ``rare``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -15,12 +13,17 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .. import validate
+from .._io import note_input, os_reason
 from ..errors import NTPDataError
+from .counts import as_count_matrix
 from .dataset import NTPData
 from .prefixes import from_tokens_by_length
 from .tokenize import encode
 
 Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
+
+BOM = "\ufeff"
 
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
@@ -54,13 +57,12 @@ def filter_data(
     applied: dict[str, Any] = {}
     C = data.counts
     vocab = list(data.vocab)
-    if rare not in ("drop", "map"):
-        raise NTPDataError(f"rare must be 'drop' or 'map', got {rare!r}")
+    validate.choice("rare", rare, ("drop", "map"), error=NTPDataError)
     if max_vocab is not None and next_vocab is not None:
         raise NTPDataError("give either max_vocab or next_vocab, not both")
     keep_rows: np.ndarray | None = None
     if max_vocab is not None:
-        _check_positive_int("max_vocab", max_vocab)
+        validate.positive_int("max_vocab", max_vocab, error=NTPDataError)
         tot = np.asarray(C.sum(axis=1)).ravel()
         keep_rows = np.sort(np.argsort(-tot, kind="stable")[:max_vocab])
         applied["max_vocab"] = int(max_vocab)
@@ -91,21 +93,20 @@ def filter_data(
     keep = n_j > 0
     _ensure_nonempty(keep, "the next-token vocabulary restriction")
     if min_count is not None:
-        if not np.isfinite(min_count) or min_count < 0:
-            raise NTPDataError(f"min_count must be a number >= 0, got {min_count}")
+        validate.real("min_count", min_count, lo=0, error=NTPDataError)
         keep &= n_j >= min_count
         applied["min_count"] = min_count
         _ensure_nonempty(keep, f"min_count={min_count} (the most frequent context has n_j = {n_j.max():g})")
     if min_support is not None or max_support is not None:
-        lo = 1 if min_support is None else int(min_support)
-        hi = np.iinfo(np.int64).max if max_support is None else int(max_support)
+        lo = 1 if min_support is None else validate.positive_int("min_support", min_support, error=NTPDataError)
+        hi = np.iinfo(np.int64).max if max_support is None else validate.positive_int("max_support", max_support, error=NTPDataError)
         if lo > hi:
             raise NTPDataError(f"min_support ({lo}) is larger than max_support ({hi})")
         keep &= (k_j >= lo) & (k_j <= hi)
         applied["support_range"] = [lo, None if max_support is None else hi]
         _ensure_nonempty(keep, f"the support-size range [{lo}, {hi}]")
     if top_k is not None:
-        _check_positive_int("top_k", top_k)
+        validate.positive_int("top_k", top_k, error=NTPDataError)
         cand = cols[keep]
         best = cand[np.argsort(-n_j[cand], kind="stable")[:top_k]]
         keep = np.zeros_like(keep)
@@ -122,7 +123,7 @@ def filter_data(
     return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta)
 
 
-def _split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+def split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
     unknown = set(kwargs) - set(_FILTER_KEYS)
     if unknown:
         raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; filters are {list(_FILTER_KEYS)}")
@@ -132,11 +133,6 @@ def _split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
 def _ensure_nonempty(keep: np.ndarray, what: str) -> None:
     if not keep.any():
         raise NTPDataError(f"no context is left after {what}; relax that filter")
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise NTPDataError(f"{name} must be a positive integer, got {value!r}")
 
 
 # ----------------------------------------------------------------------------- from_counts
@@ -161,9 +157,7 @@ def from_counts(
     input_vocab : sequence of str, optional
         Context vocabulary; required with ``contexts``.
     """
-    from .dataset import _as_count_matrix
-
-    C = _as_count_matrix(C)
+    C = as_count_matrix(C)
     V, m = C.shape
     vocab = [f"t{z}" for z in range(V)] if vocab is None else list(vocab)
     if contexts is None:
@@ -172,7 +166,7 @@ def from_counts(
     elif input_vocab is None:
         raise NTPDataError("contexts were given without input_vocab; pass the vocabulary the context ids refer to")
     data = NTPData(C, vocab, contexts, input_vocab, {"source": "counts", **(meta or {})})
-    f = _split_filters(filters)
+    f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
 
@@ -355,10 +349,8 @@ def from_tokens(
     if isinstance(context_len, (tuple, list, str)):  # every length lo..hi (App. D.3): data/prefixes.py
         return from_tokens_by_length(ids, context_len, doc_ids, vocab, output_vocab=output_vocab, meta=meta, **filters)
     ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
-    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
-        raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
-    if output_vocab not in ("observed", "all"):
-        raise NTPDataError(f"output_vocab must be 'observed' or 'all', got {output_vocab!r}")
+    validate.positive_int("context_len", context_len, error=NTPDataError)
+    validate.choice("output_vocab", output_vocab, ("observed", "all"), error=NTPDataError)
     if ids_arr.size == 0:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
     if ids_arr.min() < 0:
@@ -366,13 +358,14 @@ def from_tokens(
     n_vocab = int(ids_arr.max()) + 1 if vocab is None else len(vocab)
     if ids_arr.max() >= n_vocab:
         raise NTPDataError(f"token id {int(ids_arr.max())} is outside the vocabulary of size {n_vocab}")
-    contexts, col, row, cnt = count_windows(ids_arr, int(context_len), doc_arr)
-    if len(contexts) == 0:
-        longest = _longest_doc(doc_arr, len(ids_arr))
+    longest = _longest_doc(doc_arr, len(ids_arr))
+    counted = count_windows(ids_arr, int(context_len), doc_arr) if context_len < longest else None
+    if counted is None or len(counted[0]) == 0:
         raise NTPDataError(
             f"context_len={context_len} is too long: no document has more than {context_len} tokens "
             f"(the longest has {longest}); use a context length below {longest} or longer documents"
         )
+    contexts, col, row, cnt = counted
     names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
     if output_vocab == "observed":
         present = np.zeros(n_vocab, dtype=bool)
@@ -386,7 +379,7 @@ def from_tokens(
     C = sp.csc_array((cnt.astype(np.float64), row.astype(np.int64), indptr), shape=(len(out_ids), len(contexts)))
     info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
     data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
-    f = _split_filters(filters)
+    f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
 
@@ -421,23 +414,30 @@ def _longest_doc(doc_ids: np.ndarray | None, N: int) -> int:
 
 # ----------------------------------------------------------------------------- from_text
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, with clear errors for a missing file or another encoding."""
-    path = Path(path)
-    if not path.is_file():
-        raise NTPDataError(f"text file not found: {path}")
-    raw = path.read_bytes()
+    """Read a UTF-8 text file, with clear errors for a missing file, a folder or device, or another encoding.
+
+    A leading UTF-8 byte-order mark is dropped (it is an encoding marker, never text).
+    """
+    path = validate.input_file("text file", path, error=NTPDataError)
+    note_input(path)
     try:
-        return raw.decode("utf-8")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NTPDataError(f"cannot read {path}: {os_reason(exc)}") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NTPDataError(
             f"{path} is not valid UTF-8 (bad byte at offset {exc.start}); convert it first, "
             "e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`"
         ) from exc
+    return text.removeprefix(BOM)
 
 
 def split_documents(text: str, doc_sep: str = "blank") -> list[str]:
     """Split text into documents: ``"blank"`` (blank lines), ``"line"`` (each line), ``"none"`` (one document) or a
-    literal separator string."""
+    literal separator string. Byte-order marks (U+FEFF, e.g. from concatenated files) are removed: never a token."""
+    text = text.replace(BOM, "")
     if doc_sep == "blank":
         docs = re.split(r"\n[ \t\r\f\v]*\n", text)
     elif doc_sep == "line":
@@ -504,82 +504,3 @@ def from_text(
     say("counting")
     meta = {"source": source, "tokenizer": tokenizer, "lowercase": bool(lowercase), "doc_sep": doc_sep, "n_docs": len(docs)}
     return from_tokens(enc.ids, context_len, enc.doc_ids, enc.vocab, output_vocab=output_vocab, meta=meta, **filters)
-
-
-# ----------------------------------------------------------------------------- pairs
-def from_pairs(
-    pairs: str | Path | Iterable[tuple[str, str, float] | tuple[str, str]],
-    *,
-    delimiter: str | None = None,
-    meta: dict[str, Any] | None = None,
-    **filters: Any,
-) -> NTPData:
-    """Build a dataset from (context, next token, count) triples.
-
-    ``pairs`` is a path to a CSV/TSV file (columns: context, next, count; count optional, default 1; an optional
-    header row) or an iterable of tuples. Contexts are whitespace-separated token strings, all of the same length.
-    Repeated (context, next) rows are summed.
-    """
-    source = "<pairs>"
-    if isinstance(pairs, (str, Path)):
-        path = Path(pairs)
-        source = str(path)
-        text = read_text(path)
-        if delimiter is None:
-            delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") or ("\t" in text.split("\n", 1)[0]) else ","
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-        rows = [r for r in rows if r and any(c.strip() for c in r)]
-        if rows and _is_header(rows[0]):
-            rows = rows[1:]
-        records = []
-        for i, r in enumerate(rows, start=1):
-            if len(r) not in (2, 3):
-                raise NTPDataError(f"{path}: row {i} has {len(r)} fields; each row must be context, next[, count]")
-            records.append((r[0], r[1], r[2] if len(r) == 3 else 1))
-    else:
-        records = [tuple(r) if len(r) == 3 else (r[0], r[1], 1) for r in pairs]
-    if not records:
-        raise NTPDataError(f"{source} holds no (context, next, count) rows; the corpus is empty")
-    ctx_index: dict[tuple[str, ...], int] = {}
-    tok_index: dict[str, int] = {}
-    nxt_index: dict[str, int] = {}
-    cols, rows_, vals = [], [], []
-    width = None
-    for i, (ctx, nxt, cnt) in enumerate(records, start=1):
-        toks = tuple(str(ctx).split())
-        if not toks:
-            raise NTPDataError(f"{source}: row {i} has an empty context")
-        if width is None:
-            width = len(toks)
-        elif len(toks) != width:
-            raise NTPDataError(f"{source}: row {i} has a context of {len(toks)} tokens, earlier rows have {width}; all contexts must have the same length")
-        try:
-            c = float(cnt)
-        except (TypeError, ValueError):
-            raise NTPDataError(f"{source}: row {i} has a count {cnt!r} that is not a number") from None
-        if not np.isfinite(c) or c < 0:
-            raise NTPDataError(f"{source}: row {i} has count {cnt!r}; counts must be finite and >= 0")
-        for t in toks:
-            tok_index.setdefault(t, len(tok_index))
-        cols.append(ctx_index.setdefault(toks, len(ctx_index)))
-        rows_.append(nxt_index.setdefault(str(nxt).strip(), len(nxt_index)))
-        vals.append(c)
-    C = sp.csc_array((np.array(vals), (np.array(rows_), np.array(cols))), shape=(len(nxt_index), len(ctx_index)))
-    contexts = np.array([[tok_index[t] for t in ctx] for ctx in ctx_index], dtype=np.int64)
-    data = NTPData(C, list(nxt_index), contexts, list(tok_index), {"source": source, "context_len": width, **(meta or {})})
-    f = _split_filters(filters)
-    return filter_data(data, **f) if f else data
-
-
-def _is_header(row: list[str]) -> bool:
-    if len(row) >= 3:
-        return not _is_number(row[2])
-    return row[0].strip().lower() == "context"
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False

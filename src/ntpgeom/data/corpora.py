@@ -11,11 +11,13 @@ Both are deterministic (``stories`` takes a seed for its counts and for which sy
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 
-from .builders import from_pairs
+from .pairs import from_pairs
 from .dataset import NTPData
+from .dataset import load as load_file
 
 # (context, next tokens in order of decreasing count)
 _SYNTHETIC: list[tuple[str, tuple[str, str, str]]] = [
@@ -128,3 +130,11 @@ def stories(seed: int = 0, max_per_template: int = 18) -> NTPData:
 
 
 BUILTIN = {"synthetic": synthetic, "stories": stories}
+
+
+def load(path: str | Path) -> NTPData:
+    """A dataset file written by :meth:`NTPData.save`, or a built-in corpus by name (``"synthetic"``, ``"stories"``)
+    when no file of that name exists. Files are fully validated (see :func:`ntpgeom.data.dataset.load`)."""
+    if not Path(path).exists() and str(path) in BUILTIN:
+        return BUILTIN[str(path)]()
+    return load_file(path)

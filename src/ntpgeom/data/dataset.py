@@ -20,42 +20,10 @@ import scipy.sparse as sp
 from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
 from .groups import column_groups
+from .counts import as_count_matrix, check_compressed
 
 FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
-
-
-def _as_count_matrix(counts: Any) -> sp.csc_array:
-    """Validate and convert counts to a canonical float64 CSC array (sorted indices, explicit zeros removed)."""
-    if sp.issparse(counts):
-        C = sp.csc_array(counts, dtype=np.float64)
-    else:
-        arr = np.asarray(counts)
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-            raise NTPDataError(f"counts must be a real numeric matrix, got dtype {arr.dtype}; pass numbers")
-        if arr.ndim != 2:
-            raise NTPDataError(f"counts must be a 2-D V x m matrix, got shape {arr.shape}")
-        C = sp.csc_array(arr.astype(np.float64))
-    if C.ndim != 2:
-        raise NTPDataError(f"counts must be a 2-D V x m matrix, got shape {C.shape}")
-    V, m = C.shape
-    if V == 0 or m == 0:
-        raise NTPDataError(f"counts has shape {C.shape}: the dataset is empty; supply at least one context and token")
-    if not np.all(np.isfinite(C.data)):
-        raise NTPDataError("counts contain NaN or infinite values; every count must be a finite number >= 0")
-    if np.any(C.data < 0):
-        raise NTPDataError("counts contain negative values; every count must be >= 0")
-    C.eliminate_zeros()
-    C.sum_duplicates()
-    C.sort_indices()
-    col_tot = np.asarray(C.sum(axis=0)).ravel()
-    empty = np.flatnonzero(col_tot <= 0)
-    if empty.size:
-        raise NTPDataError(
-            f"{empty.size} context(s) have no observations (first: column {int(empty[0])}); "
-            "every context needs at least one next-token count: drop those columns"
-        )
-    return C
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +59,7 @@ class NTPData:
     context_lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        C = _as_count_matrix(self.counts)
+        C = as_count_matrix(self.counts)
         V, m = C.shape
         vocab = tuple(str(v) for v in self.vocab)
         if len(vocab) != V:
@@ -327,22 +295,42 @@ class NTPData:
 
 
 def load(path: str | Path) -> NTPData:
-    """Load a dataset written by :meth:`NTPData.save`, verifying format, version and content hash."""
+    """Load a dataset written by :meth:`NTPData.save` (``ntpgeom.load`` also accepts a built-in corpus's name).
+
+    The file's format, version and content hash are verified and every array is checked (shapes, dtypes, index
+    ranges, monotone ``indptr``, finite non-negative counts with a finite total) before any is used; any problem
+    raises :class:`~ntpgeom.errors.FormatError`.
+    """
     path = Path(path)
     if not path.exists():
-        raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`")
+        raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`"
+                           " (or name a built-in corpus: synthetic, stories)")
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`")
+    try:
+        return _from_file(header, arrays)
+    except NTPDataError as exc:
+        raise FormatError(f"{path}: the dataset content is invalid ({exc}); the file is corrupt") from None
+
+
+def _from_file(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> NTPData:
     missing = {"data", "indices", "indptr", "contexts"} - arrays.keys()
     if missing:
-        raise FormatError(f"{path}: the dataset is missing arrays {sorted(missing)} (corrupt file)")
-    try:
-        C = sp.csc_array((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(header["shape"]))
-        data = NTPData(C, header["vocab"], arrays["contexts"], header["input_vocab"], header.get("meta", {}),
-                       arrays.get("context_lengths"))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FormatError(f"{path}: the dataset content is corrupt ({exc})") from exc
-    if data.hash != header.get("hash"):
-        raise FormatError(f"{path}: content hash mismatch (file says {header.get('hash')}, content is {data.hash}); the file is corrupt")
+        raise NTPDataError(f"missing arrays {sorted(missing)}")
+    for key, typ in (("shape", list), ("vocab", list), ("input_vocab", list), ("meta", dict), ("hash", str)):
+        if not isinstance(header.get(key, {} if key == "meta" else None), typ):
+            raise NTPDataError(f"header entry {key!r} is missing or not a {typ.__name__}")
+    if not all(isinstance(t, str) for t in (*header["vocab"], *header["input_vocab"])):
+        raise NTPDataError("vocabularies must be lists of strings")
+    V, m = check_compressed(arrays["data"], arrays["indices"], arrays["indptr"], header["shape"])
+    ctx = arrays["contexts"]
+    if ctx.dtype.kind not in "iu" or ctx.ndim != 2 or ctx.shape[0] != m:
+        raise NTPDataError(f"contexts must be an integer array of shape (m={m}, T-1), got {ctx.dtype} {ctx.shape}")
+    C = sp.csc_array((arrays["data"].astype(np.float64), arrays["indices"].astype(np.int64),
+                      arrays["indptr"].astype(np.int64)), shape=(V, m))
+    data = NTPData(C, header["vocab"], ctx, header["input_vocab"], header.get("meta", {}),
+                   arrays.get("context_lengths"))  # optional: absent in fixed-length (and older) files
+    if data.hash != header["hash"]:
+        raise NTPDataError(f"content hash mismatch (file says {header['hash']}, content is {data.hash})")
     return data
 
 

@@ -25,7 +25,7 @@ from .dataset import NTPData
 PAD = "<pad>"
 
 
-def parse_lengths(context_len: Any) -> tuple[int, int]:
+def parse_lengths(context_len: Any, name: str = "context_len") -> tuple[int, int]:
     """``(lo, hi)`` from a pair or a ``"lo:hi"`` string; :class:`NTPDataError` unless ``1 <= lo <= hi``."""
     if isinstance(context_len, str):
         parts = context_len.split(":")
@@ -39,7 +39,7 @@ def parse_lengths(context_len: Any) -> tuple[int, int]:
         lo = hi = None
     ok = all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (lo, hi))
     if not ok or not 1 <= lo <= hi:
-        raise NTPDataError(f"context_len must be an integer >= 1 or a range lo:hi with 1 <= lo <= hi (e.g. 1:16), "
+        raise NTPDataError(f"{name} must be an integer >= 1 or a range lo:hi with 1 <= lo <= hi (e.g. 1:16), "
                            f"got {context_len!r}")
     return int(lo), int(hi)
 

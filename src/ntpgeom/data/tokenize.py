@@ -48,6 +48,7 @@ def encode(docs: Sequence[str], spec: str = "word", progress: Callable[[int, int
     """
     if not isinstance(spec, str) or not spec:
         raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
+    docs = [d.replace("\ufeff", "") for d in docs]  # a byte-order mark is an encoding marker, never a token
     if spec == "word":
         return _encode_by_frequency(_chunked(docs, lambda c: [_WORD_RE.findall(d) for d in c], progress), spec)
     if spec == "char":

@@ -17,8 +17,7 @@ import numpy as np
 from ..errors import NTPGeomError
 
 
-class MetricsError(NTPGeomError):
-    """Invalid input to a metric (wrong shape, mismatched sizes, non-finite values)."""
+from ..errors import MetricsError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 def _matrix(X: Any, name: str) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import validate
 from ..data import NTPData, from_tokens, split_documents
 from .model import LoadedModel, ProbeError
 
@@ -85,10 +86,9 @@ def corpus_data(
         Rows: the observed next tokens of the kept contexts, named by :func:`token_names`; ``input_vocab`` is the whole
         tokenizer vocabulary, so ``contexts`` are model token ids. ``meta["token_ids"]`` maps row z to its model id.
     """
-    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
-        raise ProbeError(f"--context-len must be an integer >= 1, got {context_len!r}")
-    if max_contexts is not None and (not isinstance(max_contexts, (int, np.integer)) or max_contexts < 1):
-        raise ProbeError(f"--max-contexts must be a positive integer, got {max_contexts!r}")
+    validate.positive_int("--context-len", context_len, error=ProbeError)
+    if max_contexts is not None:
+        validate.positive_int("--max-contexts", max_contexts, error=ProbeError)
     docs = split_documents(text, doc_sep)
     if normalize_whitespace:
         docs = [" ".join(d.split()) for d in docs]
@@ -193,8 +193,7 @@ def extract(
     """
     import torch
 
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ProbeError(f"batch_size must be a positive integer, got {batch_size!r}")
+    validate.positive_int("batch_size", batch_size, error=ProbeError)
     m = len(contexts)
     if m == 0:
         raise ProbeError("no contexts to probe")

@@ -1,7 +1,9 @@
 """Loading a local pretrained causal LM (safetensors folder or GGUF file) for probing, strictly offline.
 
 The model is only ever read from disk: ``HF_HUB_OFFLINE=1`` is set for the process and every ``from_pretrained`` call
-passes ``local_files_only=True``.
+passes ``local_files_only=True``. No code shipped with a model ever runs: every call passes
+``trust_remote_code=False`` (so transformers never prompts), and a folder whose config or tokenizer config asks for
+custom code (``auto_map``) is refused with an error naming the Python file, before transformers reads it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NTPGeomError
-
-
-class ProbeError(NTPGeomError):
-    """Invalid model folder, model without an LM head, unusable corpus or probe option."""
-
+from ..errors import ProbeError  # defined in errors.py; re-exported here (ntpgeom.probe.ProbeError)
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -132,7 +129,70 @@ def check_model_path(path: str | os.PathLike, gguf_file: str | None = None) -> t
         raise ProbeError(
             f"{folder} has no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); save it with `tokenizer.save_pretrained`"
         )
+    config = _read_json(folder / "config.json")
+    refuse_custom_code(folder, config)
+    _require_causal_architecture(folder, config)
     return folder, None
+
+
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProbeError(f"cannot read {path}: {_first_line(exc)}") from None
+    if not isinstance(obj, dict):
+        raise ProbeError(f"{path} is not a JSON object; the model folder is corrupt")
+    return obj
+
+
+def refuse_custom_code(folder: Path, config: dict[str, Any] | None = None) -> None:
+    """Refuse a model folder whose ``config.json`` or ``tokenizer_config.json`` asks for code shipped with it
+    (``auto_map``): ntpgeom never runs such code. The error names the Python file(s)."""
+    sources = {"config.json": config if config is not None else _read_json(folder / "config.json")}
+    if (folder / "tokenizer_config.json").is_file():
+        sources["tokenizer_config.json"] = _read_json(folder / "tokenizer_config.json")
+    for name, cfg in sources.items():
+        auto_map = cfg.get("auto_map")
+        if auto_map:
+            refs = auto_map.values() if isinstance(auto_map, dict) else [auto_map]
+            flat = [r for v in refs for r in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(r, str)]
+            files = sorted({f"{r.split('--')[-1].rsplit('.', 1)[0]}.py" for r in flat}) or ["(unnamed)"]
+            raise ProbeError(
+                f"{folder / name} asks for custom code ({', '.join(str(folder / f) for f in files)}) via auto_map; "
+                "ntpgeom never runs code shipped with a model: use a model whose architecture transformers implements"
+            )
+
+
+def _require_causal_architecture(folder: Path, config: dict[str, Any]) -> None:
+    archs = config.get("architectures")
+    if isinstance(archs, list) and archs and not any(str(a).endswith(_CAUSAL_SUFFIXES) for a in archs):
+        raise ProbeError(
+            f"{folder} holds a {', '.join(map(str, archs))} checkpoint: no LM head (no trained next-token head, not a "
+            "causal LM); give a causal LM checkpoint (e.g. *ForCausalLM)"
+        )
+
+
+def check_device(device: str) -> str:
+    """A torch device string that exists on this machine (``cpu``, ``cuda``, ``cuda:1``, ``mps``), else ProbeError."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ProbeError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ProbeError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ProbeError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ProbeError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ProbeError(f"--device {device}: unsupported device type {dev.type!r}; use cpu, cuda or mps")
+    return str(dev)
 
 
 def load_model(
@@ -162,6 +222,7 @@ def load_model(
         Not a model folder, not a causal LM, no LM head weights, no tokenizer.
     """
     folder, gguf = check_model_path(path, gguf_file)
+    device = check_device(device)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _require_transformers()
@@ -172,13 +233,13 @@ def load_model(
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
     if torch_dtype is None:
         raise ProbeError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
-    kw: dict[str, Any] = {"local_files_only": True}
+    kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     if gguf is not None:
         kw["gguf_file"] = gguf
     try:
         config = AutoConfig.from_pretrained(str(folder), **kw)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ProbeError(f"cannot read the model configuration in {folder}: {_first_line(exc)}") from exc
+    except Exception as exc:  # noqa: BLE001 - a foreign config fails in many ways
+        raise ProbeError(f"cannot read the model configuration in {folder}: {_first_line(exc)}") from None
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
@@ -194,8 +255,8 @@ def load_model(
         model, loading = AutoModelForCausalLM.from_pretrained(
             str(folder), dtype=torch_dtype, output_loading_info=True, **kw
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ProbeError(f"cannot load the model in {folder}: {_first_line(exc)}") from exc
+    except Exception as exc:  # noqa: BLE001 - foreign weight files fail in many ways (safetensors, gguf, torch)
+        raise ProbeError(f"cannot load the model weights in {folder}: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
@@ -204,16 +265,11 @@ def load_model(
     if head is None or getattr(head, "weight", None) is None:
         raise ProbeError(f"the model in {folder} has no output embedding (lm_head); the probe needs W")
     tied = bool(head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr())
-    missing = [k for k in loading.get("missing_keys", []) if _is_head_key(k)]
-    if missing and not tied:
-        raise ProbeError(
-            f"the checkpoint in {folder} has no LM head weights ({missing[0]} is missing: it is a base model without "
-            "a next-token head); give a causal LM checkpoint"
-        )
+    _require_trained_weights(folder, loading, tied)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), **kw)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ProbeError(f"cannot load a tokenizer from {folder}: {_first_line(exc)}; save the tokenizer with the model") from exc
+    except Exception as exc:  # noqa: BLE001 - a foreign tokenizer file fails in many ways
+        raise ProbeError(f"cannot load a tokenizer from {folder}: {_first_line(exc)}; save the tokenizer with the model") from None
     if isinstance(tokenizer, bool) or not callable(tokenizer):
         raise ProbeError(f"no tokenizer found in {folder}; save the tokenizer with the model")
     model.eval()
@@ -237,6 +293,23 @@ def load_model(
         "name_or_path": getattr(config, "_name_or_path", None),
     }
     return LoadedModel(model, tokenizer, str(folder), gguf, info)
+
+
+def _require_trained_weights(folder: Path, loading: dict[str, Any], tied: bool) -> None:
+    """Refuse a model that transformers had to initialise partly at random (weights missing from the checkpoint):
+    an LM head (or anything feeding it) with random weights would be probed as if trained."""
+    missing = list(loading.get("missing_keys", []))
+    head = [k for k in missing if _is_head_key(k)]
+    if head and not tied:
+        raise ProbeError(
+            f"the checkpoint in {folder} has no LM head weights ({head[0]} is missing: it is a base model without "
+            "a next-token head); give a causal LM checkpoint"
+        )
+    if missing:
+        raise ProbeError(
+            f"the checkpoint in {folder} lacks {len(missing)} weight(s) the model needs (e.g. {missing[0]}), which would "
+            "be newly initialised at random: it is not a trained causal LM; give a causal LM checkpoint"
+        )
 
 
 def _is_head_key(k: str) -> bool:

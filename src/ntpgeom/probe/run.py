@@ -11,10 +11,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._io import load_npz, save_npz, versions, write_json_atomic
+from .. import validate
+from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
 from .measure import measure, restricted_data
+from ..errors import FormatError, OutputError
+from ..jsonable import to_jsonable
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -63,7 +66,7 @@ class ProbeResult:
             "data": self.data.summary(top=5) | {"meta": {k: v for k, v in self.data.meta.items() if k != "token_ids"}},
             "data_hash": self.data.hash,
             "wh_check": self.info["wh_check"],
-            "metrics": {k: _clean(v) for k, v in self.metrics.items()},
+            "metrics": to_jsonable(self.metrics),
             "verdicts": verdicts(self.metrics),
             "theory": self.theory.summary(),
             "timings": self.info["timings"],
@@ -72,8 +75,11 @@ class ProbeResult:
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``probe.npz`` (arrays), ``data.npz``, ``theory.npz`` and ``summary.json`` into ``out_dir``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = check_out_dir(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the output folder {out}: {os_reason(exc)}") from None
         paths = {"data": self.data.save(out / "data.npz"), "theory": self.theory.save(out / "theory.npz")}
         arrays = {"H": self.H, "W": self.W, "L": self.L, "lse": self.lse,
                   "token_ids": np.asarray(self.data.meta["token_ids"], dtype=np.int64)}
@@ -86,12 +92,16 @@ class ProbeResult:
         return paths
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The probe's output folder: absent or a folder (a file, device or link to one there is refused)."""
+    out = Path(out_dir)
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"-o {out} is an existing file, not a folder; the probe writes a folder of results: "
+                              "choose a new folder name")
+    except OSError as exc:
+        raise OutputError(f"cannot use {out} as the output folder: {os_reason(exc)}") from None
+    return out
 
 
 def verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,9 +198,10 @@ def probe(
     ProbeResult
     """
     say = stage or (lambda _s: None)
-    for name, v in (("n_other", n_other), ("n_perm", n_perm), ("batch_size", batch_size)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name != "n_other" else 0):
-            raise ProbeError(f"{name} must be a {'non-negative' if name == 'n_other' else 'positive'} integer, got {v!r}")
+    validate.nonneg_int("n_other", n_other, error=ProbeError)
+    validate.positive_int("n_perm", n_perm, error=ProbeError)
+    validate.positive_int("batch_size", batch_size, error=ProbeError)
+    validate.seed("seed", seed, error=ProbeError)
     if isinstance(text, Path) or _is_file(text):
         text_path: str | None = str(text)
         corpus = read_text(text)
@@ -246,12 +257,36 @@ def _versions() -> dict[str, str]:
 
 
 def load_probe(out_dir: str | Path) -> dict[str, Any]:
-    """Read the arrays and summary a probe wrote (``probe.npz``, ``summary.json``) as a dict of arrays + ``summary``."""
+    """Read the arrays and summary a probe wrote (``probe.npz``, ``summary.json``) as a dict of arrays + ``summary``.
+
+    The file's hash is verified and the arrays' shapes checked against each other (H (d, m), W (V, d), L (V, m),
+    lse (m,), token_ids (V,), b (V,)) before they are returned; a damaged file raises FormatError.
+    """
     out = Path(out_dir)
     f = out / "probe.npz"
     if not f.is_file():
         raise ProbeError(f"{out} holds no probe result (probe.npz missing); run `ntpgeom probe` first")
     _, arrays = load_npz(f, FORMAT_NAME, FORMAT_VERSION, "probe result", "rerun `ntpgeom probe`")
+    _check_probe_arrays(f, arrays)
     summary_path = out / "summary.json"
-    arrays["summary"] = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    arrays["summary"] = None
+    if summary_path.is_file():
+        note_input(summary_path)
+        try:
+            arrays["summary"] = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FormatError(f"{summary_path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
     return arrays
+
+
+def _check_probe_arrays(path: Path, a: dict[str, np.ndarray]) -> None:
+    need = {"H": 2, "W": 2, "L": 2, "lse": 1, "token_ids": 1}
+    for k, nd in need.items():
+        if k not in a or a[k].ndim != nd or a[k].dtype.kind not in ("iu" if k == "token_ids" else "f"):
+            raise FormatError(f"{path}: array {k!r} is missing or has the wrong type/rank (corrupt probe result)")
+    (d, m), (V, d2), L = a["H"].shape, a["W"].shape, a["L"].shape
+    ok = d == d2 and L == (V, m) and a["lse"].shape == (m,) and a["token_ids"].shape == (V,)
+    if "b" in a:
+        ok = ok and a["b"].shape == (V,)
+    if not ok:
+        raise FormatError(f"{path}: array shapes disagree (H {a['H'].shape}, W {a['W'].shape}, L {L}); corrupt probe result")

@@ -39,8 +39,7 @@ TABLE_COLUMNS = (
 )
 
 
-class ReportError(NTPGeomError):
-    """Invalid input to the report (no runs, a run without snapshots, a theory for other data, a bad output path)."""
+from ..errors import ReportError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 @dataclass(frozen=True, eq=False)

@@ -51,8 +51,7 @@ from .build import ReportResult, build_report
 from .verdicts import format_table
 
 
-class ReproduceError(NTPGeomError):
-    """Invalid reproduce option (unknown experiment, unreadable corpus, bad output folder)."""
+from ..errors import ReproduceError  # noqa: E402  (defined in errors.py; re-exported here)
 
 
 @dataclass(frozen=True)

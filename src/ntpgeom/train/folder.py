@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import _io
+from ..errors import OutputError
 from .run import LOSS_KEYS, TrainError
 
 MARKER = ".ntpgeom-run"
@@ -45,22 +46,12 @@ def prepare_new(run_dir: Path, overwrite: bool) -> None:
         shutil.rmtree(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / MARKER).write_text("ntpgeom run folder\n", encoding="utf-8")
-    except OSError as exc:
+        _io.write_text_atomic(run_dir / MARKER, "ntpgeom run folder\n")
+    except (OSError, OutputError) as exc:
         raise TrainError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}; choose another path") from exc
 
 
 # --------------------------------------------------------------------------------------------------------- lock
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _try_create(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -88,7 +79,7 @@ def lock(run_dir: Path) -> Iterator[None]:
         got = _try_create(path)
         if not got:
             owner = _owner(path)
-            if owner is not None and (owner[1] != socket.gethostname() or _alive(owner[0])):
+            if owner is not None and (owner[1] != socket.gethostname() or _io.pid_alive(owner[0])):
                 raise TrainError(f"{run_dir} is in use by another ntpgeom process (pid {owner[0]} on {owner[1]}); "
                                  f"wait for it to finish or stop it (if it is gone, delete {path})")
             path.unlink(missing_ok=True)  # stale: its owner is gone

@@ -46,16 +46,12 @@ import numpy as np
 from .._io import atomic_path, write_json_atomic
 from ..data import NTPData
 from ..data import load as load_data
-from ..errors import FormatError, NTPGeomError
+from ..errors import FormatError, TrainError
 
 FORMAT_NAME = "ntpgeom.run"
 FORMAT_VERSION = 1
 LOSS_KEYS = ("step", "ce", "gap", "objective", "norm_W", "norm_H", "norm_L", "lr")
 _SNAP_RE = re.compile(r"^step_(\d{8})\.npz$")
-
-
-class TrainError(NTPGeomError):
-    """Invalid training configuration, or a run folder that cannot be created, written or resumed."""
 
 
 class TrainInterrupted(KeyboardInterrupt):

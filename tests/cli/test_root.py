@@ -1,0 +1,92 @@
+"""The CLI root: one `error:` line and exit 2 for every option-parsing error of every command, `--version`, built-in
+dataset names wherever a dataset is taken, and strict JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+import ntpgeom as g
+from ntpgeom.cli import app, main
+from ntpgeom.cli._common import print_json
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_version(capsys):
+    code, out, err = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"ntpgeom {g.__version__}" and err == ""
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["data", "build", "x.txt", "-T", "nan", "-o", "o.npz"], "--context-len"),
+    (["data", "synth", "bogus", "-o", "o.npz"], "bogus"),
+    (["data", "synth", "random", "--V", "1e12", "-o", "o.npz"], "--V"),
+    (["train", "synthetic", "--model", "bogus", "-o", "run"], "model 'bogus'"),
+    (["train", "synthetic", "-T", "2"], "No such option"),
+    (["solve", "synthetic", "--method", "bogus"], "--method"),
+    (["solve", "synthetic", "--tol", "abc"], "--tol"),
+    (["data", "info"], "Missing argument"),
+    (["nosuchcommand"], "No such command"),
+])
+def test_parse_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_one_line_through_clirunner_too():
+    res = CliRunner().invoke(app, ["data", "build", "x", "-T", "nan", "-o", "o.npz"])
+    assert res.exit_code == 2 and res.output.startswith("error: ") and res.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["data", "synth", "random", "--seed", "-1", "-o", "{d}/o.npz"], "--seed"),
+    (["data", "synth", "random", "--seed", str(2**64), "-o", "{d}/o.npz"], "--seed"),
+    (["data", "synth", "random", "--V", str(10**12), "-o", "{d}/o.npz"], "1e+12"),
+    (["data", "synth", "one-hot", "--V", str(10**6), "--per-class", "1000", "-o", "{d}/o.npz"], "limit"),
+    (["data", "synth", "k-subsets", "--V", "100000", "--k", "50", "-o", "{d}/o.npz"], "limit"),
+    (["data", "build", "{d}/t.txt", "-T", str(2**63 - 1), "-o", "{d}/o.npz"], "too long"),
+    (["data", "build", "{d}/t.txt", "-T", str(2**64), "-o", "{d}/o.npz"], "too long"),
+    (["data", "info", "synthetic", "--top", "-1"], "--top"),
+])
+def test_sizes_and_seeds_refused_before_work(tmp_path, capsys, argv, needle):
+    (tmp_path / "t.txt").write_text("the cat sat\n\nthe dog ran\n")
+    code, _, err = run([a.format(d=tmp_path) for a in argv], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("name,m", [("synthetic", 16), ("stories", 413)])
+def test_builtin_names_wherever_a_dataset_is_taken(capsys, name, m):
+    code, out, _ = run(["data", "info", name, "--json"], capsys)
+    assert code == 0 and json.loads(out)["m"] == m
+    code, out, _ = run(["solve", name, "--json"], capsys)
+    assert code == 0 and json.loads(out)["m"] == m
+
+
+def test_a_file_shadows_a_builtin_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    g.synthetic.one_hot(3).save(tmp_path / "stories")
+    code, out, _ = run(["data", "info", "stories", "--json"], capsys)
+    assert code == 0 and json.loads(out)["m"] == 3
+
+
+def test_json_output_is_strict(capsys):
+    print_json({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": {"d": float("nan")}})
+    out = capsys.readouterr().out
+
+    def refuse(tok):
+        raise AssertionError(f"invalid JSON token {tok}")
+
+    assert json.loads(out, parse_constant=refuse) == {"a": None, "b": [None, None, 1.5], "c": {"d": None}}
