@@ -6,7 +6,9 @@
 (c) the paper-scale TinyStories setting (12 layers, d = 256, BPE 128, context length 6, the shared sample):
     ntpgeom vs the nanoGPT-style loop in tokens/s, fp32 / tf32 / bf16, FLOPs per step and the fraction of the
     card's bf16 peak; all contexts of the sample with bf16 and accumulation; a short training run's CE - ℋ;
-(d) the launch-bound case: the UFM of experiment (a) (V = 10, m = 95), steps/s on the device vs the CPU.
+(d) the launch-bound case: the UFM of experiment (a) (V = 10, m = 95), steps/s on the device vs the CPU;
+(e) App. D.3, autoregressive: character contexts of every length 1..16 from the sample (the most frequent per
+    length), one transformer trained with π-sampled mini-batches in bf16; CE_T - ℋ_T per length.
 
 Usage (the lead, on the GPU machine): ``PYTHONPATH=src python3 benchmarks/gpu_train_check.py``; here, as a smoke
 test: ``PYTHONPATH=src python3 benchmarks/gpu_train_check.py --device cpu --small``. Writes the numbers as JSON to
@@ -162,6 +164,25 @@ def check_ufm(dev: str, small: bool) -> dict:
     return out
 
 
+@section("(e) autoregressive, contexts of length 1..16 (App. D.3)")
+def check_autoregressive(dev: str, small: bool, text: str) -> dict:
+    from ntpgeom.data import from_text
+
+    hi, per_len, steps = (6, 100, 20) if small else (16, 2000, 400)
+    data = from_text(text, (1, hi), "char", top_k=per_len)
+    print(f"   data: {data}")
+    d, layers = (32, 2) if small else (256, 6)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(data, model="transformer", d=d, layers=layers, steps=steps, lr=1e-3, device=dev,
+                    autocast="bf16" if dev != "cpu" else "none", batch_size=min(4096, data.m // 2), sampler="pi",
+                    out=f"{tmp}/ar", snapshot_steps=[], log_every=max(1, steps // 4), snapshot_contexts=1000)
+        gaps = run.summary()["gap_by_length"]
+        print(f"   {steps} steps, {run.config['steps_per_second']:.1f} st/s, CE-H {run.loss['gap'][-1]:.4f}")
+        print("   CE_T - H_T: " + "  ".join(f"{T}:{g:.3f}" for T, g in gaps.items()))
+    return {"m": data.m, "steps": steps, "steps_s": run.config["steps_per_second"], "gap_by_length": gaps,
+            "entropy_by_length": {str(k): v for k, v in data.entropy_by_length().items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -169,7 +190,7 @@ def main() -> None:
     ap.add_argument("--text", default=btt.DEFAULT_TEXT)
     ap.add_argument("--json", default=os.path.join(os.environ["OUT"], "gpu_train_check.json")
                     if os.environ.get("OUT") else None)
-    ap.add_argument("--only", default="abcd", help="sections to run, e.g. 'ac'")
+    ap.add_argument("--only", default="abcde", help="sections to run, e.g. 'ac'")
     args = ap.parse_args()
     t0 = time.perf_counter()
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") and torch.cuda.is_available() else "cpu"
@@ -183,6 +204,8 @@ def main() -> None:
         check_paper_scale(args.device, args.small, args.text)
     if "d" in args.only:
         check_ufm(args.device, args.small)
+    if "e" in args.only:
+        check_autoregressive(args.device, args.small, args.text)
     RESULTS["wall_s"] = time.perf_counter() - t0
     print(f"\ntotal {RESULTS['wall_s']:.1f} s")
     if args.json:
