@@ -347,7 +347,8 @@ def from_tokens(
     NTPData with V next tokens and m distinct contexts. Runs in O(N log N), fully vectorised.
     """
     if isinstance(context_len, (tuple, list, str)):  # every length lo..hi (App. D.3): data/prefixes.py
-        return from_tokens_by_length(ids, context_len, doc_ids, vocab, output_vocab=output_vocab, meta=meta, **filters)
+        return from_tokens_by_length(ids, context_len, doc_ids, vocab, count=from_tokens, output_vocab=output_vocab,
+                                     meta=meta, **filters)
     ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
     validate.positive_int("context_len", context_len, error=NTPDataError)
     validate.choice("output_vocab", output_vocab, ("observed", "all"), error=NTPDataError)

@@ -14,7 +14,7 @@ Filters (``max_vocab``, ``top_k``, ...) apply within each length; the output voc
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,17 +45,16 @@ def parse_lengths(context_len: Any, name: str = "context_len") -> tuple[int, int
 
 
 def from_tokens_by_length(ids: Any, context_len: Any, doc_ids: Any = None, vocab: Sequence[str] | None = None, *,
-                          output_vocab: str = "observed", meta: dict[str, Any] | None = None,
-                          **filters: Any) -> NTPData:
+                          count: Callable[..., NTPData], output_vocab: str = "observed",
+                          meta: dict[str, Any] | None = None, **filters: Any) -> NTPData:
     """The contexts of every length ``lo..hi`` of a token corpus (see the module docstring).
 
     ``ids``, ``doc_ids``, ``vocab``, ``output_vocab`` and the filters as in
-    :func:`ntpgeom.data.builders.from_tokens`; ``context_len`` = ``(lo, hi)`` or ``"lo:hi"``.
+    :func:`ntpgeom.data.builders.from_tokens`, which is ``count`` (the single-length counter, passed in by the
+    builders); ``context_len`` = ``(lo, hi)`` or ``"lo:hi"``.
     """
-    from .builders import from_tokens  # the single-length counter (builders calls this module for ranges)
-
     lo, hi = parse_lengths(context_len)
-    parts = [from_tokens(ids, T, doc_ids, vocab, output_vocab=output_vocab, meta=meta, **filters)
+    parts = [count(ids, T, doc_ids, vocab, output_vocab=output_vocab, meta=meta, **filters)
              for T in range(lo, hi + 1)]
     names = list(parts[0].input_vocab)
     pad = PAD

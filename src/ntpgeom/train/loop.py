@@ -9,9 +9,7 @@ for what lands on disk.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,17 +19,17 @@ import torch
 
 from .. import _io
 from ..data import NTPData
-from ..data import load as load_data
-from .config import AUTO_CUDA_WORK, FIELDS, TrainConfig, explicit_values, reconcile, resolve
-from .folder import CHECKPOINT, load_checkpoint, lock, prepare_new, save_checkpoint
+from .config import AUTO_CUDA_WORK, TrainConfig, explicit_values
+from .entry import open_run, options_doc, signature_with_options
+from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
 from .progress import Progress, StopFlag, print_progress
 from .sampling import BatchSampler, full_chunks
 from .run import (
-    FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, read_config,
-    write_config, write_loss, write_snapshot,
+    FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, write_config,
+    write_loss, write_snapshot,
 )
 
 #: logged steps kept on the device before one transfer to the host (CUDA, full batch, no tol)
@@ -312,16 +310,6 @@ class Trainer:
         return Run(self.dir)
 
 
-def _load(data: Any) -> NTPData:
-    if data is None:
-        raise TrainError("no training data given; pass an NTPData or a dataset file (.npz)")
-    if isinstance(data, (str, Path)):
-        data = load_data(data)
-    if not isinstance(data, NTPData):
-        raise TrainError(f"data must be an NTPData or a path to a dataset file, got {type(data).__name__}")
-    return data
-
-
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
           progress: Progress | None = None, verbose: bool = False, **overrides: Any) -> Run:
@@ -364,7 +352,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     TrainInterrupted
         Ctrl-C: the run stopped cleanly at a step, was checkpointed there and is marked "interrupted".
     """
-    data, cfg, run_dir = _open_run(data, explicit_values(config, overrides), out, resume, overwrite)
+    data, cfg, run_dir = open_run(data, explicit_values(config, overrides), out, resume, overwrite)
     with lock(run_dir):
         if not resume:
             try:
@@ -374,39 +362,5 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
         return Trainer(data, cfg, run_dir, resume, progress or (print_progress() if verbose else None)).run()
 
 
-def _open_run(data: Any, given: dict[str, Any], out: str | Path | None, resume: bool,
-              overwrite: bool) -> tuple[NTPData, TrainConfig, Path]:
-    """Validate everything and prepare the folder: ``(data, resolved config, run folder)``; nothing trained yet."""
-    run_dir = Path(out) if out is not None else None
-    if not resume:
-        data = _load(data)
-        cfg = resolve(data, given)
-        run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ntpgeom-run-"))
-        prepare_new(run_dir, overwrite)
-        return data, cfg, run_dir
-    if run_dir is None or not (run_dir / CHECKPOINT).exists():
-        raise TrainError(f"cannot resume: {run_dir} has no {CHECKPOINT}; start a new run without --resume")
-    stored = read_config(run_dir)
-    data = _load(run_dir / "data.npz" if data is None else data)
-    if stored.get("data_hash") != data.hash:
-        raise TrainError(f"cannot resume {run_dir}: it was trained on data {stored.get('data_hash')}, not {data.hash}")
-    return data, reconcile(stored, given, data, run_dir), run_dir
-
-
-def _options_doc() -> str:
-    lines = ["", "    Options (keyword; the fields of TrainConfig)", "    ---------------------------------------------"]
-    for name, f in FIELDS.items():
-        lines += [f"    {name} : default {f.default!r}", f"        {f.metadata['help']}"]
-    return "\n".join(lines) + "\n"
-
-
-def _signature() -> inspect.Signature:
-    base = inspect.signature(train)
-    kw = inspect.Parameter.KEYWORD_ONLY
-    opts = [inspect.Parameter(name, kw, default=f.default, annotation=f.type) for name, f in FIELDS.items()]
-    params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-    return base.replace(parameters=params[:2] + opts + params[2:])
-
-
-train.__signature__ = _signature()  # type: ignore[attr-defined]
-train.__doc__ = (train.__doc__ or "").replace("    Returns\n", _options_doc() + "\n    Returns\n", 1)
+train.__signature__ = signature_with_options(train)  # type: ignore[attr-defined]
+train.__doc__ = (train.__doc__ or "").replace("    Returns\n", options_doc() + "\n    Returns\n", 1)
