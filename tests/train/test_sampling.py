@@ -165,3 +165,23 @@ def test_snapshots_of_a_fixed_context_subset(tmp_path, small):
     np.testing.assert_array_equal(s.L, f.L[:, s.contexts])
     np.testing.assert_array_equal(s.H, f.H[:, s.contexts])
     assert np.array_equal(sub.snapshot(0).contexts, s.contexts)  # the same subset at every step
+
+
+def test_estimate_extrapolates_a_measured_rate_and_leaves_nothing(tmp_path, small, monkeypatch):
+    import tempfile as tf
+
+    from ntpgeom.train import estimate_seconds
+
+    monkeypatch.setattr(tf, "tempdir", str(tmp_path))
+    est = estimate_seconds(small, 10_000, model="ufm", lr=0.05, device="cpu", probe_steps=20)
+    assert est["device"] == "cpu" and est["steps"] == 10_000
+    assert est["seconds"] == pytest.approx(10_000 * est["seconds_per_step"])
+    assert 1e-6 < est["seconds_per_step"] < 1.0  # a UFM step on 95 contexts: well under a second
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("ntpgeom-")]  # the probe folder is gone
+
+
+def test_paper_tinystories_preset(small):
+    cfg = resolve(corpora.stories(), {"preset": "paper-tinystories", "device": "cpu"})
+    assert (cfg.model, cfg.d, cfg.layers, cfg.optimizer, cfg.lr, cfg.schedule) == ("transformer", 256, 12, "adamw",
+                                                                                     1e-4, "step")
+    assert resolve(corpora.stories(), {"preset": "paper-tinystories", "d": 64, "device": "cpu"}).d == 64

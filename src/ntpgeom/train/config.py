@@ -33,6 +33,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 1e-6, "schedule": "step", "step_size": 5000,
               "gamma": 0.4, "batch_size": None, "warmup": 0},
 }
+# the paper's TinyStories model (12 layers, d = 256) with its recipe (App. D: BPE 128, context length 6)
+PRESETS["paper-tinystories"] = {**PRESETS["paper"], "model": "transformer", "d": 256, "layers": 12}
 
 #: device "auto" picks CUDA when ``parameters x contexts`` reaches this (below it a GPU step is launch-bound: the UFM
 #: of experiment (a), V=10, m=95, ran ~10x slower on an H100 than on one CPU core).
@@ -68,7 +70,8 @@ class TrainConfig:
     betas: tuple[float, float] = _opt((0.9, 0.999), "Adam betas.")
     eps: float = _opt(1e-8, "Adam epsilon.")
     preset: str | None = _opt(None, "Named recipe filling the options not given: paper (AdamW 1e-4, wd 1e-6, "
-                                    "x0.4 every 5000 steps, full batch).")
+                                    "x0.4 every 5000 steps, full batch); paper-tinystories (the same with the "
+                                    "paper's 12-layer d=256 transformer).")
     tol: float | None = _opt(None, "Stop as soon as CE - H < tol (checked at logged steps).")
     seed: int = _opt(0, "Seeds the initialisation and the mini-batch sampler.")
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N; auto: cuda when parameters x contexts >= 1e8 and CUDA "
