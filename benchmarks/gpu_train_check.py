@@ -28,7 +28,9 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-import torch
+
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # lets (a) try deterministic algorithms on CUDA
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_device  # noqa: E402
@@ -73,15 +75,18 @@ def check_resume(dev: str, small: bool) -> dict:
         "transformer pi-sampler bf16": (corpora.stories(), dict(model="transformer", d=32, layers=2, lr=3e-3,
                                                                batch_size=64, sampler="pi", autocast="bf16"), 20),
     }
+    cases["transformer adamw tree, deterministic algorithms"] = cases["transformer adamw tree"]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (data, kw, N) in cases.items():
+            torch.use_deterministic_algorithms("deterministic" in name, warn_only=True)
             whole = train(data, steps=N, device=dev, out=f"{tmp}/{name}-w", **kw)
             train(data, steps=N // 2, device=dev, out=f"{tmp}/{name}-p", **kw)
             part = train(steps=N, out=f"{tmp}/{name}-p", resume=True, device=dev)
+            torch.use_deterministic_algorithms(False)
             same, diff = _same(whole, part)
             out[name] = {"identical": same, "max_abs_diff": diff, "device": part.config["device"]}
-            print(f"   {name:30s} identical={same}  max|diff|={diff:.3g}  on {part.config['device']}")
+            print(f"   {name:50s} identical={same}  max|diff|={diff:.3g}  on {part.config['device']}")
     return out
 
 
