@@ -69,3 +69,17 @@ def test_least_distance_matches_cvxpy():
 def test_bad_rank():
     with pytest.raises(ValueError, match="d must be"):
         solve_rank_constrained(np.eye(3), 0)
+
+
+def test_b_steps_only_stay_feasible_and_monotone():
+    data = synthetic.random_supports(8, 30, (1, 4), seed=5)
+    ref = solve_ntp_svm(data, tol=1e-9)
+    mask = data.S.toarray() > 0
+    for d in (ref.rank, ref.rank - 1):
+        both = solve_rank_constrained(data, d, L_ref=ref.L, starts=2)
+        bonly = solve_rank_constrained(data, d, L_ref=ref.L, starts=2, max_a_variables=0)
+        for r in (both, bonly):
+            assert r.L is not None and r.rank <= d and _violation(r.L, mask) < 1e-9
+            assert r.nuclear_norm >= ref.dual_value - 1e-8
+        if d == ref.rank:
+            assert bonly.nuclear_norm == pytest.approx(ref.dual_value, rel=1e-6)

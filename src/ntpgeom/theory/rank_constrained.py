@@ -15,8 +15,9 @@ Every step keeps the constraints (up to rounding, reported as ``max_violation``)
 rank-<=d point and ``‖L‖_*`` never increases along it; the best over the starts is an upper bound on the rank-d
 optimum (a lower bound is the unconstrained optimum). A start whose first step is infeasible (no rank-d feasible
 point with that A) is counted as failed; if every start fails, the result says so (``L is None``): small d can be
-infeasible (e.g. three singleton supports need rank 2). Dense numpy; meant for small V and m (the reduced problems
-of the paper's synthetic experiments), O(starts · iters · (m V d² + (Vd)³)).
+infeasible (e.g. three singleton supports need rank 2). Dense numpy: a B-step solves one small problem per distinct
+support; the A-step (one problem in V·d unknowns) runs only for small V·d, above that the descent uses B-steps
+after each re-balancing (still monotone).
 """
 
 from __future__ import annotations
@@ -83,18 +84,19 @@ def _min_norm_subject(Eq: np.ndarray, G: np.ndarray, n: int) -> np.ndarray | Non
 
 
 def _b_step(A: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The minimum-norm B (m x d) with ``A Bᵀ`` feasible, column by column."""
+    """The minimum-norm B (m x d) with ``A Bᵀ`` feasible, column by column (one problem per distinct support:
+    contexts with the same support get the same row)."""
     V, d = A.shape
-    B = np.zeros((mask.shape[1], d))
-    for j in range(mask.shape[1]):
-        sup = np.flatnonzero(mask[:, j])
-        off = np.flatnonzero(~mask[:, j])
+    cols, first, inverse = np.unique(mask.T, axis=0, return_index=True, return_inverse=True)
+    B_u = np.zeros((len(cols), d))
+    for u, col in enumerate(cols):
+        sup, off = np.flatnonzero(col), np.flatnonzero(~col)
         z0 = sup[0]
         b = _min_norm_subject(A[sup[1:]] - A[z0], A[z0] - A[off], d)
         if b is None:
             return None
-        B[j] = b
-    return B
+        B_u[u] = b
+    return B_u[inverse.ravel()]
 
 
 def _a_step(B: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
@@ -123,8 +125,9 @@ def _balanced(L: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     return U[:, :d] * r, Vt[:d].T * r
 
 
-def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float) -> np.ndarray | None:
-    """Alternate the two exact steps from A; the last feasible L, or None if the first step is infeasible."""
+def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: bool) -> np.ndarray | None:
+    """Alternate the two exact steps from A (only B-steps after each re-balancing when not ``a_steps``); the last
+    feasible L, or None if the first step is infeasible."""
     d = A.shape[1]
     B = _b_step(A, mask)
     if B is None:
@@ -133,22 +136,24 @@ def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float) -> np.nda
     best = np.linalg.norm(L, "nuc")
     for it in range(iters):
         A, B = _balanced(L, d)
-        new = _a_step(B, mask) if it % 2 == 0 else _b_step(A, mask)
+        a_turn = a_steps and it % 2 == 0
+        new = _a_step(B, mask) if a_turn else _b_step(A, mask)
         if new is None:  # numerically lost feasibility: keep the last point
             break
-        L_new = new @ B.T if it % 2 == 0 else A @ new.T
+        L_new = new @ B.T if a_turn else A @ new.T
         norm = np.linalg.norm(L_new, "nuc")
         if norm > best * (1 + 1e-9):
             break
         L, done = L_new, best - norm <= rtol * best
         best = norm
-        if done and it % 2 == 1:
+        if done and (it % 2 == 1 or not a_steps):
             break
     return L
 
 
 def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None = None, starts: int = 5,
-                           iters: int = 60, rtol: float = 1e-7, seed: int = 0) -> RankResult:
+                           iters: int = 60, rtol: float = 1e-7, seed: int = 0,
+                           max_a_variables: int = 2000) -> RankResult:
     """Best nuclear norm found for NTP-SVM* with rank ≤ d (heuristic, see the module docstring).
 
     Parameters
@@ -163,6 +168,9 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
         without, random Gaussian A.
     iters, rtol
         Alternating steps per start and the relative decrease of ``‖L‖_*`` below which a start stops.
+    max_a_variables : int
+        A-steps (one problem in all V·d entries of A) only while ``V·d`` is at most this; above it every step is a
+        B-step after re-balancing (still monotone, cheaper: one small problem per distinct support).
     """
     mask = support_mask(S)
     if not (isinstance(d, (int, np.integer)) and d >= 1):
@@ -179,7 +187,7 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
         inits.append(rng.normal(size=(V, d)))
     norms, best = [], None
     for A0 in inits:
-        L = _descend(A0, mask, iters, rtol)
+        L = _descend(A0, mask, iters, rtol, a_steps=V * d <= max_a_variables)
         norms.append(np.inf if L is None else float(np.linalg.norm(L, "nuc")))
         if L is not None and (best is None or norms[-1] < np.linalg.norm(best, "nuc")):
             best = L
