@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -35,12 +36,21 @@ from ntpgeom.data import NTPData, from_text
 from ntpgeom.train import train
 from ntpgeom.train.models import Transformer
 
-DEFAULT_TEXT = "/work/shared/data/tinystories-sample.txt"
+_ROOT = Path(__file__).resolve().parents[1]
+#: where the TinyStories sample is looked for: $NTPGEOM_TEXT, shared/ inside the checkout (it travels to a device
+#: machine), ../shared beside it (a developer's machine)
+TEXT_CANDIDATES = [os.environ.get("NTPGEOM_TEXT", ""), str(_ROOT / "shared" / "data" / "tinystories-sample.txt"),
+                   str(_ROOT.parent / "shared" / "data" / "tinystories-sample.txt"),
+                   "/work/shared/data/tinystories-sample.txt"]
+DEFAULT_TEXT = next((p for p in TEXT_CANDIDATES if p and Path(p).is_file()), TEXT_CANDIDATES[1])
 #: dense bf16 tensor-core peaks (FLOP/s) by card name; the SXM figure for an H100 that is not a PCIe card
 BF16_PEAK = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "4090": 165e12}
 
 
-def stories_data(text: str = DEFAULT_TEXT, max_contexts: int = 4000, context_len: int = 6) -> NTPData:
+def stories_data(text: str = DEFAULT_TEXT, max_contexts: int | None = 4000, context_len: int = 6) -> NTPData:
+    if not Path(text).is_file():
+        raise FileNotFoundError(f"the TinyStories sample is not at {text}; copy it to shared/data/ in the checkout "
+                                "or set NTPGEOM_TEXT")
     return from_text(text, context_len, "bpe:128", top_k=max_contexts)
 
 

@@ -8,10 +8,14 @@
     card's bf16 peak; all contexts of the sample with bf16 and accumulation; a short training run's CE - ℋ;
 (d) the launch-bound case: the UFM of experiment (a) (V = 10, m = 95), steps/s on the device vs the CPU;
 (e) App. D.3, autoregressive: character contexts of every length 1..16 from the sample (the most frequent per
-    length), one transformer trained with π-sampled mini-batches in bf16; CE_T - ℋ_T per length.
+    length), one transformer trained with π-sampled mini-batches in bf16; CE_T - ℋ_T per length;
+(f) App. D.4, d < V: the 4000-context stories data, a 4-layer d=256 transformer with a linear bottleneck
+    k = V/2, V/4, V/8 before the output (bf16, full batch): CE - ℋ after a short run, per k.
 
 Usage (the lead, on the GPU machine): ``PYTHONPATH=src python3 benchmarks/gpu_train_check.py``; here, as a smoke
-test: ``PYTHONPATH=src python3 benchmarks/gpu_train_check.py --device cpu --small``. Writes the numbers as JSON to
+test: ``PYTHONPATH=src python3 benchmarks/gpu_train_check.py --device cpu --small``. The TinyStories sample is read
+from ``--text`` (default: ``$NTPGEOM_TEXT``, else ``shared/data/tinystories-sample.txt`` inside the checkout, which
+travels to a device machine, else ``../shared/data/`` beside it). Writes the numbers as JSON to
 ``--json`` (default ``$OUT/gpu_train_check.json`` when ``$OUT`` is set). Each section catches its own failure and
 reports it as one line, so one broken check does not hide the others.
 """
@@ -174,6 +178,8 @@ def check_autoregressive(dev: str, small: bool, text: str) -> dict:
     from ntpgeom.data import from_text
 
     hi, per_len, steps = (6, 100, 20) if small else (16, 2000, 400)
+    if not Path(text).is_file():
+        raise FileNotFoundError(f"the TinyStories sample is not at {text}; copy it to shared/data/ or set NTPGEOM_TEXT")
     data = from_text(text, (1, hi), "char", top_k=per_len)
     print(f"   data: {data}")
     d, layers = (32, 2) if small else (256, 6)
@@ -188,6 +194,22 @@ def check_autoregressive(dev: str, small: bool, text: str) -> dict:
             "entropy_by_length": {str(k): v for k, v in data.entropy_by_length().items()}}
 
 
+@section("(f) d < V: bottleneck k = V/2, V/4, V/8 (App. D.4)")
+def check_bottleneck(dev: str, small: bool, text: str) -> dict:
+    data = btt.stories_data(text, 300 if small else 4000)
+    d, layers, steps = (32, 2, 20) if small else (256, 4, 400)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in (data.V // 2, data.V // 4, data.V // 8):
+            run = train(data, model="transformer", d=d, layers=layers, bottleneck=k, steps=steps, lr=1e-3,
+                        device=dev, autocast="bf16" if dev != "cpu" else "none", out=f"{tmp}/k{k}",
+                        snapshot_steps=[], log_every=steps)
+            out[str(k)] = {"gap": float(run.loss["gap"][-1]), "steps_s": run.config["steps_per_second"]}
+            print(f"   k={k:4d} (V={data.V}): CE-H {run.loss['gap'][-1]:.4f} after {steps} steps "
+                  f"({run.config['steps_per_second']:.1f} st/s)", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
@@ -195,12 +217,13 @@ def main() -> None:
     ap.add_argument("--text", default=btt.DEFAULT_TEXT)
     ap.add_argument("--json", default=os.path.join(os.environ["OUT"], "gpu_train_check.json")
                     if os.environ.get("OUT") else None)
-    ap.add_argument("--only", default="abcde", help="sections to run, e.g. 'ac'")
+    ap.add_argument("--only", default="abcdef", help="sections to run, e.g. 'ac'")
     args = ap.parse_args()
     t0 = time.perf_counter()
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") and torch.cuda.is_available() else "cpu"
     print(f"torch {torch.__version__}  device {args.device} ({name})  cpu threads available {os.cpu_count()}")
-    RESULTS["env"] = {"torch": torch.__version__, "device": args.device, "card": name}
+    RESULTS["env"] = {"torch": torch.__version__, "device": args.device, "card": name, "text": args.text}
+    print(f"text: {args.text} ({'found' if Path(args.text).is_file() else 'MISSING: sections c, e, f will fail'})")
     if "a" in args.only:
         check_resume(args.device, args.small)
     if "b" in args.only:
@@ -211,6 +234,8 @@ def main() -> None:
         check_ufm(args.device, args.small)
     if "e" in args.only:
         check_autoregressive(args.device, args.small, args.text)
+    if "f" in args.only:
+        check_bottleneck(args.device, args.small, args.text)
     RESULTS["wall_s"] = time.perf_counter() - t0
     print(f"\ntotal {RESULTS['wall_s']:.1f} s")
     if args.json:
