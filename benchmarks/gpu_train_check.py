@@ -56,7 +56,7 @@ def section(name: str):
             except Exception as exc:  # noqa: BLE001 - report and go on
                 RESULTS[name] = {"error": f"{type(exc).__name__}: {exc}"}
                 print(f"   FAILED: {type(exc).__name__}: {str(exc)[:300]}")
-                traceback.print_exc(limit=3)
+                traceback.print_exc(limit=int(os.environ.get("TB_LIMIT", "3")))
             print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
         return run
     return wrap
