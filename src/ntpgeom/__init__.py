@@ -32,6 +32,8 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 # public name -> submodule that defines it (loaded lazily)
 _LAZY = {
+    # streaming corpus engines (optional Ray engine imported only when asked for)
+    "build_corpus": "data.engines",
     # theory
     "L_in": "theory", "S_tilde": "theory", "proj_F": "theory", "proj_perp": "theory", "cross_entropy": "theory",
     "cross_entropy_in": "theory", "entropy_bound": "theory", "tilde_certificate": "theory", "factors": "theory",

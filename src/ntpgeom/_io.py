@@ -179,6 +179,30 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def save_work_arrays(path: str | os.PathLike, **arrays: Any) -> None:
+    """Intermediate arrays of a resumable job, into a private staging folder that the job publishes whole with
+    :func:`publish_dir`. Plain ``np.savez`` (no pickle, no per-file fsync: the folder rename and the job's record of
+    finished shards carry the crash safety); any ``OSError`` becomes an ``OutputError``."""
+    import numpy as np
+
+    from .errors import OutputError
+
+    try:
+        np.savez(path, **arrays)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from None
+
+
+def publish_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Rename a finished staging folder onto ``final`` (which must not exist or be an empty folder)."""
+    from .errors import OutputError
+
+    try:
+        os.replace(tmp, final)
+    except OSError as exc:
+        raise OutputError(f"cannot publish {final}: {os_reason(exc)}") from None
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented strict JSON (NaN/inf become null) to ``path`` atomically."""
     from .jsonable import dumps

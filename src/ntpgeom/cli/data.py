@@ -94,7 +94,7 @@ def _synth_entries(kind: SynthKind, V: int, m: int, k: int, kmax: int, per_class
 
 @data_app.command("build")
 def build(
-    text: Optional[Path] = typer.Argument(None, help="A UTF-8 text file (or give --pairs)."),
+    text: Optional[list[Path]] = typer.Argument(None, help="A UTF-8 text file (or give --pairs); or files, globs, folders of shards (.parquet .arrow .jsonl .txt; see --engine)."),
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
     header: str = typer.Option("auto", "--header", help="Pairs file header row: auto (only a row naming the columns "
                                "context,next[,count]) | yes | no. A non-numeric count elsewhere is an error."),
@@ -110,9 +110,22 @@ def build(
     max_support: Optional[int] = typer.Option(None, "--max-support", help="Largest support size kept."),
     max_vocab: Optional[int] = typer.Option(None, "--max-vocab", help="Keep only the most frequent next tokens."),
     rare: str = typer.Option("drop", "--rare", help="What to do with the other next tokens: drop | map (to <unk>)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Streaming sharded build: local (in-process; the default for several inputs, globs, folders, .parquet/.arrow/.jsonl) | ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (--engine ray); default: a local Ray instance."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; removed on success."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable shards (listed on stderr) instead of failing."),
+    text_column: str = typer.Option("text", "--text-column", help="Text column / JSON field of Parquet, Arrow and JSONL shards."),
+    ids_column: Optional[str] = typer.Option(None, "--ids-column", help="A pre-tokenised list<int> column / field instead of text."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    if pairs is None and _sharded(text, engine, ids_column):
+        opts = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
+                    max_vocab=max_vocab, rare=rare, context_len=context_len, tokenizer=tokenizer, doc_sep=doc_sep,
+                    lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad,
+                    text_column=text_column, ids_column=ids_column)
+        return _report(_build_sharded(text, out, work_dir, as_json, opts), out, as_json)
+    text = text[0] if text else None
     filters = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
                    max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
     if (text is None) == (pairs is None):
@@ -131,6 +144,34 @@ def build(
         say("writing")
         data.save(out)
     _report(data, out, as_json)
+
+
+_SHARD_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".arrow")
+
+
+def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Optional[str]) -> bool:
+    """Use the streaming engines: asked for, or several inputs, a glob, a folder or a shard format."""
+    if not inputs:
+        return False
+    first = inputs[0]
+    return (engine is not None or ids_column is not None or len(inputs) > 1 or first.is_dir()
+            or any(c in str(first) for c in "*?[") or first.suffix.lower() in _SHARD_SUFFIXES)
+
+
+def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool, opts: dict) -> D.NTPData:
+    from ..data.engines import build_corpus
+
+    check_output_target(out)
+    if opts["max_vocab"] is None:
+        opts["rare"] = None
+    with stages(not as_json) as say:
+        data = build_corpus([str(p) for p in inputs], work_dir=work_dir or out.with_name(out.name + ".work"),
+                            progress=say, **opts)
+        say("writing")
+        data.save(out)
+    for msg in data.meta.get("skipped", []):
+        typer.echo(f"skipped: {msg}", err=True)
+    return data
 
 
 @data_app.command("info")

@@ -3,12 +3,15 @@ cross-entropies), NTP-SVM*, the regularisation path and the predicted geometry (
 
 Modules, bottom up: ``pattern`` (everything that depends on S only) → ``subspaces`` (closed forms in L, P) →
 ``geometry`` (factors, Grams, proxies, closed forms) → ``svm_backends`` (the NTP-SVM* backends) → ``svm`` (the checked
-solve, backend table) → ``path`` (the regularised problem) → ``bundle`` (:class:`Theory`, one file).
+solve, backend table) → ``path`` (the regularised problem) → ``finite_norm`` (the norm-ball path point: the finite-norm prediction),
+``face`` (the optimal face of NTP-SVM*) → ``bundle`` (:class:`Theory`, one file).
 """
 
 from ..errors import ShapeError, SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .bundle import Theory, TheoryLike, compute_theory, load_theory
+from .face import Face, face_distance, optimal_face
+from .finite_norm import PathPoint, centre, path_point, path_points, prediction_distances
 from .geometry import (
     cosine_matrix,
     direction_distance,
@@ -41,4 +44,5 @@ __all__ = [
     "RegResult", "solve_regularized", "regularization_path", "lambda_max", "path_diagnostics",
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
     "BACKENDS", "METHODS", "BackendSolution", "SolveOptions",
+    "PathPoint", "path_point", "path_points", "prediction_distances", "centre", "Face", "optimal_face", "face_distance",
 ]

@@ -1,0 +1,197 @@
+"""``build_corpus``: exact NTP statistics of many shards, streamed and partitioned, in-process or on Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..._io import write_json_atomic
+from ...errors import NTPDataError
+from ..builders import Progress
+from ..dataset import NTPData
+from .assemble import assemble, prune_top_k, select_partition, vocab_map
+from .local import WorkDir, merge_next_totals, merged_partitions, run_map_local
+from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, discover, token_frequencies
+
+ENGINES = ("local", "ray")
+PRUNE_SLACK = 1 << 16  # candidate rows held beyond 4 K before the running top-K pruning
+_FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
+
+
+def build_corpus(
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    context_len: int,
+    tokenizer: str | None = None,
+    engine: str = "local",
+    text_column: str = "text",
+    ids_column: str | None = None,
+    doc_sep: str = "blank",
+    lowercase: bool = False,
+    partitions: int | None = None,
+    work_dir: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    ray_address: str | None = None,
+    chunk_tokens: int = 1 << 22,
+    progress: Progress = None,
+    **filters: Any,
+) -> NTPData:
+    """Count next-token statistics of a sharded corpus, exactly, with memory bounded by one shard plus one partition.
+
+    Parameters
+    ----------
+    paths : path, glob or dataset folder, or a sequence of them
+        Text files (documents split by ``doc_sep``), JSONL (field ``text_column`` or ``ids_column``), Parquet
+        (column ``text_column``, default ``"text"``, or a list<int> ``ids_column``; one row = one document) and
+        Hugging Face datasets saved on disk (their ``.arrow`` / ``.parquet`` files). Never the network.
+    context_len : int
+        Tokens per context (T-1), >= 1. Keys of any width stay exact.
+    tokenizer : str, optional
+        For text input: ``"word"`` or ``"char"`` (ids by corpus frequency, as :func:`~ntpgeom.data.from_text`; one
+        extra pass builds the vocabulary) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
+    engine : {"local", "ray"}
+        ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
+        ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
+    partitions : int, optional
+        Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
+        at a time. Default: one per 8 MiB of input files, at least 16 (so a partition holds the partial counts of
+        about 8 MiB of input whatever the corpus size).
+    work_dir : path, optional
+        Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
+        Removed on success. Default: a temporary folder (no resume).
+    skip_bad : bool
+        Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
+    progress : callable, optional
+        ``progress(stage, done=None, total=None)``; the stage text carries the throughput (tokens/s).
+    **filters
+        As :func:`~ntpgeom.data.filter_data`, applied exactly after the merge.
+
+    Memory (local engine): the largest of one counting chunk (``chunk_tokens``, default 4M tokens, ~0.1 KB per
+    token in the vectorised kernel), one merged partition (~8 MiB of input's partial counts, (T+1) x 8 bytes per
+    distinct window with sort temporaries) and the selected output (with ``top_k``: at most 4 K + 65536 candidate
+    rows). None of these grows with the corpus. Without ``top_k`` or other filters the output itself is the bound.
+
+    Returns
+    -------
+    NTPData, identical (arrays and content hash) to :func:`~ntpgeom.data.from_tokens` on the concatenated token
+    stream with one document per row (``output_vocab="observed"``).
+    """
+    say = progress or (lambda *_a: None)
+    filters = {k: v for k, v in filters.items() if v is not None}
+    _check_args(context_len, engine, partitions, filters)
+    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
+    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
+    encoder = None if ids_column is not None or by_frequency else Encoder(tokenizer or "")
+    say("finding shards")
+    shards, skipped = discover(paths, skip_bad)
+    if not shards:
+        raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    if partitions is None:
+        size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
+        partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
+    job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
+           "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
+           "shards": [[s.path, s.unit, s.stamp] for s in shards]}
+    own = work_dir is None
+    root = Path(tempfile.mkdtemp(prefix="ntpgeom-work-")) if own else Path(work_dir)
+    work = WorkDir(root, job)
+    work.open()
+    t0 = time.perf_counter()
+    try:
+        if by_frequency:
+            encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
+        if engine == "local":
+            done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder, skip_bad, say)
+            rows = merged_partitions(work, done, int(partitions), int(context_len), say)
+        else:
+            from .ray_engine import run_ray
+
+            done, bad, totals, rows = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
+                                              skip_bad, ray_address, say)
+        skipped = list(dict.fromkeys(skipped + bad))
+        data = _select(work, done, rows, encoder, int(context_len), filters, say, {
+            "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
+            "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
+            "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"]})
+    except BaseException:
+        if own or not any(work.done(i) for i in range(len(shards))):
+            work.remove()  # nothing to resume from
+        raise
+    work.remove()
+    return data
+
+
+def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bool, skipped: list[str],
+                       say: Callable[..., None]) -> VocabEncoder:
+    """First pass for ``"word"``/``"char"``: the corpus-wide token frequencies (kept in the work folder on resume)."""
+    path = work.root / "vocab.json"
+    if path.is_file():
+        return VocabEncoder(spec.tokenizer, Counter(json.loads(path.read_text(encoding="utf-8"))))
+    freq: Counter = Counter()
+    for i, shard in enumerate(shards):
+        try:
+            freq.update(token_frequencies(shard, spec))
+        except NTPDataError as exc:
+            if not skip_bad:
+                raise
+            skipped.append(str(exc))
+        say("building the vocabulary", i + 1, len(shards))
+    write_json_atomic(path, dict(freq))
+    return VocabEncoder(spec.tokenizer, freq)
+
+
+def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncoder | None, context_len: int, filters: dict,
+            say: Callable[..., None], info: dict) -> NTPData:
+    max_id = max((work.record(i)["max_id"] for i in done), default=-1)
+    if max_id < 0:
+        raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
+    names = encoder.vocab() if encoder is not None else [str(i) for i in range(max_id + 1)]
+    if max_id >= len(names):
+        raise NTPDataError(f"token id {max_id} is outside the tokenizer's vocabulary of size {len(names)}")
+    next_ids, next_tot = merge_next_totals(work, done)
+    vmap = vocab_map(next_ids, next_tot, names, len(names), filters)
+    candidates: list = []
+    top_k = filters.get("top_k")
+    held, limit = 0, None if top_k is None else 4 * int(top_k) + PRUNE_SLACK
+    for r in rows:  # with top_k, candidates are pruned to the exact top K so far: memory ~ K rows, not the corpus
+        candidates.append(select_partition(r, vmap, filters, context_len))
+        held += len(candidates[-1][1])
+        if limit is not None and held > limit:
+            candidates = [prune_top_k(candidates, int(top_k), context_len)]
+            held = len(candidates[0][1])
+            limit = max(limit, 2 * held)  # amortised: each prune at least halves what it is given
+    say("assembling")
+    meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
+    return assemble(candidates, context_len, names, vmap, filters, {**meta, **info})
+
+
+def _check_args(context_len: Any, engine: str, partitions: Any, filters: dict) -> None:
+    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
+        raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
+    if engine not in ENGINES:
+        raise NTPDataError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if partitions is not None and (not isinstance(partitions, (int, np.integer)) or not 1 <= partitions <= 65536):
+        raise NTPDataError(f"partitions must be an integer in [1, 65536], got {partitions!r}")
+    unknown = set(filters) - set(_FILTER_KEYS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; filters are {list(_FILTER_KEYS)}")
+    top_k, mc = filters.get("top_k"), filters.get("min_count")
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
+        raise NTPDataError(f"top_k must be a positive integer, got {top_k!r}")
+    if mc is not None and (not np.isfinite(mc) or mc < 0):
+        raise NTPDataError(f"min_count must be a number >= 0, got {mc}")
+    lo, hi = filters.get("min_support"), filters.get("max_support")
+    if lo is not None and hi is not None and lo > hi:
+        raise NTPDataError(f"min_support ({lo}) is larger than max_support ({hi})")
+
+
+def _source(paths: Any) -> str:
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return ", ".join(str(p) for p in items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")

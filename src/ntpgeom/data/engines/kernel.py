@@ -1,0 +1,149 @@
+"""Counting kernel of the streaming engines: per-chunk window rows, context partitioning and exact merges.
+
+A *row table* is ``(ctx, nxt, cnt)``: ``ctx`` int64 array, shape (n, T-1), the context token ids; ``nxt`` int64,
+shape (n,), the next-token id; ``cnt`` int64, shape (n,), how often the window occurred. Keys of any width stay exact:
+a merge packs the T token fields into as many 64-bit words as needed and sorts them lexicographically (no hashing).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..builders import count_windows
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def empty_rows(context_len: int) -> Rows:
+    """A row table with no rows."""
+    return np.zeros((0, context_len), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def window_rows(ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = None) -> Rows:
+    """Pre-aggregate the windows of one chunk with the vectorised :func:`~ntpgeom.data.count_windows` kernel.
+
+    Windows never cross documents (runs of equal ``doc_ids``). Returns a row table sorted by (context, next).
+    """
+    contexts, col, row, cnt = count_windows(ids, context_len, doc_ids)
+    return contexts[col], row, cnt
+
+
+def context_hash(ctx: np.ndarray) -> np.ndarray:
+    """A 64-bit mixing hash of each context row (splitmix64 over the columns), shape (n,). Used only to partition;
+    equality is always decided on the full keys."""
+    h = np.zeros(len(ctx), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for t in range(ctx.shape[1]):
+            h ^= ctx[:, t].astype(np.uint64)
+            h += _GOLDEN
+            h ^= h >> np.uint64(30)
+            h *= _MIX1
+            h ^= h >> np.uint64(27)
+            h *= _MIX2
+            h ^= h >> np.uint64(31)
+    return h
+
+
+def partition_of(ctx: np.ndarray, n_partitions: int) -> np.ndarray:
+    """Partition index in 0..n_partitions-1 of each context row (a hash of the whole context), shape (n,)."""
+    return (context_hash(ctx) % np.uint64(n_partitions)).astype(np.uint16 if n_partitions <= 65536 else np.int64)
+
+
+def split_by_partition(rows: Rows, n_partitions: int) -> dict[int, Rows]:
+    """Split a row table by the partition of its contexts; order inside each part is kept."""
+    ctx, nxt, cnt = rows
+    part = partition_of(ctx, n_partitions)
+    order = np.argsort(part, kind="stable")  # uint16: numpy's stable sort is a radix sort, O(n)
+    bounds = np.searchsorted(part[order], np.arange(n_partitions + 1))
+    ctx, nxt, cnt = ctx[order], nxt[order], cnt[order]  # one gather, then slices (views)
+    return {p: (ctx[bounds[p] : bounds[p + 1]], nxt[bounds[p] : bounds[p + 1]], cnt[bounds[p] : bounds[p + 1]])
+            for p in range(n_partitions) if bounds[p + 1] > bounds[p]}
+
+
+def _bits(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+def pack_words(fields: Sequence[np.ndarray], max_value: int) -> list[np.ndarray]:
+    """Pack non-negative int fields (each shape (n,), all <= max_value) into uint64 words, most significant first.
+
+    Each word holds ``64 // bits`` fields of ``bits = bit_length(max_value)`` bits, so comparing the word lists
+    lexicographically compares the field tuples lexicographically. Exact for any number of fields.
+    """
+    bits = _bits(max_value)
+    per = max(1, 64 // bits)
+    n = len(fields[0]) if fields else 0
+    words = []
+    for lo in range(0, len(fields), per):
+        w = np.zeros(n, dtype=np.uint64)
+        for f in fields[lo : lo + per]:
+            w <<= np.uint64(bits)
+            w |= f.astype(np.uint64)
+        words.append(w)
+    return words
+
+
+def merge_rows(parts: Sequence[Rows], context_len: int) -> Rows:
+    """Exact group-by-sum of row tables: one row per distinct (context, next), sorted lexicographically."""
+    parts = [p for p in parts if len(p[1])]
+    if not parts:
+        return empty_rows(context_len)
+    ctx = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+    nxt = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+    cnt = np.concatenate([p[2] for p in parts]).astype(np.int64, copy=False)
+    top = max(int(ctx.max()) if ctx.size else 0, int(nxt.max()))
+    words = pack_words([ctx[:, t] for t in range(ctx.shape[1])] + [nxt], top)
+    order = np.argsort(words[0]) if len(words) == 1 else np.lexsort(words[::-1])
+    new = np.zeros(len(order), dtype=bool)
+    new[:1] = True
+    for w in words:
+        ws = w[order]
+        new[1:] |= ws[1:] != ws[:-1]
+    starts = np.flatnonzero(new)
+    first = order[starts]
+    return ctx[first], nxt[first], np.add.reduceat(cnt[order], starts)
+
+
+def group_contexts(ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a row table sorted by context: start index of each context group and each row's group index."""
+    new = np.zeros(len(ctx), dtype=bool)
+    new[:1] = True
+    if len(ctx) > 1:
+        new[1:] = np.any(ctx[1:] != ctx[:-1], axis=1)
+    return np.flatnonzero(new), np.cumsum(new) - 1
+
+
+# ----------------------------------------------------------------------------- kernel alternatives (benchmarks)
+def run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys of a sorted array and their multiplicities."""
+    flag = np.empty(len(sorted_keys), dtype=bool)
+    flag[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
+    idx = np.flatnonzero(flag)
+    return sorted_keys[idx], np.diff(np.append(idx, len(sorted_keys)))
+
+
+def count_keys_sort(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count uint64 keys with one full sort (the current kernel's reduction step)."""
+    ks = np.sort(keys)
+    return run_lengths(ks)
+
+
+def count_keys_partitioned(keys: np.ndarray, key_bits: int, bucket_bits: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Count uint64 keys by partition-then-sort: a radix pass on the top ``bucket_bits`` bits (numpy's stable sort
+    of uint16 is a counting/radix sort), then a sort of each cache-sized bucket. Same result as
+    :func:`count_keys_sort`."""
+    shift = np.uint64(max(key_bits - bucket_bits, 0))
+    bucket = (keys >> shift).astype(np.uint16)
+    order = np.argsort(bucket, kind="stable")
+    ks = keys[order]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=1 << bucket_bits))])
+    for b in np.flatnonzero(np.diff(bounds) > 1):
+        ks[bounds[b] : bounds[b + 1]].sort()
+    return run_lengths(ks)
