@@ -119,9 +119,14 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
+        if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
     if pairs is None and _sharded(text, engine, ids_column):
+        if not isinstance(clen, int):
+            raise NTPDataError("--context-len lo:hi (every length) needs one text file; the streaming engines count "
+                               "one context length")
         opts = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
-                    max_vocab=max_vocab, rare=rare, context_len=context_len, tokenizer=tokenizer, doc_sep=doc_sep,
+                    max_vocab=max_vocab, rare=rare, context_len=clen, tokenizer=tokenizer, doc_sep=doc_sep,
                     lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad,
                     text_column=text_column, ids_column=ids_column)
         return _report(_build_sharded(text, out, work_dir, as_json, opts), out, as_json)
@@ -130,8 +135,6 @@ def build(
                    max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
-    clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
-        if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
     check_output_target(out)
     with stages(not as_json) as say:
         if pairs is not None:
