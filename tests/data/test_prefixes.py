@@ -82,3 +82,13 @@ def test_bad_context_lengths_array():
     d = from_tokens(DOCS, 2)
     with pytest.raises(NTPDataError, match="context_lengths"):
         NTPData(d.counts.copy(), d.vocab, d.contexts, d.input_vocab, {}, np.full(d.m, 3))
+
+
+def test_filters_keep_the_context_lengths():
+    from ntpgeom.data import filter_data
+
+    data = from_tokens(DOCS, (1, 3))
+    kept = filter_data(data, top_k=5)
+    assert kept.context_lengths is not None and kept.m == 5
+    full = {tuple(c): t for c, t in zip(data.contexts.tolist(), data.context_lengths.tolist())}
+    assert all(full[tuple(c)] == t for c, t in zip(kept.contexts.tolist(), kept.context_lengths.tolist()))

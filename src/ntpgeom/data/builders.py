@@ -120,7 +120,8 @@ def filter_data(
     meta = dict(data.meta)
     if applied:
         meta["filters"] = {**dict(meta.get("filters", {})), **applied}
-    return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta)
+    lens = None if data.context_lengths is None else data.context_lengths[sel]  # several lengths: kept
+    return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta, lens)
 
 
 def split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
