@@ -56,7 +56,7 @@ class Trainer:
         self.start, self.prior_wall = 0, 0.0
         self.status, self.stop_reason = "done", "max_steps"
         self.ckpt_step: int | None = None  # step of the last good checkpoint
-        self.ckpt_time = self.t0 = time.perf_counter()
+        self.ckpt_time = self.t0 = self.t_loop = time.perf_counter()  # t_loop: when the steps begin (after set-up)
 
     # ---------------------------------------------------------------------------------------------- set-up
     def _build(self) -> None:
@@ -256,6 +256,7 @@ class Trainer:
             self.status, self.stop_reason = "running", None
             write_config(self.dir, self._config_dict(self.start if self.resume else None))
             self.status, self.stop_reason = "done", "max_steps"
+            self.t_loop = time.perf_counter()
             with StopFlag() as flag:
                 try:
                     step = self._loop(flag)
@@ -301,8 +302,9 @@ class Trainer:
         return {"gap_by_length": out}
 
     def _finish(self, step: int) -> Run:
-        elapsed = time.perf_counter() - self.t0
-        sps = (step - self.start) / max(elapsed, 1e-9)
+        now = time.perf_counter()
+        elapsed = now - self.t0
+        sps = (step - self.start) / max(now - self.t_loop, 1e-9)  # the loop only: model set-up excluded
         write_config(self.dir, self._config_dict(step, wall_seconds=round(self.prior_wall + elapsed, 3),
                                                  steps_per_second=round(sps, 2), **self._gap_by_length()))
         if self.status == "interrupted":
