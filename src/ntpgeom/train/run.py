@@ -18,9 +18,9 @@ A run is a folder (format ``ntpgeom.run``, version 1)::
 batch, ``snapshot_steps`` as requested), plus ``format`` ("ntpgeom.run"), ``version`` (1), ``versions``,
 ``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" | "stopped" | "interrupted" |
 "failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | "write_failed" | null),
-``final_step``, ``wall_seconds``, ``steps_per_second`` (of the training loop, set-up excluded), ``n_params``, ``device_auto`` (``work`` = parameters x
-contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed"), ``gap_by_length`` ({T: CE_T -
-ℋ_T} at the final step, data with several context lengths only).
+``final_step``, ``wall_seconds``, ``steps_per_second`` (of the training loop, set-up excluded), ``n_params``,
+``device_auto`` (``work`` = parameters x contexts and the ``threshold`` of the device "auto" rule), ``error`` (when
+"failed"), ``gap_by_length`` ({T: CE_T - ℋ_T} at the final step, data with several context lengths only).
 "interrupted" and "failed" runs are resumable from their last checkpoint (``final_step`` then names it).
 
 ``loss.json`` is written atomically at every checkpoint and at the end; its arrays are logged every ``log_every``
