@@ -2,7 +2,8 @@
 
 A model with embedding dimension d < V has logits of rank <= d, so its max-margin direction can only be a solution
 of NTP-SVM* restricted to rank <= d — a non-convex problem the paper leaves open. This module searches it with the
-factored formulation ``L = A Bᵀ`` (A: V x d, B: m x d), using ``‖L‖_* = min (‖A‖²+‖B‖²)/2`` over factorisations:
+factored formulation ``L = A Bᵀ`` (A: V x d, B: m x d), with ``‖L‖_* = min (‖A‖²+‖B‖²)/2`` over the
+factorisations:
 
 1. start from an A (the top-d factor of the unconstrained solution, then perturbed copies, or random Gaussian ones);
 2. alternate exact convex steps, each keeping L feasible: with A fixed, the minimum-norm B with ``A Bᵀ`` feasible

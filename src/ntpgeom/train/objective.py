@@ -88,7 +88,8 @@ class SoftLabelCE:
         """``CE_j = -Σ_z P[z,j] log softmax(ℓ_j)_z`` of every context, shape (m,), from logits ``Lt`` (m x V)."""
         with torch.no_grad():
             logp = Lt.reshape(-1)[self.flat] - torch.logsumexp(Lt, dim=1)[self.cols]
-            out = torch.zeros(self.m, dtype=Lt.dtype, device=Lt.device).index_add_(0, self.cols, self.q.to(Lt.dtype) * logp)
+            out = torch.zeros(self.m, dtype=Lt.dtype, device=Lt.device)
+            out.index_add_(0, self.cols, self.q.to(Lt.dtype) * logp)
             return -out / self.pi.to(Lt.dtype)
 
 
