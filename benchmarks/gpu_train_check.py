@@ -44,6 +44,12 @@ from ntpgeom.data import corpora, synthetic  # noqa: E402
 from ntpgeom.train import train  # noqa: E402
 
 RESULTS: dict = {}
+JSON_PATH: list[str] = []  # written after every section, so a run cut short still returns what it measured
+
+
+def _dump() -> None:
+    if JSON_PATH:
+        Path(JSON_PATH[0]).write_text(json.dumps(RESULTS, indent=1, default=str))
 
 
 def section(name: str):
@@ -58,6 +64,7 @@ def section(name: str):
                 print(f"   FAILED: {type(exc).__name__}: {str(exc)[:300]}")
                 traceback.print_exc(limit=int(os.environ.get("TB_LIMIT", "3")))
             print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+            _dump()
         return run
     return wrap
 
@@ -220,6 +227,8 @@ def main() -> None:
     ap.add_argument("--only", default="abcdef", help="sections to run, e.g. 'ac'")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.json:
+        JSON_PATH.append(args.json)
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") and torch.cuda.is_available() else "cpu"
     print(f"torch {torch.__version__}  device {args.device} ({name})  cpu threads available {os.cpu_count()}")
     RESULTS["env"] = {"torch": torch.__version__, "device": args.device, "card": name, "text": args.text}
@@ -239,7 +248,7 @@ def main() -> None:
     RESULTS["wall_s"] = time.perf_counter() - t0
     print(f"\ntotal {RESULTS['wall_s']:.1f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(RESULTS, indent=1, default=str))
+        _dump()
         print(f"numbers -> {args.json}")
 
 
