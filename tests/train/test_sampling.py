@@ -185,3 +185,12 @@ def test_paper_tinystories_preset(small):
     assert (cfg.model, cfg.d, cfg.layers, cfg.optimizer, cfg.lr, cfg.schedule) == ("transformer", 256, 12, "adamw",
                                                                                      1e-4, "step")
     assert resolve(corpora.stories(), {"preset": "paper-tinystories", "d": 64, "device": "cpu"}).d == 64
+
+
+def test_deferred_reads_still_stop_on_a_nonfinite_loss(tmp_path, small, monkeypatch):
+    monkeypatch.setattr(Trainer, "defer_sync", True)
+    run = train(small, model="ufm", optimizer="gd", lr=1e12, steps=300, dtype="float32", snapshot_steps=[],
+                out=tmp_path / "r")
+    assert run.config["stop_reason"] == "nonfinite" and run.status == "stopped"
+    assert not np.isfinite(run.loss["ce"][-1]) and np.all(np.isfinite(run.loss["ce"][:-1]))
+    assert run.final_step < 300
