@@ -114,3 +114,17 @@ def test_ctrl_c_exits_130_and_marks_the_run_interrupted(tmp_path):
     res = _cli("train", "-o", str(out), "--resume", "--steps", str(k + 3), "--json")
     assert res.returncode == 0, res.stderr
     assert load_run(out).status == "done" and load_run(out).final_step == k + 3
+
+
+def test_cli_autoregressive_data_reports_gap_by_length(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat\n\nthe dog sat on the log\n\na cat and a dog\n", encoding="utf-8")
+    res = runner.invoke(app, ["data", "build", str(text), "--context-len", "1:3", "-o", str(tmp_path / "d.npz")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["train", str(tmp_path / "d.npz"), "-o", str(tmp_path / "r"), "--model", "lstm",
+                              "--d", "8", "--steps", "3", "--device", "cpu", "--sampler", "group", "--batch-size",
+                              "5", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert sorted(out["gap_by_length"]) == ["1", "2", "3"] and out["config"]["sampler"] == "group"
+    assert all(g > 0 for g in out["gap_by_length"].values())  # CE_T >= ℋ_T for every length

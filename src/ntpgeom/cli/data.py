@@ -14,6 +14,7 @@ from rich.table import Table
 from .. import data as D
 from .. import validate
 from .._io import check_output_target
+from ..data.prefixes import parse_lengths
 from ..errors import NTPDataError
 from ._common import load_dataset, print_json, stages
 
@@ -98,7 +99,8 @@ def build(
     header: str = typer.Option("auto", "--header", help="Pairs file header row: auto (only a row naming the columns "
                                "context,next[,count]) | yes | no. A non-numeric count elsewhere is an error."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
-    context_len: int = typer.Option(5, "--context-len", "-T", help="Tokens per context (T-1)."),
+    context_len: str = typer.Option("5", "--context-len", "-T", help="Tokens per context (T-1), or a range lo:hi: "
+                                    "the contexts of every length lo..hi (autoregressive, App. D.3)."),
     tokenizer: str = typer.Option("word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON."),
     doc_sep: str = typer.Option("blank", "--doc-sep", help="Document separator: blank | line | none | a literal string."),
     lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text first."),
@@ -117,9 +119,14 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
+        if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
     if pairs is None and _sharded(text, engine, ids_column):
+        if not isinstance(clen, int):
+            raise NTPDataError("--context-len lo:hi (every length) needs one text file; the streaming engines count "
+                               "one context length")
         opts = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
-                    max_vocab=max_vocab, rare=rare, context_len=context_len, tokenizer=tokenizer, doc_sep=doc_sep,
+                    max_vocab=max_vocab, rare=rare, context_len=clen, tokenizer=tokenizer, doc_sep=doc_sep,
                     lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad,
                     text_column=text_column, ids_column=ids_column)
         return _report(_build_sharded(text, out, work_dir, as_json, opts), out, as_json)
@@ -128,7 +135,6 @@ def build(
                    max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
-    validate.positive_int("--context-len", context_len, error=NTPDataError)
     check_output_target(out)
     with stages(not as_json) as say:
         if pairs is not None:
@@ -137,7 +143,7 @@ def build(
                                                                                     error=NTPDataError)]
             data = D.from_pairs(pairs, header=has_header, **filters)
         else:
-            data = D.from_text(text, context_len, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
+            data = D.from_text(text, clen, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
         say("writing")
         data.save(out)
     _report(data, out, as_json)

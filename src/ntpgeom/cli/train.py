@@ -104,6 +104,8 @@ def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = Fal
     typer.echo(f"{s['status']} ({s['stop_reason']}): {s['model']} d={s['d']} step {s['final_step']}  "
                f"CE {s['ce']:.5f}  H {s['entropy_bound']:.5f}  gap {gap}  |L| {s['norm_L']:.4g}  "
                f"{s['snapshots']} snapshots  {s['steps_per_second']} steps/s  -> {s['path']}")
+    if "gap_by_length" in s:
+        typer.echo("CE_T - H_T by context length: " + "  ".join(f"{T}: {g:.3e}" for T, g in s["gap_by_length"].items()))
 
 
 _FIXED = [

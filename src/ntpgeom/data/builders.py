@@ -18,6 +18,7 @@ from .._io import note_input, os_reason
 from ..errors import NTPDataError
 from .counts import as_count_matrix
 from .dataset import NTPData
+from .prefixes import from_tokens_by_length
 from .tokenize import encode
 
 Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
@@ -119,7 +120,8 @@ def filter_data(
     meta = dict(data.meta)
     if applied:
         meta["filters"] = {**dict(meta.get("filters", {})), **applied}
-    return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta)
+    lens = None if data.context_lengths is None else data.context_lengths[sel]  # several lengths: kept
+    return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta, lens)
 
 
 def split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -328,8 +330,9 @@ def from_tokens(
     ----------
     ids : int array, shape (N,), or a sequence of int sequences (one per document)
         Token ids (non-negative).
-    context_len : int
-        Context length T-1 (tokens before the predicted one), >= 1.
+    context_len : int or (lo, hi)
+        Context length T-1 (tokens before the predicted one), >= 1; a pair (or ``"lo:hi"``) builds the contexts of
+        every length lo..hi (see :mod:`ntpgeom.data.prefixes`).
     doc_ids : int array, shape (N,), optional
         Document of each token; a window is counted only if all its tokens are in one contiguous document run.
         Ignored (and not allowed) when ``ids`` is a list of documents.
@@ -344,6 +347,9 @@ def from_tokens(
     -------
     NTPData with V next tokens and m distinct contexts. Runs in O(N log N), fully vectorised.
     """
+    if isinstance(context_len, (tuple, list, str)):  # every length lo..hi (App. D.3): data/prefixes.py
+        return from_tokens_by_length(ids, context_len, doc_ids, vocab, count=from_tokens, output_vocab=output_vocab,
+                                     meta=meta, **filters)
     ids_arr, doc_arr = _flatten_docs(ids, doc_ids)
     validate.positive_int("context_len", context_len, error=NTPDataError)
     validate.choice("output_vocab", output_vocab, ("observed", "all"), error=NTPDataError)

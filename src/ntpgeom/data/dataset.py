@@ -43,6 +43,9 @@ class NTPData:
         The context (input) vocabulary. It may differ from ``vocab``: the paper predicts over next tokens only.
     meta : mapping
         Provenance: source, tokenizer, context length, generator parameters and seed, filters applied.
+    context_lengths : int array, shape (m,), optional
+        Contexts of several lengths (App. D.3, autoregressive): context j is ``contexts[j, :context_lengths[j]]``,
+        left-aligned; the rest of its row is padding. None: every context has all ``T-1`` tokens.
 
     Derived quantities (computed on first access, cached): ``n``, ``context_counts`` (n_j), ``pi``, ``P``, ``S``,
     ``support_sizes``, ``support_groups``, ``entropy_bound``, ``hash``.
@@ -53,6 +56,7 @@ class NTPData:
     contexts: np.ndarray
     input_vocab: tuple[str, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    context_lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         C = as_count_matrix(self.counts)
@@ -79,6 +83,8 @@ class NTPData:
                 f"[{int(ctx.min())}, {int(ctx.max())}]"
             )
         C.data.setflags(write=False)
+        if self.context_lengths is not None:
+            object.__setattr__(self, "context_lengths", _check_lengths(self.context_lengths, m, ctx.shape[1]))
         object.__setattr__(self, "counts", C)
         object.__setattr__(self, "vocab", vocab)
         object.__setattr__(self, "contexts", ctx)
@@ -100,6 +106,20 @@ class NTPData:
     def context_len(self) -> int:
         """Tokens per context (T - 1)."""
         return self.contexts.shape[1]
+
+    def entropy_by_length(self) -> dict[int, float]:
+        """{T: ℋ_T}: the entropy bound of the contexts of each length T, with π normalised within that length (the
+        paper's ℋ_T, App. D.3); one entry ``{T-1: ℋ}`` when the contexts all have the same length."""
+        if self.context_lengths is None:
+            return {self.context_len: self.entropy_bound}
+        P = self.P
+        per_ctx = np.zeros(self.m)
+        np.add.at(per_ctx, np.repeat(np.arange(self.m), np.diff(P.indptr)), -P.data * np.log(P.data))
+        out = {}
+        for T in np.unique(self.context_lengths, return_counts=True)[0].tolist():
+            sel = self.context_lengths == T
+            out[int(T)] = float((self.pi[sel] * per_ctx[sel]).sum() / self.pi[sel].sum()) + 0.0
+        return out
 
     # ----------------------------------------------------------------- derived
     @cached_property
@@ -170,6 +190,8 @@ class NTPData:
         C = self.counts
         for a in (np.asarray(C.shape), C.indptr.astype(np.int64), C.indices.astype(np.int64), C.data, self.contexts):
             sha256_update_array(h, a)
+        if self.context_lengths is not None:  # absent for fixed-length data: their hashes are unchanged
+            sha256_update_array(h, self.context_lengths)
         h.update(json.dumps([self.vocab, self.input_vocab]).encode())
         return h.hexdigest()[:16]
 
@@ -179,7 +201,10 @@ class NTPData:
         iv = np.asarray(self.input_vocab, dtype=object)
         if self.context_len == 0:
             return [f"#{j}" for j in range(self.m)]
-        return [sep.join(row) for row in iv[self.contexts].tolist()]
+        rows = iv[self.contexts].tolist()
+        if self.context_lengths is not None:  # without the padding
+            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths.tolist())]
+        return [sep.join(row) for row in rows]
 
     def dense_counts(self) -> np.ndarray:
         """Counts as a dense float64 array, shape (V, m)."""
@@ -228,13 +253,16 @@ class NTPData:
     def select_contexts(self, idx: Sequence[int] | np.ndarray, **meta: Any) -> "NTPData":
         """A new dataset with only the contexts ``idx`` (in that order). Tokens are kept."""
         idx = np.asarray(idx, dtype=np.int64)
-        return NTPData(self.counts[:, idx], self.vocab, self.contexts[idx], self.input_vocab, {**self.meta, **meta})
+        lens = None if self.context_lengths is None else self.context_lengths[idx]
+        return NTPData(self.counts[:, idx], self.vocab, self.contexts[idx], self.input_vocab, {**self.meta, **meta},
+                       lens)
 
     def select_tokens(self, idx: Sequence[int] | np.ndarray, **meta: Any) -> "NTPData":
         """A new dataset with only the next tokens ``idx`` (rows). Fails if a context would lose all its counts."""
         idx = np.asarray(idx, dtype=np.int64)
         vocab = tuple(self.vocab[i] for i in idx.tolist())
-        return NTPData(self.counts[idx, :], vocab, self.contexts, self.input_vocab, {**self.meta, **meta})
+        return NTPData(self.counts[idx, :], vocab, self.contexts, self.input_vocab, {**self.meta, **meta},
+                       self.context_lengths)
 
     # --------------------------------------------------------------------- I/O
     def save(self, path: str | Path) -> Path:
@@ -256,6 +284,8 @@ class NTPData:
         }
         arrays = {"data": C.data, "indices": C.indices.astype(np.int64), "indptr": C.indptr.astype(np.int64),
                   "contexts": self.contexts}
+        if self.context_lengths is not None:  # optional array: files without it load as fixed-length data
+            arrays["context_lengths"] = self.context_lengths
         try:
             json.dumps(header, ensure_ascii=False)
         except TypeError as exc:
@@ -297,13 +327,27 @@ def _from_file(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> NTPData
         raise NTPDataError(f"contexts must be an integer array of shape (m={m}, T-1), got {ctx.dtype} {ctx.shape}")
     C = sp.csc_array((arrays["data"].astype(np.float64), arrays["indices"].astype(np.int64),
                       arrays["indptr"].astype(np.int64)), shape=(V, m))
-    data = NTPData(C, header["vocab"], ctx, header["input_vocab"], header.get("meta", {}))
+    data = NTPData(C, header["vocab"], ctx, header["input_vocab"], header.get("meta", {}),
+                   arrays.get("context_lengths"))  # optional: absent in fixed-length (and older) files
     if data.hash != header["hash"]:
         raise NTPDataError(f"content hash mismatch (file says {header['hash']}, content is {data.hash})")
     return data
 
 
 # ---------------------------------------------------------------------------- helpers
+def _check_lengths(lengths: Any, m: int, width: int) -> np.ndarray:
+    lens = np.asarray(lengths)
+    if lens.shape != (m,) or (lens.size and not np.issubdtype(lens.dtype, np.integer)):
+        raise NTPDataError(f"context_lengths must be {m} integers (one per context), got shape {lens.shape}, "
+                           f"dtype {lens.dtype}")
+    if lens.size and (lens.min() < 1 or lens.max() > width):
+        raise NTPDataError(f"context_lengths must lie in [1, {width}] (the width of contexts), found "
+                           f"[{int(lens.min())}, {int(lens.max())}]")
+    lens = np.ascontiguousarray(lens, dtype=np.int64)
+    lens.setflags(write=False)
+    return lens
+
+
 def _first_duplicate(items: Sequence[str]) -> str:
     seen: set[str] = set()
     for it in items:

@@ -25,12 +25,16 @@ SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("auto", "float32", "float64")
 POSITIONAL = ("none", "rope", "learned")
 UFM_INITS = ("normal", "lecun")
+SAMPLERS = ("uniform", "pi", "group")
+AUTOCASTS = ("none", "bf16", "tf32")
 
 PRESETS: dict[str, dict[str, Any]] = {
     # the paper's recipe (theory.md §6): AdamW lr 1e-4, weight decay 1e-6, x0.4 every 5000 steps, full batch
     "paper": {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 1e-6, "schedule": "step", "step_size": 5000,
               "gamma": 0.4, "batch_size": None, "warmup": 0},
 }
+# the paper's TinyStories model (12 layers, d = 256) with its recipe (App. D: BPE 128, context length 6)
+PRESETS["paper-tinystories"] = {**PRESETS["paper"], "model": "transformer", "d": 256, "layers": 12}
 
 #: device "auto" picks CUDA when ``parameters x contexts`` reaches this (below it a GPU step is launch-bound: the UFM
 #: of experiment (a), V=10, m=95, ran ~10x slower on an H100 than on one CPU core).
@@ -66,7 +70,8 @@ class TrainConfig:
     betas: tuple[float, float] = _opt((0.9, 0.999), "Adam betas.")
     eps: float = _opt(1e-8, "Adam epsilon.")
     preset: str | None = _opt(None, "Named recipe filling the options not given: paper (AdamW 1e-4, wd 1e-6, "
-                                    "x0.4 every 5000 steps, full batch).")
+                                    "x0.4 every 5000 steps, full batch); paper-tinystories (the same with the "
+                                    "paper's 12-layer d=256 transformer).")
     tol: float | None = _opt(None, "Stop as soon as CE - H < tol (checked at logged steps).")
     seed: int = _opt(0, "Seeds the initialisation and the mini-batch sampler.")
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N; auto: cuda when parameters x contexts >= 1e8 and CUDA "
@@ -86,6 +91,16 @@ class TrainConfig:
     checkpoint_every: int = _opt(1000, "Steps between checkpoints (a first one is written before the first update).")
     checkpoint_seconds: float = _opt(120.0, "Seconds between checkpoints (whichever of steps and time comes first).")
     tree: bool = _opt(True, "Transformer and LSTM: compute each distinct prefix once on full-batch steps (exact).")
+    sampler: str = _opt("uniform", "Mini-batch contexts: uniform (without replacement) | pi (drawn by pi) | group "
+                                   "(a support group uniformly, then a context in it); importance-weighted, unbiased.")
+    accumulate: int = _opt(1, "Micro-batches per update (gradient accumulation); full batch: the contexts in this "
+                              "many chunks (exact gradient, less memory).")
+    autocast: str = _opt("none", "none | bf16 (autocast the model to bfloat16, float32 master weights and loss) | "
+                                 "tf32 (TF32 matmuls on CUDA); needs dtype float32.")
+    snapshot_contexts: int | None = _opt(None, "Snapshots hold H and L of this many contexts only (a fixed random "
+                                               "subset, seeded; for large m); the logged loss still uses all.")
+    bottleneck: int | None = _opt(None, "Neural models: a linear layer d -> bottleneck before the output, so that "
+                                        "the geometry's d is the bottleneck (App. D.4, d < V).")
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types (tuples as lists)."""
@@ -154,6 +169,8 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "heads": [_POS_INT], "hidden": [_POS_INT, None], "positional": [OneOf(POSITIONAL)], "bias": [bool],
     "init": [OneOf(UFM_INITS)], "init_scale": [_POS], "lstm_norm": [bool], "log_every": [_POS_INT, None],
     "snapshot_steps": ["snapshots"], "checkpoint_every": [_POS_INT], "checkpoint_seconds": [_POS], "tree": [bool],
+    "sampler": [OneOf(SAMPLERS)], "accumulate": [_POS_INT], "autocast": [OneOf(AUTOCASTS)],
+    "bottleneck": [_POS_INT, None], "snapshot_contexts": [_POS_INT, None],
 }
 
 
@@ -230,7 +247,7 @@ def resolve(data: Any, given: Mapping[str, Any]) -> TrainConfig:
     if v["log_every"] is None:
         v["log_every"] = 1 if v["batch_size"] is None else max(1, data.m // v["batch_size"])
     if v["dtype"] == "auto":
-        v["dtype"] = "float64" if model == "ufm" else "float32"
+        v["dtype"] = "float64" if model == "ufm" and v["autocast"] == "none" else "float32"
     return _finish(v, data)
 
 
@@ -268,6 +285,12 @@ def _finish(v: dict[str, Any], data: Any) -> TrainConfig:
 
 
 def _check_relations(v: Mapping[str, Any]) -> None:
+    if v["sampler"] != "uniform" and v["batch_size"] is None:
+        raise TrainError(f"sampler={v['sampler']!r} draws mini-batches; give batch_size (below the number of contexts)")
+    if v["autocast"] != "none" and v["dtype"] != "float32":
+        raise TrainError(f"autocast={v['autocast']!r} keeps float32 master weights; use dtype='float32' (or 'auto')")
+    if v["bottleneck"] is not None and v["model"] == "ufm":
+        raise TrainError("bottleneck is for the neural models; for the UFM set d below V directly")
     if v["model"] == "transformer":
         if v["d"] % v["heads"]:
             raise TrainError(f"d={v['d']} is not divisible by heads={v['heads']}; e.g. d=128 with 4 heads or d=132 with 6")
@@ -284,7 +307,8 @@ def swiglu_hidden(d: int) -> int:
 def param_count(cfg: TrainConfig, data: Any) -> int:
     """Number of parameters of the model ``cfg`` builds for ``data``, by arithmetic (nothing allocated)."""
     V, m, d, n_layers = data.V, data.m, cfg.d, cfg.layers
-    out = V * d + (V if cfg.bias else 0)
+    k = getattr(cfg, "bottleneck", None)
+    out = (V * d if k is None else V * k + k * d) + (V if cfg.bias else 0)
     if cfg.model == "ufm":
         return out + d * m
     nin, T = len(data.input_vocab), data.contexts.shape[1]
@@ -312,7 +336,7 @@ def check_size(cfg: TrainConfig, data: Any) -> None:
     batch (logits, softmax, gradient), at the run's dtype.
     """
     n = param_count(cfg, data)
-    rows = data.m if cfg.batch_size is None else cfg.batch_size
+    rows = -(-data.m // cfg.accumulate) if cfg.batch_size is None else cfg.batch_size
     width = 8 if cfg.dtype == "float64" else 4
     need = width * (4 * n + 3 * rows * data.V)
     have = _memory_bytes()

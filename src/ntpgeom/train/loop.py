@@ -9,28 +9,32 @@ for what lands on disk.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import torch
 
 from .. import _io
 from ..data import NTPData
-from ..data import load as load_data
-from .config import AUTO_CUDA_WORK, FIELDS, TrainConfig, explicit_values, reconcile, resolve
-from .folder import CHECKPOINT, load_checkpoint, lock, prepare_new, save_checkpoint
+from .config import AUTO_CUDA_WORK, TrainConfig, explicit_values
+from .entry import open_run, options_doc, signature_with_options
+from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
 from .progress import Progress, StopFlag, print_progress
+from .sampling import BatchSampler, full_chunks
 from .run import (
-    FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, read_config,
-    write_config, write_loss, write_snapshot,
+    FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, write_config,
+    write_loss, write_snapshot,
 )
+
+#: logged steps kept on the device before one transfer to the host (CUDA, full batch, no tol)
+SYNC_EVERY = 256
+
 
 def snapshot_set(cfg: TrainConfig) -> set[int]:
     """The steps that get a snapshot: log-spaced (0, 1, 2, 5, 10, ...) or the listed ones, plus 0 and the last."""
@@ -42,6 +46,9 @@ def snapshot_set(cfg: TrainConfig) -> set[int]:
 class Trainer:
     """Trains ``cfg`` on ``data`` into ``run_dir`` (already prepared and locked); :meth:`run` returns the Run."""
 
+    #: read logged values lazily (None: on CUDA only); the same numbers either way, only fewer synchronisations
+    defer_sync: bool | None = None
+
     def __init__(self, data: NTPData, cfg: TrainConfig, run_dir: Path, resume: bool,
                  progress: Progress | None = None) -> None:
         self.data, self.cfg, self.dir, self.resume, self.progress = data, cfg, run_dir, resume, progress
@@ -49,7 +56,7 @@ class Trainer:
         self.start, self.prior_wall = 0, 0.0
         self.status, self.stop_reason = "done", "max_steps"
         self.ckpt_step: int | None = None  # step of the last good checkpoint
-        self.ckpt_time = self.t0 = time.perf_counter()
+        self.ckpt_time = self.t0 = self.t_loop = time.perf_counter()  # t_loop: when the steps begin (after set-up)
 
     # ---------------------------------------------------------------------------------------------- set-up
     def _build(self) -> None:
@@ -58,12 +65,19 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             net = build_model(cfg.model, self.data, cfg.d, layers=cfg.layers, heads=cfg.heads, hidden=cfg.hidden,
                               positional=cfg.positional, bias=cfg.bias, init=cfg.init, init_scale=cfg.init_scale,
-                              lstm_norm=cfg.lstm_norm, tree=cfg.tree, device=dev)
-        self.net = net.to(device=dev, dtype=getattr(torch, cfg.dtype))
+                              lstm_norm=cfg.lstm_norm, tree=cfg.tree, device=dev, bottleneck=cfg.bottleneck)
+        self.dev, self.dtype = dev, getattr(torch, cfg.dtype)
+        self.net = net.to(device=dev, dtype=self.dtype)
         self.opt = make_optimizer(cfg.optimizer, self.net.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum,
-                                  cfg.betas, cfg.eps)
+                                  cfg.betas, cfg.eps, fused=dev.type == "cuda")
         self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)  # sampler: on the CPU on every device
-        self.loss_fn = SoftLabelCE(self.data, dev, getattr(torch, cfg.dtype))
+        self.loss_fn = SoftLabelCE(self.data, dev, self.dtype)
+        k = cfg.snapshot_contexts
+        self.snap_idx = (None if k is None or k >= self.data.m else
+                         np.sort(np.random.default_rng(cfg.seed).choice(self.data.m, k, replace=False)))
+        groups = self.data.support_groups if cfg.sampler == "group" else None
+        self.sampler = (BatchSampler(cfg.sampler, cfg.batch_size, self.data.pi, groups)
+                        if cfg.batch_size is not None else None)
         self.n_params = sum(p.numel() for p in self.net.parameters())
 
     def _restore(self) -> None:
@@ -96,18 +110,27 @@ class Trainer:
         return c.lr * lr_factor(step, c.schedule, step_size=c.step_size, gamma=c.gamma, warmup=c.warmup,
                                 min_lr_factor=c.min_lr_factor, horizon=c.schedule_steps or c.steps)
 
+    def _forward(self, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(Hᵀ, Lᵀ)`` at the run's dtype; the model itself runs under bf16 autocast when asked."""
+        if self.cfg.autocast != "bf16":
+            return self.net.logits(idx)
+        with torch.autocast(self.dev.type, dtype=torch.bfloat16):
+            Ht, Lt = self.net.logits(idx)
+        return Ht.to(self.dtype), Lt.to(self.dtype)
+
     def _full_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        Ht, Lt = self.net.logits()
+        Ht, Lt = self._forward()
         ce = self.loss_fn(Lt)
         return Ht, Lt, ce, ridge_objective(ce, self.net.out.weight, Ht, self.cfg.ridge)
 
-    def _evaluate(self, full: Any) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
-        """``(Hᵀ, Lᵀ, [ce, objective, ‖W‖, ‖H‖, ‖L‖])`` of all contexts at the current parameters."""
+    def _evaluate(self, full: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(Hᵀ, Lᵀ, [ce, objective, ‖W‖, ‖H‖, ‖L‖])`` of all contexts at the current parameters (the five values
+        as one tensor on the device: reading them is the only synchronisation of a step)."""
         with torch.no_grad():
             Ht, Lt, ce, obj = self._full_batch() if full is None else full
             W = self.net.out.weight
             vals = torch.stack([ce.detach(), obj.detach(), torch.linalg.vector_norm(W), torch.linalg.vector_norm(Ht),
-                                torch.linalg.vector_norm(Lt)]).tolist()
+                                torch.linalg.vector_norm(Lt)])
         return Ht, Lt, vals
 
     def _record(self, step: int, vals: list[float]) -> None:
@@ -136,7 +159,10 @@ class Trainer:
 
         with torch.no_grad():
             b = host(self.net.out.bias) if self.cfg.bias else None
-            write_snapshot(self.dir, step, host(self.net.out.weight), host(Ht).T, host(Lt).T, b)
+            if self.snap_idx is not None:
+                sel = torch.as_tensor(self.snap_idx, device=Ht.device)
+                Ht, Lt = Ht[sel], Lt[sel]
+            write_snapshot(self.dir, step, host(self.net.out.weight), host(Ht).T, host(Lt).T, b, self.snap_idx)
 
     def _checkpoint_due(self, step: int) -> bool:
         c = self.cfg
@@ -151,35 +177,68 @@ class Trainer:
         write_loss(self.dir, self.log)
         self.ckpt_step, self.ckpt_time = step, time.perf_counter()
 
+    def _micro_objectives(self, full: Any) -> Any:
+        """The objectives of one update's micro-batches, each already divided by their number (their gradients
+        add up to the update's gradient); yielded one at a time so that each backward frees its graph."""
+        cfg, net, k = self.cfg, self.net, self.cfg.accumulate
+        if cfg.batch_size is None and k == 1:
+            yield full[3]
+            return
+        if cfg.batch_size is None:  # the full batch in k chunks: exact
+            for idx in full_chunks(self.data.m, k):
+                Ht, Lt = self._forward(idx.to(self.dev))
+                ce = self.loss_fn(Lt, idx, torch.ones(len(idx), dtype=torch.float64))
+                yield ridge_objective(ce, net.out.weight, Ht, cfg.ridge, 1.0, 1.0 / k)
+            return
+        for _ in range(k):
+            idx, w = self.sampler.draw(self.gen)
+            Ht, Lt = self._forward(idx.to(self.dev, non_blocking=True))
+            h_scale = self.data.m / len(idx) if w is None else w
+            obj = ridge_objective(self.loss_fn(Lt, idx, w), net.out.weight, Ht, cfg.ridge, h_scale)
+            yield obj if k == 1 else obj / k
+
     def _update(self, step: int, full: Any) -> None:
-        cfg, net = self.cfg, self.net
-        if full is None:
-            m, bs = self.data.m, cfg.batch_size
-            idx = torch.randperm(m, generator=self.gen)[:bs].sort().values.to(torch.device(cfg.device))
-            Ht, Lt = net.logits(idx)
-            obj = ridge_objective(self.loss_fn(Lt, idx), net.out.weight, Ht, cfg.ridge, m / bs)
-        else:
-            obj = full[3]
         for g in self.opt.param_groups:
             g["lr"] = self._lr(step)
         self.opt.zero_grad(set_to_none=True)
-        obj.backward()
+        for obj in self._micro_objectives(full):
+            obj.backward()
         self.opt.step()
 
     # ---------------------------------------------------------------------------------------------- the loop
+    def _flush(self, pending: list[tuple[int, torch.Tensor]], interrupted: bool) -> bool:
+        """Record the logged values waiting on the device (one transfer); True when the run stops."""
+        rows = torch.stack([v for _, v in pending]).tolist()
+        steps = [s for s, _ in pending]
+        pending.clear()
+        for i, (s, vals) in enumerate(zip(steps, rows)):
+            self._record(s, vals)
+            if self._should_stop(s, vals, interrupted and i == len(rows) - 1):
+                return True
+        return False
+
     def _loop(self, flag: StopFlag) -> int:
+        """Full batch on CUDA without ``tol``, logged values wait on the device and are read every
+        :data:`SYNC_EVERY` logged steps, at snapshots, checkpoints and the end (the GPU is never stalled by a step's
+        log); elsewhere every logged step is read at once (then a non-finite loss stops the run at that step)."""
         cfg, snaps, step = self.cfg, snapshot_set(self.cfg), self.start
+        lazy = (self.dev.type == "cuda" if self.defer_sync is None else self.defer_sync) and cfg.tol is None
+        pending: list[tuple[int, torch.Tensor]] = []
         while True:  # the parameters are those after `step` updates
-            full = self._full_batch() if cfg.batch_size is None else None
-            if step % cfg.log_every == 0 or step == cfg.steps or step in snaps or flag.set:
+            full = self._full_batch() if cfg.batch_size is None and cfg.accumulate == 1 else None
+            logged = step % cfg.log_every == 0 or step == cfg.steps or step in snaps or flag.set
+            if logged:
                 Ht, Lt, vals = self._evaluate(full)
-                self._record(step, vals)
-                stop = self._should_stop(step, vals, flag.set)
-                if step in snaps or stop:
+                pending.append((step, vals))
+            due = self._checkpoint_due(step)
+            if pending and (not lazy or due or len(pending) >= SYNC_EVERY or step in snaps or step == cfg.steps
+                            or flag.set):
+                stop = self._flush(pending, flag.set)
+                if logged and (step in snaps or stop):
                     self._snapshot(step, Ht, Lt)
                 if stop:
                     return step
-            if self._checkpoint_due(step):
+            if due:
                 self._checkpoint(step)
             self._update(step, full)
             step += 1
@@ -187,6 +246,9 @@ class Trainer:
     def run(self) -> Run:
         old_threads = torch.get_num_threads()
         torch.set_num_threads(self.cfg.threads)
+        old_tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        if self.cfg.autocast == "tf32":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         try:
             self._build()
             if self.resume:
@@ -194,6 +256,7 @@ class Trainer:
             self.status, self.stop_reason = "running", None
             write_config(self.dir, self._config_dict(self.start if self.resume else None))
             self.status, self.stop_reason = "done", "max_steps"
+            self.t_loop = time.perf_counter()
             with StopFlag() as flag:
                 try:
                     step = self._loop(flag)
@@ -206,6 +269,7 @@ class Trainer:
             raise  # unreachable: _fail raises
         finally:
             torch.set_num_threads(old_threads)
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
     def _fail(self, exc: OSError) -> NoReturn:
         """A write failed (e.g. a full disk): mark the run "failed", resumable from its last good checkpoint."""
@@ -223,24 +287,29 @@ class Trainer:
             raise TrainInterrupted(self.dir, self.start)
         return self.ckpt_step
 
+    def _gap_by_length(self) -> dict[str, Any]:
+        """``{"gap_by_length": {T: CE_T - ℋ_T}}`` at the current parameters for data with several context lengths
+        (π normalised within each length, App. D.3); empty otherwise."""
+        lens = self.data.context_lengths
+        if lens is None:
+            return {}
+        with torch.no_grad():
+            ce = self.loss_fn.per_context(self._forward()[1]).double().cpu().numpy()
+        pi, out = self.data.pi, {}
+        for T, H_T in self.data.entropy_by_length().items():
+            sel = lens == T
+            out[str(T)] = float((pi[sel] * ce[sel]).sum() / pi[sel].sum()) - H_T
+        return {"gap_by_length": out}
+
     def _finish(self, step: int) -> Run:
-        elapsed = time.perf_counter() - self.t0
-        sps = (step - self.start) / max(elapsed, 1e-9)
+        now = time.perf_counter()
+        elapsed = now - self.t0
+        sps = (step - self.start) / max(now - self.t_loop, 1e-9)  # the loop only: model set-up excluded
         write_config(self.dir, self._config_dict(step, wall_seconds=round(self.prior_wall + elapsed, 3),
-                                                 steps_per_second=round(sps, 2)))
+                                                 steps_per_second=round(sps, 2), **self._gap_by_length()))
         if self.status == "interrupted":
             raise TrainInterrupted(self.dir, step)
         return Run(self.dir)
-
-
-def _load(data: Any) -> NTPData:
-    if data is None:
-        raise TrainError("no training data given; pass an NTPData or a dataset file (.npz)")
-    if isinstance(data, (str, Path)):
-        data = load_data(data)
-    if not isinstance(data, NTPData):
-        raise TrainError(f"data must be an NTPData or a path to a dataset file, got {type(data).__name__}")
-    return data
 
 
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
@@ -285,7 +354,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     TrainInterrupted
         Ctrl-C: the run stopped cleanly at a step, was checkpointed there and is marked "interrupted".
     """
-    data, cfg, run_dir = _open_run(data, explicit_values(config, overrides), out, resume, overwrite)
+    data, cfg, run_dir = open_run(data, explicit_values(config, overrides), out, resume, overwrite)
     with lock(run_dir):
         if not resume:
             try:
@@ -295,39 +364,5 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
         return Trainer(data, cfg, run_dir, resume, progress or (print_progress() if verbose else None)).run()
 
 
-def _open_run(data: Any, given: dict[str, Any], out: str | Path | None, resume: bool,
-              overwrite: bool) -> tuple[NTPData, TrainConfig, Path]:
-    """Validate everything and prepare the folder: ``(data, resolved config, run folder)``; nothing trained yet."""
-    run_dir = Path(out) if out is not None else None
-    if not resume:
-        data = _load(data)
-        cfg = resolve(data, given)
-        run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ntpgeom-run-"))
-        prepare_new(run_dir, overwrite)
-        return data, cfg, run_dir
-    if run_dir is None or not (run_dir / CHECKPOINT).exists():
-        raise TrainError(f"cannot resume: {run_dir} has no {CHECKPOINT}; start a new run without --resume")
-    stored = read_config(run_dir)
-    data = _load(run_dir / "data.npz" if data is None else data)
-    if stored.get("data_hash") != data.hash:
-        raise TrainError(f"cannot resume {run_dir}: it was trained on data {stored.get('data_hash')}, not {data.hash}")
-    return data, reconcile(stored, given, data, run_dir), run_dir
-
-
-def _options_doc() -> str:
-    lines = ["", "    Options (keyword; the fields of TrainConfig)", "    ---------------------------------------------"]
-    for name, f in FIELDS.items():
-        lines += [f"    {name} : default {f.default!r}", f"        {f.metadata['help']}"]
-    return "\n".join(lines) + "\n"
-
-
-def _signature() -> inspect.Signature:
-    base = inspect.signature(train)
-    kw = inspect.Parameter.KEYWORD_ONLY
-    opts = [inspect.Parameter(name, kw, default=f.default, annotation=f.type) for name, f in FIELDS.items()]
-    params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-    return base.replace(parameters=params[:2] + opts + params[2:])
-
-
-train.__signature__ = _signature()  # type: ignore[attr-defined]
-train.__doc__ = (train.__doc__ or "").replace("    Returns\n", _options_doc() + "\n    Returns\n", 1)
+train.__signature__ = signature_with_options(train)  # type: ignore[attr-defined]
+train.__doc__ = (train.__doc__ or "").replace("    Returns\n", options_doc() + "\n    Returns\n", 1)

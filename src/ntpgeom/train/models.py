@@ -23,18 +23,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import MODELS, POSITIONAL, UFM_INITS, swiglu_hidden
+from .tree import PrefixTree
 
 __all__ = ["MODELS", "POSITIONAL", "UFM_INITS", "NTPModel", "UFM", "Transformer", "LSTM", "MLP", "PrefixTree",
            "build_model", "swiglu_hidden"]
 
 
 class NTPModel(nn.Module):
-    """Base class: an output layer ``W`` (V x d, optional bias) on top of context features ``Hᵀ`` (batch x d)."""
+    """Base class: an output layer ``W`` (V x d, optional bias) on top of context features ``Hᵀ`` (batch x d).
 
-    def __init__(self, V: int, d: int, bias: bool) -> None:
+    With ``bottleneck = k`` a linear layer (no bias) maps the d features to k first: then ``W`` is V x k and the
+    context embeddings ``H`` are the k-dimensional outputs of that layer (App. D.4: d below V).
+    """
+
+    def __init__(self, V: int, d: int, bias: bool, bottleneck: int | None = None) -> None:
         super().__init__()
         self.V, self.d, self.has_bias = V, d, bias
-        self.out = nn.Linear(d, V, bias=bias)
+        self.proj = None if bottleneck is None else nn.Linear(d, bottleneck, bias=False)
+        self.out = nn.Linear(d if bottleneck is None else bottleneck, V, bias=bias)
 
     def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """``Hᵀ`` for the contexts ``idx`` (all m when None), shape (batch, d)."""
@@ -43,6 +49,8 @@ class NTPModel(nn.Module):
     def logits(self, idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(Hᵀ, Lᵀ)`` for the contexts ``idx``: shapes (batch, d) and (batch, V), ``Lᵀ = Hᵀ Wᵀ (+ b)``."""
         Ht = self.features(idx)
+        if self.proj is not None:
+            Ht = self.proj(Ht)
         return Ht, self.out(Ht)
 
     @property
@@ -130,7 +138,7 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.proj(y.transpose(1, 2).reshape(B, T, d))
 
-    def forward_tree(self, x: torch.Tensor, tree: "PrefixTree", queries: torch.Tensor | None) -> torch.Tensor:
+    def forward_tree(self, x: torch.Tensor, tree: PrefixTree, queries: torch.Tensor | None) -> torch.Tensor:
         """Attention over a prefix tree: x (N, d) holds one row per distinct prefix; each node attends to its
         ancestors (itself included). ``queries``: the node ids that need an output (None: all)."""
         N, d = x.shape
@@ -176,50 +184,10 @@ class Block(nn.Module):
         x = (x[:, -1:] if last_only else x) + a
         return x + self.mlp(self.norm2(x))
 
-    def forward_tree(self, x: torch.Tensor, tree: "PrefixTree", queries: torch.Tensor | None) -> torch.Tensor:
+    def forward_tree(self, x: torch.Tensor, tree: PrefixTree, queries: torch.Tensor | None) -> torch.Tensor:
         a = self.attn.forward_tree(self.norm1(x), tree, queries)
         x = (x if queries is None else x[queries]) + a
         return x + self.mlp(self.norm2(x))
-
-
-class PrefixTree:
-    """The distinct prefixes of a set of equal-length contexts, for exact deduplicated causal computation.
-
-    In a causal model the hidden state at position t depends only on the prefix x_1..x_t, so contexts that share a
-    prefix share those states. Nodes are the distinct prefixes (ordered by depth); ``tokens[i]`` is the last token of
-    node i, ``depth[i]`` its length - 1, ``anc[i, s]`` its ancestor at depth s (valid for s <= depth[i], flagged by
-    ``valid``), ``leaf[j]`` the node of full context j. On the built-in stories corpus this is 997 nodes instead of
-    2065 positions.
-    """
-
-    def __init__(self, contexts: torch.Tensor) -> None:
-        import numpy as np
-
-        ctx = contexts.cpu().numpy()
-        m, T = ctx.shape
-        node_of = np.empty((m, T), dtype=np.int64)
-        tokens, depth, off = [], [], 0
-        for t in range(T):
-            _, first, inv = np.unique(ctx[:, : t + 1], axis=0, return_index=True, return_inverse=True)
-            node_of[:, t] = off + inv.ravel()
-            tokens.append(ctx[first, t])
-            depth.append(np.full(len(first), t))
-            off += len(first)
-        anc = np.zeros((off, T), dtype=np.int64)
-        anc[node_of.ravel()] = np.repeat(node_of, T, axis=0)
-        depth_all = np.concatenate(depth)
-        dev = contexts.device
-        self.tokens = torch.as_tensor(np.concatenate(tokens), device=dev)
-        self.depth = torch.as_tensor(depth_all, device=dev)
-        self.anc = torch.as_tensor(anc, device=dev)
-        self.valid = torch.as_tensor(np.arange(T)[None, :] <= depth_all[:, None], device=dev)
-        self.leaf = torch.as_tensor(node_of[:, -1].copy(), device=dev)
-        self.n_nodes = off
-        # nodes are ordered by depth: depth t occupies [starts[t], starts[t+1]); parent[t] indexes depth t-1 locally
-        starts = np.concatenate([[0], np.cumsum([len(x) for x in tokens])])
-        self.starts = starts.tolist()
-        self.parent = [None] + [torch.as_tensor(anc[starts[t]:starts[t + 1], t - 1] - starts[t - 1], device=dev)
-                                for t in range(1, T)]
 
 
 class Transformer(NTPModel):
@@ -230,10 +198,12 @@ class Transformer(NTPModel):
     """
 
     def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 4, heads: int = 4,
-                 hidden: int | None = None, positional: str = "none", bias: bool = False, tree: bool = True) -> None:
-        super().__init__(V, d, bias)
+                 hidden: int | None = None, positional: str = "none", bias: bool = False, tree: bool = True,
+                 lengths: torch.Tensor | None = None, bottleneck: int | None = None) -> None:
+        super().__init__(V, d, bias, bottleneck)
         self.register_buffer("contexts", contexts, persistent=False)
-        self.tree = PrefixTree(contexts) if tree else None
+        self.register_buffer("lengths", lengths, persistent=False)
+        self.tree = PrefixTree(contexts, lengths) if tree else None
         T = contexts.shape[1]
         self.embed = nn.Embedding(input_vocab, d)
         self.pos = nn.Parameter(torch.zeros(T, d)) if positional == "learned" else None
@@ -259,6 +229,11 @@ class Transformer(NTPModel):
         if self.pos is not None:
             x = x + self.pos
         n = len(self.blocks)
+        if self.lengths is not None:  # variable lengths (left-aligned): the output at each context's last token
+            for block in self.blocks:
+                x = block(x)
+            lens = self.lengths if idx is None else self.lengths[idx]
+            return self.norm(x[torch.arange(len(x), device=x.device), lens - 1])
         for i, block in enumerate(self.blocks):
             x = block(x, last_only=(i == n - 1))
         return self.norm(x[:, -1])
@@ -281,13 +256,15 @@ class LSTM(NTPModel):
     ``norm``)."""
 
     def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 2,
-                 norm: bool = False, bias: bool = False, tree: bool = True) -> None:
-        super().__init__(V, d, bias)
+                 norm: bool = False, bias: bool = False, tree: bool = True, lengths: torch.Tensor | None = None,
+                 bottleneck: int | None = None) -> None:
+        super().__init__(V, d, bias, bottleneck)
         self.register_buffer("contexts", contexts, persistent=False)
+        self.register_buffer("lengths", lengths, persistent=False)
         self.embed = nn.Embedding(input_vocab, d)
         self.lstm = nn.LSTM(d, d, num_layers=layers, batch_first=True)
         self.norm = RMSNorm(d) if norm else None
-        self.tree = PrefixTree(contexts) if tree else None
+        self.tree = PrefixTree(contexts, lengths) if tree else None
 
     def features_tree(self) -> torch.Tensor:
         """``Hᵀ`` of all m contexts with one LSTM cell step per distinct prefix (equal to the dense path).
@@ -320,8 +297,13 @@ class LSTM(NTPModel):
         if idx is None and self.tree is not None:
             return self.features_tree()
         ctx = self.contexts if idx is None else self.contexts[idx]
-        _, (h, _) = self.lstm(self.embed(ctx))
-        h = h[-1]
+        if self.lengths is not None:  # variable lengths (left-aligned): the top layer's output at the last token
+            y, _ = self.lstm(self.embed(ctx))
+            lens = self.lengths if idx is None else self.lengths[idx]
+            h = y[torch.arange(len(y), device=y.device), lens - 1]
+        else:
+            _, (h, _) = self.lstm(self.embed(ctx))
+            h = h[-1]
         return self.norm(h) if self.norm is not None else h
 
 
@@ -330,8 +312,8 @@ class MLP(NTPModel):
     """Concatenated token embeddings ((T-1) x d) through ``layers`` Linear+GELU layers of width d; H = last output."""
 
     def __init__(self, contexts: torch.Tensor, input_vocab: int, V: int, d: int, layers: int = 2,
-                 bias: bool = False) -> None:
-        super().__init__(V, d, bias)
+                 bias: bool = False, bottleneck: int | None = None) -> None:
+        super().__init__(V, d, bias, bottleneck)
         self.register_buffer("contexts", contexts, persistent=False)
         T = contexts.shape[1]
         self.embed = nn.Embedding(input_vocab, d)
@@ -348,19 +330,24 @@ class MLP(NTPModel):
 
 def build_model(kind: str, data: Any, d: int, *, layers: int, heads: int, hidden: int | None, positional: str,
                 bias: bool, init: str, init_scale: float, lstm_norm: bool, tree: bool = True,
-                device: torch.device | str = "cpu") -> NTPModel:
+                device: torch.device | str = "cpu", bottleneck: int | None = None) -> NTPModel:
     """Construct a model for ``data`` (an :class:`~ntpgeom.data.NTPData`); arguments already validated.
 
     Parameters are created on the CPU (so that a seed gives the same initialisation on every device); move the
     model with ``.to(device, dtype)``. The context ids (and the transformer's prefix tree) live on ``device``.
+    Data with ``context_lengths`` (contexts of several lengths, left-aligned and padded) gives the transformer and
+    the LSTM each context's output at its own last token (exact: the models are causal); the MLP sees the padding.
     """
     if kind == "ufm":
         return UFM(data.V, data.m, d, bias=bias, init=init, init_scale=init_scale)
     ctx = torch.tensor(data.contexts, dtype=torch.long, device=device)
     nin = len(data.input_vocab)
+    lens = getattr(data, "context_lengths", None)
+    lens = None if lens is None else torch.tensor(lens, dtype=torch.long, device=device)
     if kind == "transformer":
         return Transformer(ctx, nin, data.V, d, layers=layers, heads=heads, hidden=hidden, positional=positional,
-                           bias=bias, tree=tree)
+                           bias=bias, tree=tree, lengths=lens, bottleneck=bottleneck)
     if kind == "lstm":
-        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias, tree=tree)
-    return MLP(ctx, nin, data.V, d, layers=layers, bias=bias)
+        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias, tree=tree, lengths=lens,
+                    bottleneck=bottleneck)
+    return MLP(ctx, nin, data.V, d, layers=layers, bias=bias, bottleneck=bottleneck)

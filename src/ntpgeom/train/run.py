@@ -7,7 +7,8 @@ A run is a folder (format ``ntpgeom.run``, version 1)::
       data.npz                the dataset itself (NTPData.save), so a run is self-contained
       loss.json               the loss curve: arrays step, ce, gap, objective, norm_W, norm_H, norm_L, lr
       snapshots/step_<k:08d>.npz
-                              step, W (V x d), H (d x m), L (V x m, all m contexts), b (V), has_bias; float64
+                              step, W (V x d), H (d x m), L (V x m, all m contexts), b (V), has_bias; float64;
+                              with ``snapshot_contexts = k``: H (d x k), L (V x k) and contexts (k,), the indices
       checkpoint.pt           model + optimiser + schedule + sampler RNG state + loss log, for resume (tensors and
                               plain types only: read with ``torch.load(weights_only=True)``)
       .ntpgeom-run            ownership marker: ``overwrite`` deletes only folders that carry it
@@ -17,8 +18,9 @@ A run is a folder (format ``ntpgeom.run``, version 1)::
 batch, ``snapshot_steps`` as requested), plus ``format`` ("ntpgeom.run"), ``version`` (1), ``versions``,
 ``data_hash``, ``entropy_bound``, ``V``, ``m``, ``n``, ``status`` ("running" | "done" | "stopped" | "interrupted" |
 "failed"), ``stop_reason`` ("max_steps" | "tol" | "interrupted" | "nonfinite" | "write_failed" | null),
-``final_step``, ``wall_seconds``, ``steps_per_second``, ``n_params``, ``device_auto`` (``work`` = parameters x
-contexts and the ``threshold`` of the device "auto" rule), ``error`` (when "failed").
+``final_step``, ``wall_seconds``, ``steps_per_second`` (of the training loop, set-up excluded), ``n_params``,
+``device_auto`` (``work`` = parameters x contexts and the ``threshold`` of the device "auto" rule), ``error`` (when
+"failed"), ``gap_by_length`` ({T: CE_T - ℋ_T} at the final step, data with several context lengths only).
 "interrupted" and "failed" runs are resumable from their last checkpoint (``final_step`` then names it).
 
 ``loss.json`` is written atomically at every checkpoint and at the end; its arrays are logged every ``log_every``
@@ -80,6 +82,9 @@ class Snapshot:
     b : ndarray, shape (V,)
         Output bias (zeros without bias).
     has_bias : bool
+    contexts : ndarray of int, shape (k,), or None
+        When the run snapshots a fixed subset of its contexts (``snapshot_contexts``): their indices (sorted) into
+        the data's m contexts, and H, L hold those k columns only. None: all m contexts.
     """
 
     step: int
@@ -88,6 +93,7 @@ class Snapshot:
     L: np.ndarray
     b: np.ndarray
     has_bias: bool
+    contexts: np.ndarray | None = None
 
 
 def log_spaced_steps(steps: int) -> list[int]:
@@ -105,16 +111,20 @@ def snapshot_path(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / "snapshots" / f"step_{step:08d}.npz"
 
 
-def write_snapshot(run_dir: Path, step: int, W: np.ndarray, H: np.ndarray, L: np.ndarray, b: np.ndarray | None) -> Path:
-    """Write ``snapshots/step_<k:08d>.npz`` atomically (float64, uncompressed: cheap to write and to read)."""
+def write_snapshot(run_dir: Path, step: int, W: np.ndarray, H: np.ndarray, L: np.ndarray, b: np.ndarray | None,
+                   contexts: np.ndarray | None = None) -> Path:
+    """Write ``snapshots/step_<k:08d>.npz`` atomically (float64, uncompressed: cheap to write and to read);
+    ``contexts``: the indices of the columns of H and L when they are a subset of the contexts."""
     path = snapshot_path(run_dir, step)
     has_bias = b is not None
     if b is None:
         b = np.zeros(W.shape[0])
+    extra = {} if contexts is None else {"contexts": np.asarray(contexts, dtype=np.int64)}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, step=np.int64(step), W=np.asarray(W, dtype=np.float64), H=np.asarray(H, dtype=np.float64),
-                     L=np.asarray(L, dtype=np.float64), b=np.asarray(b, dtype=np.float64), has_bias=np.bool_(has_bias))
+                     L=np.asarray(L, dtype=np.float64), b=np.asarray(b, dtype=np.float64), has_bias=np.bool_(has_bias),
+                     **extra)
     return path
 
 
@@ -193,7 +203,8 @@ class Run:
             raise TrainError(f"run {self.path} has no snapshot at step {step}; available steps: {self.steps}")
         try:
             with np.load(path, allow_pickle=False) as z:
-                return Snapshot(int(z["step"]), z["W"], z["H"], z["L"], z["b"], bool(z["has_bias"]))
+                ctx = z["contexts"] if "contexts" in z.files else None
+                return Snapshot(int(z["step"]), z["W"], z["H"], z["L"], z["b"], bool(z["has_bias"]), ctx)
         except (KeyError, ValueError, OSError, EOFError) as exc:
             raise FormatError(f"{path} is corrupt ({exc})") from exc
 
@@ -220,6 +231,7 @@ class Run:
             "stop_reason": c.get("stop_reason"), "final_step": c.get("final_step"),
             "entropy_bound": c.get("entropy_bound"), **last, "snapshots": len(self.steps),
             "wall_seconds": c.get("wall_seconds"), "steps_per_second": c.get("steps_per_second"),
+            **({"gap_by_length": c["gap_by_length"]} if "gap_by_length" in c else {}),
         }
 
     def __repr__(self) -> str:
