@@ -1,7 +1,7 @@
 """GPU check of the large NTP-SVM* solver (issue 14), one short script (< 3 minutes on an H100).
 
-1. GPU-vs-CPU agreement on a mid-size Zipf instance (V=500, m=5000, 1000 distinct supports): CPU float64 and device
-   float32 iterations (float64 certificates on both); the objectives must agree within the certified tolerance:
+1. GPU-vs-CPU agreement on a mid-size Zipf instance (V=500, m=5000, 1000 distinct supports): CPU float64 iterations
+   to gap 1e-5 and device float32 iterations to gap 1e-4 (float64 certificates on both); the objectives must agree within the certified tolerance:
    each side's dual value is a true lower bound, so ``max(dual) <= min(primal)`` and ``|P_cpu - P_dev| / P <= gap_cpu +
    gap_dev`` must hold.
 2. The large row: V=5000, m=10^5, 10^4 distinct supports on the device to relative gap <= 1e-4 within the time left
@@ -42,7 +42,7 @@ def agreement(dev: torch.device, small: bool, cpu_threads: int) -> bool:
     V, m, n = (200, 2000, 400) if small else (500, 5000, 1000)
     S = zipf_supports(V, m, n, seed=1)
     a = solve_ntp_svm_large(S, tol=1e-5, device="cpu", threads=cpu_threads)
-    b = solve_ntp_svm_large(S, tol=1e-5, device=str(dev))
+    b = solve_ntp_svm_large(S, tol=1e-4, device=str(dev))
     P = min(a.nuclear_norm, b.nuclear_norm)
     ok = max(a.dual_value, b.dual_value) <= P * (1 + 1e-12) and \
         abs(a.nuclear_norm - b.nuclear_norm) / P <= a.gap + b.gap

@@ -185,3 +185,17 @@ def test_bad_patterns():
     if not torch.cuda.is_available():
         with pytest.raises(SolverError, match="CUDA"):
             solve_ntp_svm_large(np.eye(3), device="cuda")
+
+
+# --------------------------------------------------------------------------------- hookup into solve_ntp_svm
+def test_solve_ntp_svm_routes_large_and_auto(monkeypatch):
+    from ntpgeom.theory import svm_large
+
+    mask = _random_mask(np.random.default_rng(4), 10, 30, 3)
+    ref = solve_ntp_svm(mask, tol=1e-9, method="fast", use_certificate=False)
+    big = solve_ntp_svm(mask, tol=1e-7, method="large", use_certificate=False)
+    assert ref.method == "fast" and big.method == "large"
+    assert big.nuclear_norm == pytest.approx(ref.nuclear_norm, rel=1e-6)
+    assert solve_ntp_svm(mask, tol=1e-7, use_certificate=False).method == "fast"  # small: auto keeps ADMM
+    monkeypatch.setattr(svm_large, "LARGE_AUTO_SIZE", 0)
+    assert solve_ntp_svm(mask, tol=1e-7, use_certificate=False).method == "large"

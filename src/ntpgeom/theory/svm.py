@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from ..errors import NTPGeomError
 from .subspaces import dense_pattern
 
-METHODS = ("auto", "fast", "cvxpy")
+METHODS = ("auto", "fast", "cvxpy", "large")
 
 
 class SolverError(NTPGeomError):
@@ -425,9 +425,10 @@ def solve_ntp_svm(
         Support pattern (only S matters, never P).
     tol : float
         Target relative duality gap.
-    method : {"auto", "fast", "cvxpy"}
-        ``fast``: reduced ADMM (default for ``auto``); ``cvxpy``: reference backend, cvxpy + SCS on the full problem
-        (optional extra ``ntpgeom[cvx]``).
+    method : {"auto", "fast", "cvxpy", "large"}
+        ``fast``: reduced ADMM (``auto`` below ``svm_large.LARGE_AUTO_SIZE`` reduced entries); ``large``: the
+        accelerated torch solver of :mod:`ntpgeom.theory.svm_large` (``auto`` above it); ``cvxpy``: reference
+        backend, cvxpy + SCS on the full problem (optional extra ``ntpgeom[cvx]``).
     max_iter : int
         Iteration cap (ADMM iterations, or SCS iterations).
     seed : int
@@ -443,7 +444,7 @@ def solve_ntp_svm(
     cvxpy_eps : float
         SCS accuracy for ``method="cvxpy"``.
     time_limit : float, optional
-        SCS time limit in seconds (``method="cvxpy"``).
+        Time limit in seconds (``method="cvxpy"``: SCS's; ``"large"``: best certified point at the budget).
 
     Returns
     -------
@@ -460,6 +461,12 @@ def solve_ntp_svm(
         raise SolverError(f"threads must be a positive integer, got {threads!r}")
     t0 = time.perf_counter()
     red = reduce_pattern(S)
+    if method in ("auto", "large"):
+        from .svm_large import LARGE_AUTO_SIZE, solve_ntp_svm_large  # lazy: svm_large imports this module
+
+        if method == "large" or red.mask.size > LARGE_AUTO_SIZE:
+            return solve_ntp_svm_large(S, tol=tol, max_iter=max_iter, threads=threads, time_limit=time_limit, rho=rho,
+                                       check_every=check_every, use_certificate=use_certificate, seed=seed)
     mask_full = support_mask(S)
     V, m = mask_full.shape
     with threadpool_limits(int(threads)):
