@@ -199,3 +199,11 @@ def test_solve_ntp_svm_routes_large_and_auto(monkeypatch):
     assert solve_ntp_svm(mask, tol=1e-7, use_certificate=False).method == "fast"  # small: auto keeps ADMM
     monkeypatch.setattr(svm_large, "LARGE_AUTO_SIZE", 0)
     assert solve_ntp_svm(mask, tol=1e-7, use_certificate=False).method == "large"
+
+
+def test_float32_below_its_floor_finishes_in_float64():
+    mask = _random_mask(np.random.default_rng(0), 8, 20, 4)  # S̃ is 1.2 % above the optimum here
+    p_opt = _cvx_optimum(mask)
+    res = solve_ntp_svm_large(mask, tol=1e-9, dtype=torch.float32, use_certificate=False, max_iter=20_000)
+    assert res.converged and res.gap <= 1e-9 and "-> torch.float64" in res.info["dtype"]
+    _check_bound(res, mask, p_opt)

@@ -116,8 +116,14 @@ def _admm_map(v, rho, Mt, r, Wt, alpha=1.6):
 
 
 def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderson, best, ladder, t0):
-    """The accelerated ADMM loop; returns (best certified tuple, iterations, rho, statistics)."""
-    reg = 1e-10 if v.dtype == torch.float64 else 1e-7
+    """The accelerated ADMM loop; returns (best certified tuple, iterations, rho, last state v, statistics).
+
+    In float32 the loop stops with status "stalled" when the certified gap has not improved for 20 checks (float32
+    rounding floor); the caller then continues in float64.
+    """
+    low = v.dtype != torch.float64
+    reg = 1e-7 if low else 1e-10
+    last_gain = 0
     aa = _Anderson(anderson, v.reshape(-1), reg) if anderson > 0 else None
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it = "max_iter", 0
@@ -132,10 +138,13 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
         if it % check_every == 0 or time.perf_counter() > deadline:
             cert = _certify(Y, D, rho, Mt, r, c, Wt)
             if cert[2] < best[2]:
-                best = cert
+                best, last_gain = cert, it
                 ladder.append(("admm", it, time.perf_counter() - t0, cert[0], cert[1], cert[2]))
             if best[2] <= tol:
                 status = "optimal"
+                break
+            if low and it - last_gain >= 20 * check_every:
+                status = "stalled"
                 break
             if time.perf_counter() > deadline:
                 status = "time_limit"
@@ -155,7 +164,7 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
         v_next = aa.step(gv.reshape(-1), (gv - v).reshape(-1).double()).view_as(v)
         v, g_last, fn_last = v_next, gv, fn
         accepted += 1
-    return best, it, rho, {"status": status, "aa_steps": accepted, "aa_rejected": rejected}
+    return best, it, rho, v, {"status": status, "aa_steps": accepted, "aa_rejected": rejected}
 
 
 def _check_args(tol, time_limit, max_iter, device, dtype):
@@ -257,8 +266,13 @@ def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, ande
     rho = rho if rho is not None else 1.0 / max(p_t / max(min(red.mask.shape), 1), 1e-12)
     v = Y - (Wt.double() * A_t).to(dtype) / rho  # Y + U with the dual warm start U = -(polar factor of S̃) / ρ
     deadline = t0 + time_limit if time_limit is not None else np.inf
-    best, it, rho, stats = _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderson, best,
-                                    ladder, t0)
+    best, it, rho, v, stats = _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderson, best,
+                                       ladder, t0)
+    if stats["status"] == "stalled" and it < max_iter:  # float32 floor reached: finish in float64
+        r, c, Wt = r.double(), c.double(), Wt.double()
+        best, it2, rho, v, stats = _iterate(v.double(), rho, Mt, r, c, Wt, tol, max_iter - it, deadline, check_every,
+                                            anderson, best, ladder, t0)
+        it, info["dtype"] = it + it2, f"{dtype} -> torch.float64 (float32 floor at iteration {it})"
     return best, it, holds, "large", {**info, **stats, "rho": rho, "ladder": ladder}
 
 
