@@ -168,9 +168,10 @@ def _zipf_child(q, method, V, m, n, threads, tol, limit):
         else:
             r = solve_ntp_svm(S, tol=tol, method="fast", max_iter=10**6, threads=threads)
         dt = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     q.put((dt, r.nuclear_norm, r.dual_value, r.gap, r.iterations, r.reduced_shape, r.method,
-           r.info.get("status", "optimal" if r.converged else "max_iter"),
-           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
+           r.info.get("status", "optimal" if r.converged else "max_iter"), ru.ru_maxrss / 2**20,
+           ru.ru_utime + ru.ru_stime))
 
 
 def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None):
@@ -188,8 +189,9 @@ def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None):
 
 
 def _fmt(out):
-    dt, P, Dv, gap, it, red, meth, status, rss = out
-    return f"{dt:8.1f}s gap {gap:.1e} P {P:.8g} D {Dv:.8g} {it:5d} it {meth}/{status} reduced {red} RSS {rss:.2f} GiB"
+    dt, P, Dv, gap, it, red, meth, status, rss, cpu = out
+    return (f"{dt:8.1f}s wall ({cpu:.1f} CPU-s, whole child) gap {gap:.1e} P {P:.8g} D {Dv:.8g} {it:5d} it "
+            f"{meth}/{status} reduced {red} RSS {rss:.2f} GiB")
 
 
 def case_large(rows, threads, V, m, n, baseline_limit, large_limit):
@@ -216,16 +218,16 @@ def _slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def case_scaling(threads):
-    print("[scaling] V=500, Zipf supports, large solver, tol 1e-4", flush=True)
-    for label, grid in (("m (1000 supports)", [(500, mm, 1000) for mm in (2000, 5000, 10_000, 20_000)]),
-                        ("supports (m = 10^4)", [(500, 10_000, nn) for nn in (250, 500, 1000, 2000)])):
+def case_scaling(threads, V=300, n0=300, m0=6000):
+    print(f"[scaling] V={V}, Zipf supports, large solver, tol 1e-4", flush=True)
+    for label, grid in ((f"m ({n0} supports)", [(V, mm, n0) for mm in (m0 // 4, m0 // 2, m0, 2 * m0)]),
+                        (f"supports (m = {m0})", [(V, m0, nn) for nn in (n0 // 2, n0, 2 * n0, 4 * n0)])):
         res = [(_zipf_run("large", V, mm, nn, threads)) for V, mm, nn in grid]
         xs = [g[1] if label.startswith("m") else g[2] for g in grid]
         for x, o in zip(xs, res):
             print(f"  {label} = {x:6d}: {_fmt(o)}", flush=True)
-        print(f"  fitted exponent vs {label}: time ~ x^{_slope(xs, [o[0] for o in res]):.2f}, "
-              f"peak RSS ~ x^{_slope(xs, [o[8] for o in res]):.2f}", flush=True)
+        print(f"  fitted exponent vs {label}: wall ~ x^{_slope(xs, [o[0] for o in res]):.2f}, CPU ~ "
+              f"x^{_slope(xs, [o[9] for o in res]):.2f}, peak RSS ~ x^{_slope(xs, [o[8] for o in res]):.2f}", flush=True)
 
 
 def case_crossover(threads):

@@ -3,8 +3,8 @@
 Algorithm. Anderson-accelerated, over-relaxed ADMM on the *reduced* problem (distinct token rows x distinct supports
 with multiplicities r, c; theory.md §3) in the scaled variable ``X = diag(√r) L̂ diag(√c)``: every iteration is
 one Gram product, one symmetric eigendecomposition of the smaller (V' x V') Gram, two products with the kept
-eigenvectors (singular-value thresholding), and an exact per-context projection onto the margin constraints (a sort
-of the candidate breakpoints). Type-II Anderson acceleration (memory ``anderson``) extrapolates the ADMM fixed-point
+eigenvectors (singular-value thresholding), and an exact per-context projection onto the margin constraints (a
+finite Newton iteration on the level of each context). Type-II Anderson acceleration (memory ``anderson``) extrapolates the ADMM fixed-point
 map, with a safeguard that falls back to the plain step whenever the fixed-point residual grows. Warm start: S̃ and
 the polar factor of S̃ as the dual. Iterations run in torch, float64 on CPU, float32 on CUDA by default.
 
@@ -19,11 +19,11 @@ own certified gap is the first rung; (2) the best certified point so far, at eve
 ``gap <= tol``. With ``time_limit`` the solver stops at the budget and returns the best certified point with
 ``converged=False`` and ``info["status"] == "time_limit"`` (a :class:`SolverWarning` is issued).
 
-Memory model (8 bytes per float64 entry, 4 per float32; n = V' x m' reduced entries, V' <= m' typically):
-  iterations: ~ (12 + 4 * anderson) * n values (Y, U, X, D, projection work; Anderson keeps 2 differences of the
-  2n-long state per slot)
-  plus two V' x V' matrices; certification: ~4 * n float64; never a dense V x m array, except the final expansion
-  of L and A to the caller (``2 * 8 * V * m`` bytes; ``expand=False`` returns the reduced matrices instead).
+Memory model (n = V' x m' reduced entries, V' <= m' typically; b = 4 bytes in float32, 8 in float64 iterations):
+  iterations ~ (8 + anderson) * n * b (the state v = Y + U, Y, X, D, projection temporaries, Anderson's ΔG) plus
+  (anderson + 1) * n * 8 (Anderson's ΔF, kept in float64) plus two V' x V' matrices; a certification ~6 * n * 8
+  transiently. Never a dense V x m array, except the final expansion of L and A for the caller (2 * 8 * V * m bytes;
+  ``expand=False`` returns the reduced matrices instead).
   The input: O(nnz + V m') for sparse S / NTPData (:func:`reduce_sparse`); a dense S costs what it costs.
 """
 
@@ -155,7 +155,8 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
         if rescaled:  # residual balancing: U = v - Y scales by 1/f; a new map, so the acceleration restarts
             f = 2.0 if rp > rd else 0.5
             rho *= f
-            gv = Y + (gv - Y) / f
+            Yg = Wt * project_rows(gv / Wt, Mt, r)
+            gv = Yg + (gv - Yg) / f
         if aa is None or rescaled:
             if aa is not None:
                 aa.reset()
