@@ -158,13 +158,13 @@ def case_reg(rows, repeats, eps, limit):
              f"(SCS {status}; our tol {tol:g}; {'trivial: lam > lambda_max' if lam >= lm else 'non-trivial'})")
 
 
-def _zipf_child(q, method, V, m, n, threads, tol, limit):
+def _zipf_child(q, method, V, m, n, threads, tol, limit, dtype="float64"):
     with threadpool_limits(threads):
         torch.set_num_threads(threads)
         S = zipf_supports(V, m, n, seed=0)
         t = time.perf_counter()
         if method == "large":
-            r = solve_ntp_svm_large(S, tol=tol, time_limit=limit, threads=threads)
+            r = solve_ntp_svm_large(S, tol=tol, time_limit=limit, threads=threads, dtype=getattr(torch, dtype))
         else:
             r = solve_ntp_svm(S, tol=tol, method="fast", max_iter=10**6, threads=threads)
         dt = time.perf_counter() - t
@@ -174,11 +174,11 @@ def _zipf_child(q, method, V, m, n, threads, tol, limit):
            ru.ru_utime + ru.ru_stime))
 
 
-def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None):
+def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None, dtype="float64"):
     """One solve in a spawned child; returns the child's tuple, or None if it ran past ``cap`` seconds (killed)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_zipf_child, args=(q, method, V, m, n, threads, tol, limit))
+    p = ctx.Process(target=_zipf_child, args=(q, method, V, m, n, threads, tol, limit, dtype))
     p.start()
     p.join(cap)
     if p.is_alive():
@@ -194,9 +194,9 @@ def _fmt(out):
             f"{meth}/{status} reduced {red} RSS {rss:.2f} GiB")
 
 
-def case_large(rows, threads, V, m, n, baseline_limit, large_limit):
-    name = f"zipf {V}x{m} ({n})"
-    ours = _zipf_run("large", V, m, n, threads, limit=large_limit)
+def case_large(rows, threads, V, m, n, baseline_limit, large_limit, dtype="float64"):
+    name = f"zipf {V}x{m} ({n}) {dtype}"
+    ours = _zipf_run("large", V, m, n, threads, limit=large_limit, dtype=dtype)
     print(f"[{name}] large: {_fmt(ours)}", flush=True)
     if baseline_limit <= 0:
         rows.append((name, ours[0], ours[1], ours[3], float("nan"), None, float("nan"), float("nan"),
@@ -247,6 +247,8 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-6, help="SCS eps_abs = eps_rel for cases 1, 2, 4")
     ap.add_argument("--baseline-limit", type=float, default=900.0, help="cap (s) on the existing ADMM in case 5")
     ap.add_argument("--large-limit", type=float, default=600.0, help="time limit (s) of the large solver in case 6")
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                    help="iteration precision of the large solver in cases 5, 6 (certificates are float64 either way)")
     ap.add_argument("--cases", default="1,2,3,4")
     args = ap.parse_args()
     cases = {int(c) for c in args.cases.split(",")}
@@ -266,9 +268,9 @@ def main():
         if 4 in cases:
             case_reg(rows, args.repeats, args.eps, args.cvx_limit)
     if 5 in cases:
-        case_large(rows, args.threads, 1000, 10_000, 2000, args.baseline_limit, None)
+        case_large(rows, args.threads, 1000, 10_000, 2000, args.baseline_limit, None, args.dtype)
     if 6 in cases:
-        case_large(rows, args.threads, 2000, 50_000, 5000, 0, args.large_limit)
+        case_large(rows, args.threads, 2000, 50_000, 5000, 0, args.large_limit, args.dtype)
     if 7 in cases:
         case_scaling(args.threads)
     if 8 in cases:
