@@ -7,11 +7,19 @@ Cases (issue 3):
      cvxpy + SCS on the same problem with a time limit, to show how far it gets.
   4. regularised problem (8), V=100, m=200: lambda=0.01 (as in the issue; it is above lambda_max, so L=0 is
      optimal and the case is trivial) and lambda=1e-3 (non-trivial): FISTA vs cvxpy + SCS at the same objective.
+Large instances (issue 14; Zipf supports from svm_instances.py; every run in a child process for its peak RSS; both
+solvers to the same certified relative gap 1e-4; ratio = existing ADMM ("fast") time / large-solver time):
+  5. V=1000, m=10^4, 2000 distinct supports: large solver vs the existing ADMM (capped at --baseline-limit s; a
+     capped baseline gives a lower bound on the ratio).
+  6. V=2000, m=5*10^4, 5000 distinct supports: large solver only (time limit --large-limit s).
+  7. scaling: time and peak RSS against m (fixed 1000 supports) and against the number of distinct supports (fixed
+     m = 10^4), V=500, with the fitted log-log exponent.
+  8. crossover: both solvers on small Zipf instances (the size above which method="auto" picks "large").
 
 Both objectives are printed; ratios are cvxpy wall time (compile + solve) / ours, also SCS solve time alone / ours.
 Our times are medians over --repeats runs; cvxpy runs once (it is slow).
 
-Usage:  python benchmarks/bench_svm.py [--threads 1] [--repeats 5] [--cvx-limit 300] [--cases 1,2,3,4] [--quick]
+Usage:  python benchmarks/bench_svm.py [--threads 1] [--repeats 5] [--cvx-limit 300] [--cases 1,2,3,4,5,6,7,8]
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ import time
 import warnings
 
 import numpy as np
+import torch
+from svm_instances import zipf_supports
 from threadpoolctl import threadpool_limits
 
 import ntpgeom.data as D
 from ntpgeom.theory import lambda_max, solve_ntp_svm, solve_regularized
+from ntpgeom.theory.svm_large import solve_ntp_svm_large
 
 warnings.simplefilter("ignore")
 
@@ -147,6 +158,86 @@ def case_reg(rows, repeats, eps, limit):
              f"(SCS {status}; our tol {tol:g}; {'trivial: lam > lambda_max' if lam >= lm else 'non-trivial'})")
 
 
+def _zipf_child(q, method, V, m, n, threads, tol, limit, dtype="float64"):
+    with threadpool_limits(threads):
+        torch.set_num_threads(threads)
+        S = zipf_supports(V, m, n, seed=0)
+        t = time.perf_counter()
+        if method == "large":
+            r = solve_ntp_svm_large(S, tol=tol, time_limit=limit, threads=threads, dtype=getattr(torch, dtype))
+        else:
+            r = solve_ntp_svm(S, tol=tol, method="fast", max_iter=10**6, threads=threads)
+        dt = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    q.put((dt, r.nuclear_norm, r.dual_value, r.gap, r.iterations, r.reduced_shape, r.method,
+           r.info.get("status", "optimal" if r.converged else "max_iter"), ru.ru_maxrss / 2**20,
+           ru.ru_utime + ru.ru_stime))
+
+
+def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None, dtype="float64"):
+    """One solve in a spawned child; returns the child's tuple, or None if it ran past ``cap`` seconds (killed)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_zipf_child, args=(q, method, V, m, n, threads, tol, limit, dtype))
+    p.start()
+    p.join(cap)
+    if p.is_alive():
+        p.kill()
+        p.join()
+        return None
+    return q.get()
+
+
+def _fmt(out):
+    dt, P, Dv, gap, it, red, meth, status, rss, cpu = out
+    return (f"{dt:8.1f}s wall ({cpu:.1f} CPU-s, whole child) gap {gap:.1e} P {P:.8g} D {Dv:.8g} {it:5d} it "
+            f"{meth}/{status} reduced {red} RSS {rss:.2f} GiB")
+
+
+def case_large(rows, threads, V, m, n, baseline_limit, large_limit, dtype="float64"):
+    name = f"zipf {V}x{m} ({n}) {dtype}"
+    ours = _zipf_run("large", V, m, n, threads, limit=large_limit, dtype=dtype)
+    print(f"[{name}] large: {_fmt(ours)}", flush=True)
+    if baseline_limit <= 0:
+        rows.append((name, ours[0], ours[1], ours[3], float("nan"), None, float("nan"), float("nan"),
+                     f"large only, {ours[7]}, peak RSS {ours[8]:.2f} GiB"))
+        return
+    base = _zipf_run("fast", V, m, n, threads, cap=baseline_limit)
+    if base is None:
+        print(f"  existing ADMM: killed at the {baseline_limit:g}s cap -> ratio > {baseline_limit / ours[0]:.1f}x",
+              flush=True)
+        rows.append((name, ours[0], ours[1], ours[3], baseline_limit, None, float("nan"), float("nan"),
+                     f"baseline capped at {baseline_limit:g}s: ratio > {baseline_limit / ours[0]:.1f}x"))
+        return
+    print(f"  existing ADMM: {_fmt(base)} | ratio {base[0] / ours[0]:.1f}x, rel. obj. diff "
+          f"{(base[1] - ours[1]) / ours[1]:.1e}", flush=True)
+    _row(rows, name, ours[0], ours[1], ours[3], base[0], None, base[1], base[3], "(baseline = existing ADMM)")
+
+
+def _slope(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def case_scaling(threads, V=300, n0=300, m0=6000):
+    print(f"[scaling] V={V}, Zipf supports, large solver, tol 1e-4", flush=True)
+    for label, grid in ((f"m ({n0} supports)", [(V, mm, n0) for mm in (m0 // 4, m0 // 2, m0, 2 * m0)]),
+                        (f"supports (m = {m0})", [(V, m0, nn) for nn in (n0 // 2, n0, 2 * n0, 4 * n0)])):
+        res = [(_zipf_run("large", V, mm, nn, threads)) for V, mm, nn in grid]
+        xs = [g[1] if label.startswith("m") else g[2] for g in grid]
+        for x, o in zip(xs, res):
+            print(f"  {label} = {x:6d}: {_fmt(o)}", flush=True)
+        print(f"  fitted exponent vs {label}: wall ~ x^{_slope(xs, [o[0] for o in res]):.2f}, CPU ~ "
+              f"x^{_slope(xs, [o[9] for o in res]):.2f}, peak RSS ~ x^{_slope(xs, [o[8] for o in res]):.2f}", flush=True)
+
+
+def case_crossover(threads):
+    print("[crossover] large vs existing ADMM, tol 1e-4 (ratio > 1: large is faster)", flush=True)
+    for V, m, n in ((100, 1000, 200), (200, 2000, 400), (300, 3000, 600), (500, 5000, 1000)):
+        a, b = _zipf_run("large", V, m, n, threads), _zipf_run("fast", V, m, n, threads)
+        print(f"  {V}x{m} ({n}) reduced {a[5]} ({a[5][0] * a[5][1]} entries): large {a[0]:.2f}s ({a[4]} it), "
+              f"fast {b[0]:.2f}s ({b[4]} it), ratio {b[0] / a[0]:.2f}x", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -154,11 +245,16 @@ def main():
     ap.add_argument("--cvx-limit", type=float, default=300.0, help="time limit for each cvxpy/SCS solve (s)")
     ap.add_argument("--cvx-mem", type=float, default=6.0, help="address-space cap (GiB) for cvxpy in case 3")
     ap.add_argument("--eps", type=float, default=1e-6, help="SCS eps_abs = eps_rel for cases 1, 2, 4")
+    ap.add_argument("--baseline-limit", type=float, default=900.0, help="cap (s) on the existing ADMM in case 5")
+    ap.add_argument("--large-limit", type=float, default=600.0, help="time limit (s) of the large solver in case 6")
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                    help="iteration precision of the large solver in cases 5, 6 (certificates are float64 either way)")
     ap.add_argument("--cases", default="1,2,3,4")
     args = ap.parse_args()
     cases = {int(c) for c in args.cases.split(",")}
-    print(f"threads: {args.threads} (threadpoolctl for BLAS in both solvers); repeats (ours): {args.repeats}; "
-          f"SCS eps {args.eps:g}; cvxpy time limit {args.cvx_limit:g}s", flush=True)
+    print(f"threads: {args.threads} (threadpoolctl for BLAS in both solvers, torch.set_num_threads for the large "
+          f"solver); repeats (ours): {args.repeats}; SCS eps {args.eps:g}; cvxpy time limit {args.cvx_limit:g}s",
+          flush=True)
     rows: list = []
     with threadpool_limits(args.threads):
         if 1 in cases:
@@ -171,6 +267,14 @@ def main():
     with threadpool_limits(args.threads):
         if 4 in cases:
             case_reg(rows, args.repeats, args.eps, args.cvx_limit)
+    if 5 in cases:
+        case_large(rows, args.threads, 1000, 10_000, 2000, args.baseline_limit, None, args.dtype)
+    if 6 in cases:
+        case_large(rows, args.threads, 2000, 50_000, 5000, 0, args.large_limit, args.dtype)
+    if 7 in cases:
+        case_scaling(args.threads)
+    if 8 in cases:
+        case_crossover(args.threads)
     print()
     print(f"{'case':<18} {'ours s (median)':>16} {'ours objective':>18} {'ours gap':>9} {'cvxpy s':>9} {'SCS s':>8} "
           f"{'cvxpy objective':>18} {'ratio':>8}")

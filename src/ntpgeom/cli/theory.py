@@ -18,17 +18,18 @@ _FLAGS = {"tol": "--tol", "max_iter": "--max-iter", "threads": "--threads"}
 
 
 class Method(str, Enum):
-    """The choices of ``--method``: ``auto`` and the keys of ``ntpgeom.theory.svm.BACKENDS`` (a test checks)."""
+    """The choices of ``--method``: ``ntpgeom.theory.svm.METHODS`` (a test checks)."""
 
     auto = "auto"
     fast = "fast"
     cvxpy = "cvxpy"
+    large = "large"
 
 
 def solve(
     data_path: Path = typer.Argument(..., help="Dataset file (.npz) from `ntpgeom data`."),
     tol: float = typer.Option(1e-6, "--tol", help="Target relative duality gap."),
-    method: Method = typer.Option(Method.auto, "--method", help="auto | fast | cvxpy (reference, needs ntpgeom[cvx])."),
+    method: Method = typer.Option(Method.auto, "--method", help="auto | fast | cvxpy (reference; needs the cvx extra: pip install ntpgeom[cvx]) | large (torch; 10^4-10^5 contexts)."),
     max_iter: int = typer.Option(20000, "--max-iter", help="Iteration cap."),
     threads: int = typer.Option(1, "--threads", help="BLAS threads."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Save the Theory (L_mm, factors, Grams) to this .npz."),

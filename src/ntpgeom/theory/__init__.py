@@ -33,7 +33,7 @@ from .pattern import (
     tilde_certificate,
 )
 from .subspaces import L_in, cross_entropy, cross_entropy_in, entropy_bound, proj_F, proj_perp
-from .svm import BACKENDS, METHODS, SVMResult, solve_ntp_svm
+from .svm import BACKENDS, LARGE_AUTO_SIZE, METHODS, SVMResult, solve_ntp_svm
 from .svm_backends import BackendSolution, SolveOptions, max_violation, project_columns
 
 __all__ = [
@@ -43,6 +43,6 @@ __all__ = [
     "k_subsets_closed_form", "numerical_rank", "Theory", "compute_theory", "load_theory", "direction_distance",
     "RegResult", "solve_regularized", "regularization_path", "lambda_max", "path_diagnostics",
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
-    "BACKENDS", "METHODS", "BackendSolution", "SolveOptions",
+    "BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "BackendSolution", "SolveOptions",
     "PathPoint", "path_point", "path_points", "prediction_distances", "centre", "Face", "optimal_face", "face_distance",
 ]

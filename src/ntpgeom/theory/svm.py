@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,98 +29,30 @@ from threadpoolctl import threadpool_limits
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
+from .svm_result import SVMResult
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
 
 #: The backends, by name; every one has the :data:`~ntpgeom.theory.svm_backends.Backend` signature.
 BACKENDS: dict[str, Backend] = {"fast": solve_admm, "cvxpy": solve_cvxpy}
 #: Reference backends always run on the full problem (no Prop. 3 shortcut), to serve as independent oracles.
 REFERENCE_BACKENDS = frozenset({"cvxpy"})
-METHODS = ("auto", *BACKENDS)
+#: ``method="large"``: :func:`ntpgeom.theory.svm_large.solve_ntp_svm_large` (torch, Anderson-accelerated ADMM on the
+#: reduced problem, its own float64 certificate); ``auto`` picks it above this many reduced entries.
+LARGE_AUTO_SIZE = 120_000
+METHODS = ("auto", *BACKENDS, "large")
 
 
 def auto_method(pattern: SupportPattern) -> str:
-    """The backend ``method="auto"`` uses for this pattern."""
-    return "fast"
-
-
-# ------------------------------------------------------------------------------------------------- results
-@dataclass(frozen=True, eq=False)
-class SVMResult:
-    """A checked solution of NTP-SVM*.
-
-    Attributes
-    ----------
-    L : ndarray, shape (V, m)
-        Primal solution (exactly feasible up to rounding: ``max_violation``).
-    nuclear_norm : float
-        ``‖L‖_*``.
-    dual : ndarray, shape (V, m)
-        Dual-feasible A: ``‖A‖_2 <= 1``, ``1ᵀA = 0``, ``A <= 0`` off the support.
-    dual_value : float
-        ``tr(AᵀS̃)``, a lower bound on the optimum.
-    rank : int
-        Numerical rank of L (singular values above ``1e-8 σ_max``).
-    certificate_holds : bool
-        Whether Prop. 3's S̃ certificate holds for this S.
-    reduced_shape : (int, int)
-        Shape of the reduced problem.
-    stats : SolverStats
-        Status (``CERTIFIED_BY_PROP3`` when S̃ was returned, ``OPTIMAL`` when ``gap <= tol``, else ``USER_LIMIT``),
-        backend (``"tilde"``, ``"fast"``, ``"cvxpy"``), iterations, seconds, relative duality gap
-        ``(‖L‖_* - tr(AᵀS̃)) / ‖L‖_*`` (an upper bound on the relative suboptimality), ``residual`` = the largest
-        constraint violation, tol, threads. Also readable as ``.status``, ``.method``, ``.gap``,
-        ``.max_violation``, ``.iterations``, ``.seconds``, ``.converged``, ``.tol``, ``.threads``.
-    info : dict
-        Backend details (penalty, history, solver status), JSON-serialisable.
-    """
-
-    L: np.ndarray
-    nuclear_norm: float
-    dual: np.ndarray
-    dual_value: float
-    rank: int
-    certificate_holds: bool
-    reduced_shape: tuple[int, int]
-    stats: SolverStats
-    info: dict = field(default_factory=dict)
-
-    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the solve.")
-    method = property(lambda self: self.stats.backend, doc="The backend that produced L.")
-    gap = property(lambda self: self.stats.gap, doc="Certified relative duality gap.")
-    max_violation = property(lambda self: self.stats.residual, doc="Largest constraint violation of L.")
-    iterations = property(lambda self: self.stats.iterations)
-    seconds = property(lambda self: self.stats.seconds)
-    tol = property(lambda self: self.stats.tol)
-    threads = property(lambda self: self.stats.threads)
-    converged = property(lambda self: self.stats.converged, doc="Whether ``gap <= tol``.")
-
-    @property
-    def primal_value(self) -> float:
-        """Alias of ``nuclear_norm``."""
-        return self.nuclear_norm
-
-    def factors(self, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, H) = (UΣ^{1/2}, Σ^{1/2}Vᵀ)`` of L, shapes (V, r) and (r, m); see :func:`ntpgeom.theory.factors`."""
-        from .geometry import factors
-
-        return factors(self.L, rtol=rtol)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable scalars (``status`` as its string value)."""
-        V, m = self.L.shape
-        return {
-            "V": V, "m": m, "reduced_shape": list(self.reduced_shape), "nuclear_norm": self.nuclear_norm,
-            "dual_value": self.dual_value, "gap": self.gap, "max_violation": self.max_violation, "rank": self.rank,
-            "iterations": self.iterations, "seconds": self.seconds, "method": self.method,
-            "converged": self.converged, "certificate_holds": self.certificate_holds, "tol": self.tol,
-            "threads": self.threads, "status": self.status.value,
-        }
+    """The backend ``method="auto"`` uses for this pattern: ``large`` above :data:`LARGE_AUTO_SIZE` reduced entries
+    (measured crossover: benchmarks/bench_svm.py), else ``fast``."""
+    return "large" if pattern.reduction.mask.size > LARGE_AUTO_SIZE else "fast"
 
 
 # ------------------------------------------------------------------------------------------------ solvers
 def _options(method: str, tol: Any, max_iter: Any, threads: Any, check_every: Any, **rest: Any) -> SolveOptions:
-    if method != "auto" and method not in BACKENDS:
-        raise SolverError(f"unknown method {method!r}; choose one of {', '.join(('auto', *BACKENDS))}")
+    known = ("auto", *BACKENDS, "large")  # BACKENDS may gain entries at run time
+    if method not in known:
+        raise SolverError(f"unknown method {method!r}; choose one of {', '.join(known)}")
     check_solver_options(tol, max_iter, threads, check_every)
     return SolveOptions(tol=float(tol), max_iter=int(max_iter), threads=int(threads), check_every=int(check_every),
                         **rest)
@@ -178,9 +109,10 @@ def solve_ntp_svm(
         Support pattern (only S matters, never P). A :class:`~ntpgeom.theory.SupportPattern` reuses its reduction.
     tol : float
         Target relative duality gap.
-    method : {"auto", "fast", "cvxpy"} or another key of :data:`BACKENDS`
+    method : {"auto", "fast", "cvxpy", "large"} or another key of :data:`BACKENDS`
         ``fast``: reduced ADMM; ``cvxpy``: reference backend, cvxpy + SCS on the full problem (optional extra
-        ``ntpgeom[cvx]``); ``auto``: :func:`auto_method`.
+        ``ntpgeom[cvx]``); ``large``: :func:`~ntpgeom.theory.svm_large.solve_ntp_svm_large` (torch; for 10^4-10^5
+        contexts); ``auto``: :func:`auto_method`.
     max_iter : int
         Iteration cap (ADMM iterations, or SCS iterations).
     seed : int
@@ -196,7 +128,8 @@ def solve_ntp_svm(
     cvxpy_eps : float
         SCS accuracy for ``method="cvxpy"``.
     time_limit : float, optional
-        SCS time limit in seconds (``method="cvxpy"``).
+        Time limit in seconds (``method="cvxpy"``: SCS's; ``method="large"``: past it the best certified point is
+        returned with status ``USER_LIMIT``).
 
     Returns
     -------
@@ -206,8 +139,14 @@ def solve_ntp_svm(
     opts = _options(method, tol, max_iter, threads, check_every, seed=seed, rho=rho, cvxpy_eps=cvxpy_eps,
                     time_limit=time_limit)
     t0 = time.perf_counter()
-    pattern = support_pattern(S)
+    pattern = None if method == "large" else support_pattern(S)
     name = auto_method(pattern) if method == "auto" else method
+    if name == "large":  # its own reduction (sparse, no dense V x m) and its own float64 certificate
+        from .svm_large import solve_ntp_svm_large
+
+        return solve_ntp_svm_large(S, tol=opts.tol, max_iter=opts.max_iter, threads=opts.threads, rho=opts.rho,
+                                   check_every=opts.check_every, use_certificate=use_certificate,
+                                   time_limit=time_limit, seed=seed)
     with threadpool_limits(opts.threads):
         tilde = pattern.tilde
         if name not in REFERENCE_BACKENDS and ((tilde.holds and use_certificate) or pattern.reduction.mask.all()):
@@ -217,4 +156,4 @@ def solve_ntp_svm(
     return _checked(pattern, sol, opts, t0)
 
 
-__all__ = ["BACKENDS", "METHODS", "REFERENCE_BACKENDS", "SVMResult", "auto_method", "solve_ntp_svm"]
+__all__ = ["BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "REFERENCE_BACKENDS", "SVMResult", "auto_method", "solve_ntp_svm"]

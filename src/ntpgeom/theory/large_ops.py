@@ -1,0 +1,187 @@
+"""Building blocks of the large-instance NTP-SVM* solver (:mod:`ntpgeom.theory.svm_large`), in torch.
+
+Everything works on the *reduced* pattern (distinct token rows x distinct supports, theory.md §3 last point) in the
+transposed layout ``(m', V')`` (one reduced context per row, contiguous along tokens), on CPU or CUDA, in float32 or
+float64. Names follow svm.py: ``mask`` the reduced supports, ``r``/``c`` the row/column multiplicities, ``Wt`` the
+scaling ``√c_j √r_z`` that maps entry values ``L̂`` to the scaled variable ``X = diag(√r) L̂ diag(√c)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..data import NTPData
+from ..errors import SolverError
+from .pattern import Reduction, reduce_pattern
+
+
+# ------------------------------------------------------------------------------------------------ reduction
+def reduce_sparse(S: Any) -> Reduction:
+    """:func:`~ntpgeom.theory.svm.reduce_pattern` without a dense V x m array when S is sparse (or NTPData).
+
+    Same output (groups numbered by first occurrence); memory O(nnz + V m') instead of O(V m). Dense input is passed
+    to ``reduce_pattern`` unchanged.
+    """
+    if isinstance(S, NTPData):
+        S = S.S
+    if not sp.issparse(S):
+        return reduce_pattern(S)
+    C = sp.csc_array(S)
+    C.sum_duplicates()
+    V, m = C.shape
+    if V < 2 or m < 1:
+        raise SolverError(f"the support matrix must be 2-D V x m with V >= 2 and m >= 1, got shape {C.shape}")
+    data = np.asarray(C.data)
+    if not np.all(data == 1):
+        if np.any((data != 0) & (data != 1)):
+            raise SolverError("the support matrix must contain only 0 and 1; pass data.S or (counts > 0)")
+        C = C.copy()
+        C.eliminate_zeros()
+    C.sort_indices()
+    ptr, idx = C.indptr, C.indices.astype(np.int64)
+    k = np.diff(ptr)
+    if np.any(k == 0):
+        raise SolverError(f"context {int(np.flatnonzero(k == 0)[0])} has an empty support; every column needs a 1")
+    groups: dict[bytes, int] = {}
+    col_group = np.empty(m, dtype=np.int64)
+    first: list[int] = []
+    for j in range(m):
+        g = groups.setdefault(idx[ptr[j]:ptr[j + 1]].tobytes(), len(groups))
+        if g == len(first):
+            first.append(j)
+        col_group[j] = g
+    m1 = C[:, np.asarray(first)].toarray() != 0  # V x m'
+    packed = np.packbits(m1, axis=1)
+    _, rfirst, rinv = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(rfirst, kind="stable")
+    rank = np.empty(len(rfirst), dtype=np.int64)
+    rank[order] = np.arange(len(rfirst))
+    row_group = rank[rinv.ravel()]
+    red = m1[rfirst[order], :]
+    c = np.bincount(col_group, minlength=len(first)).astype(np.float64)
+    r = np.bincount(row_group, minlength=len(rfirst)).astype(np.float64)
+    return Reduction(red, r, c, row_group, col_group)
+
+
+# ------------------------------------------------------------------------------------------- projections
+def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps: int = 200) -> torch.Tensor:
+    """Weighted projection of every row of ``Zt`` (m', V') onto ``{x : x_z = a (z in S), x_v <= a - 1 (v not in S)}``.
+
+    Minimises ``Σ_z r_z (x_z - Zt[j, z])²`` per row; the torch twin of ``svm.project_columns``. The level ``a`` is
+    the root of the concave, increasing, piecewise-linear ``h(a) = B a - A - Σ_{v∉S} r_v (Zt[j, v] + 1 - a)_+``;
+    Newton's method from the in-support mean (left of the root) stays left of it and stops exactly when the set of
+    active breakpoints repeats, each step being ``a = (A + Σ_active r T) / (B + Σ_active r)``. The output is feasible
+    for any ``a``; ``max_steps`` only bounds the work on adversarial rows (never reached in practice).
+    """
+    B = (Mt * r).sum(dim=1)
+    A = torch.where(Mt, Zt * r, 0.0).sum(dim=1)
+    T = torch.where(Mt, -torch.inf, Zt + 1.0)
+    rT = torch.where(Mt, 0.0, r * (Zt + 1.0))
+    a = A / B
+    for _ in range(max_steps):
+        act = T > a[:, None]
+        a_new = (A + torch.where(act, rT, 0.0).sum(dim=1)) / (B + (act * r).sum(dim=1))
+        if bool(torch.all(a_new <= a)):
+            break
+        a = torch.maximum(a, a_new)
+    return torch.where(Mt, a[:, None], torch.minimum(Zt, a[:, None] - 1.0))
+
+
+def svt(Z: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Singular-value thresholding through the eigendecomposition of the smaller Gram matrix.
+
+    Returns ``(X, D, s)``: ``X = prox_{τ‖·‖_*}(Z)``, ``D = Z - X`` (singular values ``min(σ, τ)``, so ``‖D‖_2 <= τ``)
+    and the singular values ``s`` of Z.
+    """
+    wide = Z.shape[0] <= Z.shape[1]
+    Zs = Z if wide else Z.T
+    w, Q = torch.linalg.eigh(Zs @ Zs.T)
+    s = torch.sqrt(torch.clamp(w, min=0.0))
+    keep = s > tau
+    Qk = Q[:, keep]
+    shrink = 1.0 - tau / s[keep]
+    X = (Qk * shrink) @ (Qk.T @ Zs)
+    D = Zs - X
+    return (X, D, s) if wide else (X.T, D.T, s)
+
+
+# ------------------------------------------------------------------------------------------- certificates
+def spectral_norm_upper(M: torch.Tensor) -> float:
+    """An upper bound on ``‖M‖_2`` in float64: the largest Gram eigenvalue, inflated by its rounding error bound."""
+    M = M.to(torch.float64)
+    Ms = M if M.shape[0] <= M.shape[1] else M.T
+    lam = float(torch.linalg.eigvalsh(Ms @ Ms.T)[-1])
+    n = max(M.shape)
+    return float(np.sqrt(max(lam, 0.0) * (1.0 + 8.0 * n * np.finfo(np.float64).eps)))
+
+
+def repair_dual(At: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Make an estimate of the dual entry values (m', V') feasible and return it with its value ``tr(AᵀS̃)``.
+
+    Off-support entries are clipped to <= 0, each context's in-support entries shifted so that the r-weighted column
+    sum is 0 (``1ᵀA = 0`` for the expanded A), and A is divided by an upper bound on the spectral norm of the scaled
+    ``diag(√r) A diag(√c)``, so the result is dual feasible and its value a true lower bound on the optimum. float64.
+    """
+    At, Mt, r, c = At.to(torch.float64), Mt, r.to(torch.float64), c.to(torch.float64)
+    A = torch.where(Mt, At, torch.clamp(At, max=0.0))
+    colsum = (A * r).sum(dim=1)
+    k = (Mt * r).sum(dim=1)
+    A = torch.where(Mt, A - (colsum / k)[:, None], A)
+    nrm = spectral_norm_upper(torch.sqrt(c)[:, None] * A * torch.sqrt(r))
+    if nrm <= 0:
+        return A, 0.0
+    A = A / nrm
+    val = float((torch.where(Mt, A, 0.0) * r * c[:, None]).sum())
+    return A, val
+
+
+def _gram_eigh(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eigendecomposition of the smaller Gram of X (float64): returns (eigenvalues, eigenvectors, X oriented wide)."""
+    Xs = X if X.shape[0] <= X.shape[1] else X.T
+    w, Q = torch.linalg.eigh(Xs @ Xs.T)
+    return w, Q, Xs
+
+
+def nuclear_norm_upper(Lt: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """An upper bound on ``‖diag(√r) L̂ diag(√c)‖_*`` (= the nuclear norm of the expanded L), float64.
+
+    For any orthonormal Q, ``‖X‖_* = ‖QᵀX‖_* <= Σ_i ‖q_iᵀX‖`` (triangle inequality over rank-one rows); with the
+    eigenvectors of the Gram it is tight, and the row norms are computed to relative accuracy, unlike square roots of
+    tiny Gram eigenvalues. Returns the bound and the singular values (descending) it sums.
+    """
+    X = torch.sqrt(c.to(torch.float64))[:, None] * Lt.to(torch.float64) * torch.sqrt(r.to(torch.float64))
+    _, Q, Xs = _gram_eigh(X)
+    s = torch.linalg.norm(Q.T @ Xs, dim=1).flip(0)
+    return float(s.sum()) * (1.0 + 4.0 * max(X.shape) * np.finfo(np.float64).eps), s
+
+
+def tilde_polar(St: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Prop. 3 on the reduced pattern: the entry values of ``A = UVᵀ`` of S̃ (m', V') and its worst off-support entry.
+
+    The certificate holds when the worst entry is < 0 (then S̃ is optimal). float64, rank cut at 1e-7 σ_max.
+    """
+    sr, sc = torch.sqrt(r.to(torch.float64)), torch.sqrt(c.to(torch.float64))
+    X = sc[:, None] * St.to(torch.float64) * sr
+    w, Q, Xs = _gram_eigh(X)
+    s = torch.sqrt(torch.clamp(w, min=0.0))
+    keep = s > 1e-7 * float(s.max())
+    Qk = Q[:, keep]
+    P = (Qk / s[keep]) @ (Qk.T @ Xs)  # polar factor on the range
+    P = P if X.shape[0] <= X.shape[1] else P.T
+    A = P / sc[:, None] / sr
+    off = torch.where(Mt, -torch.inf, A)
+    return A, float(off.max())
+
+
+def violation(Lt: torch.Tensor, Mt: torch.Tensor) -> float:
+    """Largest NTP-SVM* constraint violation (in-support spread, margin shortfall) of entry values (m', V')."""
+    Lt = Lt.to(torch.float64)
+    hi = torch.where(Mt, Lt, -torch.inf).amax(dim=1)
+    lo = torch.where(Mt, Lt, torch.inf).amin(dim=1)
+    off = torch.where(Mt, -torch.inf, Lt).amax(dim=1)
+    short = torch.clamp(off - (lo - 1.0), min=0.0)
+    return float(max(float((hi - lo).max()), float(short.max()), 0.0))
