@@ -41,9 +41,6 @@ from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .svm_result import SVMResult
 
-# reduced entries V' x m' above which solve_ntp_svm(method="auto") picks "large": measured crossover (bench_svm.py
-# case 8, 1 thread): 0.94x at 197 x 400 (79k entries), 3.3x faster at 291 x 600 (175k)
-
 
 def _setup(red, device, dtype):
     """Tensors of the reduced problem in the transposed (m', V') layout."""
