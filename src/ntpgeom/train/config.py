@@ -36,9 +36,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 # the paper's TinyStories model (12 layers, d = 256) with its recipe (App. D: BPE 128, context length 6)
 PRESETS["paper-tinystories"] = {**PRESETS["paper"], "model": "transformer", "d": 256, "layers": 12}
 
-#: device "auto" picks CUDA when ``parameters x contexts`` reaches this (below it a GPU step is launch-bound: the UFM
-#: of experiment (a), V=10, m=95, ran ~10x slower on an H100 than on one CPU core).
-AUTO_CUDA_WORK = 1e8
+#: device "auto" picks CUDA when ``parameters x contexts`` reaches this. Measured on an H100 against one CPU thread
+#: (benchmarks/gpu_train_check.py section (b), benchmarks/gpu_h100.md): CUDA/CPU steps/s 0.57 at 1.0e5 (UFM of
+#: experiment (a)), 0.77 at 4.7e5 (MLP), 3.1 at 4.7e7 (2-layer transformer), 4.5 at 3.4e8, 5.6 at 3.4e9; the
+#: crossover lies between 4.7e5 and 4.7e7, and 5e6 sits at its geometric middle.
+AUTO_CUDA_WORK = 5e6
 #: refuse a model whose parameters, gradients, optimiser state and full-batch logits exceed this fraction of RAM
 MEMORY_FRACTION = 0.8
 
