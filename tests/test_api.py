@@ -98,13 +98,7 @@ def test_files_are_written_with_normal_permissions(tmp_path):
 # --------------------------------------------------------------------------- module graph: private names and cycles
 # Private names (leading underscore) imported across modules outside the theory layer, left to their owners' branches;
 # the lead empties this list after merging them. The theory layer has none (and must keep it that way).
-PRIVATE_IMPORT_ALLOW = {
-    ("ntpgeom.cli._common", "ntpgeom._io._json_default"),
-    ("ntpgeom.cli.report", "ntpgeom.report.reproduce._printer"),
-    ("ntpgeom.data.builders", "ntpgeom.data.dataset._as_count_matrix"),
-    ("ntpgeom.metrics.collapse", "ntpgeom.metrics.similarity._matrix"),
-    ("ntpgeom.report.probe_report", "ntpgeom.report.figures._group_lines"),
-}
+PRIVATE_IMPORT_ALLOW: set[tuple[str, str]] = set()  # no exceptions: every cross-module name is public
 
 
 def _modules(src: Path) -> dict[str, Path]:
