@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..builders import count_windows
+from ..windows import count_windows
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
 
