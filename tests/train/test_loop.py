@@ -98,7 +98,7 @@ def test_run_folder_format(tmp_path, small):
     with pytest.raises(TrainError):
         again.snapshot(3)
     with np.load(tmp_path / "r" / "snapshots" / "step_00000060.npz") as z:
-        assert set(z.files) == {"step", "W", "H", "L", "b", "has_bias"}
+        assert set(z.files) == {"header", "W", "H", "L", "b"}  # the header carries step, has_bias and the hash
         assert z["W"].dtype == np.float64 and z["W"].shape == (10, 12) and z["H"].shape == (12, 95)
     # logged norms are the snapshot norms
     s = again.snapshot(60)

@@ -43,7 +43,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._io import atomic_path, write_json_atomic
+from .._io import load_npz, save_npz, write_json_atomic
 from ..data import NTPData
 from ..data import load as load_data
 from ..errors import FormatError, TrainError
@@ -119,13 +119,32 @@ def write_snapshot(run_dir: Path, step: int, W: np.ndarray, H: np.ndarray, L: np
     has_bias = b is not None
     if b is None:
         b = np.zeros(W.shape[0])
-    extra = {} if contexts is None else {"contexts": np.asarray(contexts, dtype=np.int64)}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, step=np.int64(step), W=np.asarray(W, dtype=np.float64), H=np.asarray(H, dtype=np.float64),
-                     L=np.asarray(L, dtype=np.float64), b=np.asarray(b, dtype=np.float64), has_bias=np.bool_(has_bias),
-                     **extra)
+    arrays = {"W": np.asarray(W, dtype=np.float64), "H": np.asarray(H, dtype=np.float64),
+              "L": np.asarray(L, dtype=np.float64), "b": np.asarray(b, dtype=np.float64)}
+    if contexts is not None:
+        arrays["contexts"] = np.asarray(contexts, dtype=np.int64)
+    save_npz(path, {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "step": int(step), "has_bias": has_bias},
+             arrays, compress=False)
     return path
+
+
+SNAPSHOT_FORMAT, SNAPSHOT_VERSION = "ntpgeom.snapshot", 1
+
+
+def _checked_snapshot(path: Path, header: dict[str, Any], z: dict[str, np.ndarray]) -> "Snapshot":
+    """A snapshot whose arrays have consistent shapes and finite values (else FormatError naming the file)."""
+    try:
+        W, H, L, b = (np.asarray(z[k], dtype=np.float64) for k in ("W", "H", "L", "b"))
+        ctx = z.get("contexts")
+        shapes_ok = W.ndim == H.ndim == L.ndim == 2 and b.shape == (W.shape[0],) and W.shape[1] == H.shape[0] \
+            and L.shape == (W.shape[0], H.shape[1]) and (ctx is None or ctx.shape == (H.shape[1],))
+        if not shapes_ok:
+            raise ValueError(f"inconsistent shapes W {W.shape}, H {H.shape}, L {L.shape}, b {b.shape}")
+        if not all(np.isfinite(a).all() for a in (W, H, L, b)):
+            raise ValueError("non-finite values")
+        return Snapshot(int(header["step"]), W, H, L, b, bool(header["has_bias"]), ctx)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FormatError(f"{path} is not a valid snapshot ({exc}); retrain the run") from None
 
 
 def write_loss(run_dir: Path, log: dict[str, list]) -> None:
@@ -201,12 +220,8 @@ class Run:
         path = snapshot_path(self.path, int(step))
         if not path.exists():
             raise TrainError(f"run {self.path} has no snapshot at step {step}; available steps: {self.steps}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                ctx = z["contexts"] if "contexts" in z.files else None
-                return Snapshot(int(z["step"]), z["W"], z["H"], z["L"], z["b"], bool(z["has_bias"]), ctx)
-        except (KeyError, ValueError, OSError, EOFError) as exc:
-            raise FormatError(f"{path} is corrupt ({exc})") from exc
+        header, z = load_npz(path, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, "snapshot", "retrain the run (its snapshot is corrupt)")
+        return _checked_snapshot(path, header, z)
 
     def snapshots(self) -> Iterator[Snapshot]:
         """All snapshots in step order."""
