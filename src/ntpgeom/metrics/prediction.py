@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..reprs import short_repr
 from ..data import NTPData
 from ..theory import cross_entropy, factors
 from .distances import best_scale_residual
@@ -68,6 +69,8 @@ class Prediction:
         Whether the path solver reported convergence (True for the asymptotic form).
     note : str
     """
+
+    __repr__ = short_repr
 
     L: np.ndarray
     norm: float

@@ -12,6 +12,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from ..reprs import short_repr
 from ..data import NTPData
 from ..theory import direction_distance, factors
 from ..theory.subspaces import L_in as _L_in
@@ -56,6 +57,8 @@ class Reference:
     ``tilde_optimal``: S̃ is itself optimal for NTP-SVM* (``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``), so it lies on the optimal
     face whatever L_mm the solver returned (e.g. the 5-cycle).
     """
+
+    __repr__ = short_repr
 
     data: NTPData
     L_in: np.ndarray

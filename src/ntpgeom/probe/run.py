@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..reprs import short_repr
 from .. import validate
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
@@ -44,6 +45,8 @@ class ProbeResult:
     info : dict
         Model provenance, configuration, the L = W H check, timings, versions.
     """
+
+    __repr__ = short_repr
 
     data: NTPData
     H: np.ndarray

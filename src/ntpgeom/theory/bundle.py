@@ -9,6 +9,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..reprs import short_repr
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError, SolverError
@@ -87,6 +88,8 @@ class Theory:
     meta : dict
         Config and versions.
     """
+
+    __repr__ = short_repr
 
     data_hash: str
     L_in: np.ndarray

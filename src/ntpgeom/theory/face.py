@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
+from ..reprs import short_repr
 from .geometry import direction_distance
 from ..errors import SolverError
 from .pattern import reduce_pattern, support_mask
@@ -70,6 +71,8 @@ class Face:
     info : dict
         ``opt_check`` (cvxpy's own minimum), ``n_directions``, ``seed``.
     """
+
+    __repr__ = short_repr
 
     members: np.ndarray
     diameter: float

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..reprs import short_repr
 from ..data import NTPData
 from .geometry import direction_distance
 from . import subspaces
@@ -69,6 +70,8 @@ class PathPoint:
     info : dict
         ``tol``, ``floor``, ``step``, ``restarts``.
     """
+
+    __repr__ = short_repr
 
     L: np.ndarray
     norm: float

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..reprs import short_repr
 from ..data import NTPData
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
@@ -47,6 +48,8 @@ class RegResult:
         ``.gap``, ``.residual``, ``.iterations``, ``.seconds``, ``.converged``.
     info : dict
     """
+
+    __repr__ = short_repr
 
     lam: float
     L: np.ndarray

@@ -16,6 +16,7 @@ from typing import Union
 import numpy as np
 import scipy.sparse as sp
 
+from ..reprs import short_repr
 from ..data import NTPData
 from ..data.groups import column_groups
 from ..errors import ShapeError, SolverError
@@ -111,6 +112,8 @@ class Reduction:
     col_group : int array, shape (m,)
         Reduced column of each context.
     """
+
+    __repr__ = short_repr
 
     mask: np.ndarray
     r: np.ndarray
@@ -226,6 +229,8 @@ class SupportPattern:
     mask : bool ndarray, shape (V, m)
     reduction : Reduction
     """
+
+    __repr__ = short_repr
 
     mask: np.ndarray
     reduction: Reduction

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.linalg import null_space
 from scipy.optimize import nnls
 
+from ..reprs import short_repr
 from .pattern import PatternLike, support_mask
 from .svm_backends import max_violation
 
@@ -51,6 +52,8 @@ class RankResult:
     norms : tuple of float
         Final ``‖L‖_*`` of every start (inf for a failed one).
     """
+
+    __repr__ = short_repr
 
     d: int
     L: np.ndarray | None

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..reprs import short_repr
 from ..status import SolverStats
 
 
@@ -39,6 +40,8 @@ class SVMResult:
     info : dict
         Backend details (penalty, history, solver status), JSON-serialisable.
     """
+
+    __repr__ = short_repr
 
     L: np.ndarray
     nuclear_norm: float

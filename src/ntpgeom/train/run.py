@@ -43,6 +43,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..reprs import short_repr
 from .._io import load_npz, save_npz, write_json_atomic
 from ..data import NTPData
 from ..data import load as load_data
@@ -86,6 +87,8 @@ class Snapshot:
         When the run snapshots a fixed subset of its contexts (``snapshot_contexts``): their indices (sorted) into
         the data's m contexts, and H, L hold those k columns only. None: all m contexts.
     """
+
+    __repr__ = short_repr
 
     step: int
     W: np.ndarray

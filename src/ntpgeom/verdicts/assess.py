@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..reprs import short_repr
 from ..data import NTPData
 from ..metrics import Reference, TheoryLike, centred, prediction_point, reference, snapshot_metrics
 from .core import Verdict
@@ -36,6 +37,8 @@ class Assessment:
     row : dict
         Every metric (:data:`ntpgeom.metrics.COLUMNS`); ``first_row`` that of ``first`` (or None).
     """
+
+    __repr__ = short_repr
 
     verdicts: list[Verdict]
     dist_mm: float
