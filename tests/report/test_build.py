@@ -190,3 +190,27 @@ def test_extra_verdict_tables_use_the_same_macro(tmp_path):
     html = render_report(_empty_result(tmp_path), extra_tables=[block])
     i = html.index("<h3>Controls</h3>")
     assert "control/shuffled" in html[i:] and "−0.490" in html[i:] and 'class="FAIL"' in html[i:]
+
+
+def test_cli_report_controls_judge_the_impostors(shared, tmp_path, capsys):
+    """`ntpgeom report --controls`: the controls table sits beside the verdicts; the prediction passes, and no
+    impostor passes the claim it imitates."""
+    out = tmp_path / "controls"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(shared.out / "ufm-synthetic" / "ufm"), "-o", str(out), "--controls", "--no-svg",
+              "--dpi", str(TEST_DPI), "--theory", str(shared.out / "ufm-synthetic" / "theory.npz"), "-q"])
+    assert exc.value.code in (0, None), capsys.readouterr().err
+    from ntpgeom.verdicts.controls import IMPERSONATES
+
+    tables = json.loads((out / "report.json").read_text())["tables"]
+    (title, rows), = tables.items()
+    assert title.startswith("Controls: ")
+    by: dict[str, dict[str, str]] = {}
+    key = {title: claim for claim, title in CLAIMS.items()}  # the page's rows carry the claim's title
+    for r in rows:
+        by.setdefault(r["run"].split("/", 1)[1], {})[key[r["claim"]]] = r["status"]
+    assert set(by["positive"].values()) == {"pass"} and len(by) >= 6
+    for name, claims in IMPERSONATES.items():
+        for claim in claims if name in by else ():
+            assert by[name][claim] in ("FAIL", "inconclusive"), (name, claim, by[name][claim])
+    assert title in (out / "index.html").read_text(encoding="utf-8")

@@ -54,6 +54,9 @@ def _register_report(app: typer.Typer) -> None:
             None, "--theory", help="Precomputed theory file(s) (`ntpgeom solve -o` output); computed when absent."),
         title: str = typer.Option("ntpgeom report", "--title", help="Page title."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
+        controls: bool = typer.Option(False, "--controls", help="Also judge the positive and negative controls "
+                                      "(L_mm itself, S̃, a perturbed L_mm, permuted group means, random, relabelled "
+                                      "data, supports only) on each dataset, beside the verdicts."),
         dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
         svg: bool = typer.Option(True, "--svg/--no-svg", help="Write an SVG beside every PNG figure."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output (verdict rows and paths)."),
@@ -73,7 +76,7 @@ def _register_report(app: typer.Typer) -> None:
         say = (lambda _m: None) if quiet or as_json else printer()
         try:
             res = build_report(runs, out, theories=theories, title=title, progress=say, overwrite=overwrite, dpi=dpi,
-                               svg=svg, started=t0)
+                               svg=svg, started=t0, controls=controls)
         except KeyboardInterrupt:
             typer.echo(f"interrupted; nothing was written to {out}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

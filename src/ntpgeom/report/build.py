@@ -36,6 +36,7 @@ from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
 from .result import DatasetReport, ReportResult, RunReport, unfinished_reason, verdict_json  # noqa: F401 (re-exported)
 from .style import output
+from ..verdicts import controls_tables
 from .verdicts import THRESHOLDS, judge
 
 Progress = Callable[[str], None] | None
@@ -84,6 +85,8 @@ def build_report(
     command: str | None = None,
     provenance_extra: Mapping[str, Any] | None = None,
     tables: Mapping[str, Sequence[Any]] | None = None,
+    controls: bool = False,
+    seed: int = 0,
 ) -> ReportResult:
     """Measure runs against the theory, draw the figures, judge the claims and write ``OUT/index.html``.
 
@@ -114,6 +117,9 @@ def build_report(
         More rows for the provenance block (e.g. the parallel-process setting).
     tables : mapping title -> verdicts, optional
         More verdict tables under the main one (e.g. the negative controls), rendered by the same template macro.
+    controls : bool
+        Also run the positive and negative controls (:func:`ntpgeom.verdicts.controls_tables`, ``seed``) on every
+        dataset whose L_mm is solved, and show them beside the verdicts.
 
     Returns
     -------
@@ -130,6 +136,10 @@ def build_report(
             datasets = [_measure(group, tmp, dict(theories or {}), max_contexts, say)
                         for group in _groups(runs, labels, names)]
             datasets = [_draw(ds, tmp, say) for ds in datasets]
+            if controls:
+                say("negative and positive controls (ntpgeom.verdicts.controls)")
+                tables = {**(tables or {}), **{t.title: t.rows for t in
+                                               controls_tables([(d.name, d.data, d.theory) for d in datasets], seed)}}
             seeds = [int(r.run.config["seed"]) for ds in datasets for r in ds.runs if r.run.config.get("seed") is not None]
             pv = prov.collect(seconds=time.perf_counter() - t0, seeds=seeds, command=command,
                               extra=provenance_extra)
