@@ -227,8 +227,6 @@ def load_model(
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _require_transformers()
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
     if torch_dtype is None:
@@ -236,42 +234,14 @@ def load_model(
     kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     if gguf is not None:
         kw["gguf_file"] = gguf
-    try:
-        config = AutoConfig.from_pretrained(str(folder), **kw)
-    except Exception as exc:  # noqa: BLE001 - a foreign config fails in many ways
-        raise ProbeError(f"cannot read the model configuration in {folder}: {_first_line(exc)}") from None
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
-
-    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
-        raise ProbeError(
-            f"{folder} holds a {config.model_type!r} model, which is not a causal language model; "
-            "the probe needs a model with a next-token (LM) head"
-        )
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model, loading = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=torch_dtype, output_loading_info=True, **kw
-        )
-    except Exception as exc:  # noqa: BLE001 - foreign weight files fail in many ways (safetensors, gguf, torch)
-        raise ProbeError(f"cannot load the model weights in {folder}: {_first_line(exc)}") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
+    config = _causal_config(folder, kw)
+    model, loading = _weights(folder, torch_dtype, kw)
     head = model.get_output_embeddings()
     if head is None or getattr(head, "weight", None) is None:
         raise ProbeError(f"the model in {folder} has no output embedding (lm_head); the probe needs W")
     tied = bool(head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr())
     _require_trained_weights(folder, loading, tied)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), **kw)
-    except Exception as exc:  # noqa: BLE001 - a foreign tokenizer file fails in many ways
-        raise ProbeError(f"cannot load a tokenizer from {folder}: {_first_line(exc)}; save the tokenizer with the model") from None
-    if isinstance(tokenizer, bool) or not callable(tokenizer):
-        raise ProbeError(f"no tokenizer found in {folder}; save the tokenizer with the model")
+    tokenizer = _tokenizer(folder, kw)
     model.eval()
     model.to(device)
     V_model, d = (int(s) for s in head.weight.shape)
@@ -293,6 +263,54 @@ def load_model(
         "name_or_path": getattr(config, "_name_or_path", None),
     }
     return LoadedModel(model, tokenizer, str(folder), gguf, info)
+
+
+def _causal_config(folder: Path, kw: dict[str, Any]) -> Any:
+    """The model's configuration (never its custom code), refused unless it is a causal LM."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    try:
+        config = AutoConfig.from_pretrained(str(folder), **kw)
+    except Exception as exc:  # noqa: BLE001 - a foreign config fails in many ways
+        raise ProbeError(f"cannot read the model configuration in {folder}: {_first_line(exc)}") from None
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+        raise ProbeError(
+            f"{folder} holds a {config.model_type!r} model, which is not a causal language model; "
+            "the probe needs a model with a next-token (LM) head"
+        )
+    return config
+
+
+def _weights(folder: Path, torch_dtype: Any, kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The model and transformers' loading info (missing keys), with transformers' logging and bars silenced."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, output_loading_info=True, **kw)
+    except Exception as exc:  # noqa: BLE001 - foreign weight files fail in many ways (safetensors, gguf, torch)
+        raise ProbeError(f"cannot load the model weights in {folder}: {_first_line(exc)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _tokenizer(folder: Path, kw: dict[str, Any]) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), **kw)
+    except Exception as exc:  # noqa: BLE001 - a foreign tokenizer file fails in many ways
+        raise ProbeError(f"cannot load a tokenizer from {folder}: {_first_line(exc)}; save the tokenizer with the model") from None
+    if isinstance(tokenizer, bool) or not callable(tokenizer):
+        raise ProbeError(f"no tokenizer found in {folder}; save the tokenizer with the model")
+    return tokenizer
 
 
 def _require_trained_weights(folder: Path, loading: dict[str, Any], tied: bool) -> None:
