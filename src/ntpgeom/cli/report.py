@@ -6,7 +6,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Sequence
 
 import typer
 
@@ -87,6 +87,18 @@ def _register_report(app: typer.Typer) -> None:
             typer.echo(f"\nreport: {res.path}")
 
 
+def _print_controls(tables: Sequence[Any]) -> None:
+    """The controls of every dataset, each in its own table, and one line saying whether every impostor was rejected."""
+    from ..report.html import verdict_view
+    from ..report.terminal import print_verdicts
+
+    for t in tables:
+        typer.echo(f"\n{t.title} (the prediction must pass; each impostor must fail the claim it imitates)")
+        print_verdicts([verdict_view(v) for v in t.rows])
+        typer.echo("  every impostor rejected" if not t.violations else
+                   "  VERDICT BUG, an impostor passed: " + "; ".join(t.violations))
+
+
 def _register_reproduce(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce(
@@ -136,7 +148,9 @@ def _register_reproduce(app: typer.Typer) -> None:
             from ..report.build import verdict_json
 
             print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
-                        "reused": list(res.reused), "verdicts": verdict_json(res.report)})
+                        "reused": list(res.reused), "verdicts": verdict_json(res.report),
+                        "controls": [t.as_dict() for t in res.controls]})
         else:
             print_verdicts(res.report.views)
+            _print_controls(res.controls)
             typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")
