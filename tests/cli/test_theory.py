@@ -75,3 +75,16 @@ def test_cli_solve_reports_the_status(tmp_path):
 
 def test_cli_methods_are_the_backend_table():
     assert [m.value for m in Method] == list(METHODS)
+
+
+def test_solve_that_stops_above_tol_exits_1_unless_allowed(tmp_path):
+    """A non-converged solve is not silently a success: exit 1 with an error line; --allow-inexact accepts it."""
+    from typer.testing import CliRunner
+
+    from ntpgeom.cli import app
+
+    args = ["solve", "synthetic", "--tol", "1e-12", "--max-iter", "1", "--method", "fast"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1 and "user_limit" in res.output and "--allow-inexact" in res.output
+    ok = CliRunner().invoke(app, [*args, "--allow-inexact", "--json"])
+    assert ok.exit_code == 0 and '"status": "user_limit"' in ok.stdout

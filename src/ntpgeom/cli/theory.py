@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -33,9 +33,14 @@ def solve(
     max_iter: int = typer.Option(20000, "--max-iter", help="Iteration cap."),
     threads: int = typer.Option(1, "--threads", help="BLAS threads."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Save the Theory (L_mm, factors, Grams) to this .npz."),
+    allow_inexact: bool = typer.Option(False, "--allow-inexact", help="Exit 0 even when the solve stops above --tol "
+                                       "(the -o file is written either way and records the status and the gap)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry."""
+    """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry.
+
+    Exits 1 when the solver stops above ``--tol`` (status ``user_limit``), after printing what it reached, unless
+    ``--allow-inexact``."""
     from ..theory import compute_theory
 
     check_solver_options(tol, max_iter, threads, names=_FLAGS)
@@ -60,7 +65,7 @@ def solve(
     }
     if as_json:
         print_json(rec)
-        return
+        return _exit_if_inexact(th.status, allow_inexact, as_json)
     typer.echo(f"dataset        {data!r}")
     typer.echo(f"reduced        {rec['reduced_shape'][0]} x {rec['reduced_shape'][1]} distinct rows x supports")
     typer.echo(f"‖L_mm‖_*       {rec['nuclear_norm']:.10g}")
@@ -75,6 +80,16 @@ def solve(
         typer.echo(f"warning: {w}", err=True)
     if out is not None:
         typer.echo(f"saved          {out}")
+    _exit_if_inexact(th.status, allow_inexact, as_json)
+
+
+def _exit_if_inexact(status: Any, allow_inexact: bool, as_json: bool) -> None:
+    if status.solved or allow_inexact:
+        return
+    if not as_json:
+        typer.echo(f"error: the solve stopped above --tol (status {status.value}); raise --max-iter or --tol, "
+                   "or accept the certified gap with --allow-inexact", err=True)
+    raise typer.Exit(1)
 
 
 def path(
