@@ -18,5 +18,8 @@ with tempfile.TemporaryDirectory() as tmp:
     print(res.report.verdict_text())
     print(f"report: {res.report_path} ({res.seconds:.1f} s)")
     html = res.report_path.read_text(encoding="utf-8")
-    assert "Provenance" in html and all(v.status == "pass" for v in res.report.views)
+    # the controls beside the verdicts: the prediction passes every claim, and no impostor passes the claim it imitates
+    for table in res.controls:
+        print(f"{table.title}: " + ("every impostor rejected" if not table.violations else f"BUG {table.violations}"))
+    assert "Provenance" in html and all(not t.violations for t in res.controls)
 print("ok")
