@@ -211,7 +211,8 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def _json_default(o: Any) -> Any:
-    """``default=`` hook for ``json.dumps`` (kept for callers outside _io; prefer :func:`ntpgeom.jsonable.to_jsonable`)."""
+    """``default=`` hook of the header JSON in :func:`save_npz` and :func:`content_hash` (numpy scalars, paths, enums
+    through :func:`ntpgeom.jsonable.to_jsonable`)."""
     from .jsonable import to_jsonable
 
     return to_jsonable(o)

@@ -142,16 +142,23 @@ def test_seed_determinism(tmp_path, small):
     assert not np.array_equal(a.snapshot(30).W, c.snapshot(30).W)
 
 
-def test_interrupted_run_is_loadable_and_resumable(tmp_path, small):
-    class Boom(Exception):
-        pass
+class Boom(Exception):
+    """A hard crash inside training (not Ctrl-C)."""
+
+
+def _crash_at(at: int):
+    """A progress callback that crashes the run when it reports step ``at``."""
 
     def crash(stage, step, total, numbers):
-        if step == 33:
+        if step == at:
             raise Boom
 
+    return crash
+
+
+def test_interrupted_run_is_loadable_and_resumable(tmp_path, small):
     with pytest.raises(Boom):
-        train(small, steps=60, lr=0.05, checkpoint_every=10, out=tmp_path / "r", progress=crash)
+        train(small, steps=60, lr=0.05, checkpoint_every=10, out=tmp_path / "r", progress=_crash_at(33))
     run = load_run(tmp_path / "r")  # a hard crash: loadable, status still "running"
     assert run.status == "running" and 20 in run.steps and len(run.loss["step"]) >= 30
     resumed = train(out=tmp_path / "r", resume=True)
@@ -253,15 +260,8 @@ def test_checkpoint_cadence_by_steps_time_and_an_early_first_one(tmp_path, small
 
 
 def test_run_killed_before_the_first_step_checkpoint_resumes(tmp_path, small):
-    class Boom(Exception):
-        pass
-
-    def crash(stage, step, total, numbers):
-        if step == 3:
-            raise Boom
-
     with pytest.raises(Boom):
-        train(small, steps=12, lr=0.05, out=tmp_path / "r", progress=crash)  # default cadence: 1000 steps
+        train(small, steps=12, lr=0.05, out=tmp_path / "r", progress=_crash_at(3))  # default cadence: 1000 steps
     _same_runs(train(small, steps=12, lr=0.05, out=tmp_path / "w"), train(out=tmp_path / "r", resume=True))
 
 

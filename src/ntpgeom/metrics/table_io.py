@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,7 +37,7 @@ def save_table(table: Mapping[str, Any], path: str | Path, meta: Mapping[str, An
     pq_path, js_path = stem.with_name(stem.name + ".parquet"), stem.with_name(stem.name + ".json")
     with atomic_path(pq_path) as tmp:
         pq.write_table(tbl, tmp)
-    js = {**header, "columns": {k: [None if isinstance(x, float) and math.isnan(x) else x for x in v.tolist()] for k, v in cols.items()}}
+    js = {**header, "columns": {k: v.tolist() for k, v in cols.items()}}  # NaN -> null in write_json_atomic
     write_json_atomic(js_path, js)
     return pq_path, js_path
 

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..reprs import short_repr
+from .. import validate
 from ..data import NTPData
 from .geometry import direction_distance
 from . import subspaces
@@ -179,13 +180,7 @@ class _Objective:
 
 
 def _check_norm(norm: Any) -> float:
-    try:
-        B = float(norm)
-    except (TypeError, ValueError) as exc:
-        raise SolverError(f"the norm B must be a positive number, got {norm!r}") from exc
-    if not (np.isfinite(B) and B > 0):
-        raise SolverError(f"the norm B must be a positive finite number, got {norm!r}")
-    return B
+    return validate.real("the norm B", norm, lo=0.0, lo_open=True, error=SolverError)
 
 
 def _default_start(data: NTPData, B: float) -> np.ndarray:

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from ..reprs import short_repr
 from ..data import NTPData
+from .. import validate
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance
@@ -130,13 +131,7 @@ class _Problem:
 def _validate(data: Any, lam: Any) -> float:
     if not isinstance(data, NTPData):
         raise SolverError(f"the regularised problem needs an NTPData (it depends on P and π), got {type(data).__name__}")
-    try:
-        lam = float(lam)
-    except (TypeError, ValueError) as exc:
-        raise SolverError(f"lambda must be a positive number, got {lam!r}") from exc
-    if not (np.isfinite(lam) and lam > 0):
-        raise SolverError(f"lambda must be a positive finite number, got {lam!r}")
-    return lam
+    return validate.real("lambda", lam, lo=0.0, lo_open=True, error=SolverError)
 
 
 def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int,
