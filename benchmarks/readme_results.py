@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ntpgeom._io import write_text_atomic
 from ntpgeom.metrics import load_table
+from ntpgeom.report.html import num as _num  # the report's one number format
 from ntpgeom.verdicts import CLAIMS as JUDGE_CLAIMS
 from ntpgeom.verdicts.controls import IMPERSONATES
 
@@ -26,11 +27,6 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 CLAIMS = ("loss", "C1", "C2", "C3", "C4", "L_mm")
 
 
-def _num(x: object) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    v = float(x)  # type: ignore[arg-type]
-    return f"{v:.3f}" if 0.01 <= abs(v) < 1000 else f"{v:.1e}"
 
 
 def _cell(row: dict | None) -> str:
