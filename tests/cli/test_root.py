@@ -90,3 +90,12 @@ def test_json_output_is_strict(capsys):
         raise AssertionError(f"invalid JSON token {tok}")
 
     assert json.loads(out, parse_constant=refuse) == {"a": None, "b": [None, None, 1.5], "c": {"d": None}}
+
+
+@pytest.mark.parametrize("argv", [["train"], ["reproduce"], ["report"], ["solve"], ["data", "build"], ["probe"]])
+def test_help_shows_no_type_for_flags(argv, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    code, out, _ = run([*argv, "--help"], capsys)
+    assert code == 0 and "--help" in out
+    assert "<bool>" not in out  # flags take no value
+    assert "<int" in out or "<path>" in out or "<str>" in out  # options with values keep their type

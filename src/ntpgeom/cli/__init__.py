@@ -49,6 +49,22 @@ class _Root(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _untyped_flags() -> None:
+    """Typer (>= 0.2x) labels every flag ``<bool>`` in the help, though a flag takes no value: show no type for
+    flags (``--resume``, ``--svg/--no-svg``, ``--help``); options with values keep theirs (``<int>``, ``<path>``)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "untyped_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.untyped_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def _usage_message(exc: Any) -> str:
     msg = " ".join(str(exc.format_message()).split())
     ctx = getattr(exc, "ctx", None)
@@ -100,6 +116,7 @@ def _root(
 
 
 _register_all()
+_untyped_flags()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,36 +53,15 @@ def config_options() -> dict[str, inspect.Parameter]:
     return out
 
 
-def _rich_progress() -> tuple[Any, Any]:
-    """The rich progress bar of the command line: ``(progress callback, stop)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn())
-    bar = Progress(*cols, console=err_console, transient=False)
-    task: list[Any] = []
-
-    def progress(stage: str, done: int, total: int, numbers: Any) -> None:
-        if not task:  # the bar appears once the configuration is validated and training has started
-            bar.start()
-            task.append(bar.add_task(stage, total=total, info=""))
-        bar.update(task[0], completed=done, total=total,
-                   info=f"CE-H {numbers['gap']:.3e}  |L| {numbers['norm_L']:.3g}")
-
-    def stop() -> None:
-        if task:  # stopping a bar that never started would still print an empty line
-            bar.stop()
-
-    return progress, stop
-
-
 def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = False, overwrite: bool = False,
               as_json: bool = False, **options: Any) -> None:
     """Train a model on NTP data, snapshotting W, H and L at log-spaced steps into a run folder."""
     from ..train import TrainInterrupted, train
+    from ..train.progress import ProgressBar
 
     src = _resolve_data(data)
-    progress, stop = (None, lambda: None) if as_json else _rich_progress()
+    bar = ProgressBar(str(options.get("model") or "train"))  # rich on a terminal, plain lines in a log
+    progress, stop = None if as_json else bar.callback(), bar.close
     try:
         run = train(src, out=out, resume=resume, overwrite=overwrite, progress=progress, **options)
     except TrainInterrupted as exc:

@@ -25,7 +25,7 @@ from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
-from .progress import Progress, StopFlag, print_progress
+from .progress import Progress, ProgressBar, StopFlag
 from .sampling import BatchSampler, full_chunks
 from .run import (
     FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, write_config,
@@ -339,7 +339,8 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
         ``progress(stage, done, total, numbers)`` at logged steps: stage "train", the step, ``steps``, and a dict
         with ``ce``, ``gap`` (CE - ℋ), ``norm_L``, ``lr``.
     verbose : bool
-        Print a progress line on stderr every few seconds (when no ``progress`` is given).
+        Show progress when no ``progress`` is given: a tqdm.auto bar in a Jupyter notebook, a rich bar on a
+        terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.train.progress.ProgressBar`).
 
     Returns
     -------
@@ -361,7 +362,10 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
                 data.save(run_dir / "data.npz")
             except OSError as exc:
                 raise TrainError(f"cannot write {run_dir / 'data.npz'}: {exc.strerror or exc}") from exc
-        return Trainer(data, cfg, run_dir, resume, progress or (print_progress() if verbose else None)).run()
+        if progress is not None or not verbose:
+            return Trainer(data, cfg, run_dir, resume, progress).run()
+        with ProgressBar(cfg.model) as bar:
+            return Trainer(data, cfg, run_dir, resume, bar.callback()).run()
 
 
 train.__signature__ = signature_with_options(train)  # type: ignore[attr-defined]
