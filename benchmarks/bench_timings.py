@@ -1,7 +1,7 @@
 """The README's stated timings: wall time of ``ntpgeom reproduce --quick`` and of the default ``ntpgeom reproduce``,
 run as a user runs them (a fresh process each, a fresh output folder), with the core count and the thread setting.
 
-Each budget is timed with ``--threads 1`` (the baseline: every run in turn, one torch/BLAS thread) and with
+Each budget is timed (wall and CPU time) with ``--threads 1`` (the baseline: every run in turn, one torch/BLAS thread) and with
 ``--threads N`` for the other settings asked for (independent runs in N worker processes, one thread each); the
 ratio of medians says whether the parallel setting pays on this machine. The load average before each timing is
 recorded: a busy machine inflates every number, so quote only timings taken with a load near 0.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,9 +41,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def time_reproduce(budget: str, threads: int) -> tuple[float, float]:
-    """Wall seconds of one ``ntpgeom reproduce`` in a fresh process and output folder; and the 1-min load before."""
+def time_reproduce(budget: str, threads: int) -> tuple[float, float, float, float]:
+    """One ``ntpgeom reproduce`` in a fresh process and output folder: wall seconds, CPU seconds (user + system of
+    the process and its workers: nearly what a quiet machine's wall time would be for a serial run), and the 1-min
+    load average before and after. The CPU time is robust to other jobs; the wall time is not."""
     load = os.getloadavg()[0]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "ntpgeom", "reproduce", "-o", str(Path(tmp) / "r"), "--threads", str(threads)]
@@ -51,9 +55,11 @@ def time_reproduce(budget: str, threads: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if res.returncode != 0:
         raise SystemExit(f"error: {' '.join(cmd)} failed (exit {res.returncode}):\n{res.stderr[-2000:]}")
-    return seconds, load
+    return seconds, cpu, load, os.getloadavg()[0]
 
 
 def fmt_seconds(s: float) -> str:
@@ -74,24 +80,29 @@ def main(argv: list[str] | None = None) -> None:
         base = None
         for n in settings:
             runs = [time_reproduce(budget, n) for _ in range(args.repeats)]
-            med = statistics.median(s for s, _ in runs)
+            med = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
             base = med if n == 1 else base
-            load = max(ld for _, ld in runs)
-            rows.append((budget, n, med, load, base / med if base else float("nan")))
-            print(f"reproduce {budget} --threads {n}: {fmt_seconds(med)} (load before: {load:.2f})", flush=True)
+            load = (max(r[2] for r in runs), max(r[3] for r in runs))
+            rows.append((budget, n, med, cpu, load, base / med if base else float("nan")))
+            print(f"reproduce {budget} --threads {n}: {fmt_seconds(med)} wall, {fmt_seconds(cpu)} CPU (load before "
+                  f"{load[0]:.2f}, after {load[1]:.2f})", flush=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {when} by `benchmarks/bench_timings.py` on {cpu_model()}, {os.cpu_count()} logical cores, "
         f"Python {platform.python_version()}; median of {args.repeats} run(s) per setting, each a fresh process and "
         "output folder. `--threads 1`: every run in turn on one torch/BLAS thread (the baseline); `--threads N`: "
-        "independent runs in N worker processes of one thread each.",
+        "independent runs in N worker processes of one thread each. CPU time: user + system seconds of the command "
+        "and its workers, robust to other jobs on the machine (for a serial run it is about the wall time a quiet "
+        "machine would give); the wall time grows with the load.",
         "",
-        "| command | threads | wall time | speed-up vs --threads 1 | 1-min load before |",
-        "|---|---|---|---|---|",
+        "| command | threads | wall time | CPU time | speed-up vs --threads 1 | 1-min load before / after |",
+        "|---|---|---|---|---|---|",
     ]
-    for budget, n, med, load, ratio in rows:
+    for budget, n, med, cpu, load, ratio in rows:
         cmd = "ntpgeom reproduce" + (" --quick" if budget == "quick" else "")
-        lines.append(f"| `{cmd}` | {n} | {fmt_seconds(med)} ({med:.1f} s) | {ratio:.2f}x | {load:.2f} |")
+        lines.append(f"| `{cmd}` | {n} | {fmt_seconds(med)} ({med:.1f} s) | {fmt_seconds(cpu)} | {ratio:.2f}x | "
+                     f"{load[0]:.2f} / {load[1]:.2f} |")
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
