@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", choices=("quick", "default", "both"), default="quick")
     ap.add_argument("--threads", default="1,2", help="comma-separated --threads settings (1 = the baseline)")
     ap.add_argument("--repeats", type=int, default=1, help="timings per setting (the median is reported)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "timings.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "timings.md")
     args = ap.parse_args(argv)
     settings = sorted({int(t) for t in args.threads.split(",")} | {1})
     budgets = ("quick", "default") if args.budget == "both" else (args.budget,)
