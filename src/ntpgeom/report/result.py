@@ -98,3 +98,30 @@ def verdict_json(result: ReportResult) -> list[dict[str, Any]]:
                 row.update(margin=view.margin, status=view.status, judged=rr.unfinished is None)
                 rows.append(row)
     return rows
+
+
+@dataclass(frozen=True, eq=False)
+class AppendixResult:
+    """One appendix experiment of ``reproduce`` (:mod:`ntpgeom.report.appendix`), measured and drawn.
+
+    ``columns``: (key, label) of the small ``table`` (list of rows, dicts by key); ``numbers``: the main numbers
+    (JSON-ready); ``rows``: every measurement row per run (for ``measurements.json``); ``summary``: one line.
+    """
+
+    name: str
+    title: str
+    caption: str
+    figure: Path
+    columns: tuple[tuple[str, str], ...]
+    table: list[dict[str, Any]]
+    numbers: dict[str, Any]
+    rows: dict[str, list[dict[str, Any]]]
+    summary: str
+    notes: tuple[str, ...] = ()
+
+    def as_json(self, base: Path) -> dict[str, Any]:
+        """JSON-ready dict; the figure path relative to ``base``."""
+        return {"name": self.name, "title": self.title, "caption": self.caption,
+                "figure": Path(self.figure).relative_to(base).as_posix(), "columns": [list(c) for c in self.columns],
+                "table": self.table, "numbers": self.numbers, "summary": self.summary, "notes": list(self.notes),
+                "rows": self.rows}
