@@ -14,7 +14,7 @@ machinery as the main experiments: reuse, resume and worker processes apply), a 
     B = ‖L_k‖_* (``ntpgeom.theory.path_points``), to L_mm, and the excess CE(L_k) − CE(L̂_B) ≥ 0.
 ``autoregressive`` (App. D.3)
     Character-level text made of the ``synthetic`` corpus's sentences (context + next word, once per count; one
-    document each), contexts of every length 1..16 (the paper's range; quick: 1..6), one transformer trained on all
+    document each), contexts of every length 1..16 (the paper's range; quick: 1..4), one transformer trained on all
     lengths at once (the LM objective). Per length T: ℋ_T, CE_T − ℋ_T, and dir(P_⊥L_T, S̃_T) (S̃: the Frobenius
     max-margin proxy; NTP-SVM* is not solved for this V x m).
 ``bottleneck`` (App. D.4)
@@ -88,7 +88,7 @@ APPENDIX_RECIPES: dict[str, dict[str, list[RunSpec]]] = {"default": _recipes(Fal
 DATASETS: dict[str, Callable[[bool], NTPData]] = {
     "mlp": lambda quick: corpora.stories(),
     "optimizers": lambda quick: corpora.synthetic(),
-    "autoregressive": lambda quick: autoregressive_data(6 if quick else 16),
+    "autoregressive": lambda quick: autoregressive_data(4 if quick else 16),
     "bottleneck": lambda quick: corpora.synthetic(),
 }
 

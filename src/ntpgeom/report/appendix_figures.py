@@ -63,7 +63,7 @@ def fig_optimizers(series: Mapping[str, Rows], path: str | Path) -> Path:
             for ax, key in zip(axes, ("dir_path", "dir_mm", "excess")):
                 _plot(ax, B, _col(rows, key), True, color=c, label=label, marker="o", markersize=3)
         titles = ("Distance to the path point L̂_B", "Distance to L_mm", "Excess loss over the path point")
-        ylabels = ("‖L/‖L‖ − L̂_B/‖L̂_B‖‖  (centred)", "‖L/‖L‖ − L_mm/‖L_mm‖‖", "CE(L) − CE(L̂_B)  (nats)")
+        ylabels = ("dir(L, L̂_B)  (L centred)", "dir(L, L_mm)", "CE(L) − CE(L̂_B)  (nats)")
         for ax, t, yl in zip(axes, titles, ylabels):
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -96,10 +96,11 @@ def fig_by_length(rows: Rows, path: str | Path) -> Path:
         axes[1].set_ylabel("CE_T − ℋ_T  (nats)")
         axes[1].set_title("Loss gap per length over training")
         _plot(axes[2], T, _col(last, "dir_perp_tilde"), color="#0072B2", marker="o", label=f"step {steps[-1]}")
-        axes[2].set_ylabel("‖P_⊥L_T/‖·‖ − S̃_T/‖·‖‖")
+        axes[2].set_ylabel("dir(P_⊥L_T, S̃_T)  (contexts of length T)")
         axes[2].set_title("Geometry per length: P_⊥(L) vs the S̃ proxy")
         for ax in axes:
             ax.set_xlabel("context length T")
+            ax.set_xticks(T[:: max(1, len(T) // 8)])
             ax.legend(loc="best")
         return save(fig, path)
 

@@ -55,6 +55,7 @@ class ReportResult:
     out: Path
     datasets: list[DatasetReport]
     provenance: prov.Provenance | None = None
+    appendix: list["AppendixResult"] = field(default_factory=list)  # the appendix experiments (report/appendix.py)
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -67,7 +68,7 @@ class ReportResult:
 
     @property
     def figures(self) -> list[Path]:
-        out = [p for ds in self.datasets for p in ds.figures.values()]
+        out = [p for ds in self.datasets for p in ds.figures.values()] + [a.figure for a in self.appendix]
         return out + [p for ds in self.datasets for r in ds.runs for p in r.files.values() if p.suffix == ".png"]
 
     def verdict_text(self) -> str:
