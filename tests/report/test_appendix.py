@@ -24,6 +24,7 @@ from ntpgeom.report import appendix_measure as AM
 from ntpgeom.report.appendix_tables import MEASURES, common_range_mean
 from ntpgeom.report.jobs import RunSpec, plan_jobs, train_serial
 from ntpgeom.report.style import output
+from ntpgeom.errors import ReproduceError
 
 TEST_DPI = 30
 MAX_LEN = 3
@@ -68,6 +69,8 @@ def test_split_experiments():
     assert A.split_experiments(["stories", "mlp"], False) == (["stories"], ["mlp"])
     assert A.split_experiments(["appendix"], False) == ([], list(A.NAMES))
     assert A.split_experiments(["bottleneck", "optimizers"], False) == ([], ["optimizers", "bottleneck"])
+    with pytest.raises(ReproduceError, match="mlp"):  # the message lists the appendix names among the choices
+        A.split_experiments(["stories", "nope"], False, known=["stories"])
 
 
 def _brute_entropy_by_length(text: str, lo: int, hi: int) -> dict[int, float]:

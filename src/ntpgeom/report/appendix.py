@@ -93,13 +93,18 @@ DATASETS: dict[str, Callable[[bool], NTPData]] = {
 }
 
 
-def split_experiments(experiments: Sequence[str] | None, appendix: bool) -> tuple[list[str] | None, list[str]]:
+def split_experiments(experiments: Sequence[str] | None, appendix: bool, known: Sequence[str] | None = None
+                      ) -> tuple[list[str] | None, list[str]]:
     """``(main experiments, appendix experiments)`` from ``--experiment`` names and ``--appendix``.
 
     Main: None (all of them) when no names were given, else the main names among them (possibly none). Appendix: all
-    of :data:`NAMES` with ``appendix`` (or the name ``appendix``), else the appendix names given.
+    of :data:`NAMES` with ``appendix`` (or the name ``appendix``), else the appendix names given. With ``known`` (the
+    main experiments' names), an unknown name raises :class:`ReproduceError` listing every choice.
     """
     names = list(experiments or [])
+    unknown = [n for n in names if known is not None and n not in (*known, *NAMES, ALL)]
+    if unknown:
+        raise ReproduceError(f"unknown experiment(s) {unknown}; choose from {[*(known or []), *NAMES, ALL]}")
     chosen = [n for n in NAMES if appendix or ALL in names or n in names]
     main = [n for n in names if n not in NAMES and n != ALL]
     return (None if experiments is None or not names else main), chosen

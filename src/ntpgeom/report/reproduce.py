@@ -256,7 +256,7 @@ def reproduce(
         raise ReproduceError(f"--threads must be a positive integer, got {threads}")
     budget = "quick" if quick else "default"
     seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
-    experiments, appendix_names = appx.split_experiments(experiments, appendix)
+    experiments, appendix_names = appx.split_experiments(experiments, appendix, None if text else list(DATASETS))
     plan = [] if experiments == [] and text is None else \
         _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
     aplan = appx.plan(appendix_names, quick)
