@@ -13,7 +13,6 @@ import json
 import math
 from html import escape
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -29,7 +29,6 @@ docs/guides/reproduce.md): see the comments beside each recipe.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 

@@ -266,7 +266,8 @@ def reproduce(
     config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
               "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
     if aplan:
-        config["appendix"] = {n: {s.name or s.model: {"model": s.model, **s.kwargs} for s in specs} for n, _, specs in aplan}
+        config["appendix"] = {n: {s.name or s.model: {"model": s.model, **s.kwargs} for s in specs}
+                              for n, _, specs in aplan}
     write_json_atomic(out / "reproduce.json", {**config, "status": "running"})
     say(f"reproduce ({budget} budget): {len(plan) + len(aplan)} experiment(s), {len(jobs) + len(ajobs)} training runs "
         f"-> {out}")
