@@ -106,24 +106,30 @@ def fig_by_length(rows: Rows, path: str | Path) -> Path:
 
 
 def fig_widths(rows: Rows, rank_mm: int, V: int, path: str | Path) -> Path:
-    """D.4: the loss gap, the direction of P_⊥(L) and the rank-constrained heuristic against the width k."""
-    k = _col(rows, "k")
+    """D.4: the loss gap, the direction of P_⊥(L) and the rank-constrained heuristic against the width k (one curve
+    per model kind)."""
+    models = list(dict.fromkeys(str(r.get("model", "ufm")) for r in rows))
     with styled():
         fig = new_figure(12.0, 3.5)
         axes = fig.subplots(1, 3)
-        _plot(axes[0], k, _col(rows, "gap"), True, color="#0072B2", marker="o", label="model, last step")
+        for i, mdl in enumerate(models):
+            sub = [r for r in rows if str(r.get("model", "ufm")) == mdl]
+            k, c = _col(sub, "k"), color_for(mdl, i)
+            _plot(axes[0], k, _col(sub, "gap"), True, color=c, marker="o", label=f"{mdl}, last step")
+            _plot(axes[1], k, _col(sub, "dir_mm"), color=c, marker="o", label=f"{mdl}: to L_mm")
+            _plot(axes[1], k, _col(sub, "dir_rank_k"), color=c, marker="s", linestyle="--",
+                  label=f"{mdl}: to the rank-≤k point")
         axes[0].set_yscale("log")
         axes[0].set_ylabel("CE − ℋ  (nats)")
         axes[0].set_title("Loss gap")
-        _plot(axes[1], k, _col(rows, "dir_mm"), color="#0072B2", marker="o", label="to L_mm (unconstrained)")
-        _plot(axes[1], k, _col(rows, "dir_rank_k"), color="#D55E00", marker="s", linestyle="--",
-              label="to the rank-≤k heuristic point")
         axes[1].set_ylabel("direction distance of P_⊥(L)")
         axes[1].set_title("Direction of the logits")
-        ratio = _col(rows, "rank_k_norm_ratio")
-        _plot(axes[2], k, ratio, color="#D55E00", marker="s", label="best ‖L‖_* found, rank ≤ k")
-        for kk in k[~np.isfinite(ratio)]:
-            axes[2].axvline(kk, color="#D55E00", alpha=0.3, linewidth=6, label="no feasible point found")
+        first = {int(r["k"]): r for r in rows}
+        k = np.array(sorted(first), dtype=np.float64)
+        ratio = np.array([float(first[int(kk)]["rank_k_norm_ratio"]) for kk in k])
+        _plot(axes[2], k, ratio, color="#000000", marker="s", label="best ‖L‖_* found, rank ≤ k")
+        for j, kk in enumerate(k[~np.isfinite(ratio)]):
+            axes[2].axvline(kk, color="#D55E00", alpha=0.3, linewidth=6, label="no feasible point found" if j == 0 else None)
         axes[2].axhline(1.0, color="#444444", linewidth=1.0, linestyle=":")
         axes[2].set_ylabel("‖L_k‖_* / ‖L_mm‖_*")
         axes[2].set_title("Rank-constrained NTP-SVM* (heuristic)")
@@ -131,7 +137,5 @@ def fig_widths(rows: Rows, rank_mm: int, V: int, path: str | Path) -> Path:
             ax.axvline(rank_mm, color="#444444", linestyle=(0, (4, 3)), linewidth=1.0, label=f"rank L_mm = {rank_mm}")
             ax.set_xscale("log", base=2)
             ax.set_xlabel(f"width k (V = {V})")
-            handles, labels = ax.get_legend_handles_labels()
-            uniq = dict(zip(labels, handles))
-            ax.legend(uniq.values(), uniq.keys(), loc="best")
+            ax.legend(loc="best")
         return save(fig, path)

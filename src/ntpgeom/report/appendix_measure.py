@@ -122,28 +122,37 @@ def width(run: Any) -> int:
     return int(run.config["d"] if b is None else b)
 
 
+def _rank_k_point(data: NTPData, Lmm: np.ndarray, k: int, r_mm: int, starts: int, seed: int
+                  ) -> tuple[np.ndarray | None, float, int]:
+    """``(L, ‖L‖_*, rank)`` of the best rank-≤k NTP-SVM* point: L_mm itself when its rank is at most k, else the
+    factored heuristic's best (L None when no start found a feasible point)."""
+    if k >= r_mm:
+        return Lmm, float(np.linalg.svd(Lmm, compute_uv=False).sum()), r_mm
+    rc = solve_rank_constrained(data, k, L_ref=Lmm, starts=starts, seed=seed)
+    return (None if rc.L is None else centre(rc.L)), rc.nuclear_norm, int(rc.rank)
+
+
 def width_rows(runs: Sequence[Any], L_mm: np.ndarray, *, starts: int = 4, seed: int = 0) -> list[dict[str, Any]]:
-    """One row per run (sorted by width k = the run's d): ``k, steps, gap, B, dir_mm, dir_rank_k, rank_k_norm_ratio,
-    rank_k_rank, rank_k_found`` at the run's last snapshot (see the module docstring)."""
-    rows = []
+    """One row per run (sorted by model kind, then width k): ``model, k, steps, gap, B, dir_mm, dir_rank_k,
+    rank_k_norm_ratio, rank_k_rank, rank_k_found`` at the run's last snapshot (see the module docstring)."""
     data = runs[0].data
     Lmm = centre(L_mm)
     nuc_mm = float(np.linalg.svd(Lmm, compute_uv=False).sum())
     r_mm = numerical_rank(Lmm)
-    for run in sorted(runs, key=width):
+    points: dict[int, tuple[np.ndarray | None, float, int]] = {}
+    rows = []
+    for run in sorted(runs, key=lambda r: (str(r.config["model"]), width(r))):
         k = width(run)
+        if k not in points:
+            points[k] = _rank_k_point(data, Lmm, k, r_mm, starts, seed)
+        rc_L, rc_nuc, rc_rank = points[k]
         L = centre(_snap_arrays(run.snapshot(run.steps[-1]))[2])
         perp = proj_perp(L, data)
-        if k >= r_mm:  # L_mm itself has rank <= k: it is the rank-constrained optimum
-            rc_L, rc_nuc, rc_rank = Lmm, nuc_mm, r_mm
-        else:
-            rc = solve_rank_constrained(data, k, L_ref=Lmm, starts=starts, seed=seed)
-            rc_L, rc_nuc, rc_rank = rc.L, rc.nuclear_norm, rc.rank
         found = rc_L is not None
-        rows.append({"k": k, "steps": int(run.steps[-1]), "gap": cross_entropy(L, data) - data.entropy_bound,
-                     "B": float(np.linalg.svd(L, compute_uv=False).sum()),
-                     "dir_mm": direction_distance(perp, Lmm),
-                     "dir_rank_k": direction_distance(perp, centre(rc_L)) if found else float("nan"),
+        rows.append({"model": str(run.config["model"]), "k": k, "steps": int(run.steps[-1]),
+                     "gap": cross_entropy(L, data) - data.entropy_bound,
+                     "B": float(np.linalg.svd(L, compute_uv=False).sum()), "dir_mm": direction_distance(perp, Lmm),
+                     "dir_rank_k": direction_distance(perp, rc_L) if found else float("nan"),
                      "rank_k_norm_ratio": rc_nuc / nuc_mm if found else float("inf"),
-                     "rank_k_rank": int(rc_rank), "rank_k_found": found})
+                     "rank_k_rank": rc_rank if found else 0, "rank_k_found": found})
     return rows

@@ -119,18 +119,21 @@ def _bottleneck(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
     r_mm = numerical_rank(theory.L_mm)
     fig = AF.fig_widths(rows, r_mm, data.V, folder / "bottleneck.png")
     said = f"rank L_mm = {r_mm}; " + "; ".join(
-        f"k = {r['k']}: CE − ℋ {r['gap']:.2g}, dir to L_mm {r['dir_mm']:.3g}"
+        f"{r['model']} k = {r['k']}: CE − ℋ {r['gap']:.2g}, dir to L_mm {r['dir_mm']:.3g}"
         + (f", to the rank-≤k point {r['dir_rank_k']:.3g} (norm x{r['rank_k_norm_ratio']:.3g})" if r["rank_k_found"]
            else ", no feasible rank-≤k point found") for r in rows)
-    caption = (f"App. D.4, d < V, on 'synthetic' (V = {data.V}): the UFM at widths k, at its last step. Left: CE − ℋ; "
+    kinds = ", ".join(dict.fromkeys(r["model"] for r in rows))
+    caption = (f"App. D.4, d < V, on 'synthetic' (V = {data.V}): {kinds} at widths k (the UFM with d = k; a neural "
+               "model with a linear bottleneck d → k before the output layer), at the last step. Left: CE − ℋ; "
                "middle: the direction of P_⊥(L) against L_mm and against the best rank-≤k NTP-SVM* point found by "
                "the factored heuristic (several starts; an upper bound on the rank-k optimum); right: that point's "
                "nuclear norm over ‖L_mm‖_*. Dashed: rank L_mm. The paper leaves the rank-constrained problem open. "
                f"Measured: {said}.")
-    cols = (("k", "width k"), ("steps", "steps"), ("gap", "CE − ℋ"), ("B", "‖L‖_*"), ("dir_mm", "dir(P⊥L, L_mm)"),
+    cols = (("model", "model"), ("k", "width k"), ("steps", "steps"), ("gap", "CE − ℋ"), ("B", "‖L‖_*"), ("dir_mm", "dir(P⊥L, L_mm)"),
             ("dir_rank_k", "dir(P⊥L, rank-≤k point)"), ("rank_k_norm_ratio", "‖L_k‖_*/‖L_mm‖_*"),
             ("rank_k_rank", "rank of that point"))
-    numbers = {"rank_mm": r_mm, "widths": {r["k"]: {k: v for k, v in r.items() if k != "k"} for r in rows}}
+    numbers = {"rank_mm": r_mm, "runs": {f"{r['model']}-k{r['k']}": {k: v for k, v in r.items()
+                                                                      if k not in ("model", "k")} for r in rows}}
     return AppendixResult("bottleneck", "D.4: widths below the vocabulary (d < V)", caption, fig, cols, rows, numbers,
                           {"widths": rows}, said)
 
