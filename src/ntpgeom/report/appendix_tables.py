@@ -70,7 +70,9 @@ def _optimizers(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
     caption = ("Open question 2 (docs/theory.md §7-8) on 'synthetic': the UFM (d = V, no ridge, one initialisation) "
                "trained by GD, normalised GD and Adam; every snapshot at its own nuclear norm B = ‖L‖_* against the "
                "certified path point L̂_B = argmin CE over ‖L‖_* ≤ B (left), against L_mm (middle), and its excess "
-               "loss over L̂_B (right; ≥ 0). Does the trajectory follow the regularisation path? Measured: "
+               "loss over L̂_B (right; ≥ 0). GD on the unregularised loss is conjectured to follow the regularisation "
+               "path (proven for linear models with fixed H); whether GD, NGD or Adam track L̂_B is the paper's second "
+               "open question. Measured: "
                f"{said}.")
     cols = (("optimizer", "optimizer"), ("steps", "steps"), ("B", "‖L‖_*"), ("gap", "CE − ℋ"),
             ("dir_path", "dir(L, L̂_B), last"), ("dir_path_mean", "dir(L, L̂_B), mean"), ("dir_mm", "dir(L, L_mm)"),
@@ -127,7 +129,8 @@ def _bottleneck(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
                "model with a linear bottleneck d → k before the output layer), at the last step. Left: CE − ℋ; "
                "middle: the direction of P_⊥(L) against L_mm and against the best rank-≤k NTP-SVM* point found by "
                "the factored heuristic (several starts; an upper bound on the rank-k optimum); right: that point's "
-               "nuclear norm over ‖L_mm‖_*. Dashed: rank L_mm. The paper leaves the rank-constrained problem open. "
+               "nuclear norm over ‖L_mm‖_*. Dashed: rank L_mm. The paper: smaller d converges more slowly; the "
+               "rank-constrained problem is left open. "
                f"Measured: {said}.")
     cols = (("model", "model"), ("k", "width k"), ("steps", "steps"), ("gap", "CE − ℋ"), ("B", "‖L‖_*"), ("dir_mm", "dir(P⊥L, L_mm)"),
             ("dir_rank_k", "dir(P⊥L, rank-≤k point)"), ("rank_k_norm_ratio", "‖L_k‖_*/‖L_mm‖_*"),

@@ -152,7 +152,7 @@ def render_report(result: "ReportResult", title: str = "ntpgeom report", intro: 
         ))
     views = result.views
     pv = result.provenance
-    appendix = [appendix_view(a, page_dir) for a in getattr(result, "appendix", [])]
+    appendix = [appendix_view(a, page_dir) for a in result.appendix]
     return Hh.render_page(
         "report.html.j2", title=title, intro=intro, provenance=pv, verdicts=views,
         counts=counts(views, len(result.datasets), sum(len(d.runs) for d in result.datasets)),
