@@ -76,7 +76,7 @@ def _recipes(quick: bool) -> dict[str, list[RunSpec]]:
         "optimizers": [_ufm(3000 // q ** 2, "gd", "gd", 2.0), _ufm(3000 // q ** 2, "ngd", "ngd", 0.1),
                        _ufm(1000 // q ** 2, "adam", "adam", 0.05)],  # quick: /16 (the path points cost most)
         "autoregressive": [RunSpec("transformer", {"d": 32, "layers": 2, "heads": 4, "optimizer": "adamw",
-                                                   "lr": 3e-3, "steps": 400 // q})],
+                                                   "lr": 1e-2, "steps": 200 // (q // 2 or 1)})],
         "bottleneck": [_ufm(2000 // q, f"ufm-d{k}", d=k) for k in (widths[:3] if quick else widths)],
     }
 

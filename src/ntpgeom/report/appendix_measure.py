@@ -122,31 +122,37 @@ def width(run: Any) -> int:
     return int(run.config["d"] if b is None else b)
 
 
-def _rank_k_point(data: NTPData, Lmm: np.ndarray, k: int, r_mm: int, starts: int, seed: int
-                  ) -> tuple[np.ndarray | None, float, int]:
-    """``(L, ‖L‖_*, rank)`` of the best rank-≤k NTP-SVM* point: L_mm itself when its rank is at most k, else the
-    factored heuristic's best (L None when no start found a feasible point)."""
-    if k >= r_mm:
-        return Lmm, float(np.linalg.svd(Lmm, compute_uv=False).sum()), r_mm
-    rc = solve_rank_constrained(data, k, L_ref=Lmm, starts=starts, seed=seed)
+def _rank_k_point(data: NTPData, ref: np.ndarray, k: int, starts: int, seed: int) -> tuple[np.ndarray | None, float, int]:
+    """``(L, ‖L‖_*, rank)`` of the factored heuristic's best rank-≤k NTP-SVM* point started from the top-k factor of
+    ``ref`` (and perturbed copies); L None when no start found a feasible point."""
+    rc = solve_rank_constrained(data, k, L_ref=ref, starts=starts, seed=seed)
     return (None if rc.L is None else centre(rc.L)), rc.nuclear_norm, int(rc.rank)
 
 
 def width_rows(runs: Sequence[Any], L_mm: np.ndarray, *, starts: int = 4, seed: int = 0) -> list[dict[str, Any]]:
     """One row per run (sorted by model kind, then width k): ``model, k, steps, gap, B, dir_mm, dir_rank_k,
-    rank_k_norm_ratio, rank_k_rank, rank_k_found`` at the run's last snapshot (see the module docstring)."""
+    rank_k_norm_ratio, rank_k_rank, rank_k_found, rank_k_start`` at the run's last snapshot.
+
+    The rank-≤k point is L_mm itself when its rank is at most k; otherwise the better (lower nuclear norm) of two
+    heuristic searches, one started from L_mm's top-k factor and one from the run's own logits (whose column space
+    the model found), ``rank_k_start`` saying which ("L_mm", "model", or "" when neither found a feasible point)."""
     data = runs[0].data
     Lmm = centre(L_mm)
     nuc_mm = float(np.linalg.svd(Lmm, compute_uv=False).sum())
     r_mm = numerical_rank(Lmm)
-    points: dict[int, tuple[np.ndarray | None, float, int]] = {}
+    from_mm: dict[int, tuple[np.ndarray | None, float, int]] = {}
     rows = []
     for run in sorted(runs, key=lambda r: (str(r.config["model"]), width(r))):
         k = width(run)
-        if k not in points:
-            points[k] = _rank_k_point(data, Lmm, k, r_mm, starts, seed)
-        rc_L, rc_nuc, rc_rank = points[k]
         L = centre(_snap_arrays(run.snapshot(run.steps[-1]))[2])
+        if k >= r_mm:  # L_mm itself has rank <= k: it is the rank-constrained optimum
+            (rc_L, rc_nuc, rc_rank), start = (Lmm, nuc_mm, r_mm), "L_mm"
+        else:
+            if k not in from_mm:
+                from_mm[k] = _rank_k_point(data, Lmm, k, starts, seed)
+            cands = {"L_mm": from_mm[k], "model": _rank_k_point(data, L, k, starts, seed)}
+            start = min(cands, key=lambda c: cands[c][1])
+            (rc_L, rc_nuc, rc_rank), start = cands[start], start if cands[start][0] is not None else ""
         perp = proj_perp(L, data)
         found = rc_L is not None
         rows.append({"model": str(run.config["model"]), "k": k, "steps": int(run.steps[-1]),
@@ -154,5 +160,5 @@ def width_rows(runs: Sequence[Any], L_mm: np.ndarray, *, starts: int = 4, seed: 
                      "B": float(np.linalg.svd(L, compute_uv=False).sum()), "dir_mm": direction_distance(perp, Lmm),
                      "dir_rank_k": direction_distance(perp, rc_L) if found else float("nan"),
                      "rank_k_norm_ratio": rc_nuc / nuc_mm if found else float("inf"),
-                     "rank_k_rank": rc_rank if found else 0, "rank_k_found": found})
+                     "rank_k_rank": rc_rank if found else 0, "rank_k_found": found, "rank_k_start": start})
     return rows

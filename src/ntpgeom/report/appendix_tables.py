@@ -62,10 +62,12 @@ def _optimizers(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
               "dir_path": r[-1]["dir_path"], "dir_path_mean": means[lab], "dir_mm": r[-1]["dir_mm"],
               "excess": r[-1]["excess"], "norm_err": max(abs(x["path_norm"] - x["B"]) / x["B"] for x in r),
               "converged": all(x["converged"] for x in r)} for lab, r in series.items()]
-    ok = {k: v for k, v in means.items() if np.isfinite(v)}
-    best = min(ok, key=ok.get) if ok else None
-    said = (f"closest to the path over B in [{lo:.3g}, {hi:.3g}]: {best} (mean distance "
-            + ", ".join(f"{k} {v:.3g}" for k, v in means.items()) + ")") if best else \
+    ok = sorted((v, k) for k, v in means.items() if np.isfinite(v))
+    best = ok[0][1] if ok else None
+    tied = [k for v, k in ok if v <= 1.05 * ok[0][0]] if ok else []  # within 5 % of the closest: no winner among them
+    who = best if len(tied) == 1 else " and ".join(tied) + " about equally (within 5 %)"
+    said = (f"closest to the path over B in [{lo:.3g}, {hi:.3g}]: {who}; mean distance "
+            + ", ".join(f"{k} {v:.3g}" for k, v in means.items())) if best else \
         "the optimisers' norm ranges do not overlap; compare the last snapshots in the table"
     caption = ("Open question 2 (docs/theory.md §7-8) on 'synthetic': the UFM (d = V, no ridge, one initialisation) "
                "trained by GD, normalised GD and Adam; every snapshot at its own nuclear norm B = ‖L‖_* against the "
@@ -77,7 +79,7 @@ def _optimizers(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
     cols = (("optimizer", "optimizer"), ("steps", "steps"), ("B", "‖L‖_*"), ("gap", "CE − ℋ"),
             ("dir_path", "dir(L, L̂_B), last"), ("dir_path_mean", "dir(L, L̂_B), mean"), ("dir_mm", "dir(L, L_mm)"),
             ("excess", "CE(L) − CE(L̂_B)"), ("norm_err", "max |‖L̂_B‖_* − B|/B"), ("converged", "path certified"))
-    numbers = {"closest": best, "B_range": [lo, hi], **{t["optimizer"]: {k: v for k, v in t.items()
+    numbers = {"closest": best, "tied": tied, "B_range": [lo, hi], **{t["optimizer"]: {k: v for k, v in t.items()
                                                                           if k != "optimizer"} for t in table}}
     return AppendixResult("optimizers", "Optimisers and the regularisation path (open question 2)", caption, fig,
                           cols, table, numbers, series, said)
@@ -128,13 +130,14 @@ def _bottleneck(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
     caption = (f"App. D.4, d < V, on 'synthetic' (V = {data.V}): {kinds} at widths k (the UFM with d = k; a neural "
                "model with a linear bottleneck d → k before the output layer), at the last step. Left: CE − ℋ; "
                "middle: the direction of P_⊥(L) against L_mm and against the best rank-≤k NTP-SVM* point found by "
-               "the factored heuristic (several starts; an upper bound on the rank-k optimum); right: that point's "
+               "the factored heuristic (started from L_mm's and from the model's own top-k factor; an upper bound on "
+               "the rank-k optimum, and 'none found' is not a proof of infeasibility); right: that point's "
                "nuclear norm over ‖L_mm‖_*. Dashed: rank L_mm. The paper: smaller d converges more slowly; the "
                "rank-constrained problem is left open. "
                f"Measured: {said}.")
     cols = (("model", "model"), ("k", "width k"), ("steps", "steps"), ("gap", "CE − ℋ"), ("B", "‖L‖_*"), ("dir_mm", "dir(P⊥L, L_mm)"),
             ("dir_rank_k", "dir(P⊥L, rank-≤k point)"), ("rank_k_norm_ratio", "‖L_k‖_*/‖L_mm‖_*"),
-            ("rank_k_rank", "rank of that point"))
+            ("rank_k_rank", "rank of that point"), ("rank_k_start", "heuristic start"))
     numbers = {"rank_mm": r_mm, "runs": {f"{r['model']}-k{r['k']}": {k: v for k, v in r.items()
                                                                       if k not in ("model", "k")} for r in rows}}
     return AppendixResult("bottleneck", "D.4: widths below the vocabulary (d < V)", caption, fig, cols, rows, numbers,
