@@ -138,6 +138,8 @@ def fig_widths(rows: Rows, rank_mm: int, V: int, path: str | Path) -> Path:
         for ax in axes:
             ax.axvline(rank_mm, color="#444444", linestyle=(0, (4, 3)), linewidth=1.0, label=f"rank L_mm = {rank_mm}")
             ax.set_xscale("log", base=2)
+            ax.set_xticks(k, [str(int(x)) for x in k])
+            ax.minorticks_off()
             ax.set_xlabel(f"width k (V = {V})")
             ax.legend(loc="best")
         return save(fig, path)

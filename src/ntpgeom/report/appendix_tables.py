@@ -69,6 +69,8 @@ def _optimizers(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
     said = (f"closest to the path over B in [{lo:.3g}, {hi:.3g}]: {who}; mean distance "
             + ", ".join(f"{k} {v:.3g}" for k, v in means.items())) if best else \
         "the optimisers' norm ranges do not overlap; compare the last snapshots in the table"
+    said += "; excess loss over L̂_B at the last step " + ", ".join(f"{lab} {r[-1]['excess']:.2g}"
+                                                                    for lab, r in series.items())
     caption = ("Open question 2 (docs/theory.md §7-8) on 'synthetic': the UFM (d = V, no ridge, one initialisation) "
                "trained by GD, normalised GD and Adam; every snapshot at its own nuclear norm B = ‖L‖_* against the "
                "certified path point L̂_B = argmin CE over ‖L‖_* ≤ B (left), against L_mm (middle), and its excess "
