@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .._io import write_json_atomic, write_text_atomic
+from .._io import atomic_path, write_json_atomic, write_text_atomic
 from ..data import NTPData
 from ..metrics import run_metrics, save_table
 from . import figures as F
@@ -272,7 +272,8 @@ def _copy_appendix(a: Any, root: Path) -> Any:
     dest.parent.mkdir(parents=True, exist_ok=True)
     for src in (Path(a.figure), Path(a.figure).with_suffix(".svg")):
         if src.exists():
-            shutil.copyfile(src, dest.with_suffix(src.suffix))
+            with atomic_path(dest.with_suffix(src.suffix), suffix=src.suffix) as tmp:
+                shutil.copyfile(src, tmp)
     return replace(a, figure=dest)
 
 
