@@ -268,6 +268,9 @@ def save_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, 
         if a.dtype.hasobject:
             raise TypeError(f"array {k!r} has dtype object; ntpgeom files hold numeric arrays only")
     full = {**header, "arrays": sorted(arrays)}
+    # hash the header as load_npz will read it back: JSON turns non-string keys (e.g. {10: ...}) into strings, which
+    # sort differently, so a hash of the in-memory header would not verify (numbers >= 10 as keys)
+    full = json.loads(json.dumps(full, ensure_ascii=False, default=_json_default))
     full["content_hash"] = content_hash(full, arrays)
     blob = json.dumps(full, ensure_ascii=False, default=_json_default).encode("utf-8")
     path = Path(path)

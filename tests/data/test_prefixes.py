@@ -72,6 +72,15 @@ def test_string_range_and_file_round_trip(tmp_path):
     assert load(fixed.save(tmp_path / "f.npz")).context_lengths is None
 
 
+def test_ten_or_more_lengths_round_trip(tmp_path):
+    """Lengths >= 10: the metadata's per-length counts (int keys) must not break the file's content hash (JSON
+    turns the keys into strings, which sort "10" before "2")."""
+    doc = [list(range(7)) * 3]
+    a = from_tokens(doc, (1, 12))
+    back = load(a.save(tmp_path / "long.npz"))
+    assert back.hash == a.hash and sorted(set(back.context_lengths.tolist())) == list(range(1, 13))
+
+
 @pytest.mark.parametrize("bad", [(0, 3), (3, 2), "1-3", "a:b", (1,), (1.5, 2)])
 def test_bad_ranges_are_one_clear_error(bad):
     with pytest.raises(NTPDataError, match="lo:hi"):

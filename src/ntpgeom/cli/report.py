@@ -116,7 +116,11 @@ def _register_reproduce(app: typer.Typer) -> None:
         threads: int = typer.Option(1, "--threads", min=1, help="Torch/BLAS threads; with N > 1, long independent runs "
                                     "(the default budget) train in N parallel processes of 1 thread each; short ones on 1 thread."),
         experiment: Optional[List[str]] = typer.Option(
-            None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories (repeatable)."),
+            None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories, and the appendix "
+            "ones mlp, optimizers, autoregressive, bottleneck ('appendix': all four) (repeatable)."),
+        appendix: bool = typer.Option(False, "--appendix", help="Also run the appendix experiments (D.2 MLP, D.3 "
+                                      "autoregressive, D.4 d < V, optimisers vs the regularisation path); with "
+                                      "--quick a smoke size."),
         context_len: int = typer.Option(5, "--context-len", help="--text: tokens per context."),
         tokenizer: str = typer.Option("word", "--tokenizer", help="--text: word | char | bpe:<size> | tokenizer.json."),
         max_vocab: int = typer.Option(128, "--max-vocab", help="--text: keep this many next tokens (rest -> <unk>)."),
@@ -140,7 +144,8 @@ def _register_reproduce(app: typer.Typer) -> None:
         try:
             res = _reproduce(out, quick=quick, text=text, experiments=experiment or None, context_len=context_len,
                              tokenizer=tokenizer, max_vocab=max_vocab, max_contexts=max_contexts, seed=seed,
-                             seeds=_parse_seeds(seeds), threads=threads, overwrite=overwrite, resume=resume, dpi=dpi)
+                             seeds=_parse_seeds(seeds), threads=threads, overwrite=overwrite, resume=resume, dpi=dpi,
+                             appendix=appendix)
         except ReproduceInterrupted as exc:
             typer.echo(f"{exc}\ninterrupted; resume with: {resume_command(sys.argv[1:])}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -149,8 +154,13 @@ def _register_reproduce(app: typer.Typer) -> None:
 
             print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
                         "reused": list(res.reused), "verdicts": verdict_json(res.report),
-                        "controls": [t.as_dict() for t in res.controls]})
+                        "controls": [t.as_dict() for t in res.controls],
+                        "appendix": [{"name": a.name, "figure": str(a.figure), "summary": a.summary,
+                                      "numbers": a.numbers} for a in res.report.appendix]})
         else:
-            print_verdicts(res.report.views)
+            if res.report.views:
+                print_verdicts(res.report.views)
             _print_controls(res.controls)
+            for a in res.report.appendix:  # the appendix experiments (report/appendix.py)
+                typer.echo(f"\n{a.title}: {a.summary}")
             typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")

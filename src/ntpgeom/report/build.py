@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .._io import write_json_atomic, write_text_atomic
+from .._io import atomic_path, write_json_atomic, write_text_atomic
 from ..data import NTPData
 from ..metrics import run_metrics, save_table
 from . import figures as F
@@ -87,6 +87,7 @@ def build_report(
     tables: Mapping[str, Sequence[Any]] | None = None,
     controls: bool = False,
     seed: int = 0,
+    appendix: Sequence[Any] = (),
 ) -> ReportResult:
     """Measure runs against the theory, draw the figures, judge the claims and write ``OUT/index.html``.
 
@@ -117,6 +118,9 @@ def build_report(
         More rows for the provenance block (e.g. the parallel-process setting).
     tables : mapping title -> verdicts, optional
         More verdict tables under the main one (e.g. the negative controls), rendered by the same template macro.
+    appendix : sequence of AppendixResult
+        Appendix experiments (:mod:`ntpgeom.report.appendix`), already measured and drawn: their figures are copied
+        to ``OUT/appendix/<name>/`` and shown, with their tables, in an "Appendix experiments" section.
     controls : bool
         Also run the positive and negative controls (:func:`ntpgeom.verdicts.controls_tables`, ``seed``) on every
         dataset whose L_mm is solved, and show them beside the verdicts.
@@ -129,7 +133,7 @@ def build_report(
 
     t0 = time.perf_counter() if started is None else started
     say = progress or (lambda _m: None)
-    runs, out = _check_inputs(runs, out, labels, overwrite)
+    runs, out = _check_inputs(runs, out, labels, overwrite, bool(appendix))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         with threadpool_limits(1), output(dpi, svg):  # small dense algebra and figures: BLAS threads only contend
@@ -143,7 +147,7 @@ def build_report(
             seeds = [int(r.run.config["seed"]) for ds in datasets for r in ds.runs if r.run.config.get("seed") is not None]
             pv = prov.collect(seconds=time.perf_counter() - t0, seeds=seeds, command=command,
                               extra=provenance_extra)
-            result = ReportResult(tmp / "index.html", tmp, datasets, pv)
+            result = ReportResult(tmp / "index.html", tmp, datasets, pv, [_copy_appendix(a, tmp) for a in appendix])
             say("writing index.html")
             _write(result, title, intro, extra, tables or {})
         _publish(tmp, out)
@@ -154,10 +158,10 @@ def build_report(
 
 
 def _check_inputs(runs: Sequence[Any], out: str | Path, labels: Sequence[str] | None,
-                  overwrite: bool) -> tuple[list[Any], Path]:
+                  overwrite: bool, appendix: bool = False) -> tuple[list[Any], Path]:
     from ..train import load_run
 
-    if not runs:
+    if not runs and not appendix:
         raise ReportError("no runs given; pass one or more run folders (train one with `ntpgeom train`)")
     runs = [load_run(r) if isinstance(r, (str, Path)) else r for r in runs]
     if labels is not None and len(labels) != len(runs):
@@ -262,6 +266,17 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
     return replace(ds, runs=runs, figures=figs)
 
 
+def _copy_appendix(a: Any, root: Path) -> Any:
+    """An appendix result with its figure (and SVG twin) copied into ``root/appendix/<name>/``."""
+    dest = root / "appendix" / slug(a.name) / Path(a.figure).name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for src in (Path(a.figure), Path(a.figure).with_suffix(".svg")):
+        if src.exists():
+            with atomic_path(dest.with_suffix(src.suffix), suffix=src.suffix) as tmp:
+                shutil.copyfile(src, tmp)
+    return replace(a, figure=dest)
+
+
 def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any] | None,
            tables: Mapping[str, Sequence[Any]]) -> None:
     """Step 3: ``index.html``, ``verdicts.json`` and ``report.json``."""
@@ -287,6 +302,7 @@ def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any
         ],
         "verdicts": rows,
         "tables": {b.title: [vars(r) for r in b.rows] for b in blocks},
+        "appendix": [{k: v for k, v in a.as_json(out).items() if k != "rows"} for a in result.appendix],
     })
 
 
@@ -307,4 +323,5 @@ def _rebase(result: ReportResult, tmp: Path, out: Path) -> ReportResult:
     datasets = [replace(ds, figures={k: move(p) for k, p in ds.figures.items()},
                         runs=[replace(r, files={k: move(p) for k, p in r.files.items()}) for r in ds.runs])
                 for ds in result.datasets]
-    return replace(result, path=move(result.path), out=out, datasets=datasets)
+    return replace(result, path=move(result.path), out=out, datasets=datasets,
+                   appendix=[replace(a, figure=move(a.figure)) for a in result.appendix])

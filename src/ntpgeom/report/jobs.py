@@ -15,10 +15,12 @@ from ..errors import NTPGeomError
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of an experiment: model kind and the keyword arguments of :func:`ntpgeom.train.train`."""
+    """One training run of an experiment: model kind, the keyword arguments of :func:`ntpgeom.train.train`, and
+    the name of its folder (default: the model kind; give one when an experiment trains a kind several times)."""
 
     model: str
     kwargs: dict[str, Any]
+    name: str | None = None
 
 
 class ReproduceInterrupted(NTPGeomError):
@@ -176,7 +178,8 @@ def plan_jobs(plan: list[tuple[str, NTPData, list[RunSpec]]], seeds: list[int], 
     for name, data, specs in plan:
         for spec in specs:
             for sd in seeds:
-                folder = spec.model if len(seeds) == 1 else f"{spec.model}-seed{sd}"
+                base = spec.name or spec.model
+                folder = base if len(seeds) == 1 else f"{base}-seed{sd}"
                 jobs.append(Job(name, data, spec, sd, out / name / folder))
     return jobs
 

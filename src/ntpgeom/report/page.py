@@ -122,6 +122,13 @@ def _run_view(rr: "RunReport", page_dir: Any, columns: tuple[str, ...]) -> Simpl
     )
 
 
+def appendix_view(a: Any, page_dir: Any) -> SimpleNamespace:
+    """The page view of an appendix experiment (:class:`~ntpgeom.report.result.AppendixResult`)."""
+    return SimpleNamespace(name=a.name, anchor="appendix-" + slug(a.name), title=a.title, notes=list(a.notes),
+                           figure=Hh.figure_view(a.figure, a.caption, page_dir), columns=[c[1] for c in a.columns],
+                           rows=[[row.get(k) for k, _ in a.columns] for row in a.table])
+
+
 def counts(views: list[Hh.VerdictView], n_datasets: int, n_runs: int) -> dict[str, int]:
     """How many verdicts have each status (keys pass, FAIL, inconclusive, na, interrupted), datasets and runs."""
     c = Counter(v.status for v in views)
@@ -145,9 +152,10 @@ def render_report(result: "ReportResult", title: str = "ntpgeom report", intro: 
         ))
     views = result.views
     pv = result.provenance
+    appendix = [appendix_view(a, page_dir) for a in result.appendix]
     return Hh.render_page(
         "report.html.j2", title=title, intro=intro, provenance=pv, verdicts=views,
         counts=counts(views, len(result.datasets), sum(len(d.runs) for d in result.datasets)),
-        extra_tables=extra_tables or [], datasets=datasets,
+        extra_tables=extra_tables or [], datasets=datasets, appendix=appendix,
         provenance_json=Hh.to_json_text(pv.as_dict() if pv else {}),
     )

@@ -50,6 +50,7 @@ from typing import Any, Callable
 from .._io import write_json_atomic
 from ..data import NTPData, corpora, from_text, synthetic
 from .build import ReportResult, build_report
+from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open question 2): reproduce(appendix=True)
 from ..verdicts import controls_tables
 from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, plan_jobs, printer, run_state,
                    train_parallel, train_serial)
@@ -206,6 +207,7 @@ def reproduce(
     dpi: int | None = None,
     svg: bool = True,
     progress: Callable[[str], None] | None = None,
+    appendix: bool = False,
 ) -> ReproduceResult:
     """Run the paper's experiments (or the same pipeline on ``text``), measure, draw, judge and write the report.
 
@@ -224,7 +226,12 @@ def reproduce(
         transformer and the LSTM on it (``RECIPES[budget]["text"]``). L_mm is solved when
         V x m <= :data:`TEXT_SOLVE_MAX_ENTRIES`; otherwise the S̃ proxy stands in (and the report says so).
     experiments : list of str, optional
-        A subset of ``ufm-synthetic``, ``synthetic``, ``stories`` (default: all).
+        A subset of ``ufm-synthetic``, ``synthetic``, ``stories`` (default: all), and/or of the appendix experiments
+        ``mlp``, ``optimizers``, ``autoregressive``, ``bottleneck`` (``appendix``: all four). Naming only appendix
+        experiments runs only those.
+    appendix : bool
+        Also run the four appendix experiments (:mod:`ntpgeom.report.appendix`; not in the default run). Their
+        figures and tables form the report's "Appendix experiments" section; ``quick`` makes them a smoke size.
     seed, seeds : int, list of int
         Seed of every training run; ``seeds`` (several) trains every run once per seed (folders ``<model>-seed<k>``).
     threads : int
@@ -249,24 +256,34 @@ def reproduce(
         raise ReproduceError(f"--threads must be a positive integer, got {threads}")
     budget = "quick" if quick else "default"
     seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
-    plan = _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    experiments, appendix_names = appx.split_experiments(experiments, appendix, None if text else list(DATASETS))
+    plan = [] if experiments == [] and text is None else \
+        _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    aplan = appx.plan(appendix_names, quick)
     _prepare_out(out, overwrite, resume)  # after every option was checked: --overwrite deletes only then
     jobs = plan_jobs(plan, seed_list, out)
+    ajobs = plan_jobs(aplan, seed_list[:1], out)  # appendix runs: the first seed only
     config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
               "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
+    if aplan:
+        config["appendix"] = {n: {s.name or s.model: {"model": s.model, **s.kwargs} for s in specs}
+                              for n, _, specs in aplan}
     write_json_atomic(out / "reproduce.json", {**config, "status": "running"})
-    say(f"reproduce ({budget} budget): {len(plan)} experiment(s), {len(jobs)} training runs -> {out}")
+    say(f"reproduce ({budget} budget): {len(plan) + len(aplan)} experiment(s), {len(jobs) + len(ajobs)} training runs "
+        f"-> {out}")
     try:
         theories, names = _theories(plan, out, text is not None, say)
-        reused, training = _train_all(jobs, threads, out, say)
+        reused, training = _train_all(jobs + ajobs, threads, out, say)
+        appendix_results = appx.run_appendix(aplan, ajobs, out, dict(theories), say, (dpi, svg))
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out) from None
     say("negative and positive controls (ntpgeom.verdicts.controls)")
     controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed_list[0]))
-    report = _report(jobs, out, theories, names, quick, text, budget, config, (dpi, svg), t0, say, training, controls)
+    report = _report(jobs, out, theories, names, quick, text, budget, config, (dpi, svg), t0, say, training, controls,
+                     appendix_results)
     seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
-    for j in jobs:
+    for j in jobs + ajobs:
         run_paths.setdefault(j.experiment, []).append(j.path)
     write_json_atomic(out / "reproduce.json", {**config, "status": "done", "seconds": seconds,
                                                 "report": str(report.path), "reused": list(reused),
@@ -305,7 +322,8 @@ def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text
 
 def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[str, str], quick: bool,
             text: str | Path | None, budget: str, config: dict[str, Any], figs: tuple[int | None, bool], t0: float,
-            say: Callable[[str], None], training: str, controls: tuple = ()) -> ReportResult:
+            say: Callable[[str], None], training: str, controls: tuple = (), appendix: list | None = None
+            ) -> ReportResult:
     from ..train import load_run
 
     say("measuring, drawing and judging")
@@ -320,7 +338,7 @@ def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[st
                             labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=config,
                             overwrite=True, dpi=figs[0], svg=figs[1], started=t0,
                             provenance_extra={"training": training},
-                            tables={t.title: t.rows for t in controls})
+                            tables={t.title: t.rows for t in controls}, appendix=appendix or ())
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out, "while writing the report (every run is finished)") from None
 

@@ -55,6 +55,7 @@ class ReportResult:
     out: Path
     datasets: list[DatasetReport]
     provenance: prov.Provenance | None = None
+    appendix: list["AppendixResult"] = field(default_factory=list)  # the appendix experiments (report/appendix.py)
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -67,7 +68,7 @@ class ReportResult:
 
     @property
     def figures(self) -> list[Path]:
-        out = [p for ds in self.datasets for p in ds.figures.values()]
+        out = [p for ds in self.datasets for p in ds.figures.values()] + [a.figure for a in self.appendix]
         return out + [p for ds in self.datasets for r in ds.runs for p in r.files.values() if p.suffix == ".png"]
 
     def verdict_text(self) -> str:
@@ -98,3 +99,30 @@ def verdict_json(result: ReportResult) -> list[dict[str, Any]]:
                 row.update(margin=view.margin, status=view.status, judged=rr.unfinished is None)
                 rows.append(row)
     return rows
+
+
+@dataclass(frozen=True, eq=False)
+class AppendixResult:
+    """One appendix experiment of ``reproduce`` (:mod:`ntpgeom.report.appendix`), measured and drawn.
+
+    ``columns``: (key, label) of the small ``table`` (list of rows, dicts by key); ``numbers``: the main numbers
+    (JSON-ready); ``rows``: every measurement row per run (for ``measurements.json``); ``summary``: one line.
+    """
+
+    name: str
+    title: str
+    caption: str
+    figure: Path
+    columns: tuple[tuple[str, str], ...]
+    table: list[dict[str, Any]]
+    numbers: dict[str, Any]
+    rows: dict[str, list[dict[str, Any]]]
+    summary: str
+    notes: tuple[str, ...] = ()
+
+    def as_json(self, base: Path) -> dict[str, Any]:
+        """JSON-ready dict; the figure path relative to ``base``."""
+        return {"name": self.name, "title": self.title, "caption": self.caption,
+                "figure": Path(self.figure).relative_to(base).as_posix(), "columns": [list(c) for c in self.columns],
+                "table": self.table, "numbers": self.numbers, "summary": self.summary, "notes": list(self.notes),
+                "rows": self.rows}
