@@ -19,8 +19,9 @@ Budgets (:func:`recipes`):
     paper, as in the default budget: lr 1e-3 (not 1e-4) with 100 warm-up steps and the x0.4 decay at half the run,
     so that minutes reach the regime the paper's hours did.
 ``reduced`` (what a CPU runs, after printing how long ``full`` would take there): the same data, theory and subset;
-    the UFM with mini-batches of 4096 (π) for 600 steps and a 2-layer d = 64 transformer (batch 256, π) for 400
-    steps, each with 3 snapshots and the loss logged at those steps only (a loss over all m contexts costs seconds
+    the UFM for 80 full-batch steps in float32 (a UFM step over all 71 940 contexts, or a mini-batch step with
+    Adam over its 9M parameters, costs about 0.5-1 s on one CPU thread) and a 2-layer d = 64 transformer (batch
+    256, π) for 400 steps with the loss logged at its 3 snapshots only (a loss over all m contexts costs seconds
     per evaluation on a CPU).
 
 ``auto`` picks ``full`` when CUDA is available, else ``reduced``.
@@ -51,14 +52,14 @@ FULL: list[RunSpec] = [
                             "steps": 2000}),
 ]
 REDUCED: list[RunSpec] = [
-    RunSpec("ufm", {**_COMMON, "optimizer": "adam", "lr": 0.05, "ridge": 1e-5, "batch_size": 4096, "sampler": "pi",
-                    "steps": 600, "log_every": 600, "snapshot_steps": [0, 60, 600]}),
+    RunSpec("ufm", {**_COMMON, "optimizer": "adam", "lr": 0.05, "ridge": 1e-5, "dtype": "float32", "steps": 80,
+                    "snapshot_steps": [0, 8, 80]}),
     RunSpec("transformer", {**_COMMON, "preset": "paper-tinystories", "d": 64, "layers": 2, "lr": 1e-3,
                             "warmup": 20, "step_size": 200, "batch_size": 256, "sampler": "pi", "log_every": 400,
                             "steps": 400, "snapshot_steps": [0, 40, 400]}),
 ]
 #: what ``reduced`` changes, in words (printed and recorded)
-REDUCED_TEXT = ("UFM: mini-batches of 4096 contexts (π) for 600 steps instead of full batch for 3000; transformer: "
+REDUCED_TEXT = ("UFM: 80 full-batch steps in float32 instead of 3000 in float64; transformer: "
                 "2 layers, d = 64, batch 256 for 400 steps instead of 12 layers, d = 256, batch 4096 for 2000; "
                 "no bf16; 3 snapshots per run")
 #: the probe of the CPU estimate: contexts per probe step (the full batch is extrapolated linearly from it)
