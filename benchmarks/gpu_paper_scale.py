@@ -93,7 +93,8 @@ def main() -> int:
               f"{r['steps_per_s']:>8} {r['train_s']:>8} {r['gap']:>10.3e} {r['params']:>10}")
     print("\nverdicts:")
     for v in summary["verdicts"]:
-        print(f"  {v['run']:<40} {v['claim']:<6} {v['status']:<12} {v['value']:.4g}")
+        val = "n/a" if v.get("value") is None else f"{v['value']:.4g}"
+        print(f"  {v['run']:<40} {v['claim']:<6} {v['status']:<12} {val}")
     for t in summary.get("controls", []):
         bad = t.get("violations") or []
         print(f"{t['title']}: {'every impostor rejected' if not bad else 'VIOLATIONS: ' + '; '.join(bad)}")

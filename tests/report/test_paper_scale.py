@@ -50,6 +50,10 @@ def test_recipes_follow_the_device():
     assert red == "reduced" and all("autocast" not in s.kwargs for s in specs)
     assert PS.recipes("full", cuda=False)[0] == "full"  # forced: the full budget on a CPU, without bf16
     assert "autocast" not in PS.recipes("full", cuda=False)[1][1].kwargs
+    # a corpus with fewer contexts than a batch trains full batch (no sampler without mini-batches)
+    small = PS.recipes("full", cuda=True, m=1000)[1][1].kwargs
+    assert "batch_size" not in small and "sampler" not in small
+    assert PS.recipes("full", cuda=True, m=10 ** 5)[1][1].kwargs["batch_size"] == 4096
 
 
 def test_estimate_extrapolates_batch_and_counts_evaluations(monkeypatch):

@@ -72,13 +72,20 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def recipes(budget: str, cuda: bool) -> tuple[str, list[RunSpec]]:
-    """``(budget that runs, its run specs)``; ``auto``: ``full`` with CUDA, else ``reduced``."""
+def recipes(budget: str, cuda: bool, m: int | None = None) -> tuple[str, list[RunSpec]]:
+    """``(budget that runs, its run specs)``; ``auto``: ``full`` with CUDA, else ``reduced``. Without CUDA the bf16
+    autocast is dropped; with ``m`` (the data's contexts) a batch of at least m contexts becomes the full batch (and
+    its sampler goes with it: a small corpus trains full batch)."""
     chosen = ("full" if cuda else "reduced") if budget == "auto" else budget
-    specs = FULL if chosen == "full" else REDUCED
-    if not cuda:  # bf16 autocast is for CUDA (float32 master weights either way)
-        specs = [RunSpec(s.model, {k: v for k, v in s.kwargs.items() if k != "autocast"}) for s in specs]
-    return chosen, specs
+    out = []
+    for s in FULL if chosen == "full" else REDUCED:
+        kw = dict(s.kwargs)
+        if not cuda:  # bf16 autocast is for CUDA (float32 master weights either way)
+            kw.pop("autocast", None)
+        if m is not None and kw.get("batch_size") is not None and kw["batch_size"] >= m:
+            kw.pop("batch_size"), kw.pop("sampler", None)
+        out.append(RunSpec(s.model, kw))
+    return chosen, out
 
 
 def _evaluations(kw: dict[str, Any]) -> int:
@@ -150,12 +157,12 @@ def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tup
     """The budget that runs (``paper-scale`` or ``paper-scale-reduced``), its runs, and what to record: on a CPU the
     measured estimate of the full budget and what the reduced one changes."""
     cuda = cuda_available()
-    chosen, specs = recipes(choice, cuda)
+    chosen, specs = recipes(choice, cuda, data.m)
     info: dict[str, Any] = {"budget": chosen, "device": "cuda" if cuda else "cpu",
-                            "snapshot_contexts": SNAPSHOT_CONTEXTS, "m": data.m, "V": data.V}
+                            "snapshot_contexts": min(SNAPSHOT_CONTEXTS, data.m), "m": data.m, "V": data.V}
     if not cuda:
         say("measuring how long the paper-scale budget would take on this CPU (a few steps of each run)")
-        est = estimate(data, recipes("full", False)[1], say)
+        est = estimate(data, recipes("full", False, data.m)[1], say)
         info["full_estimate"] = est
         info["message"] = f"the paper-scale budget would take ~{duration(est['seconds'])} on this CPU (1 thread)"
         if chosen == "reduced":
@@ -169,7 +176,7 @@ def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tup
 def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Path], seed: int = 0) -> list:
     """The controls of every ``(name, data, theory)`` built and judged on the snapshot subset of the run
     ``runs[name]`` (the theory restricted to it, the asymptotic prediction, no face): exactly as the runs' snapshots
-    are measured (all contexts when its snapshots hold all)."""
+    are measured (the usual controls when its snapshots hold every context)."""
     from ..metrics import restrict
     from ..metrics.restrict import snapshot_contexts
     from ..train import load_run
@@ -179,7 +186,10 @@ def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Pa
     for name, data, theory in datasets:
         run = load_run(runs[name])
         ctx = snapshot_contexts(run.snapshot(run.steps[-1]))
-        th, sub = (theory, data) if ctx is None else restrict(theory, data, ctx)
+        if ctx is None:  # the snapshots hold every context: the usual controls
+            out += controls_tables([(name, data, theory)], seed=seed)
+            continue
+        th, sub = restrict(theory, data, ctx)
         out += controls_tables([(name, sub, th)], seed=seed, finite_norm=False, face=None)
     return out
 
