@@ -358,4 +358,3 @@ def summary_text(result: ReproduceResult) -> str:
     """The verdict table and the report path, for the terminal (plain text)."""
     ctl = "".join(f"\n\n{t.title}\n{t.text}" for t in result.controls)
     return f"{result.report.verdict_text()}{ctl}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"
-
