@@ -125,3 +125,13 @@ def test_run_metrics_on_subset_snapshots(setup):
     table = run_metrics(_Run(data, snaps), th, n_perm=5)
     assert table["ce"][1] == pytest.approx(_hand(data, 6 * W @ H[:, K], K)[0], rel=1e-10)
     assert np.all(table["pred_is_path"] == 0.0)
+
+
+def test_prefix_subset_is_not_mistaken_for_all_contexts(setup):
+    """Contexts 0..k-1 of m are a subset (no finite-norm path point, π renormalised), not the whole data."""
+    data, th, W, H, _K = setup
+    K = np.arange(20)
+    snaps = [Snapshot(s, W, H[:, K], (1 + s) * W @ H[:, K], np.zeros(data.V), False, K) for s in (0, 3)]
+    table = run_metrics(_Run(data, snaps), th, n_perm=5, finite_norm="all")
+    assert np.all(table["pred_is_path"] == 0.0)
+    assert table["ce"][1] == pytest.approx(_hand(data, 4 * W @ H[:, K], K)[0], rel=1e-10)

@@ -307,7 +307,8 @@ def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm
     out, warm = {}, None
     for s in chosen:
         snap = run.snapshot(s)
-        if snapshot_contexts(snap) is not None and not is_all(snapshot_contexts(snap), ref.data.m):
+        ctx = snapshot_contexts(snap)
+        if ref.contexts is not None or (ctx is not None and not is_all(ctx, run.data.m)):
             continue  # a subset of the contexts: the path point is not column-wise (metrics.restrict)
         L = centred(np.asarray(_arrays(snap)[3]))
         out[s] = prediction_point(ref.data, L, ref.L_in, ref.L_ref, warm=warm, tol=warm_tol)
@@ -362,11 +363,12 @@ def run_metrics(
     rows = []
     # one BLAS thread: these are many small products, where OpenBLAS threads only contend (10-100x slower here)
     with threadpool_limits(threads):
-        ref = reference(theory, data, max_contexts, seed) if ref is None else ref
+        # the reference of the first snapshot's contexts (the whole data, or a run's fixed subset: built once)
+        ref = reference_for(run.snapshot(steps[0]), theory, data, ref, max_contexts, seed)
         preds = _predictions(run, steps, ref, finite_norm, 1e-5)
         for i, s in enumerate(steps):
             snap = run.snapshot(s)
-            ref = reference_for(snap, theory, data, ref, max_contexts, seed)  # built once for a run's fixed subset
+            ref = reference_for(snap, theory, data, ref, max_contexts, seed)  # the same unless the contexts change
             row = snapshot_metrics(snap, theory, data, ref=ref, prediction=preds.get(s), n_perm=n_perm, seed=seed)
             if math.isnan(row["step"]):
                 row["step"] = float(s)
