@@ -104,6 +104,8 @@ def test_restricted_grams_are_submatrices_of_the_whole(setup):
     assert dk.m == len(K) and tk.data_hash == dk.hash
     np.testing.assert_allclose(tk.H_mm.T @ tk.H_mm, grams(th.L_mm)[1][np.ix_(K, K)], atol=1e-9)
     np.testing.assert_allclose(tk.H_proxy.T @ tk.H_proxy, grams(th.S_tilde)[1][np.ix_(K, K)], atol=1e-9)
+    assert tk.tilde_optimal == (np.linalg.svd(th.S_tilde - th.S_tilde.mean(axis=0), compute_uv=False).sum()
+                                <= np.linalg.svd(th.L_mm - th.L_mm.mean(axis=0), compute_uv=False).sum() * (1 + 1e-6))
     np.testing.assert_allclose(dk.pi, data.pi[K] / data.pi[K].sum())
 
 

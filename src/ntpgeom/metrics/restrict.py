@@ -101,8 +101,30 @@ def is_all(contexts: np.ndarray | None, m: int) -> bool:
     return contexts is None or (len(contexts) == m and bool(np.array_equal(contexts, np.arange(m))))
 
 
+def _left(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, s)`` of ``A = U Σ Vᵀ`` (V x m, V <= m) from the V x V Gram, singular values descending: one BLAS-3
+    product instead of an SVD of the wide matrix (m ~ 10^5 columns)."""
+    lam, U = np.linalg.eigh(A @ A.T)
+    return U[:, ::-1], np.sqrt(np.clip(lam[::-1], 0.0, None))
+
+
 def _nuc_centred(A: np.ndarray) -> float:
-    return float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())
+    Ac = A - A.mean(axis=0)
+    if Ac.shape[0] <= Ac.shape[1]:
+        return float(_left(Ac)[1].sum())
+    return float(np.linalg.svd(Ac, compute_uv=False).sum())
+
+
+def proxy_columns(S_tilde: np.ndarray, idx: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """The columns ``idx`` of the balanced factor ``H = Σ^{1/2}Vᵀ`` of the whole ``S̃ = UΣVᵀ`` (so that
+    ``Hᵀ H = (S̃ᵀS̃)^{1/2}[idx, idx]``), as ``Σ^{-1/2} Uᵀ S̃[:, idx]`` over the singular values above ``rtol σ_max``
+    (the others change that Gram by at most ``rtol σ_max`` per entry). Shape (r, len(idx))."""
+    V, m = S_tilde.shape
+    if V > m:
+        return factors(S_tilde)[1][:, idx]
+    U, s = _left(S_tilde)
+    keep = s > rtol * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    return (U[:, keep] / np.sqrt(s[keep])).T @ S_tilde[:, idx]
 
 
 def _cols(A: Any, idx: np.ndarray) -> np.ndarray | None:
@@ -156,7 +178,7 @@ def restrict(theory: Any, data: NTPData, contexts: Any) -> tuple[TheoryColumns |
     return TheoryColumns(
         data_hash=sub.hash, contexts=idx, L_in=_cols(theory.L_in, idx), S_tilde=St[:, idx],
         L_mm=None if Lmm is None else Lmm[:, idx], W_mm=getattr(theory, "W_mm", None), H_mm=_cols(H_mm, idx),
-        H_proxy=factors(St)[1][:, idx], G_W=theory.G_W, G_H=_gram_sub(theory.G_H, idx, m), G_W_proxy=theory.G_W_proxy,
+        H_proxy=proxy_columns(St, idx), G_W=theory.G_W, G_H=_gram_sub(theory.G_H, idx, m), G_W_proxy=theory.G_W_proxy,
         G_H_proxy=_gram_sub(theory.G_H_proxy, idx, m), tilde_optimal=tilde_opt,
         certificate=getattr(theory, "certificate", None), dist_mm_tilde=getattr(theory, "dist_mm_tilde", None),
         svm=getattr(theory, "svm", None),
