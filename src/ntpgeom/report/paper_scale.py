@@ -103,7 +103,9 @@ def estimate(data: NTPData, specs: list[RunSpec], say: Callable[[str], None] | N
     """How long ``specs`` would train on this machine's CPU: per run, :func:`ntpgeom.train.estimate_seconds` of a few
     steps on the CPU; a mini-batch run is probed at :data:`PROBE_BATCH` contexts on a subset of twice as many and
     extrapolated linearly to its batch, plus its full-data evaluations at a third of a step per batch of contexts
-    (forward only). Returns ``{"seconds", "runs": {model: {...}}, "how"}``."""
+    (forward only). The probe runs on one thread and errs long (its rate includes two evaluations of the probe's
+    contexts). Returns ``{"seconds", "runs": {model: {"seconds_per_step", "steps", "evaluation_seconds",
+    "seconds", "how"}}, "threads": 1}``."""
     import numpy as np
 
     from ..train import estimate_seconds
