@@ -131,6 +131,13 @@ def _register_reproduce(app: typer.Typer) -> None:
                                             "per seed)."),
         dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
+        paper_scale: bool = typer.Option(False, "--paper-scale", help="With --text: the paper's TinyStories settings "
+                                         "(BPE 128, context length 6, all contexts; the UFM and the 12-layer d=256 "
+                                         "transformer on mini-batches, measured on a fixed subset of 2000 contexts). "
+                                         "Minutes on a GPU; on a CPU it prints how long that would take and runs a "
+                                         "smaller budget."),
+        paper_budget: str = typer.Option("auto", "--paper-budget", help="--paper-scale: auto (full on CUDA, reduced "
+                                         "on a CPU) | full | reduced."),
     ) -> None:
         """Reproduce the paper's experiments end to end; print the verdict table and the report path."""
         from ..report.jobs import ReproduceInterrupted
@@ -139,13 +146,14 @@ def _register_reproduce(app: typer.Typer) -> None:
 
         if out is None:
             if name is None:
-                name = f"text-{text.stem}" if text is not None else ("reproduce-quick" if quick else "reproduce")
+                name = (f"text-{text.stem}{'-paper-scale' if paper_scale else ''}" if text is not None else
+                        ("reproduce-quick" if quick else "reproduce"))
             out = runs_dir / name
         try:
             res = _reproduce(out, quick=quick, text=text, experiments=experiment or None, context_len=context_len,
                              tokenizer=tokenizer, max_vocab=max_vocab, max_contexts=max_contexts, seed=seed,
                              seeds=_parse_seeds(seeds), threads=threads, overwrite=overwrite, resume=resume, dpi=dpi,
-                             appendix=appendix)
+                             appendix=appendix, paper_scale=paper_scale, paper_budget=paper_budget)
         except ReproduceInterrupted as exc:
             typer.echo(f"{exc}\ninterrupted; resume with: {resume_command(sys.argv[1:])}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

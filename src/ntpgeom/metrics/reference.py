@@ -7,7 +7,7 @@ stand-in (tests, a user's own numbers) works as well as the theory engine's obje
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -17,6 +17,7 @@ from ..data import NTPData
 from ..theory import direction_distance, factors
 from ..theory.subspaces import L_in as _L_in
 from ..theory.subspaces import S_tilde as _S_tilde
+from .restrict import check_contexts, is_all, restrict
 from .similarity import MetricsError, corr_from_gram
 
 
@@ -56,6 +57,9 @@ class Reference:
     ``face`` and ``face_distance`` (a callable ``(face, L) -> float``) are set when the optimal face was probed.
     ``tilde_optimal``: S̃ is itself optimal for NTP-SVM* (``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``), so it lies on the optimal
     face whatever L_mm the solver returned (e.g. the 5-cycle).
+    ``contexts``: None for the whole data; else the k contexts (indices into the whole data's m) this reference is
+    restricted to (:func:`ntpgeom.metrics.restrict.restrict`): ``data`` is then the restricted data (V x k) and every
+    array holds those k columns.
     """
 
     __repr__ = short_repr
@@ -79,6 +83,7 @@ class Reference:
     face_distance: Callable[[FaceLike, np.ndarray], float] | None = None
     tilde_optimal: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    contexts: np.ndarray | None = None
 
     @property
     def L_ref(self) -> np.ndarray:
@@ -114,6 +119,7 @@ def reference(
     *,
     face: FaceLike | None = None,
     face_distance: Callable[[FaceLike, np.ndarray], float] | None = None,
+    contexts: np.ndarray | None = None,
 ) -> Reference:
     """Collect the predictions a snapshot is measured against.
 
@@ -127,9 +133,20 @@ def reference(
     face, face_distance : optional
         The optimal face of NTP-SVM* and the distance to it (``ntpgeom.theory.face``); when the face is not a point,
         the distance of ``P_⊥(L)`` to L_mm is measured to the face (column ``dir_perp_face``).
+    contexts : int array (k,), optional
+        Restrict to these contexts of ``data`` (a snapshot's ``contexts``): the theory's columns, Grams and π as
+        :mod:`ntpgeom.metrics.restrict` describes. The face is not restricted (it is dropped, with a note).
     """
     if not isinstance(data, NTPData):
         raise MetricsError(f"data must be an NTPData, got {type(data).__name__}")
+    if not is_all(None if contexts is None else check_contexts(contexts, data.m), data.m):
+        th_k, data_k = restrict(theory, data, contexts)
+        ref = reference(th_k, data_k, max_contexts, seed)
+        note = (f"measured on a fixed subset of {data_k.m} of the {data.m} contexts (the snapshot's): the theory's "
+                "columns of those contexts, π and ℋ renormalised over them; no finite-norm path point")
+        if face is not None:
+            note += "; the optimal face is not restricted (judged against L_mm)"
+        return replace(ref, contexts=check_contexts(contexts, data.m), notes=(note, *ref.notes))
     V, m = data.V, data.m
     if theory is not None and theory.data_hash is not None and theory.data_hash != data.hash:
         raise MetricsError(
@@ -153,13 +170,17 @@ def reference(
         if GH is None and Hmm is not None:  # m too large for the theory's dense G_H: the Gram of the sampled columns
             Hs = np.asarray(Hmm, dtype=np.float64)[:, idx]
             GH = Hs.T @ Hs
-        if GHp is None and m > 1:  # likewise for the proxy: H-factor of S̃ = Σ^{1/2}Vᵀ
-            Hp = factors(St)[1][:, idx]
+        if GHp is None and m > 1:  # likewise for the proxy: H-factor of S̃ = Σ^{1/2}Vᵀ (of the whole S̃ when restricted)
+            Hp = getattr(theory, "H_proxy", None)
+            Hp = (factors(St)[1] if Hp is None else np.asarray(Hp, dtype=np.float64))[:, idx]
             GHp = Hp.T @ Hp
     if Lmm is None:
         notes.append("L_mm not solved: the *_mm columns are empty, comparisons use the S̃ proxy")
     tilde_optimal = False
-    if Lmm is not None:
+    given = getattr(theory, "tilde_optimal", None)  # a restricted theory carries the whole problem's answer
+    if Lmm is not None and given is not None:
+        tilde_optimal = bool(given)
+    elif Lmm is not None:
         nuc = lambda A: float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())  # noqa: E731
         tilde_optimal = nuc(St) <= nuc(Lmm) * (1 + 1e-6)
         if tilde_optimal and direction_distance(St, Lmm) > 1e-6:

@@ -39,7 +39,10 @@ minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared 
 ====================  ==================================================================================================
 
 For large m the m x m quantities (Gram of H, corr(H)) are measured on a fixed, seeded subset of at most
-``max_contexts`` contexts (recorded as ``n_contexts_sampled``); every other column uses all contexts.
+``max_contexts`` contexts (recorded as ``n_contexts_sampled``); every other column uses all contexts. A snapshot
+that holds only some contexts (``Snapshot.contexts``, from ``snapshot_contexts`` in training) is measured on those
+against the theory restricted to them (:mod:`ntpgeom.metrics.restrict`: CE and ℋ π-weighted over the subset, the
+theory's columns, ``G_H[K, K]``); its prediction is the asymptotic form (``pred_is_path`` = 0).
 """
 
 from __future__ import annotations
@@ -55,11 +58,12 @@ from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
 from .prediction import Prediction, asymptotic_point, centred, factor_maps, prediction_point, rival_point, visible_H
 from .reference import Reference, TheoryLike, context_subset, reference
+from .restrict import check_contexts, is_all, snapshot_contexts
 from .similarity import MetricsError, corr_map, offdiag, pearson, sim_ssim, similarity_null
 from .table_io import TABLE_FORMAT, TABLE_VERSION, load_table, save_table  # noqa: F401  (re-exported)
 
-__all__ = ["COLUMNS", "Reference", "SnapshotLike", "context_subset", "reference", "snapshot_metrics", "run_metrics",
-           "rows_to_table", "save_table", "load_table"]
+__all__ = ["COLUMNS", "Reference", "SnapshotLike", "context_subset", "reference", "reference_for", "snapshot_metrics",
+           "run_metrics", "rows_to_table", "save_table", "load_table"]
 
 #: Column order of a metrics table.
 COLUMNS: tuple[str, ...] = (
@@ -79,7 +83,8 @@ NAN = float("nan")
 
 
 class SnapshotLike(Protocol):
-    """A training snapshot (:class:`ntpgeom.train.Snapshot`): ``W`` (V x d), ``H`` (d x m), ``L`` (V x m), ``b`` (V,)."""
+    """A training snapshot (:class:`ntpgeom.train.Snapshot`): ``W`` (V x d), ``H`` (d x m), ``L`` (V x m), ``b`` (V,);
+    optionally ``contexts`` (k,) when H and L hold only those k contexts (then H is d x k and L is V x k)."""
 
     step: int
     W: np.ndarray
@@ -217,7 +222,10 @@ def snapshot_metrics(
         See :func:`reference`.
     data : NTPData
     ref : Reference, optional
-        A prebuilt :func:`reference` (reused across snapshots by :func:`run_metrics`).
+        A prebuilt :func:`reference` (reused across snapshots by :func:`run_metrics`). When the snapshot holds a
+        subset of the contexts (``contexts``) and ``ref`` is not restricted to exactly those, the reference restricted
+        to them is built from ``theory`` and ``data`` (:mod:`ntpgeom.metrics.restrict`): the snapshot is measured
+        against the theory's columns of its contexts, never against all m.
     prediction : Prediction, optional
         The finite-norm prediction for this snapshot (:func:`ntpgeom.metrics.prediction.prediction_point`); default
         the asymptotic form ``L_in + R·L_ref`` (cheap).
@@ -227,7 +235,7 @@ def snapshot_metrics(
     dict
         One float per name in :data:`COLUMNS` (``step`` as given, NaN if unknown).
     """
-    ref = reference(theory, data, max_contexts, seed) if ref is None else ref
+    ref = reference_for(snapshot_or_arrays, theory, data, ref, max_contexts, seed)
     data = ref.data
     V, m = data.V, data.m
     step, W, H, L, b = _arrays(snapshot_or_arrays)
@@ -265,6 +273,22 @@ def snapshot_metrics(
     return out
 
 
+def reference_for(snap: Any, theory: TheoryLike | None, data: NTPData, ref: Reference | None = None,
+                  max_contexts: int = 2000, seed: int = 0) -> Reference:
+    """The reference a snapshot is measured against: ``ref`` when it covers the snapshot's contexts (all of them, or
+    exactly its ``contexts``), else :func:`reference` of ``(theory, data)`` restricted to the snapshot's contexts."""
+    ctx = snapshot_contexts(snap)
+    if ctx is not None and is_all(check_contexts(ctx, data.m), data.m):
+        ctx = None
+    if ref is not None:
+        have = ref.contexts
+        if (ctx is None and have is None) or (ctx is not None and have is not None and np.array_equal(ctx, have)):
+            return ref
+        if ref.contexts is None and ref.data.hash != data.hash:
+            raise MetricsError("the reference was built for other data than the snapshot's; rebuild it for this data")
+    return reference(theory, data, max_contexts, seed, contexts=ctx)
+
+
 # ------------------------------------------------------------------------------------------------ run
 class RunLike(Protocol):
     """A training run (:class:`ntpgeom.train.Run`): its data, snapshot steps and snapshots."""
@@ -282,7 +306,11 @@ def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm
     chosen = [] if finite_norm == "none" else (list(steps) if finite_norm == "all" else sorted({steps[0], steps[-1]}))
     out, warm = {}, None
     for s in chosen:
-        L = centred(np.asarray(_arrays(run.snapshot(s))[3]))
+        snap = run.snapshot(s)
+        ctx = snapshot_contexts(snap)
+        if ref.contexts is not None or (ctx is not None and not is_all(ctx, run.data.m)):
+            continue  # a subset of the contexts: the path point is not column-wise (metrics.restrict)
+        L = centred(np.asarray(_arrays(snap)[3]))
         out[s] = prediction_point(ref.data, L, ref.L_in, ref.L_ref, warm=warm, tol=warm_tol)
         warm = out[s].L if out[s].is_path else warm
     return out
@@ -335,11 +363,13 @@ def run_metrics(
     rows = []
     # one BLAS thread: these are many small products, where OpenBLAS threads only contend (10-100x slower here)
     with threadpool_limits(threads):
-        ref = reference(theory, data, max_contexts, seed) if ref is None else ref
+        # the reference of the first snapshot's contexts (the whole data, or a run's fixed subset: built once)
+        ref = reference_for(run.snapshot(steps[0]), theory, data, ref, max_contexts, seed)
         preds = _predictions(run, steps, ref, finite_norm, 1e-5)
         for i, s in enumerate(steps):
-            row = snapshot_metrics(run.snapshot(s), theory, data, ref=ref, prediction=preds.get(s), n_perm=n_perm,
-                                   seed=seed)
+            snap = run.snapshot(s)
+            ref = reference_for(snap, theory, data, ref, max_contexts, seed)  # the same unless the contexts change
+            row = snapshot_metrics(snap, theory, data, ref=ref, prediction=preds.get(s), n_perm=n_perm, seed=seed)
             if math.isnan(row["step"]):
                 row["step"] = float(s)
             rows.append(row)

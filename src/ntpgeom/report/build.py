@@ -30,7 +30,8 @@ import numpy as np
 
 from .._io import atomic_path, write_json_atomic, write_text_atomic
 from ..data import NTPData
-from ..metrics import run_metrics, save_table
+from ..metrics import restrict, run_metrics, save_table
+from ..metrics.restrict import snapshot_contexts
 from . import figures as F
 from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
@@ -229,6 +230,11 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], max_contexts: 
     svm = getattr(th, "svm", None)
     if svm is not None and getattr(svm, "converged", True) is False:
         notes.append("NTP-SVM* did not converge to its tolerance: L_mm is inexact (see the duality gap).")
+    ks = sorted({int(k) for _, r in group.runs if (k := r.config.get("snapshot_contexts")) and k < data.m})
+    if ks:
+        notes.append(f"snapshots hold a fixed, seeded subset of {'/'.join(map(str, ks))} of the {data.m} contexts: "
+                     "they are measured and judged against the theory restricted to those contexts (π and ℋ "
+                     "renormalised over them, the asymptotic prediction L_in + R·L_mm).")
     rreps = []
     for lab, r in group.runs:
         say(f"[{name}/{lab}] metrics over {len(r.steps)} snapshots")
@@ -248,8 +254,12 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
     for rr in ds.runs:
         say(f"[{ds.name}/{rr.label}] heatmaps")
         snaps = [rr.run.snapshot(s) for s in _snapshot_steps(rr.run.steps)]
-        p = F.fig_heatmaps(ds.data, ds.theory, snaps, dsdir / slug(rr.label) / "heatmaps.png",
-                           title=f"{ds.name} / {rr.label}")
+        data, theory, title = ds.data, ds.theory, f"{ds.name} / {rr.label}"
+        ctx = snapshot_contexts(snaps[-1])
+        if ctx is not None:  # the run snapshots a fixed subset of its contexts: draw the theory on those columns
+            theory, data = restrict(theory, data, ctx)
+            title += f" ({data.m} of {ds.data.m} contexts)"
+        p = F.fig_heatmaps(data, theory, snaps, dsdir / slug(rr.label) / "heatmaps.png", title=title)
         runs.append(replace(rr, files={**rr.files, "heatmaps": p}))
     say(f"[{ds.name}] comparison figures")
     series = [F.Series(rr.label, rr.model, rr.table, seed_group(rr.label)) for rr in runs]

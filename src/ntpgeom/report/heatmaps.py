@@ -100,7 +100,9 @@ def fig_heatmaps(
     if St is not None:
         GWp = getattr(theory, "G_W_proxy", None)
         GHp = getattr(theory, "G_H_proxy", None)
-        cH = corr_from_gram(GHp[np.ix_(order, order)]) if GHp is not None else corr_map(St[:, order])
+        Hp = getattr(theory, "H_proxy", None)  # a restricted theory (metrics.restrict): the whole S̃'s factor's columns
+        cH = (corr_from_gram(GHp[np.ix_(order, order)]) if GHp is not None else
+              corr_map(Hp[:, order]) if Hp is not None else corr_map(St[:, order]))
         cW = corr_from_gram(GWp) if GWp is not None else None
         cols.append(("proxy: S̃", cH, cW, _unit(St[:, order])))
     nc = len(cols)

@@ -54,6 +54,7 @@ from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open q
 from ..verdicts import controls_tables
 from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, plan_jobs, printer, run_state,
                    train_parallel, train_serial)
+from . import paper_scale as PS
 
 
 from ..errors import ReproduceError  # noqa: E402  (defined in errors.py; re-exported here)
@@ -156,13 +157,15 @@ def _prepare_out(out: Path, overwrite: bool, resume: bool) -> None:
 
 
 def _plan(text: str | Path | None, experiments: list[str] | None, budget: str, context_len: int, tokenizer: str,
-          max_vocab: int, max_contexts: int, say: Callable[[str], None]) -> list[tuple[str, NTPData, list[RunSpec]]]:
+          max_vocab: int, max_contexts: int | None, say: Callable[[str], None]
+          ) -> list[tuple[str, NTPData, list[RunSpec]]]:
     recipes = RECIPES[budget]
     if text is not None:
         path = Path(text)
         if not path.is_file():
             raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
-        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer})")
+        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer}"
+            f"{', all contexts' if max_contexts is None else ''})")
         data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map",
                          top_k=max_contexts)
         say(f"  {data!r}")
@@ -174,14 +177,15 @@ def _plan(text: str | Path | None, experiments: list[str] | None, budget: str, c
     return [(name, DATASETS[name](), recipes[name]) for name in chosen]
 
 
-def _theory(name: str, data: NTPData, out: Path, solve: bool, say: Callable[[str], None]) -> Any:
+def _theory(name: str, data: NTPData, out: Path, solve: bool, say: Callable[[str], None],
+            time_limit: float | None = None) -> Any:
     from ..theory import compute_theory
 
     if not solve:
         say(f"[{name}] V x m = {data.V} x {data.m} is too large to solve NTP-SVM* exactly here: "
             "using the S̃ proxy for the max-margin geometry")
-    say(f"[{name}] theory: L_in, S̃, NTP-SVM*")
-    th = compute_theory(data, solve=solve)
+    say(f"[{name}] theory: L_in, S̃, NTP-SVM*" + ("" if time_limit is None else f" (at most {time_limit:.0f} s)"))
+    th = compute_theory(data, solve=solve, time_limit=time_limit)
     th.save(out / name / "theory.npz")
     cert = "holds (L_mm = S̃)" if th.certificate.holds else "fails"
     dist = "" if th.dist_mm_tilde is None else f", ‖L_mm/‖·‖ − S̃/‖·‖‖ = {th.dist_mm_tilde:.3g}"
@@ -208,6 +212,8 @@ def reproduce(
     svg: bool = True,
     progress: Callable[[str], None] | None = None,
     appendix: bool = False,
+    paper_scale: bool = False,
+    paper_budget: str = "auto",
 ) -> ReproduceResult:
     """Run the paper's experiments (or the same pipeline on ``text``), measure, draw, judge and write the report.
 
@@ -241,6 +247,14 @@ def reproduce(
         inside one small model paid for them (benchmarks/timings.md).
     dpi, svg : int, bool
         PNG resolution of the figures, and whether SVG twins are written beside them.
+    paper_scale : bool
+        With ``text``: the paper's TinyStories experiment (:mod:`ntpgeom.report.paper_scale`): BPE 128, context length
+        6, all contexts (``context_len``, ``tokenizer``, ``max_vocab``, ``max_contexts`` are ignored), the UFM and the
+        12-layer d = 256 transformer on mini-batches, snapshots and controls on a fixed subset of contexts.
+    paper_budget : "auto", "full" or "reduced"
+        ``auto``: the full budget on CUDA; on a CPU print how long it would take (measured, see
+        :func:`ntpgeom.report.paper_scale.estimate`) and run the reduced one. Both are recorded in
+        ``reproduce.json`` (``paper_scale``) and the report's provenance.
     progress : callable, optional
         Receives one line per stage (default: timestamped lines on stderr).
 
@@ -257,14 +271,22 @@ def reproduce(
     budget = "quick" if quick else "default"
     seed_list = list(dict.fromkeys(seeds)) if seeds else [seed]
     experiments, appendix_names = appx.split_experiments(experiments, appendix, None if text else list(DATASETS))
-    plan = [] if experiments == [] and text is None else \
-        _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+    if paper_scale:
+        PS.check_options(text, quick, paper_budget)
+        plan = _plan(text, experiments, budget, say=say, **PS.SETTINGS)
+        budget, specs, paper = PS.choose_budget(plan[0][1], paper_budget, say)
+        plan = [(plan[0][0], plan[0][1], specs)]
+    else:
+        plan = [] if experiments == [] and text is None else \
+            _plan(text, experiments, budget, context_len, tokenizer, max_vocab, max_contexts, say)
+        paper = None
     aplan = appx.plan(appendix_names, quick)
     _prepare_out(out, overwrite, resume)  # after every option was checked: --overwrite deletes only then
     jobs = plan_jobs(plan, seed_list, out)
     ajobs = plan_jobs(aplan, seed_list[:1], out)  # appendix runs: the first seed only
     config = {"budget": budget, "seeds": seed_list, "text": None if text is None else str(text),
-              "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan}}
+              "recipes": {n: [{"model": s.model, **s.kwargs} for s in specs] for n, _, specs in plan},
+              **({} if paper is None else {"paper_scale": paper})}
     if aplan:
         config["appendix"] = {n: {s.name or s.model: {"model": s.model, **s.kwargs} for s in specs}
                               for n, _, specs in aplan}
@@ -272,13 +294,19 @@ def reproduce(
     say(f"reproduce ({budget} budget): {len(plan) + len(aplan)} experiment(s), {len(jobs) + len(ajobs)} training runs "
         f"-> {out}")
     try:
-        theories, names = _theories(plan, out, text is not None, say)
+        theories, names = _theories(plan, out, text is not None, say, paper_scale)
         reused, training = _train_all(jobs + ajobs, threads, out, say)
         appendix_results = appx.run_appendix(aplan, ajobs, out, dict(theories), say, (dpi, svg))
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out) from None
     say("negative and positive controls (ntpgeom.verdicts.controls)")
-    controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed_list[0]))
+    if paper is None:
+        controls = tuple(controls_tables([(n, d, theories[d.hash]) for n, d, _ in plan], seed=seed_list[0]))
+    else:  # built and judged on the runs' snapshot subset, as their snapshots are measured
+        controls = tuple(PS.subset_controls([(n, d, theories[d.hash]) for n, d, _ in plan],
+                                            {n: next(j.path for j in jobs if j.experiment == n) for n, _, _ in plan},
+                                            seed_list[0]))
+        config["paper_scale"] = {**paper, "theory": PS.theory_used(theories[plan[0][1].hash])}
     report = _report(jobs, out, theories, names, quick, text, budget, config, (dpi, svg), t0, say, training, controls,
                      appendix_results)
     seconds = time.perf_counter() - t0
@@ -309,13 +337,14 @@ def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], No
     return reused, f"serial, {threads} torch/BLAS thread(s) ({len(reused)} runs reused)"
 
 
-def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text: bool, say: Callable[[str], None]
-              ) -> tuple[dict[str, Any], dict[str, str]]:
+def _theories(plan: list[tuple[str, NTPData, list[RunSpec]]], out: Path, is_text: bool, say: Callable[[str], None],
+              paper_scale: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
     theories, names = {}, {}
     for name, data, _specs in plan:
         say(f"[{name}] {data!r}")
-        solve = not is_text or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
-        theories[data.hash] = _theory(name, data, out, solve, say)
+        solve = not is_text or paper_scale or data.V * data.m <= TEXT_SOLVE_MAX_ENTRIES
+        limit = PS.THEORY_SECONDS if paper_scale else None
+        theories[data.hash] = _theory(name, data, out, solve, say, limit)
         names[data.hash] = name
     return theories, names
 
@@ -327,7 +356,8 @@ def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[st
     from ..train import load_run
 
     say("measuring, drawing and judging")
-    title = "ntpgeom reproduce" + (" (quick)" if quick else "") + (f": {Path(text).name}" if text else "")
+    title = ("ntpgeom reproduce" + (" (quick)" if quick else "") + (" (paper scale)" if "paper_scale" in config else "")
+             + (f": {Path(text).name}" if text else ""))
     intro = ("The experiments of Zhao et al., 'Implicit Geometry of Next-token Prediction' (COLM 2024), rerun with "
              f"ntpgeom on built-in data ({budget} budget)." if text is None else
              f"The paper's measurements on the corpus {text} ({budget} budget).")
@@ -337,7 +367,7 @@ def _report(jobs: list[Job], out: Path, theories: dict[str, Any], names: dict[st
         return build_report([load_run(j.path) for j in jobs], out / "report", theories=theories, names=names,
                             labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=config,
                             overwrite=True, dpi=figs[0], svg=figs[1], started=t0,
-                            provenance_extra={"training": training},
+                            provenance_extra={"training": training, **PS.provenance_rows(config)},
                             tables={t.title: t.rows for t in controls}, appendix=appendix or ())
     except KeyboardInterrupt:
         raise ReproduceInterrupted(out, "while writing the report (every run is finished)") from None

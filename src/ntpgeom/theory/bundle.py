@@ -208,6 +208,7 @@ def compute_theory(
     threads: int = 1,
     gram_max: int = 5000,
     max_entries: int = 50_000_000,
+    time_limit: float | None = None,
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
 
@@ -222,6 +223,9 @@ def compute_theory(
         Dense m x m (or V x V) Grams are only formed when that side is at most ``gram_max``.
     max_entries : int
         Skip the solve (``svm=None``) when V * m exceeds this (the dense L_mm would not fit comfortably).
+    time_limit : float, optional
+        Seconds for the solve (:func:`solve_ntp_svm`; the large solver then returns its best certified point, with
+        ``converged=False``, and a :class:`SolverWarning`).
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
@@ -237,7 +241,7 @@ def compute_theory(
     L_mm = W = H = GW = GH = None
     dist = None
     if solve and V * m <= max_entries:
-        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads)
+        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit)
         L_mm = svm.L
         W, H = factors(L_mm)
         if max(V, m) <= gram_max:

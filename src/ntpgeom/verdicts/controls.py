@@ -27,6 +27,7 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -144,16 +145,17 @@ def init_factors(data: NTPData, seed: int = 0, scale: float = 0.1) -> tuple[np.n
 
 
 def run_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresholds: Thresholds | None = None,
-                 finite_norm: bool = True) -> list[tuple[str, list[Verdict]]]:
+                 finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, list[Verdict]]]:
     """Assess every control of :func:`build_controls`: ``[(control name, verdicts)]`` in the table's order."""
     return [(name, a.verdicts) for name, a in assess_controls(data, theory, seed, thresholds=thresholds,
-                                                             finite_norm=finite_norm)]
+                                                             finite_norm=finite_norm, face=face)]
 
 
 def assess_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresholds: Thresholds | None = None,
-                    finite_norm: bool = True) -> list[tuple[str, Assessment]]:
-    """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control."""
-    ref = face_reference(theory, data)
+                    finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, Assessment]]:
+    """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control; ``face`` as in
+    :func:`~ntpgeom.verdicts.assess.face_reference` (None: judged against L_mm, no face probed)."""
+    ref = face_reference(theory, data, face)
     first = first_row_of(data, theory, ref, init_factors(data, seed), finite_norm=finite_norm, seed=seed)
     out = []
     for c in build_controls(data, theory, seed):
@@ -259,13 +261,18 @@ class ControlsTable:
         return {"title": self.title, "rows": [v.as_dict() for v in self.rows], "violations": self.violations}
 
 
-def controls_tables(datasets: list[tuple[str, NTPData, TheoryLike]], seed: int = 0) -> list[ControlsTable]:
-    """One :class:`ControlsTable` per ``(name, data, theory)`` whose L_mm is solved (the others are skipped)."""
+def controls_tables(datasets: list[tuple[str, NTPData, TheoryLike]], seed: int = 0, *, finite_norm: bool = True,
+                    face: Any = "auto") -> list[ControlsTable]:
+    """One :class:`ControlsTable` per ``(name, data, theory)`` whose L_mm is solved (the others are skipped).
+
+    ``finite_norm=False, face=None`` judge every control against the asymptotic ``L_in + R·L_mm`` and L_mm itself,
+    as a snapshot on a subset of the contexts is judged (``reproduce --paper-scale`` passes the data and theory
+    restricted to that subset, :func:`ntpgeom.metrics.restrict`)."""
     out = []
     for name, data, theory in datasets:
         if theory.L_mm is None:
             continue
-        res = run_controls(data, theory, seed)
+        res = run_controls(data, theory, seed, finite_norm=finite_norm, face=face)
         rows = [replace(v, run=f"{name}/{c}") for c, vs in res for v in vs]
         out.append(ControlsTable(f"Controls: {name}", rows, controls_table(res), violations(res)))
     return out
