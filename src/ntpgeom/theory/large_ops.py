@@ -68,26 +68,39 @@ def reduce_sparse(S: Any) -> Reduction:
 
 
 # ------------------------------------------------------------------------------------------- projections
-def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps: int = 200) -> torch.Tensor:
+def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps: int = 200,
+                 level: torch.Tensor | None = None) -> torch.Tensor:
     """Weighted projection of every row of ``Zt`` (m', V') onto ``{x : x_z = a (z in S), x_v <= a - 1 (v not in S)}``.
 
     Minimises ``Σ_z r_z (x_z - Zt[j, z])²`` per row; the torch twin of ``svm.project_columns``. The level ``a`` is
-    the root of the concave, increasing, piecewise-linear ``h(a) = B a - A - Σ_{v∉S} r_v (Zt[j, v] + 1 - a)_+``;
-    Newton's method from the in-support mean (left of the root) stays left of it and stops exactly when the set of
-    active breakpoints repeats, each step being ``a = (A + Σ_active r T) / (B + Σ_active r)``. The output is feasible
-    for any ``a``; ``max_steps`` only bounds the work on adversarial rows (never reached in practice).
+    the root of the concave, increasing, piecewise-linear ``h(a) = B a - A - Σ_{v∉S} r_v (Zt[j, v] + 1 - a)_+``.
+    Newton's step ``N(a) = (A + Σ_active r T) / (B + Σ_active r)`` (T = Z + 1 off the support, active: T > a) lands
+    left of the root from any start (the tangent of a concave function lies above it), and from the left it increases
+    monotonically and stops exactly when the set of active breakpoints repeats. The start is ``min(level, N(level))``
+    for a warm-start ``level`` (e.g. the previous ADMM iteration's; updated in place), else the in-support mean
+    A / B. The output is feasible for any ``a``; ``max_steps`` only bounds the work on adversarial rows.
     """
     B = (Mt * r).sum(dim=1)
-    A = torch.where(Mt, Zt * r, 0.0).sum(dim=1)
-    T = torch.where(Mt, -torch.inf, Zt + 1.0)
-    rT = torch.where(Mt, 0.0, r * (Zt + 1.0))
-    a = A / B
+    rZ = Zt * r
+    A = torch.where(Mt, rZ, 0.0).sum(dim=1)
+    Zoff = torch.where(Mt, -torch.inf, Zt)
+
+    def newton(a):
+        act = (Zoff > (a - 1.0)[:, None]).to(Zt.dtype)
+        w = act @ r
+        return (A + (act * rZ).sum(dim=1) + w) / (B + w)
+
+    if level is not None and level.shape == A.shape:
+        a = torch.minimum(level, newton(level))
+    else:
+        a = A / B
     for _ in range(max_steps):
-        act = T > a[:, None]
-        a_new = (A + torch.where(act, rT, 0.0).sum(dim=1)) / (B + (act * r).sum(dim=1))
+        a_new = newton(a)
         if bool(torch.all(a_new <= a)):
             break
         a = torch.maximum(a, a_new)
+    if level is not None and level.shape == a.shape:
+        level.copy_(a)
     return torch.where(Mt, a[:, None], torch.minimum(Zt, a[:, None] - 1.0))
 
 

@@ -92,22 +92,32 @@ class _Anderson:
         return g - gamma @ self.dG[: self.k]
 
 
-def _certify(Yt, Dt, rho, Mt, r, c, Wt):
-    """Float64 certificate of an ADMM state: (primal upper bound, dual value, gap, feasible L̂ᵗ, feasible Aᵗ, s)."""
+def _certify(Yt, Dt, Ut, rho, Mt, r, c, Wt):
+    """Float64 certificate of an ADMM state: (primal upper bound, dual value, gap, feasible L̂ᵗ, feasible Aᵗ, s).
+
+    Two dual estimates are repaired and the better one kept: ``ρD`` (the SVT remainder: spectral norm <= 1, sign and
+    centring constraints violated) and ``-ρU`` with ``U = v - Y`` (in the normal cone of the constraint set at Y, so
+    the sign and centring constraints hold before the repair; only its spectral norm exceeds 1). Both are divided by
+    ``Wt`` to entry values; either repaired A is dual feasible, so the kept value is a true lower bound.
+    """
     r64, c64, W64 = r.double(), c.double(), Wt.double()
     Lt = project_rows(Yt.double() / W64, Mt, r64)
     primal, s = nuclear_norm_upper(Lt, r64, c64)
-    At, dval = repair_dual(rho * Dt.double() / W64, Mt, r64, c64)
+    At, dval = repair_dual(-rho * Ut.double() / W64, Mt, r64, c64)
+    if Dt is not None:
+        A2, d2 = repair_dual(rho * Dt.double() / W64, Mt, r64, c64)
+        if d2 > dval:
+            At, dval = A2, d2
     gap = (primal - dval) / primal if primal > 0 else 0.0
     return primal, dval, gap, Lt, At, s
 
 
-def _admm_map(v, rho, Mt, r, Wt, alpha=1.6):
+def _admm_map(v, rho, Mt, r, Wt, level, alpha=1.6):
     """One over-relaxed ADMM step in its Douglas-Rachford state ``v = Y + U`` (Y = the projection of v).
 
     Returns ``(v_new, Y, D, ‖X - Y‖)``: Y feasible (scaled), D = the SVT remainder (ρD is the dual estimate).
     """
-    Y = Wt * project_rows(v / Wt, Mt, r)
+    Y = Wt * project_rows(v / Wt, Mt, r, level=level)
     X, D, _ = svt(2 * Y - v, 1.0 / rho)
     v_new = v - Y + alpha * X + (1 - alpha) * Y  # U + Xr
     return v_new, Y, D, float(torch.linalg.norm(X - Y))
@@ -125,8 +135,9 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
     aa = _Anderson(anderson, v.reshape(-1), reg) if anderson > 0 else None
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it = "max_iter", 0
+    level = torch.full((v.shape[0],), torch.inf, dtype=v.dtype, device=v.device)  # warm start of the projection
     for it in range(1, max_iter + 1):
-        gv, Y, D, rp = _admm_map(v, rho, Mt, r, Wt)
+        gv, Y, D, rp = _admm_map(v, rho, Mt, r, Wt, level)
         fn = float(torch.linalg.norm(gv - v))
         if g_last is not None and fn > fn_last:  # safeguard: the extrapolated point was worse; take the plain step
             rejected += 1
@@ -134,7 +145,7 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
             v, g_last = g_last, None
             continue
         if it % check_every == 0 or time.perf_counter() > deadline:
-            cert = _certify(Y, D, rho, Mt, r, c, Wt)
+            cert = _certify(Y, D, v - Y, rho, Mt, r, c, Wt)
             if cert[2] < best[2]:
                 best, last_gain = cert, it
                 ladder.append(("admm", it, time.perf_counter() - t0, cert[0], cert[1], cert[2]))
@@ -153,7 +164,7 @@ def _iterate(v, rho, Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderso
         if rescaled:  # residual balancing: U = v - Y scales by 1/f; a new map, so the acceleration restarts
             f = 2.0 if rp > rd else 0.5
             rho *= f
-            Yg = Wt * project_rows(gv / Wt, Mt, r)
+            Yg = Wt * project_rows(gv / Wt, Mt, r, level=level)
             gv = Yg + (gv - Yg) / f
         if aa is None or rescaled:
             if aa is not None:
