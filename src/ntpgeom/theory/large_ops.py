@@ -104,22 +104,74 @@ def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps:
     return torch.where(Mt, a[:, None], torch.minimum(Zt, a[:, None] - 1.0))
 
 
-def svt(Z: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def svt(Z: torch.Tensor, tau: float, eig_dtype: torch.dtype | None = None,
+        remainder: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Singular-value thresholding through the eigendecomposition of the smaller Gram matrix.
 
-    Returns ``(X, D, s)``: ``X = prox_{τ‖·‖_*}(Z)``, ``D = Z - X`` (singular values ``min(σ, τ)``, so ``‖D‖_2 <= τ``)
-    and the singular values ``s`` of Z.
+    Returns ``(X, D, s)``: ``X = prox_{τ‖·‖_*}(Z)``, ``D = Z - X`` (singular values ``min(σ, τ)``, so ``‖D‖_2 <= τ``;
+    None unless ``remainder``) and the singular values ``s`` of Z (descending order not guaranteed: eigh's ascending
+    order, square-rooted). The Gram and the products run in Z's dtype; the symmetric eigendecomposition in
+    ``eig_dtype`` (default Z's): a float64 eigensolver on a float32 Gram removes most of float32's accuracy floor
+    (the eigenvectors near the threshold are what float32 ``eigh`` gets wrong) at the cost of the eigensolver alone.
     """
     wide = Z.shape[0] <= Z.shape[1]
     Zs = Z if wide else Z.T
-    w, Q = torch.linalg.eigh(Zs @ Zs.T)
+    G = Zs @ Zs.T
+    if eig_dtype is not None and eig_dtype != G.dtype:
+        w, Q = torch.linalg.eigh(G.to(eig_dtype))
+        w, Q = w.to(Z.dtype), Q.to(Z.dtype)
+    else:
+        w, Q = torch.linalg.eigh(G)
     s = torch.sqrt(torch.clamp(w, min=0.0))
     keep = s > tau
     Qk = Q[:, keep]
     shrink = 1.0 - tau / s[keep]
     X = (Qk * shrink) @ (Qk.T @ Zs)
-    D = Zs - X
-    return (X, D, s) if wide else (X.T, D.T, s)
+    D = Zs - X if remainder else None
+    if wide:
+        return X, D, s
+    return X.T, (D.T if D is not None else None), s
+
+
+class Anderson:
+    """Type-II Anderson acceleration of a fixed-point map x -> g(x) on flat tensors (ring buffer of ``mem`` differences).
+
+    ``step(g, f)`` records ``g = g(x)``, ``f = g(x) - x`` and returns ``g - ΔG γ`` with ``γ = argmin ‖f - ΔF γ‖``
+    (ridge-regularised normal equations in float64). Per step it reads the state about ``2 mem + 4`` times: the Gram
+    ``ΔFᵀΔF`` gains one row, and ``ΔFᵀf`` is updated from the previous step's ``ΔFᵀf_prev`` (``f = f_prev + Δf``)
+    instead of recomputed. ``g`` and ``f`` are kept by reference: the caller must not modify them in place.
+    """
+
+    def __init__(self, mem: int, like: torch.Tensor, reg: float):
+        self.mem, self.reg = mem, reg
+        self.dF = torch.empty((mem, like.numel()), dtype=like.dtype, device=like.device)
+        self.dG = torch.empty((mem, like.numel()), dtype=like.dtype, device=like.device)
+        self.FF = torch.zeros((mem, mem), dtype=torch.float64, device=like.device)
+        self.Ff = torch.zeros(mem, dtype=torch.float64, device=like.device)  # ΔF_jᵀ f_prev
+        self.reset()
+
+    def reset(self) -> None:
+        self.k, self.head, self.f_prev, self.g_prev = 0, 0, None, None
+
+    def step(self, g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        if self.f_prev is not None:
+            i = self.head
+            torch.sub(f, self.f_prev, out=self.dF[i])
+            torch.sub(g, self.g_prev, out=self.dG[i])
+            self.head, self.k = (i + 1) % self.mem, min(self.k + 1, self.mem)
+            row = (self.dF[: self.k] @ self.dF[i]).double()
+            self.FF[i, : self.k] = row
+            self.FF[: self.k, i] = row
+            Ff = self.Ff[: self.k] + row  # ΔF_jᵀ f = ΔF_jᵀ f_prev + ΔF_jᵀ ΔF_i ...
+            Ff[i] = float(self.dF[i] @ f)  # ... except for the new row
+            self.Ff[: self.k] = Ff
+        self.f_prev, self.g_prev = f, g
+        if self.k == 0:
+            return g
+        FF = self.FF[: self.k, : self.k]
+        FF = FF + self.reg * float(FF.diagonal().max()) * torch.eye(self.k, dtype=torch.float64, device=FF.device)
+        gamma = torch.linalg.solve(FF, self.Ff[: self.k]).to(g.dtype)
+        return g - gamma @ self.dG[: self.k]
 
 
 # ------------------------------------------------------------------------------------------- certificates
