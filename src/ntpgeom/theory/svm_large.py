@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_sparse, repair_dual, svt, tilde_polar,
-                        violation)
+from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_sparse, repair_dual, support_index, svt,
+                        tilde_polar, violation)
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .svm_result import SVMResult
@@ -54,7 +54,7 @@ def _setup(red, device, dtype):
     return Mt, r, c, Wt, St
 
 
-def _certify(Yt, Ut, rho, level, Mt, r, c, Wt):
+def _certify(Yt, Ut, rho, level, Mt, r, c, Wt, sup=None):
     """Float64 certificate of an ADMM state: (primal upper bound, dual value, gap, feasible L̂ᵗ, feasible Aᵗ, s).
 
     The primal point is Y re-projected in float64 (warm-started from the iteration's levels); the dual estimate is
@@ -64,20 +64,20 @@ def _certify(Yt, Ut, rho, level, Mt, r, c, Wt):
     constraints; on the Zipf benchmarks its certified gap was 3-5x larger, and in float32 it floors at ~1e-1.)
     """
     r64, c64, W64 = r.double(), c.double(), Wt.double()
-    Lt = project_rows(Yt.double() / W64, Mt, r64, level=level.double().clone())
+    Lt = project_rows(Yt.double() / W64, Mt, r64, level=level.double().clone(), sup=sup)
     primal, s = nuclear_norm_upper(Lt, r64, c64)
     At, dval = repair_dual(-rho * Ut.double() / W64, Mt, r64, c64)
     gap = (primal - dval) / primal if primal > 0 else 0.0
     return primal, dval, gap, Lt, At, s
 
 
-def _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, alpha=1.6):
+def _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup, alpha=1.6):
     """One over-relaxed ADMM step in its Douglas-Rachford state ``v = Y + U`` (Y = the projection of v).
 
     Returns ``(v_new, Y, U, X, s)``: Y feasible (scaled), ``U = v - Y`` (``-ρU`` is the dual estimate), X = the SVT
     of ``Y - U``, s its singular values. Every temporary is a fresh tensor (Anderson keeps references).
     """
-    Y = Wt * project_rows(v / Wt, Mt, r, level=level)
+    Y = Wt * project_rows(v / Wt, Mt, r, level=level, sup=sup)
     U = v - Y
     X, _, s = svt(Y - U, 1.0 / rho, eig_dtype, remainder=False)
     v_new = torch.add(U, X, alpha=alpha).add_(Y, alpha=1 - alpha)  # U + relaxed X
@@ -97,13 +97,15 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
     Certifications run every ``check_every`` iterations, every second one while the gap is above 30 tol.
     """
     Mt, r, c, Wt = run["Mt"], run["r"], run["c"], run["Wt"]
+    idx, rw, B = run["sup64"]
+    sup = (idx, rw.to(v.dtype), B.to(v.dtype))
     tol, check_every, deadline = run["tol"], run["check_every"], run["deadline"]
     aa = Anderson(run["anderson"], v.reshape(-1), 1e-7 if v.dtype != torch.float64 else 1e-10) \
         if run["anderson"] > 0 else None
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it, gaps, next_check, rank = "max_iter", 0, [], check_every, None
     for it in range(1, run["max_iter"] + 1):
-        gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype)
+        gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
         fn = float(torch.linalg.norm(f))
         if g_last is not None and fn > fn_last:  # safeguard: the extrapolated point was worse; take the plain step
@@ -112,7 +114,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
             v, g_last = g_last, None
             continue
         if it >= next_check or time.perf_counter() > deadline:
-            cert = _certify(Y, U, rho, level, Mt, r, c, Wt)
+            cert = _certify(Y, U, rho, level, Mt, r, c, Wt, run["sup64"])
             gaps.append(cert[2])
             rank = int((sv > 1.0 / rho).sum())
             if cert[2] < best[2]:
@@ -131,7 +133,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
         if rescaled:  # U = v - Y scales by 1/m; a new map, so the acceleration restarts
             m = 2.0 if rp > rd else 0.5
             rho *= m
-            Yg = Wt * project_rows(gv / Wt, Mt, r, level=level)
+            Yg = Wt * project_rows(gv / Wt, Mt, r, level=level, sup=sup)
             gv = Yg + (gv - Yg) / m
         if aa is None or rescaled:
             if aa is not None:
@@ -257,7 +259,7 @@ def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, ande
     rho = rho if rho is not None else 1.0 / max(p_t / max(min(red.mask.shape), 1), 1e-12)
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
     run = {"Mt": Mt, "tol": tol, "deadline": t0 + time_limit if time_limit is not None else np.inf,
-           "check_every": check_every, "anderson": anderson, "t0": t0, "it0": 0}
+           "check_every": check_every, "anderson": anderson, "t0": t0, "it0": 0, "sup64": support_index(Mt, r64)}
     level = torch.full((v.shape[0],), torch.inf, dtype=torch.float64, device=dev)  # the projection's warm start
     phases, done = _phases(dtype, dev), []
     for k, (sdt, edt) in enumerate(phases):
