@@ -4,15 +4,25 @@ Algorithm. Anderson-accelerated, over-relaxed ADMM on the *reduced* problem (dis
 with multiplicities r, c; theory.md §3) in the scaled variable ``X = diag(√r) L̂ diag(√c)``: every iteration is
 one Gram product, one symmetric eigendecomposition of the smaller (V' x V') Gram, two products with the kept
 eigenvectors (singular-value thresholding), and an exact per-context projection onto the margin constraints (a
-finite Newton iteration on the level of each context). Type-II Anderson acceleration (memory ``anderson``) extrapolates the ADMM fixed-point
-map, with a safeguard that falls back to the plain step whenever the fixed-point residual grows. Warm start: S̃ and
-the polar factor of S̃ as the dual. Iterations run in torch, float64 on CPU, float32 on CUDA by default.
+finite Newton iteration on the level of each context, warm-started from the previous iteration's levels: about two
+steps). Type-II Anderson acceleration (memory ``anderson``) extrapolates the ADMM fixed-point map, with a safeguard
+that falls back to the plain step whenever the fixed-point residual grows. Warm start: S̃ and the polar factor of S̃
+as the dual. Residual balancing of ρ every 25 iterations.
+
+Precision ladder (``info["phases"]``). The default state is float32 (half the memory traffic of every elementwise
+pass, which dominates on CPU) with the eigendecomposition in float64: float32 ``eigh`` of the Gram floors the
+primal near 1e-4 relative, a float64 eigensolver on the float32 Gram near 1e-5. On CUDA a first phase also runs the
+eigensolver in float32 (cheap there). A phase that stalls (certified gap down by < 25 % over 3 checks) hands its
+state to the next; the last is all float64. ``dtype=torch.float64`` runs float64 throughout; on CPU the default is
+float64 when ``tol < FLOAT32_MIN_TOL``.
 
 Certificate (always float64). A point is reported only after: its entry values are re-projected in float64 (exactly
 feasible up to rounding, ``max_violation``); its nuclear norm is bounded *above* by ``Σ_i ‖X q_i‖`` over the
 eigenvectors q_i of its Gram (the nuclear norm is at most the sum of the column norms in any orthonormal basis); the
-ADMM dual estimate is repaired into a dual-feasible A (off-support clipped to <= 0, columns centred, divided by an
-*upper* bound on its spectral norm). So ``gap = (P - tr(AᵀS̃)) / P`` upper-bounds the relative suboptimality.
+ADMM multiplier ``-ρU`` (in the normal cone of the constraint set, so sign and centring hold up to rounding) is
+repaired into a dual-feasible A (off-support clipped to <= 0, columns centred, divided by an *upper* bound on its
+spectral norm). So ``gap = (P - tr(AᵀS̃)) / P`` upper-bounds the relative suboptimality. Certifications run every
+``check_every`` iterations (every second one while the gap is above 30 tol); each costs about 1.5 iterations.
 
 Proxy ladder (``info["ladder"]``): (1) S̃ with Prop. 3's certificate — if it holds S̃ is returned at once, else S̃'s
 own certified gap is the first rung; (2) the best certified point so far, at every check; (3) the exact solve once
@@ -20,8 +30,8 @@ own certified gap is the first rung; (2) the best certified point so far, at eve
 ``converged=False`` and ``info["status"] == "time_limit"`` (a :class:`SolverWarning` is issued).
 
 Memory model (n = V' x m' reduced entries, V' <= m' typically; b = 4 bytes in float32, 8 in float64 iterations):
-  iterations ~ (8 + anderson) * n * b (the state v = Y + U, Y, X, D, projection temporaries, Anderson's ΔG) plus
-  (anderson + 1) * n * 8 (Anderson's ΔF, kept in float64) plus two V' x V' matrices; a certification ~6 * n * 8
+  iterations ~ (10 + 2 anderson) * n * b (the state v, Y, U, X, the next v and its residual, projection temporaries,
+  Anderson's ΔF and ΔG) plus a few V' x V' matrices (in float64 for the eigensolver); a certification ~6 * n * 8
   transiently. Never a dense V x m array, except the final expansion of L and A for the caller (2 * 8 * V * m bytes;
   ``expand=False`` returns the reduced matrices instead).
   The input: O(nnz + V m') for sparse S / NTPData (:func:`reduce_sparse`); a dense S costs what it costs.
@@ -85,8 +95,8 @@ def _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup, alpha=1.6):
 
 
 def _stalled(gaps, low):
-    """A non-final precision phase has stalled: the certified gap fell by less than 20 % over the last 6 checks."""
-    return low and len(gaps) >= 6 and gaps[-1] > 0.8 * gaps[-6]
+    """A non-final precision phase has stalled: the certified gap fell by less than 25 % over the last 3 checks."""
+    return low and len(gaps) >= 4 and gaps[-1] > 0.75 * gaps[-4]
 
 
 def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
@@ -209,11 +219,14 @@ def solve_ntp_svm_large(
     device : str
         ``"cpu"`` or ``"cuda"`` (any torch device string).
     dtype : torch.float32 or torch.float64, optional
-        Iteration precision (default float64 on CPU, float32 on CUDA); certification is always float64.
+        Iteration precision: float32 starts the precision ladder (module docstring), float64 runs float64
+        throughout. Default float32, except float64 on CPU when ``tol < FLOAT32_MIN_TOL``. Certification is always
+        float64. ``info["phases"]`` records what ran (dtype, eigensolver dtype, iterations, how each phase ended).
     threads : int, optional
-        torch CPU threads for the solve (restored afterwards); default: leave torch's setting.
+        torch CPU threads for the solve (restored afterwards; recorded in ``stats.threads``); default: leave torch's
+        setting.
     check_every : int
-        Iterations between certifications (each costs about two iterations).
+        Iterations between certifications (each costs about 1.5 iterations; doubled while gap > 30 tol).
     anderson : int
         Anderson memory (0: plain over-relaxed ADMM).
     rho : float, optional
