@@ -105,6 +105,19 @@ def test_default_float32_ladder_agrees_with_existing_admm_mid_size():
     _check_bound(res, data.S.toarray() != 0, ref.nuclear_norm, slack=1e-8)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float32_eigensolver_phase_hands_over_and_stays_a_true_bound(seed):
+    """The CUDA default ladder (float32 eigensolver first), forced on the CPU."""
+    mask = _random_mask(np.random.default_rng(seed), 8, 20, 4)
+    p_opt = _cvx_optimum_seed(seed)
+    res = solve_ntp_svm_large(mask, tol=1e-6, dtype=torch.float32, fast_eigh=True, use_certificate=False,
+                              check_every=1)
+    ph = res.info["phases"]
+    assert (ph[0]["dtype"], ph[0]["eigh_dtype"]) == ("torch.float32", "torch.float32")
+    assert res.converged and res.gap <= 1e-6 and (len(ph) == 1 or ph[0]["end"] == "stalled")
+    _check_bound(res, mask, p_opt)
+
+
 def test_time_limit_returns_best_certified_point():
     data = synthetic.random_supports(80, 600, (1, 6), n_supports=150, seed=3)
     ref = solve_ntp_svm(data, tol=1e-8)

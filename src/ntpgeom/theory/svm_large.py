@@ -12,7 +12,7 @@ as the dual. Residual balancing of ρ every 25 iterations.
 Precision ladder (``info["phases"]``). The default state is float32 (half the memory traffic of every elementwise
 pass, which dominates on CPU) with the eigendecomposition in float64: float32 ``eigh`` of the Gram floors the
 primal near 1e-4 relative, a float64 eigensolver on the float32 Gram near 1e-5. On CUDA a first phase also runs the
-eigensolver in float32 (cheap there). A phase that stalls (certified gap down by < 25 % over 3 checks) hands its
+eigensolver in float32 (cheap there; ``fast_eigh``). A phase that stalls (certified gap down by < 25 % over 3 checks) hands its
 state to the next; the last is all float64. ``dtype=torch.float64`` runs float64 throughout; on CPU the default is
 float64 when ``tol < FLOAT32_MIN_TOL``.
 
@@ -105,9 +105,10 @@ def _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup, alpha=1.6):
     return v_new, Y, U, X, s
 
 
-def _stalled(gaps, low):
-    """A non-final precision phase has stalled: the certified gap fell by less than 25 % over the last 3 checks."""
-    return low and len(gaps) >= 4 and gaps[-1] > 0.75 * gaps[-4]
+def _stalled(gaps, low, handoff):
+    """A non-final precision phase is done: the certified gap fell by less than 25 % over the last 3 checks, or it
+    reached ``handoff`` (30 tol for a float32 eigensolver, whose primal floor is near 1e-4: hand over early)."""
+    return low and len(gaps) >= 1 and (gaps[-1] <= handoff or len(gaps) >= 4 and gaps[-1] > 0.75 * gaps[-4])
 
 
 def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
@@ -126,6 +127,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it, gaps, next_check, rank = "max_iter", 0, [], check_every, None
     p_hist, p_last = [], 0  # primal bounds computed in this phase, and the check that computed the last
+    handoff = 30 * tol if eig_dtype == torch.float32 else 0.0
     for it in range(1, run["max_iter"] + 1):
         gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
@@ -148,7 +150,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
                 best = cert
                 ladder.append(("admm", run["it0"] + it, time.perf_counter() - run["t0"], cert[0], cert[1], cert[2]))
             next_check = it + (check_every if best[2] <= 30 * tol else 2 * check_every)
-            status = "optimal" if best[2] <= tol else "stalled" if _stalled(gaps, low) else \
+            status = "optimal" if best[2] <= tol else "stalled" if _stalled(gaps, low, handoff) else \
                 "time_limit" if time.perf_counter() > deadline else status
             if status != "max_iter":
                 break
@@ -177,16 +179,16 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
 FLOAT32_MIN_TOL = 3e-5
 
 
-def _phases(dtype, dev):
+def _phases(dtype, fast_eigh):
     """The precision ladder (state dtype, eigensolver dtype); each phase but the last ends when it stalls.
 
-    float64: one phase. float32: float32 state with a float64 eigensolver (on CUDA first a float32 eigensolver,
-    cheap there and fine down to gaps ~1e-3), then all float64.
+    float64: one phase. float32: float32 state with a float64 eigensolver (with ``fast_eigh`` first a float32
+    eigensolver, fine down to gaps ~1e-3), then all float64.
     """
     f32, f64 = torch.float32, torch.float64
     if dtype == f64:
         return [(f64, f64)]
-    return ([(f32, f32)] if dev.type == "cuda" else []) + [(f32, f64), (f64, f64)]
+    return ([(f32, f32)] if fast_eigh else []) + [(f32, f64), (f64, f64)]
 
 
 def _check_args(tol, time_limit, max_iter, device, dtype):
@@ -221,6 +223,7 @@ def solve_ntp_svm_large(
     use_certificate: bool = True,
     expand: bool = True,
     seed: int = 0,
+    fast_eigh: bool | None = None,
 ) -> SVMResult:
     """Solve NTP-SVM* on large instances and certify the answer (see the module docstring).
 
@@ -255,6 +258,9 @@ def solve_ntp_svm_large(
         (``info["expanded"]`` is False, ``info["reduction"]`` maps them back with ``Reduction.expand``).
     seed : int
         Unused (the solver is deterministic); recorded for provenance.
+    fast_eigh : bool, optional
+        With a float32 state, start with a float32 eigensolver phase (handed over at 30 tol or when it stalls).
+        Default: on CUDA only (there the float64 eigensolver costs several times the float32 one).
 
     Returns
     -------
@@ -269,13 +275,14 @@ def solve_ntp_svm_large(
     try:
         red = reduce_sparse(S)
         out = _solve_reduced(red, float(tol), time_limit, int(max_iter), dev, dtype, int(check_every), int(anderson),
-                             rho, use_certificate, t0)
+                             rho, use_certificate, t0, fast_eigh)
     finally:
         torch.set_num_threads(old_threads)
     return _result(red, out, float(tol), expand, seed, t0, n_threads)
 
 
-def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, anderson, rho, use_certificate, t0):
+def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, anderson, rho, use_certificate, t0,
+                   fast_eigh):
     Mt, r64, c64, Wt, St = _setup(red, dev, torch.float64)
     A_t, worst = tilde_polar(St, Mt, r64, c64)
     holds = bool(worst < 0) or bool(red.mask.all())
@@ -291,7 +298,7 @@ def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, ande
     run = {"Mt": Mt, "tol": tol, "deadline": t0 + time_limit if time_limit is not None else np.inf,
            "check_every": check_every, "anderson": anderson, "t0": t0, "it0": 0, "sup64": support_index(Mt, r64)}
     level = torch.full((v.shape[0],), torch.inf, dtype=torch.float64, device=dev)  # the projection's warm start
-    phases, done = _phases(dtype, dev), []
+    phases, done = _phases(dtype, dev.type == "cuda" if fast_eigh is None else fast_eigh), []
     for k, (sdt, edt) in enumerate(phases):
         run.update(r=r64.to(sdt), c=c64.to(sdt), Wt=Wt.to(sdt), max_iter=max_iter - run["it0"])
         level = level.to(sdt)
