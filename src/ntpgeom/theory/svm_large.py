@@ -39,6 +39,7 @@ Memory model (n = V' x m' reduced entries, V' <= m' typically; b = 4 bytes in fl
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from typing import Any
@@ -191,6 +192,17 @@ def _phases(dtype, fast_eigh):
     return ([(f32, f32)] if fast_eigh else []) + [(f32, f64), (f64, f64)]
 
 
+def _blas_threads(threads):
+    """Limit scipy's BLAS (the CPU Gram products) to ``threads``; a no-op without threadpoolctl (GPU scripts)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a base dependency; bare GPU environments lack it
+        return contextlib.nullcontext()
+    return threadpool_limits(int(threads))
+
+
 def _check_args(tol, time_limit, max_iter, device, dtype):
     if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
         raise SolverError(f"tol must be a positive number, got {tol!r}")
@@ -243,8 +255,8 @@ def solve_ntp_svm_large(
         throughout. Default float32, except float64 on CPU when ``tol < FLOAT32_MIN_TOL``. Certification is always
         float64. ``info["phases"]`` records what ran (dtype, eigensolver dtype, iterations, how each phase ended).
     threads : int, optional
-        torch CPU threads for the solve (restored afterwards; recorded in ``stats.threads``); default: leave torch's
-        setting.
+        torch CPU threads and BLAS threads (threadpoolctl; the Gram products use scipy's BLAS on CPU) for the solve,
+        restored afterwards and recorded in ``stats.threads``; default: leave both settings.
     check_every : int
         Iterations between certifications (each costs about 1.5 iterations; doubled while gap > 30 tol).
     anderson : int
@@ -273,9 +285,10 @@ def solve_ntp_svm_large(
         torch.set_num_threads(int(threads))
     n_threads = torch.get_num_threads() if dev.type == "cpu" else 0
     try:
-        red = reduce_sparse(S)
-        out = _solve_reduced(red, float(tol), time_limit, int(max_iter), dev, dtype, int(check_every), int(anderson),
-                             rho, use_certificate, t0, fast_eigh)
+        with _blas_threads(threads):
+            red = reduce_sparse(S)
+            out = _solve_reduced(red, float(tol), time_limit, int(max_iter), dev, dtype, int(check_every),
+                                 int(anderson), rho, use_certificate, t0, fast_eigh)
     finally:
         torch.set_num_threads(old_threads)
     return _result(red, out, float(tol), expand, seed, t0, n_threads)
