@@ -98,7 +98,7 @@ def test_default_float32_ladder_agrees_with_existing_admm_mid_size():
     data = synthetic.random_supports(80, 600, (1, 6), n_supports=150, seed=4)
     ref = solve_ntp_svm(data, tol=1e-8)
     res = solve_ntp_svm_large(data, tol=1e-4, threads=1)
-    assert res.converged and res.gap <= 1e-4 and res.stats.threads == 1
+    assert res.converged and res.gap <= 1e-4 and res.stats.threads == 1 == res.info["threads"]
     ph = res.info["phases"][0]
     assert (ph["dtype"], ph["eigh_dtype"]) == ("torch.float32", "torch.float64") and ph["iterations"] > 0
     assert 0 < res.info["svt_rank"] <= min(res.reduced_shape)

@@ -347,4 +347,4 @@ def _result(red, out, tol, expand, seed, t0, n_threads) -> SVMResult:
     stats = SolverStats(status, method, int(iters), time.perf_counter() - t0, float(gap), viol, tol, n_threads)
     return SVMResult(L=L, nuclear_norm=float(primal), dual=A, dual_value=float(dval), rank=rank,
                      certificate_holds=holds, reduced_shape=red.shape, stats=stats,
-                     info={**info, "expanded": expand, "seed": seed})
+                     info={**info, "expanded": expand, "seed": seed, "threads": n_threads})
