@@ -175,7 +175,7 @@ def _zipf_child(q, method, V, m, n, threads, tol, limit, dtype="auto"):
     ru = resource.getrusage(resource.RUSAGE_SELF)
     q.put((dt, r.nuclear_norm, r.dual_value, r.gap, r.iterations, r.reduced_shape, r.method,
            r.info.get("status", "optimal" if r.converged else "max_iter"), ru.ru_maxrss / 2**20,
-           ru.ru_utime + ru.ru_stime, r.info.get("dtype", ""), r.info.get("svt_rank"), torch.get_num_threads(),
+           ru.ru_utime + ru.ru_stime, r.info.get("dtype", ""), r.info.get("svt_rank"), r.stats.threads,
            ru.ru_maxrss / 2**20 - rss0))
 
 
