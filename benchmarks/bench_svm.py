@@ -12,14 +12,16 @@ solvers to the same certified relative gap 1e-4; ratio = existing ADMM ("fast") 
   5. V=1000, m=10^4, 2000 distinct supports: large solver vs the existing ADMM (capped at --baseline-limit s; a
      capped baseline gives a lower bound on the ratio).
   6. V=2000, m=5*10^4, 5000 distinct supports: large solver only (time limit --large-limit s).
-  7. scaling: time and peak RSS against m (fixed 1000 supports) and against the number of distinct supports (fixed
-     m = 10^4), V=500, with the fitted log-log exponent.
+  7. scaling (``--case scaling``, a few minutes): time and peak RSS against m (fixed 500 supports; m = 2500..20000)
+     and against the number of distinct supports (fixed m = 10^4; 250..2000), V=500, with fitted log-log exponents.
   8. crossover: both solvers on small Zipf instances (the size above which method="auto" picks "large").
 
 Both objectives are printed; ratios are cvxpy wall time (compile + solve) / ours, also SCS solve time alone / ours.
 Our times are medians over --repeats runs; cvxpy runs once (it is slow).
 
 Usage:  python benchmarks/bench_svm.py [--threads 1] [--repeats 5] [--cvx-limit 300] [--cases 1,2,3,4,5,6,7,8]
+        python benchmarks/bench_svm.py --case large --threads 2      (case 6)
+        python benchmarks/bench_svm.py --case scaling --threads 1    (case 7)
 """
 
 from __future__ import annotations
@@ -158,23 +160,26 @@ def case_reg(rows, repeats, eps, limit):
              f"(SCS {status}; our tol {tol:g}; {'trivial: lam > lambda_max' if lam >= lm else 'non-trivial'})")
 
 
-def _zipf_child(q, method, V, m, n, threads, tol, limit, dtype="float64"):
+def _zipf_child(q, method, V, m, n, threads, tol, limit, dtype="auto"):
     with threadpool_limits(threads):
         torch.set_num_threads(threads)
         S = zipf_supports(V, m, n, seed=0)
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         t = time.perf_counter()
         if method == "large":
-            r = solve_ntp_svm_large(S, tol=tol, time_limit=limit, threads=threads, dtype=getattr(torch, dtype))
+            r = solve_ntp_svm_large(S, tol=tol, time_limit=limit, threads=threads,
+                                    dtype=None if dtype == "auto" else getattr(torch, dtype), expand=False)
         else:
             r = solve_ntp_svm(S, tol=tol, method="fast", max_iter=10**6, threads=threads)
         dt = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_SELF)
     q.put((dt, r.nuclear_norm, r.dual_value, r.gap, r.iterations, r.reduced_shape, r.method,
            r.info.get("status", "optimal" if r.converged else "max_iter"), ru.ru_maxrss / 2**20,
-           ru.ru_utime + ru.ru_stime))
+           ru.ru_utime + ru.ru_stime, r.info.get("dtype", ""), r.info.get("svt_rank"), r.stats.threads,
+           ru.ru_maxrss / 2**20 - rss0))
 
 
-def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None, dtype="float64"):
+def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None, dtype="auto"):
     """One solve in a spawned child; returns the child's tuple, or None if it ran past ``cap`` seconds (killed)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -189,12 +194,14 @@ def _zipf_run(method, V, m, n, threads, tol=1e-4, limit=None, cap=None, dtype="f
 
 
 def _fmt(out):
-    dt, P, Dv, gap, it, red, meth, status, rss, cpu = out
+    dt, P, Dv, gap, it, red, meth, status, rss, cpu = out[:10]
+    extra = (f" (+{out[13]:.2f} GiB over the child before the solve) [{out[10]}; SVT rank {out[11]}; torch threads "
+             f"{out[12]}]") if len(out) > 10 and meth == "large" else ""
     return (f"{dt:8.1f}s wall ({cpu:.1f} CPU-s, whole child) gap {gap:.1e} P {P:.8g} D {Dv:.8g} {it:5d} it "
-            f"{meth}/{status} reduced {red} RSS {rss:.2f} GiB")
+            f"{meth}/{status} reduced {red} peak RSS {rss:.2f} GiB{extra}")
 
 
-def case_large(rows, threads, V, m, n, baseline_limit, large_limit, dtype="float64"):
+def case_large(rows, threads, V, m, n, baseline_limit, large_limit, dtype="auto"):
     name = f"zipf {V}x{m} ({n}) {dtype}"
     ours = _zipf_run("large", V, m, n, threads, limit=large_limit, dtype=dtype)
     print(f"[{name}] large: {_fmt(ours)}", flush=True)
@@ -218,8 +225,9 @@ def _slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def case_scaling(threads, V=300, n0=300, m0=6000):
-    print(f"[scaling] V={V}, Zipf supports, large solver, tol 1e-4", flush=True)
+def case_scaling(threads, V=500, n0=500, m0=10_000):
+    print(f"[scaling] V={V}, Zipf supports, large solver, tol 1e-4; memory = peak RSS of the child and its increase "
+          f"during the solve", flush=True)
     for label, grid in ((f"m ({n0} supports)", [(V, mm, n0) for mm in (m0 // 4, m0 // 2, m0, 2 * m0)]),
                         (f"supports (m = {m0})", [(V, m0, nn) for nn in (n0 // 2, n0, 2 * n0, 4 * n0)])):
         res = [(_zipf_run("large", V, mm, nn, threads)) for V, mm, nn in grid]
@@ -227,7 +235,8 @@ def case_scaling(threads, V=300, n0=300, m0=6000):
         for x, o in zip(xs, res):
             print(f"  {label} = {x:6d}: {_fmt(o)}", flush=True)
         print(f"  fitted exponent vs {label}: wall ~ x^{_slope(xs, [o[0] for o in res]):.2f}, CPU ~ "
-              f"x^{_slope(xs, [o[9] for o in res]):.2f}, peak RSS ~ x^{_slope(xs, [o[8] for o in res]):.2f}", flush=True)
+              f"x^{_slope(xs, [o[9] for o in res]):.2f}, peak RSS ~ x^{_slope(xs, [o[8] for o in res]):.2f}, solve's "
+              f"RSS increase ~ x^{_slope(xs, [max(o[13], 1e-3) for o in res]):.2f}", flush=True)
 
 
 def case_crossover(threads):
@@ -247,11 +256,16 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-6, help="SCS eps_abs = eps_rel for cases 1, 2, 4")
     ap.add_argument("--baseline-limit", type=float, default=900.0, help="cap (s) on the existing ADMM in case 5")
     ap.add_argument("--large-limit", type=float, default=600.0, help="time limit (s) of the large solver in case 6")
-    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float64", "float32"],
                     help="iteration precision of the large solver in cases 5, 6 (certificates are float64 either way)")
     ap.add_argument("--cases", default="1,2,3,4")
+    ap.add_argument("--case", default=None, help="one named case: 'scaling' (= --cases 7, a few minutes), "
+                    "'large' (= 6: V=2000, m=5e4, 5000 supports)")
     args = ap.parse_args()
-    cases = {int(c) for c in args.cases.split(",")}
+    named = {"scaling": "7", "large": "6", "crossover": "8"}
+    if args.case is not None and args.case not in named:
+        ap.error(f"--case must be one of {sorted(named)}, got {args.case!r}")
+    cases = {int(c) for c in (named[args.case] if args.case else args.cases).split(",")}
     print(f"threads: {args.threads} (threadpoolctl for BLAS in both solvers, torch.set_num_threads for the large "
           f"solver); repeats (ours): {args.repeats}; SCS eps {args.eps:g}; cvxpy time limit {args.cvx_limit:g}s",
           flush=True)

@@ -68,45 +68,147 @@ def reduce_sparse(S: Any) -> Reduction:
 
 
 # ------------------------------------------------------------------------------------------- projections
-def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps: int = 200) -> torch.Tensor:
+def support_index(Mt: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The supports as padded index lists: ``(idx, rw, B)``, shapes (m', kmax), (m', kmax), (m',).
+
+    ``idx[j]`` lists the support of reduced context j (padded with its first token), ``rw`` the token weights r there
+    (0 on padding), ``B = Σ_{z∈S_j} r_z``. Supports are small (k <= 16 on language data), so gathers through ``idx``
+    cost a fraction of a pass over the (m', V') state.
+    """
+    k = Mt.sum(dim=1)
+    kmax = max(int(k.max()), 1)
+    order = torch.argsort((~Mt).to(torch.int8), dim=1, stable=True)[:, :kmax]  # support columns first
+    pad = torch.arange(kmax, device=Mt.device)[None, :] >= k[:, None]
+    idx = torch.where(pad, order[:, :1], order)
+    rw = torch.where(pad, 0.0, r[idx])
+    return idx, rw, rw.sum(dim=1)
+
+
+def project_rows(Zt: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, max_steps: int = 200,
+                 level: torch.Tensor | None = None, sup: tuple | None = None) -> torch.Tensor:
     """Weighted projection of every row of ``Zt`` (m', V') onto ``{x : x_z = a (z in S), x_v <= a - 1 (v not in S)}``.
 
     Minimises ``Σ_z r_z (x_z - Zt[j, z])²`` per row; the torch twin of ``svm.project_columns``. The level ``a`` is
-    the root of the concave, increasing, piecewise-linear ``h(a) = B a - A - Σ_{v∉S} r_v (Zt[j, v] + 1 - a)_+``;
-    Newton's method from the in-support mean (left of the root) stays left of it and stops exactly when the set of
-    active breakpoints repeats, each step being ``a = (A + Σ_active r T) / (B + Σ_active r)``. The output is feasible
-    for any ``a``; ``max_steps`` only bounds the work on adversarial rows (never reached in practice).
+    the root of the concave, increasing, piecewise-linear ``h(a) = B a - A - Σ_{v∉S} r_v (Zt[j, v] + 1 - a)_+``.
+    Newton's step ``N(a) = (A + Σ_active r T) / (B + Σ_active r)`` (T = Z + 1 off the support, active: T > a) lands
+    left of the root from any start (the tangent of a concave function lies above it); from the left it increases
+    monotonically, the active sets shrink (nested), and it stops when a row's active weight repeats (the same set,
+    so the same step: exact, and immune to rounding). The start is ``N(level)`` for a warm-start
+    ``level`` (e.g. the previous ADMM iteration's; updated in place), else the in-support mean A / B. Sums over the
+    off-support run over whole rows minus the support's share (``sup`` = :func:`support_index`, computed if not
+    given), so a Newton step reads the state about four times. The output is feasible for any ``a``.
     """
-    B = (Mt * r).sum(dim=1)
-    A = torch.where(Mt, Zt * r, 0.0).sum(dim=1)
-    T = torch.where(Mt, -torch.inf, Zt + 1.0)
-    rT = torch.where(Mt, 0.0, r * (Zt + 1.0))
-    a = A / B
+    idx, rw, B = sup if sup is not None else support_index(Mt, r)
+    Zs = Zt.gather(1, idx)
+    A = (Zs * rw).sum(dim=1)
+    rT = torch.addcmul(r, Zt, r)  # r (Z + 1)
+    rTs = rw * (Zs + 1.0)
+
+    def newton(a):
+        act = Zt > (a - 1.0)[:, None]
+        acts = Zs > (a - 1.0)[:, None]
+        actf = act.to(Zt.dtype)
+        w = actf @ r - (acts * rw).sum(dim=1)
+        return (A + (actf * rT).sum(dim=1) - (acts * rTs).sum(dim=1)) / (B + w), w
+
+    warm = level is not None and level.shape == A.shape
+    if warm:  # N(level) is left of the root; it is the root if the active set there is the one at level
+        a, w_prev = newton(level)
+    else:
+        a, w_prev = A / B, torch.full_like(A, -1.0)
     for _ in range(max_steps):
-        act = T > a[:, None]
-        a_new = (A + torch.where(act, rT, 0.0).sum(dim=1)) / (B + (act * r).sum(dim=1))
-        if bool(torch.all(a_new <= a)):
+        a_new, w = newton(a)
+        if bool(torch.all((w == w_prev) | (a_new <= a))):
             break
-        a = torch.maximum(a, a_new)
-    return torch.where(Mt, a[:, None], torch.minimum(Zt, a[:, None] - 1.0))
+        a, w_prev = torch.maximum(a, a_new), w
+    if warm:
+        level.copy_(a)
+    out = torch.minimum(Zt, (a - 1.0)[:, None])
+    return out.scatter_(1, idx, a[:, None].expand(-1, idx.shape[1]).contiguous())
 
 
-def svt(Z: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def gram(A: torch.Tensor) -> torch.Tensor:
+    """``A Aᵀ`` with only its LOWER triangle guaranteed (what ``eigh``/``eigvalsh`` read by default).
+
+    On CPU through BLAS ``syrk`` (scipy), half the flops of a general product and no copy of a transposed view;
+    elsewhere a plain product.
+    """
+    if A.device.type == "cpu" and A.dtype in (torch.float32, torch.float64):
+        from scipy.linalg import blas
+
+        syrk = blas.ssyrk if A.dtype == torch.float32 else blas.dsyrk
+        return torch.from_numpy(syrk(1.0, A.detach().numpy(), lower=1))
+    return A @ A.T
+
+
+def svt(Z: torch.Tensor, tau: float, eig_dtype: torch.dtype | None = None,
+        remainder: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Singular-value thresholding through the eigendecomposition of the smaller Gram matrix.
 
-    Returns ``(X, D, s)``: ``X = prox_{τ‖·‖_*}(Z)``, ``D = Z - X`` (singular values ``min(σ, τ)``, so ``‖D‖_2 <= τ``)
-    and the singular values ``s`` of Z.
+    Returns ``(X, D, s)``: ``X = prox_{τ‖·‖_*}(Z)``, ``D = Z - X`` (singular values ``min(σ, τ)``, so ``‖D‖_2 <= τ``;
+    None unless ``remainder``) and the singular values ``s`` of Z (descending order not guaranteed: eigh's ascending
+    order, square-rooted). The Gram and the products run in Z's dtype; the symmetric eigendecomposition in
+    ``eig_dtype`` (default Z's): a float64 eigensolver on a float32 Gram removes most of float32's accuracy floor
+    (the eigenvectors near the threshold are what float32 ``eigh`` gets wrong) at the cost of the eigensolver alone.
     """
     wide = Z.shape[0] <= Z.shape[1]
     Zs = Z if wide else Z.T
-    w, Q = torch.linalg.eigh(Zs @ Zs.T)
+    G = gram(Zs)
+    if eig_dtype is not None and eig_dtype != G.dtype:
+        w, Q = torch.linalg.eigh(G.to(eig_dtype))
+        w, Q = w.to(Z.dtype), Q.to(Z.dtype)
+    else:
+        w, Q = torch.linalg.eigh(G)
     s = torch.sqrt(torch.clamp(w, min=0.0))
     keep = s > tau
     Qk = Q[:, keep]
     shrink = 1.0 - tau / s[keep]
     X = (Qk * shrink) @ (Qk.T @ Zs)
-    D = Zs - X
-    return (X, D, s) if wide else (X.T, D.T, s)
+    D = Zs - X if remainder else None
+    if wide:
+        return X, D, s
+    return X.T, (D.T if D is not None else None), s
+
+
+class Anderson:
+    """Type-II Anderson acceleration of a fixed-point map x -> g(x) on flat tensors (ring buffer of ``mem`` differences).
+
+    ``step(g, f)`` records ``g = g(x)``, ``f = g(x) - x`` and returns ``g - ΔG γ`` with ``γ = argmin ‖f - ΔF γ‖``
+    (ridge-regularised normal equations in float64). Per step it reads the state about ``2 mem + 4`` times: the Gram
+    ``ΔFᵀΔF`` gains one row, and ``ΔFᵀf`` is updated from the previous step's ``ΔFᵀf_prev`` (``f = f_prev + Δf``)
+    instead of recomputed. ``g`` and ``f`` are kept by reference: the caller must not modify them in place.
+    """
+
+    def __init__(self, mem: int, like: torch.Tensor, reg: float):
+        self.mem, self.reg = mem, reg
+        self.dF = torch.empty((mem, like.numel()), dtype=like.dtype, device=like.device)
+        self.dG = torch.empty((mem, like.numel()), dtype=like.dtype, device=like.device)
+        self.FF = torch.zeros((mem, mem), dtype=torch.float64, device=like.device)
+        self.Ff = torch.zeros(mem, dtype=torch.float64, device=like.device)  # ΔF_jᵀ f_prev
+        self.reset()
+
+    def reset(self) -> None:
+        self.k, self.head, self.f_prev, self.g_prev = 0, 0, None, None
+
+    def step(self, g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        if self.f_prev is not None:
+            i = self.head
+            torch.sub(f, self.f_prev, out=self.dF[i])
+            torch.sub(g, self.g_prev, out=self.dG[i])
+            self.head, self.k = (i + 1) % self.mem, min(self.k + 1, self.mem)
+            row = (self.dF[: self.k] @ self.dF[i]).double()
+            self.FF[i, : self.k] = row
+            self.FF[: self.k, i] = row
+            Ff = self.Ff[: self.k] + row  # ΔF_jᵀ f = ΔF_jᵀ f_prev + ΔF_jᵀ ΔF_i ...
+            Ff[i] = float(self.dF[i] @ f)  # ... except for the new row
+            self.Ff[: self.k] = Ff
+        self.f_prev, self.g_prev = f, g
+        if self.k == 0:
+            return g
+        FF = self.FF[: self.k, : self.k]
+        FF = FF + self.reg * float(FF.diagonal().max()) * torch.eye(self.k, dtype=torch.float64, device=FF.device)
+        gamma = torch.linalg.solve(FF, self.Ff[: self.k]).to(g.dtype)
+        return g - gamma @ self.dG[: self.k]
 
 
 # ------------------------------------------------------------------------------------------- certificates
@@ -114,7 +216,7 @@ def spectral_norm_upper(M: torch.Tensor) -> float:
     """An upper bound on ``‖M‖_2`` in float64: the largest Gram eigenvalue, inflated by its rounding error bound."""
     M = M.to(torch.float64)
     Ms = M if M.shape[0] <= M.shape[1] else M.T
-    lam = float(torch.linalg.eigvalsh(Ms @ Ms.T)[-1])
+    lam = float(torch.linalg.eigvalsh(gram(Ms))[-1])
     n = max(M.shape)
     return float(np.sqrt(max(lam, 0.0) * (1.0 + 8.0 * n * np.finfo(np.float64).eps)))
 
@@ -142,7 +244,7 @@ def repair_dual(At: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, c: torch.Te
 def _gram_eigh(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eigendecomposition of the smaller Gram of X (float64): returns (eigenvalues, eigenvectors, X oriented wide)."""
     Xs = X if X.shape[0] <= X.shape[1] else X.T
-    w, Q = torch.linalg.eigh(Xs @ Xs.T)
+    w, Q = torch.linalg.eigh(gram(Xs))
     return w, Q, Xs
 
 
