@@ -111,9 +111,13 @@ def measure(
     if theory is None:
         theory, why = probe_theory(data, solve=solve, max_reduced=max_reduced, svm_tol=svm_tol,
                                    svm_max_iter=svm_max_iter)
-    face = "auto" if theory.status.solved else None  # the optimal face needs an optimal L_mm, not a budget's point
+    # the optimal face needs an optimal L_mm of *this* data: not a time budget's point, nor a restriction to a sample
+    # (likewise the finite-norm path point: of a sample's own problem, not of the full one; L_in + R·L_mm is used)
+    restricted = "restricted_from" in theory.meta
+    face = "auto" if theory.status.solved and not restricted else None
     ref = face_reference(theory, data, face, max_contexts=max_contexts, seed=seed)
-    a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe")
+    a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe",
+               finite_norm=False if restricted else "auto")
     out: dict[str, Any] = dict(a.row)
     out.pop("step", None)
     out["prediction"] = a.prediction_note
