@@ -167,11 +167,10 @@ def test_theory_file_round_trip_and_remeasure(tmp_path, tiny_models, corpus_file
 
 def test_theory_of_other_data_is_refused(tmp_path, tiny_models, corpus_file, capsys):
     from ntpgeom.cli import main
-    from ntpgeom.data import synthetic
     from ntpgeom.theory import compute_theory
 
     th_file = tmp_path / "other.npz"
-    compute_theory(synthetic("uniform-3", seed=0) if False else _other_data(), solve=False).save(th_file)
+    compute_theory(_other_data(), solve=False).save(th_file)
     for extra in (["--model", tiny_models["llama"], "--text", corpus_file, "-T", 2, "--min-count", 20],
                   ["--from", _saved(tmp_path, tiny_models, corpus_file)]):
         with pytest.raises(SystemExit) as e:

@@ -68,5 +68,5 @@ def remeasure(
             "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
             "timings": {**s.get("timings", {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1}}
     return ProbeResult(sub, f64["H"], f64["W"], f64["L"], f64["lse"], f64["b"], metrics, sub_theory, info,
-                       source=data, idx=idx, source_theory=None if theory is not None else th,
+                       source=data, idx=idx, source_theory=th,
                        H_mean=f64["H_mean"], H_gram=f64["H_gram"])

@@ -52,7 +52,7 @@ class ProbeResult:
     idx : int array (m,), optional
         The measured contexts among the source's (sorted). Default: all.
     source_theory : Theory, optional
-        The theory of ``source`` (None when it was read from a file: nothing to write).
+        The theory of ``source`` (written to ``theory.npz`` unless it was read from a file, ``info["theory_file"]``).
     H_mean, H_gram : ndarray (d,), (d, d), optional
         Mean and second moment of the hidden states over all M contexts (streamed).
     """
@@ -110,8 +110,8 @@ class ProbeResult:
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {out}: {os_reason(exc)}") from None
         paths = {"data": self.source_data.save(out / "data.npz")}
-        th = self.theory if self.source is None else self.source_theory
-        if th is not None and not self.info.get("theory_file"):
+        th = self.theory if self.source_theory is None else self.source_theory
+        if not self.info.get("theory_file"):
             paths["theory"] = th.save(out / "theory.npz")
         arrays = {k: _compact(v) for k, v in (("H", self.H), ("W", self.W), ("L", self.L), ("lse", self.lse),
                                                 ("b", self.b)) if v is not None}
@@ -273,7 +273,7 @@ def probe(
             "timings": {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": t_meas,
                         "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}}
     return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
-                       source_theory=None if given is not None else th, H_mean=ex.H_mean, H_gram=ex.H_gram)
+                       source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram)
 
 
 def _is_file(s: Any) -> bool:
