@@ -130,15 +130,17 @@ def measure(
 
 def measure_subset(data: NTPData, idx: np.ndarray, W: np.ndarray, H: np.ndarray, L: np.ndarray, lse: np.ndarray,
                    b: np.ndarray | None, theory: Any, why: str, *, H_mean: np.ndarray | None = None,
-                   H_gram: np.ndarray | None = None, n_perm: int = 20, seed: int = 0) -> tuple[NTPData, Any, dict]:
+                   H_gram: np.ndarray | None = None, n_perm: int = 20, seed: int = 0,
+                   pattern: Any = None) -> tuple[NTPData, Any, dict]:
     """Measure the model on the contexts ``idx`` of ``data`` (H, L, lse: those columns) against ``theory`` (of all
-    of ``data``, restricted by :func:`restrict_theory`). Returns (measured data, its theory, metrics)."""
+    of ``data``, restricted by :func:`restrict_theory`; ``pattern``: ``support_pattern(data)`` if computed already).
+    Returns (measured data, its theory, metrics)."""
     idx = np.asarray(idx, dtype=np.int64)
     if idx.size == data.m:
         sub, sub_theory = data, theory
     else:
         sub = data.select_contexts(idx, measured_of=int(data.m), source_hash=data.hash)
-        sub_theory = restrict_theory(theory, data, idx, sub)
+        sub_theory = restrict_theory(theory, data, idx, sub, pattern)
     metrics, _ = measure(sub, W, H, L, lse, b=b, theory=sub_theory, H_mean=H_mean, n_perm=n_perm, seed=seed)
     metrics.update(solve_record(theory, why))
     metrics.update(n_contexts_measured=int(sub.m), n_contexts_total=int(data.m))

@@ -11,16 +11,16 @@ import numpy as np
 
 from .. import validate
 from ..data import NTPData
-from ..theory import Theory, compute_theory, load_theory, reduce_pattern
+from ..theory import SupportPattern, Theory, compute_theory, load_theory, support_pattern
 from .model import ProbeError
 
 
-def decide_solve(data: NTPData, solve: bool | str, max_reduced: int,
-                 solve_budget: float | None = None) -> tuple[bool, str]:
+def decide_solve(data: NTPData, solve: bool | str, max_reduced: int, solve_budget: float | None = None,
+                 pattern: SupportPattern | None = None) -> tuple[bool, str]:
     """Whether to solve NTP-SVM* for L_mm: ``solve`` True/False, or "auto" = when the reduced pattern (distinct rows x
     distinct columns of S) has at most ``max_reduced`` entries, or whenever a time budget ``solve_budget`` is given
     (the solve then stops at the budget with its certified gap). Returns (decision, reason)."""
-    shape = reduce_pattern(data.S).shape
+    shape = (pattern or support_pattern(data)).reduction.shape
     if solve == "auto" and solve_budget is None:
         ok = shape[0] * shape[1] <= max_reduced
         why = f"reduced pattern {shape[0]}x{shape[1]} {'<=' if ok else '>'} {max_reduced} entries"
@@ -38,18 +38,21 @@ def probe_theory(
     solve_budget: float | None = None,
     svm_tol: float = 1e-4,
     svm_max_iter: int = 3000,
+    pattern: SupportPattern | None = None,
 ) -> tuple[Any, str]:
     """The reference geometry of ``data`` (:func:`ntpgeom.theory.compute_theory`) and why it was or was not solved.
 
     With ``solve_budget`` (seconds) the large solver runs with that time limit (``method="large"``): stopped early, it
     returns the best certified point, status ``user_limit``, with its certified relative gap (theory.svm_summary).
+    ``pattern``: ``support_pattern(data)``, reused (and its reduced SVD, e.g. by :func:`restrict_theory`).
     """
     if solve_budget is not None:
         validate.real("--solve-budget", solve_budget, lo=0, error=ProbeError)
         if solve_budget <= 0 or solve is False:
             raise ProbeError("--solve-budget needs a positive number of seconds and --solve auto or yes")
-    do_solve, why = decide_solve(data, solve, max_reduced, solve_budget)
-    kw: dict[str, Any] = {"tol": svm_tol, "solve": do_solve, "max_iter": svm_max_iter}
+    pattern = pattern or support_pattern(data)
+    do_solve, why = decide_solve(data, solve, max_reduced, solve_budget, pattern)
+    kw: dict[str, Any] = {"tol": svm_tol, "solve": do_solve, "max_iter": svm_max_iter, "pattern": pattern}
     if solve_budget is not None:
         kw.update(method="large", time_limit=float(solve_budget), max_iter=10**7)
     with warnings.catch_warnings():
@@ -74,13 +77,15 @@ def given_theory(theory: str | Path | Any, data: NTPData) -> Any:
     return th
 
 
-def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData) -> Theory:
+def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData,
+                    pattern: SupportPattern | None = None) -> Theory:
     """The theory of ``data`` seen on the contexts ``idx`` only, as a theory of ``sub = data.select_contexts(idx)``.
 
     Column-local quantities are restricted (L_in, S̃, L_mm, H_mm: columns ``idx``); the row side is unchanged (W_mm,
     G_W, G_W_proxy); the context Grams are those of the full problem restricted to ``idx``: ``G_H = H_mmᵀH_mm`` and
     ``G_H_proxy = (S̃ᵀS̃)^{1/2}`` on rows and columns ``idx`` (from the reduced SVD of the full S̃ when the theory
-    holds no m x m Gram). The solve record (status, gap, certificate) is that of the full problem.
+    holds no m x m Gram; ``pattern`` = ``support_pattern(data)`` reuses its SVD). The solve record (status, gap,
+    certificate) is that of the full problem.
     """
     idx = np.asarray(idx, dtype=np.int64)
     if theory.data_hash != data.hash:
@@ -91,7 +96,7 @@ def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData) -
     if theory.G_H_proxy is not None:
         GHp = np.asarray(theory.G_H_proxy)[np.ix_(idx, idx)]
     else:
-        red = reduce_pattern(data.S)
+        red = (pattern or support_pattern(data)).reduction
         _, s, Vt = red.S_tilde_svd
         Hp = (np.sqrt(s)[:, None] * Vt / np.sqrt(red.c))[:, red.col_group[idx]]
         GHp = Hp.T @ Hp

@@ -20,6 +20,7 @@ from .reference import given_theory, probe_theory
 from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
+from ..theory import support_pattern
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -250,16 +251,17 @@ def probe(
     t_fwd = time.perf_counter() - t1
     W, b = lm.W(rows), lm.bias(rows)
     t2 = time.perf_counter()
+    pattern = support_pattern(rdata)  # shared by the theory and its restriction to the measured contexts
     if given is None:
         say("solving NTP-SVM*" if solve is not False else "theory (S̃ proxy)")
-        th, why = probe_theory(rdata, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget)
+        th, why = probe_theory(rdata, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, pattern=pattern)
     else:
         th, why = given, f"read from {theory if isinstance(theory, (str, Path)) else 'the given Theory'}"
     t_theory = time.perf_counter() - t2
     say("measuring")
     t3 = time.perf_counter()
     sub, sub_theory, metrics = measure_subset(rdata, idx, W, ex.H, ex.L, ex.lse, b, th, why, H_mean=ex.H_mean,
-                                              H_gram=ex.H_gram, n_perm=n_perm, seed=seed)
+                                              H_gram=ex.H_gram, n_perm=n_perm, seed=seed, pattern=pattern)
     t_meas = time.perf_counter() - t3
     wh = {"max_abs_err": ex.wh_max_abs_err, "rel_err": ex.wh_rel_err, "tol": WH_TOL, "holds": ex.wh_rel_err <= WH_TOL,
           "bias": b is not None}

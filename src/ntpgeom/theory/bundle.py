@@ -15,7 +15,7 @@ from ..data import NTPData
 from ..errors import FormatError, SolverError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
-from .pattern import Reduction, TildeCertificate, singular_rank, support_pattern
+from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
 from .subspaces import L_in as _L_in
 from .svm import SVMResult, solve_ntp_svm
 
@@ -210,6 +210,7 @@ def compute_theory(
     max_entries: int = 50_000_000,
     time_limit: float | None = None,
     svm: SVMResult | None = None,
+    pattern: SupportPattern | None = None,
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
 
@@ -228,6 +229,8 @@ def compute_theory(
     svm : SVMResult, optional
         A solve of this data made elsewhere (e.g. ``solve_ntp_svm_large(data, device="cuda")``); used instead of
         solving (its shape is checked; it carries its own certified gap and status).
+    pattern : SupportPattern, optional
+        ``support_pattern(data)`` computed already: its reduction and the SVD of the reduced S̃ are reused.
 
     Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
     the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
@@ -240,7 +243,8 @@ def compute_theory(
     check_solver_options(tol, max_iter, threads)
     V, m = data.V, data.m
     with threadpool_limits(int(threads)):
-        pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
+        if pattern is None or pattern.shape != (V, m):
+            pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
         Lin = _L_in(data)
         St = pattern.S_tilde
         cert = pattern.certificate
