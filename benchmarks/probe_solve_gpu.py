@@ -16,6 +16,7 @@ Prints the solve (gap, status, seconds, iterations, peak device memory) and the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -27,7 +28,7 @@ from ntpgeom._io import write_json_atomic
 from ntpgeom.data import load
 from ntpgeom.probe import remeasure
 from ntpgeom.report.probe_report import reference_line, write_probe_report
-from ntpgeom.theory import compute_theory
+from ntpgeom.theory import compute_theory, support_pattern
 from ntpgeom.theory.svm_large import solve_ntp_svm_large
 
 
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=300.0, help="seconds for the solve (time limit)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (CPU solve / measurement)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="CPU threads for the CPU parts (theory SVDs, measurement; a CPU solve); default: all cores")
     a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     data = load(a.probe_dir / "data.npz")
     card = torch.cuda.get_device_name() if a.device.startswith("cuda") else f"cpu x{torch.get_num_threads()}"
@@ -55,11 +56,12 @@ def main(argv: list[str] | None = None) -> int:
           f"rank {svm.rank}  ‖L_mm‖_* {svm.nuclear_norm:.8g}  peak device memory {peak:.2f} GiB  "
           f"dtype {svm.info.get('dtype')}", flush=True)
     t1 = time.perf_counter()
-    theory = compute_theory(data, tol=a.tol, method="large", svm=svm, threads=a.threads or 1)
+    pattern = support_pattern(data)  # one reduction and one SVD of the reduced S̃ for the theory and the measurement
+    theory = compute_theory(data, tol=a.tol, method="large", svm=svm, threads=a.threads, pattern=pattern)
     print(f"theory (factors, Grams, proxies): {time.perf_counter() - t1:.1f} s; dist(L_mm, S̃) = "
           f"{theory.dist_mm_tilde:.4g}", flush=True)
     t2 = time.perf_counter()
-    result = remeasure(a.probe_dir, theory)
+    result = remeasure(a.probe_dir, theory, pattern=pattern)
     print(f"measurement: {time.perf_counter() - t2:.1f} s", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     s = result.summary()

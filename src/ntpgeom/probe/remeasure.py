@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import FormatError
+from ..theory import support_pattern
 from .measure import measure_subset
 from .model import ProbeError
 from .reference import given_theory, probe_theory
@@ -26,11 +27,13 @@ def remeasure(
     n_perm: int | None = None,
     seed: int | None = None,
     stage: Callable[[str], None] | None = None,
+    pattern: Any = None,
 ) -> ProbeResult:
     """Measure a saved probe again (``ntpgeom probe --from DIR``) without the model: the arrays of ``DIR/probe.npz``
     against ``theory`` (a file checked by data hash, e.g. L_mm solved on another machine from ``DIR/data.npz``), or a
     theory computed here (``solve``, ``max_reduced``, ``solve_budget`` as in :func:`probe`). ``n_perm``/``seed``
-    default to the saved probe's."""
+    default to the saved probe's; ``pattern``: ``support_pattern`` of ``DIR/data.npz`` if computed already (its
+    reduced SVD of S̃ is reused)."""
     say = stage or (lambda _s: None)
     src = Path(probe_dir)
     arrays = load_probe(src)
@@ -50,18 +53,20 @@ def remeasure(
     n_perm = int(cfg.get("n_perm", 20) if n_perm is None else n_perm)
     seed = int(cfg.get("seed", 0) if seed is None else seed)
     t0 = time.perf_counter()
+    pattern = pattern if pattern is not None and pattern.shape == (data.V, data.m) else support_pattern(data)
     if theory is not None:
         th, why = given_theory(theory, data), f"read from {theory if isinstance(theory, (str, Path)) else 'the given Theory'}"
     else:
         say("theory")
-        th, why = probe_theory(data, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget)
+        th, why = probe_theory(data, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, pattern=pattern)
     t_theory = time.perf_counter() - t0
     say("measuring")
     t1 = time.perf_counter()
     f64 = {k: None if arrays.get(k) is None else np.asarray(arrays[k], dtype=np.float64)
            for k in ("H", "W", "L", "lse", "b", "H_mean", "H_gram")}
     sub, sub_theory, metrics = measure_subset(data, idx, f64["W"], f64["H"], f64["L"], f64["lse"], f64["b"], th, why,
-                                              H_mean=f64["H_mean"], H_gram=f64["H_gram"], n_perm=n_perm, seed=seed)
+                                              H_mean=f64["H_mean"], H_gram=f64["H_gram"], n_perm=n_perm, seed=seed,
+                                              pattern=pattern)
     cfg.update(solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, n_perm=n_perm, seed=seed,
                remeasured_from=str(src))
     info = {"model": s["model"], "config": cfg, "wh_check": s["wh_check"], "versions": probe_versions(),
