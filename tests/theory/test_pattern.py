@@ -160,4 +160,4 @@ def test_one_pattern_computation_per_theory(monkeypatch):
     th = compute_theory(synthetic.all_k_subsets(6, 2))  # certificate holds: no ADMM, so every SVD is S̃'s or L_mm's
     assert th.status.value == "certified_by_prop3"
     assert calls["mask"] == 1 and calls["groups"] == 2
-    assert calls["svd"] == 1 + 2  # S̃ once; L_mm's factors and Grams (geometry) once each
+    assert calls["svd"] == 1 + 1  # S̃ once; L_mm once (its factors and Grams come from one reduced SVD)

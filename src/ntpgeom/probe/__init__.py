@@ -6,15 +6,17 @@ L = W H + b check) → measurements against the support pattern.
 """
 
 from .._callable import make_module_callable
-from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
-from .measure import measure, probe_extras, restricted_data
+from .extract import Extraction, RunningMoments, corpus_data, extract, measured_tokens, token_names
+from .measure import measure, measure_subset, probe_extras, restricted_data
+from .reference import given_theory, probe_theory, restrict_theory
 from .model import LoadedModel, ProbeError, check_model_path, load_model
 from .run import ProbeResult, load_probe, probe, verdicts
+from .remeasure import remeasure
 
 __all__ = [
     "ProbeError", "LoadedModel", "load_model", "check_model_path", "corpus_data", "measured_tokens", "extract",
     "Extraction", "token_names", "measure", "probe_extras", "restricted_data", "probe", "ProbeResult", "load_probe",
-    "verdicts",
+    "verdicts", "RunningMoments", "measure_subset", "given_theory", "probe_theory", "restrict_theory", "remeasure",
 ]
 
 make_module_callable(__name__, probe)  # ntpgeom.probe(model, text, context_len, ...) probes; the subpackage stays importable

@@ -9,7 +9,8 @@
 Batching needs no padding: sequences are grouped by length, so every batch is a full rectangle with an all-ones
 attention mask. (Left/right padding, position ids and masks cannot then go wrong for any architecture, absolute or
 rotary positions alike.) Memory is bounded by one batch of full-vocabulary logits at the last position
-(``logits_to_keep=1``) plus the kept outputs, m x (d + rows).
+(``logits_to_keep=1``) plus the kept outputs, N x (d + rows) for the N kept contexts (all m by default), plus the
+running mean and d x d second moment of the hidden states of all m contexts.
 """
 
 from __future__ import annotations
@@ -130,20 +131,54 @@ def measured_tokens(data: NTPData, n_model: int, n_other: int, seed: int = 0) ->
 
 
 # ----------------------------------------------------------------------------- extraction
+class RunningMoments:
+    """Running mean and second moment of column vectors fed in batches (the hidden states of every context, without
+    keeping them): after ``add`` of batches X_1, X_2, ... (each d x b), ``mean`` = (1/n) Σ_j x_j and ``gram`` =
+    (1/n) Σ_j x_j x_jᵀ (d x d), ``cov`` = gram - mean meanᵀ. Memory O(d²); sums in float64."""
+
+    def __init__(self, d: int) -> None:
+        self.n = 0
+        self._sum = np.zeros(d)
+        self._sq = np.zeros((d, d))
+
+    def add(self, X: np.ndarray) -> None:
+        X = np.asarray(X, dtype=np.float64)
+        self.n += X.shape[1]
+        self._sum += X.sum(axis=1)
+        self._sq += X @ X.T
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._sum / max(self.n, 1)
+
+    @property
+    def gram(self) -> np.ndarray:
+        return self._sq / max(self.n, 1)
+
+    @property
+    def cov(self) -> np.ndarray:
+        mu = self.mean
+        return self.gram - np.outer(mu, mu)
+
+
 @dataclass(frozen=True, eq=False)
 class Extraction:
-    """What the model computes on m contexts.
+    """What the model computes on m contexts, of which the N contexts ``idx`` are kept.
 
     Attributes
     ----------
-    H : ndarray, shape (d, m), float64
-        Final hidden state at the last position (the LM head's input, after the final norm).
-    L : ndarray, shape (R, m), float64
-        The model's own logits at the last position, on the R requested token rows.
-    lse : ndarray, shape (m,), float64
-        log Σ_v exp(logit_v) over the whole model vocabulary (for the full-softmax cross-entropy).
+    H : ndarray, shape (d, N), float64
+        Final hidden state at the last position (the LM head's input, after the final norm), kept contexts.
+    L : ndarray, shape (R, N), float64
+        The model's own logits at the last position, on the R requested token rows, kept contexts.
+    lse : ndarray, shape (N,), float64
+        log Σ_v exp(logit_v) over the whole model vocabulary (for the full-softmax cross-entropy), kept contexts.
     wh_max_abs_err, wh_rel_err : float
-        max |L - (W H + b)| and ‖L - (W H + b)‖_F / ‖L‖_F over the requested rows, in float64.
+        max |L - (W H + b)| and ‖L - (W H + b)‖_F / ‖L‖_F over the requested rows and *all* m contexts, in float64.
+    idx : int array, shape (N,)
+        The kept contexts (sorted; all m by default).
+    H_mean, H_gram : ndarray, shapes (d,), (d, d)
+        Mean and second moment (1/m) Σ_j h_j h_jᵀ of the hidden states of *all* m contexts (streamed).
     """
 
     H: np.ndarray
@@ -151,6 +186,9 @@ class Extraction:
     lse: np.ndarray
     wh_max_abs_err: float
     wh_rel_err: float
+    idx: np.ndarray | None = None
+    H_mean: np.ndarray | None = None
+    H_gram: np.ndarray | None = None
 
 
 def iter_batches(contexts: Sequence[Sequence[int]] | np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -169,15 +207,54 @@ def _stack(contexts: Sequence[Sequence[int]] | np.ndarray, idx: np.ndarray) -> n
     return np.stack([np.asarray(contexts[i], dtype=np.int64) for i in idx.tolist()])
 
 
+class _WHCheck:
+    """Streamed ``L = W H + b`` check: max |diff|, Σ diff², Σ L² over batches (no R x m temporaries)."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray | None) -> None:
+        self.W, self.b = W, b
+        self.max_abs = self.d2 = self.l2 = 0.0
+
+    def add(self, L: np.ndarray, H: np.ndarray) -> None:
+        diff = L - self.W @ H
+        if self.b is not None:
+            diff -= self.b[:, None]
+        if diff.size:
+            self.max_abs = max(self.max_abs, float(np.abs(diff).max()))
+        self.d2 += float(np.vdot(diff, diff))
+        self.l2 += float(np.vdot(L, L))
+
+    @property
+    def rel(self) -> float:
+        return float(np.sqrt(self.d2 / self.l2)) if self.l2 > 0 else 0.0
+
+
+def _keep_positions(m: int, keep: np.ndarray | None) -> np.ndarray:
+    """pos[j] = column of context j in the kept arrays, -1 if not kept."""
+    if keep is None:
+        return np.arange(m)
+    keep = np.asarray(keep, dtype=np.int64)
+    if keep.ndim != 1 or keep.size == 0 or keep.min() < 0 or keep.max() >= m or np.any(np.diff(keep) <= 0):
+        raise ProbeError(f"keep must be sorted distinct context indices in [0, {m})")
+    pos = np.full(m, -1)
+    pos[keep] = np.arange(keep.size)
+    return pos
+
+
 def extract(
     lm: LoadedModel,
     contexts: Sequence[Sequence[int]] | np.ndarray,
     rows: np.ndarray,
     *,
     batch_size: int = 64,
+    keep: np.ndarray | None = None,
     progress: Progress = None,
 ) -> Extraction:
     """Run the model once per context and collect (H, L on ``rows``, full-vocabulary logsumexp), checking L = W H + b.
+
+    Streamed: each batch's outputs are written into the kept arrays (only the contexts ``keep``) and folded into
+    running accumulators (mean and second moment of H, the L = W H + b check) over all contexts; nothing of size
+    R x m or d x m is formed beyond the kept arrays. Memory: (d + R + 1) x N floats for N kept contexts, d x d for
+    the Gram, and one batch.
 
     Parameters
     ----------
@@ -188,6 +265,8 @@ def extract(
         Model token ids whose logits are kept.
     batch_size : int
         Contexts per forward pass.
+    keep : int array, shape (N,), optional
+        Sorted context indices whose H, L, lse are kept (default: all m).
     progress : callable(done, total), optional
         Called after each batch with the number of contexts done.
     """
@@ -203,13 +282,13 @@ def extract(
         raise ProbeError(f"token rows must lie in [0, {V_model}) (the model's output vocabulary)")
     if any(len(c) == 0 for c in contexts):
         raise ProbeError("every context needs at least one token")
-    device = lm.device
-    rows_t = torch.as_tensor(rows, device=device)
-    W_rows = lm.W(rows)  # (R, d) float64
-    b_rows = lm.bias(rows)
-    H = np.empty((d, m))
-    L = np.empty((rows.size, m))
-    lse = np.empty(m)
+    pos = _keep_positions(m, keep)
+    n_keep = int((pos >= 0).sum())
+    rows_t = torch.as_tensor(rows, device=lm.device)
+    H = np.empty((d, n_keep))
+    L = np.empty((rows.size, n_keep))
+    lse = np.empty(n_keep)
+    moments, check = RunningMoments(d), _WHCheck(lm.W(rows), lm.bias(rows))
     captured: list[torch.Tensor] = []
 
     def hook(_mod: Any, args: tuple[Any, ...]) -> None:
@@ -220,25 +299,25 @@ def extract(
     try:
         with torch.inference_mode():
             for idx in iter_batches(contexts, batch_size):
-                x = torch.as_tensor(_stack(contexts, idx), dtype=torch.long, device=device)
+                x = torch.as_tensor(_stack(contexts, idx), dtype=torch.long, device=lm.device)
                 captured.clear()
                 out = lm.model(input_ids=x, attention_mask=torch.ones_like(x), logits_to_keep=1, use_cache=False)
                 if len(captured) != 1:
                     raise ProbeError("the LM head ran an unexpected number of times; this architecture is not supported")
                 logits = out.logits[:, -1, :].float()
-                lse[idx] = torch.logsumexp(logits, dim=-1).double().cpu().numpy()
-                L[:, idx] = logits.index_select(1, rows_t).double().cpu().numpy().T
-                H[:, idx] = captured[0].double().cpu().numpy().T
+                Hb = captured[0].double().cpu().numpy().T
+                Lb = logits.index_select(1, rows_t).double().cpu().numpy().T
+                moments.add(Hb)
+                check.add(Lb, Hb)
+                p = pos[idx]
+                sel = p >= 0
+                if sel.any():
+                    H[:, p[sel]], L[:, p[sel]] = Hb[:, sel], Lb[:, sel]
+                    lse[p[sel]] = torch.logsumexp(logits, dim=-1).double().cpu().numpy()[sel]
                 done += idx.size
                 if progress is not None:
                     progress(done, m)
     finally:
         handle.remove()
-    WH = W_rows @ H
-    if b_rows is not None:
-        WH += b_rows[:, None]
-    diff = L - WH
-    max_abs = float(np.abs(diff).max()) if diff.size else 0.0
-    nrm = float(np.linalg.norm(L))
-    rel = float(np.linalg.norm(diff) / nrm) if nrm > 0 else 0.0
-    return Extraction(H, L, lse, max_abs, rel)
+    kept = np.flatnonzero(pos >= 0)
+    return Extraction(H, L, lse, check.max_abs, check.rel, kept, moments.mean, moments.gram)

@@ -16,9 +16,10 @@ import scipy.sparse as sp
 from ..data import NTPData
 from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, offdiag, pearson, sim_ssim
 from ..theory import L_in as _L_in
-from ..theory import compute_theory, cross_entropy_in, proj_F, reduce_pattern
+from ..theory import cross_entropy_in, proj_F
 from ..verdicts import assess, face_reference, judge_row
 from .model import ProbeError
+from .reference import probe_theory, restrict_theory, solve_record
 
 
 def restricted_data(data: NTPData, rows: np.ndarray, names: list[str] | tuple[str, ...]) -> NTPData:
@@ -57,17 +58,6 @@ def _full_softmax_stats(L: np.ndarray, lse: np.ndarray, data: NTPData) -> tuple[
     return ce, float((data.pi * mass).sum())
 
 
-def decide_solve(data: NTPData, solve: bool | str, max_reduced: int) -> tuple[bool, str]:
-    """Whether to solve NTP-SVM* for L_mm: ``solve`` True/False, or "auto" = when the reduced pattern (distinct rows x
-    distinct columns of S) has at most ``max_reduced`` entries. Returns (decision, reason)."""
-    shape = reduce_pattern(data.S).shape
-    if solve == "auto":
-        ok = shape[0] * shape[1] <= max_reduced
-        why = f"reduced pattern {shape[0]}x{shape[1]} {'<=' if ok else '>'} {max_reduced} entries"
-        return ok, why
-    return bool(solve), f"requested (reduced pattern {shape[0]}x{shape[1]})"
-
-
 def measure(
     data: NTPData,
     W: np.ndarray,
@@ -76,6 +66,8 @@ def measure(
     lse: np.ndarray,
     *,
     b: np.ndarray | None = None,
+    theory: Any = None,
+    H_mean: np.ndarray | None = None,
     solve: bool | str = "auto",
     max_reduced: int = 40_000,
     svm_tol: float = 1e-4,
@@ -89,7 +81,7 @@ def measure(
     Parameters
     ----------
     data : NTPData, shape (V, m)
-        The restricted dataset (:func:`restricted_data`): support tokens then sampled others.
+        The restricted dataset (:func:`restricted_data`): support tokens then sampled others (or its context subset).
     W : ndarray, shape (V, d)
         Unembedding rows of those tokens.
     H : ndarray, shape (d, m)
@@ -100,8 +92,11 @@ def measure(
         Full-vocabulary log-partition of each context.
     b : ndarray, shape (V,), optional
         Output bias.
-    solve : bool or "auto"
-        Solve NTP-SVM* for L_mm (see :func:`decide_solve`); otherwise compare against the S̃ proxy only.
+    theory : Theory, optional
+        The reference geometry of ``data`` (e.g. :func:`restrict_theory` of a larger problem's); computed by
+        :func:`probe_theory` (``solve``, ``max_reduced``, ``svm_tol``, ``svm_max_iter``) when omitted.
+    H_mean : ndarray, shape (d,), optional
+        The mean hidden state to centre H by (e.g. over more contexts than those measured); default H's own mean.
 
     Returns
     -------
@@ -112,27 +107,58 @@ def measure(
     V, m = data.V, data.m
     if W.shape[0] != V or H.shape[1] != m or L.shape != (V, m) or lse.shape != (m,) or W.shape[1] != H.shape[0]:
         raise ProbeError(f"shape mismatch: W {W.shape}, H {H.shape}, L {L.shape}, lse {lse.shape} for V={V}, m={m}")
-    do_solve, why = decide_solve(data, solve, max_reduced)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # an unconverged solve is reported through its gap, below
-        theory = compute_theory(data, tol=svm_tol, solve=do_solve, max_iter=svm_max_iter)
-    ref = face_reference(theory, data, "auto", max_contexts=max_contexts, seed=seed)
-    a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe")
+    why = "given"
+    if theory is None:
+        theory, why = probe_theory(data, solve=solve, max_reduced=max_reduced, svm_tol=svm_tol,
+                                   svm_max_iter=svm_max_iter)
+    # the optimal face needs an optimal L_mm of *this* data: not a time budget's point, nor a restriction to a sample
+    # (likewise the finite-norm path point: of a sample's own problem, not of the full one; L_in + R·L_mm is used)
+    restricted = "restricted_from" in theory.meta
+    face = "auto" if theory.status.solved and not restricted else None
+    ref = face_reference(theory, data, face, max_contexts=max_contexts, seed=seed)
+    a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe",
+               finite_norm=False if restricted else "auto")
     out: dict[str, Any] = dict(a.row)
     out.pop("step", None)
     out["prediction"] = a.prediction_note
     out.update(probe_extras(data, H, L, lse, ref_idx=ref.idx, Lin=ref.L_in, corr_H_proxy=ref.corr_H_proxy,
-                            corr_H_mm=ref.corr_H_mm, n_perm=n_perm, seed=seed))
-    svm = theory.svm_summary or {}
-    out.update(
-        solved=bool(theory.solved), solve_reason=why, certificate_holds=bool(theory.certificate.holds),
-        svm_gap=svm.get("gap"), svm_converged=svm.get("converged"), svm_method=svm.get("method"),
-        svm_rank=svm.get("rank"), dist_mm_tilde=theory.dist_mm_tilde,
-        reduced_shape=list(reduce_pattern(data.S).shape), n_contexts_sampled=int(len(ref.idx)),
-    )
+                            corr_H_mm=ref.corr_H_mm, n_perm=n_perm, seed=seed, H_mean=H_mean))
+    out.update(solve_record(theory, why))
+    out.update(n_contexts_sampled=int(len(ref.idx)))
     return out, theory
+
+
+def measure_subset(data: NTPData, idx: np.ndarray, W: np.ndarray, H: np.ndarray, L: np.ndarray, lse: np.ndarray,
+                   b: np.ndarray | None, theory: Any, why: str, *, H_mean: np.ndarray | None = None,
+                   H_gram: np.ndarray | None = None, n_perm: int = 20, seed: int = 0,
+                   pattern: Any = None) -> tuple[NTPData, Any, dict]:
+    """Measure the model on the contexts ``idx`` of ``data`` (H, L, lse: those columns) against ``theory`` (of all
+    of ``data``, restricted by :func:`restrict_theory`; ``pattern``: ``support_pattern(data)`` if computed already).
+    Returns (measured data, its theory, metrics)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.size == data.m:
+        sub, sub_theory = data, theory
+    else:
+        sub = data.select_contexts(idx, measured_of=int(data.m), source_hash=data.hash)
+        sub_theory = restrict_theory(theory, data, idx, sub, pattern)
+    metrics, _ = measure(sub, W, H, L, lse, b=b, theory=sub_theory, H_mean=H_mean, n_perm=n_perm, seed=seed)
+    metrics.update(solve_record(theory, why))
+    metrics.update(n_contexts_measured=int(sub.m), n_contexts_total=int(data.m))
+    if H_gram is not None and H_mean is not None:
+        metrics.update(hidden_moments(H_mean, H_gram))
+    return sub, sub_theory, metrics
+
+
+def hidden_moments(mean: np.ndarray, gram: np.ndarray) -> dict[str, float]:
+    """From the streamed mean μ and second moment E[hhᵀ] over all contexts: ``H_offset_share`` = ‖μ‖² / E‖h‖² (the
+    share of the hidden states' energy in their common offset) and ``H_eff_rank`` = exp(entropy of the normalised
+    eigenvalues of the covariance E[hhᵀ] - μμᵀ)."""
+    tot = float(np.trace(gram))
+    lam = np.clip(np.linalg.eigvalsh(gram - np.outer(mean, mean)), 0, None)
+    p = lam / lam.sum() if lam.sum() > 0 else lam
+    nz = p[p > 0]
+    return {"H_offset_share": float(mean @ mean) / tot if tot > 0 else float("nan"),
+            "H_eff_rank": float(np.exp(-(nz * np.log(nz)).sum())) if nz.size else float("nan")}
 
 
 def probe_extras(
@@ -147,6 +173,7 @@ def probe_extras(
     corr_H_mm: np.ndarray | None = None,
     n_perm: int = 20,
     seed: int = 0,
+    H_mean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Probe-specific measurements.
 
@@ -157,6 +184,7 @@ def probe_extras(
     energy that lies in F; ``collapse_Hc`` (+ baseline): the collapse index of H centred over contexts (a common
     offset, which real LMs have, inflates every cosine); ``sim_Hc_proxy``/``pearson_Hc_proxy`` (and ``_mm``): corr
     of the centred H against the predicted maps, off the diagonal; ``n_groups_multi``: support groups holding >= 2 contexts.
+    ``H_mean`` (d,): the mean H is centred by (default: the mean of H's columns).
     """
     out: dict[str, Any] = {}
     ce_full, mass = _full_softmax_stats(L, lse, data)
@@ -178,7 +206,7 @@ def probe_extras(
     sizes = np.bincount(groups)
     out["n_groups_multi"] = int((sizes >= 2).sum())
     out["n_contexts_in_multi"] = int(sizes[sizes >= 2].sum())
-    Hc = H - H.mean(axis=1, keepdims=True)
+    Hc = H - (H.mean(axis=1) if H_mean is None else np.asarray(H_mean, dtype=np.float64))[:, None]
     if data.n_supports < data.m:
         out["collapse_Hc"] = collapse_index(Hc, groups)
         out["collapse_Hc_base"], out["collapse_Hc_base_std"] = collapse_baseline(Hc, groups, n_perm, seed)

@@ -15,9 +15,12 @@ from .. import validate
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
-from .measure import measure, probe_verdicts, restricted_data
+from .measure import measure_subset, probe_verdicts, restricted_data
+from .reference import given_theory, probe_theory
 from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
+from ..metrics import context_subset
+from ..theory import support_pattern
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -34,16 +37,25 @@ class ProbeResult:
     Attributes
     ----------
     data : NTPData, shape (V, m)
-        The corpus statistics over the measured tokens: the support tokens, then ``n_other`` sampled tokens that are in
-        no support (all-zero rows). ``data.meta["token_ids"]`` maps row z to the model's token id.
+        The corpus statistics over the measured tokens and the measured contexts: the support tokens, then
+        ``n_other`` sampled tokens that are in no support (all-zero rows). ``data.meta["token_ids"]`` maps row z to the
+        model's token id. With ``measure_contexts`` it is ``source.select_contexts(idx)``.
     H : ndarray (d, m); W : ndarray (V, d); L : ndarray (V, m); lse : ndarray (m,); b : ndarray (V,) or None
         Final hidden states, unembedding rows, the model's logits on those rows, full-vocabulary log-partition, bias.
     metrics : dict
         See :func:`ntpgeom.probe.measure.measure`.
     theory : ntpgeom.theory.Theory
-        The reference geometry of ``data``.
+        The reference geometry of ``data`` (the source's theory restricted to the measured contexts).
     info : dict
         Model provenance, configuration, the L = W H check, timings, versions.
+    source : NTPData, shape (V, M), optional
+        Every probed context (M >= m); what ``data.npz`` holds and ``ntpgeom solve`` solves. Default: ``data``.
+    idx : int array (m,), optional
+        The measured contexts among the source's (sorted). Default: all.
+    source_theory : Theory, optional
+        The theory of ``source`` (written to ``theory.npz`` unless it was read from a file, ``info["theory_file"]``).
+    H_mean, H_gram : ndarray (d,), (d, d), optional
+        Mean and second moment of the hidden states over all M contexts (streamed).
     """
 
     __repr__ = short_repr
@@ -57,6 +69,15 @@ class ProbeResult:
     metrics: dict[str, Any]
     theory: Any
     info: dict[str, Any] = field(default_factory=dict)
+    source: NTPData | None = None
+    idx: np.ndarray | None = None
+    source_theory: Any = None
+    H_mean: np.ndarray | None = None
+    H_gram: np.ndarray | None = None
+
+    @property
+    def source_data(self) -> NTPData:
+        return self.data if self.source is None else self.source
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable summary: model, data, the L = W H check, metrics, verdicts, config, versions."""
@@ -65,33 +86,55 @@ class ProbeResult:
             "version": FORMAT_VERSION,
             "model": self.info["model"],
             "config": self.info["config"],
-            "data": self.data.summary(top=5) | {"meta": {k: v for k, v in self.data.meta.items() if k != "token_ids"}},
-            "data_hash": self.data.hash,
+            "data": self.source_data.summary(top=5) | {"meta": {k: v for k, v in self.source_data.meta.items()
+                                                                if k != "token_ids"}},
+            "data_hash": self.source_data.hash,
+            "measured": {"contexts": self.data.m, "of": self.source_data.m, "data_hash": self.data.hash,
+                         "seed": self.info["config"].get("seed")},
             "wh_check": self.info["wh_check"],
             "metrics": to_jsonable(self.metrics),
             "verdicts": verdicts(self.metrics),
-            "theory": self.theory.summary(),
+            "theory": self.theory.summary() if self.source_theory is None else self.source_theory.summary(),
+            "theory_file": self.info.get("theory_file"),
             "timings": self.info["timings"],
             "versions": self.info["versions"],
         }
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write ``probe.npz`` (arrays), ``data.npz``, ``theory.npz`` and ``summary.json`` into ``out_dir``."""
+        """Write ``probe.npz`` (arrays), ``data.npz`` (every probed context: what ``ntpgeom solve`` takes),
+        ``theory.npz`` (its theory, unless it was read from a file) and ``summary.json`` into ``out_dir``.
+
+        H, W, L, lse, b are stored in float32 when that is exact (a float32/bfloat16/float16 model), else float64."""
         out = check_out_dir(out_dir)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create the output folder {out}: {os_reason(exc)}") from None
-        paths = {"data": self.data.save(out / "data.npz"), "theory": self.theory.save(out / "theory.npz")}
-        arrays = {"H": self.H, "W": self.W, "L": self.L, "lse": self.lse,
-                  "token_ids": np.asarray(self.data.meta["token_ids"], dtype=np.int64)}
-        if self.b is not None:
-            arrays["b"] = self.b
-        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data.hash}
+        paths = {"data": self.source_data.save(out / "data.npz")}
+        th = self.theory if self.source_theory is None else self.source_theory
+        if not self.info.get("theory_file"):
+            paths["theory"] = th.save(out / "theory.npz")
+        arrays = {k: _compact(v) for k, v in (("H", self.H), ("W", self.W), ("L", self.L), ("lse", self.lse),
+                                                ("b", self.b)) if v is not None}
+        arrays["token_ids"] = np.asarray(self.data.meta["token_ids"], dtype=np.int64)
+        arrays["idx"] = np.arange(self.data.m) if self.idx is None else np.asarray(self.idx, dtype=np.int64)
+        for k, v in (("H_mean", self.H_mean), ("H_gram", self.H_gram)):
+            if v is not None:
+                arrays[k] = np.asarray(v, dtype=np.float64)
+        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.source_data.hash,
+                  "measured_hash": self.data.hash}
         paths["arrays"] = save_npz(out / "probe.npz", header, arrays)
         write_json_atomic(out / "summary.json", self.summary())
         paths["summary"] = out / "summary.json"
         return paths
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """float32 when that holds ``a`` exactly (a float32 model's outputs), else float64."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        f = a.astype(np.float32)
+    return f if np.array_equal(f.astype(np.float64), a, equal_nan=True) else a
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -128,6 +171,9 @@ def probe(
     dtype: str = "float32",
     solve: bool | str = "auto",
     max_reduced: int = 40_000,
+    solve_budget: float | None = None,
+    measure_contexts: int | None = None,
+    theory: str | Path | Any = None,
     n_perm: int = 20,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
@@ -151,6 +197,15 @@ def probe(
         Forward-pass settings.
     solve, max_reduced
         Whether to solve NTP-SVM* for L_mm (``"auto"``: when the reduced pattern is small enough).
+    solve_budget : float, optional
+        Seconds for the solve (the large solver's time limit; implies solving unless ``solve=False``): stopped there,
+        the best certified point is the reference, with status ``user_limit`` and its certified gap.
+    measure_contexts : int, optional
+        Measure the model on a seeded sample of this many contexts (all by default). The theory is that of every
+        context, restricted to the sample; the hidden-state mean and second moment are streamed over every context.
+    theory : path or Theory, optional
+        A theory of this probe's data (``ntpgeom solve DIR/data.npz -o THEORY.npz``), checked by data hash, instead of
+        computing one.
     n_perm, seed
         Random-grouping baseline of the collapse index, and the seed of every draw.
     progress : callable(done, total), optional
@@ -167,6 +222,8 @@ def probe(
     validate.positive_int("n_perm", n_perm, error=ProbeError)
     validate.positive_int("batch_size", batch_size, error=ProbeError)
     validate.seed("seed", seed, error=ProbeError)
+    if measure_contexts is not None:
+        validate.positive_int("--measure-contexts", measure_contexts, error=ProbeError)
     if isinstance(text, Path) or _is_file(text):
         text_path: str | None = str(text)
         corpus = read_text(text)
@@ -186,25 +243,39 @@ def probe(
     rows, _ = measured_tokens(data, V_model, n_other, seed=seed)
     names = token_names(lm.tokenizer, max(V_model, len(lm.tokenizer)))
     rdata = restricted_data(data, rows, names)
+    given = None if theory is None else given_theory(theory, rdata)  # refused before the forward passes
+    idx = context_subset(rdata.m, measure_contexts or rdata.m, seed)
     t1 = time.perf_counter()
     say(f"forward passes over {data.m} contexts")
-    ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, progress=progress)
+    ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, keep=idx, progress=progress)
     t_fwd = time.perf_counter() - t1
     W, b = lm.W(rows), lm.bias(rows)
-    say("measuring")
     t2 = time.perf_counter()
-    metrics, theory = measure(rdata, W, ex.H, ex.L, ex.lse, b=b, solve=solve, max_reduced=max_reduced, n_perm=n_perm, seed=seed)
-    t_meas = time.perf_counter() - t2
+    pattern = support_pattern(rdata)  # shared by the theory and its restriction to the measured contexts
+    if given is None:
+        say("solving NTP-SVM*" if solve is not False else "theory (S̃ proxy)")
+        th, why = probe_theory(rdata, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, pattern=pattern)
+    else:
+        th, why = given, f"read from {theory if isinstance(theory, (str, Path)) else 'the given Theory'}"
+    t_theory = time.perf_counter() - t2
+    say("measuring")
+    t3 = time.perf_counter()
+    sub, sub_theory, metrics = measure_subset(rdata, idx, W, ex.H, ex.L, ex.lse, b, th, why, H_mean=ex.H_mean,
+                                              H_gram=ex.H_gram, n_perm=n_perm, seed=seed, pattern=pattern)
+    t_meas = time.perf_counter() - t3
     wh = {"max_abs_err": ex.wh_max_abs_err, "rel_err": ex.wh_rel_err, "tol": WH_TOL, "holds": ex.wh_rel_err <= WH_TOL,
           "bias": b is not None}
     config = {"text": text_path, "context_len": int(context_len), "max_contexts": max_contexts, "min_count": min_count,
               "n_other": int(n_other), "doc_sep": doc_sep, "normalize_whitespace": normalize_whitespace,
               "batch_size": int(batch_size), "device": device, "dtype": dtype, "solve": solve,
-              "max_reduced": max_reduced, "n_perm": int(n_perm), "seed": int(seed)}
-    info = {"model": lm.info, "config": config, "wh_check": wh, "versions": _versions(),
-            "timings": {"load_s": t_load, "forward_s": t_fwd, "measure_s": t_meas,
+              "max_reduced": max_reduced, "solve_budget": solve_budget, "measure_contexts": measure_contexts,
+              "n_perm": int(n_perm), "seed": int(seed)}
+    info = {"model": lm.info, "config": config, "wh_check": wh, "versions": probe_versions(),
+            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
+            "timings": {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": t_meas,
                         "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}}
-    return ProbeResult(rdata, ex.H, W, ex.L, ex.lse, b, metrics, theory, info)
+    return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
+                       source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram)
 
 
 def _is_file(s: Any) -> bool:
@@ -217,7 +288,7 @@ def _is_file(s: Any) -> bool:
         return False
 
 
-def _versions() -> dict[str, str]:
+def probe_versions() -> dict[str, str]:
     return versions(extra=("transformers", "safetensors", "gguf", "accelerate"))
 
 
@@ -253,5 +324,9 @@ def _check_probe_arrays(path: Path, a: dict[str, np.ndarray]) -> None:
     ok = d == d2 and L == (V, m) and a["lse"].shape == (m,) and a["token_ids"].shape == (V,)
     if "b" in a:
         ok = ok and a["b"].shape == (V,)
+    if "idx" in a:
+        ok = ok and a["idx"].shape == (m,) and a["idx"].dtype.kind in "iu"
+    if "H_mean" in a or "H_gram" in a:
+        ok = ok and a.get("H_mean", np.empty(0)).shape == (d,) and a.get("H_gram", np.empty(0)).shape == (d, d)
     if not ok:
         raise FormatError(f"{path}: array shapes disagree (H {a['H'].shape}, W {a['W'].shape}, L {L}); corrupt probe result")

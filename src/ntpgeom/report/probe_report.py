@@ -28,9 +28,22 @@ MEASURE_KEYS = (
     "softlabel_scaled_rel", "frac_F", "collapse_H", "collapse_H_base", "collapse_H_base_std", "collapse_Hc",
     "collapse_Hc_base", "collapse_Lperp", "collapse_Lperp_base", "sim_H_proxy", "pearson_H_proxy", "sim_Hc_proxy",
     "pearson_Hc_proxy", "sim_W_proxy", "pearson_W_proxy", "sim_H_mm", "pearson_H_mm", "sim_W_mm", "pearson_W_mm",
-    "dir_perp_tilde", "dir_perp_mm", "slr_R", "slr_resid", "solved", "solve_reason", "svm_gap", "certificate_holds",
-    "n_contexts_sampled",
+    "dir_perp_tilde", "dir_perp_mm", "slr_R", "slr_resid", "reference", "solved", "solve_reason", "svm_status",
+    "svm_gap", "svm_seconds", "certificate_holds", "reduced_shape", "n_contexts_measured", "n_contexts_total",
+    "n_contexts_sampled", "H_offset_share", "H_eff_rank",
 )
+
+
+def reference_line(mt: dict[str, Any]) -> str:
+    """What the model was judged against, in words: "L_mm to certified gap g" (with the solve's status when it
+    stopped at its time budget), "L_mm = S̃ (Prop. 3 certificate)" or "S̃ proxy"."""
+    ref = str(mt.get("reference") or ("L_mm" if mt.get("solved") else "S̃ proxy"))
+    if mt.get("svm_status") == "user_limit":
+        ref += " (stopped at its time budget: the best certified point)"
+    n, tot = mt.get("n_contexts_measured"), mt.get("n_contexts_total")
+    if n is not None and tot is not None and n < tot:
+        ref += f"; measured on a seeded sample of {n} of {tot} contexts"
+    return ref
 
 
 def write_probe_report(result: Any, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True,
@@ -148,7 +161,8 @@ def _page(result: Any, figs: dict[str, Path], pv: prov.Provenance, out: Path) ->
         ("text", s["config"]["text"]), ("context length T-1", d["context_len"]), ("contexts m", d["m"]),
         ("measured tokens V (support + sampled)", d["V"]),
         ("support tokens", data.meta.get("n_support_tokens")), ("distinct supports", d["distinct_supports"]),
-        ("support groups with >= 2 contexts", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
+        ("contexts measured", s["measured"]["contexts"]),
+        ("support groups with >= 2 contexts (measured)", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
         ("entropy bound ℋ", d["entropy_bound"]), ("data hash", s["data_hash"]),
     ]
     css = {"yes": "pass", "no": "FAIL"}
@@ -161,4 +175,5 @@ def _page(result: Any, figs: dict[str, Path], pv: prov.Provenance, out: Path) ->
                  "logits": Hh.figure_view(figs["logits"], "F part of the logits vs L_in; collapse index vs random "
                                           "grouping; mass on the supports", out)},
         measure_rows=[(k, mt.get(k)) for k in MEASURE_KEYS if k in mt], summary_json=Hh.to_json_text(s),
+        reference=reference_line(mt),
     )

@@ -14,8 +14,8 @@ from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError, SolverError
 from ..status import SolverStats, Status, check_solver_options
-from .geometry import direction_distance, factors, grams, proxy_grams
-from .pattern import TildeCertificate, support_pattern
+from .geometry import direction_distance, factors, proxy_grams
+from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
 from .subspaces import L_in as _L_in
 from .svm import SVMResult, solve_ntp_svm
 
@@ -209,49 +209,89 @@ def compute_theory(
     gram_max: int = 5000,
     max_entries: int = 50_000_000,
     time_limit: float | None = None,
+    svm: SVMResult | None = None,
+    pattern: SupportPattern | None = None,
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
 
     Parameters
     ----------
     data : NTPData
-    tol, method, max_iter, threads
-        Passed to :func:`solve_ntp_svm`. When Prop. 3's certificate holds, L_mm = S̃ at once.
+    tol, method, max_iter, threads, time_limit
+        Passed to :func:`solve_ntp_svm`. When Prop. 3's certificate holds, L_mm = S̃ at once. ``time_limit``
+        (seconds; ``method="large"``): stopped there, the best certified point is kept with status ``user_limit``.
     solve : bool
         If False, only the closed forms and proxies are computed.
     gram_max : int
         Dense m x m (or V x V) Grams are only formed when that side is at most ``gram_max``.
     max_entries : int
         Skip the solve (``svm=None``) when V * m exceeds this (the dense L_mm would not fit comfortably).
-    time_limit : float, optional
-        Seconds for the solve (:func:`solve_ntp_svm`; the large solver then returns its best certified point, with
-        ``converged=False``, and a :class:`SolverWarning`).
+    svm : SVMResult, optional
+        A solve of this data made elsewhere (e.g. ``solve_ntp_svm_large(data, device="cuda")``); used instead of
+        solving (its shape is checked; it carries its own certified gap and status).
+    pattern : SupportPattern, optional
+        ``support_pattern(data)`` computed already: its reduction and the SVD of the reduced S̃ are reused.
+
+    Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
+    the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
+    from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
+    factors W_mm (V x r), H_mm (r x m), the proxies, and the Grams G_W (V x V, when V <= ``gram_max``) and G_H (m x m,
+    when m <= ``gram_max``). No dense SVD of a V x m matrix is taken.
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
     check_solver_options(tol, max_iter, threads)
     V, m = data.V, data.m
     with threadpool_limits(int(threads)):
-        pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
+        if pattern is None or pattern.shape != (V, m):
+            pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
         Lin = _L_in(data)
         St = pattern.S_tilde
         cert = pattern.certificate
         GWp, GHp = proxy_grams(pattern, which=("W" if V <= gram_max else "") + ("H" if m <= gram_max else ""))
-    svm = None
     L_mm = W = H = GW = GH = None
     dist = None
-    if solve and V * m <= max_entries:
+    if svm is not None:
+        if np.shape(svm.L) != (V, m):
+            raise SolverError(f"the given solve has L of shape {np.shape(svm.L)}, not the data's {(V, m)}")
+    elif solve and V * m <= max_entries:
         svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit)
+    if svm is not None:
         L_mm = svm.L
-        W, H = factors(L_mm)
-        if max(V, m) <= gram_max:
-            GW, GH = grams(L_mm)
-        elif V <= gram_max:
-            GW = W @ W.T
+        with threadpool_limits(int(threads)):
+            W, H, GW, GH = _mm_geometry(pattern.reduction, L_mm, gram_max)
         dist = direction_distance(L_mm, St)
     meta = {"tol": tol, "method": method, "solve": solve, "threads": threads, "versions": versions(),
-            "reduced_shape": list(pattern.reduction.shape)}
+            "reduced_shape": list(pattern.reduction.shape), "time_limit": time_limit}
     return Theory(data.hash, Lin, St, svm, L_mm, W, H, GW, GH, GWp, GHp, cert, dist, meta)
+
+
+def _first_of(group: np.ndarray, n: int) -> np.ndarray:
+    """The first index of each of the groups 0..n-1 in ``group``."""
+    first = np.empty(n, dtype=np.int64)
+    first[group[::-1]] = np.arange(group.size - 1, -1, -1)
+    return first
+
+
+def _mm_geometry(red: Reduction, L_mm: np.ndarray, gram_max: int, rtol: float = 1e-8):
+    """(W_mm, H_mm, G_W, G_H) of an L_mm that is constant on the reduced pattern's blocks, from the SVD of the
+    reduced, multiplicity-weighted X = diag(√r) L̂ diag(√c) (V' x m'): with X = U Σ Qᵀ, L_mm = Ũ Σ Q̃ᵀ where
+    Ũ = E_r diag(r^-½) U and Q̃ = E_c diag(c^-½) Q have orthonormal columns (E_r, E_c: the 0/1 expansions).
+    G_W / G_H are None when V / m exceeds ``gram_max``."""
+    L_hat = np.asarray(L_mm, dtype=np.float64)[np.ix_(_first_of(red.row_group, red.shape[0]),
+                                                      _first_of(red.col_group, red.shape[1]))]
+    if not np.allclose(red.expand(L_hat), L_mm, rtol=0, atol=1e-9 * max(float(np.abs(L_hat).max(initial=0)), 1.0)):
+        W, H = factors(L_mm)  # not constant on the blocks (a solver that returned another optimum): dense SVD
+        V, m = W.shape[0], H.shape[1]
+        return W, H, W @ W.T if V <= gram_max else None, H.T @ H if m <= gram_max else None
+    U, s, Qt = np.linalg.svd(red.scaled(L_hat), full_matrices=False)
+    k = singular_rank(s, rtol)
+    h = np.sqrt(s[:k])
+    Wr = U[:, :k] * h / np.sqrt(red.r)[:, None]  # reduced rows of W_mm
+    Hr = h[:, None] * Qt[:k] / np.sqrt(red.c)  # reduced columns of H_mm
+    GW = (Wr @ Wr.T)[np.ix_(red.row_group, red.row_group)] if red.row_group.size <= gram_max else None
+    GH = (Hr.T @ Hr)[np.ix_(red.col_group, red.col_group)] if red.col_group.size <= gram_max else None
+    return Wr[red.row_group], Hr[:, red.col_group], GW, GH
 
 
 __all__ = ["Theory", "TheoryLike", "compute_theory", "load_theory", "direction_distance", "FORMAT_NAME", "FORMAT_VERSION"]

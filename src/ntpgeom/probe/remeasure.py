@@ -1,0 +1,77 @@
+"""``ntpgeom probe --from DIR``: measure a saved probe again without the model, e.g. against an L_mm solved on another
+machine from the probe's ``data.npz``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import FormatError
+from ..theory import support_pattern
+from .measure import measure_subset
+from .model import ProbeError
+from .reference import given_theory, probe_theory
+from .run import ProbeResult, load_probe, probe_versions
+
+
+def remeasure(
+    probe_dir: str | Path,
+    theory: str | Path | Any = None,
+    *,
+    solve: bool | str = "auto",
+    max_reduced: int = 40_000,
+    solve_budget: float | None = None,
+    n_perm: int | None = None,
+    seed: int | None = None,
+    stage: Callable[[str], None] | None = None,
+    pattern: Any = None,
+) -> ProbeResult:
+    """Measure a saved probe again (``ntpgeom probe --from DIR``) without the model: the arrays of ``DIR/probe.npz``
+    against ``theory`` (a file checked by data hash, e.g. L_mm solved on another machine from ``DIR/data.npz``), or a
+    theory computed here (``solve``, ``max_reduced``, ``solve_budget`` as in :func:`probe`). ``n_perm``/``seed``
+    default to the saved probe's; ``pattern``: ``support_pattern`` of ``DIR/data.npz`` if computed already (its
+    reduced SVD of S̃ is reused)."""
+    say = stage or (lambda _s: None)
+    src = Path(probe_dir)
+    arrays = load_probe(src)
+    s = arrays["summary"]
+    if s is None or not (src / "data.npz").is_file():
+        raise ProbeError(f"{src} lacks summary.json or data.npz; --from needs a folder written by `ntpgeom probe -o`")
+    from ..data import load as load_data
+
+    data = load_data(src / "data.npz")
+    if data.hash != s.get("data_hash"):
+        raise ProbeError(f"{src}/data.npz does not belong to {src}/summary.json (hash {data.hash} vs "
+                         f"{s.get('data_hash')}); rerun `ntpgeom probe`")
+    idx = arrays.get("idx", np.arange(data.m))
+    if idx.shape != (arrays["H"].shape[1],) or (idx.size and (idx.min() < 0 or idx.max() >= data.m)):
+        raise FormatError(f"{src}/probe.npz: its context indices do not fit data.npz (corrupt probe result)")
+    cfg = dict(s["config"])
+    n_perm = int(cfg.get("n_perm", 20) if n_perm is None else n_perm)
+    seed = int(cfg.get("seed", 0) if seed is None else seed)
+    t0 = time.perf_counter()
+    pattern = pattern if pattern is not None and pattern.shape == (data.V, data.m) else support_pattern(data)
+    if theory is not None:
+        th, why = given_theory(theory, data), f"read from {theory if isinstance(theory, (str, Path)) else 'the given Theory'}"
+    else:
+        say("theory")
+        th, why = probe_theory(data, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, pattern=pattern)
+    t_theory = time.perf_counter() - t0
+    say("measuring")
+    t1 = time.perf_counter()
+    f64 = {k: None if arrays.get(k) is None else np.asarray(arrays[k], dtype=np.float64)
+           for k in ("H", "W", "L", "lse", "b", "H_mean", "H_gram")}
+    sub, sub_theory, metrics = measure_subset(data, idx, f64["W"], f64["H"], f64["L"], f64["lse"], f64["b"], th, why,
+                                              H_mean=f64["H_mean"], H_gram=f64["H_gram"], n_perm=n_perm, seed=seed,
+                                              pattern=pattern)
+    cfg.update(solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, n_perm=n_perm, seed=seed,
+               remeasured_from=str(src))
+    info = {"model": s["model"], "config": cfg, "wh_check": s["wh_check"], "versions": probe_versions(),
+            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
+            "timings": {**s.get("timings", {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1}}
+    return ProbeResult(sub, f64["H"], f64["W"], f64["L"], f64["lse"], f64["b"], metrics, sub_theory, info,
+                       source=data, idx=idx, source_theory=th,
+                       H_mean=f64["H_mean"], H_gram=f64["H_gram"])
