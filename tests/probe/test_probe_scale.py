@@ -230,3 +230,24 @@ def test_solve_budget_refused_with_solve_no(tmp_path, tiny_models, corpus_file, 
         main(["probe", "--model", str(tiny_models["llama"]), "--text", str(corpus_file), "-T", "2", "--solve", "no",
               "--solve-budget", "5", "-o", str(tmp_path / "o")])
     assert e.value.code == 2 and "--solve-budget" in capsys.readouterr().err
+
+
+def test_restricted_theory_keeps_whether_s_tilde_is_optimal_for_the_whole_problem():
+    """On one context the min-norm column S̃_j is never longer than L_mm's column, so judging "is S̃ optimal" from the
+    restricted columns would always say yes; the restriction must carry the whole problem's answer (stories: no)."""
+    import ntpgeom as g
+    from ntpgeom.metrics import reference
+    from ntpgeom.probe import restrict_theory
+
+    data = g.corpora.stories()
+    th = g.compute_theory(data)
+    nuc = lambda A: np.linalg.svd(A, compute_uv=False).sum()  # noqa: E731
+    whole = nuc(th.S_tilde) <= nuc(th.L_mm) * (1 + 1e-6)
+    assert not whole and th.tilde_optimal is None  # the oracle: numpy on the whole arrays
+    idx = np.array([7])
+    sub = data.select_contexts(idx, subset_of=data.hash)
+    assert nuc(th.S_tilde[:, idx]) <= nuc(th.L_mm[:, idx])  # what the columns alone would suggest
+    r = restrict_theory(th, data, idx, sub)
+    assert r.tilde_optimal is False
+    ref = reference(r, sub)
+    assert ref.tilde_optimal is False

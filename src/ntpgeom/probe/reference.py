@@ -85,7 +85,8 @@ def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData,
     G_W, G_W_proxy); the context Grams are those of the full problem restricted to ``idx``: ``G_H = H_mmᵀH_mm`` and
     ``G_H_proxy = (S̃ᵀS̃)^{1/2}`` on rows and columns ``idx`` (from the reduced SVD of the full S̃ when the theory
     holds no m x m Gram; ``pattern`` = ``support_pattern(data)`` reuses its SVD). The solve record (status, gap,
-    certificate) is that of the full problem.
+    certificate) is that of the full problem, and so is whether S̃ is optimal (``tilde_optimal``: recorded in the
+    meta, since the nuclear norms of some columns of S̃ and L_mm do not tell it).
     """
     idx = np.asarray(idx, dtype=np.int64)
     if theory.data_hash != data.hash:
@@ -93,16 +94,31 @@ def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData,
     col = lambda A: None if A is None else np.asarray(A)[:, idx]  # noqa: E731
     Hmm = col(theory.H_mm)
     GH = None if Hmm is None else Hmm.T @ Hmm
+    red = (pattern or support_pattern(data)).reduction
+    _, s, Vt = red.S_tilde_svd  # the scaled reduced S̃ has the singular values of the whole S̃
     if theory.G_H_proxy is not None:
         GHp = np.asarray(theory.G_H_proxy)[np.ix_(idx, idx)]
     else:
-        red = (pattern or support_pattern(data)).reduction
-        _, s, Vt = red.S_tilde_svd
         Hp = (np.sqrt(s)[:, None] * Vt / np.sqrt(red.c))[:, red.col_group[idx]]
         GHp = Hp.T @ Hp
-    meta = {**dict(theory.meta), "restricted_from": theory.data_hash, "n_contexts_full": int(data.m)}
+    meta = {**dict(theory.meta), "restricted_from": theory.data_hash, "n_contexts_full": int(data.m),
+            "tilde_optimal": _tilde_optimal(theory, float(s.sum()))}
     return Theory(sub.hash, col(theory.L_in), col(theory.S_tilde), theory.svm, col(theory.L_mm), theory.W_mm, Hmm,
                   theory.G_W, GH, theory.G_W_proxy, GHp, theory.certificate, theory.dist_mm_tilde, meta)
+
+
+def _tilde_optimal(theory: Any, nuc_tilde: float) -> bool | None:
+    """Whether the whole S̃ (nuclear norm ``nuc_tilde``) is optimal for the whole NTP-SVM*: Prop. 3's certificate, or
+    ``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)`` (the rule of :func:`ntpgeom.metrics.reference`); None when L_mm is not solved."""
+    if theory.L_mm is None:
+        return None
+    if theory.certificate.holds:
+        return True
+    nuc_mm = getattr(theory.svm, "nuclear_norm", None)
+    if nuc_mm is None:
+        L = np.asarray(theory.L_mm, dtype=np.float64)
+        nuc_mm = float(np.linalg.svd(L - L.mean(axis=0), compute_uv=False).sum())
+    return bool(nuc_tilde <= float(nuc_mm) * (1 + 1e-6))
 
 
 def solve_record(theory: Any, why: str) -> dict[str, Any]:

@@ -111,6 +111,14 @@ class Theory:
         return self.L_mm is not None
 
     @property
+    def tilde_optimal(self) -> bool | None:
+        """Whether S̃ is itself optimal for NTP-SVM* *of the whole data*, when recorded in ``meta`` (a theory
+        restricted to some contexts records its whole problem's answer, which its columns cannot tell); None: not
+        recorded (a measurement then decides from L_mm and S̃ themselves)."""
+        v = self.meta.get("tilde_optimal")
+        return None if v is None else bool(v)
+
+    @property
     def svm_summary(self) -> dict[str, Any]:
         """Scalars of the solve (nuclear norm, gap, rank, status, ...); empty if not solved."""
         return {} if self.svm is None else self.svm.summary()
