@@ -283,6 +283,7 @@ def save_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, 
 def _read_npz(path: Path, what: str) -> dict[str, Any]:
     """Every array of an .npz (no pickle); any decoding failure becomes one FormatError."""
     import struct
+    import tokenize
     import zipfile
     import zlib
 
@@ -301,7 +302,7 @@ def _read_npz(path: Path, what: str) -> dict[str, Any]:
             raise FormatError(f"cannot read {path}: {os_reason(exc)}") from None
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt or truncated: {_first_line(exc)})") from None
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError, KeyError, struct.error,
-            MemoryError) as exc:
+            MemoryError, SyntaxError, tokenize.TokenError) as exc:  # the last two: a damaged .npy header dict
         reason = "it holds pickled objects, which ntpgeom never loads" if "pickle" in str(exc) else _first_line(exc)
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt, truncated or not an .npz file: {reason})") from None
 

@@ -186,3 +186,19 @@ def test_bare_npy_folder_and_unreadable(tmp_path):
         g.load(tmp_path / "a.npy")
     with pytest.raises(FormatError, match="not a regular file"):
         g.load(tmp_path)
+
+
+@pytest.mark.parametrize("damage", [b"[", b" "])  # '(' -> '[': numpy's ValueError; ')' -> ' ': tokenize's TokenError
+def test_damaged_npy_header_is_one_format_error(tmp_path, damage):
+    """A flipped byte in an array's header dict (seen in the byte-flip test) is a FormatError, not a crash."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(3.0))
+    raw = bytearray(buf.getvalue())
+    i = raw.index(b"(3,)") + (0 if damage == b"[" else 3)
+    raw[i:i + 1] = damage
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as z:
+        z.writestr("a.npy", bytes(raw))
+    with pytest.raises(FormatError, match="corrupt"):
+        g.load(tmp_path / "d.npz")
