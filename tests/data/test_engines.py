@@ -91,7 +91,7 @@ def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path)
 
 def test_top_k_pruning_while_merging_stays_exact(tmp_path, monkeypatch):
     # without slack, more than 4 K candidate rows trigger the running top-K pruning between partitions
-    import ntpgeom.data.engines.build as B
+    import ntpgeom.data.engines.reduce as B
 
     monkeypatch.setattr(B, "PRUNE_SLACK", 0)
     calls = []

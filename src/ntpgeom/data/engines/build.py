@@ -16,12 +16,12 @@ from ..._io import write_json_atomic
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
-from .assemble import assemble, prune_top_k, select_partition, vocab_map
-from .local import WorkDir, merge_next_totals, merged_partitions, run_map_local
+from .assemble import assemble, vocab_map
+from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
+from .reduce import TopK, run_reduce_local
 from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, discover, token_frequencies
 
 ENGINES = ("local", "ray")
-PRUNE_SLACK = 1 << 16  # candidate rows held beyond 4 K before the running top-K pruning
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
 
@@ -40,6 +40,7 @@ def build_corpus(
     skip_bad: bool = False,
     ray_address: str | None = None,
     chunk_tokens: int = 1 << 22,
+    workers: int | None = None,
     progress: Progress = None,
     **filters: Any,
 ) -> NTPData:
@@ -66,6 +67,10 @@ def build_corpus(
     work_dir : path, optional
         Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
         Removed on success. Default: a temporary folder (no resume).
+    workers : int, optional
+        Processes for the local engine's map and merge (shards and partitions are spread over them). Default: all
+        cores (``os.cpu_count()``) when the input is larger than 64 MiB, else 1 (in this process: spawning workers
+        costs about a second). Results do not depend on it.
     skip_bad : bool
         Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
     progress : callable, optional
@@ -93,8 +98,12 @@ def build_corpus(
     shards, skipped = discover(paths, skip_bad)
     if not shards:
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
+    if workers is None:
+        workers = (os.cpu_count() or 1) if size > (64 << 20) else 1
+    elif not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise NTPDataError(f"workers must be an integer >= 1, got {workers!r}")
     if partitions is None:
-        size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
         partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
     job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
            "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
@@ -107,19 +116,25 @@ def build_corpus(
     try:
         if by_frequency:
             encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
-        if engine == "local":
-            done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder, skip_bad, say)
-            rows = merged_partitions(work, done, int(partitions), int(context_len), say)
-        else:
-            from .ray_engine import run_ray
+        with worker_pool(int(workers) if engine == "local" else 1) as pool:
+            if engine == "local":
+                done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder,
+                                                  skip_bad, say, pool)
 
-            done, bad, totals, rows = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
-                                              skip_bad, ray_address, say)
-        skipped = list(dict.fromkeys(skipped + bad))
-        data = _select(work, done, rows, encoder, int(context_len), filters, say, {
-            "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
-            "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
-            "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"]})
+                def reduce(vmap):
+                    return run_reduce_local(work, done, int(partitions), int(context_len), vmap, filters, pool,
+                                            int(workers), say)
+            else:
+                from .ray_engine import run_ray
+
+                done, bad, totals, reduce = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
+                                                    skip_bad, ray_address, filters, say)
+            skipped = list(dict.fromkeys(skipped + bad))
+            data = _select(work, done, reduce, encoder, int(context_len), filters, say, {
+                "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
+                "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
+                "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
+                "workers": int(workers) if engine == "local" else None})
     except BaseException:
         if own or not any(work.done(i) for i in range(len(shards))):
             work.remove()  # nothing to resume from
@@ -147,8 +162,10 @@ def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bo
     return VocabEncoder(spec.tokenizer, freq)
 
 
-def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncoder | None, context_len: int, filters: dict,
-            say: Callable[..., None], info: dict) -> NTPData:
+def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encoder: Encoder | VocabEncoder | None,
+            context_len: int, filters: dict, say: Callable[..., None], info: dict) -> NTPData:
+    """The next-token restriction from the global totals, the engine's reduce (merge + selection per partition),
+    then the final exact top-K and assembly on the driver (memory: the selected rows)."""
     max_id = max((work.record(i)["max_id"] for i in done), default=-1)
     if max_id < 0:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
@@ -157,19 +174,10 @@ def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncode
         raise NTPDataError(f"token id {max_id} is outside the tokenizer's vocabulary of size {len(names)}")
     next_ids, next_tot = merge_next_totals(work, done)
     vmap = vocab_map(next_ids, next_tot, names, len(names), filters)
-    candidates: list = []
-    top_k = filters.get("top_k")
-    held, limit = 0, None if top_k is None else 4 * int(top_k) + PRUNE_SLACK
-    for r in rows:  # with top_k, candidates are pruned to the exact top K so far: memory ~ K rows, not the corpus
-        candidates.append(select_partition(r, vmap, filters, context_len))
-        held += len(candidates[-1][1])
-        if limit is not None and held > limit:
-            candidates = [prune_top_k(candidates, int(top_k), context_len)]
-            held = len(candidates[0][1])
-            limit = max(limit, 2 * held)  # amortised: each prune at least halves what it is given
+    candidates = reduce(vmap)
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
-    return assemble(candidates, context_len, names, vmap, filters, {**meta, **info})
+    return assemble(candidates.rows, context_len, names, vmap, filters, {**meta, **info})
 
 
 def _check_args(context_len: Any, engine: str, partitions: Any, filters: dict) -> None:
