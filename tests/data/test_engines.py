@@ -159,6 +159,18 @@ def test_word_and_char_tokenizers_equal_from_text(tmp_path, tokenizer):
     assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
 
 
+def test_bpe_tokenizer_trained_in_a_first_pass_equals_from_text(tmp_path):
+    parts = ["\ufeffthe cat sat on the mat. the cat ran", "a dog sat on a log\n\nthe dog and the cat", "cats and dogs"]
+    for i, p in enumerate(parts):
+        (tmp_path / f"{i}.txt").write_text(p)
+    for T1, top_k in ((2, None), (3, 4)):
+        got = build_corpus(str(tmp_path / "*.txt"), context_len=T1, tokenizer="bpe:40", top_k=top_k)
+        ref = from_text("\n\n".join(parts), T1, "bpe:40", top_k=top_k)
+        assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
+    with pytest.raises(NTPDataError, match="bpe:<vocab size>"):
+        build_corpus(str(tmp_path / "*.txt"), context_len=2, tokenizer="bpe:x")
+
+
 def test_crash_then_resume_does_not_recount_finished_shards(tmp_path):
     rng = np.random.default_rng(7)
     docs = [rng.integers(0, 20, size=rng.integers(0, 50)).tolist() for _ in range(90)]

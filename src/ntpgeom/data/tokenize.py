@@ -104,13 +104,22 @@ def _encode_with(tok, docs: Sequence[str], spec: str, progress: Callable[[int, i
     return Encoded(ids, doc_ids, vocab, spec)
 
 
-def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+def train_bpe(docs: Sequence[str], vocab_size: int) -> str:
+    """The ``"bpe:N"`` tokenizer: a byte-pair encoding of ``vocab_size`` tokens (whitespace pre-tokenizer,
+    ``<unk>``) trained on ``docs``, as ``tokenizers`` JSON (``from_text`` and the streaming engines share it)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>"], show_progress=False)
-    tok.train_from_iterator(list(docs), trainer=trainer)
+    tok.train_from_iterator([d.replace("\ufeff", "") for d in docs], trainer=trainer)
+    return tok.to_str()
+
+
+def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(train_bpe(docs, vocab_size))
     return _encode_with(tok, docs, spec, progress)
 
 

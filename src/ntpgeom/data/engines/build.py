@@ -12,16 +12,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..._io import write_json_atomic
+from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
 from .assemble import assemble, vocab_map
 from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
-from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, discover, token_frequencies
+from ..tokenize import train_bpe
+from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, bpe_size, discover, documents,
+                      token_frequencies)
 
 ENGINES = ("local", "ray")
+BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
 
@@ -56,7 +59,9 @@ def build_corpus(
         Tokens per context (T-1), >= 1. Keys of any width stay exact.
     tokenizer : str, optional
         For text input: ``"word"`` or ``"char"`` (ids by corpus frequency, as :func:`~ntpgeom.data.from_text`; one
-        extra pass builds the vocabulary) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
+        extra pass builds the vocabulary), ``"bpe:N"`` (a byte-pair encoding of N tokens trained in a first pass on
+        the first ``BPE_SAMPLE_CHARS`` = 2**27 characters of documents in shard order: the whole corpus when
+        smaller, then identical to ``from_text``) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
     engine : {"local", "ray"}
         ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
         ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
@@ -93,7 +98,8 @@ def build_corpus(
     _check_args(context_len, engine, partitions, filters)
     spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
     by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
-    encoder = None if ids_column is not None or by_frequency else Encoder(tokenizer or "")
+    bpe = None if ids_column is not None else bpe_size(tokenizer)
+    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(tokenizer or "")
     say("finding shards")
     shards, skipped = discover(paths, skip_bad)
     if not shards:
@@ -116,6 +122,8 @@ def build_corpus(
     try:
         if by_frequency:
             encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
+        elif bpe:
+            encoder = _bpe_encoder(shards, spec, bpe, work, skip_bad, skipped, say)
         with worker_pool(int(workers) if engine == "local" else 1) as pool:
             if engine == "local":
                 done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder,
@@ -160,6 +168,35 @@ def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bo
         say("building the vocabulary", i + 1, len(shards))
     write_json_atomic(path, dict(freq))
     return VocabEncoder(spec.tokenizer, freq)
+
+
+def _bpe_encoder(shards: list, spec: ReadSpec, vocab_size: int, work: WorkDir, skip_bad: bool, skipped: list[str],
+                 say: Callable[..., None]) -> Encoder:
+    """``"bpe:N"``: train on the first documents in shard order, up to ``BPE_SAMPLE_CHARS`` characters (the whole
+    corpus when smaller: then the tokenizer is the one ``from_text`` trains), kept in the work folder on resume."""
+    path = work.root / "bpe.json"
+    if not path.is_file():
+        sample: list[str] = []
+        chars = 0
+        for i, shard in enumerate(shards):
+            if chars >= BPE_SAMPLE_CHARS:
+                break
+            try:
+                docs = documents(shard, spec)
+            except NTPDataError as exc:
+                if not skip_bad:
+                    raise
+                skipped.append(str(exc))
+                continue
+            for d in docs:
+                if chars >= BPE_SAMPLE_CHARS:
+                    break
+                sample.append(d)
+                chars += len(d)
+            say("reading the BPE training sample", i + 1, len(shards))
+        say("training the BPE tokenizer")
+        write_text_atomic(path, train_bpe(sample, vocab_size))
+    return Encoder(str(path))
 
 
 def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encoder: Encoder | VocabEncoder | None,

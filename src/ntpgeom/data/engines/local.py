@@ -103,6 +103,7 @@ class WorkDir:
         shutil.rmtree(self.shards, ignore_errors=True)
         shutil.rmtree(self.root / "reduced", ignore_errors=True)
         (self.root / "vocab.json").unlink(missing_ok=True)
+        (self.root / "bpe.json").unlink(missing_ok=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
         try:
             self.root.rmdir()

@@ -262,6 +262,16 @@ class VocabEncoder:
         return list(self._vocab)
 
 
+def bpe_size(spec: str | None) -> int | None:
+    """N of a ``"bpe:N"`` tokenizer spec (None for other specs); a clear error for a malformed one."""
+    if not isinstance(spec, str) or not spec.startswith("bpe:"):
+        return None
+    size = spec[4:]
+    if not size.isdigit() or int(size) < 2:
+        raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
+    return int(size)
+
+
 class Encoder:
     """A ``tokenizers`` tokenizer loaded from a JSON file: fixed vocabulary, batch encoding on all cores."""
 
@@ -271,8 +281,8 @@ class Encoder:
         path = Path(spec)
         if not path.is_file():
             raise NTPDataError(
-                f"the streaming engines take 'word', 'char', a tokenizers JSON file or pre-tokenised ids "
-                f"(--ids-column), got {spec!r}; 'bpe:N' (trained on the corpus) works on one in-memory text file"
+                f"the streaming engines take 'word', 'char', 'bpe:N', a tokenizers JSON file or pre-tokenised ids "
+                f"(--ids-column), got {spec!r}"
             )
         try:
             self.tok = Tokenizer.from_file(str(path))
@@ -281,7 +291,8 @@ class Encoder:
         self.spec = spec
 
     def encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encs = self.tok.encode_batch(list(docs), add_special_tokens=False)
+        docs = [d.replace("\ufeff", "") for d in docs]  # a byte-order mark is never a token (as in from_text)
+        encs = self.tok.encode_batch(docs, add_special_tokens=False)
         lengths = np.array([len(e.ids) for e in encs], dtype=np.int64)
         ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
         return ids, np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
