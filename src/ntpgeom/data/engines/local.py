@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -235,11 +236,14 @@ def run_map_local(shards: list[Shard], spec: ReadSpec, context_len: int, n_parti
 
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``workers`` spawned processes (None for 1: run in this process); pending work is cancelled on any error."""
+    """``workers`` processes (None for 1: run in this process); pending work is cancelled on any error. Forked on
+    Linux (no re-import of the caller's ``__main__``, so scripts need no main guard; pyarrow and tokenizers are
+    fork-aware), spawned elsewhere."""
     if workers <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
     try:
         yield pool
     except BaseException:
