@@ -46,11 +46,9 @@ def zipf_markov(n: int, vocab: int, rng: np.random.Generator) -> np.ndarray:
     return ((start_val[start] + c - c[start]) % vocab).astype(np.int32)
 
 
-def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: int) -> list[Path]:
-    """Parquet shards (cached: reused when the same parameters were written before)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: int, workers: int = 1) -> list[Path]:
+    """Parquet shards (cached: reused when the same parameters were written before). Each shard has its own seed
+    ``[seed, s]``, so the corpus does not depend on ``workers`` (processes writing shards in parallel)."""
     tag = {"tokens": tokens, "shard_tokens": shard_tokens, "vocab": vocab, "seed": seed}
     done = root / "corpus.json"
     n_shards = -(-tokens // shard_tokens)
@@ -58,16 +56,30 @@ def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: i
     if done.is_file() and json.loads(done.read_text()) == tag:
         return files
     root.mkdir(parents=True, exist_ok=True)
-    for s, f in enumerate(files):
-        rng = np.random.default_rng([seed, s])
-        n = min(shard_tokens, tokens - s * shard_tokens)
-        ids = zipf_markov(n, vocab, rng)
-        cuts = np.flatnonzero(rng.random(n) < 1 / 400)
-        offsets = np.concatenate([[0], cuts[cuts > 0], [n]]).astype(np.int32)
-        arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids))
-        pq.write_table(pa.table({"ids": arr}), f, row_group_size=len(offsets))
+    jobs = [(f, min(shard_tokens, tokens - s * shard_tokens), vocab, [seed, s]) for s, f in enumerate(files)]
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            pool.starmap(write_shard, jobs)
+    else:
+        for job in jobs:
+            write_shard(*job)
     done.write_text(json.dumps(tag))
     return files
+
+
+def write_shard(f: Path, n: int, vocab: int, seed: list) -> None:
+    """One shard: ``n`` tokens of the Zipf-Markov chain cut into documents, one row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    ids = zipf_markov(n, vocab, rng)
+    cuts = np.flatnonzero(rng.random(n) < 1 / 400)
+    offsets = np.concatenate([[0], cuts[cuts > 0], [n]]).astype(np.int32)
+    arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids))
+    pq.write_table(pa.table({"ids": arr}), f, row_group_size=len(offsets))
 
 
 # ----------------------------------------------------------------------------- child processes
@@ -234,6 +246,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes of the local engine")
     ap.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the one-node Ray instance")
     ap.add_argument("--baseline-src", default=None, help="src/ of an earlier version: adds local-old runs")
+    ap.add_argument("--generate-only", action="store_true", help="write the corpus (with --gen-workers) and stop")
+    ap.add_argument("--gen-workers", type=int, default=1, help="processes writing the corpus")
     ap.add_argument("--skip-fit", action="store_true", help="skip from_tokens and the engines on the part that fits")
     ap.add_argument("--dir", type=Path, default=None, help="corpus folder (default: a temporary one, kept for reuse)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -244,7 +258,10 @@ def main() -> None:
     args.dir = args.dir or Path(tempfile.gettempdir()) / "ntpgeom-bench-scale"
     tokens, shard = int(args.tokens), int(args.shard_tokens)
     t0 = time.perf_counter()
-    files = write_corpus(args.dir, tokens, shard, args.vocab, seed=0)
+    files = write_corpus(args.dir, tokens, shard, args.vocab, seed=0, workers=args.gen_workers)
+    if args.generate_only:
+        print(f"corpus: {len(files)} shards in {args.dir} ({time.perf_counter() - t0:.1f} s)")
+        return
     print(f"corpus: {tokens:.3g} tokens, {len(files)} Parquet shards of {shard:.3g}, V={args.vocab}, "
           f"T-1={args.context_len}, top-k={args.top_k or 'all'} ({time.perf_counter() - t0:.1f} s to generate or reuse); "
           f"threads={args.threads}, local workers={args.workers}, ray cpus={args.ray_cpus}; "
