@@ -111,7 +111,7 @@ def build_corpus(
         raise NTPDataError(f"workers must be an integer >= 1, got {workers!r}")
     if partitions is None:
         partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
-    job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
+    job = {"format": "ntpgeom.work/2", "context_len": int(context_len), "partitions": int(partitions),
            "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
     own = work_dir is None

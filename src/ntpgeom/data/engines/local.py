@@ -33,7 +33,7 @@ from .kernel import Rows, empty_rows, merge_rows, partition_of, window_rows
 from .packed import bits_for, fits, group_sum, partition_of_packed, repack, to_rows, window_table
 from .readers import Encoder, ReadSpec, Shard, VocabEncoder, read_shard
 
-MANIFEST = "ntpgeom.work/1"
+MANIFEST = "ntpgeom.work/2"
 
 
 class WorkDir:

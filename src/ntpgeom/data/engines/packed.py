@@ -33,19 +33,20 @@ def fits(context_len: int, b: int) -> bool:
 
 
 def hash_columns(columns) -> np.ndarray:
-    """A 64-bit mixing hash (splitmix64 over the columns) of each row, shape (n,). Only partitions by it: equality is
-    always decided on the full keys. The same value whether the context is packed or a row of ids."""
+    """A 64-bit mixing hash of each row of int columns, shape (n,): a multiply-xor chain over the columns and a
+    splitmix64 finaliser. Only partitions by it: equality is always decided on the full keys. The same value
+    whether the context is packed or a row of ids."""
     h = None
     with np.errstate(over="ignore"):
         for col in columns:
-            h = np.zeros(len(col), dtype=np.uint64) if h is None else h
-            h ^= col.astype(np.uint64, copy=False)
-            h += _GOLDEN
-            h ^= h >> np.uint64(30)
+            c = col.astype(np.uint64, copy=False)
+            h = c ^ _GOLDEN if h is None else h ^ c
             h *= _MIX1
-            h ^= h >> np.uint64(27)
-            h *= _MIX2
-            h ^= h >> np.uint64(31)
+        if h is None:
+            return np.zeros(0, dtype=np.uint64)
+        h ^= h >> np.uint64(31)
+        h *= _MIX2
+        h ^= h >> np.uint64(29)
     return h
 
 
