@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ntpgeom.data import from_tokens
 from ntpgeom.data.engines import build_corpus
+import ntpgeom.data.engines.packed as P
 from ntpgeom.data.engines.kernel import partition_of
 from ntpgeom.data.engines.packed import (group_sum, pack_fields, partition_of_packed, repack, to_rows,
                                          unpack_fields, window_table)
@@ -24,13 +25,21 @@ PATHS = [(2, 5), (3, 13), (4, 12), (1, 60), (5, 12)]
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.sampled_from(PATHS), n=st.integers(0, 300), big=st.booleans(), seed=st.integers(0, 2**16))
-def test_group_sum_is_an_exact_sorted_group_by_sum(shape, n, big, seed):
+@given(shape=st.sampled_from(PATHS), n=st.integers(0, 300), big=st.booleans(), seed=st.integers(0, 2**16),
+       bucket=st.booleans())
+def test_group_sum_is_an_exact_sorted_group_by_sum(shape, n, big, seed, bucket):
     L, b = shape
+    saved, P.BUCKET_MIN_ROWS = P.BUCKET_MIN_ROWS, 0 if bucket else 1 << 30  # (5, 12) uncounted: the bucket path
+    try:
+        _check_group_sum(L, b, n, big, seed)
+    finally:
+        P.BUCKET_MIN_ROWS = saved
+
+
+def _check_group_sum(L: int, b: int, n: int, big: bool, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    hi = min(1 << b, 6)  # few distinct values per field: many repeated keys
-    fields = rng.integers(0, hi, size=(n, L + 1)).astype(np.uint64)
-    fields[:, 0] |= np.uint64(1 << (b - 1)) if b > 1 else np.uint64(0)  # the widest field in use
+    pool = np.append(rng.integers(0, 1 << b, size=5, dtype=np.uint64), np.uint64((1 << b) - 1))
+    fields = pool[rng.integers(0, 6, size=(n, L + 1))]  # 6 values over all b bits: repeated keys, many buckets
     cnt = rng.integers(1, 10**7 if big else 5, size=n).astype(np.uint64)
     ck = pack_fields([fields[:, t] for t in range(L)], b) if n else np.zeros(0, np.uint64)
     expect: Counter = Counter()
