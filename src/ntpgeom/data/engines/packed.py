@@ -5,7 +5,7 @@ A *packed table* is ``(ck, nxt, cnt)``: uint64 context words, next-token ids and
 group-by-sum of such a table is one ``np.sort`` of uint64 words (numpy's SIMD sort) instead of a lexsort of T
 columns: the window ``(ck, nxt)`` and its count share one word when ``L*b + b`` leaves room for the count;
 otherwise the contexts are first replaced by their rank (one argsort) and the rank, next id and count share the
-word (uncounted pairs a few bits wider than 64 are bucketed by their top bits instead). Counts too large for their bits are split over several rows (exact: the sum is the same).
+word (pairs at most a few bits wider than 64 are instead bucketed by their top bits, then sorted per bucket). Counts too large for their bits are split over several rows (exact: the sum is the same).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..windows import segments
 
 Packed = tuple[np.ndarray, np.ndarray, np.ndarray]
 MIN_COUNT_BITS = 12  # fewer free bits than this: fall back to a lexsort (counts would split into too many rows)
-BUCKET_BITS = 12  # uncounted pairs up to 64 + this many bits: bucket by the top bits, then sort 64-bit words
+BUCKET_BITS = 12  # pairs up to 64 + this many bits: bucket by the top bits, then sort 64-bit words per bucket
 BUCKET_MIN_ROWS = 1 << 16  # below this, ranking the contexts (one argsort) is cheaper than the bucket loop
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -101,8 +101,8 @@ def group_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None, ck_bits: 
     if ck_bits + b + (MIN_COUNT_BITS if cnt is not None else 0) <= 64:
         key, rank_of = (ck << np.uint64(b)) | nxt, None
         key_bits = ck_bits + b
-    elif cnt is None and ck_bits + b - 64 <= BUCKET_BITS and len(ck) >= BUCKET_MIN_ROWS:
-        return _bucket_count(ck, nxt, ck_bits, b)
+    elif ck_bits + b - 64 <= BUCKET_BITS and len(ck) >= BUCKET_MIN_ROWS:
+        return _bucket_sum(ck, nxt, cnt, ck_bits, b)
     else:  # contexts -> their rank (one argsort); the rank and the next id share the word
         order = np.argsort(ck)
         cks = ck[order]
@@ -136,24 +136,33 @@ def group_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None, ck_bits: 
     return (hi if rank_of is None else rank_of[hi.astype(np.int64)]), nx, total
 
 
-def _bucket_count(ck: np.ndarray, nxt: np.ndarray, ck_bits: int, b: int) -> Packed:
-    """Count (ck, nxt) pairs wider than 64 bits (by at most ``BUCKET_BITS``): the top bits of ck pick a bucket (a
-    radix pass), the remaining 64 bits are sorted inside each bucket (no argsort of the keys)."""
-    hb = ck_bits + b - 64  # bucket bits
+def _bucket_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None, ck_bits: int, b: int) -> Packed:
+    """Group-by-sum of (ck, nxt) pairs up to ``64 + BUCKET_BITS`` bits wide: the top bits of ck pick a bucket (one
+    radix pass), the remaining 64-bit words are sorted (argsorted, with counts) inside each cache-sized bucket."""
+    hb = max(0, ck_bits + b - 64)  # bucket bits
     lo_bits = np.uint64(ck_bits - hb)
-    bucket = (ck >> lo_bits).astype(np.uint16)
+    bucket = (ck >> lo_bits).astype(np.uint16) if hb else np.zeros(len(ck), np.uint16)
     low = ((ck & np.uint64((1 << (ck_bits - hb)) - 1)) << np.uint64(b)) | nxt
     order = np.argsort(bucket, kind="stable")  # uint16: numpy's radix sort
     low, bucket = low[order], bucket[order]
+    c = None if cnt is None else cnt[order]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=1 << hb))])
     for j in np.flatnonzero(np.diff(bounds) > 1):
-        low[bounds[j] : bounds[j + 1]].sort()
+        lo, hi = bounds[j], bounds[j + 1]
+        if c is None:
+            low[lo:hi].sort()
+        else:
+            o = np.argsort(low[lo:hi])
+            low[lo:hi], c[lo:hi] = low[lo:hi][o], c[lo:hi][o]
     flag = _starts(low)
     flag[1:] |= bucket[1:] != bucket[:-1]
     first = np.flatnonzero(flag)
-    total = np.diff(np.append(first, len(low))).astype(np.int64)
-    lo, bk = low[first], bucket[first].astype(np.uint64)
-    return (bk << lo_bits) | (lo >> np.uint64(b)), lo & np.uint64((1 << b) - 1), total
+    if c is None:
+        total = np.diff(np.append(first, len(low))).astype(np.int64)
+    else:
+        total = np.add.reduceat(c.astype(np.int64, copy=False), first) if len(first) else np.zeros(0, np.int64)
+    lw, bk = low[first], bucket[first].astype(np.uint64)
+    return (bk << lo_bits) | (lw >> np.uint64(b)), lw & np.uint64((1 << b) - 1), total
 
 
 def _split_counts(key: np.ndarray, cnt: np.ndarray, cb: int) -> tuple[np.ndarray, np.ndarray]:
