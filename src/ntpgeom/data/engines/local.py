@@ -6,8 +6,8 @@ Work folder layout (every file written atomically; a shard's folder appears by o
     shards/<i>/record.json        tokens, documents, windows and largest id of shard i
     shards/<i>/next.npz           its next-token totals (ids, counts)
     shards/<i>/<c>-ck.bin ...     chunk c's pre-aggregated rows grouped by the hash partition of their context:
-                                  packed contexts (ck) or id rows (ctx), next ids (nxt), counts (cnt); the record
-                                  holds each partition's bounds, so a merge reads its slice by offset
+                                  packed contexts (ck) or id rows (ctx), next ids (nxt), counts (cnt), and each
+                                  partition's bounds (bounds): a merge reads only its slice, by offset
 
 A rerun with the same work folder and job skips the shards whose folder exists (resume after a crash).
 """
@@ -80,11 +80,12 @@ class WorkDir:
     def pieces(self, i: int, p: int) -> list[tuple]:
         """Shard i's rows in partition p, one piece per chunk: ``("packed", b, ck, nxt, cnt)`` or
         ``("rows", None, ctx, nxt, cnt)`` (read by offset: memory is the piece, never the whole shard file)."""
-        if i not in self._records:
+        if i not in self._records:  # small (bounds live in their own file): memory ~ shards, not shards x partitions
             self._records[i] = self.record(i)
         out = []
         for c, ch in enumerate(self._records[i]["chunks"]):
-            lo, hi = ch["bounds"][p], ch["bounds"][p + 1]
+            lo, hi = (int(x) for x in np.fromfile(self.shard_dir(i) / f"{c:05d}-bounds.bin", dtype=np.int64, count=2,
+                                                  offset=8 * p))
             if hi == lo:
                 continue
             a = {}
@@ -155,9 +156,9 @@ def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: 
         bounds = np.searchsorted(part[order], np.arange(n_partitions + 1))
         arrays = {"ck" if kind == "packed" else "ctx": _narrow(first[order]), "nxt": _narrow(nxt[order]),
                   "cnt": _narrow(cnt[order])}
-        for name, a in arrays.items():
+        for name, a in {**arrays, "bounds": bounds.astype(np.int64)}.items():
             save_raw(out / f"{len(chunks):05d}-{name}.bin", a)
-        chunks.append({"kind": kind, "b": b, "bounds": bounds.tolist(), "shape": [int(len(nxt)), int(context_len)],
+        chunks.append({"kind": kind, "b": b, "shape": [int(len(nxt)), int(context_len)],
                        "dtypes": {k: a.dtype.str for k, a in arrays.items()}})
         nexts.append(_next_totals(nxt, cnt))
         windows += int(cnt.sum())
