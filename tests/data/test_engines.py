@@ -159,6 +159,17 @@ def test_word_and_char_tokenizers_equal_from_text(tmp_path, tokenizer):
     assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
 
 
+def test_the_only_id_column_of_parquet_without_text_is_read_as_pre_tokenised(tmp_path, capsys):
+    docs = [[1, 2, 3, 4, 1, 2], [3, 4, 1], [2, 2, 2, 2]]
+    pattern = write_shards(tmp_path / "in", docs, 2)
+    got = build_corpus(pattern, context_len=2)  # no ids_column: the one list<int> column "ids" is used
+    assert got.hash == from_tokens(docs, 2).hash and got.meta["ids_column"] == "ids"
+    two = tmp_path / "two.parquet"  # two id columns and no text: ambiguous, so the missing text column is the error
+    pq.write_table(pa.table({"a": pa.array(docs), "b": pa.array(docs)}), two)
+    with pytest.raises(NTPDataError, match="no column 'text'"):
+        build_corpus(str(two), context_len=2, tokenizer="word")
+
+
 def test_bpe_tokenizer_trained_in_a_first_pass_equals_from_text(tmp_path):
     parts = ["\ufeffthe cat sat on the mat. the cat ran", "a dog sat on a log\n\nthe dog and the cat", "cats and dogs"]
     for i, p in enumerate(parts):

@@ -20,8 +20,8 @@ from .assemble import assemble, vocab_map
 from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
 from ..tokenize import train_bpe
-from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, bpe_size, discover, documents,
-                      token_frequencies)
+from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, bpe_size, detect_ids_column, discover,
+                      documents, token_frequencies)
 
 ENGINES = ("local", "ray")
 BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
@@ -53,7 +53,9 @@ def build_corpus(
     ----------
     paths : path, glob or dataset folder, or a sequence of them
         Text files (documents split by ``doc_sep``), JSONL (field ``text_column`` or ``ids_column``), Parquet
-        (column ``text_column``, default ``"text"``, or a list<int> ``ids_column``; one row = one document) and
+        (column ``text_column``, default ``"text"``, or a list<int> ``ids_column``; one row = one document; without
+        ``ids_column``, Parquet/Arrow shards that lack ``text_column`` but hold exactly one list<int> column are read
+        as pre-tokenised ids from it) and
         Hugging Face datasets saved on disk (their ``.arrow`` / ``.parquet`` files). Never the network.
     context_len : int
         Tokens per context (T-1), >= 1. Keys of any width stay exact.
@@ -96,14 +98,16 @@ def build_corpus(
     say = progress or (lambda *_a: None)
     filters = {k: v for k, v in filters.items() if v is not None}
     _check_args(context_len, engine, partitions, filters)
-    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
-    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
-    bpe = None if ids_column is not None else bpe_size(tokenizer)
-    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(tokenizer or "")
     say("finding shards")
     shards, skipped = discover(paths, skip_bad)
     if not shards:
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    if ids_column is None:  # Parquet/Arrow without the text column but with one list<int> column: pre-tokenised
+        ids_column = detect_ids_column(shards[0], text_column)
+    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
+    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
+    bpe = None if ids_column is not None else bpe_size(tokenizer)
+    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(tokenizer or "")
     size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
     if workers is None:
         workers = (os.cpu_count() or 1) if size > (64 << 20) else 1
