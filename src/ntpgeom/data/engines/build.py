@@ -65,8 +65,9 @@ def build_corpus(
         the first ``BPE_SAMPLE_CHARS`` = 2**27 characters of documents in shard order: the whole corpus when
         smaller, then identical to ``from_text``) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
     engine : {"local", "ray"}
-        ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
-        ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
+        ``"local"``: this process and ``workers`` worker processes. ``"ray"``: the same map and reduce functions as
+        Ray tasks, the selection included (``pip install ntpgeom[scale]``); ``ray_address`` joins a cluster (the
+        work folder must then be on a shared filesystem).
     partitions : int, optional
         Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
         at a time. Default: one per 8 MiB of input files, at least 16 (so a partition holds the partial counts of
@@ -85,10 +86,12 @@ def build_corpus(
     **filters
         As :func:`~ntpgeom.data.filter_data`, applied exactly after the merge.
 
-    Memory (local engine): the largest of one counting chunk (``chunk_tokens``, default 4M tokens, ~0.1 KB per
-    token in the vectorised kernel), one merged partition (~8 MiB of input's partial counts, (T+1) x 8 bytes per
-    distinct window with sort temporaries) and the selected output (with ``top_k``: at most 4 K + 65536 candidate
-    rows). None of these grows with the corpus. Without ``top_k`` or other filters the output itself is the bound.
+    Memory (local engine), per worker: the larger of one shard being counted (a Parquet row group or file, and one
+    counting chunk of ``chunk_tokens``, default 4M tokens, at most ~0.1 KB per token in the kernel) and one merged
+    partition (the partial counts of ~8 MiB of input, ~80 bytes per row with sort temporaries); on the driver, the
+    selected output (with ``top_k``: the candidate rows of about K contexts, pruned whenever they exceed
+    4 K + 65536 rows). None of these grows with the corpus up to 4096 partitions (32 GiB of input files; beyond,
+    pass ``partitions``). Without ``top_k`` or other filters the output itself is the bound.
 
     Returns
     -------

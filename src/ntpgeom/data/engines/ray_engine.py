@@ -26,7 +26,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise NTPDataError("the ray engine needs Ray: pip install 'ntpgeom[scale]' (ray[data]>=2.9), "
+        raise NTPDataError("the ray engine needs Ray: pip install 'ntpgeom[scale]' (ray>=2.9), "
                            "or use --engine local") from exc
     return ray
 
