@@ -35,28 +35,45 @@ import numpy as np
 HERE = Path(__file__).resolve()
 
 
-def zipf_markov(n: int, vocab: int, rng: np.random.Generator) -> np.ndarray:
-    """n tokens of the Zipf-Markov chain described in the module docstring (vectorised)."""
+def clipped_zipf(a: float, top: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n draws of min(Zipf(a), top) by inverting its CDF (the same law as ``np.minimum(rng.zipf(a, n), top)``, a
+    different random stream; ~5x faster than numpy's rejection sampler)."""
+    from scipy.special import zeta
+
+    k = np.arange(1, top, dtype=np.float64)
+    cdf = np.cumsum(k**-a) / zeta(a)
+    return np.searchsorted(cdf, rng.random(n), side="right") + 1  # values > top - 1 land on top
+
+
+def zipf_markov(n: int, vocab: int, rng: np.random.Generator, sampler: str = "numpy") -> np.ndarray:
+    """n tokens of the Zipf-Markov chain described in the module docstring (vectorised). ``sampler="table"``:
+    the same chain with :func:`clipped_zipf` draws (used for the 10^9-token corpus)."""
     restart = rng.random(n) < 0.3
     restart[0] = True
-    start_val = np.minimum(rng.zipf(1.2, n) - 1, vocab - 1)
-    steps = np.where(restart, 0, np.minimum(rng.zipf(1.5, n), vocab))
+    if sampler == "table":
+        start_val = clipped_zipf(1.2, vocab, n, rng) - 1
+        steps = np.where(restart, 0, clipped_zipf(1.5, vocab, n, rng))
+    else:
+        start_val = np.minimum(rng.zipf(1.2, n) - 1, vocab - 1)
+        steps = np.where(restart, 0, np.minimum(rng.zipf(1.5, n), vocab))
     c = np.cumsum(steps)
     start = np.maximum.accumulate(np.where(restart, np.arange(n), 0))
     return ((start_val[start] + c - c[start]) % vocab).astype(np.int32)
 
 
-def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: int, workers: int = 1) -> list[Path]:
+def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: int, workers: int = 1,
+                 sampler: str = "numpy") -> list[Path]:
     """Parquet shards (cached: reused when the same parameters were written before). Each shard has its own seed
     ``[seed, s]``, so the corpus does not depend on ``workers`` (processes writing shards in parallel)."""
-    tag = {"tokens": tokens, "shard_tokens": shard_tokens, "vocab": vocab, "seed": seed}
+    tag = {"tokens": tokens, "shard_tokens": shard_tokens, "vocab": vocab, "seed": seed,
+           **({"sampler": sampler} if sampler != "numpy" else {})}
     done = root / "corpus.json"
     n_shards = -(-tokens // shard_tokens)
     files = [root / f"shard-{s:05d}.parquet" for s in range(n_shards)]
     if done.is_file() and json.loads(done.read_text()) == tag:
         return files
     root.mkdir(parents=True, exist_ok=True)
-    jobs = [(f, min(shard_tokens, tokens - s * shard_tokens), vocab, [seed, s]) for s, f in enumerate(files)]
+    jobs = [(f, min(shard_tokens, tokens - s * shard_tokens), vocab, [seed, s], sampler) for s, f in enumerate(files)]
     if workers > 1:
         import multiprocessing
 
@@ -69,13 +86,13 @@ def write_corpus(root: Path, tokens: int, shard_tokens: int, vocab: int, seed: i
     return files
 
 
-def write_shard(f: Path, n: int, vocab: int, seed: list) -> None:
+def write_shard(f: Path, n: int, vocab: int, seed: list, sampler: str = "numpy") -> None:
     """One shard: ``n`` tokens of the Zipf-Markov chain cut into documents, one row group."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    ids = zipf_markov(n, vocab, rng)
+    ids = zipf_markov(n, vocab, rng, sampler)
     cuts = np.flatnonzero(rng.random(n) < 1 / 400)
     offsets = np.concatenate([[0], cuts[cuts > 0], [n]]).astype(np.int32)
     arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids))
@@ -115,8 +132,9 @@ def child(args: argparse.Namespace) -> None:
 
             t_ray = time.perf_counter()
             cluster = start_ray(args.child, args.ray_cpus)
-            out["ray_start_seconds"] = time.perf_counter() - t_ray
-            t0 = time.perf_counter()  # Ray's start-up is reported apart (ray_start_seconds), not in the rate
+            if args.child.startswith("ray"):
+                out["ray_start_seconds"] = time.perf_counter() - t_ray
+                t0 = time.perf_counter()  # Ray's start-up is reported apart (ray_start_seconds), not in the rate
             try:
                 data = build_corpus([str(f) for f in files], context_len=args.context_len, ids_column="ids",
                                     engine="local" if args.child in ("local", "local-old") else "ray", work_dir=work,
@@ -251,6 +269,8 @@ def main() -> None:
     ap.add_argument("--baseline-src", default=None, help="src/ of an earlier version: adds local-old runs")
     ap.add_argument("--generate-only", action="store_true", help="write the corpus (with --gen-workers) and stop")
     ap.add_argument("--gen-workers", type=int, default=1, help="processes writing the corpus")
+    ap.add_argument("--sampler", default="numpy", choices=["numpy", "table"],
+                    help="Zipf draws: numpy's rejection sampler, or the same law by CDF inversion (faster)")
     ap.add_argument("--skip-fit", action="store_true", help="skip from_tokens and the engines on the part that fits")
     ap.add_argument("--dir", type=Path, default=None, help="corpus folder (default: a temporary one, kept for reuse)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -261,7 +281,7 @@ def main() -> None:
     args.dir = args.dir or Path(tempfile.gettempdir()) / "ntpgeom-bench-scale"
     tokens, shard = int(args.tokens), int(args.shard_tokens)
     t0 = time.perf_counter()
-    files = write_corpus(args.dir, tokens, shard, args.vocab, seed=0, workers=args.gen_workers)
+    files = write_corpus(args.dir, tokens, shard, args.vocab, seed=0, workers=args.gen_workers, sampler=args.sampler)
     if args.generate_only:
         print(f"corpus: {len(files)} shards in {args.dir} ({time.perf_counter() - t0:.1f} s)")
         return
