@@ -54,15 +54,23 @@ def encode(docs: Sequence[str], spec: str = "word", progress: Callable[[int, int
     if spec == "char":
         split = lambda c: [[ch for ch in d if not ch.isspace() or ch == " "] for d in c]  # noqa: E731
         return _encode_by_frequency(_chunked(docs, split, progress), spec)
-    if spec.startswith("bpe:"):
-        size = spec[4:]
-        if not size.isdigit() or int(size) < 2:
-            raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
-        return _encode_bpe(docs, int(size), spec, progress)
+    size = bpe_size(spec)
+    if size is not None:
+        return _encode_bpe(docs, size, spec, progress)
     path = Path(spec)
     if path.suffix == ".json" or path.exists():
         return _encode_tokenizers_file(docs, path, spec, progress)
     raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
+
+
+def bpe_size(spec: str | None) -> int | None:
+    """N of a ``"bpe:N"`` tokenizer spec (None for other specs); a clear error for a malformed one."""
+    if not isinstance(spec, str) or not spec.startswith("bpe:"):
+        return None
+    size = spec[4:]
+    if not size.isdigit() or int(size) < 2:
+        raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
+    return int(size)
 
 
 _CHUNK = 2000  # documents per progress update

@@ -16,12 +16,12 @@ from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
+from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
 from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
-from ..tokenize import train_bpe
-from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, bpe_size, detect_ids_column, discover,
-                      documents, token_frequencies)
+from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, discover, documents,
+                      token_frequencies)
 
 ENGINES = ("local", "ray")
 BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
@@ -77,8 +77,9 @@ def build_corpus(
         Removed on success. Default: a temporary folder (no resume).
     workers : int, optional
         Processes for the local engine's map and merge (shards and partitions are spread over them). Default: all
-        cores (``os.cpu_count()``) when the input is larger than 64 MiB, else 1 (in this process: spawning workers
-        costs about a second). Results do not depend on it.
+        cores (``os.cpu_count()``) when the input is larger than 64 MiB, else 1 (in this process: starting workers
+        costs about a second). Each worker holds its own shard or partition (see Memory). Results do not depend
+        on it.
     skip_bad : bool
         Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
     progress : callable, optional

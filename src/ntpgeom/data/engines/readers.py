@@ -287,16 +287,6 @@ class VocabEncoder:
         return list(self._vocab)
 
 
-def bpe_size(spec: str | None) -> int | None:
-    """N of a ``"bpe:N"`` tokenizer spec (None for other specs); a clear error for a malformed one."""
-    if not isinstance(spec, str) or not spec.startswith("bpe:"):
-        return None
-    size = spec[4:]
-    if not size.isdigit() or int(size) < 2:
-        raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
-    return int(size)
-
-
 class Encoder:
     """A ``tokenizers`` tokenizer loaded from a JSON file: fixed vocabulary, batch encoding on all cores."""
 
