@@ -91,7 +91,7 @@ def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path)
 
 def test_top_k_pruning_while_merging_stays_exact(tmp_path, monkeypatch):
     # without slack, more than 4 K candidate rows trigger the running top-K pruning between partitions
-    import ntpgeom.data.engines.build as B
+    import ntpgeom.data.engines.reduce as B
 
     monkeypatch.setattr(B, "PRUNE_SLACK", 0)
     calls = []
@@ -157,6 +157,29 @@ def test_word_and_char_tokenizers_equal_from_text(tmp_path, tokenizer):
     got = build_corpus(str(tmp_path / "*.txt"), context_len=2, tokenizer=tokenizer, lowercase=True, top_k=6)
     ref = from_text("\n\n".join(parts), 2, tokenizer, lowercase=True, top_k=6)
     assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
+
+
+def test_the_only_id_column_of_parquet_without_text_is_read_as_pre_tokenised(tmp_path, capsys):
+    docs = [[1, 2, 3, 4, 1, 2], [3, 4, 1], [2, 2, 2, 2]]
+    pattern = write_shards(tmp_path / "in", docs, 2)
+    got = build_corpus(pattern, context_len=2)  # no ids_column: the one list<int> column "ids" is used
+    assert got.hash == from_tokens(docs, 2).hash and got.meta["ids_column"] == "ids"
+    two = tmp_path / "two.parquet"  # two id columns and no text: ambiguous, so the missing text column is the error
+    pq.write_table(pa.table({"a": pa.array(docs), "b": pa.array(docs)}), two)
+    with pytest.raises(NTPDataError, match="no column 'text'"):
+        build_corpus(str(two), context_len=2, tokenizer="word")
+
+
+def test_bpe_tokenizer_trained_in_a_first_pass_equals_from_text(tmp_path):
+    parts = ["\ufeffthe cat sat on the mat. the cat ran", "a dog sat on a log\n\nthe dog and the cat", "cats and dogs"]
+    for i, p in enumerate(parts):
+        (tmp_path / f"{i}.txt").write_text(p)
+    for T1, top_k in ((2, None), (3, 4)):
+        got = build_corpus(str(tmp_path / "*.txt"), context_len=T1, tokenizer="bpe:40", top_k=top_k)
+        ref = from_text("\n\n".join(parts), T1, "bpe:40", top_k=top_k)
+        assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
+    with pytest.raises(NTPDataError, match="bpe:<vocab size>"):
+        build_corpus(str(tmp_path / "*.txt"), context_len=2, tokenizer="bpe:x")
 
 
 def test_crash_then_resume_does_not_recount_finished_shards(tmp_path):

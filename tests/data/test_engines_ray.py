@@ -1,5 +1,5 @@
 """The Ray engine gives bit-identical results to the local engine and to brute-force counting (1 node, and a local
-2-node cluster). Slow: starting Ray and one Ray Data group-by take ~10 s each on a 2-core machine."""
+2-node cluster). Slow: starting Ray takes ~10 s on a 2-core machine."""
 
 from __future__ import annotations
 
@@ -50,6 +50,31 @@ def test_ray_word_tokenizer_jsonl_equals_from_text(ray_one_node, tmp_path):
         (tmp_path / f"{i}.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in texts[i::2]))
     got = build_corpus(str(tmp_path / "*.jsonl"), context_len=1, tokenizer="word", engine="ray", partitions=2)
     assert got.hash == from_text("\n\n".join(texts[0::2] + texts[1::2]), 1, "word").hash
+
+
+@pytest.mark.parametrize("filters", [{"min_count": 2, "max_support": 3, "top_k": 5}, {"max_vocab": 4, "rare": "map",
+                                                                                      "min_support": 2}])
+def test_ray_selection_runs_in_ray_tasks_and_equals_from_tokens(ray_one_node, tmp_path, monkeypatch, filters):
+    import ntpgeom.data.engines.reduce as R
+
+    def not_on_the_driver(*a, **k):
+        raise AssertionError("the driver merged a partition: the selection must run in Ray tasks")
+
+    monkeypatch.setattr(R, "merge_partition", not_on_the_driver)  # Ray workers import their own, unpatched copy
+    rng = np.random.default_rng(4)
+    docs = [rng.zipf(1.5, size=rng.integers(0, 80)).clip(max=40).tolist() for _ in range(150)]
+    pattern = write_shards(tmp_path, docs, 3, row_group=30)
+    got = build_corpus(pattern, context_len=2, ids_column="ids", engine="ray", partitions=6, **filters)
+    assert got.hash == from_tokens(docs, 2, **filters).hash
+
+
+def test_ray_bpe_first_pass_equals_from_text(ray_one_node, tmp_path):
+    texts = ["the cat sat on the mat", "a dog sat on a log", "the dog and the cat sat", "cats and dogs on mats"]
+    for i in range(2):
+        (tmp_path / f"{i}.txt").write_text("\n\n".join(texts[2 * i : 2 * i + 2]))
+    got = build_corpus(str(tmp_path / "*.txt"), context_len=2, tokenizer="bpe:30", engine="ray", partitions=3)
+    ref = from_text("\n\n".join(texts), 2, "bpe:30")
+    assert got.hash == ref.hash and got.input_vocab == ref.input_vocab
 
 
 def test_ray_two_node_cluster_equals_local(tmp_path):

@@ -113,6 +113,7 @@ def build(
     engine: Optional[str] = typer.Option(None, "--engine", help="Streaming sharded build: local (in-process; the default for several inputs, globs, folders, .parquet/.arrow/.jsonl) | ray."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (--engine ray); default: a local Ray instance."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; removed on success."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for --engine local (default: all cores when the input exceeds 64 MiB, else 1)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable shards (listed on stderr) instead of failing."),
     text_column: str = typer.Option("text", "--text-column", help="Text column / JSON field of Parquet, Arrow and JSONL shards."),
     ids_column: Optional[str] = typer.Option(None, "--ids-column", help="A pre-tokenised list<int> column / field instead of text."),
@@ -127,7 +128,7 @@ def build(
                                "one context length")
         opts = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
                     max_vocab=max_vocab, rare=rare, context_len=clen, tokenizer=tokenizer, doc_sep=doc_sep,
-                    lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad,
+                    lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad, workers=workers,
                     text_column=text_column, ids_column=ids_column)
         return _report(_build_sharded(text, out, work_dir, as_json, opts), out, as_json)
     text = text[0] if text else None

@@ -54,15 +54,23 @@ def encode(docs: Sequence[str], spec: str = "word", progress: Callable[[int, int
     if spec == "char":
         split = lambda c: [[ch for ch in d if not ch.isspace() or ch == " "] for d in c]  # noqa: E731
         return _encode_by_frequency(_chunked(docs, split, progress), spec)
-    if spec.startswith("bpe:"):
-        size = spec[4:]
-        if not size.isdigit() or int(size) < 2:
-            raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
-        return _encode_bpe(docs, int(size), spec, progress)
+    size = bpe_size(spec)
+    if size is not None:
+        return _encode_bpe(docs, size, spec, progress)
     path = Path(spec)
     if path.suffix == ".json" or path.exists():
         return _encode_tokenizers_file(docs, path, spec, progress)
     raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
+
+
+def bpe_size(spec: str | None) -> int | None:
+    """N of a ``"bpe:N"`` tokenizer spec (None for other specs); a clear error for a malformed one."""
+    if not isinstance(spec, str) or not spec.startswith("bpe:"):
+        return None
+    size = spec[4:]
+    if not size.isdigit() or int(size) < 2:
+        raise NTPDataError(f"bad tokenizer {spec!r}: write 'bpe:<vocab size>' with an integer size >= 2, e.g. 'bpe:512'")
+    return int(size)
 
 
 _CHUNK = 2000  # documents per progress update
@@ -104,13 +112,22 @@ def _encode_with(tok, docs: Sequence[str], spec: str, progress: Callable[[int, i
     return Encoded(ids, doc_ids, vocab, spec)
 
 
-def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+def train_bpe(docs: Sequence[str], vocab_size: int) -> str:
+    """The ``"bpe:N"`` tokenizer: a byte-pair encoding of ``vocab_size`` tokens (whitespace pre-tokenizer,
+    ``<unk>``) trained on ``docs``, as ``tokenizers`` JSON (``from_text`` and the streaming engines share it)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>"], show_progress=False)
-    tok.train_from_iterator(list(docs), trainer=trainer)
+    tok.train_from_iterator([d.replace("\ufeff", "") for d in docs], trainer=trainer)
+    return tok.to_str()
+
+
+def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(train_bpe(docs, vocab_size))
     return _encode_with(tok, docs, spec, progress)
 
 

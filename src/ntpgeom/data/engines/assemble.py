@@ -62,8 +62,9 @@ def vocab_map(next_ids: np.ndarray, next_tot: np.ndarray, names: Sequence[str], 
     return VocabMap(kept, rare, n_vocab, {**applied, "rare": rare})
 
 
-def select_partition(rows: Rows, vmap: VocabMap | None, filters: dict, context_len: int) -> Rows:
-    """Candidate rows of one merged partition (rows sorted by context, next; every context wholly inside)."""
+def select_partition(rows: Rows, vmap: VocabMap | None, filters: dict, context_len: int, floor: int = 0) -> Rows:
+    """Candidate rows of one merged partition (rows sorted by context, next; every context wholly inside).
+    ``floor``: with ``top_k``, contexts counted less than this are known to be outside the top K (dropped)."""
     ctx, nxt, cnt = rows
     if vmap is not None and len(nxt):
         inside = np.isin(nxt, vmap.kept)
@@ -85,6 +86,8 @@ def select_partition(rows: Rows, vmap: VocabMap | None, filters: dict, context_l
     if filters.get("max_support") is not None:
         keep &= k_j <= int(filters["max_support"])
     if filters.get("top_k") is not None:
+        if floor:
+            keep &= n_j >= floor
         cand = np.flatnonzero(keep)
         best = cand[np.argsort(-n_j[cand], kind="stable")[: int(filters["top_k"])]]
         keep = np.zeros_like(keep)
@@ -93,22 +96,53 @@ def select_partition(rows: Rows, vmap: VocabMap | None, filters: dict, context_l
     return ctx[m], nxt[m], cnt[m]
 
 
-def prune_top_k(candidates: Sequence[Rows], top_k: int, context_len: int) -> Rows:
-    """The rows of the ``top_k`` best contexts among the candidates (count descending, ties: lexicographically
-    smaller first). Exact: every context dropped has ``top_k`` contexts ahead of it in the same total order."""
-    ctx, nxt, cnt = merge_rows(candidates, context_len)  # sorted by context: stable ranks keep lexicographic ties
-    starts, grp = group_contexts(ctx)
-    n_j = np.add.reduceat(cnt, starts) if len(cnt) else np.zeros(0, np.int64)
-    keep = np.zeros(len(starts), dtype=bool)
-    keep[np.argsort(-n_j, kind="stable")[:top_k]] = True
-    m = keep[grp]
-    return ctx[m], nxt[m], cnt[m]
+def prune_top_k(candidates: Sequence[Rows], top_k: int) -> list[Rows]:
+    """The rows of the ``top_k`` best contexts among candidate tables of disjoint contexts, each sorted by context
+    (count descending, ties: lexicographically smaller first). Exact: every context dropped has ``top_k`` contexts
+    ahead of it in that total order. Only the contexts tied at the threshold are sorted."""
+    pieces = [c for c in candidates if len(c[1])]
+    groups = [group_contexts(c[0]) for c in pieces]
+    n_all = np.concatenate([np.add.reduceat(c[2], st) for c, (st, _) in zip(pieces, groups)] or [np.zeros(0, np.int64)])
+    m = len(n_all)
+    if m <= top_k:
+        return pieces
+    t = np.partition(n_all, m - top_k)[m - top_k]  # the K-th largest count
+    keep = n_all > t
+    tied = np.flatnonzero(n_all == t)
+    need = top_k - int(keep.sum())
+    if need >= len(tied):
+        keep[tied] = True
+    else:
+        first = np.concatenate([c[0][st] for c, (st, _) in zip(pieces, groups)])[tied]
+        keep[tied[np.lexsort(first.T[::-1])[:need]]] = True
+    out, lo = [], 0
+    for c, (st, grp) in zip(pieces, groups):
+        m_rows = keep[lo : lo + len(st)][grp]
+        lo += len(st)
+        if m_rows.any():
+            out.append((c[0][m_rows], c[1][m_rows], c[2][m_rows]))
+    return out
+
+
+def concat_disjoint(pieces: Sequence[Rows], context_len: int) -> Rows:
+    """Row tables of disjoint context sets, each sorted by (context, next), as one table in that order: only the
+    distinct contexts are sorted (a lexsort of m rows), then whole groups are gathered."""
+    pieces = [c for c in pieces if len(c[1])]
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else merge_rows([], context_len)
+    ctx, nxt, cnt = (np.concatenate([c[k] for c in pieces]) for k in range(3))
+    starts, _ = group_contexts(ctx)  # a group never spans two pieces: their contexts are disjoint
+    lengths = np.diff(np.append(starts, len(nxt)))
+    order = np.lexsort(ctx[starts].T[::-1]) if context_len else np.arange(len(starts))
+    lens = lengths[order]
+    idx = np.repeat(starts[order] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(len(nxt))
+    return ctx[idx], nxt[idx], cnt[idx]
 
 
 def assemble(candidates: Sequence[Rows], context_len: int, names: Sequence[str], vmap: VocabMap | None,
              filters: dict, meta: dict) -> NTPData:
     """The final dataset from the candidate rows of all partitions (bounded by the selection, not the corpus)."""
-    ctx, nxt, cnt = merge_rows(candidates, context_len)
+    ctx, nxt, cnt = concat_disjoint(candidates, context_len)
     if not len(nxt):
         used = [k for k in ("max_vocab", "next_vocab", *CONTEXT_FILTERS) if filters.get(k) is not None]
         if used:

@@ -12,16 +12,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..._io import write_json_atomic
+from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from ..builders import Progress
 from ..dataset import NTPData
-from .assemble import assemble, prune_top_k, select_partition, vocab_map
-from .local import WorkDir, merge_next_totals, merged_partitions, run_map_local
-from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, discover, token_frequencies
+from ..tokenize import bpe_size, train_bpe
+from .assemble import assemble, vocab_map
+from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
+from .reduce import TopK, run_reduce_local
+from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, discover, documents,
+                      token_frequencies)
 
 ENGINES = ("local", "ray")
-PRUNE_SLACK = 1 << 16  # candidate rows held beyond 4 K before the running top-K pruning
+BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
 
@@ -40,6 +43,7 @@ def build_corpus(
     skip_bad: bool = False,
     ray_address: str | None = None,
     chunk_tokens: int = 1 << 22,
+    workers: int | None = None,
     progress: Progress = None,
     **filters: Any,
 ) -> NTPData:
@@ -49,16 +53,21 @@ def build_corpus(
     ----------
     paths : path, glob or dataset folder, or a sequence of them
         Text files (documents split by ``doc_sep``), JSONL (field ``text_column`` or ``ids_column``), Parquet
-        (column ``text_column``, default ``"text"``, or a list<int> ``ids_column``; one row = one document) and
+        (column ``text_column``, default ``"text"``, or a list<int> ``ids_column``; one row = one document; without
+        ``ids_column``, Parquet/Arrow shards that lack ``text_column`` but hold exactly one list<int> column are read
+        as pre-tokenised ids from it) and
         Hugging Face datasets saved on disk (their ``.arrow`` / ``.parquet`` files). Never the network.
     context_len : int
         Tokens per context (T-1), >= 1. Keys of any width stay exact.
     tokenizer : str, optional
         For text input: ``"word"`` or ``"char"`` (ids by corpus frequency, as :func:`~ntpgeom.data.from_text`; one
-        extra pass builds the vocabulary) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
+        extra pass builds the vocabulary), ``"bpe:N"`` (a byte-pair encoding of N tokens trained in a first pass on
+        the first ``BPE_SAMPLE_CHARS`` = 2**27 characters of documents in shard order: the whole corpus when
+        smaller, then identical to ``from_text``) or a ``tokenizers`` JSON file. Not needed with ``ids_column``.
     engine : {"local", "ray"}
-        ``"local"``: in-process. ``"ray"``: map tasks on Ray, reduce by Ray Data's group-by (``pip install
-        ntpgeom[scale]``); ``ray_address`` joins a cluster (the work folder must then be on a shared filesystem).
+        ``"local"``: this process and ``workers`` worker processes. ``"ray"``: the same map and reduce functions as
+        Ray tasks, the selection included (``pip install ntpgeom[scale]``); ``ray_address`` joins a cluster (the
+        work folder must then be on a shared filesystem).
     partitions : int, optional
         Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
         at a time. Default: one per 8 MiB of input files, at least 16 (so a partition holds the partial counts of
@@ -66,6 +75,11 @@ def build_corpus(
     work_dir : path, optional
         Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
         Removed on success. Default: a temporary folder (no resume).
+    workers : int, optional
+        Processes for the local engine's map and merge (shards and partitions are spread over them). Default: all
+        cores (``os.cpu_count()``) when the input is larger than 64 MiB, else 1 (in this process: starting workers
+        costs about a second). Each worker holds its own shard or partition (see Memory). Results do not depend
+        on it.
     skip_bad : bool
         Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
     progress : callable, optional
@@ -73,10 +87,12 @@ def build_corpus(
     **filters
         As :func:`~ntpgeom.data.filter_data`, applied exactly after the merge.
 
-    Memory (local engine): the largest of one counting chunk (``chunk_tokens``, default 4M tokens, ~0.1 KB per
-    token in the vectorised kernel), one merged partition (~8 MiB of input's partial counts, (T+1) x 8 bytes per
-    distinct window with sort temporaries) and the selected output (with ``top_k``: at most 4 K + 65536 candidate
-    rows). None of these grows with the corpus. Without ``top_k`` or other filters the output itself is the bound.
+    Memory (local engine), per worker: the larger of one shard being counted (a Parquet row group or file, and one
+    counting chunk of ``chunk_tokens``, default 4M tokens, at most ~0.1 KB per token in the kernel) and one merged
+    partition (the partial counts of ~8 MiB of input, ~80 bytes per row with sort temporaries); on the driver, the
+    selected output (with ``top_k``: the candidate rows of about K contexts, pruned whenever they exceed
+    4 K + 65536 rows). None of these grows with the corpus up to 4096 partitions (32 GiB of input files; beyond,
+    pass ``partitions``). Without ``top_k`` or other filters the output itself is the bound.
 
     Returns
     -------
@@ -86,17 +102,24 @@ def build_corpus(
     say = progress or (lambda *_a: None)
     filters = {k: v for k, v in filters.items() if v is not None}
     _check_args(context_len, engine, partitions, filters)
-    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
-    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
-    encoder = None if ids_column is not None or by_frequency else Encoder(tokenizer or "")
     say("finding shards")
     shards, skipped = discover(paths, skip_bad)
     if not shards:
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    if ids_column is None:  # Parquet/Arrow without the text column but with one list<int> column: pre-tokenised
+        ids_column = detect_ids_column(shards[0], text_column)
+    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
+    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
+    bpe = None if ids_column is not None else bpe_size(tokenizer)
+    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(tokenizer or "")
+    size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
+    if workers is None:
+        workers = (os.cpu_count() or 1) if size > (64 << 20) else 1
+    elif not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise NTPDataError(f"workers must be an integer >= 1, got {workers!r}")
     if partitions is None:
-        size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
         partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
-    job = {"format": "ntpgeom.work/1", "context_len": int(context_len), "partitions": int(partitions),
+    job = {"format": "ntpgeom.work/2", "context_len": int(context_len), "partitions": int(partitions),
            "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
     own = work_dir is None
@@ -107,19 +130,27 @@ def build_corpus(
     try:
         if by_frequency:
             encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
-        if engine == "local":
-            done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder, skip_bad, say)
-            rows = merged_partitions(work, done, int(partitions), int(context_len), say)
-        else:
-            from .ray_engine import run_ray
+        elif bpe:
+            encoder = _bpe_encoder(shards, spec, bpe, work, skip_bad, skipped, say)
+        with worker_pool(int(workers) if engine == "local" else 1) as pool:
+            if engine == "local":
+                done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder,
+                                                  skip_bad, say, pool)
 
-            done, bad, totals, rows = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
-                                              skip_bad, ray_address, say)
-        skipped = list(dict.fromkeys(skipped + bad))
-        data = _select(work, done, rows, encoder, int(context_len), filters, say, {
-            "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
-            "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
-            "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"]})
+                def reduce(vmap):
+                    return run_reduce_local(work, done, int(partitions), int(context_len), vmap, filters, pool,
+                                            int(workers), say)
+            else:
+                from .ray_engine import run_ray
+
+                done, bad, totals, reduce = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
+                                                    skip_bad, ray_address, filters, say)
+            skipped = list(dict.fromkeys(skipped + bad))
+            data = _select(work, done, reduce, encoder, int(context_len), filters, say, {
+                "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
+                "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
+                "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
+                "workers": int(workers) if engine == "local" else None})
     except BaseException:
         if own or not any(work.done(i) for i in range(len(shards))):
             work.remove()  # nothing to resume from
@@ -147,8 +178,39 @@ def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bo
     return VocabEncoder(spec.tokenizer, freq)
 
 
-def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncoder | None, context_len: int, filters: dict,
-            say: Callable[..., None], info: dict) -> NTPData:
+def _bpe_encoder(shards: list, spec: ReadSpec, vocab_size: int, work: WorkDir, skip_bad: bool, skipped: list[str],
+                 say: Callable[..., None]) -> Encoder:
+    """``"bpe:N"``: train on the first documents in shard order, up to ``BPE_SAMPLE_CHARS`` characters (the whole
+    corpus when smaller: then the tokenizer is the one ``from_text`` trains), kept in the work folder on resume."""
+    path = work.root / "bpe.json"
+    if not path.is_file():
+        sample: list[str] = []
+        chars = 0
+        for i, shard in enumerate(shards):
+            if chars >= BPE_SAMPLE_CHARS:
+                break
+            try:
+                docs = documents(shard, spec)
+            except NTPDataError as exc:
+                if not skip_bad:
+                    raise
+                skipped.append(str(exc))
+                continue
+            for d in docs:
+                if chars >= BPE_SAMPLE_CHARS:
+                    break
+                sample.append(d)
+                chars += len(d)
+            say("reading the BPE training sample", i + 1, len(shards))
+        say("training the BPE tokenizer")
+        write_text_atomic(path, train_bpe(sample, vocab_size))
+    return Encoder(str(path))
+
+
+def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encoder: Encoder | VocabEncoder | None,
+            context_len: int, filters: dict, say: Callable[..., None], info: dict) -> NTPData:
+    """The next-token restriction from the global totals, the engine's reduce (merge + selection per partition),
+    then the final exact top-K and assembly on the driver (memory: the selected rows)."""
     max_id = max((work.record(i)["max_id"] for i in done), default=-1)
     if max_id < 0:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
@@ -157,19 +219,10 @@ def _select(work: WorkDir, done: list[int], rows, encoder: Encoder | VocabEncode
         raise NTPDataError(f"token id {max_id} is outside the tokenizer's vocabulary of size {len(names)}")
     next_ids, next_tot = merge_next_totals(work, done)
     vmap = vocab_map(next_ids, next_tot, names, len(names), filters)
-    candidates: list = []
-    top_k = filters.get("top_k")
-    held, limit = 0, None if top_k is None else 4 * int(top_k) + PRUNE_SLACK
-    for r in rows:  # with top_k, candidates are pruned to the exact top K so far: memory ~ K rows, not the corpus
-        candidates.append(select_partition(r, vmap, filters, context_len))
-        held += len(candidates[-1][1])
-        if limit is not None and held > limit:
-            candidates = [prune_top_k(candidates, int(top_k), context_len)]
-            held = len(candidates[0][1])
-            limit = max(limit, 2 * held)  # amortised: each prune at least halves what it is given
+    candidates = reduce(vmap)
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
-    return assemble(candidates, context_len, names, vmap, filters, {**meta, **info})
+    return assemble(candidates.rows, context_len, names, vmap, filters, {**meta, **info})
 
 
 def _check_args(context_len: Any, engine: str, partitions: Any, filters: dict) -> None:

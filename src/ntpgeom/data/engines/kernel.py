@@ -12,12 +12,10 @@ from typing import Sequence
 import numpy as np
 
 from ..windows import count_windows
+from .packed import hash_columns
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def empty_rows(context_len: int) -> Rows:
@@ -37,17 +35,9 @@ def window_rows(ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = 
 def context_hash(ctx: np.ndarray) -> np.ndarray:
     """A 64-bit mixing hash of each context row (splitmix64 over the columns), shape (n,). Used only to partition;
     equality is always decided on the full keys."""
-    h = np.zeros(len(ctx), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for t in range(ctx.shape[1]):
-            h ^= ctx[:, t].astype(np.uint64)
-            h += _GOLDEN
-            h ^= h >> np.uint64(30)
-            h *= _MIX1
-            h ^= h >> np.uint64(27)
-            h *= _MIX2
-            h ^= h >> np.uint64(31)
-    return h
+    if not ctx.shape[1]:
+        return np.zeros(len(ctx), dtype=np.uint64)
+    return hash_columns([ctx[:, t] for t in range(ctx.shape[1])])
 
 
 def partition_of(ctx: np.ndarray, n_partitions: int) -> np.ndarray:
@@ -115,7 +105,8 @@ def group_contexts(ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     new = np.zeros(len(ctx), dtype=bool)
     new[:1] = True
     if len(ctx) > 1:
-        new[1:] = np.any(ctx[1:] != ctx[:-1], axis=1)
+        for t in range(ctx.shape[1]):  # column by column: no (n, T-1) temporary
+            new[1:] |= ctx[1:, t] != ctx[:-1, t]
     return np.flatnonzero(new), np.cumsum(new) - 1
 
 

@@ -191,6 +191,31 @@ def _read_table(shard: Shard, spec: ReadSpec) -> Any:
     return table.select([col])
 
 
+def detect_ids_column(shard: Shard, text_column: str) -> str | None:
+    """For a Parquet/Arrow shard without ``text_column``: its only list<int> column (pre-tokenised ids), else None."""
+    if shard.kind not in ("parquet", "arrow"):
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if shard.kind == "parquet":
+            schema = pq.ParquetFile(shard.path).schema_arrow
+        else:
+            with pa.memory_map(shard.path) as src:
+                try:
+                    schema = pa.ipc.open_stream(src).schema
+                except pa.ArrowInvalid:
+                    schema = pa.ipc.open_file(src).schema
+    except Exception:  # an unreadable shard gets its clear error when it is read
+        return None
+    if text_column in schema.names:
+        return None
+    ids = [f.name for f in schema if (pa.types.is_list(f.type) or pa.types.is_large_list(f.type))
+           and pa.types.is_integer(f.type.value_type)]
+    return ids[0] if len(ids) == 1 else None
+
+
 def _check_column(col: str, names: list[str], shard: Shard) -> None:
     if col not in names:
         raise NTPDataError(f"{shard.label} has no column {col!r} (columns: {', '.join(names)}); "
@@ -271,8 +296,8 @@ class Encoder:
         path = Path(spec)
         if not path.is_file():
             raise NTPDataError(
-                f"the streaming engines take 'word', 'char', a tokenizers JSON file or pre-tokenised ids "
-                f"(--ids-column), got {spec!r}; 'bpe:N' (trained on the corpus) works on one in-memory text file"
+                f"the streaming engines take 'word', 'char', 'bpe:N', a tokenizers JSON file or pre-tokenised ids "
+                f"(--ids-column), got {spec!r}"
             )
         try:
             self.tok = Tokenizer.from_file(str(path))
@@ -281,7 +306,8 @@ class Encoder:
         self.spec = spec
 
     def encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encs = self.tok.encode_batch(list(docs), add_special_tokens=False)
+        docs = [d.replace("\ufeff", "") for d in docs]  # a byte-order mark is never a token (as in from_text)
+        encs = self.tok.encode_batch(docs, add_special_tokens=False)
         lengths = np.array([len(e.ids) for e in encs], dtype=np.int64)
         ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
         return ids, np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
