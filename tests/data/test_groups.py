@@ -32,3 +32,40 @@ def test_column_groups_does_not_modify_its_input():
     assert np.array_equal(M.indices, before)
     with pytest.raises(ValueError):
         column_groups(np.ones(3))
+
+
+def _brute(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    seen: dict[tuple, int] = {}
+    ids = np.array([seen.setdefault(tuple(np.flatnonzero(c)), len(seen)) for c in P.T])
+    return ids, np.array([int(np.flatnonzero(ids == g)[0]) for g in range(len(seen))])
+
+
+def test_hash_collisions_are_caught_and_the_grouping_stays_exact(monkeypatch):
+    """With a hash that collides for every column of the same size, the exact check must fall back."""
+    from ntpgeom.data import groups
+
+    monkeypatch.setattr(groups, "_mix", lambda x, seed: np.ones(len(x), dtype=np.uint64))
+    rng = np.random.default_rng(3)
+    P = rng.random((8, 30)) < 0.4
+    ids, first = column_groups(sp.csc_array(P))
+    want = _brute(P)
+    assert np.array_equal(ids, want[0]) and np.array_equal(first, want[1])
+
+
+def test_memory_does_not_grow_with_the_widest_column():
+    """One support of 4000 tokens among 20 000 small ones: keys padded to the widest column would take 640 MB."""
+    import tracemalloc
+
+    k, n = 20_000, 5_000
+    rng = np.random.default_rng(0)
+    rows = [rng.choice(n, size=2, replace=False) for _ in range(k - 1)] + [np.arange(4000)]
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    S = sp.csc_array((np.ones(indptr[-1]), np.concatenate(rows), indptr), shape=(n, k))
+    tracemalloc.start()
+    ids, first = column_groups(S)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6, peak
+    assert ids[-1] == len(first) - 1 and first[-1] == k - 1  # the wide column is its own, last group
+    pairs = {tuple(sorted(r)) for r in rows[:-1]}
+    assert len(first) == len(pairs) + 1
