@@ -336,7 +336,7 @@ def test_progress_protocol_and_verbose(tmp_path, small, capsys):
     assert seen[-1][3]["gap"] == pytest.approx(seen[-1][3]["ce"] - small.entropy_bound)
     train(small, steps=3, lr=0.05, out=tmp_path / "v", verbose=True)
     err = capsys.readouterr().err
-    assert "train: step 0/3" in err and "train: step 3/3" in err
+    assert "ufm: step 0/3" in err and "ufm: step 3/3" in err
 
 
 def test_failed_snapshot_or_config_write_is_a_train_error(tmp_path, small, monkeypatch):
