@@ -193,3 +193,10 @@ def test_text_argument_forms(tmp_path, tiny_models, corpus_file):
     r1 = probe(tiny_models["llama"], long_line, 2, min_count=1, n_other=0, max_contexts=5)
     r2 = probe(tiny_models["llama"], str(corpus_file), 2, min_count=20, n_other=0, max_contexts=5)
     assert r1.info["config"]["text"] is None and r2.info["config"]["text"] == str(corpus_file)
+
+
+def test_verbose_shows_stages_and_forward_pass_progress(tiny_models, capsys):
+    r = probe(tiny_models["llama"], class_corpus(), 2, min_count=20, n_other=2, max_contexts=40, verbose=True)
+    err = capsys.readouterr().err
+    assert "probe: tokenising" in err and "probe: measuring" in err
+    assert f"forward passes: context {r.source.m}/{r.source.m}" in err  # the bar's last line (stderr is not a tty)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
 from ..theory import support_pattern
+from ..train.progress import ProgressBar
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -178,6 +180,7 @@ def probe(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     stage: Callable[[str], None] | None = None,
+    verbose: bool = False,
 ) -> ProbeResult:
     """Probe a pretrained causal LM on a corpus (see the package docstring and theory.md).
 
@@ -212,12 +215,16 @@ def probe(
         Forward-pass progress.
     stage : callable(str), optional
         Called with the name of each stage.
+    verbose : bool
+        When no ``progress`` / ``stage`` is given: a progress bar over the forward passes (tqdm.auto in a notebook,
+        rich on a terminal, plain lines in a log: :class:`ntpgeom.train.progress.ProgressBar`) and a line per stage.
 
     Returns
     -------
     ProbeResult
     """
-    say = stage or (lambda _s: None)
+    say = stage or ((lambda s: print(f"probe: {s}", file=sys.stderr, flush=True)) if verbose else (lambda _s: None))
+    bar = ProgressBar("forward passes", unit="context") if verbose and progress is None else None
     validate.nonneg_int("n_other", n_other, error=ProbeError)
     validate.positive_int("n_perm", n_perm, error=ProbeError)
     validate.positive_int("batch_size", batch_size, error=ProbeError)
@@ -247,7 +254,12 @@ def probe(
     idx = context_subset(rdata.m, measure_contexts or rdata.m, seed)
     t1 = time.perf_counter()
     say(f"forward passes over {data.m} contexts")
-    ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, keep=idx, progress=progress)
+    try:
+        ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, keep=idx,
+                                 progress=progress or (bar.update if bar is not None else None))
+    finally:
+        if bar is not None:
+            bar.close()
     t_fwd = time.perf_counter() - t1
     W, b = lm.W(rows), lm.bias(rows)
     t2 = time.perf_counter()
