@@ -22,7 +22,7 @@ from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
 from ..theory import support_pattern
-from ..train.progress import ProgressBar
+from ..progress import ProgressBar
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -217,7 +217,7 @@ def probe(
         Called with the name of each stage.
     verbose : bool
         When no ``progress`` / ``stage`` is given: a progress bar over the forward passes (tqdm.auto in a notebook,
-        rich on a terminal, plain lines in a log: :class:`ntpgeom.train.progress.ProgressBar`) and a line per stage.
+        rich on a terminal, plain lines in a log: :class:`ntpgeom.progress.ProgressBar`) and a line per stage.
 
     Returns
     -------

@@ -25,7 +25,8 @@ from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
-from .progress import Progress, ProgressBar, StopFlag
+from ..progress import ProgressBar
+from .progress import Progress, StopFlag, training_callback
 from .sampling import BatchSampler, full_chunks
 from .run import (
     FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, write_config,
@@ -340,7 +341,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
         with ``ce``, ``gap`` (CE - ℋ), ``norm_L``, ``lr``.
     verbose : bool
         Show progress when no ``progress`` is given: a tqdm.auto bar in a Jupyter notebook, a rich bar on a
-        terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.train.progress.ProgressBar`).
+        terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.progress.ProgressBar`).
 
     Returns
     -------
@@ -365,7 +366,7 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
         if progress is not None or not verbose:
             return Trainer(data, cfg, run_dir, resume, progress).run()
         with ProgressBar(cfg.model) as bar:
-            return Trainer(data, cfg, run_dir, resume, bar.callback()).run()
+            return Trainer(data, cfg, run_dir, resume, training_callback(bar)).run()
 
 
 train.__signature__ = signature_with_options(train)  # type: ignore[attr-defined]
