@@ -58,3 +58,19 @@ def shared(tmp_path_factory) -> Shared:
     assert res.exit_code == 0, res.output
     cli = json.loads(res.stdout[res.stdout.index("{"):])
     return Shared(out, cli, stopped, root / "interrupted-report", json.loads(rep.stdout), exc.value)
+
+
+@pytest.fixture
+def error_line(capsys):
+    """Run the real entry point on ``argv``; assert exit code 2 and exactly one ``error:`` line; return that line."""
+    from ntpgeom.cli import main
+
+    def run(argv: list[str]) -> str:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        return err[0]
+
+    return run

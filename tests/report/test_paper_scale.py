@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 
-from ntpgeom.cli import main
 from ntpgeom.report.jobs import RunSpec
 from ntpgeom.train import load_run
 
@@ -18,27 +17,18 @@ PS = importlib.import_module("ntpgeom.report.paper_scale")
 R = importlib.import_module("ntpgeom.report.reproduce")
 
 
-def _error_line(capsys, argv):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
-
-
-def test_cli_refuses_paper_scale_without_text(capsys, tmp_path):
-    line = _error_line(capsys, ["reproduce", "--paper-scale", "-o", str(tmp_path / "o")])
+def test_cli_refuses_paper_scale_without_text(capsys, tmp_path, error_line):
+    line = error_line(["reproduce", "--paper-scale", "-o", str(tmp_path / "o")])
     assert "--paper-scale" in line and "--text" in line
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_refuses_paper_scale_with_quick_and_unknown_budget(capsys, tmp_path):
+def test_cli_refuses_paper_scale_with_quick_and_unknown_budget(capsys, tmp_path, error_line):
     f = tmp_path / "c.txt"
     f.write_text("one two three four five six seven\n", encoding="utf-8")
-    assert "--quick" in _error_line(capsys, ["reproduce", "--text", str(f), "--paper-scale", "--quick",
+    assert "--quick" in error_line(["reproduce", "--text", str(f), "--paper-scale", "--quick",
                                              "-o", str(tmp_path / "o")])
-    assert "paper budget" in _error_line(capsys, ["reproduce", "--text", str(f), "--paper-scale",
+    assert "paper budget" in error_line(["reproduce", "--text", str(f), "--paper-scale",
                                                   "--paper-budget", "huge", "-o", str(tmp_path / "o")])
 
 

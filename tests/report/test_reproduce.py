@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ntpgeom.cli import app, main
+from ntpgeom.cli import app
 import importlib
 
 R = importlib.import_module("ntpgeom.report.reproduce")  # the module (the package attribute is the function)
@@ -20,15 +20,6 @@ from ntpgeom.report.reproduce import DATASETS, QUICK_HELP, RECIPES, reproduce
 
 from .conftest import TEST_DPI
 
-
-def _error_line(capsys, argv: list[str]) -> str:
-    """Run the real entry point; assert exit code 2 and one `error:` line; return it."""
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 def test_interrupted_then_resumed(shared):
@@ -68,31 +59,31 @@ def test_resume_reuses_finished_runs(shared, monkeypatch):
     assert (run_cfg.read_text(), run_cfg.stat().st_mtime_ns) == before  # not retrained, not rewritten
 
 
-def test_existing_output_is_refused_without_overwrite(shared, capsys):
-    line = _error_line(capsys, ["reproduce", "--quick", "-e", "ufm-synthetic", "-o", str(shared.out)])
+def test_existing_output_is_refused_without_overwrite(shared, capsys, error_line):
+    line = error_line(["reproduce", "--quick", "-e", "ufm-synthetic", "-o", str(shared.out)])
     assert "already exists" in line and "--resume" in line and "--overwrite" in line
 
 
-def test_overwrite_refuses_a_folder_that_is_not_a_reproduce_output(tmp_path, capsys):
+def test_overwrite_refuses_a_folder_that_is_not_a_reproduce_output(tmp_path, capsys, error_line):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    line = _error_line(capsys, ["reproduce", "--quick", "-o", str(tmp_path / "mine"), "--overwrite"])
+    line = error_line(["reproduce", "--quick", "-o", str(tmp_path / "mine"), "--overwrite"])
     assert "not a reproduce output" in line and (tmp_path / "mine" / "notes.txt").exists()
 
 
-def test_runs_dir_that_is_a_file_is_an_error_line(tmp_path, capsys):
+def test_runs_dir_that_is_a_file_is_an_error_line(tmp_path, capsys, error_line):
     f = tmp_path / "afile"
     f.write_text("x")
-    line = _error_line(capsys, ["reproduce", "--quick", "--runs-dir", str(f), "--name", "r"])
+    line = error_line(["reproduce", "--quick", "--runs-dir", str(f), "--name", "r"])
     assert "is not a folder" in line and str(f) in line
 
 
-def test_bad_options_are_error_lines(tmp_path, capsys):
-    line = _error_line(capsys, ["reproduce", "-e", "nope", "-o", str(tmp_path / "x")])
+def test_bad_options_are_error_lines(tmp_path, capsys, error_line):
+    line = error_line(["reproduce", "-e", "nope", "-o", str(tmp_path / "x")])
     assert "unknown experiment" in line and "ufm-synthetic" in line
-    line = _error_line(capsys, ["reproduce", "--text", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "y")])
+    line = error_line(["reproduce", "--text", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "y")])
     assert "no such file" in line
-    line = _error_line(capsys, ["reproduce", "--seeds", "0,x", "-o", str(tmp_path / "z")])
+    line = error_line(["reproduce", "--seeds", "0,x", "-o", str(tmp_path / "z")])
     assert "--seeds" in line
 
 
