@@ -27,7 +27,7 @@ Budgets (:data:`RECIPES`; every run folder records its full configuration):
       x0.4 decay in the second half removes late Adam spikes in the loss. Hence 6000 steps with x0.4 at step 3000
       (C1 = 0.345 measured). This run is the closest to its threshold.
 
-``quick`` (well under a minute; CI and tests): only the runs that converge in
+``quick`` (about 80 s on one core, benchmarks/timings.md; CI and tests): only the runs that converge in
     seconds, each of which passes every claim: (a), the three ``synthetic`` runs (fewer steps, lr 3e-3 for the deep
     models) and the ``stories`` UFM. The ``stories`` transformer and LSTM are left out: they need minutes to satisfy
     C1 (see above), and a quick run of them would only show under-training, not the paper's claims; run the default
