@@ -23,7 +23,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -213,25 +213,35 @@ def run_map_local(shards: list[Shard], spec: ReadSpec, context_len: int, n_parti
                   pool: ProcessPoolExecutor | None = None) -> tuple[list[int], list[str], dict]:
     """Map every shard, in this process (``pool`` None) or on the worker processes of ``pool``. Returns (finished
     shard indices, skipped shard messages, totals)."""
-    done, errors = [], {}
-    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
-    t0 = time.perf_counter()
     args = (spec, context_len, n_partitions, work, encoder)
     if pool is None:
         results: Iterator[tuple] = (map_task(i, s, *args) for i, s in enumerate(shards))
     else:
         futures = [pool.submit(map_task, i, s, *args) for i, s in enumerate(shards)]
         results = (f.result() for f in as_completed(futures))
+    return tally_map(results, len(shards), skip_bad, True, say, "counting shards")
+
+
+def tally_map(results: Iterable[tuple], n_shards: int, skip_bad: bool, fail_fast: bool, say: Callable[..., None],
+              what: str) -> tuple[list[int], list[str], dict]:
+    """Collect :func:`map_task` results as they finish (any engine): the finished shard indices, the skipped shards'
+    messages (in shard order) and the totals, with a progress line per shard. A failed shard is skipped with
+    ``skip_bad``; otherwise it raises at once (``fail_fast``) or, after every shard has finished, the first one's."""
+    done, errors = [], {}
+    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
+    t0 = time.perf_counter()
     for i, rec, err in results:
         if err is not None:
-            if not skip_bad:
+            if fail_fast and not skip_bad:
                 raise NTPDataError(err)
             errors[i] = err
             continue
         done.append(i)
         add_record(totals, rec)
         rate = totals["counted_tokens"] / max(time.perf_counter() - t0, 1e-9)
-        say(f"counting shards ({rate / 1e6:.2f}M tokens/s)", len(done) + len(errors), len(shards))
+        say(f"{what} ({rate / 1e6:.2f}M tokens/s)", len(done) + len(errors), n_shards)
+    if errors and not skip_bad:
+        raise NTPDataError(errors[min(errors)])
     return sorted(done), [errors[i] for i in sorted(errors)], totals
 
 

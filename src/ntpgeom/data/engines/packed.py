@@ -157,10 +157,7 @@ def _bucket_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None, ck_bits
     flag = _starts(low)
     flag[1:] |= bucket[1:] != bucket[:-1]
     first = np.flatnonzero(flag)
-    if c is None:
-        total = np.diff(np.append(first, len(low))).astype(np.int64)
-    else:
-        total = np.add.reduceat(c.astype(np.int64, copy=False), first) if len(first) else np.zeros(0, np.int64)
+    total = _run_totals(first, len(low), c)
     lw, bk = low[first], bucket[first].astype(np.uint64)
     return (bk << lo_bits) | (lw >> np.uint64(b)), lw & np.uint64((1 << b) - 1), total
 
@@ -178,16 +175,20 @@ def _split_counts(key: np.ndarray, cnt: np.ndarray, cb: int) -> tuple[np.ndarray
     return key, c
 
 
+def _run_totals(first: np.ndarray, n: int, counts: np.ndarray | None) -> np.ndarray:
+    """Per run of equal sorted keys (runs start at ``first``, ``n`` rows): its length, or its sum of ``counts``."""
+    if counts is None:
+        return np.diff(np.append(first, n)).astype(np.int64)
+    return np.add.reduceat(counts.astype(np.int64, copy=False), first) if len(first) else np.zeros(0, np.int64)
+
+
 def _lexsort_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None) -> Packed:
     order = np.lexsort((nxt, ck))
     cks, nxs = ck[order], nxt[order]
     flag = _starts(cks)
     flag[1:] |= nxs[1:] != nxs[:-1]
     first = np.flatnonzero(flag)
-    if cnt is None:
-        total = np.diff(np.append(first, len(cks))).astype(np.int64)
-    else:
-        total = np.add.reduceat(cnt[order].astype(np.int64), first)
+    total = _run_totals(first, len(cks), None if cnt is None else cnt[order])
     return cks[first], nxs[first], total
 
 

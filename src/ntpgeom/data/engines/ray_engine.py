@@ -10,13 +10,12 @@ be on a filesystem all nodes share. Map and reduce run the same functions as the
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ...errors import NTPDataError
 from .assemble import VocabMap
-from .local import WorkDir, add_record, map_task
+from .local import WorkDir, map_task, tally_map
 from .readers import Encoder, ReadSpec, Shard, VocabEncoder
 from .reduce import TopK, blocks, reduce_partitions
 
@@ -70,22 +69,14 @@ def _ray_map(ray: Any, shards: list[Shard], spec: ReadSpec, context_len: int, n_
              encoder: Any, skip_bad: bool, say: Callable[..., None]) -> tuple[list[int], list[str], dict]:
     task = ray.remote(num_cpus=1)(map_task)
     pending = [task.remote(i, s, spec, context_len, n_partitions, work, encoder) for i, s in enumerate(shards)]
-    done, errors = [], {}
-    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
-    t0 = time.perf_counter()
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        i, rec, err = ray.get(ready[0])
-        if err is not None:
-            errors[i] = err
-            continue
-        done.append(i)
-        add_record(totals, rec)
-        rate = totals["counted_tokens"] / max(time.perf_counter() - t0, 1e-9)
-        say(f"counting shards on Ray ({rate / 1e6:.2f}M tokens/s)", len(done) + len(errors), len(shards))
-    if errors and not skip_bad:
-        raise NTPDataError(errors[min(errors)])
-    return sorted(done), [errors[i] for i in sorted(errors)], totals
+
+    def finished() -> Iterator[tuple]:
+        remaining = pending
+        while remaining:
+            ready, remaining = ray.wait(remaining, num_returns=1)
+            yield ray.get(ready[0])
+
+    return tally_map(finished(), len(shards), skip_bad, False, say, "counting shards on Ray")
 
 
 def _ray_reduce(ray: Any, work: WorkDir, done: list[int], n_partitions: int, context_len: int,
