@@ -24,7 +24,7 @@ columns). What each quantity needs (theory.md §2, §5):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 
@@ -33,8 +33,11 @@ from ..theory import Theory
 from ..theory.restriction import context_indices, proxy_columns
 from .similarity import MetricsError
 
-if TYPE_CHECKING:
-    from .tables import Snapshot
+
+class HasContexts(Protocol):
+    """A snapshot as :func:`snapshot_contexts` reads it (:class:`~ntpgeom.metrics.SnapshotLike`)."""
+
+    contexts: np.ndarray | None
 
 #: Deprecated name of the restricted theory: it is a :class:`~ntpgeom.theory.Theory` (``contexts`` set).
 TheoryColumns = Theory
@@ -85,7 +88,8 @@ def restrict(theory: Theory | None, data: NTPData, contexts: np.ndarray | list[i
     return theory.restrict(idx, sub.hash), sub
 
 
-def snapshot_contexts(snap: Snapshot) -> np.ndarray | None:
+def snapshot_contexts(snap: HasContexts | Mapping[str, Any] | tuple[np.ndarray, np.ndarray] | np.ndarray
+                      ) -> np.ndarray | None:
     """The ``contexts`` of a snapshot (attribute or mapping key; a bare L or a (W, H) pair holds all), or None (all
     contexts)."""
     if isinstance(snap, Mapping):

@@ -48,6 +48,7 @@ theory's columns, ``G_H[K, K]``); its prediction is the asymptotic form (``pred_
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -297,6 +298,7 @@ class RunLike(Protocol):
 
     data: NTPData
     steps: Sequence[int]
+    path: Path | str | None
 
     def snapshot(self, step: int) -> SnapshotLike: ...
 
@@ -361,7 +363,7 @@ def run_metrics(
     data = run.data
     steps = list(run.steps) if steps is None else sorted(int(s) for s in steps)
     if not steps:
-        raise MetricsError(f"the run {getattr(run, 'path', '')} has no snapshots; train with snapshots enabled")
+        raise MetricsError(f"the run {run.path or ''} has no snapshots; train with snapshots enabled")
     rows = []
     # one BLAS thread: these are many small products, where OpenBLAS threads only contend (10-100x slower here)
     with threadpool_limits(threads):

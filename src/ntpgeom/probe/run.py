@@ -21,7 +21,7 @@ from .reference import given_theory, probe_theory
 from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
-from ..theory import support_pattern
+from ..theory import Theory, support_pattern
 from ..progress import ProgressBar
 from .model import LoadedModel, ProbeError, load_model
 
@@ -69,11 +69,11 @@ class ProbeResult:
     lse: np.ndarray
     b: np.ndarray | None
     metrics: dict[str, Any]
-    theory: Any
+    theory: Theory
     info: dict[str, Any] = field(default_factory=dict)
     source: NTPData | None = None
     idx: np.ndarray | None = None
-    source_theory: Any = None
+    source_theory: Theory | None = None
     H_mean: np.ndarray | None = None
     H_gram: np.ndarray | None = None
 

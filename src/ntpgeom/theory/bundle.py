@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
@@ -12,11 +12,12 @@ from threadpoolctl import threadpool_limits
 from ..reprs import short_repr
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
-from ..errors import FormatError, SolverError
+from ..errors import FormatError, SolverError, ValidationError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
 from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
-from .restriction import GRAM_MAX, nuclear_norm_centred, restricted, tilde_is_optimal, tilde_optimal_of
+from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
+                          tilde_optimal_of)
 from .subspaces import L_in as _L_in
 from .svm import SVMResult, solve_ntp_svm
 
@@ -159,7 +160,24 @@ class Theory:
         reduced SVD gives ``H_proxy``. ``restrict(a).restrict(b)`` equals ``restrict(a[b])``; restricting to every
         context returns an equal theory. See :mod:`ntpgeom.theory.restriction`.
         """
-        return restricted(self, contexts, data_hash, pattern=pattern, gram_max=gram_max)
+        V, m = np.shape(self.S_tilde)
+        idx = context_indices(contexts, m, what="theory contexts")
+        identity = len(idx) == m and bool(np.array_equal(idx, np.arange(m)))
+        if data_hash is None and not identity:
+            raise ValidationError("restricting a theory to some contexts needs data_hash = the restricted data's hash "
+                                  "(data.select_contexts(contexts).hash)")
+        for name, A in (("L_in", self.L_in), ("L_mm", self.L_mm)):
+            if A is not None and np.shape(A) != (V, m):
+                raise ValidationError(f"theory.{name} has shape {np.shape(A)} but S̃ is {(V, m)}")
+        cols = restricted_columns(idx, m, L_in=self.L_in, S_tilde=self.S_tilde, L_mm=self.L_mm, H_mm=self.H_mm,
+                                  H_proxy=self.H_proxy, G_H=self.G_H, G_H_proxy=self.G_H_proxy,
+                                  whole=self.contexts is None, pattern=pattern, gram_max=gram_max)
+        root, meta = self.contexts, dict(self.meta)
+        if root is not None or not identity:
+            meta.update(restricted_from=meta.get("restricted_from", self.data_hash),
+                        n_contexts_full=int(meta.get("n_contexts_full", m)))
+        ctx = None if root is None and identity else (idx if root is None else np.asarray(root)[idx])
+        return replace(self, data_hash=data_hash or self.data_hash, meta=meta, contexts=ctx, **cols)
 
     @property
     def svm_summary(self) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The theory of some of the contexts: :meth:`Theory.restrict <ntpgeom.theory.Theory.restrict>` and whether S̃ is
-optimal for the whole problem (theory.md §§2-5).
+"""The theory of some of the contexts (the arrays of :meth:`Theory.restrict <ntpgeom.theory.Theory.restrict>`) and
+whether S̃ is optimal for the whole problem (theory.md §§2-5).
 
 A snapshot (or a probe) that holds only the contexts K (k of the m) is compared with the theory of the *whole* data
 restricted to those columns, never with a theory recomputed on the subset (L_mm of a subset of contexts is another
@@ -19,17 +19,11 @@ problem: the nuclear norm does not split over columns). What each quantity needs
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ValidationError
 from .geometry import factors
 from .pattern import SupportPattern
-
-if TYPE_CHECKING:
-    from .bundle import Theory
 
 #: Relative tolerance of "S̃ is optimal for NTP-SVM*": ``‖S̃‖_* <= ‖L_mm‖_* (1 + TILDE_OPTIMAL_RTOL)``.
 TILDE_OPTIMAL_RTOL = 1e-6
@@ -119,45 +113,26 @@ def _gram(G: np.ndarray | None, F: np.ndarray | None, idx: np.ndarray, m: int, g
     return F.T @ F if F is not None and F.shape[1] <= gram_max else None
 
 
-def restricted(theory: Theory, contexts: np.ndarray | list[int], data_hash: str | None = None, *,
-               pattern: SupportPattern | None = None, gram_max: int = GRAM_MAX) -> Theory:
-    """The implementation of :meth:`Theory.restrict <ntpgeom.theory.Theory.restrict>` (see the module docstring).
-
-    ``contexts`` (k,): distinct indices into ``theory``'s m columns. ``data_hash``: the hash of the restricted data
-    (``data.select_contexts(contexts).hash``); required unless ``contexts`` is ``0..m−1``. ``pattern``:
-    ``support_pattern`` of the whole data, whose reduced SVD gives ``H_proxy`` (else from S̃ itself). The result's
-    ``contexts`` are indices into the original (unrestricted) data, so restricting twice equals restricting once.
-    """
-    V, m = np.shape(theory.S_tilde)
-    idx = context_indices(contexts, m, what="theory contexts")
+def restricted_columns(idx: np.ndarray, m: int, *, L_in: np.ndarray, S_tilde: np.ndarray, L_mm: np.ndarray | None,
+                       H_mm: np.ndarray | None, H_proxy: np.ndarray | None, G_H: np.ndarray | None,
+                       G_H_proxy: np.ndarray | None, whole: bool, pattern: SupportPattern | None = None,
+                       gram_max: int = GRAM_MAX) -> dict[str, np.ndarray | None]:
+    """The per-context fields of a theory (arrays with m columns, Grams m x m) restricted to the contexts ``idx``
+    (checked by :func:`context_indices`), as keyword arguments for ``dataclasses.replace`` (see the module
+    docstring). ``whole``: the arrays are those of the whole data (not already restricted), so the whole S̃'s proxy
+    factor can be formed, from ``pattern``'s reduced SVD when given (every singular value) or from S̃ itself
+    (:func:`proxy_columns`). Restricting to ``0..m−1`` returns the same fields (no Gram is formed)."""
     identity = len(idx) == m and bool(np.array_equal(idx, np.arange(m)))
-    if data_hash is None:
-        if not identity:
-            raise ValidationError("restricting a theory to some contexts needs data_hash = the restricted data's "
-                                  "hash (data.select_contexts(contexts).hash)")
-        data_hash = theory.data_hash
-    for name, A in (("L_in", theory.L_in), ("L_mm", theory.L_mm)):
-        if A is not None and np.shape(A) != (V, m):
-            raise ValidationError(f"theory.{name} has shape {np.shape(A)} but S̃ is {(V, m)}")
-    H_mm = _cols(theory.H_mm, idx)
-    H_proxy = _cols(theory.H_proxy, idx)
-    if H_proxy is None and theory.G_H_proxy is None and not identity:  # the whole S̃'s factor, on idx
-        if pattern is not None and theory.contexts is None and pattern.shape == (V, m):
-            H_proxy = _proxy_from_pattern(pattern, idx)
-        elif theory.contexts is None:
-            H_proxy = proxy_columns(np.asarray(theory.S_tilde, dtype=np.float64), idx)
-    root = theory.contexts
-    meta = dict(theory.meta)
-    if not identity or root is not None:
-        meta.update(restricted_from=meta.get("restricted_from", theory.data_hash),
-                    n_contexts_full=int(meta.get("n_contexts_full", m)))
-    return replace(
-        theory, data_hash=data_hash, L_in=_cols(theory.L_in, idx), S_tilde=_cols(theory.S_tilde, idx),
-        L_mm=_cols(theory.L_mm, idx), H_mm=H_mm, G_H=_gram(theory.G_H, H_mm, idx, m, 0 if identity else gram_max),
-        G_H_proxy=_gram(theory.G_H_proxy, H_proxy, idx, m, 0 if identity else gram_max), H_proxy=H_proxy, meta=meta,
-        contexts=None if identity and root is None else (idx if root is None else np.asarray(root)[idx]),
-    )
+    H_mm, Hp = _cols(H_mm, idx), _cols(H_proxy, idx)
+    if Hp is None and G_H_proxy is None and whole and not identity:  # the whole S̃'s factor, on idx
+        if pattern is not None and pattern.shape == np.shape(S_tilde):
+            Hp = _proxy_from_pattern(pattern, idx)
+        else:
+            Hp = proxy_columns(np.asarray(S_tilde, dtype=np.float64), idx)
+    form = 0 if identity else gram_max
+    return {"L_in": _cols(L_in, idx), "S_tilde": _cols(S_tilde, idx), "L_mm": _cols(L_mm, idx), "H_mm": H_mm,
+            "H_proxy": Hp, "G_H": _gram(G_H, H_mm, idx, m, form), "G_H_proxy": _gram(G_H_proxy, Hp, idx, m, form)}
 
 
 __all__ = ["TILDE_OPTIMAL_RTOL", "GRAM_MAX", "tilde_is_optimal", "tilde_optimal_of", "nuclear_norm_centred",
-           "context_indices", "proxy_columns", "left_svd", "restricted"]
+           "context_indices", "proxy_columns", "left_svd", "restricted_columns"]
