@@ -21,11 +21,13 @@ EXEMPT = ("cli", "data", "theory")
 
 
 def _is_any(ann: ast.expr | None) -> bool:
-    """True for a missing annotation, ``Any`` or ``typing.Any`` (also as a string annotation)."""
+    """True for a missing annotation, ``Any`` or ``typing.Any``, alone or in a union (also as a string annotation)."""
     if ann is None:
         return True
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
-        return ann.value.strip() in ("Any", "typing.Any")
+        return _is_any(ast.parse(ann.value, mode="eval").body)
+    if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+        return _is_any(ann.left) or _is_any(ann.right)
     return (isinstance(ann, ast.Name) and ann.id == "Any") or (isinstance(ann, ast.Attribute) and ann.attr == "Any")
 
 
@@ -77,6 +79,8 @@ def test_no_untyped_or_probed_theory_run_snapshot_or_result_above_the_theory_lay
     ("def f(snap: 'Any'): pass", 1),
     ("def f(theory: Theory | None, sub_theory: Theory, ref_idx: int, G_ref: Any, dry_run: bool): pass", 0),
     ("def f(source_theory=None): pass", 1),
+    ("def f(theory: str | Path | Any = None): pass", 1),
+    ("def f(theory: 'str | Theory' = None): pass", 0),
     ("def f(th: Theory):\n    return getattr(th, 'L_mm', None)", 1),
     ("def f(x: int):\n    return hasattr(x.result, 'summary')", 1),
     ("def f(x: int):\n    return getattr(x, 'y')", 0),

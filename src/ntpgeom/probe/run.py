@@ -175,7 +175,7 @@ def probe(
     max_reduced: int = 40_000,
     solve_budget: float | None = None,
     measure_contexts: int | None = None,
-    theory: str | Path | Any = None,
+    theory: str | Path | Theory | None = None,
     n_perm: int = 20,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,

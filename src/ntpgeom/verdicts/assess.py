@@ -11,7 +11,7 @@ import numpy as np
 
 from ..reprs import short_repr
 from ..data import NTPData
-from ..metrics import Reference, centred, prediction_point, reference, snapshot_metrics
+from ..metrics import FaceLike, Reference, centred, prediction_point, reference, snapshot_metrics
 from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
@@ -81,7 +81,7 @@ def _probe_face(data: NTPData, L_mm: np.ndarray) -> Any:
     return _FACES[key]
 
 
-def face_reference(theory: Theory | None, data: NTPData, face: Any = "auto", **kw: Any) -> Reference:
+def face_reference(theory: Theory | None, data: NTPData, face: FaceLike | str | None = "auto", **kw: Any) -> Reference:
     """A :func:`ntpgeom.metrics.reference` with the optimal face of NTP-SVM* probed (``face="auto"``: when
     ``ntpgeom.theory.face`` is available, L_mm is solved and V x m <= :data:`FACE_MAX_ENTRIES`, cached per dataset
     and L_mm; or a Face; or None)."""
@@ -130,7 +130,7 @@ def assess(
     first: tuple[Any, Any] | dict[str, float] | None = None,
     thresholds: Thresholds | None = None,
     finite_norm: bool | str = "auto",
-    face: Any = "auto",
+    face: FaceLike | str | None = "auto",
     ref: Reference | None = None,
     label: str = "model",
     n_perm: int = 20,

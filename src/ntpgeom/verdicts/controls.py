@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..data import NTPData
+from ..metrics import FaceLike
 from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
 from .core import SEP_FLOOR, Verdict
@@ -144,14 +145,14 @@ def init_factors(data: NTPData, seed: int = 0, scale: float = 0.1) -> tuple[np.n
 
 
 def run_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
-                 finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, list[Verdict]]]:
+                 finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, list[Verdict]]]:
     """Assess every control of :func:`build_controls`: ``[(control name, verdicts)]`` in the table's order."""
     return [(name, a.verdicts) for name, a in assess_controls(data, theory, seed, thresholds=thresholds,
                                                              finite_norm=finite_norm, face=face)]
 
 
 def assess_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
-                    finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, Assessment]]:
+                    finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, Assessment]]:
     """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control; ``face`` as in
     :func:`~ntpgeom.verdicts.assess.face_reference` (None: judged against L_mm, no face probed)."""
     ref = face_reference(theory, data, face)
@@ -261,7 +262,7 @@ class ControlsTable:
 
 
 def controls_tables(datasets: list[tuple[str, NTPData, Theory]], seed: int = 0, *, finite_norm: bool = True,
-                    face: Any = "auto") -> list[ControlsTable]:
+                    face: FaceLike | str | None = "auto") -> list[ControlsTable]:
     """One :class:`ControlsTable` per ``(name, data, theory)`` whose L_mm is solved (the others are skipped).
 
     ``finite_norm=False, face=None`` judge every control against the asymptotic ``L_in + R·L_mm`` and L_mm itself,
