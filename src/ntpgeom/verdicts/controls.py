@@ -27,7 +27,6 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
