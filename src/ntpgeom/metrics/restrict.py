@@ -1,25 +1,17 @@
 """A theory and its data restricted to a subset of the contexts: what a snapshot holding only some columns is
 measured against. The theory's restriction is :meth:`ntpgeom.theory.Theory.restrict` (one implementation, for runs
-and probes alike); this module restricts the data with it and validates a snapshot's contexts.
+and probes alike; what each quantity needs: :mod:`ntpgeom.theory.restriction`); this module restricts the data with
+it and validates a snapshot's contexts.
 
 A run trained with ``snapshot_contexts = k`` writes snapshots whose H (d x k) and L (V x k) hold the contexts
 ``Snapshot.contexts`` only (a fixed, seeded subset of the data's m). Every measurement of such a snapshot compares
-it with the theory of the *whole* data (theory.md §§3-5) restricted to those columns, never with a theory
-recomputed on the subset (L_mm of a subset of contexts is another problem: the nuclear norm does not split over
-columns). What each quantity needs (theory.md §2, §5):
-
-- ``L_in``, ``S̃ = (I − 11ᵀ/V) S``, the projection onto F and the soft labels are column-wise: their restriction is
-  the restriction of the columns. ``L_mm`` is restricted column-wise (its columns of the subset).
-- The loss: ``CE`` on the subset is the π-weighted mean over those contexts, with π renormalised over them
-  (``π_j / Σ_{j∈K} π_j``), and ``ℋ`` likewise: ``NTPData.select_contexts`` keeps the counts of those contexts, so
-  its π and entropy bound are exactly these.
-- ``G_W`` (V x V) and W are not per context: unchanged. ``G_H`` on the subset is the sub-matrix ``G_H[K, K]`` of the
-  whole Gram, i.e. the Gram of the columns K of the whole factor ``H_mm`` (and of the proxy factor of the whole S̃),
-  not the Gram of a factor of the restricted matrix.
-- Whether S̃ is itself optimal (``tilde_optimal``) is a property of the whole problem and is carried over.
-- Not restricted (not column-wise): the finite-norm path point ``L̂_B`` and the optimal face; a subset snapshot is
-  judged against the asymptotic form ``L_in + R·L_ref`` (``pred_is_path`` = 0) and the face distance falls back to
-  L_mm (the reference's notes say so). Nuclear norms (``norm_nuc``) are those of the subset's columns.
+it with the theory of the *whole* data restricted to those columns, never with a theory recomputed on the subset.
+The loss: ``CE`` on the subset is the π-weighted mean over those contexts, with π renormalised over them
+(``π_j / Σ_{j∈K} π_j``), and ``ℋ`` likewise: ``NTPData.select_contexts`` keeps the counts of those contexts, so its
+π and entropy bound are exactly these. Not restricted (not column-wise): the finite-norm path point ``L̂_B`` and the
+optimal face; a subset snapshot is judged against the asymptotic form ``L_in + R·L_ref`` (``pred_is_path`` = 0) and
+the face distance falls back to L_mm (the reference's notes say so). Nuclear norms (``norm_nuc``) are those of the
+subset's columns.
 """
 
 from __future__ import annotations
