@@ -98,9 +98,10 @@ class Theory:
     meta : dict
         Config and versions (a restriction adds ``restricted_from``, the whole data's hash, and ``n_contexts_full``).
     tilde_optimal : bool or None
-        Whether S̃ is itself optimal for NTP-SVM* *of the whole data* (:func:`~ntpgeom.theory.restriction.
-        tilde_is_optimal`: Prop. 3's certificate, or ``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``); then it lies on the optimal
-        face whatever L_mm the solver returned. None iff not solved; decided from the arrays when not given.
+        Whether S̃ is itself optimal for NTP-SVM* *of the whole data* (the one rule,
+        :func:`~ntpgeom.theory.restriction.tilde_is_optimal`: Prop. 3's certificate, or ``‖S̃‖_* <= ‖L_mm‖_*
+        (1 + 1e-6)``); then it lies on the optimal face whatever L_mm the solver returned. None iff not solved;
+        decided from the arrays when not given.
     H_proxy : ndarray (r', m) or None
         Columns of the whole S̃'s factor ``Σ^{1/2}Vᵀ`` (set by :meth:`restrict` when the whole theory holds no
         ``G_H_proxy``; its Gram is ``G_H_proxy``).
