@@ -1,7 +1,7 @@
 """snapshot_metrics / run_metrics / save_table on constructed snapshots whose answers are known in closed form.
 
-The theory object is a small fake holding closed forms (L_in, S̃ and the Grams of S̃ from its SVD), so these tests do
-not depend on the theory engine.
+The theory is a hand-built :class:`Theory` holding closed forms (L_in, S̃ and the Grams of S̃ from its SVD), so these
+tests do not depend on the theory engine's solvers.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import pytest
 
 from ntpgeom.data import synthetic
 from ntpgeom.metrics import COLUMNS, MetricsError, load_table, run_metrics, save_table, snapshot_metrics
-from ntpgeom.theory import L_in, S_tilde
+from ntpgeom.theory import L_in, S_tilde, Theory, TildeCertificate
 
 
 def _fake_theory(data, solved=True):
     St = S_tilde(data)
     U, s, Vt = np.linalg.svd(St, full_matrices=False)
     GW, GH = (U * s) @ U.T, (Vt.T * s) @ Vt
-    return SimpleNamespace(
-        data_hash=data.hash, L_in=L_in(data), S_tilde=St, L_mm=St if solved else None,
-        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH, H_mm=None,
+    return Theory(
+        data_hash=data.hash, L_in=L_in(data), S_tilde=St, svm=None, L_mm=St if solved else None, W_mm=None, H_mm=None,
+        G_W=GW if solved else None, G_H=GH if solved else None, G_W_proxy=GW, G_H_proxy=GH,
+        certificate=TildeCertificate(False, float("nan"), (-1, -1)), dist_mm_tilde=None,
     )
 
 

@@ -254,7 +254,7 @@ def test_restricted_theory_keeps_whether_s_tilde_is_optimal_for_the_whole_proble
     th = g.compute_theory(data)
     nuc = lambda A: np.linalg.svd(A, compute_uv=False).sum()  # noqa: E731
     whole = nuc(th.S_tilde) <= nuc(th.L_mm) * (1 + 1e-6)
-    assert not whole and th.tilde_optimal is None  # the oracle: numpy on the whole arrays
+    assert not whole and th.tilde_optimal is False  # the oracle: numpy on the whole arrays
     idx = np.array([7])
     sub = data.select_contexts(idx, subset_of=data.hash)
     assert nuc(th.S_tilde[:, idx]) <= nuc(th.L_mm[:, idx])  # what the columns alone would suggest

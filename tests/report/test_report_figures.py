@@ -22,7 +22,7 @@ from ntpgeom.report.figures import (
     fig_softlabel,
 )
 from ntpgeom.report.style import output
-from ntpgeom.theory import L_in, S_tilde
+from ntpgeom.theory import L_in, S_tilde, Theory, TildeCertificate
 
 
 def _svg_texts(path) -> str:
@@ -33,8 +33,8 @@ def _proxy_case():
     data = synthetic.random_supports(8, 30, (1, 3), n_supports=5, seed=0)
     St = S_tilde(data)
     U, s, _ = np.linalg.svd(St, full_matrices=False)
-    th = SimpleNamespace(L_mm=None, S_tilde=St, L_in=L_in(data), G_W_proxy=(U * s) @ U.T, G_H_proxy=None,
-                         G_W=None, G_H=None, dist_mm_tilde=None, certificate=None, data_hash=data.hash)
+    th = Theory(data.hash, L_in(data), St, None, None, None, None, None, None, (U * s) @ U.T, None,
+                TildeCertificate(False, float("nan"), (-1, -1)), None)
     rng = np.random.default_rng(0)
     snaps = [SimpleNamespace(step=k, W=rng.normal(size=(8, 4)), H=rng.normal(size=(4, 30)), L=rng.normal(size=(8, 30)))
              for k in (1, 10)]

@@ -12,7 +12,7 @@ from ntpgeom.status import SolverStats, Status
 from ntpgeom.theory import SVMResult, Theory, TheoryLike, compute_theory, load_theory
 from ntpgeom.theory.bundle import FORMAT_NAME, FORMAT_VERSION
 
-_ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy")
+_ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "H_proxy", "contexts")
 
 
 def _assert_same_theory(a: Theory, b: Theory) -> None:
@@ -20,7 +20,7 @@ def _assert_same_theory(a: Theory, b: Theory) -> None:
     for name in _ARRAYS:
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None and y is None) or np.array_equal(x, y), name
-    fields = ("data_hash", "certificate", "dist_mm_tilde", "status", "stats")
+    fields = ("data_hash", "certificate", "dist_mm_tilde", "status", "stats", "tilde_optimal")
     assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
     assert dict(a.meta) == dict(b.meta) and a.summary() == b.summary()
     if a.svm is None:

@@ -5,14 +5,16 @@ Distances (``gram_distance``, ``direction_distance``), correlation maps and thei
 baselines), subspace collapse (``collapse_index``, ``collapse_baseline``), neural collapse
 (``neural_collapse``: NC1-NC4), and the per-snapshot / per-run tables (``snapshot_metrics``, ``run_metrics``,
 ``save_table``, ``load_table``), and the finite-norm prediction a snapshot is judged against (``prediction_point``,
-``visible_H``: the part of H the centred logits see); ``restrict`` / ``TheoryColumns``: the theory restricted to a
-snapshot's subset of contexts (``Snapshot.contexts``), which ``snapshot_metrics`` / ``run_metrics`` use by themselves.
+``visible_H``: the part of H the centred logits see); ``restrict``: the theory (``Theory.restrict``) and data restricted
+to a snapshot's subset of contexts (``Snapshot.contexts``), which ``snapshot_metrics`` / ``run_metrics`` use by
+themselves (``TheoryColumns``: deprecated name of the restricted :class:`~ntpgeom.theory.Theory`).
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
-from .reference import FaceLike, Reference, TheoryLike, context_subset, reference
+from ..theory import TheoryLike
+from .reference import FaceLike, Reference, context_subset, reference
 from .restrict import TheoryColumns, restrict
 from .similarity import MetricsError, as_matrix, corr_from_gram, corr_map, offdiag, pearson, sim_ssim, similarity_null
 from .tables import (COLUMNS, SnapshotLike, load_table, reference_for, rows_to_table, run_metrics, save_table,

@@ -125,7 +125,7 @@ def prediction_point(
     if not pp.converged:
         return Prediction(asym, B, False, False,
                           f"asymptotic form L_in + R·L_mm (the path point of norm {B:.3g} did not converge: gap {pp.gap:.2g})")
-    if not getattr(pp, "resolved", True):
+    if not pp.resolved:
         return Prediction(asym, B, False, True, f"asymptotic form L_in + R·L_mm (at norm {B:.3g} the path point's "
                           "direction is not resolved in double precision: CE − ℋ is at round-off)")
     return Prediction(np.asarray(pp.L, dtype=np.float64), B, True, True, f"path point of norm {B:.3g} (λ = {pp.lam:.3g})")

@@ -1,8 +1,8 @@
 """What a snapshot is measured against (theory.md §§3-5, §8): the :class:`Reference` of one (theory, data) pair.
 
-The theory is typed by :class:`TheoryLike` (the attributes of :class:`ntpgeom.theory.Theory` the metrics read); the
-optimal face of NTP-SVM* by :class:`FaceLike` (``ntpgeom.theory.face.Face``). Both are Protocols, so a closed-form
-stand-in (tests, a user's own numbers) works as well as the theory engine's objects.
+The theory is a :class:`ntpgeom.theory.Theory` (computed, loaded, or restricted to some contexts: ``contexts`` set;
+build one by hand for closed-form numbers); the optimal face of NTP-SVM* is typed by the Protocol :class:`FaceLike`
+(``ntpgeom.theory.face.Face``).
 """
 
 from __future__ import annotations
@@ -14,29 +14,11 @@ import numpy as np
 
 from ..reprs import short_repr
 from ..data import NTPData
-from ..theory import direction_distance, factors
+from ..theory import Theory, direction_distance, factors
 from ..theory.subspaces import L_in as _L_in
 from ..theory.subspaces import S_tilde as _S_tilde
 from .restrict import check_contexts, is_all, restrict
 from .similarity import MetricsError, corr_from_gram
-
-
-class TheoryLike(Protocol):
-    """The theory of one dataset as the metrics read it (:class:`ntpgeom.theory.Theory` satisfies it).
-
-    ``L_in``, ``S_tilde``, ``L_mm``: (V, m); ``G_W``/``G_W_proxy``: (V, V); ``G_H``/``G_H_proxy``: (m, m) or None
-    when m is too large for a dense Gram; ``H_mm``: (r, m) factor of L_mm. Unsolved quantities are None.
-    """
-
-    data_hash: str
-    L_in: np.ndarray
-    S_tilde: np.ndarray
-    L_mm: np.ndarray | None
-    H_mm: np.ndarray | None
-    G_W: np.ndarray | None
-    G_H: np.ndarray | None
-    G_W_proxy: np.ndarray | None
-    G_H_proxy: np.ndarray | None
 
 
 class FaceLike(Protocol):
@@ -55,10 +37,9 @@ class Reference:
     Build with :func:`reference`; pass to :func:`ntpgeom.metrics.snapshot_metrics` (``ref=``) to reuse across
     snapshots. ``idx`` is the context subset used for the m x m quantities (all contexts when m <= max_contexts).
     ``face`` and ``face_distance`` (a callable ``(face, L) -> float``) are set when the optimal face was probed.
-    ``tilde_optimal``: S̃ is itself optimal for NTP-SVM* (``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)``), so it lies on the optimal
-    face whatever L_mm the solver returned (e.g. the 5-cycle).
+    ``tilde_optimal``: the theory's (:attr:`ntpgeom.theory.Theory.tilde_optimal`; False when not solved).
     ``contexts``: None for the whole data; else the k contexts (indices into the whole data's m) this reference is
-    restricted to (:func:`ntpgeom.metrics.restrict.restrict`): ``data`` is then the restricted data (V x k) and every
+    restricted to (:meth:`ntpgeom.theory.Theory.restrict`): ``data`` is then the restricted data (V x k) and every
     array holds those k columns.
     """
 
@@ -112,7 +93,7 @@ def context_subset(m: int, max_contexts: int = 2000, seed: int = 0) -> np.ndarra
 
 
 def reference(
-    theory: TheoryLike | None,
+    theory: Theory | None,
     data: NTPData,
     max_contexts: int = 2000,
     seed: int = 0,
@@ -125,8 +106,9 @@ def reference(
 
     Parameters
     ----------
-    theory : TheoryLike or None
-        A :func:`ntpgeom.theory.compute_theory` result. ``None``: only L_in and S̃ (computed from ``data``).
+    theory : Theory or None
+        A :func:`ntpgeom.theory.compute_theory` result (or one restricted to ``data``'s contexts). ``None``: only L_in
+        and S̃ (computed from ``data``).
     data : NTPData
     max_contexts : int
         Largest number of contexts for the m x m comparisons.
@@ -135,7 +117,7 @@ def reference(
         the distance of ``P_⊥(L)`` to L_mm is measured to the face (column ``dir_perp_face``).
     contexts : int array (k,), optional
         Restrict to these contexts of ``data`` (a snapshot's ``contexts``): the theory's columns, Grams and π as
-        :mod:`ntpgeom.metrics.restrict` describes. The face is not restricted (it is dropped, with a note).
+        :mod:`ntpgeom.theory.restriction` describes. The face is not restricted (it is dropped, with a note).
     """
     if not isinstance(data, NTPData):
         raise MetricsError(f"data must be an NTPData, got {type(data).__name__}")
@@ -166,26 +148,20 @@ def reference(
     if theory is not None:
         GW, GWp = _arr(theory.G_W), _arr(theory.G_W_proxy)
         GH, GHp = _sub(theory.G_H, idx, m), _sub(theory.G_H_proxy, idx, m)
-        Hmm = getattr(theory, "H_mm", None)  # optional in hand-made theories
+        Hmm = theory.H_mm
         if GH is None and Hmm is not None:  # m too large for the theory's dense G_H: the Gram of the sampled columns
             Hs = np.asarray(Hmm, dtype=np.float64)[:, idx]
             GH = Hs.T @ Hs
         if GHp is None and m > 1:  # likewise for the proxy: H-factor of S̃ = Σ^{1/2}Vᵀ (of the whole S̃ when restricted)
-            Hp = getattr(theory, "H_proxy", None)
+            Hp = theory.H_proxy
             Hp = (factors(St)[1] if Hp is None else np.asarray(Hp, dtype=np.float64))[:, idx]
             GHp = Hp.T @ Hp
     if Lmm is None:
         notes.append("L_mm not solved: the *_mm columns are empty, comparisons use the S̃ proxy")
-    tilde_optimal = False
-    given = getattr(theory, "tilde_optimal", None)  # a restricted theory carries the whole problem's answer
-    if Lmm is not None and given is not None:
-        tilde_optimal = bool(given)
-    elif Lmm is not None:
-        nuc = lambda A: float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())  # noqa: E731
-        tilde_optimal = nuc(St) <= nuc(Lmm) * (1 + 1e-6)
-        if tilde_optimal and direction_distance(St, Lmm) > 1e-6:
-            notes.append("S̃ is optimal for NTP-SVM* but the solver returned another optimal L_mm: the optimum is not "
-                         "unique, and S̃ counts as a point of the optimal face")
+    tilde_optimal = bool(Lmm is not None and theory is not None and theory.tilde_optimal)  # the whole problem's
+    if tilde_optimal and theory.contexts is None and direction_distance(St, Lmm) > 1e-6:  # not said of a restriction
+        notes.append("S̃ is optimal for NTP-SVM* but the solver returned another optimal L_mm: the optimum is not "
+                     "unique, and S̃ counts as a point of the optimal face")
     if face is not None and face.is_point is False:
         notes.append(f"the optimal face of NTP-SVM* is not a point (diameter {face.diameter:.3g}): judged against the face")
     labels = data.S.indices.astype(np.int64) if np.all(data.support_sizes == 1) else None

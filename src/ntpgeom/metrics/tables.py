@@ -48,16 +48,18 @@ theory's columns, ``G_H[K, K]``); its prediction is the asymptotic form (``pred_
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from ..data import NTPData
+from ..theory import Theory
 from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
 from .prediction import Prediction, asymptotic_point, centred, factor_maps, prediction_point, rival_point, visible_H
-from .reference import Reference, TheoryLike, context_subset, reference
+from .reference import Reference, context_subset, reference
 from .restrict import check_contexts, is_all, snapshot_contexts
 from .similarity import MetricsError, corr_map, offdiag, pearson, sim_ssim, similarity_null
 from .table_io import TABLE_FORMAT, TABLE_VERSION, load_table, save_table  # noqa: F401  (re-exported)
@@ -92,6 +94,7 @@ class SnapshotLike(Protocol):
     L: np.ndarray
     b: np.ndarray | None
     has_bias: bool
+    contexts: np.ndarray | None
 
 
 Snapshot = SnapshotLike | Mapping[str, Any] | tuple[np.ndarray, np.ndarray] | np.ndarray
@@ -202,7 +205,7 @@ def _logit_columns(out: dict[str, float], L: np.ndarray, ref: Reference, pred: P
 
 def snapshot_metrics(
     snapshot_or_arrays: Snapshot,
-    theory: TheoryLike | None,
+    theory: Theory | None,
     data: NTPData,
     *,
     ref: Reference | None = None,
@@ -218,7 +221,7 @@ def snapshot_metrics(
     snapshot_or_arrays : Snapshot, mapping, (W, H) tuple or ndarray
         A training snapshot (attributes ``step, W (V x d), H (d x m), L (V x m), b (V,)``), a mapping with those
         keys, a pair ``(W, H)`` (then ``L = W H``), or the logits ``L`` alone (then only logit metrics).
-    theory : TheoryLike or None
+    theory : Theory or None
         See :func:`reference`.
     data : NTPData
     ref : Reference, optional
@@ -273,7 +276,7 @@ def snapshot_metrics(
     return out
 
 
-def reference_for(snap: Any, theory: TheoryLike | None, data: NTPData, ref: Reference | None = None,
+def reference_for(snap: Snapshot, theory: Theory | None, data: NTPData, ref: Reference | None = None,
                   max_contexts: int = 2000, seed: int = 0) -> Reference:
     """The reference a snapshot is measured against: ``ref`` when it covers the snapshot's contexts (all of them, or
     exactly its ``contexts``), else :func:`reference` of ``(theory, data)`` restricted to the snapshot's contexts."""
@@ -295,6 +298,7 @@ class RunLike(Protocol):
 
     data: NTPData
     steps: Sequence[int]
+    path: Path | str | None
 
     def snapshot(self, step: int) -> SnapshotLike: ...
 
@@ -318,7 +322,7 @@ def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm
 
 def run_metrics(
     run: RunLike,
-    theory: TheoryLike | None,
+    theory: Theory | None,
     *,
     steps: Sequence[int] | None = None,
     max_contexts: int = 2000,
@@ -335,7 +339,7 @@ def run_metrics(
     ----------
     run : Run
         A :func:`ntpgeom.train.load_run` result (``.data``, ``.steps``, ``.snapshot(step)``).
-    theory : TheoryLike or None
+    theory : Theory or None
         The theory of ``run.data`` (see :func:`reference`).
     steps : sequence of int, optional
         Which snapshots (default: all).
@@ -359,7 +363,7 @@ def run_metrics(
     data = run.data
     steps = list(run.steps) if steps is None else sorted(int(s) for s in steps)
     if not steps:
-        raise MetricsError(f"the run {getattr(run, 'path', '')} has no snapshots; train with snapshots enabled")
+        raise MetricsError(f"the run {run.path or ''} has no snapshots; train with snapshots enabled")
     rows = []
     # one BLAS thread: these are many small products, where OpenBLAS threads only contend (10-100x slower here)
     with threadpool_limits(threads):

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..data import NTPData
 from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, offdiag, pearson, sim_ssim
 from ..theory import L_in as _L_in
-from ..theory import cross_entropy_in, proj_F
+from ..theory import SupportPattern, Theory, cross_entropy_in, proj_F
 from ..verdicts import assess, face_reference, judge_row
 from .model import ProbeError
 from .reference import probe_theory, restrict_theory, solve_record
@@ -66,7 +66,7 @@ def measure(
     lse: np.ndarray,
     *,
     b: np.ndarray | None = None,
-    theory: Any = None,
+    theory: Theory | None = None,
     H_mean: np.ndarray | None = None,
     solve: bool | str = "auto",
     max_reduced: int = 40_000,
@@ -75,7 +75,7 @@ def measure(
     max_contexts: int = 2000,
     n_perm: int = 20,
     seed: int = 0,
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], Theory]:
     """All measurements of one probed model.
 
     Parameters
@@ -113,7 +113,7 @@ def measure(
                                    svm_max_iter=svm_max_iter)
     # the optimal face needs an optimal L_mm of *this* data: not a time budget's point, nor a restriction to a sample
     # (likewise the finite-norm path point: of a sample's own problem, not of the full one; L_in + R·L_mm is used)
-    restricted = "restricted_from" in theory.meta
+    restricted = theory.restricted
     face = "auto" if theory.status.solved and not restricted else None
     ref = face_reference(theory, data, face, max_contexts=max_contexts, seed=seed)
     a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe",
@@ -129,9 +129,9 @@ def measure(
 
 
 def measure_subset(data: NTPData, idx: np.ndarray, W: np.ndarray, H: np.ndarray, L: np.ndarray, lse: np.ndarray,
-                   b: np.ndarray | None, theory: Any, why: str, *, H_mean: np.ndarray | None = None,
+                   b: np.ndarray | None, theory: Theory, why: str, *, H_mean: np.ndarray | None = None,
                    H_gram: np.ndarray | None = None, n_perm: int = 20, seed: int = 0,
-                   pattern: Any = None) -> tuple[NTPData, Any, dict]:
+                   pattern: SupportPattern | None = None) -> tuple[NTPData, Theory, dict]:
     """Measure the model on the contexts ``idx`` of ``data`` (H, L, lse: those columns) against ``theory`` (of all
     of ``data``, restricted by :func:`restrict_theory`; ``pattern``: ``support_pattern(data)`` if computed already).
     Returns (measured data, its theory, metrics)."""

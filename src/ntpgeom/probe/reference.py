@@ -39,7 +39,7 @@ def probe_theory(
     svm_tol: float = 1e-4,
     svm_max_iter: int = 3000,
     pattern: SupportPattern | None = None,
-) -> tuple[Any, str]:
+) -> tuple[Theory, str]:
     """The reference geometry of ``data`` (:func:`ntpgeom.theory.compute_theory`) and why it was or was not solved.
 
     With ``solve_budget`` (seconds) the large solver runs with that time limit (``method="large"``): stopped early, it
@@ -61,7 +61,7 @@ def probe_theory(
     return theory, why
 
 
-def given_theory(theory: str | Path | Any, data: NTPData) -> Any:
+def given_theory(theory: str | Path | Theory, data: NTPData) -> Theory:
     """A theory read from a file (or given) for ``data``, refused unless its data hash matches."""
     if isinstance(theory, (str, Path)):
         th = load_theory(theory)
@@ -77,51 +77,22 @@ def given_theory(theory: str | Path | Any, data: NTPData) -> Any:
     return th
 
 
-def restrict_theory(theory: Any, data: NTPData, idx: np.ndarray, sub: NTPData,
+def restrict_theory(theory: Theory, data: NTPData, idx: np.ndarray, sub: NTPData,
                     pattern: SupportPattern | None = None) -> Theory:
-    """The theory of ``data`` seen on the contexts ``idx`` only, as a theory of ``sub = data.select_contexts(idx)``.
-
-    Column-local quantities are restricted (L_in, S̃, L_mm, H_mm: columns ``idx``); the row side is unchanged (W_mm,
-    G_W, G_W_proxy); the context Grams are those of the full problem restricted to ``idx``: ``G_H = H_mmᵀH_mm`` and
-    ``G_H_proxy = (S̃ᵀS̃)^{1/2}`` on rows and columns ``idx`` (from the reduced SVD of the full S̃ when the theory
-    holds no m x m Gram; ``pattern`` = ``support_pattern(data)`` reuses its SVD). The solve record (status, gap,
-    certificate) is that of the full problem, and so is whether S̃ is optimal (``tilde_optimal``: recorded in the
-    meta, since the nuclear norms of some columns of S̃ and L_mm do not tell it).
-    """
+    """The theory of ``data`` seen on the contexts ``idx`` only, as a theory of ``sub = data.select_contexts(idx)``:
+    :meth:`Theory.restrict <ntpgeom.theory.Theory.restrict>` (columns ``idx`` of the column-wise arrays, the whole
+    problem's Grams on ``idx``, its solve record and ``tilde_optimal``), refused unless ``theory`` is of ``data``.
+    ``pattern`` = ``support_pattern(data)`` reuses its reduced SVD for the proxy factor when the theory holds no
+    m x m proxy Gram."""
     idx = np.asarray(idx, dtype=np.int64)
     if theory.data_hash != data.hash:
         raise ProbeError(f"the theory was computed for data {theory.data_hash}, not {data.hash}")
-    col = lambda A: None if A is None else np.asarray(A)[:, idx]  # noqa: E731
-    Hmm = col(theory.H_mm)
-    GH = None if Hmm is None else Hmm.T @ Hmm
-    red = (pattern or support_pattern(data)).reduction
-    _, s, Vt = red.S_tilde_svd  # the scaled reduced S̃ has the singular values of the whole S̃
-    if theory.G_H_proxy is not None:
-        GHp = np.asarray(theory.G_H_proxy)[np.ix_(idx, idx)]
-    else:
-        Hp = (np.sqrt(s)[:, None] * Vt / np.sqrt(red.c))[:, red.col_group[idx]]
-        GHp = Hp.T @ Hp
-    meta = {**dict(theory.meta), "restricted_from": theory.data_hash, "n_contexts_full": int(data.m),
-            "tilde_optimal": _tilde_optimal(theory, float(s.sum()))}
-    return Theory(sub.hash, col(theory.L_in), col(theory.S_tilde), theory.svm, col(theory.L_mm), theory.W_mm, Hmm,
-                  theory.G_W, GH, theory.G_W_proxy, GHp, theory.certificate, theory.dist_mm_tilde, meta)
+    if theory.G_H_proxy is None and theory.H_proxy is None and pattern is None:
+        pattern = support_pattern(data)
+    return theory.restrict(idx, sub.hash, pattern=pattern)
 
 
-def _tilde_optimal(theory: Any, nuc_tilde: float) -> bool | None:
-    """Whether the whole S̃ (nuclear norm ``nuc_tilde``) is optimal for the whole NTP-SVM*: Prop. 3's certificate, or
-    ``‖S̃‖_* <= ‖L_mm‖_* (1 + 1e-6)`` (the rule of :func:`ntpgeom.metrics.reference`); None when L_mm is not solved."""
-    if theory.L_mm is None:
-        return None
-    if theory.certificate.holds:
-        return True
-    nuc_mm = getattr(theory.svm, "nuclear_norm", None)
-    if nuc_mm is None:
-        L = np.asarray(theory.L_mm, dtype=np.float64)
-        nuc_mm = float(np.linalg.svd(L - L.mean(axis=0), compute_uv=False).sum())
-    return bool(nuc_tilde <= float(nuc_mm) * (1 + 1e-6))
-
-
-def solve_record(theory: Any, why: str) -> dict[str, Any]:
+def solve_record(theory: Theory, why: str) -> dict[str, Any]:
     """The solve's scalars for the metrics: solved, status, certified gap, what L_mm stands for ("L_mm to certified
     gap g", "S̃ proxy", "L_mm = S̃ (Prop. 3)"), the reduced shape of the solved problem."""
     svm = theory.svm_summary or {}

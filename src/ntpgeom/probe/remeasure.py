@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..errors import FormatError
-from ..theory import support_pattern
+from ..theory import SupportPattern, Theory, support_pattern
 from .measure import measure_subset
 from .model import ProbeError
 from .reference import given_theory, probe_theory
@@ -19,7 +19,7 @@ from .run import ProbeResult, load_probe, probe_versions
 
 def remeasure(
     probe_dir: str | Path,
-    theory: str | Path | Any = None,
+    theory: str | Path | Theory | None = None,
     *,
     solve: bool | str = "auto",
     max_reduced: int = 40_000,
@@ -27,7 +27,7 @@ def remeasure(
     n_perm: int | None = None,
     seed: int | None = None,
     stage: Callable[[str], None] | None = None,
-    pattern: Any = None,
+    pattern: SupportPattern | None = None,
 ) -> ProbeResult:
     """Measure a saved probe again (``ntpgeom probe --from DIR``) without the model: the arrays of ``DIR/probe.npz``
     against ``theory`` (a file checked by data hash, e.g. L_mm solved on another machine from ``DIR/data.npz``), or a

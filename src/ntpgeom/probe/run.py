@@ -21,7 +21,7 @@ from .reference import given_theory, probe_theory
 from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
-from ..theory import support_pattern
+from ..theory import Theory, support_pattern
 from ..progress import ProgressBar
 from .model import LoadedModel, ProbeError, load_model
 
@@ -69,11 +69,11 @@ class ProbeResult:
     lse: np.ndarray
     b: np.ndarray | None
     metrics: dict[str, Any]
-    theory: Any
+    theory: Theory
     info: dict[str, Any] = field(default_factory=dict)
     source: NTPData | None = None
     idx: np.ndarray | None = None
-    source_theory: Any = None
+    source_theory: Theory | None = None
     H_mean: np.ndarray | None = None
     H_gram: np.ndarray | None = None
 
@@ -175,7 +175,7 @@ def probe(
     max_reduced: int = 40_000,
     solve_budget: float | None = None,
     measure_contexts: int | None = None,
-    theory: str | Path | Any = None,
+    theory: str | Path | Theory | None = None,
     n_perm: int = 20,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,

@@ -24,11 +24,13 @@ import numpy as np
 
 from ..data import NTPData
 from ..metrics import collapse_baseline, collapse_index, corr_from_gram, corr_map, visible_H
-from ..theory import S_tilde, centre, cross_entropy, direction_distance, numerical_rank, path_points, proj_perp
+from ..theory import (S_tilde, Theory, centre, cross_entropy, direction_distance, numerical_rank, path_points,
+                      proj_perp)
 from ..theory.rank_constrained import solve_rank_constrained
+from ..train.run import Run, Snapshot
 
 
-def _snap_arrays(snap: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def _snap_arrays(snap: Snapshot) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     W = None if snap.W is None else np.asarray(snap.W, dtype=np.float64)
     return W, np.asarray(snap.H, dtype=np.float64), np.asarray(snap.L, dtype=np.float64)
 
@@ -44,7 +46,7 @@ def between_group_pearson(C: np.ndarray, C_ref: np.ndarray, groups: np.ndarray) 
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def coarse_fine(run: Any, theory: Any, n_perm: int = 10) -> list[dict[str, float]]:
+def coarse_fine(run: Run, theory: Theory, n_perm: int = 10) -> list[dict[str, float]]:
     """Rows ``step, gap, coarse, fine`` for every snapshot of ``run`` (see the module docstring); ``coarse`` is
     ``collapse_index(Ḣ) / collapse_baseline(Ḣ)`` (0 = collapsed, 1 = no more than random groups)."""
     data = run.data
@@ -63,7 +65,7 @@ def coarse_fine(run: Any, theory: Any, n_perm: int = 10) -> list[dict[str, float
     return rows
 
 
-def path_rows(run: Any, L_mm: np.ndarray, *, tol: float = 1e-3, max_iter: int = 5000,
+def path_rows(run: Run, L_mm: np.ndarray, *, tol: float = 1e-3, max_iter: int = 5000,
               min_step: int = 1) -> list[dict[str, float]]:
     """Rows ``step, B, gap, dir_path, dir_mm, excess, path_norm, path_gap, converged`` per snapshot (step >=
     ``min_step``) of a run: its centred logits against the certified path point of its own nuclear norm."""
@@ -94,7 +96,7 @@ def per_context_ce(L: np.ndarray, data: NTPData) -> np.ndarray:
     return out
 
 
-def by_length(run: Any, steps: Sequence[int] | None = None) -> list[dict[str, float]]:
+def by_length(run: Run, steps: Sequence[int] | None = None) -> list[dict[str, float]]:
     """Rows ``step, T, contexts, H_T, gap_T, dir_perp_tilde`` for every snapshot step in ``steps`` (default: the
     last) and every context length T of the run's data (which must have ``context_lengths``)."""
     data = run.data
@@ -116,7 +118,7 @@ def by_length(run: Any, steps: Sequence[int] | None = None) -> list[dict[str, fl
     return rows
 
 
-def width(run: Any) -> int:
+def width(run: Run) -> int:
     """The width k of the geometry of a run: its ``bottleneck`` when set, else its ``d``."""
     b = run.config.get("bottleneck")
     return int(run.config["d"] if b is None else b)
@@ -129,7 +131,7 @@ def _rank_k_point(data: NTPData, ref: np.ndarray, k: int, starts: int, seed: int
     return (None if rc.L is None else centre(rc.L)), rc.nuclear_norm, int(rc.rank)
 
 
-def width_rows(runs: Sequence[Any], L_mm: np.ndarray, *, starts: int = 4, seed: int = 0) -> list[dict[str, Any]]:
+def width_rows(runs: Sequence[Run], L_mm: np.ndarray, *, starts: int = 4, seed: int = 0) -> list[dict[str, Any]]:
     """One row per run (sorted by model kind, then width k): ``model, k, steps, gap, B, dir_mm, dir_rank_k,
     rank_k_norm_ratio, rank_k_rank, rank_k_found, rank_k_start`` at the run's last snapshot.
 

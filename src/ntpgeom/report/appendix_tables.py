@@ -10,16 +10,17 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..data import NTPData
-from ..theory import numerical_rank
+from ..theory import Theory, numerical_rank
+from ..train.run import Run
 from . import appendix_figures as AF
 from . import appendix_measure as AM
 from .result import AppendixResult
 from .verdicts import THRESHOLDS
 
-Runs = Mapping[str, Any]
+Runs = Mapping[str, Run]
 
 
-def _mlp(data: NTPData, runs: Runs, theory: Any, folder: Path) -> AppendixResult:
+def _mlp(data: NTPData, runs: Runs, theory: Theory, folder: Path) -> AppendixResult:
     series = {lab: AM.coarse_fine(run, theory) for lab, run in runs.items()}
     models = {lab: str(run.config["model"]) for lab, run in runs.items()}
     thr = THRESHOLDS.C3
@@ -54,7 +55,7 @@ def common_range_mean(series: Mapping[str, list[dict[str, Any]]], key: str = "di
     return out, (float(lo), float(hi))
 
 
-def _optimizers(data: NTPData, runs: Runs, theory: Any, folder: Path) -> AppendixResult:
+def _optimizers(data: NTPData, runs: Runs, theory: Theory, folder: Path) -> AppendixResult:
     series = {lab: AM.path_rows(run, theory.L_mm) for lab, run in runs.items()}
     fig = AF.fig_optimizers(series, folder / "optimizers.png")
     means, (lo, hi) = common_range_mean(series)
@@ -95,7 +96,7 @@ def _log_steps(steps: list[int], k: int = 4) -> list[int]:
     return sorted({min(pos, key=lambda s: abs(np.log(s) - np.log(t))) for t in targets})
 
 
-def _autoregressive(data: NTPData, runs: Runs, theory: Any, folder: Path) -> AppendixResult:
+def _autoregressive(data: NTPData, runs: Runs, theory: Theory, folder: Path) -> AppendixResult:
     run = next(iter(runs.values()))
     rows = AM.by_length(run, _log_steps(run.steps))
     fig = AF.fig_by_length(rows, folder / "autoregressive.png")
@@ -120,7 +121,7 @@ def _autoregressive(data: NTPData, runs: Runs, theory: Any, folder: Path) -> App
                           cols, table, numbers, {"transformer": rows}, said)
 
 
-def _bottleneck(data: NTPData, runs: Runs, theory: Any, folder: Path) -> AppendixResult:
+def _bottleneck(data: NTPData, runs: Runs, theory: Theory, folder: Path) -> AppendixResult:
     rows = AM.width_rows(list(runs.values()), theory.L_mm)
     r_mm = numerical_rank(theory.L_mm)
     fig = AF.fig_widths(rows, r_mm, data.V, folder / "bottleneck.png")
@@ -147,6 +148,6 @@ def _bottleneck(data: NTPData, runs: Runs, theory: Any, folder: Path) -> Appendi
 
 
 #: name -> measure(data, runs by folder name, theory, output folder) -> AppendixResult
-MEASURES: dict[str, Callable[[NTPData, Runs, Any, Path], AppendixResult]] = {
+MEASURES: dict[str, Callable[[NTPData, Runs, Theory, Path], AppendixResult]] = {
     "mlp": _mlp, "optimizers": _optimizers, "autoregressive": _autoregressive, "bottleneck": _bottleneck,
 }

@@ -225,10 +225,9 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], max_contexts: 
         say(f"[{name}] theory: L_in, S̃, NTP-SVM* (V={data.V}, m={data.m})")
         th = compute_theory(data)
         th.save(dsdir / "theory.npz")
-    notes = [] if getattr(th, "L_mm", None) is not None else [
+    notes = [] if th.L_mm is not None else [
         f"L_mm was not solved for this dataset (V x m = {data.V} x {data.m}): the S̃ proxy stands in."]
-    svm = getattr(th, "svm", None)
-    if svm is not None and getattr(svm, "converged", True) is False:
+    if th.svm is not None and th.svm.converged is False:
         notes.append("NTP-SVM* did not converge to its tolerance: L_mm is inexact (see the duality gap).")
     ks = sorted({int(k) for _, r in group.runs if (k := r.config.get("snapshot_contexts")) and k < data.m})
     if ks:

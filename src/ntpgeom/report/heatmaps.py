@@ -12,7 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..data import NTPData
-from ..metrics import corr_from_gram, corr_map
+from ..metrics import SnapshotLike, corr_from_gram, corr_map
+from ..theory import Theory
 from .style import CORR_CMAP, new_figure, save, styled
 
 #: At most this many contexts are drawn in an m x m or V x m heatmap (a seeded sample when m is larger).
@@ -65,8 +66,8 @@ def _unit(A: np.ndarray) -> np.ndarray:
 
 def fig_heatmaps(
     data: NTPData,
-    theory: Any,
-    snapshots: Sequence[Any],
+    theory: Theory,
+    snapshots: Sequence[SnapshotLike],
     path: str | Path,
     title: str = "",
 ) -> Path:
@@ -92,15 +93,14 @@ def fig_heatmaps(
         Wc = W - W.mean(axis=0, keepdims=True)
         H = np.asarray(s.H, dtype=np.float64)[:, order]
         cols.append((f"step {int(s.step)}", corr_map(H), corr_map(Wc.T), _unit(np.asarray(s.L, dtype=np.float64)[:, order])))
-    Lmm = getattr(theory, "L_mm", None)
+    Lmm = theory.L_mm
     if Lmm is not None:
         Wm, Hm = theory.W_mm, theory.H_mm
         cols.append(("theory: L_mm", corr_map(Hm[:, order]), corr_map(Wm.T), _unit(Lmm[:, order])))
-    St = getattr(theory, "S_tilde", None)
+    St = theory.S_tilde
     if St is not None:
-        GWp = getattr(theory, "G_W_proxy", None)
-        GHp = getattr(theory, "G_H_proxy", None)
-        Hp = getattr(theory, "H_proxy", None)  # a restricted theory (metrics.restrict): the whole S̃'s factor's columns
+        GWp, GHp = theory.G_W_proxy, theory.G_H_proxy
+        Hp = theory.H_proxy  # a restricted theory (Theory.restrict): the whole S̃'s factor's columns
         cH = (corr_from_gram(GHp[np.ix_(order, order)]) if GHp is not None else
               corr_map(Hp[:, order]) if Hp is not None else corr_map(St[:, order]))
         cW = corr_from_gram(GWp) if GWp is not None else None
@@ -145,7 +145,7 @@ def fig_heatmaps(
         return save(fig, path)
 
 
-def fig_mm_vs_tilde(data: NTPData, theory: Any, path: str | Path) -> Path:
+def fig_mm_vs_tilde(data: NTPData, theory: Theory, path: str | Path) -> Path:
     """L_mm next to S̃ (each divided by its Frobenius norm, one shared symmetric colour range) and their difference
     (its own symmetric range); tokens x contexts, contexts ordered by support group."""
     order = context_order(data)
@@ -154,7 +154,7 @@ def fig_mm_vs_tilde(data: NTPData, theory: Any, path: str | Path) -> Path:
     ctx_labels = [strings[j] for j in order] if len(order) <= MAX_TICK_LABELS else None
     tok_labels = list(data.vocab) if data.V <= MAX_TICK_LABELS else None
     St = _unit(np.asarray(theory.S_tilde)[:, order])
-    Lmm = getattr(theory, "L_mm", None)
+    Lmm = theory.L_mm
     panels: list[tuple[str, np.ndarray]] = []
     if Lmm is not None:
         Lm = _unit(np.asarray(Lmm)[:, order])
@@ -176,8 +176,7 @@ def fig_mm_vs_tilde(data: NTPData, theory: Any, path: str | Path) -> Path:
             _ticks(ax, ctx_labels, "x")
             ax.set_title(name)
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
-        dist = getattr(theory, "dist_mm_tilde", None)
-        cert = getattr(theory, "certificate", None)
+        dist, cert = theory.dist_mm_tilde, theory.certificate
         sub = []
         if dist is not None:
             sub.append(f"‖L_mm/‖·‖ − S̃/‖·‖‖ = {dist:.3g}")

@@ -12,6 +12,7 @@ import numpy as np
 from . import html as Hh
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..theory import Theory
     from .result import DatasetReport, ReportResult, RunReport
 
 #: Columns shown in the report's metrics tables (labels and definitions: :data:`ntpgeom.report.html.COLUMN_LABELS`).
@@ -72,16 +73,9 @@ def seed_rows(ds: "DatasetReport") -> list[SimpleNamespace]:
     return rows
 
 
-def theory_summary(th: Any) -> dict[str, Any]:
-    """A JSON-ready summary of a theory (its own ``summary()`` when it has one)."""
-    if hasattr(th, "summary"):
-        try:
-            return dict(th.summary())
-        except Exception:  # a summary is a courtesy; never fail the report on it
-            pass
-    cert = getattr(th, "certificate", None)
-    return {"solved": getattr(th, "L_mm", None) is not None, "dist_mm_tilde": getattr(th, "dist_mm_tilde", None),
-            "certificate_holds": getattr(cert, "holds", None)}
+def theory_summary(th: Theory) -> dict[str, Any]:
+    """A JSON-ready summary of a theory (:meth:`Theory.summary`)."""
+    return dict(th.summary())
 
 
 def _dataset_rows(ds: "DatasetReport") -> tuple[list[tuple[str, Any]], list[tuple[str, Any]], dict[str, Any]]:
@@ -95,12 +89,12 @@ def _dataset_rows(ds: "DatasetReport") -> tuple[list[tuple[str, Any]], list[tupl
     th = ds.theory
     ts = theory_summary(th)
     svm = ts.get("svm") if isinstance(ts.get("svm"), dict) else {}
-    cert = getattr(th, "certificate", None)
+    cert = th.certificate
     theory = [
-        ("L_mm solved", getattr(th, "L_mm", None) is not None), ("NTP-SVM* method", svm.get("method")),
+        ("L_mm solved", th.L_mm is not None), ("NTP-SVM* method", svm.get("method")),
         ("converged", svm.get("converged")), ("‖L_mm‖_* (nuclear norm)", svm.get("nuclear_norm")),
         ("rank of L_mm", svm.get("rank", ts.get("rank_mm"))), ("duality gap", svm.get("gap")),
-        ("‖L_mm/‖·‖ − S̃/‖·‖‖", getattr(th, "dist_mm_tilde", None)),
+        ("‖L_mm/‖·‖ − S̃/‖·‖‖", th.dist_mm_tilde),
         ("Prop. 3 certificate (S̃ optimal)", None if cert is None else bool(cert.holds)),
     ]
     return summary, theory, s

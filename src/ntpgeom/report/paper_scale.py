@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from ..data import NTPData
 from ..errors import ReproduceError
+from ..theory import Theory
 from .jobs import RunSpec
 
 #: the paper's data settings (App. D): BPE 128, context length 6, all contexts
@@ -175,7 +176,7 @@ def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tup
     return ("paper-scale" if chosen == "full" else "paper-scale-reduced"), specs, info
 
 
-def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Path], seed: int = 0) -> list:
+def subset_controls(datasets: list[tuple[str, NTPData, Theory]], runs: dict[str, Path], seed: int = 0) -> list:
     """The controls of every ``(name, data, theory)`` built and judged on the snapshot subset of the run
     ``runs[name]`` (the theory restricted to it, the asymptotic prediction, no face): exactly as the runs' snapshots
     are measured (the usual controls when its snapshots hold every context)."""
@@ -196,9 +197,9 @@ def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Pa
     return out
 
 
-def theory_used(th: Any) -> str:
+def theory_used(th: Theory) -> str:
     """What stands for L_mm, in words: the solved L_mm (and how well), its best certified point, or S̃."""
-    svm = getattr(th, "svm", None)
+    svm = th.svm
     cert = "holds" if th.certificate.holds else "fails"
     if svm is None:
         return f"S̃ proxy (NTP-SVM* not solved at this size; Prop. 3 certificate {cert})"

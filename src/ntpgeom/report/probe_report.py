@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .._io import write_text_atomic
+from ..data import NTPData
 from ..metrics import corr_from_gram, corr_map
-from ..theory import proj_F
+from ..theory import Theory, proj_F
 from . import html as Hh
 from . import provenance as prov
 from .heatmaps import context_order, group_lines
@@ -46,7 +47,22 @@ def reference_line(mt: dict[str, Any]) -> str:
     return ref
 
 
-def write_probe_report(result: Any, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True,
+class ProbeResultLike(Protocol):
+    """What the probe report reads of a :class:`~ntpgeom.probe.ProbeResult` (the probe layer sits above this one):
+    the measured data (V x m), hidden states H (d x m), logits L (V x m), log-partitions lse (m,), the metrics, the
+    restricted theory, and the JSON summary."""
+
+    data: NTPData
+    H: np.ndarray
+    L: np.ndarray
+    lse: np.ndarray
+    metrics: dict[str, Any]
+    theory: Theory
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+def write_probe_report(result: ProbeResultLike, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True,
                        started: float | None = None) -> Path:
     """Figures and a self-contained ``index.html`` for a :class:`~ntpgeom.probe.ProbeResult` in ``out_dir``.
 
@@ -65,7 +81,7 @@ def write_probe_report(result: Any, out_dir: str | Path, *, dpi: int | None = No
     return index
 
 
-def _fig_geometry(result: Any, path: Path) -> Path:
+def _fig_geometry(result: ProbeResultLike, path: Path) -> Path:
     data, mt, th = result.data, result.metrics, result.theory
     order = context_order(data, 300, prefer_groups=True)
     g = np.asarray(data.support_groups)[order]
@@ -94,7 +110,7 @@ def _fig_geometry(result: Any, path: Path) -> Path:
         return save(fig, path)
 
 
-def _fig_logits(result: Any, path: Path) -> Path:
+def _fig_logits(result: ProbeResultLike, path: Path) -> Path:
     data, mt, th = result.data, result.metrics, result.theory
     with styled():
         fig = new_figure(13.5, 3.6)
@@ -146,7 +162,7 @@ def _fig_logits(result: Any, path: Path) -> Path:
         return save(fig, path)
 
 
-def _page(result: Any, figs: dict[str, Path], pv: prov.Provenance, out: Path) -> str:
+def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, out: Path) -> str:
     data, mt, s = result.data, result.metrics, result.summary()
     model = s["model"]
     q = model.get("quantization") or {}

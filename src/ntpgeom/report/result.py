@@ -10,6 +10,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..data import NTPData
+from ..theory import Theory
+from ..train.run import Run
 from . import html as Hh
 from . import provenance as prov
 from .verdicts import Verdict, verdict_rows
@@ -24,7 +26,7 @@ class RunReport:
 
     label: str
     model: str
-    run: Any
+    run: Run
     table: dict[str, np.ndarray]
     verdicts: list[Verdict]
     files: dict[str, Path] = field(default_factory=dict)
@@ -41,7 +43,7 @@ class DatasetReport:
 
     name: str
     data: NTPData
-    theory: Any
+    theory: Theory
     runs: list[RunReport]
     figures: dict[str, Path]
     notes: list[str]

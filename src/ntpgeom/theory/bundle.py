@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
 
@@ -12,23 +12,27 @@ from threadpoolctl import threadpool_limits
 from ..reprs import short_repr
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
-from ..errors import FormatError, SolverError
+from ..errors import FormatError, SolverError, ValidationError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
 from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
+from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
+                          tilde_optimal_of)
 from .subspaces import L_in as _L_in
 from .svm import SVMResult, solve_ntp_svm
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
 
-_ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual")
+_ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual", "H_proxy",
+           "contexts")
 
 
 @runtime_checkable
 class TheoryLike(Protocol):
-    """What the layers above read from a theory: :class:`Theory` satisfies it (computed or loaded); metrics, report
-    and probe annotate their parameters with it instead of ``Any``. Shapes as in :class:`Theory`."""
+    """The attributes of :class:`Theory` the layers above read (the package's one theory Protocol; its own code
+    annotates with :class:`Theory`, which satisfies it whether computed, loaded or restricted). Shapes as in
+    :class:`Theory`."""
 
     @property
     def data_hash(self) -> str: ...
@@ -50,6 +54,12 @@ class TheoryLike(Protocol):
     def G_W_proxy(self) -> np.ndarray | None: ...
     @property
     def G_H_proxy(self) -> np.ndarray | None: ...
+    @property
+    def H_proxy(self) -> np.ndarray | None: ...
+    @property
+    def tilde_optimal(self) -> bool | None: ...
+    @property
+    def contexts(self) -> np.ndarray | None: ...
     @property
     def certificate(self) -> TildeCertificate: ...
     @property
@@ -86,7 +96,18 @@ class Theory:
     dist_mm_tilde : float or None
         ``‖L_mm/‖L_mm‖_F - S̃/‖S̃‖_F‖_F`` (Frobenius; 0 iff same direction), None if not solved.
     meta : dict
-        Config and versions.
+        Config and versions (a restriction adds ``restricted_from``, the whole data's hash, and ``n_contexts_full``).
+    tilde_optimal : bool or None
+        Whether S̃ is itself optimal for NTP-SVM* *of the whole data* (the one rule,
+        :func:`~ntpgeom.theory.restriction.tilde_is_optimal`: Prop. 3's certificate, or ``‖S̃‖_* <= ‖L_mm‖_*
+        (1 + 1e-6)``); then it lies on the optimal face whatever L_mm the solver returned. None iff not solved;
+        decided from the arrays when not given.
+    H_proxy : ndarray (r', m) or None
+        Columns of the whole S̃'s factor ``Σ^{1/2}Vᵀ`` (set by :meth:`restrict` when the whole theory holds no
+        ``G_H_proxy``; its Gram is ``G_H_proxy``).
+    contexts : int ndarray (k,) or None
+        None for the theory of the whole data; after :meth:`restrict`, the kept contexts as indices into the whole
+        data's columns (every per-context array then holds those k columns, ``data_hash`` is the restricted data's).
     """
 
     __repr__ = short_repr
@@ -105,18 +126,59 @@ class Theory:
     certificate: TildeCertificate
     dist_mm_tilde: float | None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    tilde_optimal: bool | None = None
+    H_proxy: np.ndarray | None = None
+    contexts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.L_mm is None:
+            object.__setattr__(self, "tilde_optimal", None)
+        elif self.tilde_optimal is None:  # built by hand or read from an older file: decide from the arrays
+            legacy = self.meta.get("tilde_optimal")  # where restrictions recorded it before it was a field
+            object.__setattr__(self, "tilde_optimal", bool(legacy) if legacy is not None else tilde_optimal_of(
+                self.S_tilde, self.L_mm, bool(self.certificate.holds)))
+        else:
+            object.__setattr__(self, "tilde_optimal", bool(self.tilde_optimal))
 
     @property
     def solved(self) -> bool:
         return self.L_mm is not None
 
     @property
-    def tilde_optimal(self) -> bool | None:
-        """Whether S̃ is itself optimal for NTP-SVM* *of the whole data*, when recorded in ``meta`` (a theory
-        restricted to some contexts records its whole problem's answer, which its columns cannot tell); None: not
-        recorded (a measurement then decides from L_mm and S̃ themselves)."""
-        v = self.meta.get("tilde_optimal")
-        return None if v is None else bool(v)
+    def restricted(self) -> bool:
+        """True when this is the theory of the whole data restricted to some of its contexts (:meth:`restrict`)."""
+        return self.contexts is not None
+
+    def restrict(self, contexts: np.ndarray | list[int], data_hash: str | None = None, *,
+                 pattern: SupportPattern | None = None, gram_max: int = GRAM_MAX) -> Theory:
+        """This theory seen on the contexts ``contexts`` only (distinct indices into its m columns), as the theory of
+        the restricted data (whose hash is ``data_hash``; needed unless ``contexts`` is all of them).
+
+        Column-wise quantities keep those columns (L_in, S̃, L_mm, H_mm, H_proxy); W_mm, G_W, G_W_proxy are kept;
+        ``G_H``, ``G_H_proxy`` are the whole Grams on rows and columns ``contexts`` (formed from the factors' columns
+        when the whole theory holds none and k <= ``gram_max``); the solve, certificate, ``dist_mm_tilde`` and
+        ``tilde_optimal`` stay those of the whole problem. ``pattern``: the whole data's ``support_pattern``, whose
+        reduced SVD gives ``H_proxy``. ``restrict(a).restrict(b)`` equals ``restrict(a[b])``; restricting to every
+        context returns an equal theory. See :mod:`ntpgeom.theory.restriction`.
+        """
+        V, m = np.shape(self.S_tilde)
+        idx = context_indices(contexts, m, what="theory contexts")
+        identity = len(idx) == m and bool(np.array_equal(idx, np.arange(m)))
+        if data_hash is None and not identity:
+            raise ValidationError("restricting a theory to some contexts needs data_hash = the restricted data's hash "
+                                  "(data.select_contexts(contexts).hash)")
+        for name, A in (("L_in", self.L_in), ("L_mm", self.L_mm)):
+            if A is not None and np.shape(A) != (V, m):
+                raise ValidationError(f"theory.{name} has shape {np.shape(A)} but S̃ is {(V, m)}")
+        cols = restricted_columns(idx, m, L_in=self.L_in, S_tilde=self.S_tilde, L_mm=self.L_mm, H_mm=self.H_mm,
+                                  H_proxy=self.H_proxy, G_H=self.G_H, G_H_proxy=self.G_H_proxy,
+                                  whole=self.contexts is None, pattern=pattern, gram_max=gram_max)
+        root, meta = self.contexts, dict(self.meta)
+        if root is not None or not identity:
+            meta.update(restricted_from=meta.get("restricted_from", self.data_hash),
+                        n_contexts_full=int(meta.get("n_contexts_full", m)))
+        ctx = None if root is None and identity else (idx if root is None else np.asarray(root)[idx])
+        return replace(self, data_hash=data_hash or self.data_hash, meta=meta, contexts=ctx, **cols)
 
     @property
     def svm_summary(self) -> dict[str, Any]:
@@ -150,14 +212,20 @@ class Theory:
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.data_hash,
                   "certificate": {"holds": self.certificate.holds, "worst": self.certificate.worst,
                                   "worst_index": list(self.certificate.worst_index)},
-                  "dist_mm_tilde": self.dist_mm_tilde, "svm": self.svm_summary,
+                  "dist_mm_tilde": self.dist_mm_tilde, "tilde_optimal": self.tilde_optimal, "svm": self.svm_summary,
                   "svm_info": {} if self.svm is None else dict(self.svm.info), "meta": dict(self.meta)}
         arrays: dict[str, np.ndarray] = {}
         for name in _ARRAYS:
-            a = (None if self.svm is None else self.svm.dual) if name == "dual" else getattr(self, name)
+            a = (None if self.svm is None else self.svm.dual) if name == "dual" else self._array(name)
             if a is not None:
                 arrays[name] = np.asarray(a)
         return save_npz(path, header, arrays)
+
+    def _array(self, name: str) -> np.ndarray | None:
+        """The array field ``name`` (one of the saved arrays)."""
+        return {"L_in": self.L_in, "S_tilde": self.S_tilde, "L_mm": self.L_mm, "W_mm": self.W_mm, "H_mm": self.H_mm,
+                "G_W": self.G_W, "G_H": self.G_H, "G_W_proxy": self.G_W_proxy, "G_H_proxy": self.G_H_proxy,
+                "H_proxy": self.H_proxy, "contexts": self.contexts}[name]
 
 
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
@@ -182,6 +250,7 @@ def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
         certificate=TildeCertificate(bool(cert.get("holds")), float(cert.get("worst", np.nan)),
                                      tuple(int(i) for i in cert.get("worst_index", (-1, -1)))),
         dist_mm_tilde=header.get("dist_mm_tilde"), meta=dict(header.get("meta", {})),
+        tilde_optimal=header.get("tilde_optimal"), H_proxy=arrays.get("H_proxy"), contexts=arrays.get("contexts"),
     )
 
 
@@ -257,7 +326,7 @@ def compute_theory(
         St = pattern.S_tilde
         cert = pattern.certificate
         GWp, GHp = proxy_grams(pattern, which=("W" if V <= gram_max else "") + ("H" if m <= gram_max else ""))
-    L_mm = W = H = GW = GH = None
+    L_mm = W = H = GW = GH = tilde_opt = None
     dist = None
     if svm is not None:
         if np.shape(svm.L) != (V, m):
@@ -267,11 +336,12 @@ def compute_theory(
     if svm is not None:
         L_mm = svm.L
         with threadpool_limits(int(threads)):
-            W, H, GW, GH = _mm_geometry(pattern.reduction, L_mm, gram_max)
-        dist = direction_distance(L_mm, St)
+            W, H, GW, GH, nuc_mm = _mm_geometry(pattern.reduction, L_mm, gram_max)
+        dist = direction_distance(L_mm, St)  # the reduced, scaled S̃ has the singular values of the whole S̃:
+        tilde_opt = tilde_is_optimal(float(pattern.reduction.S_tilde_svd[1].sum()), nuc_mm, bool(cert.holds))
     meta = {"tol": tol, "method": method, "solve": solve, "threads": threads, "versions": versions(),
             "reduced_shape": list(pattern.reduction.shape), "time_limit": time_limit}
-    return Theory(data.hash, Lin, St, svm, L_mm, W, H, GW, GH, GWp, GHp, cert, dist, meta)
+    return Theory(data.hash, Lin, St, svm, L_mm, W, H, GW, GH, GWp, GHp, cert, dist, meta, tilde_opt)
 
 
 def _first_of(group: np.ndarray, n: int) -> np.ndarray:
@@ -282,7 +352,7 @@ def _first_of(group: np.ndarray, n: int) -> np.ndarray:
 
 
 def _mm_geometry(red: Reduction, L_mm: np.ndarray, gram_max: int, rtol: float = 1e-8):
-    """(W_mm, H_mm, G_W, G_H) of an L_mm that is constant on the reduced pattern's blocks, from the SVD of the
+    """(W_mm, H_mm, G_W, G_H, ‖L_mm − 1 mean‖_*) of an L_mm that is constant on the reduced pattern's blocks, from the SVD of the
     reduced, multiplicity-weighted X = diag(√r) L̂ diag(√c) (V' x m'): with X = U Σ Qᵀ, L_mm = Ũ Σ Q̃ᵀ where
     Ũ = E_r diag(r^-½) U and Q̃ = E_c diag(c^-½) Q have orthonormal columns (E_r, E_c: the 0/1 expansions).
     G_W / G_H are None when V / m exceeds ``gram_max``."""
@@ -291,15 +361,18 @@ def _mm_geometry(red: Reduction, L_mm: np.ndarray, gram_max: int, rtol: float = 
     if not np.allclose(red.expand(L_hat), L_mm, rtol=0, atol=1e-9 * max(float(np.abs(L_hat).max(initial=0)), 1.0)):
         W, H = factors(L_mm)  # not constant on the blocks (a solver that returned another optimum): dense SVD
         V, m = W.shape[0], H.shape[1]
-        return W, H, W @ W.T if V <= gram_max else None, H.T @ H if m <= gram_max else None
+        return (W, H, W @ W.T if V <= gram_max else None, H.T @ H if m <= gram_max else None,
+                nuclear_norm_centred(L_mm))
     U, s, Qt = np.linalg.svd(red.scaled(L_hat), full_matrices=False)
+    L_hat_c = L_hat - (red.r @ L_hat) / red.r.sum()  # the columns centred over all V rows (blockwise still)
+    nuc = float(np.linalg.svd(red.scaled(L_hat_c), compute_uv=False).sum())
     k = singular_rank(s, rtol)
     h = np.sqrt(s[:k])
     Wr = U[:, :k] * h / np.sqrt(red.r)[:, None]  # reduced rows of W_mm
     Hr = h[:, None] * Qt[:k] / np.sqrt(red.c)  # reduced columns of H_mm
     GW = (Wr @ Wr.T)[np.ix_(red.row_group, red.row_group)] if red.row_group.size <= gram_max else None
     GH = (Hr.T @ Hr)[np.ix_(red.col_group, red.col_group)] if red.col_group.size <= gram_max else None
-    return Wr[red.row_group], Hr[:, red.col_group], GW, GH
+    return Wr[red.row_group], Hr[:, red.col_group], GW, GH, nuc
 
 
 __all__ = ["Theory", "TheoryLike", "compute_theory", "load_theory", "direction_distance", "FORMAT_NAME", "FORMAT_VERSION"]

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..reprs import short_repr
 from ..data import NTPData
-from ..metrics import Reference, TheoryLike, centred, prediction_point, reference, snapshot_metrics
+from ..metrics import FaceLike, Reference, centred, prediction_point, reference, snapshot_metrics
+from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
 
@@ -80,7 +81,7 @@ def _probe_face(data: NTPData, L_mm: np.ndarray) -> Any:
     return _FACES[key]
 
 
-def face_reference(theory: TheoryLike, data: NTPData, face: Any = "auto", **kw: Any) -> Reference:
+def face_reference(theory: Theory | None, data: NTPData, face: FaceLike | str | None = "auto", **kw: Any) -> Reference:
     """A :func:`ntpgeom.metrics.reference` with the optimal face of NTP-SVM* probed (``face="auto"``: when
     ``ntpgeom.theory.face`` is available, L_mm is solved and V x m <= :data:`FACE_MAX_ENTRIES`, cached per dataset
     and L_mm; or a Face; or None)."""
@@ -110,7 +111,7 @@ def _snap(W: Any, H: Any, L: Any, b: Any) -> dict[str, Any]:
     return {"W": W, "H": H, "L": L, "b": b, "has_bias": b is not None}
 
 
-def first_row_of(data: NTPData, theory: TheoryLike, ref: Reference, first: tuple[Any, Any], *,
+def first_row_of(data: NTPData, theory: Theory, ref: Reference, first: tuple[Any, Any], *,
                  finite_norm: bool = True, n_perm: int = 20, seed: int = 0) -> dict[str, float]:
     """The metrics row of an initialisation ``(W0, H0)`` (to pass as ``first`` to several :func:`assess` calls)."""
     s0 = _snap(first[0], first[1], None, None)
@@ -120,7 +121,7 @@ def first_row_of(data: NTPData, theory: TheoryLike, ref: Reference, first: tuple
 
 def assess(
     data: NTPData,
-    theory: TheoryLike | None = None,
+    theory: Theory | None = None,
     W: Any = None,
     H: Any = None,
     L: Any = None,
@@ -129,7 +130,7 @@ def assess(
     first: tuple[Any, Any] | dict[str, float] | None = None,
     thresholds: Thresholds | None = None,
     finite_norm: bool | str = "auto",
-    face: Any = "auto",
+    face: FaceLike | str | None = "auto",
     ref: Reference | None = None,
     label: str = "model",
     n_perm: int = 20,

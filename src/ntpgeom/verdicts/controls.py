@@ -27,13 +27,12 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
 from ..data import NTPData
-from ..metrics import TheoryLike
-from ..theory import direction_distance, factors
+from ..metrics import FaceLike
+from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
 from .core import SEP_FLOOR, Verdict
 from .judge import CLAIMS, Thresholds
@@ -113,7 +112,7 @@ def _from_L(name: str, L: np.ndarray) -> Control:
     return Control(name, W, H, W @ H, IMPERSONATES[name])
 
 
-def build_controls(data: NTPData, theory: TheoryLike, seed: int = 0) -> list[Control]:
+def build_controls(data: NTPData, theory: Theory, seed: int = 0) -> list[Control]:
     """The fixed set of controls of the module docstring on ``data`` (needs ``theory.L_mm``). Where S̃ is itself
     optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, e.g. Prop. 3's certificate holds) the S̃
     control is a second positive control and impersonates nothing."""
@@ -144,15 +143,15 @@ def init_factors(data: NTPData, seed: int = 0, scale: float = 0.1) -> tuple[np.n
     return scale * rng.standard_normal((data.V, data.V)), scale * rng.standard_normal((data.V, data.m))
 
 
-def run_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresholds: Thresholds | None = None,
-                 finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, list[Verdict]]]:
+def run_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
+                 finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, list[Verdict]]]:
     """Assess every control of :func:`build_controls`: ``[(control name, verdicts)]`` in the table's order."""
     return [(name, a.verdicts) for name, a in assess_controls(data, theory, seed, thresholds=thresholds,
                                                              finite_norm=finite_norm, face=face)]
 
 
-def assess_controls(data: NTPData, theory: TheoryLike, seed: int = 0, *, thresholds: Thresholds | None = None,
-                    finite_norm: bool = True, face: Any = "auto") -> list[tuple[str, Assessment]]:
+def assess_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
+                    finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, Assessment]]:
     """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control; ``face`` as in
     :func:`~ntpgeom.verdicts.assess.face_reference` (None: judged against L_mm, no face probed)."""
     ref = face_reference(theory, data, face)
@@ -261,8 +260,8 @@ class ControlsTable:
         return {"title": self.title, "rows": [v.as_dict() for v in self.rows], "violations": self.violations}
 
 
-def controls_tables(datasets: list[tuple[str, NTPData, TheoryLike]], seed: int = 0, *, finite_norm: bool = True,
-                    face: Any = "auto") -> list[ControlsTable]:
+def controls_tables(datasets: list[tuple[str, NTPData, Theory]], seed: int = 0, *, finite_norm: bool = True,
+                    face: FaceLike | str | None = "auto") -> list[ControlsTable]:
     """One :class:`ControlsTable` per ``(name, data, theory)`` whose L_mm is solved (the others are skipped).
 
     ``finite_norm=False, face=None`` judge every control against the asymptotic ``L_in + R·L_mm`` and L_mm itself,
