@@ -59,6 +59,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from ..data import NTPData
+from ..progress import Progress
 from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
@@ -330,7 +331,7 @@ def run_metrics(
     max_contexts: int = 2000,
     n_perm: int = 20,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     threads: int = 1,
     finite_norm: str = "ends",
     ref: Reference | None = None,
@@ -345,8 +346,8 @@ def run_metrics(
         The theory of ``run.data`` (see :func:`reference`).
     steps : sequence of int, optional
         Which snapshots (default: all).
-    progress : callable, optional
-        Called as ``progress(done, total)`` after each snapshot.
+    progress : Progress, optional
+        Called as ``progress("metrics", done, total)`` after each snapshot (:class:`ntpgeom.progress.Progress`).
     threads : int
         BLAS threads while measuring (default 1: fastest for these sizes; set through threadpoolctl).
     finite_norm : "ends", "all" or "none"
@@ -380,7 +381,7 @@ def run_metrics(
                 row["step"] = float(s)
             rows.append(row)
             if progress is not None:
-                progress(i + 1, len(steps))
+                progress("metrics", i + 1, len(steps))
     return rows_to_table(rows)
 
 
