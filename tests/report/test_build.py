@@ -186,8 +186,10 @@ def test_extra_verdict_tables_use_the_same_macro(tmp_path):
     from ntpgeom.report.html import verdict_view
     from ntpgeom.report.page import render_report
 
-    control = SimpleNamespace(claim="C2", title="C2 on a shuffled model", run="control/shuffled", value=0.31, op=">=",
-                              threshold=0.8, status="FAIL", note="a negative control must fail")
+    from ntpgeom.verdicts.core import make
+
+    control = make("C2", "FAIL", 0.31, 0.8, ">=", "a negative control must fail", title="C2 on a shuffled model",
+                   run="control/shuffled")
     block = SimpleNamespace(title="Controls", rows=[verdict_view(control)])
     html = render_report(_empty_result(tmp_path), extra_tables=[block])
     i = html.index("<h3>Controls</h3>")

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..verdicts.claims import column_labels
+from ..verdicts.core import Verdict
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -112,24 +113,15 @@ def margin_of(value: float, op: str, threshold: float) -> float | None:
     return float(threshold) - float(value) if op in ("<=", "≤") else float(value) - float(threshold)
 
 
-def verdict_view(v: Any, unfinished: str | None = None) -> VerdictView:
-    """The view of any verdict object with ``claim``, ``status``, ``value``, ``threshold`` (and ``op``, ``margin``,
-    ``note``, ``run``, ``title``, ``metric`` where present). ``unfinished``: the run did not finish; the row is
-    marked 'interrupted' and not judged."""
-    op = str(getattr(v, "op", "<="))
-    op_txt = {"<=": "≤", ">=": "≥"}.get(op, op)
-    value = float(getattr(v, "value", float("nan")))
-    thr = float(getattr(v, "threshold", float("nan")))
-    margin = getattr(v, "margin", None)
-    margin = margin_of(value, op, thr) if margin is None else float(margin)
-    status = getattr(v, "status", "n/a")
-    status = str(getattr(status, "value", status))  # a Status enum or a plain string
-    note = str(getattr(v, "note", "") or "")
+def verdict_view(v: Verdict, unfinished: str | None = None) -> VerdictView:
+    """The view of a :class:`~ntpgeom.verdicts.Verdict` (its title as the claim, its metric as the quantity).
+    ``unfinished``: the run did not finish; the row is marked 'interrupted' and not judged."""
+    status, note = v.status, v.note
     if unfinished:
         status, note = "interrupted", f"{unfinished}; not judged" + (f" ({note})" if note else "")
-    return VerdictView(run=str(getattr(v, "run", "")), claim=str(getattr(v, "title", None) or getattr(v, "claim", "")),
-                       quantity=str(getattr(v, "metric", "") or ""), value=value, op=op_txt, threshold=thr,
-                       margin=margin, status=status, css=STATUS_CSS.get(status, "na"), note=note)
+    return VerdictView(run=v.run, claim=v.title or v.claim, quantity=v.metric, value=float(v.value),
+                       op={"<=": "≤", ">=": "≥"}.get(v.op, v.op), threshold=float(v.threshold),
+                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note)
 
 
 @dataclass(frozen=True)
