@@ -84,6 +84,12 @@ def _verdict(name: str, status: str, value: float, threshold: float, note: str, 
                 run=run)
 
 
+def _columns(row: Row, name: str) -> tuple[float, float, float]:
+    """(statistic, distance to the rival, resolution) of a "converges to X, not Y" claim, by the registry's columns."""
+    c = CLAIMS[name]
+    return _g(row, c.statistic), _g(row, c.rival_column), _g(row, c.separation_column)
+
+
 def _loss(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     gap = _g(row, "gap")
     st = "pass" if gap <= th.loss else "FAIL"
@@ -101,7 +107,7 @@ def _trend(row: Row, first: Row | None) -> tuple[str, str]:
 
 
 def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
-    d, dr, sep = _g(row, "dir_pred"), _g(row, "dir_pred_rival"), _g(row, "pred_sep")
+    d, dr, sep = _columns(row, "C1")
     x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
     st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
     ts, tnote = _trend(row, first)
@@ -166,7 +172,7 @@ def _c4(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
 
 
 def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
-    d, dt, sep = _g(row, "dir_perp_face"), _g(row, "dir_perp_tilde"), _g(row, "sep_mm_tilde")
+    d, dt, sep = _columns(row, "L_mm")
     if not math.isfinite(d):
         return _verdict("L_mm", "n/a", float("nan"), th.L_mm, "L_mm not solved: only the S̃ proxy is known", run)
     st, note = discriminate(d, dt, sep, th.L_mm, th.L_mm_family)
