@@ -216,7 +216,7 @@ def kernel_bench(n: int, vocab: int, T1: int, repeats: int) -> dict:
     them, partition-then-sort, the in-memory kernel (``count_windows``, as ``from_tokens``) and the streaming
     engines' map kernel (``window_table``: packed contexts, one SIMD sort). Medians of ``repeats``."""
     from ntpgeom.data import count_windows
-    from ntpgeom.data.engines.kernel import count_keys_partitioned, count_keys_sort
+    from count_kernels import count_keys_partitioned, count_keys_sort  # benchmarks/, beside this script
     from ntpgeom.data.engines.packed import bits_for, window_table
 
     ids = zipf_markov(n, vocab, np.random.default_rng(0)).astype(np.int64)

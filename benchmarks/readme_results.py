@@ -20,7 +20,7 @@ from pathlib import Path
 from ntpgeom._io import write_text_atomic
 from ntpgeom.metrics import load_table
 from ntpgeom.report.html import num as _num  # the report's one number format
-from ntpgeom.verdicts import CLAIMS as JUDGE_CLAIMS
+from ntpgeom.verdicts import TITLES
 from ntpgeom.verdicts.controls import IMPERSONATES
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -65,7 +65,7 @@ def results_markdown(out: Path) -> str:
     total = sum(counts.values())
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     ctl = rep.get("tables", {})
-    key = {title: claim for claim, title in JUDGE_CLAIMS.items()}  # the page's rows carry the claim's title
+    key = {title: claim for claim, title in TITLES.items()}  # the page's rows carry the claim's title
     impostors = [r for rows in ctl.values() for r in rows
                  if key.get(r.get("claim"), r.get("claim")) in IMPERSONATES.get(str(r.get("run", "")).split("/", 1)[-1], ())]
     passed = [f"{r['run']} {r['claim']}" for r in impostors if r.get("status") == "pass"]

@@ -71,3 +71,57 @@ def test_rich_bar_ends_at_the_last_step() -> None:
             bar.update(k, 10, f"x {k}")
     text = out.getvalue()
     assert "lstm" in text and "10/10" in text and "x 10" in text
+
+
+# ----------------------------------------------------------------------------------- the one progress protocol
+def _entry_points():
+    import ntpgeom
+    from ntpgeom.data.engines import build_corpus
+    from ntpgeom.data.tokenize import encode
+    from ntpgeom.metrics import run_metrics
+    from ntpgeom.report import build_report
+
+    out = [("train", ntpgeom.train), ("from_text", ntpgeom.from_text), ("build_corpus", build_corpus),
+           ("encode", encode), ("run_metrics", run_metrics), ("build_report", build_report)]
+    if importlib.util.find_spec("transformers") is not None:
+        from ntpgeom.probe.extract import extract
+        from ntpgeom.probe.run import probe
+
+        out += [("probe", probe), ("extract", extract)]
+    return out
+
+
+def test_every_progress_parameter_is_the_one_protocol() -> None:
+    import inspect
+
+    for name, fn in _entry_points():
+        ann = inspect.signature(fn).parameters["progress"].annotation
+        text = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+        assert text.replace(" ", "") in ("Progress|None", "Optional[Progress]", "Progress"), (name, ann)
+
+
+def test_protocol_members_accept_every_call_shape() -> None:
+    from ntpgeom.progress import Progress, from_counts, from_messages, printer, silent
+
+    counts, messages, out = [], [], io.StringIO()
+    callbacks = [silent, printer(out), from_counts(lambda d, t: counts.append((d, t))), from_messages(messages.append),
+                 ProgressBar("x", kind="lines", stream=out, every_seconds=0)]
+    for cb in callbacks:
+        assert isinstance(cb, Progress)
+        cb("reading")
+        cb("train", 2, 5)
+        cb("train", 5, 5, {"gap": 0.25, "norm_L": 3.0})
+    assert counts == [(2, 5), (5, 5)] and messages == ["reading", "train", "train"]
+    lines = out.getvalue().splitlines()
+    assert [ln.split("] ", 1)[1] for ln in lines[:3]] == ["reading", "train 2/5", "train 5/5"]  # printer
+    assert lines[3:] == ["x: step 2/5", "x: step 5/5  gap 0.25  norm_L 3"]  # the bar: counted calls, numbers beside
+
+
+def test_training_callback_ignores_uncounted_calls() -> None:
+    from ntpgeom.train.progress import training_callback
+
+    out = io.StringIO()
+    cb = training_callback(ProgressBar("ufm", kind="lines", stream=out, every_seconds=0))
+    cb("loading")
+    cb("train", 3, 3, {"gap": 1e-3, "norm_L": 2.0})
+    assert out.getvalue().splitlines() == ["ufm: step 3/3  CE-H 1.000e-03  |L| 2"]

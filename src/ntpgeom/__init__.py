@@ -43,7 +43,8 @@ _LAZY = {
     "SolverWarning": "theory", "TildeCertificate": "theory", "Status": "theory", "SolverStats": "theory",
     "TheoryLike": "theory",
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
-    "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train",
+    "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train", "RunStatus": "status",
+    "StopReason": "status",
     # metrics
     "snapshot_metrics": "metrics", "run_metrics": "metrics", "corr_map": "metrics", "sim_ssim": "metrics",
     "pearson": "metrics", "collapse_index": "metrics", "collapse_baseline": "metrics", "gram_distance": "metrics",

@@ -111,3 +111,50 @@ def check_solver_options(tol: Any = 1e-6, max_iter: Any = 1, threads: Any = 1, c
 
 
 __all__ = ["Status", "SolverStats", "check_solver_options"]
+
+
+class RunStatus(str, Enum):
+    """Where a training run stands (``config.json``'s ``status``). A ``str`` enum: ``RunStatus.DONE == "done"``,
+    and it serialises to JSON as its value, so run folders read the same as with bare strings.
+
+    - ``RUNNING``: training, or killed without a chance to say so (resumable from its last checkpoint).
+    - ``DONE``: stopped by design (``max_steps`` or ``tol``).
+    - ``STOPPED``: stopped because the loss became non-finite.
+    - ``INTERRUPTED``: Ctrl-C; checkpointed at the step reached, resumable.
+    - ``FAILED``: a write failed; resumable from the last checkpoint.
+    """
+
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__  # f"{RunStatus.DONE}" == "done" on every Python version
+
+    @property
+    def finished(self) -> bool:
+        """True when the run reached its end by design (its verdicts can be judged)."""
+        return self is RunStatus.DONE
+
+
+class StopReason(str, Enum):
+    """Why a training run stopped (``config.json``'s ``stop_reason``; null while running). A ``str`` enum like
+    :class:`RunStatus`."""
+
+    MAX_STEPS = "max_steps"
+    TOL = "tol"
+    INTERRUPTED = "interrupted"
+    NONFINITE = "nonfinite"
+    WRITE_FAILED = "write_failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+__all__ += ["RunStatus", "StopReason"]

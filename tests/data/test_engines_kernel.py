@@ -1,4 +1,4 @@
-"""The engines' counting kernel: exact merges of wide keys, lexicographic packing, partition-then-sort counting."""
+"""The engines' counting kernel: exact merges of wide keys, lexicographic packing, partitioning."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntpgeom.data.engines.kernel import (
-    count_keys_partitioned, count_keys_sort, merge_rows, pack_words, partition_of, split_by_partition,
-)
+from ntpgeom.data.engines.kernel import merge_rows, pack_words, partition_of, split_by_partition
 
 rows_st = st.integers(1, 6).flatmap(lambda w: st.lists(
     st.tuples(st.lists(st.integers(0, 2**20), min_size=w, max_size=w), st.integers(0, 2**20), st.integers(1, 5)),
@@ -57,13 +55,3 @@ def test_partitions_keep_each_context_whole_and_cover_all_rows():
         for row in map(tuple, c):
             assert seen.setdefault(row, p) == p
     assert len(set(partition_of(ctx, 7).tolist())) > 1
-
-
-@settings(max_examples=30)
-@given(st.lists(st.integers(0, 2**40 - 1), min_size=1, max_size=300), st.integers(1, 12))
-def test_partitioned_counting_equals_one_sort_and_a_counter(keys, bucket_bits):
-    k = np.array(keys, dtype=np.uint64)
-    u1, c1 = count_keys_sort(k)
-    u2, c2 = count_keys_partitioned(k, 40, bucket_bits)
-    assert np.array_equal(u1, u2) and np.array_equal(c1, c2)
-    assert dict(zip(u1.tolist(), c1.tolist())) == Counter(keys)

@@ -112,8 +112,8 @@ def test_run_metrics_and_table_roundtrip(tmp_path):
     run = SimpleNamespace(data=data, steps=[0, 10, 20], path=None,
                           snapshot=lambda s: {"step": s, "W": snaps[s][0], "H": snaps[s][1], "L": th.L_in + snaps[s][0] @ snaps[s][1]})
     seen = []
-    table = run_metrics(run, th, progress=lambda i, n: seen.append((i, n)))
-    assert seen[-1] == (3, 3)
+    table = run_metrics(run, th, progress=lambda stage, i=None, n=None, numbers=None: seen.append((stage, i, n)))
+    assert seen == [("metrics", 1, 3), ("metrics", 2, 3), ("metrics", 3, 3)]
     assert table["step"].tolist() == [0, 10, 20]
     assert np.all(np.diff(table["gap"]) < 0)  # larger scale along S̃: loss closer to ℋ
     pq, js = save_table(table, tmp_path / "metrics", meta={"data_hash": data.hash})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -182,6 +183,12 @@ def test_cli_writes_report(tmp_path, tiny_models, corpus_file):
     assert res.exit_code == 0, res.output
     html = (out / "index.html").read_text()
     assert "subspace collapse" in html and "data:image/png;base64" in html
+    from ntpgeom.report.html import STATUS_CSS
+    from ntpgeom.verdicts import CLAIMS
+
+    cells = re.findall(r'<td class="(\w+)">(pass|FAIL|inconclusive|n/a)</td>', html)
+    assert len(cells) == len(CLAIMS)  # one coloured status cell per claim, coloured by the status itself
+    assert all(css == STATUS_CSS[status] for css, status in cells) and any(css != "na" for css, _ in cells)
     assert (out / "figures" / "probe_geometry.png").stat().st_size > 1000
     assert (out / "figures" / "probe_logits.png").stat().st_size > 1000
     assert "verified" in html

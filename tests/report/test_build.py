@@ -40,7 +40,7 @@ def test_report_folder_contents(shared, page):
     assert len(pngs) == 7 and len(imgs) == 7  # 6 comparison figures + the run's heatmaps, every one embedded
     assert "src=\"http" not in html and "href=\"http" not in html
     for claim in CLAIMS.values():
-        assert html_escape(claim, quote=False) in html, claim
+        assert html_escape(claim.title, quote=False) in html, claim.title
     rows = json.loads((report / "verdicts.json").read_text())
     assert {r["claim"] for r in rows} == set(CLAIMS)
     assert all(r["judged"] and r["status"] in ("pass", "FAIL", "inconclusive", "n/a") for r in rows)
@@ -93,9 +93,11 @@ def test_page_carries_its_provenance(shared, page):
 def test_metrics_table_has_readable_columns_and_a_legend(page):
     _, html = page
     head = re.search(r'<table class="metrics">\s*<tr>(.*?)</tr>', html, re.S).group(1)
-    assert "slr_resid" not in head and "softlabel_rel" not in head
-    assert "C1: residual" in head and "C4: soft labels" in head
-    assert '<dl class="legend">' in html and "<dt>C1: residual</dt>" in html
+    assert "slr_resid" not in head and "softlabel_rel" not in head and "dir_pred" not in head
+    for claim in CLAIMS.values():  # each claim's judged column carries the registry's label, in the legend too
+        label = html_escape(claim.label, quote=False)
+        assert label in head and f"<dt>{label}</dt>" in html, claim.name
+    assert "C1: residual" not in html  # C1 is judged on dir_pred, not on the sparse-plus-low-rank residual
 
 
 def test_interrupted_run_is_marked_and_not_judged(shared):
@@ -184,8 +186,10 @@ def test_extra_verdict_tables_use_the_same_macro(tmp_path):
     from ntpgeom.report.html import verdict_view
     from ntpgeom.report.page import render_report
 
-    control = SimpleNamespace(claim="C2", title="C2 on a shuffled model", run="control/shuffled", value=0.31, op=">=",
-                              threshold=0.8, status="FAIL", note="a negative control must fail")
+    from ntpgeom.verdicts.core import make
+
+    control = make("C2", "FAIL", 0.31, 0.8, ">=", "a negative control must fail", title="C2 on a shuffled model",
+                   run="control/shuffled")
     block = SimpleNamespace(title="Controls", rows=[verdict_view(control)])
     html = render_report(_empty_result(tmp_path), extra_tables=[block])
     i = html.index("<h3>Controls</h3>")
@@ -206,7 +210,7 @@ def test_cli_report_controls_judge_the_impostors(shared, tmp_path, capsys):
     (title, rows), = tables.items()
     assert title.startswith("Controls: ")
     by: dict[str, dict[str, str]] = {}
-    key = {title: claim for claim, title in CLAIMS.items()}  # the page's rows carry the claim's title
+    key = {c.title: name for name, c in CLAIMS.items()}  # the page's rows carry the claim's title
     for r in rows:
         by.setdefault(r["run"].split("/", 1)[1], {})[key[r["claim"]]] = r["status"]
     assert set(by["positive"].values()) == {"pass"} and len(by) >= 6

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from ntpgeom.report.html import margin_of, num, verdict_view
 from ntpgeom.report.provenance import collect, command_line
 from ntpgeom.report.terminal import verdict_table_text
+from ntpgeom.verdicts.core import make
 
 
 def test_num_uses_one_format():
@@ -29,22 +29,21 @@ def test_num_round_trips_to_three_significant_places(x):
 def test_margin_sign_and_interrupted_rows():
     assert margin_of(0.2, "<=", 0.35) == pytest.approx(0.15) and margin_of(0.7, ">=", 0.8) == pytest.approx(-0.1)
     assert margin_of(float("nan"), "<=", 0.35) is None
-    old = SimpleNamespace(claim="C1", title="C1 sparse", run="a/ufm", metric="resid", value=0.5, op="<=",
-                          threshold=0.35, status="FAIL", note="")
+    old = make("C1", "FAIL", 0.5, 0.35, "<=", title="C1 sparse", metric="resid", run="a/ufm")
     v = verdict_view(old)
-    assert (v.status, v.css, v.op) == ("FAIL", "FAIL", "≤") and v.margin == pytest.approx(-0.15)
+    assert (v.status, v.css, v.op, v.claim, v.quantity) == ("FAIL", "FAIL", "≤", "C1 sparse", "resid")
+    assert v.margin == pytest.approx(-0.15) == margin_of(0.5, "<=", 0.35)
     v = verdict_view(old, unfinished="run interrupted at step 12")
     assert v.status == "interrupted" and "not judged" in v.note and "step 12" in v.note
-    # the new verdict type: its own margin and a Status enum with .value are read as they are
-    new = SimpleNamespace(claim="C2", run="b", value=0.9, threshold=0.8, margin=0.1,
-                          status=SimpleNamespace(value="inconclusive"), note="S̃ as near as L_mm")
+    new = make("C2", "inconclusive", 0.9, 0.8, ">=", "S̃ as near as L_mm", run="b")  # no title: the claim's key
     v = verdict_view(new)
-    assert v.status == "inconclusive" and v.css == "inconclusive" and v.margin == 0.1 and v.claim == "C2"
+    assert v.status == "inconclusive" and v.css == "inconclusive" and v.margin == pytest.approx(0.1) and v.claim == "C2"
+    assert math.isnan(verdict_view(make("C3", "pass", float("nan"), 0.1, "<=")).margin)  # n/a: no margin
 
 
 def test_terminal_table_shows_margins_and_statuses():
-    rows = [verdict_view(SimpleNamespace(claim="C1", run="x/ufm", value=0.2, op="<=", threshold=0.35, status="pass")),
-            verdict_view(SimpleNamespace(claim="C2", run="x/ufm", value=0.7, op=">=", threshold=0.8, status="FAIL"))]
+    rows = [verdict_view(make("C1", "pass", 0.2, 0.35, "<=", run="x/ufm")),
+            verdict_view(make("C2", "FAIL", 0.7, 0.8, ">=", run="x/ufm"))]
     text = verdict_table_text(rows)
     assert "+0.150" in text and "−0.100" in text and "pass" in text and "FAIL" in text and "margin" in text
 

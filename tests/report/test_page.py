@@ -8,6 +8,7 @@ import pytest
 
 from ntpgeom.report.html import verdict_view
 from ntpgeom.report.page import seed_group, seed_rows
+from ntpgeom.verdicts.core import make
 
 
 def test_seed_group_reads_reproduce_labels_only():
@@ -16,8 +17,7 @@ def test_seed_group_reads_reproduce_labels_only():
 
 
 def _run(label: str, value: float, status: str, unfinished: str | None = None):
-    v = verdict_view(SimpleNamespace(claim="C1", title="C1 sparse", run=label, value=value, op="<=", threshold=0.35,
-                                     status=status), unfinished)
+    v = verdict_view(make("C1", status, value, 0.35, "<=", title="C1 sparse", run=label), unfinished)
     return SimpleNamespace(label=label, views=[v])
 
 

@@ -124,3 +124,12 @@ def test_device_auto_rule_by_parameters_times_contexts(small):
             choose_device(dataclasses.replace(ufm_a, device="cuda"), small)
     with pytest.raises(TrainError, match="device"):
         choose_device(dataclasses.replace(ufm_a, device="bogus"), small)
+
+
+def test_device_help_states_the_auto_threshold_the_code_uses():
+    import dataclasses
+    import re
+
+    help_ = next(f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == "device")
+    number = re.search(r">= ([0-9.e+]+)", help_).group(1)
+    assert float(number) == AUTO_CUDA_WORK

@@ -42,7 +42,7 @@ def stages(enabled: bool = True) -> Iterator[Callable[..., None]]:
                   TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("starting", total=None)
 
-        def say(stage: str, done: int | None = None, total: int | None = None) -> None:
+        def say(stage: str, done: int | None = None, total: int | None = None, numbers: Any = None) -> None:
             bar.update(task, description=stage, completed=done or 0, total=total)
 
         yield say

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
+from ..progress import Progress
 from ._common import err_console, print_json
 
 
@@ -93,13 +94,13 @@ def probe_command(
 
 
 @contextmanager
-def _bar(as_json: bool) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+def _bar(as_json: bool) -> Iterator[tuple[Callable[[str], None], Progress]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True, disable=as_json and not err_console.is_terminal) as bar:
         task = bar.add_task("loading", total=None)
-        yield (lambda s: bar.update(task, description=s)), (lambda d, t: bar.update(task, completed=d, total=t))
+        yield (lambda s: bar.update(task, description=s)), (lambda s, d=None, t=None, n=None: bar.update(task, completed=d, total=t))
 
 
 def _write(result: Any, out: Path, no_report: bool, started: float, stage: Callable[[str], None]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,13 +16,13 @@ import scipy.sparse as sp
 from .. import validate
 from .._io import note_input, os_reason
 from ..errors import NTPDataError
+from ..progress import Progress
 from .counts import as_count_matrix
 from .dataset import NTPData
 from .prefixes import from_tokens_by_length
 from .tokenize import encode
 from .windows import count_windows, segments
 
-Progress = Callable[..., None] | None  # progress(stage, done=None, total=None)
 
 BOM = "\ufeff"
 
@@ -320,7 +320,7 @@ def from_text(
     doc_sep: str = "blank",
     lowercase: bool = False,
     output_vocab: str = "observed",
-    progress: Progress = None,
+    progress: Progress | None = None,
     **filters: Any,
 ) -> NTPData:
     """Tokenise a text (a string, or a path to a UTF-8 file) and count its next-token statistics.
@@ -359,7 +359,7 @@ def from_text(
     if not docs:
         raise NTPDataError(f"the corpus {source} is empty (no non-blank text)")
     say("tokenising", 0, len(docs))
-    enc = encode(docs, tokenizer, progress=lambda done, total: say("tokenising", done, total))
+    enc = encode(docs, tokenizer, progress=say)
     if enc.ids.size == 0:
         raise NTPDataError(f"the corpus {source} has no tokens after tokenising with {tokenizer!r}")
     say("counting")

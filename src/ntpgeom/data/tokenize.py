@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import NTPDataError
+from ..progress import Progress
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -41,10 +42,11 @@ class Encoded:
     spec: str
 
 
-def encode(docs: Sequence[str], spec: str = "word", progress: Callable[[int, int], None] | None = None) -> Encoded:
+def encode(docs: Sequence[str], spec: str = "word", progress: Progress | None = None) -> Encoded:
     """Tokenise ``docs`` with the tokenizer named by ``spec`` (see :data:`TOKENIZER_HELP`).
 
-    ``progress(done, total)`` is called as chunks of documents are tokenised.
+    ``progress("tokenising", done, total)`` (:class:`ntpgeom.progress.Progress`) is called as chunks of documents
+    are tokenised.
     """
     if not isinstance(spec, str) or not spec:
         raise NTPDataError(f"unknown tokenizer {spec!r}; use {TOKENIZER_HELP}")
@@ -76,13 +78,13 @@ def bpe_size(spec: str | None) -> int | None:
 _CHUNK = 2000  # documents per progress update
 
 
-def _chunked(docs: Sequence[str], fn: Callable[[Sequence[str]], list], progress: Callable[[int, int], None] | None) -> list:
-    """``fn`` applied to consecutive chunks of ``docs``, concatenated; reports ``progress(done, total)``."""
+def _chunked(docs: Sequence[str], fn: Callable[[Sequence[str]], list], progress: Progress | None) -> list:
+    """``fn`` applied to consecutive chunks of ``docs``, concatenated; reports ``progress("tokenising", done, total)``."""
     out: list = []
     for lo in range(0, len(docs), _CHUNK):
         out += fn(docs[lo : lo + _CHUNK])
         if progress is not None:
-            progress(min(lo + _CHUNK, len(docs)), len(docs))
+            progress("tokenising", min(lo + _CHUNK, len(docs)), len(docs))
     return out
 
 
@@ -101,7 +103,7 @@ def _encode_by_frequency(token_lists: list[list[str]], spec: str) -> Encoded:
     return Encoded(ids, doc_ids, tuple(uniq[order].tolist()), spec)
 
 
-def _encode_with(tok, docs: Sequence[str], spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+def _encode_with(tok, docs: Sequence[str], spec: str, progress: Progress | None) -> Encoded:
     encs = _chunked(list(docs), lambda c: tok.encode_batch(list(c), add_special_tokens=False), progress)
     lengths = np.array([len(e.ids) for e in encs], dtype=np.int64)
     ids = np.fromiter((i for e in encs for i in e.ids), dtype=np.int64, count=int(lengths.sum()))
@@ -124,14 +126,14 @@ def train_bpe(docs: Sequence[str], vocab_size: int) -> str:
     return tok.to_str()
 
 
-def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+def _encode_bpe(docs: Sequence[str], vocab_size: int, spec: str, progress: Progress | None) -> Encoded:
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_str(train_bpe(docs, vocab_size))
     return _encode_with(tok, docs, spec, progress)
 
 
-def _encode_tokenizers_file(docs: Sequence[str], path: Path, spec: str, progress: Callable[[int, int], None] | None) -> Encoded:
+def _encode_tokenizers_file(docs: Sequence[str], path: Path, spec: str, progress: Progress | None) -> Encoded:
     from tokenizers import Tokenizer
 
     if not path.is_file():

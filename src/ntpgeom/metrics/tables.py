@@ -11,32 +11,38 @@ minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared 
 
 ====================  ==================================================================================================
 ``step``              training step of the snapshot
-``ce``, ``gap``       ``CE(L_k)`` and the loss gap ``CE(L_k) − ℋ``
+``ce``, ``gap``       ``CE(L_k)`` and the loss gap ``CE(L_k) − ℋ`` (``gap``: judged by the loss claim)
 ``norm_W/H/L``        Frobenius norms ``‖Ẇ_k‖``, ``‖Ḣ_k‖``, ``‖L_k‖`` (centred W, visible H, centred L)
 ``softlabel_err``     ``‖P_F(L_k) − L_in‖_F`` (soft-label recovery); ``softlabel_rel`` divides by ``‖L_in‖_F``
+                      (C4's statistic)
 ``dir_mm``            ``‖L_k/‖L_k‖ − L_mm/‖L_mm‖‖_F``; ``dir_perp_mm`` the same for ``P_⊥(L_k)``
 ``dir_tilde``         the same against S̃ (the proxy); ``dir_perp_tilde`` for ``P_⊥(L_k)``
 ``slr_R, slr_resid``  sparse plus low-rank fit ``L_k − L_in ≈ R·L_ref`` (L_ref = L_mm, else S̃): the scale R and the
-                      relative residual ``‖L_k − L_in − R L_ref‖ / ‖L_k − L_in‖``
+                      relative residual ``‖L_k − L_in − R L_ref‖ / ‖L_k − L_in‖`` (descriptive: C1 judges
+                      ``dir_pred``)
 ``gram_W_mm``         ``gram_distance(Ẇ Ẇᵀ, G_W)`` with Ẇ = W centred over tokens; ``gram_H_mm`` for ``HᵀH`` vs G_H;
                       ``gram_W_proxy``/``gram_H_proxy`` against the S̃ proxy Grams
 ``sim_*``/``pearson_*``  agreement (SSIM structure term, ε = 1e-5 / Pearson) of corr(Ẇᵀ) and corr(Ḣ) with the
                       predicted corr maps (``_mm``: from L_mm's Grams; ``_proxy``: from S̃'s), **off the diagonal**
                       (the unit diagonal is shared by every model)
 ``norm_nuc``          ``‖L_k‖_*``, the norm B whose prediction L̂_B the snapshot is judged against
-``dir_pred``          ``dir(L_k, L̂_B)``: the finite-norm prediction (path point, ``pred_is_path`` = 1) or the
-                      asymptotic ``L_in + R·L_ref`` (``pred_is_path`` = 0); ``dir_pred_rival`` against the rival
-                      ``L_in + r·S̃``; ``pred_sep`` = dir(L̂_B, rival), the resolution between the two
-``offp_W/H``          off-diagonal Pearson of corr(Ẇᵀ) / corr(Ḣ) with the maps of L̂_B's factors; ``*_null``(``_std``)
-                      its permutation baseline; ``*_rival`` with the rival's maps; ``*_sep`` prediction vs rival maps
-``dir_perp_face``     distance of ``P_⊥(L_k)`` to the optimal face of NTP-SVM* (= ``dir_perp_mm`` when the face is a
-                      point or was not probed; S̃ counts as a face point when it is optimal); ``sep_mm_tilde`` the
-                      same for S̃ (0 when S̃ is optimal);
-                      ``face_diameter`` its diameter
-``collapse_H``        :func:`collapse_index` of Ḣ by support group; ``collapse_Lperp`` of ``P_⊥(L_k)``;
-                      ``*_base`` the random-grouping baseline mean (``*_base_std`` its std)
+``dir_pred``          C1's statistic, ``dir(L_k, L̂_B)``: the finite-norm prediction (path point,
+                      ``pred_is_path`` = 1) or the asymptotic ``L_in + R·L_ref`` (``pred_is_path`` = 0);
+                      ``dir_pred_rival`` against the rival ``L_in + r·S̃``; ``pred_sep`` = dir(L̂_B, rival), the
+                      resolution between the two
+``offp_W/H``          C2's statistic: off-diagonal Pearson of corr(Ẇᵀ) / corr(Ḣ) with the maps of L̂_B's factors;
+                      ``*_null``(``_std``) its permutation baseline; ``*_rival`` with the rival's maps; ``*_sep``
+                      prediction vs rival maps
+``dir_perp_face``     L_mm's statistic: distance of ``P_⊥(L_k)`` to the optimal face of NTP-SVM* (= ``dir_perp_mm``
+                      when the face is a point or was not probed; S̃ counts as a face point when it is optimal);
+                      ``sep_mm_tilde`` the same for S̃ (0 when S̃ is optimal); ``face_diameter`` its diameter
+``collapse_H``        :func:`collapse_index` of Ḣ by support group (C3 judges it over ``collapse_H_base``);
+                      ``collapse_Lperp`` of ``P_⊥(L_k)``; ``*_base`` the random-grouping baseline mean
+                      (``*_base_std`` its std)
 ``nc1 .. nc4``        neural-collapse measures, one-hot data only (:func:`neural_collapse`)
 ====================  ==================================================================================================
+
+Which column each claim judges, and how: :data:`ntpgeom.verdicts.CLAIMS` (``Claim.columns``, ``Claim.rule``).
 
 For large m the m x m quantities (Gram of H, corr(H)) are measured on a fixed, seeded subset of at most
 ``max_contexts`` contexts (recorded as ``n_contexts_sampled``); every other column uses all contexts. A snapshot
@@ -55,6 +61,7 @@ import numpy as np
 
 from ..data import NTPData
 from ..theory import Theory
+from ..progress import Progress
 from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
@@ -328,7 +335,7 @@ def run_metrics(
     max_contexts: int = 2000,
     n_perm: int = 20,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     threads: int = 1,
     finite_norm: str = "ends",
     ref: Reference | None = None,
@@ -343,8 +350,8 @@ def run_metrics(
         The theory of ``run.data`` (see :func:`reference`).
     steps : sequence of int, optional
         Which snapshots (default: all).
-    progress : callable, optional
-        Called as ``progress(done, total)`` after each snapshot.
+    progress : Progress, optional
+        Called as ``progress("metrics", done, total)`` after each snapshot (:class:`ntpgeom.progress.Progress`).
     threads : int
         BLAS threads while measuring (default 1: fastest for these sizes; set through threadpoolctl).
     finite_norm : "ends", "all" or "none"
@@ -378,7 +385,7 @@ def run_metrics(
                 row["step"] = float(s)
             rows.append(row)
             if progress is not None:
-                progress(i + 1, len(steps))
+                progress("metrics", i + 1, len(steps))
     return rows_to_table(rows)
 
 

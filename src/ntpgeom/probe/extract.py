@@ -16,15 +16,15 @@ running mean and d x d second moment of the hidden states of all m contexts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import validate
 from ..data import NTPData, from_tokens, split_documents
+from ..progress import Progress
 from .model import LoadedModel, ProbeError
 
-Progress = Callable[[int, int], None] | None
 
 
 # ----------------------------------------------------------------------------- tokenisation
@@ -247,7 +247,7 @@ def extract(
     *,
     batch_size: int = 64,
     keep: np.ndarray | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
 ) -> Extraction:
     """Run the model once per context and collect (H, L on ``rows``, full-vocabulary logsumexp), checking L = W H + b.
 
@@ -267,8 +267,8 @@ def extract(
         Contexts per forward pass.
     keep : int array, shape (N,), optional
         Sorted context indices whose H, L, lse are kept (default: all m).
-    progress : callable(done, total), optional
-        Called after each batch with the number of contexts done.
+    progress : Progress, optional
+        Called as ``progress("forward passes", done, m)`` after each batch (:class:`ntpgeom.progress.Progress`).
     """
     import torch
 
@@ -316,7 +316,7 @@ def extract(
                     lse[p[sel]] = torch.logsumexp(logits, dim=-1).double().cpu().numpy()[sel]
                 done += idx.size
                 if progress is not None:
-                    progress(done, m)
+                    progress("forward passes", done, m)
     finally:
         handle.remove()
     kept = np.flatnonzero(pos >= 0)

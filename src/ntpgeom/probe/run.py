@@ -22,7 +22,7 @@ from ..errors import FormatError, OutputError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
 from ..theory import Theory, support_pattern
-from ..progress import ProgressBar
+from ..progress import Progress, ProgressBar
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -178,7 +178,7 @@ def probe(
     theory: str | Path | Theory | None = None,
     n_perm: int = 20,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     stage: Callable[[str], None] | None = None,
     verbose: bool = False,
 ) -> ProbeResult:
@@ -211,8 +211,8 @@ def probe(
         computing one.
     n_perm, seed
         Random-grouping baseline of the collapse index, and the seed of every draw.
-    progress : callable(done, total), optional
-        Forward-pass progress.
+    progress : Progress, optional
+        Forward-pass progress: ``progress("forward passes", done, total)`` (:class:`ntpgeom.progress.Progress`).
     stage : callable(str), optional
         Called with the name of each stage.
     verbose : bool
@@ -256,7 +256,7 @@ def probe(
     say(f"forward passes over {data.m} contexts")
     try:
         ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, keep=idx,
-                                 progress=progress or (bar.update if bar is not None else None))
+                                 progress=progress or bar)
     finally:
         if bar is not None:
             bar.close()

@@ -32,6 +32,7 @@ from .._io import atomic_path, write_json_atomic, write_text_atomic
 from ..data import NTPData
 from ..metrics import restrict, run_metrics, save_table
 from ..metrics.restrict import snapshot_contexts
+from ..progress import Progress
 from . import figures as F
 from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
@@ -40,7 +41,6 @@ from .style import output
 from ..verdicts import controls_tables
 from .verdicts import THRESHOLDS, judge
 
-Progress = Callable[[str], None] | None
 
 from ..errors import ReportError  # noqa: E402  (defined in errors.py; re-exported here)
 
@@ -76,7 +76,7 @@ def build_report(
     title: str = "ntpgeom report",
     intro: str = "",
     max_contexts: int = 2000,
-    progress: Progress = None,
+    progress: Progress | None = None,
     extra: Mapping[str, Any] | None = None,
     names: Mapping[str, str] | None = None,
     overwrite: bool = False,

@@ -135,7 +135,8 @@ def fig_norms(series: Sequence[Series], path: str | Path) -> Path:
 
 
 def fig_softlabel(series: Sequence[Series], path: str | Path, thresholds: Thresholds = None) -> Path:
-    """Soft-label recovery ``‖P_F(L_k) − L_in‖ / ‖L_in‖`` and the sparse-plus-low-rank residual over training."""
+    """Soft-label recovery ``‖P_F(L_k) − L_in‖ / ‖L_in‖`` (C4) and C1's statistic ``dir_pred`` (the direction distance
+    to the finite-norm prediction) over training."""
     with styled():
         fig = new_figure(9.0, 3.5)
         a1, a2 = fig.subplots(1, 2)

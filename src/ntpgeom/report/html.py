@@ -16,17 +16,22 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..verdicts.claims import column_labels
+from ..verdicts.core import Verdict
+
 TEMPLATES = Path(__file__).with_name("templates")
 
-#: Readable names and definitions of the metrics-table columns (the page shows the label and a legend).
+#: Readable names and definitions of the metrics-table columns (the page shows the label and a legend). The columns a
+#: claim is judged on take their label and definition from the claim registry (:data:`ntpgeom.verdicts.CLAIMS`).
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "step": ("step", "training step of the snapshot"),
-    "gap": ("CE − ℋ", "loss gap to the entropy bound (nats)"),
     "norm_W": ("‖W‖", "Frobenius norm of the word embeddings W"),
     "norm_H": ("‖H‖", "Frobenius norm of the context embeddings H"),
     "norm_L": ("‖L‖", "Frobenius norm of the logits L = WH"),
-    "softlabel_rel": ("C4: soft labels", "‖P_F(L) − L_in‖ / ‖L_in‖ (0 = the in-support log-odds are reproduced)"),
-    "slr_resid": ("C1: residual", "‖L − L_in − R·L_mm‖ / ‖L − L_in‖ for the best scale R (sparse + low rank)"),
+    "slr_resid": ("SLR residual", "‖L − L_in − R·L_mm‖ / ‖L − L_in‖ for the best scale R (sparse + low rank; "
+                                  "descriptive, C1 is judged on its distance to L̂_B)"),
+    "dir_pred_rival": ("dir to L_in + r·S̃", "direction distance of L to C1's rival L_in + r·S̃"),
+    "offp_H": ("C2: Pearson H", "off-diagonal Pearson of corr(Ḣ) with the map of L̂_B's H factor"),
     "dir_perp_mm": ("dir(P⊥L, L_mm)", "‖P_⊥(L)/‖·‖ − L_mm/‖·‖‖: direction distance of the F⊥ part to L_mm"),
     "dir_perp_tilde": ("dir(P⊥L, S̃)", "‖P_⊥(L)/‖·‖ − S̃/‖·‖‖: the same against the S̃ proxy"),
     "gram_W_mm": ("Gram W vs L_mm", "normalised distance of WWᵀ to UΣUᵀ of L_mm"),
@@ -39,12 +44,12 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "pearson_H_mm": ("Pearson H (L_mm)", "Pearson correlation of corr(H) with the L_mm prediction"),
     "sim_W_proxy": ("sim W (S̃)", "SSIM structure term of corr(Wᵀ) vs the S̃ proxy"),
     "sim_H_proxy": ("sim H (S̃)", "SSIM structure term of corr(H) vs the S̃ proxy"),
-    "collapse_H": ("collapse H", "subspace-collapse index of H by support group (0 = collapsed)"),
     "collapse_H_base": ("collapse H, random", "the same index for random groupings of the same sizes"),
     "nc1": ("NC1", "within-class variability (one-hot data)"),
     "nc2_W": ("NC2 W", "distance of W to a simplex ETF (one-hot data)"),
     "nc3": ("NC3", "self-duality of W and the class means (one-hot data)"),
     "nc4": ("NC4", "nearest-class-mean agreement (one-hot data)"),
+    **column_labels(),
 }
 
 #: CSS class per verdict status.
@@ -108,24 +113,15 @@ def margin_of(value: float, op: str, threshold: float) -> float | None:
     return float(threshold) - float(value) if op in ("<=", "≤") else float(value) - float(threshold)
 
 
-def verdict_view(v: Any, unfinished: str | None = None) -> VerdictView:
-    """The view of any verdict object with ``claim``, ``status``, ``value``, ``threshold`` (and ``op``, ``margin``,
-    ``note``, ``run``, ``title``, ``metric`` where present). ``unfinished``: the run did not finish; the row is
-    marked 'interrupted' and not judged."""
-    op = str(getattr(v, "op", "<="))
-    op_txt = {"<=": "≤", ">=": "≥"}.get(op, op)
-    value = float(getattr(v, "value", float("nan")))
-    thr = float(getattr(v, "threshold", float("nan")))
-    margin = getattr(v, "margin", None)
-    margin = margin_of(value, op, thr) if margin is None else float(margin)
-    status = getattr(v, "status", "n/a")
-    status = str(getattr(status, "value", status))  # a Status enum or a plain string
-    note = str(getattr(v, "note", "") or "")
+def verdict_view(v: Verdict, unfinished: str | None = None) -> VerdictView:
+    """The view of a :class:`~ntpgeom.verdicts.Verdict` (its title as the claim, its metric as the quantity).
+    ``unfinished``: the run did not finish; the row is marked 'interrupted' and not judged."""
+    status, note = v.status, v.note
     if unfinished:
         status, note = "interrupted", f"{unfinished}; not judged" + (f" ({note})" if note else "")
-    return VerdictView(run=str(getattr(v, "run", "")), claim=str(getattr(v, "title", None) or getattr(v, "claim", "")),
-                       quantity=str(getattr(v, "metric", "") or ""), value=value, op=op_txt, threshold=thr,
-                       margin=margin, status=status, css=STATUS_CSS.get(status, "na"), note=note)
+    return VerdictView(run=v.run, claim=v.title or v.claim, quantity=v.metric, value=float(v.value),
+                       op={"<=": "≤", ">=": "≥"}.get(v.op, v.op), threshold=float(v.threshold),
+                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note)
 
 
 @dataclass(frozen=True)

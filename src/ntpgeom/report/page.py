@@ -9,29 +9,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..verdicts.claims import CLAIMS, figure_captions
 from . import html as Hh
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..theory import Theory
     from .result import DatasetReport, ReportResult, RunReport
 
-#: Columns shown in the report's metrics tables (labels and definitions: :data:`ntpgeom.report.html.COLUMN_LABELS`).
+#: Columns shown in the report's metrics tables: the norms, every claim's judged columns (registry order), then
+#: descriptive ones (labels and definitions: :data:`ntpgeom.report.html.COLUMN_LABELS`).
 TABLE_COLUMNS = (
-    "step", "gap", "norm_W", "norm_H", "norm_L", "softlabel_rel", "slr_resid", "dir_perp_mm", "dir_perp_tilde",
-    "sim_W_mm", "sim_H_mm", "sim_W_proxy", "sim_H_proxy", "collapse_H", "collapse_H_base", "nc1", "nc2_W", "nc3", "nc4",
+    ("step", "norm_W", "norm_H", "norm_L")
+    + tuple(dict.fromkeys(col for c in CLAIMS.values() for col in c.columns))
+    + ("dir_pred_rival", "dir_perp_tilde", "dir_perp_mm", "slr_resid", "sim_W_mm", "sim_H_mm", "sim_W_proxy",
+       "sim_H_proxy", "nc1", "nc2_W", "nc3", "nc4")
 )
 
+#: Figure key → caption; the figures that show a claim's statistic take theirs from the claim registry.
 FIG_CAPTIONS = {
-    "loss_gap": "Loss gap CE − ℋ over training (log-log); dashed: the verdict's threshold.",
     "norms": "Norm growth of W, H and L (log-log).",
-    "softlabel": "C4: soft-label recovery ‖P_F(L) − L_in‖/‖L_in‖, and C1: the sparse-plus-low-rank residual; dashed: "
-                 "thresholds.",
-    "similarity": "C2: agreement of corr(H) and corr(Wᵀ) with the theory (solid: L_mm factors, dashed: S̃ proxy; "
-                  "grey dashed: threshold), and the directional distance of P_⊥(L) to L_mm.",
-    "collapse": "Subspace-collapse index (0 = contexts with equal supports share one direction); dotted: random "
-                "groupings of the same sizes.",
     "mm_vs_tilde": "The max-margin logits L_mm next to the centred support matrix S̃, tokens × contexts, contexts "
                    "ordered by support.",
+    **figure_captions(),
 }
 HEATMAP_CAPTION = ("corr(H), corr(Wᵀ) and L/‖L‖ at three snapshots, next to the theory (L_mm) and the proxy (S̃); "
                    "contexts ordered by support group.")

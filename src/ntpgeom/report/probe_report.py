@@ -181,8 +181,7 @@ def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, o
         ("support groups with >= 2 contexts (measured)", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
         ("entropy bound ℋ", d["entropy_bound"]), ("data hash", s["data_hash"]),
     ]
-    css = {"yes": "pass", "no": "FAIL"}
-    verdicts = [dict(v, css=css.get(v["status"], "na")) for v in s["verdicts"]]
+    verdicts = [dict(v, css=Hh.STATUS_CSS.get(v["status"], "na")) for v in s["verdicts"]]
     return Hh.render_page(
         "probe.html.j2", title=f"ntpgeom probe: {model['architecture']}", architecture=model["architecture"],
         text_name=Path(str(s["config"]["text"] or "text")).name, provenance=pv, verdicts=verdicts,

@@ -12,6 +12,7 @@ import numpy as np
 from ..data import NTPData
 from ..theory import Theory
 from ..train.run import Run
+from ..status import RunStatus, StopReason
 from . import html as Hh
 from . import provenance as prov
 from .verdicts import Verdict, verdict_rows
@@ -82,11 +83,11 @@ class ReportResult:
 def unfinished_reason(config: Mapping[str, Any]) -> str | None:
     """Why a run is not finished (interrupted, stopped on a non-finite loss, still running), or None if it is."""
     status, reason, step = config.get("status"), config.get("stop_reason"), config.get("final_step")
-    if status == "done":
+    if status == RunStatus.DONE:
         return None
-    if reason == "interrupted":
+    if reason == StopReason.INTERRUPTED:
         return f"run interrupted at step {step}"
-    if reason == "nonfinite":
+    if reason == StopReason.NONFINITE:
         return f"training stopped at step {step}: the loss became non-finite"
     return f"run not finished (status {status!r} at step {step})"
 

@@ -76,8 +76,8 @@ class TrainConfig:
                                     "paper's 12-layer d=256 transformer).")
     tol: float | None = _opt(None, "Stop as soon as CE - H < tol (checked at logged steps).")
     seed: int = _opt(0, "Seeds the initialisation and the mini-batch sampler.")
-    device: str = _opt("auto", "auto | cpu | cuda | cuda:N; auto: cuda when parameters x contexts >= 1e8 and CUDA "
-                               "is available, else cpu.")
+    device: str = _opt("auto", "auto | cpu | cuda | cuda:N; auto: cuda when parameters x contexts >= "
+                               + f"{AUTO_CUDA_WORK:.0e}".replace("e+0", "e") + " and CUDA is available, else cpu.")
     dtype: str = _opt("auto", "auto | float32 | float64 (auto: float64 for ufm, float32 otherwise).")
     threads: int = _opt(1, "torch CPU threads.")
     layers: int | None = _opt(None, "Layers (default: transformer 4, lstm 2, mlp 2).")

@@ -26,6 +26,7 @@ from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
 from ..progress import ProgressBar
+from ..status import RunStatus, StopReason
 from .progress import Progress, StopFlag, training_callback
 from .sampling import BatchSampler, full_chunks
 from .run import (
@@ -55,7 +56,7 @@ class Trainer:
         self.data, self.cfg, self.dir, self.resume, self.progress = data, cfg, run_dir, resume, progress
         self.log: dict[str, list] = {k: [] for k in LOSS_KEYS}
         self.start, self.prior_wall = 0, 0.0
-        self.status, self.stop_reason = "done", "max_steps"
+        self.status, self.stop_reason = RunStatus.DONE, StopReason.MAX_STEPS
         self.ckpt_step: int | None = None  # step of the last good checkpoint
         self.ckpt_time = self.t0 = self.t_loop = time.perf_counter()  # t_loop: when the steps begin (after set-up)
 
@@ -145,11 +146,11 @@ class Trainer:
     def _should_stop(self, step: int, vals: list[float], interrupted: bool) -> bool:
         ce, obj = vals[0], vals[1]
         if not math.isfinite(obj):
-            self.stop_reason, self.status = "nonfinite", "stopped"
+            self.stop_reason, self.status = StopReason.NONFINITE, RunStatus.STOPPED
         elif self.cfg.tol is not None and ce - self.data.entropy_bound < self.cfg.tol:
-            self.stop_reason = "tol"
+            self.stop_reason = StopReason.TOL
         elif interrupted:
-            self.stop_reason, self.status = "interrupted", "interrupted"
+            self.stop_reason, self.status = StopReason.INTERRUPTED, RunStatus.INTERRUPTED
         else:
             return step >= self.cfg.steps
         return True
@@ -254,9 +255,9 @@ class Trainer:
             self._build()
             if self.resume:
                 self._restore()
-            self.status, self.stop_reason = "running", None
+            self.status, self.stop_reason = RunStatus.RUNNING, None
             write_config(self.dir, self._config_dict(self.start if self.resume else None))
-            self.status, self.stop_reason = "done", "max_steps"
+            self.status, self.stop_reason = RunStatus.DONE, StopReason.MAX_STEPS
             self.t_loop = time.perf_counter()
             with StopFlag() as flag:
                 try:
@@ -274,7 +275,7 @@ class Trainer:
 
     def _fail(self, exc: OSError) -> NoReturn:
         """A write failed (e.g. a full disk): mark the run "failed", resumable from its last good checkpoint."""
-        self.status, self.stop_reason = "failed", "write_failed"
+        self.status, self.stop_reason = RunStatus.FAILED, StopReason.WRITE_FAILED
         what = f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})"
         with contextlib.suppress(OSError):
             write_config(self.dir, self._config_dict(self.ckpt_step, error=what))
@@ -283,7 +284,7 @@ class Trainer:
         raise TrainError(f"training into {self.dir} stopped: {what}; {again}") from exc
 
     def _mark_interrupted(self) -> int:
-        self.status, self.stop_reason = "interrupted", "interrupted"
+        self.status, self.stop_reason = RunStatus.INTERRUPTED, StopReason.INTERRUPTED
         if self.ckpt_step is None:
             raise TrainInterrupted(self.dir, self.start)
         return self.ckpt_step
@@ -308,7 +309,7 @@ class Trainer:
         sps = (step - self.start) / max(now - self.t_loop, 1e-9)  # the loop only: model set-up excluded
         write_config(self.dir, self._config_dict(step, wall_seconds=round(self.prior_wall + elapsed, 3),
                                                  steps_per_second=round(sps, 2), **self._gap_by_length()))
-        if self.status == "interrupted":
+        if self.status is RunStatus.INTERRUPTED:
             raise TrainInterrupted(self.dir, step)
         return Run(self.dir)
 

@@ -1,21 +1,19 @@
 """Progress reporting and Ctrl-C during training.
 
-:data:`Progress` is the protocol of every progress callback of training: ``progress(stage, done, total, numbers)``.
-:func:`training_callback` adapts :class:`ntpgeom.progress.ProgressBar` (the display behind ``verbose=True`` and the
-command line's bar) to it. :class:`StopFlag` turns the first Ctrl-C into a clean stop at the next step.
+:class:`~ntpgeom.progress.Progress` (re-exported here) is the package's one progress protocol; training calls it as
+``progress("train", done, total, numbers)``. :func:`training_callback` shows those calls on a
+:class:`ntpgeom.progress.ProgressBar` (the display behind ``verbose=True`` and the command line's bar). :class:`StopFlag` turns the first Ctrl-C into a clean stop at the next step.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from ..progress import ProgressBar
+from ..progress import Progress, ProgressBar
 
-#: ``progress(stage, done, total, numbers)``: stage "train", steps done, steps asked, and ``ce``, ``gap``, ``norm_L``,
-#: ``lr`` at that step.
-Progress = Callable[[str, int, int, Mapping[str, float]], None]
+__all__ = ["Progress", "StopFlag", "training_callback"]
 
 
 class StopFlag:
@@ -43,7 +41,12 @@ class StopFlag:
 def training_callback(bar: ProgressBar) -> Progress:
     """A :class:`~ntpgeom.progress.ProgressBar` as a training :data:`Progress` callback (CE − ℋ and ‖L‖ beside it)."""
 
-    def show(stage: str, done: int, total: int, numbers: Mapping[str, float]) -> None:
-        bar.update(done, total, f"CE-H {numbers['gap']:.3e}  |L| {numbers['norm_L']:.4g}")
+    def show(stage: str, done: int | None = None, total: int | None = None,
+             numbers: Mapping[str, float] | None = None) -> None:
+        if done is None or total is None:
+            return
+        n = numbers or {}
+        info = f"CE-H {n['gap']:.3e}  |L| {n['norm_L']:.4g}" if "gap" in n and "norm_L" in n else ""
+        bar.update(done, total, info)
 
     return show

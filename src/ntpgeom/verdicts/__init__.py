@@ -5,10 +5,12 @@ the power of each verdict shown by negative and positive controls (theory.md §8
   runs, probes and controls;
 - :func:`assess` (→ :class:`Assessment`): judge one model's arrays; :func:`judge`: a run's metrics table;
 - :func:`run_controls`: the impostors and the positive control of a dataset through the same verdicts;
+- :data:`CLAIMS` (name → :class:`Claim`): every claim described once (title, metrics columns, rule, labels, captions);
 - :class:`Thresholds` / :data:`THRESHOLDS`: chosen from the controls (rule in :mod:`ntpgeom.verdicts.judge`).
 """
 
 from .assess import Assessment, assess, face_reference
+from .claims import CLAIMS, TITLES, Claim, claim_by_title
 from .controls import (
     IMPERSONATES,
     ControlsTable,
@@ -21,11 +23,11 @@ from .controls import (
     violations,
 )
 from .core import STATUSES, Verdict, discriminate, format_table, verdict_rows
-from .judge import CLAIMS, THRESHOLDS, Thresholds, judge, judge_row
+from .judge import THRESHOLDS, Thresholds, judge, judge_row
 
 __all__ = [
     "Verdict", "STATUSES", "Assessment", "assess", "judge", "judge_row", "Thresholds", "THRESHOLDS", "CLAIMS",
-    "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
+    "Claim", "TITLES", "claim_by_title", "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
     "controls_table", "violations", "IMPERSONATES", "face_reference", "choose_thresholds", "controls_tables",
     "ControlsTable",
 ]

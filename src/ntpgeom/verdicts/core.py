@@ -34,7 +34,8 @@ class Verdict:
     Attributes
     ----------
     claim : str
-        "loss", "C1", "C2", "C3", "C4" or "L_mm" (converges to L_mm: nearer L_mm than S̃).
+        "loss", "C1", "C2", "C3", "C4" or "L_mm" (converges to L_mm: nearer L_mm than S̃): a key of
+        :data:`ntpgeom.verdicts.claims.CLAIMS`, which describes each claim.
     status : str
         "pass", "FAIL", "inconclusive" or "n/a".
     value : float

@@ -1,25 +1,11 @@
 """Verdicts on the paper's claims (theory.md §4, §8) from metrics rows: the same code for runs, probes and controls.
 
-========  ===============================================  ===================================================
-claim     statement                                        measured (value), and how it is judged
-========  ===============================================  ===================================================
-loss      the loss approaches the entropy bound            ``CE − ℋ`` ≤ the paper's tolerance (1e-4 by default)
-C1        logits are sparse plus low rank, where the       ``dir(L, L̂_B)``: distance to the finite-norm prediction
-          theory puts a model of their norm                 (path point of norm B = ‖L‖_*), discriminated against
-                                                            the rival ``L_in + r·S̃`` (:func:`discriminate`); and
-                                                            the asymptotic trend (dir to L_mm falls over a run)
-C2        W and H point where the prediction's factors     min over W, H of the off-diagonal Pearson of corr maps
-          do (Cor. 1)                                       with the prediction's, above its permutation null
-                                                            (+ ``null_z`` sd), discriminated against the rival's
-                                                            maps, and closing at least ``change`` of the gap to 1
-                                                            since the first snapshot
-C3        contexts with equal supports collapse            collapse index of Ḣ / its random-grouping baseline,
-                                                            ``null_z`` sd below the baseline, and closing at least
-                                                            ``change`` of the first snapshot's ratio
-C4        the F-component interpolates the soft labels     ``‖P_F(L) − L_in‖ / ‖L_in‖``
-L_mm      converges to L_mm (nearer L_mm than S̃)          ``dir(P_⊥L, L_mm)`` (to the optimal face when it is not
-                                                            a point) against ``dir(P_⊥L, S̃)``: :func:`discriminate`
-========  ===============================================  ===================================================
+The claims (name, title, the metrics columns judged, the rule in one sentence, labels and captions) are described
+once, in :data:`ntpgeom.verdicts.claims.CLAIMS`; :data:`JUDGES` holds one judge per claim, in the registry's order.
+C1 and L_mm are "converges to X, not to its rival Y" claims (:func:`discriminate`); C1 adds the asymptotic trend (dir
+to L_mm falls over a run); C2 gates on its permutation null (+ ``null_z`` sd), discriminates against the rival's maps
+and must close at least ``change`` of the gap to 1 since the first snapshot; C3 must lie ``null_z`` sd below its
+random-grouping baseline and close at least ``change`` of the first snapshot's ratio.
 
 Thresholds (:class:`Thresholds`, default :data:`THRESHOLDS`) come from the negative and positive controls
 (:mod:`ntpgeom.verdicts.controls`), never from training recipes: for a distance-like value d (lower is better; for
@@ -43,16 +29,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .claims import CLAIMS, Claim
 from .core import Verdict, discriminate, make, worst
-
-CLAIMS: dict[str, str] = {
-    "loss": "loss → ℋ",
-    "C1": "C1 sparse + low-rank, at the predicted point",
-    "C2": "C2 directions of W, H",
-    "C3": "C3 subspace collapse",
-    "C4": "C4 soft-label interpolation",
-    "L_mm": "converges to L_mm (nearer L_mm than S̃)",
-}
 
 
 @dataclass(frozen=True)
@@ -98,11 +76,25 @@ def _g(row: Row | None, key: str) -> float:
         return float("nan")
 
 
+def _verdict(name: str, status: str, value: float, threshold: float, note: str, run: str,
+             metric: str | None = None) -> Verdict:
+    """A verdict on claim ``name`` with its title, comparison and measured quantity from :data:`CLAIMS`."""
+    c: Claim = CLAIMS[name]
+    return make(name, status, value, threshold, c.op, note, title=c.title, metric=c.metric if metric is None else metric,
+                run=run)
+
+
+def _columns(row: Row, name: str) -> tuple[float, float, float]:
+    """(statistic, distance to the rival, resolution) of a "converges to X, not Y" claim, by the registry's columns."""
+    c = CLAIMS[name]
+    return _g(row, c.statistic), _g(row, c.rival_column), _g(row, c.separation_column)
+
+
 def _loss(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     gap = _g(row, "gap")
     st = "pass" if gap <= th.loss else "FAIL"
     note = f"CE − ℋ = {gap:.3g}" + (f", from {_g(first, 'gap'):.3g} at the first snapshot" if first is not None else "")
-    return make("loss", st, gap, th.loss, "<=", note, title=CLAIMS["loss"], metric="CE − ℋ (nats)", run=run)
+    return _verdict("loss", st, gap, th.loss, note, run)
 
 
 def _trend(row: Row, first: Row | None) -> tuple[str, str]:
@@ -115,12 +107,12 @@ def _trend(row: Row, first: Row | None) -> tuple[str, str]:
 
 
 def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
-    d, dr, sep = _g(row, "dir_pred"), _g(row, "dir_pred_rival"), _g(row, "pred_sep")
+    d, dr, sep = _columns(row, "C1")
     x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
     st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
     ts, tnote = _trend(row, first)
     note = "; ".join(n for n in (note, tnote, f"dir to L_mm {_g(row, 'dir_mm'):.3g}, to S̃ {_g(row, 'dir_tilde'):.3g}") if n)
-    return make("C1", worst([st, ts]), d, th.C1, "<=", note, title=CLAIMS["C1"], metric=f"dir(L, {x})", run=run)
+    return _verdict("C1", worst([st, ts]), d, th.C1, note, run, metric=f"dir(L, {x})")
 
 
 def _c2_side(row: Row, first: Row | None, side: str, th: Thresholds) -> tuple[str, str]:
@@ -143,12 +135,10 @@ def _c2_side(row: Row, first: Row | None, side: str, th: Thresholds) -> tuple[st
 def _c2(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     sides = [s for s in ("W", "H") if math.isfinite(_g(row, f"offp_{s}"))]
     if not sides:
-        return make("C2", "n/a", float("nan"), th.C2, ">=", "no embeddings (W, H) to measure", title=CLAIMS["C2"],
-                    metric="min off-diag Pearson of corr maps", run=run)
+        return _verdict("C2", "n/a", float("nan"), th.C2, "no embeddings (W, H) to measure", run)
     res = [_c2_side(row, first, s, th) for s in sides]
     val = min(_g(row, f"offp_{s}") for s in sides)
-    return make("C2", worst([r[0] for r in res]), val, th.C2, ">=", " | ".join(r[1] for r in res),
-                title=CLAIMS["C2"], metric="min off-diag Pearson of corr maps", run=run)
+    return _verdict("C2", worst([r[0] for r in res]), val, th.C2, " | ".join(r[1] for r in res), run)
 
 
 def _ratio(row: Row | None) -> float:
@@ -158,9 +148,8 @@ def _ratio(row: Row | None) -> float:
 
 def _c3(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     ratio, ci, base, sd = _ratio(row), _g(row, "collapse_H"), _g(row, "collapse_H_base"), _g(row, "collapse_H_base_std")
-    kw = dict(title=CLAIMS["C3"], metric="collapse index of Ḣ / baseline", run=run)
     if not math.isfinite(ratio):
-        return make("C3", "n/a", float("nan"), th.C3, "<=", "every context has its own support (or no H)", **kw)
+        return _verdict("C3", "n/a", float("nan"), th.C3, "every context has its own support (or no H)", run)
     sts = ["pass" if ratio <= th.C3 else "FAIL"]
     notes = [f"index {ci:.3g} vs random groups {base:.3g} ± {sd:.2g}"]
     if not ci < base - th.null_z * (sd if math.isfinite(sd) else 0.0):
@@ -172,26 +161,25 @@ def _c3(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
         if closed < th.change:
             sts.append("FAIL")
             notes.append(f"not learnt: ratio {r0:.3g} at the first snapshot, {closed:.0%} closed")
-    return make("C3", worst(sts), ratio, th.C3, "<=", "; ".join(notes), **kw)
+    return _verdict("C3", worst(sts), ratio, th.C3, "; ".join(notes), run)
 
 
 def _c4(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     v = _g(row, "softlabel_rel")
     st = "pass" if v <= th.C4 else "FAIL"
     note = f"from {_g(first, 'softlabel_rel'):.3g} at the first snapshot" if first is not None else ""
-    return make("C4", st, v, th.C4, "<=", note, title=CLAIMS["C4"], metric="‖P_F(L) − L_in‖ / ‖L_in‖", run=run)
+    return _verdict("C4", st, v, th.C4, note, run)
 
 
 def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
-    d, dt, sep = _g(row, "dir_perp_face"), _g(row, "dir_perp_tilde"), _g(row, "sep_mm_tilde")
-    kw = dict(title=CLAIMS["L_mm"], metric="dir(P_⊥L, L_mm)", run=run)
+    d, dt, sep = _columns(row, "L_mm")
     if not math.isfinite(d):
-        return make("L_mm", "n/a", float("nan"), th.L_mm, "<=", "L_mm not solved: only the S̃ proxy is known", **kw)
+        return _verdict("L_mm", "n/a", float("nan"), th.L_mm, "L_mm not solved: only the S̃ proxy is known", run)
     st, note = discriminate(d, dt, sep, th.L_mm, th.L_mm_family)
     diam = _g(row, "face_diameter")
     if math.isfinite(diam) and diam > 0:
         note += f"; optimal face not a point (diameter {diam:.3g}): distance to the face"
-    return make("L_mm", st, d, th.L_mm, "<=", note, **kw)
+    return _verdict("L_mm", st, d, th.L_mm, note, run)
 
 
 JUDGES = {"loss": _loss, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "L_mm": _lmm}

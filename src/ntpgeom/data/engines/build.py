@@ -14,7 +14,7 @@ import numpy as np
 
 from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
-from ..builders import Progress
+from ...progress import Progress
 from ..dataset import NTPData
 from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
@@ -44,7 +44,7 @@ def build_corpus(
     ray_address: str | None = None,
     chunk_tokens: int = 1 << 22,
     workers: int | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     **filters: Any,
 ) -> NTPData:
     """Count next-token statistics of a sharded corpus, exactly, with memory bounded by one shard plus one partition.
