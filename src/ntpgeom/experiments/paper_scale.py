@@ -145,14 +145,14 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def check_options(text: str | Path | None, quick: bool, paper_budget: str) -> None:
+def check_options(text: str | Path | None, quick: bool) -> None:
+    """``--paper-scale`` needs ``--text`` and excludes ``--quick`` (the budget itself is checked by
+    :data:`ntpgeom.experiments.config.CONSTRAINTS`)."""
     if text is None:
         raise ReproduceError("--paper-scale needs a corpus: pass --text FILE (e.g. the TinyStories sample)")
     if quick:
         raise ReproduceError("--paper-scale and --quick exclude each other; on a CPU --paper-scale already runs a "
                              "smaller budget (drop --quick)")
-    if paper_budget not in BUDGETS:
-        raise ReproduceError(f"unknown paper budget {paper_budget!r}; choose one of {', '.join(BUDGETS)}")
 
 
 def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tuple[str, list[RunSpec], dict]:
