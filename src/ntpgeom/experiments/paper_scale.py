@@ -30,11 +30,15 @@ Budgets (:func:`recipes`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..data import NTPData
 from ..errors import ReproduceError
 from .jobs import RunSpec
+
+if TYPE_CHECKING:
+    from ..theory import Theory
+    from ..verdicts import ControlsTable
 
 #: the paper's data settings (App. D): BPE 128, context length 6, all contexts
 SETTINGS: dict[str, Any] = {"context_len": 6, "tokenizer": "bpe:128", "max_vocab": 128, "max_contexts": None}
@@ -175,7 +179,8 @@ def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tup
     return ("paper-scale" if chosen == "full" else "paper-scale-reduced"), specs, info
 
 
-def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Path], seed: int = 0) -> list:
+def subset_controls(datasets: list[tuple[str, NTPData, Theory]], runs: dict[str, Path],
+                    seed: int = 0) -> list[ControlsTable]:
     """The controls of every ``(name, data, theory)`` built and judged on the snapshot subset of the run
     ``runs[name]`` (the theory restricted to it, the asymptotic prediction, no face): exactly as the runs' snapshots
     are measured (the usual controls when its snapshots hold every context)."""
@@ -196,9 +201,9 @@ def subset_controls(datasets: list[tuple[str, NTPData, Any]], runs: dict[str, Pa
     return out
 
 
-def theory_used(th: Any) -> str:
+def theory_used(th: Theory) -> str:
     """What stands for L_mm, in words: the solved L_mm (and how well), its best certified point, or S̃."""
-    svm = getattr(th, "svm", None)
+    svm = th.svm
     cert = "holds" if th.certificate.holds else "fails"
     if svm is None:
         return f"S̃ proxy (NTP-SVM* not solved at this size; Prop. 3 certificate {cert})"

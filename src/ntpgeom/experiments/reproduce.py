@@ -31,8 +31,9 @@ from .paper import QUICK_HELP, TEXT_SOLVE_MAX_ENTRIES
 from .registry import EXPERIMENTS, MAIN, RECIPES
 
 if TYPE_CHECKING:
+    from ..report.result import AppendixResult
     from ..theory import Theory
-    from ..verdicts import ControlsTable
+    from ..verdicts import ControlsTable, Verdict
 
 __all__ = ["reproduce", "ReproduceResult", "ReproduceError", "ReproduceInterrupted", "RECIPES", "QUICK_HELP",
            "TEXT_SOLVE_MAX_ENTRIES", "PARALLEL_MIN_COST", "plan_jobs", "summary_text"]
@@ -57,7 +58,7 @@ class ReproduceResult:
         return self.report.path
 
     @property
-    def verdicts(self) -> list:
+    def verdicts(self) -> list[Verdict]:
         return self.report.verdicts
 
 
@@ -253,7 +254,7 @@ def _theories(plan: Plan, out: Path, is_text: bool, say: Callable[[str], None],
 
 def _report(cfg: ReproduceConfig, budget: str, jobs: list[Job], theory: tuple[dict[str, Theory], dict[str, str]],
             record: dict[str, Any], t0: float, say: Callable[[str], None], training: str,
-            controls: tuple[ControlsTable, ...], appendix: list) -> ReportResult:
+            controls: tuple[ControlsTable, ...], appendix: list[AppendixResult]) -> ReportResult:
     from ..train import load_run
 
     say("measuring, drawing and judging")
