@@ -2,7 +2,7 @@
 
 Runs ``python3 -m ntpgeom reproduce --text shared/data/tinystories-sample.txt --paper-scale -o $OUT/ps`` (the full
 budget on CUDA: the UFM, full batch, 3000 steps, and the 12-layer d = 256 transformer, π-sampled batches of 4096
-contexts in bf16, 2000 steps; snapshots on 2000 contexts; see src/ntpgeom/report/paper_scale.py) under a wall-clock
+contexts in bf16, 2000 steps; snapshots on 2000 contexts; see src/ntpgeom/experiments/paper_scale.py) under a wall-clock
 limit, then prints per run the device, steps/s, training seconds, final CE − ℋ, the theory used, the total wall time,
 and every verdict (the runs' and the controls'). Target: at most 4 minutes on an H100 (limit here: 540 s).
 

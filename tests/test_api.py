@@ -13,7 +13,7 @@ import ntpgeom
 
 SRC = Path(ntpgeom.__file__).parent
 # data flows one way: a layer may import only the layers to its left
-LAYERS = ["data", "theory", "train", "metrics", "verdicts", "report", "probe", "cli"]
+LAYERS = ["data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli"]
 ALLOWED = {
     "data": set(),
     "theory": {"data"},
@@ -22,6 +22,7 @@ ALLOWED = {
     "verdicts": {"data", "theory", "metrics"},
     "report": {"data", "theory", "train", "metrics", "verdicts"},
     "probe": {"data", "theory", "metrics", "verdicts", "report"},
+    "experiments": {"data", "theory", "train", "metrics", "verdicts", "report"},
     "cli": set(LAYERS) - {"cli"},
 }
 

@@ -1,8 +1,9 @@
 """ntpgeom: the implicit geometry of next-token prediction.
 
-Data (``NTPData`` and its builders) → theory (L_in, L_mm, S̃) → training → metrics → verdicts → reports.
+Data (``NTPData`` and its builders) → theory (L_in, L_mm, S̃) → training → metrics → verdicts → reports →
+experiments (``reproduce``).
 
-The data layer is imported eagerly; the theory, training, metrics, report and probe layers load on first use (so that
+The data layer is imported eagerly; the theory, training, metrics, report, probe and experiments layers load on first use (so that
 ``import ntpgeom`` does not import PyTorch or matplotlib).
 """
 
@@ -52,11 +53,13 @@ _LAZY = {
     # verdicts
     "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report
-    "build_report": "report", "reproduce": "report",
+    "build_report": "report",
+    # experiments
+    "reproduce": "experiments", "ReproduceConfig": "experiments",
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
     "load_probe": "probe", "ProbeResult": "probe", "ProbeError": "probe",
 }
-_SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "cli")
+_SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""build_report end to end on the shared reproduce output (tests/report/conftest.py): folder contents, provenance,
+"""build_report end to end on the shared reproduce output (tests/conftest.py): folder contents, provenance,
 SVG twins, readable tables, interrupted runs, no partial folder; the page rendered in headless Chromium.
 
 Also checks the verdicts on constructed tables (a converged sparse-plus-low-rank run passes every claim; an untrained
@@ -22,7 +22,7 @@ from ntpgeom.cli import main
 from ntpgeom.report.build import ReportError, build_report
 from ntpgeom.verdicts import CLAIMS
 
-from .conftest import TEST_DPI
+from ..conftest import TEST_DPI
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
@@ -17,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _parse_seeds(text: str | None) -> list[int] | None:
-    from ..report.reproduce import ReproduceError
+    from ..errors import ReproduceError
 
     if text is None:
         return None
@@ -64,7 +66,7 @@ def _register_report(app: typer.Typer) -> None:
     ) -> None:
         """Measure runs against the theory and write a self-contained HTML report with a verdict table."""
         from ..report.build import build_report, verdict_json
-        from ..report.jobs import printer
+        from ..experiments.jobs import printer
         from ..report.terminal import print_verdicts
         from ..theory import load_theory
 
@@ -99,76 +101,92 @@ def _print_controls(tables: Sequence[Any]) -> None:
                    "  VERDICT BUG, an impostor passed: " + "; ".join(t.violations))
 
 
+def _option_type(hint: Any) -> type:
+    kinds = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+    return Path if Path in kinds else kinds[0]
+
+
+def reproduce_options() -> list[inspect.Parameter]:
+    """One ``--option`` per :class:`~ntpgeom.experiments.ReproduceConfig` field marked ``cli`` (its type, default and
+    help from the field; ``--x/--no-x`` for a boolean that defaults to True)."""
+    from ..experiments.config import FIELDS, ReproduceConfig
+
+    hints = typing.get_type_hints(ReproduceConfig)
+    out = []
+    for name, f in FIELDS.items():
+        if not f.metadata["cli"]:
+            continue
+        kind, flag = _option_type(hints[name]), "--" + name.replace("_", "-")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool and f.default else [flag]
+        optional = f.default is None or type(None) in typing.get_args(hints[name])
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[kind] if optional
+                                     else kind, default=typer.Option(f.default, *decls, help=f.metadata["help"])))
+    return out
+
+
+def reproduce_cmd(out: Optional[Path] = None, name: Optional[str] = None, runs_dir: Path = Path("runs"),
+                  experiment: Optional[List[str]] = None, seeds: Optional[str] = None, as_json: bool = False,
+                  **options: Any) -> None:
+    """Reproduce the paper's experiments end to end; print the verdict table and the report path."""
+    from ..experiments import ReproduceConfig, ReproduceInterrupted
+    from ..experiments import reproduce as _reproduce
+
+    if out is None:
+        text = options.get("text")
+        if name is None:
+            name = (f"text-{text.stem}{'-paper-scale' if options.get('paper_scale') else ''}" if text is not None else
+                    ("reproduce-quick" if options.get("quick") else "reproduce"))
+        out = runs_dir / name
+    try:
+        config = ReproduceConfig(out=out, experiments=tuple(experiment) if experiment else None,
+                                 seeds=_parse_seeds(seeds), **options)
+        res = _reproduce(config)
+    except ReproduceInterrupted as exc:
+        typer.echo(f"{exc}\ninterrupted; resume with: {resume_command(sys.argv[1:])}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _print_reproduce(res, as_json)
+
+
+def _print_reproduce(res: Any, as_json: bool) -> None:
+    from ..report.terminal import print_verdicts
+
+    if as_json:
+        from ..report.build import verdict_json
+
+        print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
+                    "reused": list(res.reused), "verdicts": verdict_json(res.report),
+                    "controls": [t.as_dict() for t in res.controls],
+                    "appendix": [{"name": a.name, "figure": str(a.figure), "summary": a.summary,
+                                  "numbers": a.numbers} for a in res.report.appendix]})
+        return
+    if res.report.views:
+        print_verdicts(res.report.views)
+    _print_controls(res.controls)
+    for a in res.report.appendix:  # the appendix experiments (ntpgeom.experiments)
+        typer.echo(f"\n{a.title}: {a.summary}")
+    typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")
+
+
+def _fixed(name: str, annotation: Any, option: Any, kind: Any = inspect.Parameter.KEYWORD_ONLY) -> inspect.Parameter:
+    return inspect.Parameter(name, kind, annotation=annotation, default=option)
+
+
+#: the options of ``reproduce`` that are not ReproduceConfig fields as they stand (paths, repeatable, parsed, output)
+_REPRODUCE_FIXED = [
+    _fixed("out", Optional[Path], typer.Option(None, "-o", "--out", help="Output folder (default: RUNS_DIR/NAME).")),
+    _fixed("name", Optional[str], typer.Option(None, "--name", help="Alias: output RUNS_DIR/NAME (default: reproduce, "
+                                               "reproduce-quick, or text-<file stem>).")),
+    _fixed("runs_dir", Path, typer.Option(Path("runs"), "--runs-dir", help="Alias: parent folder of the output.")),
+    _fixed("experiment", Optional[List[str]], typer.Option(
+        None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories, and the appendix "
+        "ones mlp, optimizers, autoregressive, bottleneck ('appendix': all four) (repeatable).")),
+    _fixed("seeds", Optional[str], typer.Option(None, "--seeds", help="Several training seeds, e.g. 0,1,2 (every run "
+                                                "once per seed).")),
+    _fixed("as_json", bool, typer.Option(False, "--json", help="Machine-readable summary on stdout.")),
+]
+
+
 def _register_reproduce(app: typer.Typer) -> None:
-    @app.command("reproduce")
-    def reproduce(
-        quick: bool = typer.Option(False, "--quick", help="Seconds instead of minutes: only the runs that pass every "
-                                   "claim within seconds (the 'stories' transformer and LSTM need the default budget)."),
-        out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: RUNS_DIR/NAME)."),
-        text: Optional[Path] = typer.Option(
-            None, "--text", help="Run the same pipeline on your own UTF-8 corpus instead of the built-in data."),
-        name: Optional[str] = typer.Option(None, "--name", help="Alias: output RUNS_DIR/NAME (default: reproduce, "
-                                           "reproduce-quick, or text-<file stem>)."),
-        runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Alias: parent folder of the output."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-        resume: bool = typer.Option(False, "--resume", help="Continue an existing output: finished runs are reused, "
-                                    "interrupted ones resume from their checkpoint."),
-        threads: int = typer.Option(1, "--threads", min=1, help="Torch/BLAS threads; with N > 1, long independent runs "
-                                    "(the default budget) train in N parallel processes of 1 thread each; short ones on 1 thread."),
-        experiment: Optional[List[str]] = typer.Option(
-            None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories, and the appendix "
-            "ones mlp, optimizers, autoregressive, bottleneck ('appendix': all four) (repeatable)."),
-        appendix: bool = typer.Option(False, "--appendix", help="Also run the appendix experiments (D.2 MLP, D.3 "
-                                      "autoregressive, D.4 d < V, optimisers vs the regularisation path); with "
-                                      "--quick a smoke size."),
-        context_len: int = typer.Option(5, "--context-len", help="--text: tokens per context."),
-        tokenizer: str = typer.Option("word", "--tokenizer", help="--text: word | char | bpe:<size> | tokenizer.json."),
-        max_vocab: int = typer.Option(128, "--max-vocab", help="--text: keep this many next tokens (rest -> <unk>)."),
-        max_contexts: int = typer.Option(500, "--max-contexts", help="--text: keep the most frequent contexts (training "
-                                         "time grows with this; 500 keeps the default budget near the built-in one)."),
-        seed: int = typer.Option(0, "--seed", help="Training seed."),
-        seeds: Optional[str] = typer.Option(None, "--seeds", help="Several training seeds, e.g. 0,1,2 (every run once "
-                                            "per seed)."),
-        dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
-        paper_scale: bool = typer.Option(False, "--paper-scale", help="With --text: the paper's TinyStories settings "
-                                         "(BPE 128, context length 6, all contexts; the UFM and the 12-layer d=256 "
-                                         "transformer on mini-batches, measured on a fixed subset of 2000 contexts). "
-                                         "Minutes on a GPU; on a CPU it prints how long that would take and runs a "
-                                         "smaller budget."),
-        paper_budget: str = typer.Option("auto", "--paper-budget", help="--paper-scale: auto (full on CUDA, reduced "
-                                         "on a CPU) | full | reduced."),
-    ) -> None:
-        """Reproduce the paper's experiments end to end; print the verdict table and the report path."""
-        from ..report.jobs import ReproduceInterrupted
-        from ..report.reproduce import reproduce as _reproduce
-        from ..report.terminal import print_verdicts
-
-        if out is None:
-            if name is None:
-                name = (f"text-{text.stem}{'-paper-scale' if paper_scale else ''}" if text is not None else
-                        ("reproduce-quick" if quick else "reproduce"))
-            out = runs_dir / name
-        try:
-            res = _reproduce(out, quick=quick, text=text, experiments=experiment or None, context_len=context_len,
-                             tokenizer=tokenizer, max_vocab=max_vocab, max_contexts=max_contexts, seed=seed,
-                             seeds=_parse_seeds(seeds), threads=threads, overwrite=overwrite, resume=resume, dpi=dpi,
-                             appendix=appendix, paper_scale=paper_scale, paper_budget=paper_budget)
-        except ReproduceInterrupted as exc:
-            typer.echo(f"{exc}\ninterrupted; resume with: {resume_command(sys.argv[1:])}", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        if as_json:
-            from ..report.build import verdict_json
-
-            print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
-                        "reused": list(res.reused), "verdicts": verdict_json(res.report),
-                        "controls": [t.as_dict() for t in res.controls],
-                        "appendix": [{"name": a.name, "figure": str(a.figure), "summary": a.summary,
-                                      "numbers": a.numbers} for a in res.report.appendix]})
-        else:
-            if res.report.views:
-                print_verdicts(res.report.views)
-            _print_controls(res.controls)
-            for a in res.report.appendix:  # the appendix experiments (report/appendix.py)
-                typer.echo(f"\n{a.title}: {a.summary}")
-            typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")
+    reproduce_cmd.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        _REPRODUCE_FIXED + reproduce_options())
+    app.command("reproduce")(reproduce_cmd)

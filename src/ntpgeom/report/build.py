@@ -120,7 +120,7 @@ def build_report(
     tables : mapping title -> verdicts, optional
         More verdict tables under the main one (e.g. the negative controls), rendered by the same template macro.
     appendix : sequence of AppendixResult
-        Appendix experiments (:mod:`ntpgeom.report.appendix`), already measured and drawn: their figures are copied
+        Appendix experiments (:mod:`ntpgeom.experiments.appendix`), already measured and drawn: their figures are copied
         to ``OUT/appendix/<name>/`` and shown, with their tables, in an "Appendix experiments" section.
     controls : bool
         Also run the positive and negative controls (:func:`ntpgeom.verdicts.controls_tables`, ``seed``) on every

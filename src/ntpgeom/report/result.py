@@ -58,7 +58,7 @@ class ReportResult:
     out: Path
     datasets: list[DatasetReport]
     provenance: prov.Provenance | None = None
-    appendix: list["AppendixResult"] = field(default_factory=list)  # the appendix experiments (report/appendix.py)
+    appendix: list["AppendixResult"] = field(default_factory=list)  # the appendix experiments (ntpgeom.experiments)
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -106,7 +106,7 @@ def verdict_json(result: ReportResult) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, eq=False)
 class AppendixResult:
-    """One appendix experiment of ``reproduce`` (:mod:`ntpgeom.report.appendix`), measured and drawn.
+    """One appendix experiment of ``reproduce`` (:mod:`ntpgeom.experiments.appendix`), measured and drawn.
 
     ``columns``: (key, label) of the small ``table`` (list of rows, dicts by key); ``numbers``: the main numbers
     (JSON-ready); ``rows``: every measurement row per run (for ``measurements.json``); ``summary``: one line.

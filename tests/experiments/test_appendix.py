@@ -1,5 +1,6 @@
-"""The appendix experiments of ``reproduce`` (report/appendix.py, appendix_measure.py, appendix_tables.py): each
-experiment's measurement against an independent computation, its figure files, and the report section.
+"""The appendix experiments of ``reproduce`` (experiments/appendix.py and one module per experiment: mlp.py,
+optimizers.py, autoregressive.py, bottleneck.py): each experiment's measurement against an independent computation,
+its figure files, and the report section.
 
 Tiny runs (tens of steps) trained once per module; the measured numbers are checked against brute force (entropies
 per length from the raw text, nuclear norms, pairwise Pearson) and against invariants that could fail (CE_T ≥ ℋ_T,
@@ -18,10 +19,12 @@ import numpy as np
 import pytest
 
 from ntpgeom.data import corpora
-from ntpgeom.report import appendix as A
-from ntpgeom.report import appendix_measure as AM
-from ntpgeom.report.appendix_tables import MEASURES, common_range_mean
-from ntpgeom.report.jobs import RunSpec, plan_jobs, train_serial
+from ntpgeom.experiments import EXPERIMENTS
+from ntpgeom.experiments import appendix as A
+from ntpgeom.experiments.autoregressive import autoregressive_data, lm_text
+from ntpgeom.experiments.mlp import between_group_pearson
+from ntpgeom.experiments.optimizers import common_range_mean
+from ntpgeom.experiments.jobs import RunSpec, plan_jobs, train_serial
 from ntpgeom.report.style import output
 from ntpgeom.errors import ReproduceError
 
@@ -45,7 +48,7 @@ def trained(tmp_path_factory):
                                                                                 "lr": 3e-3})]),
         ("appendix/optimizers", syn, [_ufm("gd", 60, optimizer="gd", lr=2.0, snapshot_steps=(0, 2, 10, 60)),
                                       _ufm("adam", 20, snapshot_steps=(0, 2, 10, 20))]),
-        ("appendix/autoregressive", A.autoregressive_data(MAX_LEN),
+        ("appendix/autoregressive", autoregressive_data(MAX_LEN),
          [RunSpec("transformer", {"d": 16, "layers": 1, "heads": 2, "steps": 20, "lr": 3e-3})]),
         ("appendix/bottleneck", syn, [_ufm("ufm-d2", 40, d=2), _ufm("ufm-d30", 40, d=30)]),
     ]
@@ -91,8 +94,8 @@ def test_autoregressive_table_matches_brute_force(trained):
     data, runs, folder = trained["autoregressive"]
     run = runs["transformer"]
     with output(TEST_DPI, True):
-        res = MEASURES["autoregressive"](data, runs, None, folder)
-    brute = _brute_entropy_by_length(A.lm_text(corpora.synthetic()), 1, MAX_LEN)
+        res = EXPERIMENTS["autoregressive"].measure(data, runs, None, folder)
+    brute = _brute_entropy_by_length(lm_text(corpora.synthetic()), 1, MAX_LEN)
     assert [r["T"] for r in res.table] == list(range(1, MAX_LEN + 1))
     for r in res.table:
         assert r["H_T"] == pytest.approx(brute[r["T"]], rel=1e-9, abs=1e-12)
@@ -106,7 +109,7 @@ def test_autoregressive_table_matches_brute_force(trained):
 def test_optimizer_rows_against_the_path(trained, theory_syn):
     data, runs, folder = trained["optimizers"]
     with output(TEST_DPI, False):
-        res = MEASURES["optimizers"](data, runs, theory_syn, folder)
+        res = EXPERIMENTS["optimizers"].measure(data, runs, theory_syn, folder)
     assert [t["optimizer"] for t in res.table] == ["gd", "adam"]
     for lab, rows in res.rows.items():
         steps = [s for s in runs[lab].steps if s >= 1]
@@ -135,7 +138,7 @@ def test_bottleneck_widths_and_rank_constrained_bound(trained, theory_syn):
 
     data, runs, folder = trained["bottleneck"]
     with output(TEST_DPI, True):
-        res = MEASURES["bottleneck"](data, runs, theory_syn, folder)
+        res = EXPERIMENTS["bottleneck"].measure(data, runs, theory_syn, folder)
     assert [r["k"] for r in res.table] == sorted(int(r.config["d"]) for r in runs.values()) == [2, 30]
     r_mm = numerical_rank(theory_syn.L_mm)
     assert res.numbers["rank_mm"] == r_mm
@@ -158,13 +161,13 @@ def test_between_group_pearson_and_collapse(trained):
     rng = np.random.default_rng(0)
     g = rng.integers(0, 4, size=12)
     C, R = rng.normal(size=(12, 12)), rng.normal(size=(12, 12))
-    assert AM.between_group_pearson(C, R, g) == pytest.approx(_brute_between_pearson(C, R, g), rel=1e-12)
+    assert between_group_pearson(C, R, g) == pytest.approx(_brute_between_pearson(C, R, g), rel=1e-12)
     data, runs, folder = trained["mlp"]
     from ntpgeom.theory import compute_theory
 
     th = compute_theory(data)
     with output(TEST_DPI, True):
-        res = MEASURES["mlp"](data, runs, th, folder)
+        res = EXPERIMENTS["mlp"].measure(data, runs, th, folder)
     assert [t["run"] for t in res.table] == ["ufm", "mlp"]
     for lab, rows in res.rows.items():
         assert [r["step"] for r in rows] == runs[lab].steps
@@ -179,7 +182,7 @@ def test_report_section_and_json(trained, theory_syn, tmp_path):
 
     data, runs, folder = trained["bottleneck"]
     with output(TEST_DPI, True):
-        res = MEASURES["bottleneck"](data, runs, theory_syn, folder)
+        res = EXPERIMENTS["bottleneck"].measure(data, runs, theory_syn, folder)
     rep = build_report([], tmp_path / "report", appendix=[res], dpi=TEST_DPI)
     html = rep.path.read_text(encoding="utf-8")
     assert "Appendix experiments" in html and escape(res.title) in html and 'id="appendix-bottleneck"' in html
@@ -199,7 +202,7 @@ def test_build_report_still_refuses_no_runs(tmp_path):
 
 @pytest.mark.slow
 def test_reproduce_quick_appendix_end_to_end(tmp_path):
-    from ntpgeom.report.reproduce import reproduce
+    from ntpgeom.experiments.reproduce import reproduce
 
     res = reproduce(tmp_path / "r", quick=True, experiments=["appendix"], dpi=TEST_DPI, progress=lambda _m: None)
     assert [a.name for a in res.report.appendix] == list(A.NAMES)

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 from ntpgeom.cli import app
 import importlib
 
-R = importlib.import_module("ntpgeom.report.reproduce")  # the module (the package attribute is the function)
-J = importlib.import_module("ntpgeom.report.jobs")
-from ntpgeom.report.reproduce import DATASETS, QUICK_HELP, RECIPES, reproduce
+R = importlib.import_module("ntpgeom.experiments.reproduce")  # the module (the package attribute is the function)
+J = importlib.import_module("ntpgeom.experiments.jobs")
+from ntpgeom.experiments import EXPERIMENTS, RECIPES, reproduce
+from ntpgeom.experiments.paper import QUICK_HELP
+from ntpgeom.experiments.registry import MAIN
 
-from .conftest import TEST_DPI
-
+from ..conftest import TEST_DPI
 
 
 def test_interrupted_then_resumed(shared):
@@ -100,7 +101,7 @@ def test_ctrl_c_exits_130_with_the_resume_command(tmp_path, monkeypatch):
 
 
 def test_seeds_name_one_folder_per_seed(tmp_path):
-    plan = [("synthetic", DATASETS["synthetic"](), RECIPES["quick"]["synthetic"][:1])]
+    plan = [("synthetic", EXPERIMENTS["synthetic"].data(True), RECIPES["quick"]["synthetic"][:1])]
     jobs = R.plan_jobs(plan, [0, 1, 2], tmp_path)  # the folder plan, without training
     assert [j.path.name for j in jobs] == ["ufm-seed0", "ufm-seed1", "ufm-seed2"] and [j.seed for j in jobs] == [0, 1, 2]
     assert [j.path.name for j in R.plan_jobs(plan, [5], tmp_path)] == ["ufm"]
@@ -110,7 +111,7 @@ def test_quick_recipes_hold_only_runs_that_pass_in_seconds():
     # quick keeps every experiment (so every comparison figure is drawn) but only the fast-converging runs: the
     # stories transformer and LSTM need minutes to satisfy C1 and belong to the default budget only
     quick, default = RECIPES["quick"], RECIPES["default"]
-    assert set(quick) == set(default) == set(DATASETS) | {"text"}
+    assert set(quick) == set(default) == set(MAIN) | {"text"}
     assert [s.model for s in quick["stories"]] == ["ufm"]
     assert [s.model for s in default["stories"]] == ["ufm", "transformer", "lstm"]
     assert [s.model for s in quick["synthetic"]] == ["ufm", "transformer", "lstm"]
@@ -147,7 +148,7 @@ def test_reproduce_quick_end_to_end(tmp_path):
     lines = []
     res = reproduce(tmp_path / "q", quick=True, progress=lines.append)
     assert res.report_path.exists() and len(lines) > 20
-    runs = [f"{e}/{s.model}" for e, specs in RECIPES["quick"].items() if e in DATASETS for s in specs]
+    runs = [f"{e}/{s.model}" for e, specs in RECIPES["quick"].items() if e in MAIN for s in specs]
     assert runs == ["ufm-synthetic/ufm", "synthetic/ufm", "synthetic/transformer", "synthetic/lstm", "stories/ufm"]
     figs = res.report.figures
     assert len(figs) == 3 * 6 + len(runs) and all(p.exists() for p in figs)

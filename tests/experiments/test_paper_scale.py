@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from ntpgeom.report.jobs import RunSpec
+from ntpgeom.experiments.jobs import RunSpec
 from ntpgeom.train import load_run
 
-PS = importlib.import_module("ntpgeom.report.paper_scale")
-R = importlib.import_module("ntpgeom.report.reproduce")
+PS = importlib.import_module("ntpgeom.experiments.paper_scale")
+R = importlib.import_module("ntpgeom.experiments.reproduce")
 
 
 def test_cli_refuses_paper_scale_without_text(capsys, tmp_path, error_line):

@@ -7,10 +7,13 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..data import NTPData
 from ..errors import NTPGeomError
+
+if TYPE_CHECKING:
+    from ..train import Run
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def train_job(job: Job, threads: int, progress: Callable[..., None] | None = Non
     return job.path
 
 
-def _finish_line(job: Job, say: Callable[[str], None]) -> Any:
+def _finish_line(job: Job, say: Callable[[str], None]) -> Run:
     from ..train import load_run
 
     run = load_run(job.path)

@@ -30,12 +30,15 @@ Budgets (:func:`recipes`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..data import NTPData
 from ..errors import ReproduceError
 from ..theory import Theory
 from .jobs import RunSpec
+
+if TYPE_CHECKING:
+    from ..verdicts import ControlsTable
 
 #: the paper's data settings (App. D): BPE 128, context length 6, all contexts
 SETTINGS: dict[str, Any] = {"context_len": 6, "tokenizer": "bpe:128", "max_vocab": 128, "max_contexts": None}
@@ -146,14 +149,14 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def check_options(text: str | Path | None, quick: bool, paper_budget: str) -> None:
+def check_options(text: str | Path | None, quick: bool) -> None:
+    """``--paper-scale`` needs ``--text`` and excludes ``--quick`` (the budget itself is checked by
+    :data:`ntpgeom.experiments.config.CONSTRAINTS`)."""
     if text is None:
         raise ReproduceError("--paper-scale needs a corpus: pass --text FILE (e.g. the TinyStories sample)")
     if quick:
         raise ReproduceError("--paper-scale and --quick exclude each other; on a CPU --paper-scale already runs a "
                              "smaller budget (drop --quick)")
-    if paper_budget not in BUDGETS:
-        raise ReproduceError(f"unknown paper budget {paper_budget!r}; choose one of {', '.join(BUDGETS)}")
 
 
 def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tuple[str, list[RunSpec], dict]:
@@ -176,7 +179,8 @@ def choose_budget(data: NTPData, choice: str, say: Callable[[str], None]) -> tup
     return ("paper-scale" if chosen == "full" else "paper-scale-reduced"), specs, info
 
 
-def subset_controls(datasets: list[tuple[str, NTPData, Theory]], runs: dict[str, Path], seed: int = 0) -> list:
+def subset_controls(datasets: list[tuple[str, NTPData, Theory]], runs: dict[str, Path],
+                    seed: int = 0) -> list[ControlsTable]:
     """The controls of every ``(name, data, theory)`` built and judged on the snapshot subset of the run
     ``runs[name]`` (the theory restricted to it, the asymptotic prediction, no face): exactly as the runs' snapshots
     are measured (the usual controls when its snapshots hold every context)."""
