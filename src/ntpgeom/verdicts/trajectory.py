@@ -195,13 +195,22 @@ def _face(data: NTPData, theory: Any, face: Any) -> Any:
     return optimal_face(data, np.asarray(L_mm, dtype=np.float64))
 
 
+def _with_tilde(face: Any, S_tilde: np.ndarray) -> Any:
+    """The probed face with S̃ (optimal here) added to its members: the probes need not have found it."""
+    from dataclasses import replace
+
+    St = np.asarray(S_tilde, dtype=np.float64)
+    return replace(face, members=np.concatenate([face.members, (St - St.mean(axis=0))[None]]))
+
+
 def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], *, B: int = 200,
                      alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION, face: Any = None,
                      tol: float = 1e-6) -> TrajectoryJudgement:
     """Judge the trajectory ``snapshots`` (each ``{"step": int, "L": (V, m)}`` or ``{"step", "W": (V, d), "H": (d, m)
     [, "b": (V,)]}``, in increasing step order) against ``theory`` (a :class:`~ntpgeom.theory.Theory` of ``data``).
 
-    ``face``: the optimal face (:func:`ntpgeom.theory.optimal_face`), probed here when S̃ is optimal and none is given.
+    ``face``: the optimal face (:func:`ntpgeom.theory.optimal_face`), probed here when S̃ is optimal and none is given;
+    S̃ is added to its members (it is optimal; the probes need not have found it).
     ``tol``: see :func:`tilde_optimal`. Rules in the module docstring.
     """
     if not snapshots:
@@ -217,7 +226,7 @@ def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str
     common = dict(B=B, alpha=alpha, seed=seed)
     claims = []
     if opt:
-        fc = _face(data, theory, face)
+        fc = _with_tilde(_face(data, theory, face), theory.S_tilde)
         res = float(getattr(fc, "resolution", resolution))
         for name, L_in in (("C1", theory.L_in), ("L_mm", None)):
             X = [L if L_in is not None else _perp(L, mask) for L in Ls]
