@@ -68,7 +68,8 @@ def test_mu_lies_in_minus_one_one(L, seed):
     data = random_supports(8, 20, (1, 4), seed=1)
     th = _theory(data)
     w = bootstrap_weights(data.pi, 1, seed)[0]
-    for dist in (c1_distances(L, th.L_in, th.L_mm, th.S_tilde), mm_distances(L, support_mask(data.S), th.L_mm, th.S_tilde)):
+    mask = support_mask(data.S)
+    for dist in (c1_distances(L, th.L_in, th.L_mm, th.S_tilde), mm_distances(L, mask, th.L_mm, th.S_tilde)):
         d_p, d_r, delta = dist(w)
         m = mu(d_p, d_r, delta)
         assert math.isnan(m) or -1.0 <= m <= 1.0

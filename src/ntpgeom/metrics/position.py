@@ -41,6 +41,7 @@ from ..theory import direction_distance, face_distance, proj_perp
 from .prediction import asymptotic_point, centred, rival_point
 
 __all__ = ["RESOLUTION", "Position", "Trend", "Rate", "mu", "c1_distances", "mm_distances", "face_distances",
+           "bootstrap_weights",
            "position_interval", "trend", "rate"]
 
 #: d(prediction, rival) below this is within the accuracy of a certified L_mm direction (√ of a 1e-6 duality gap)

@@ -21,11 +21,12 @@ from .controls import (
     violations,
 )
 from .core import STATUSES, Verdict, discriminate, format_table, verdict_rows
+from .trajectory import ClaimTrajectory, TrajectoryJudgement, judge_trajectory, tilde_optimal
 from .judge import CLAIMS, THRESHOLDS, Thresholds, judge, judge_row
 
 __all__ = [
     "Verdict", "STATUSES", "Assessment", "assess", "judge", "judge_row", "Thresholds", "THRESHOLDS", "CLAIMS",
     "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
     "controls_table", "violations", "IMPERSONATES", "face_reference", "choose_thresholds", "controls_tables",
-    "ControlsTable",
+    "ControlsTable", "judge_trajectory", "ClaimTrajectory", "TrajectoryJudgement", "tilde_optimal",
 ]
