@@ -38,10 +38,11 @@ import numpy as np
 
 from ..reprs import short_repr
 from ..theory import direction_distance, face_distance, proj_perp
-from .prediction import asymptotic_point, centred, rival_point
+from .prediction import asymptotic_point, centred, factor_maps, rival_point, visible_H
+from .similarity import corr_map
 
 __all__ = ["RESOLUTION", "Position", "Trend", "Rate", "mu", "c1_distances", "mm_distances", "face_distances",
-           "bootstrap_weights",
+           "c2_distances", "bootstrap_weights",
            "position_interval", "trend", "rate"]
 
 #: d(prediction, rival) below this is within the accuracy of a certified L_mm direction (√ of a 1e-6 duality gap)
@@ -97,6 +98,39 @@ def face_distances(X: np.ndarray, face: Any, L_in: np.ndarray | None = None) -> 
     def dist(w: np.ndarray) -> float:
         s = np.sqrt(np.asarray(w, dtype=np.float64))
         return face_distance(replace(face, members=face.members * s), X0 * s)
+
+    return dist
+
+
+def _map_distance(A: np.ndarray, B: np.ndarray, w: np.ndarray | None) -> float:
+    """RMS of ``A − B`` off the diagonal, pair (i, j) weighted by ``w_i w_j`` (uniform when w is None): a
+    pseudo-metric, so μ of maps stays in [−1, 1]."""
+    n = A.shape[0]
+    om = np.ones((n, n)) if w is None else np.outer(w, w)
+    np.fill_diagonal(om, 0.0)
+    tot = float(om.sum())
+    return float(np.sqrt((om * (A - B) ** 2).sum() / tot)) if tot > 0 else float("nan")
+
+
+def c2_distances(W: np.ndarray, H: np.ndarray, L_in: np.ndarray, L_mm: np.ndarray, S_tilde: np.ndarray,
+                 side: str) -> Distances:
+    """C2's measurement on one side ("W": corr(Ẇᵀ), V x V; "H": corr(Ḣ), m x m, Ḣ = ``visible_H``): weights w →
+    (d(map, prediction's map), d(map, rival's map), d(the two maps)), with the maps of the balanced factors of the
+    fitted ``L_in + R·L_mm`` and ``L_in + r·S̃`` (of the column-scaled logits) and d the weighted off-diagonal RMS
+    (H pairs weighted by ``w_j w_j'``; W pairs uniformly)."""
+    if side not in ("W", "H"):
+        raise ValueError(f"side must be 'W' or 'H', got {side!r}")
+    W, H = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64)
+    Wc = W - W.mean(axis=0, keepdims=True)
+    Lc, Lm = Wc @ H, centred(np.asarray(L_mm, dtype=np.float64))
+    model = corr_map(Wc.T) if side == "W" else corr_map(visible_H(W, H))
+    k, idx = (0 if side == "W" else 1), np.arange(Lc.shape[1])
+
+    def dist(w: np.ndarray) -> tuple[float, float, float]:
+        X, Li, M, S = _cols(w, Lc, L_in, Lm, S_tilde)
+        mp, mr = factor_maps(asymptotic_point(X, Li, M), idx)[k], factor_maps(rival_point(X, Li, S), idx)[k]
+        ww = None if side == "W" else np.asarray(w, dtype=np.float64)
+        return _map_distance(model, mp, ww), _map_distance(model, mr, ww), _map_distance(mp, mr, ww)
 
     return dist
 

@@ -1,8 +1,10 @@
 """Judge a model's trajectory (a series of snapshots) by its position between the prediction and its rival
 (theory.md §8; the measurements are :mod:`ntpgeom.metrics.position`).
 
-Claims: **C1** (the logits approach ``L_in + R·L_mm`` rather than ``L_in + r·S̃``) and **L_mm** (the F⊥ part ``P_⊥L``
-approaches the direction of L_mm rather than S̃'s). For each, per snapshot: μ with a seeded π-weighted context
+Claims: **C1** (the logits approach ``L_in + R·L_mm`` rather than ``L_in + r·S̃``), **L_mm** (the F⊥ part ``P_⊥L``
+approaches the direction of L_mm rather than S̃'s) and **C2:W / C2:H** (corr(Ẇᵀ) and corr(Ḣ) approach the maps of the
+prediction's balanced factors rather than the rival's; d = the off-diagonal RMS, :func:`~ntpgeom.metrics.position.
+c2_distances`; C2 uses C1's distances for the family gate, rule 2). For each, per snapshot: μ with a seeded π-weighted context
 bootstrap interval (B replicates, level 1 − α), the raw π-weighted direction distances to the prediction and the rival
 and between them; over the snapshots: the trend (Spearman ρ of μ with log step, exact permutation p-values) and the
 rate (distance to the prediction against 1/ln t, extrapolated intercept with its interval).
@@ -36,11 +38,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..data import NTPData
-from ..metrics.position import (RESOLUTION, Position, Rate, Trend, c1_distances, face_distances, mm_distances,
-                                position_interval, rate, trend)
+from ..metrics.position import (RESOLUTION, Position, Rate, Trend, c1_distances, c2_distances, face_distances,
+                                mm_distances, position_interval, rate, trend)
 from ..metrics.prediction import nuclear_norm
 from ..reprs import short_repr
-from ..theory import support_mask
+from ..theory import proj_perp, support_mask
 from .core import Verdict
 
 __all__ = ["FAMILY", "ClaimTrajectory", "TrajectoryJudgement", "judge_trajectory", "tilde_optimal", "snapshot_logits"]
@@ -56,11 +58,12 @@ class ClaimTrajectory:
     Attributes
     ----------
     claim : str
-        "C1" or "L_mm".
+        "C1", "L_mm", "C2:W" or "C2:H".
     status, note : str
         pass / FAIL / inconclusive / n/a, and why.
     against : str
-        "rival" (μ between the prediction and the S̃ rival) or "face" (S̃ optimal: distance to the optimal face).
+        "rival" (μ between the prediction and the S̃ rival), "face" (S̃ optimal: distance to the optimal face) or
+        "n/a" (C2 without W, H, or against a face).
     steps : tuple of int
     positions : tuple of Position
         Per snapshot (``against == "rival"``); empty against the face.
@@ -100,6 +103,9 @@ class ClaimTrajectory:
     def verdict(self, run: str = "") -> Verdict:
         """The :class:`~ntpgeom.verdicts.core.Verdict` record: value μ of the last snapshot (threshold 0, margin = its
         lower bound) or, against the face, its distance to the face."""
+        if not self.positions and not self.d_face:
+            return Verdict(self.claim, self.status, float("nan"), float("nan"), float("nan"), self.note, self.claim,
+                           "", ">=", run)
         if self.against == "face":
             v = self.d_face[-1] if self.d_face else float("nan")
             return Verdict(self.claim, self.status, v, float("nan"), float("nan"), self.note, f"{self.claim} (face)",
@@ -158,14 +164,16 @@ def tilde_optimal(theory: Any, tol: float = 1e-6) -> tuple[bool, str]:
     return False, f"S̃ is not optimal (‖S̃‖_* exceeds the optimum by {excess:.2g} of it)"
 
 
-def _rival_status(ps: Sequence[Position], tr: Trend, alpha: float, one: bool) -> tuple[str, str]:
+def _rival_status(ps: Sequence[Position], tr: Trend, alpha: float, one: bool,
+                  family: tuple[float, float] | None = None) -> tuple[str, str]:
     p = ps[-1]
+    fam = (p.d_pred, p.d_rival) if family is None else family
     dist = f"μ {p.mu:+.3f} [{p.lo:+.3f}, {p.hi:+.3f}], d_pred {p.d_pred:.3g}, d_rival {p.d_rival:.3g}, δ {p.delta:.3g}"
     trend_txt = "one snapshot: no trend" if one else f"trend ρ {tr.rho:+.2f} (p↑ {tr.p_up:.2g}, p↓ {tr.p_down:.2g})"
     if not p.resolved:
         return "inconclusive", f"prediction and rival cannot be told apart on this data (δ {p.delta:.3g})"
-    if min(p.d_pred, p.d_rival) > FAMILY:
-        return "FAIL", f"far from both prediction and rival ({dist})"
+    if min(fam) > FAMILY:
+        return "FAIL", f"far from both prediction and rival ({dist}; logits {fam[0]:.3g}, {fam[1]:.3g})"
     if p.hi < 0:
         return "FAIL", f"measurably nearer the rival ({dist}; {trend_txt})"
     if not one and tr.p_down <= alpha:
@@ -209,6 +217,7 @@ def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str
     """Judge the trajectory ``snapshots`` (each ``{"step": int, "L": (V, m)}`` or ``{"step", "W": (V, d), "H": (d, m)
     [, "b": (V,)]}``, in increasing step order) against ``theory`` (a :class:`~ntpgeom.theory.Theory` of ``data``).
 
+    Claims C1, L_mm, and C2:W / C2:H (when every snapshot has W and H; "n/a" otherwise and against the face).
     ``face``: the optimal face (:func:`ntpgeom.theory.optimal_face`), probed here when S̃ is optimal and none is given;
     S̃ is added to its members (it is optimal; the probes need not have found it).
     ``tol``: see :func:`tilde_optimal`. Rules in the module docstring.
@@ -221,35 +230,54 @@ def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str
     Ls = [snapshot_logits(s) for s in snapshots]
     if any(L.shape != (data.V, data.m) for L in Ls):
         raise ValueError(f"every snapshot's logits must have shape {(data.V, data.m)}")
-    mask, pi = support_mask(data.S), np.asarray(data.pi, dtype=np.float64)
     opt, why = tilde_optimal(theory, tol)
     common = dict(B=B, alpha=alpha, seed=seed)
-    claims = []
+    factored = all(s.get("W") is not None and s.get("H") is not None for s in snapshots)
     if opt:
-        fc = _with_tilde(_face(data, theory, face), theory.S_tilde)
-        res = float(getattr(fc, "resolution", resolution))
-        for name, L_in in (("C1", theory.L_in), ("L_mm", None)):
-            X = [L if L_in is not None else _perp(L, mask) for L in Ls]
-            d = tuple(float(face_distances(x, fc, L_in)(pi)) for x in X)
-            tr = trend(d, steps, seed=seed)
-            st, note = _face_status(d, tr, alpha, res)
-            claims.append(ClaimTrajectory(name, st, f"{why}: {note}", "face", steps, (), d, tr,
-                                          rate(d, steps, alpha=alpha), **common))
-        return TrajectoryJudgement(tuple(claims), True, why)
+        claims = _judge_face(data, theory, Ls, steps, face, why, resolution, common)
+        c2_note = f"{why}: the predicted factor maps are those of a non-unique face; C2 not judged"
+        return TrajectoryJudgement(claims + _na_c2(steps, c2_note, common), True, why)
     if theory.L_mm is None:
         raise ValueError("the theory has no L_mm (solve NTP-SVM*: compute_theory(data, solve=True))")
-    for name in ("C1", "L_mm"):
-        ps = tuple(position_interval(
-            c1_distances(L, theory.L_in, theory.L_mm, theory.S_tilde) if name == "C1"
-            else mm_distances(L, mask, theory.L_mm, theory.S_tilde), pi, resolution=resolution, **common) for L in Ls)
+    mask, pi = support_mask(data.S), np.asarray(data.pi, dtype=np.float64)
+    ths = (theory.L_in, theory.L_mm, theory.S_tilde)
+    measures = {"C1": [c1_distances(L, *ths) for L in Ls],
+                "L_mm": [mm_distances(L, mask, theory.L_mm, theory.S_tilde) for L in Ls]}
+    if factored:
+        for side in ("W", "H"):
+            measures[f"C2:{side}"] = [c2_distances(s["W"], s["H"], *ths, side) for s in snapshots]
+    claims, family = [], None
+    for name, dists in measures.items():
+        ps = tuple(position_interval(d, pi, resolution=resolution, **common) for d in dists)
         tr = trend([p.mu for p in ps], steps, seed=seed)
-        st, note = _rival_status(ps, tr, alpha, len(ps) == 1)
+        st, note = _rival_status(ps, tr, alpha, len(ps) == 1, family if name.startswith("C2") else None)
+        if name == "C1":  # C2 inherits C1's family gate: the maps are those of the factors of L
+            family = (ps[-1].d_pred, ps[-1].d_rival)
         claims.append(ClaimTrajectory(name, st, note, "rival", steps, ps, (), tr,
                                       rate([p.d_pred for p in ps], steps, alpha=alpha), **common))
+    if not factored:
+        claims += _na_c2(steps, "logits only: C2 needs W and H in every snapshot", common)
     return TrajectoryJudgement(tuple(claims), False, why)
 
 
-def _perp(L: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    from ..theory import proj_perp
+def _judge_face(data: NTPData, theory: Any, Ls: list[np.ndarray], steps: tuple[int, ...], face: Any, why: str,
+                resolution: float, common: dict[str, Any]) -> tuple[ClaimTrajectory, ...]:
+    """C1 and L_mm against the optimal face (S̃ optimal)."""
+    fc = _with_tilde(_face(data, theory, face), theory.S_tilde)
+    res = float(getattr(fc, "resolution", resolution))
+    mask, pi = support_mask(data.S), np.asarray(data.pi, dtype=np.float64)
+    claims = []
+    for name, L_in in (("C1", theory.L_in), ("L_mm", None)):
+        X = [L if L_in is not None else proj_perp(L, mask) for L in Ls]
+        d = tuple(float(face_distances(x, fc, L_in)(pi)) for x in X)
+        tr = trend(d, steps, seed=common["seed"])
+        st, note = _face_status(d, tr, common["alpha"], res)
+        claims.append(ClaimTrajectory(name, st, f"{why}: {note}", "face", steps, (), d, tr,
+                                      rate(d, steps, alpha=common["alpha"]), **common))
+    return tuple(claims)
 
-    return proj_perp(L, mask)
+
+def _na_c2(steps: tuple[int, ...], note: str, common: dict[str, Any]) -> tuple[ClaimTrajectory, ...]:
+    empty_t, empty_r = Trend(float("nan"), 1.0, 1.0, 0, "not measured"), rate([], [], alpha=common["alpha"])
+    return tuple(ClaimTrajectory(f"C2:{s}", "n/a", note, "n/a", steps, (), (), empty_t, empty_r, **common)
+                 for s in ("W", "H"))
