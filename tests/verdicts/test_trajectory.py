@@ -18,7 +18,7 @@ from ntpgeom.train.plain import gd_free_logits, gd_ufm, relabel
 from ntpgeom.verdicts import Verdict
 from ntpgeom.verdicts.trajectory import FAMILY, judge_trajectory, tilde_optimal
 
-STEPS, LR, B = 5000, 3.0, 100
+STEPS, LR, B, N_SNAP = 5000, 3.0, 100, 6
 
 
 def _nuc(A) -> float:
@@ -31,9 +31,9 @@ def _main(j) -> dict[str, str]:
 
 
 def _controls(data, th, seed):
-    ufm = judge_trajectory(data, th, gd_ufm(data, steps=STEPS, lr=LR, seed=seed), B=B, seed=0)
-    free = judge_trajectory(data, th, gd_free_logits(data, steps=STEPS, lr=LR, seed=seed), B=B, seed=0)
-    rel = judge_trajectory(data, th, gd_ufm(relabel(data, seed), steps=STEPS, lr=LR, seed=seed), B=B, seed=0)
+    ufm = judge_trajectory(data, th, gd_ufm(data, steps=STEPS, lr=LR, seed=seed, snapshot_steps=N_SNAP), B=B, seed=0)
+    free = judge_trajectory(data, th, gd_free_logits(data, steps=STEPS, lr=LR, seed=seed, snapshot_steps=N_SNAP), B=B, seed=0)
+    rel = judge_trajectory(data, th, gd_ufm(relabel(data, seed), steps=STEPS, lr=LR, seed=seed, snapshot_steps=N_SNAP), B=B, seed=0)
     return ufm, free, rel
 
 
@@ -91,11 +91,11 @@ def test_five_cycle_is_judged_against_the_face():
     jt = judge_trajectory(data, th, tilde, B=B, face=face)
     assert jt.tilde_optimal and jt.status == {"C1": "pass", "L_mm": "pass", "C2:W": "n/a", "C2:H": "n/a"}
     assert jt.claim("L_mm").d_face[-1] == pytest.approx(0.0, abs=1e-6)  # S̃'s F⊥ part is on the face
-    ufm = judge_trajectory(data, th, gd_ufm(data, steps=STEPS, lr=LR, seed=0), B=B, face=face)
+    ufm = judge_trajectory(data, th, gd_ufm(data, steps=STEPS, lr=LR, seed=0, snapshot_steps=N_SNAP), B=B, face=face)
     for c in ufm.claims[:2]:
         assert c.against == "face" and c.positions == () and c.status == "pass" and "μ n/a" in c.note
         assert c.d_face[-1] < c.d_face[0] and math.isnan(c.verdict().threshold)
-    rel = judge_trajectory(data, th, gd_ufm(relabel(data, 3), steps=STEPS, lr=LR, seed=0), B=B, face=face)
+    rel = judge_trajectory(data, th, gd_ufm(relabel(data, 3), steps=STEPS, lr=LR, seed=0, snapshot_steps=N_SNAP), B=B, face=face)
     assert "pass" not in rel.status.values()
 
 

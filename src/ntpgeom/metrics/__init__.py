@@ -11,8 +11,8 @@ snapshot's subset of contexts (``Snapshot.contexts``), which ``snapshot_metrics`
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
-from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_distances, face_distances,
-                       mm_distances, position_interval, rate, trend)
+from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_distances, c2_distances,
+                       face_distances, mm_distances, position_interval, rate, trend)
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
 from .reference import FaceLike, Reference, TheoryLike, context_subset, reference
 from .restrict import TheoryColumns, restrict
@@ -27,5 +27,5 @@ __all__ = [
     "offdiag", "similarity_null", "as_matrix", "visible_H", "centred", "nuclear_norm", "prediction_point", "Prediction",
     "TheoryLike", "FaceLike", "SnapshotLike", "restrict", "TheoryColumns", "reference_for",
     "Position", "Trend", "Rate", "RESOLUTION", "position_interval", "c1_distances", "mm_distances", "face_distances",
-    "bootstrap_weights", "trend", "rate",
+    "c2_distances", "bootstrap_weights", "trend", "rate",
 ]

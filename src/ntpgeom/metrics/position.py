@@ -13,12 +13,16 @@ column-scaled matrices.
   R and r the (π-weighted) least-squares scales of the F⊥ part ``P_⊥(X)`` onto L_mm and S̃
   (:func:`ntpgeom.metrics.prediction.asymptotic_point`).
 - L_mm (the F⊥ part, :func:`mm_distances`): X = ``P_⊥(L)``, Y_p = L_mm, Y_r = S̃ (directions only).
+- C2 (:func:`c2_distances`): X = corr(Ẇᵀ) or corr(Ḣ), Y_p / Y_r = the corr maps of the balanced factors of the two
+  fitted points above; there d is the off-diagonal RMS difference (pairs of contexts weighted by ``π_j π_j'``), a
+  pseudo-metric, so μ keeps its bounds.
 - Against an optimal face (when S̃ is itself optimal it is no rival): the distance of X to the face's cone
   (:func:`ntpgeom.theory.face_distance` on the column-scaled members), no μ.
 
 **The interval** (:func:`position_interval`): a seeded π-weighted context bootstrap — each of B replicates draws m
 contexts with replacement with probabilities π (multinomial counts c), refits R and r and recomputes μ with the
-weights c/m in place of π; the interval is the (α/2, 1 − α/2) percentile interval. Below ``resolution`` (default
+weights c/m in place of π; the interval is the (α/2, 1 − α/2) percentile interval (for C2:W, whose model map does not
+depend on the weights, the point estimate can fall just outside it). Below ``resolution`` (default
 :data:`RESOLUTION`) the prediction and the rival cannot be told apart: μ is then NaN and ``resolved`` False.
 
 **Trend and rate** (:func:`trend`, :func:`rate`): the Spearman rank correlation of a measurement with log step (ranks
@@ -42,8 +46,7 @@ from .prediction import asymptotic_point, centred, factor_maps, rival_point, vis
 from .similarity import corr_map
 
 __all__ = ["RESOLUTION", "Position", "Trend", "Rate", "mu", "c1_distances", "mm_distances", "face_distances",
-           "c2_distances", "bootstrap_weights",
-           "position_interval", "trend", "rate"]
+           "c2_distances", "bootstrap_weights", "position_interval", "trend", "rate"]
 
 #: d(prediction, rival) below this is within the accuracy of a certified L_mm direction (√ of a 1e-6 duality gap)
 RESOLUTION = 1e-3
