@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..data import NTPData
 from ..metrics.position import (RESOLUTION, Position, Rate, Trend, c1_distances, c2_distances, face_distances,
@@ -213,15 +214,21 @@ def _with_tilde(face: Any, S_tilde: np.ndarray) -> Any:
 
 def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], *, B: int = 200,
                      alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION, face: Any = None,
-                     tol: float = 1e-6) -> TrajectoryJudgement:
+                     tol: float = 1e-6, threads: int = 1) -> TrajectoryJudgement:
     """Judge the trajectory ``snapshots`` (each ``{"step": int, "L": (V, m)}`` or ``{"step", "W": (V, d), "H": (d, m)
     [, "b": (V,)]}``, in increasing step order) against ``theory`` (a :class:`~ntpgeom.theory.Theory` of ``data``).
 
     Claims C1, L_mm, and C2:W / C2:H (when every snapshot has W and H; "n/a" otherwise and against the face).
     ``face``: the optimal face (:func:`ntpgeom.theory.optimal_face`), probed here when S̃ is optimal and none is given;
     S̃ is added to its members (it is optimal; the probes need not have found it).
-    ``tol``: see :func:`tilde_optimal`. Rules in the module docstring.
+    ``tol``: see :func:`tilde_optimal`. ``threads``: BLAS threads (threadpoolctl). Rules in the module docstring.
     """
+    with threadpool_limits(limits=threads):
+        return _judge(data, theory, snapshots, B, alpha, seed, resolution, face, tol)
+
+
+def _judge(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], B: int, alpha: float, seed: int,
+           resolution: float, face: Any, tol: float) -> TrajectoryJudgement:
     if not snapshots:
         raise ValueError("give at least one snapshot")
     steps = tuple(int(s["step"]) for s in snapshots)
