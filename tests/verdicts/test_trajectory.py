@@ -132,3 +132,22 @@ def test_unresolved_prediction_and_rival_are_inconclusive():
     snaps = [{"step": t, "L": th.L_in + t * th.L_mm} for t in ts]
     jt = judge_trajectory(data, th, snaps, B=20, resolution=1.0)  # a resolution above d(L_mm, S̃): cannot tell
     assert set(_main(jt).values()) == {"inconclusive"} and "cannot be told apart" in jt.claims[0].note
+
+
+@pytest.mark.slow
+def test_builtin_stories_corpus_controls():
+    """The built-in "stories" corpus (V = 102, m = 413; S̃ at direction 0.115 from L_mm): 3000 plain-GD steps of the
+    UFM pass C1 and L_mm (μ about +0.05, interval above 0), free logits FAIL both (μ about −0.65)."""
+    data = corpora.stories()
+    th = compute_theory(data)
+
+    def logits(snaps):  # C1 / L_mm only: C2's factor maps cost an SVD of V x m per bootstrap replicate
+        return [{"step": s["step"], "L": s["L"] if "L" in s else s["W"] @ s["H"]} for s in snaps]
+
+    kw = dict(steps=3000, lr=LR, seed=1, snapshot_steps=N_SNAP)
+    ufm = judge_trajectory(data, th, logits(gd_ufm(data, **kw)), B=50)
+    free = judge_trajectory(data, th, logits(gd_free_logits(data, **kw)), B=50)
+    rel = judge_trajectory(data, th, logits(gd_ufm(relabel(data, 1), **kw)), B=50)
+    assert _main(ufm) == {"C1": "pass", "L_mm": "pass"}, [c.note for c in ufm.claims]
+    assert _main(free) == {"C1": "FAIL", "L_mm": "FAIL"}
+    assert "pass" not in rel.status.values()
