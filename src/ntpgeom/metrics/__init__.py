@@ -12,6 +12,8 @@ themselves (``TheoryColumns``: deprecated name of the restricted :class:`~ntpgeo
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
+from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_distances, c2_distances,
+                       face_distances, mm_distances, position_interval, rate, trend)
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
 from ..theory import TheoryLike
 from .reference import FaceLike, Reference, context_subset, reference
@@ -26,4 +28,6 @@ __all__ = [
     "reference", "Reference", "context_subset", "rows_to_table", "save_table", "load_table", "COLUMNS", "MetricsError",
     "offdiag", "similarity_null", "as_matrix", "visible_H", "centred", "nuclear_norm", "prediction_point", "Prediction",
     "TheoryLike", "FaceLike", "SnapshotLike", "restrict", "TheoryColumns", "reference_for",
+    "Position", "Trend", "Rate", "RESOLUTION", "position_interval", "c1_distances", "mm_distances", "face_distances",
+    "c2_distances", "bootstrap_weights", "trend", "rate",
 ]

@@ -24,10 +24,11 @@ from .controls import (
 )
 from .core import STATUSES, Verdict, discriminate, format_table, verdict_rows
 from .judge import THRESHOLDS, Thresholds, judge, judge_row
+from .trajectory import ClaimTrajectory, TrajectoryJudgement, judge_trajectory, tilde_optimal
 
 __all__ = [
     "Verdict", "STATUSES", "Assessment", "assess", "judge", "judge_row", "Thresholds", "THRESHOLDS", "CLAIMS",
     "Claim", "TITLES", "claim_by_title", "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
     "controls_table", "violations", "IMPERSONATES", "face_reference", "choose_thresholds", "controls_tables",
-    "ControlsTable",
+    "ControlsTable", "judge_trajectory", "ClaimTrajectory", "TrajectoryJudgement", "tilde_optimal",
 ]
