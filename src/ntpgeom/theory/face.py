@@ -36,6 +36,8 @@ from .geometry import direction_distance
 from ..errors import SolverError
 from .pattern import reduce_pattern, support_mask
 from .svm_backends import max_violation, project_columns
+from .norms import centre, nuclear_norm
+from .tolerances import CONE_COS_FLOOR, FEASIBILITY_TOL
 
 RESOLUTION_PER_TOL = 50.0
 
@@ -97,14 +99,6 @@ class Face:
                 "diameter_fine": self.diameter_fine,
                 "status": self.status, "opt": self.opt, "tol": self.tol, "resolution": self.resolution,
                 "excess": self.excess, "reduced_shape": list(self.reduced_shape), "seconds": self.seconds}
-
-
-def _centre(L: np.ndarray) -> np.ndarray:
-    return L - L.mean(axis=0, keepdims=True)
-
-
-def _nuc(M: np.ndarray) -> float:
-    return float(np.linalg.svd(M, compute_uv=False).sum())
 
 
 def _reduced_problem(cp: Any, mask: np.ndarray, r: np.ndarray, c: np.ndarray):
@@ -189,7 +183,7 @@ def _validated(data: Any, L_mm: Any, tol: Any, n_directions: Any) -> tuple[np.nd
     if not (isinstance(n_directions, (int, np.integer)) and n_directions >= 1):
         raise SolverError(f"n_directions must be a positive integer, got {n_directions!r}")
     viol = max_violation(L, mask)
-    if viol > 1e-6:
+    if viol > FEASIBILITY_TOL:
         raise SolverError(f"L_mm violates the NTP-SVM* constraints by {viol:.2e}; pass a solution of solve_ntp_svm")
     return mask, L, viol
 
@@ -221,8 +215,8 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
     """
     t0 = time.perf_counter()
     mask, L, viol = _validated(data, L_mm, tol, n_directions)
-    Lc = _centre(L)
-    opt = _nuc(Lc)
+    Lc = centre(L)
+    opt = nuclear_norm(Lc)
     red = reduce_pattern(mask)
     info: dict[str, Any] = {"n_directions": int(n_directions), "seed": int(seed), "max_violation": viol}
     if red.mask.size > max_entries:
@@ -240,7 +234,7 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
                           "smaller gap first")
     found, bad = _probe(red.mask, red.r, red.c, opt * (1.0 + tol), int(n_directions), seed, eps, time_limit)
     sr, sc = np.sqrt(red.r), np.sqrt(red.c)
-    excess = max([_nuc(sr[:, None] * Lh * sc) / opt - 1.0 for Lh in found], default=0.0)
+    excess = max([nuclear_norm(sr[:, None] * Lh * sc) / opt - 1.0 for Lh in found], default=0.0)
     members = np.stack([Lc] + [red.expand(Lh) for Lh in found])
     members.setflags(write=False)
     diam = _diameter(list(members))
@@ -266,7 +260,7 @@ def face_distance(face: Face, L: Any) -> float:
 nearest member). When the face was not probed this
     is the distance to L_mm. ``L``: shape (V, m).
     """
-    Lc = _centre(np.asarray(L, dtype=np.float64))
+    Lc = centre(L)
     if Lc.shape != face.members.shape[1:]:
         raise SolverError(f"L has shape {Lc.shape} but the face's members are {face.members.shape[1:]} (V x m)")
     if not np.all(np.isfinite(Lc)):
@@ -279,6 +273,6 @@ nearest member). When the face was not probed this
     l = Lc.ravel() / n
     w, _ = nnls(A, l)
     cos = min(float(np.linalg.norm(A @ w)), 1.0)
-    if cos <= 1e-12:  # every member at >= 90°: the best ray is extreme (cos = -1/‖x‖ on ⟨l, x⟩ = -1 is maximised
+    if cos <= CONE_COS_FLOOR:  # every member at >= 90°: the best ray is extreme (cos = -1/‖x‖ on ⟨l, x⟩ = -1 is maximised
         cos = float((A.T @ l).max())  # at a vertex), i.e. one of the members
     return float(np.sqrt(max(2.0 - 2.0 * cos, 0.0)))

@@ -36,6 +36,7 @@ from ..data import NTPData
 from .fista import fista
 from .geometry import direction_distance
 from .norms import centre, nuclear_norm
+from .tolerances import RESOLVED_FLOOR_RATIO
 from . import subspaces
 from .subspaces import L_in
 from ..errors import SolverError, SolverWarning
@@ -284,7 +285,7 @@ def path_point(data: NTPData, norm: float, *, warm: Any = None, tol: float = 1e-
                       f"after {it} iterations; raise max_iter or tol", SolverWarning, stacklevel=2)
     X.setflags(write=False)
     floor = obj.floor(X, lam, B)
-    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv, bool(floor <= 1e-2 * excess),
+    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv, bool(floor <= RESOLVED_FLOOR_RATIO * excess),
                      time.perf_counter() - t0, {"tol": float(tol), "floor": floor, **info})
 
 

@@ -32,6 +32,7 @@ from scipy.optimize import nnls
 from ..reprs import short_repr
 from .pattern import PatternLike, support_mask
 from .svm_backends import max_violation
+from .tolerances import DESCENT_RISE_SLACK, LDP_INFEASIBLE, RANK_RTOL
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +74,7 @@ def least_distance(G: np.ndarray, h: np.ndarray) -> np.ndarray | None:
     f[-1] = 1.0
     u, _ = nnls(E, f, maxiter=50 * (n + p + 1))
     r = E @ u - f
-    if np.linalg.norm(r) < 1e-12 or r[-1] > -1e-12:
+    if np.linalg.norm(r) < LDP_INFEASIBLE or r[-1] > -LDP_INFEASIBLE:
         return None
     return -r[:n] / r[-1]
 
@@ -146,7 +147,7 @@ def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: 
             break
         L_new = new @ B.T if a_turn else A @ new.T
         norm = np.linalg.norm(L_new, "nuc")
-        if norm > best * (1 + 1e-9):
+        if norm > best * (1 + DESCENT_RISE_SLACK):
             break
         L, done = L_new, best - norm <= rtol * best
         best = norm
@@ -198,7 +199,7 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
     if best is None:
         return RankResult(d, None, np.inf, 0, np.inf, tuple(norms))
     s = np.linalg.svd(best, compute_uv=False)
-    rank = int((s > 1e-8 * s[0]).sum())
+    rank = int((s > RANK_RTOL * s[0]).sum())
     return RankResult(d, best, float(s.sum()), rank, max_violation(best, mask), tuple(norms))
 
 

@@ -30,6 +30,7 @@ from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
 from .svm_result import SVMResult
+from .tolerances import RANK_RTOL
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
 
 #: The backends, by name; every one has the :data:`~ntpgeom.theory.svm_backends.Backend` signature.
@@ -84,7 +85,7 @@ def _checked(pattern: SupportPattern, sol: BackendSolution, opts: SolveOptions, 
     stats = SolverStats(status, sol.method, int(sol.iterations), time.perf_counter() - t0, gap, viol, opts.tol,
                         opts.threads)
     info = {"tilde_worst": pattern.tilde.worst, **sol.info, "seed": opts.seed}
-    return SVMResult(L, primal, A, float(sol.dual_value), singular_rank(sol.singular_values, 1e-8),
+    return SVMResult(L, primal, A, float(sol.dual_value), singular_rank(sol.singular_values, RANK_RTOL),
                      bool(pattern.tilde.holds), pattern.reduction.shape, stats, info)
 
 

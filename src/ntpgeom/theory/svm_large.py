@@ -52,6 +52,7 @@ from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_spars
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .svm_result import SVMResult
+from .tolerances import ANDERSON_RIDGE_FLOAT32, ANDERSON_RIDGE_FLOAT64, RANK_RTOL, RHO_SCALE_FLOOR
 
 
 def _setup(red, device, dtype):
@@ -123,7 +124,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
     idx, rw, B = run["sup64"]
     sup = (idx, rw.to(v.dtype), B.to(v.dtype))
     tol, check_every, deadline = run["tol"], run["check_every"], run["deadline"]
-    aa = Anderson(run["anderson"], v.reshape(-1), 1e-7 if v.dtype != torch.float64 else 1e-10) \
+    aa = Anderson(run["anderson"], v.reshape(-1), ANDERSON_RIDGE_FLOAT32 if v.dtype != torch.float64 else ANDERSON_RIDGE_FLOAT64) \
         if run["anderson"] > 0 else None
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it, gaps, next_check, rank = "max_iter", 0, [], check_every, None
@@ -310,7 +311,7 @@ def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, ande
     info = {"tilde_worst": worst, "tilde_gap": best[2], "status": "tilde", "device": str(dev), "dtype": str(dtype)}
     if (holds and use_certificate) or best[2] <= tol:
         return best, 0, holds, "tilde", {**info, "ladder": ladder}
-    rho = rho if rho is not None else RHO_SCALE / max(p_t / max(min(red.mask.shape), 1), 1e-12)
+    rho = rho if rho is not None else RHO_SCALE / max(p_t / max(min(red.mask.shape), 1), RHO_SCALE_FLOOR)
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
     run = {"Mt": Mt, "tol": tol, "deadline": t0 + time_limit if time_limit is not None else np.inf,
            "check_every": check_every, "anderson": anderson, "t0": t0, "it0": 0, "sup64": support_index(Mt, r64)}
@@ -334,7 +335,7 @@ def _result(red, out, tol, expand, seed, t0, n_threads) -> SVMResult:
     (primal, dval, gap, Lt, At, s), iters, holds, method, info = out
     viol = violation(Lt, torch.as_tensor(np.ascontiguousarray(red.mask.T), device=Lt.device))
     s = s.cpu().numpy()
-    rank = int((s > 1e-8 * s.max()).sum()) if s.size and s.max() > 0 else 0
+    rank = int((s > RANK_RTOL * s.max()).sum()) if s.size and s.max() > 0 else 0
     L_hat, A_hat = Lt.T.cpu().numpy(), At.T.cpu().numpy()
     if expand:
         L, A = red.expand(L_hat), red.expand(A_hat)
