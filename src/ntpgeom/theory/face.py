@@ -10,8 +10,8 @@ multiplicities, as in :mod:`ntpgeom.theory.svm`), in the scaled variable ``X = d
 onto the symmetric matrices of the full problem. The symmetric part of the face is the image of the whole face under
 averaging over the swaps of identical rows/columns, so the probed diameter is a lower bound of the full face's
 diameter (exact when the pattern has no duplicates, e.g. the 5-cycle). Problems whose reduced pattern has more than
-``max_entries`` entries are not probed (status ``"not probed: ..."``), nor when cvxpy is missing. Measured (2 shared
-cores, 1 thread): the 5-cycle ~3.5 s, built-in "synthetic" (reduced 17 x 12) ~14 s, built-in "stories" (39 x 31,
+``max_entries`` entries are not probed (status ``SKIPPED``, detail ``"not probed: ..."``), nor when cvxpy is
+missing. Measured (2 shared cores, 1 thread): the 5-cycle ~3.5 s, built-in "synthetic" (reduced 17 x 12) ~14 s, built-in "stories" (39 x 31,
 above the default limit) ~160 s with 2 directions at eps = 1e-6, and SCS then reports "optimal_inaccurate".
 
 Uniqueness test. For a unique optimum the probed face shrinks as ``tol → 0`` (diameter ∝ tol for a sharp minimum:
@@ -34,6 +34,7 @@ from scipy.optimize import nnls
 from ..reprs import short_repr
 from .geometry import direction_distance
 from ..errors import SolverError
+from ..status import SolverStats, Status
 from .pattern import reduce_pattern, support_mask
 from .svm_backends import max_violation, project_columns
 from .norms import centre, nuclear_norm
@@ -58,8 +59,9 @@ class Face:
         optimum). None when not probed.
     diameter_fine : float
         Diameter of the probes at slack ``tol / 30`` (2 functionals); NaN when not needed or not probed.
-    status : str
-        ``"probed"``, ``"probed (inaccurate: ...)"`` or ``"not probed: <reason>"``.
+    detail : str
+        ``"probed"``, ``"probed (inaccurate: ...)"`` or ``"not probed: <reason>"`` (was ``status`` before the
+        solver contract; ``.status`` is now the :class:`~ntpgeom.status.Status`).
     opt : float
         ``‖L_mm‖_*`` (centred), the optimum the face is measured against.
     tol : float
@@ -70,6 +72,10 @@ class Face:
         Largest ``‖member‖_* / opt - 1`` (<= tol up to solver accuracy).
     reduced_shape : (int, int)
     seconds : float
+    stats : SolverStats
+        Status (``OPTIMAL`` when probed accurately, ``USER_LIMIT`` when a probe ended inaccurate, e.g. at SCS's time
+        limit, ``SKIPPED`` when not probed), backend ``"cvxpy"``, iterations = SCS solves, seconds, ``gap`` NaN (a
+        probe certifies no gap), ``residual`` = ``excess``, tol, threads 0. Also readable as ``.status``.
     info : dict
         ``opt_check`` (cvxpy's own minimum), ``n_directions``, ``seed``.
     """
@@ -80,24 +86,28 @@ class Face:
     diameter: float
     is_point: bool | None
     diameter_fine: float
-    status: str
+    detail: str
     opt: float
     tol: float
     resolution: float
     excess: float
     reduced_shape: tuple[int, int]
     seconds: float
+    stats: SolverStats
     info: dict = field(default_factory=dict)
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the probes.")
 
     @property
     def probed(self) -> bool:
-        return self.status.startswith("probed")
+        return self.detail.startswith("probed")
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""
         return {"k": int(self.members.shape[0]), "diameter": self.diameter, "is_point": self.is_point,
                 "diameter_fine": self.diameter_fine,
-                "status": self.status, "opt": self.opt, "tol": self.tol, "resolution": self.resolution,
+                "status": self.status.value, "detail": self.detail, "opt": self.opt, "tol": self.tol,
+                "resolution": self.resolution,
                 "excess": self.excess, "reduced_shape": list(self.reduced_shape), "seconds": self.seconds}
 
 
@@ -166,8 +176,10 @@ def _diameter(points: list[np.ndarray]) -> float:
 def _not_probed(Lc: np.ndarray, opt: float, tol: float, shape, reason: str, t0: float, info: dict) -> Face:
     members = Lc[None].copy()
     members.setflags(write=False)
+    seconds = time.perf_counter() - t0
+    stats = SolverStats(Status.SKIPPED, "cvxpy", 0, seconds, float("nan"), 0.0, tol, 0)
     return Face(members, float("nan"), None, float("nan"), f"not probed: {reason}", opt, tol,
-                RESOLUTION_PER_TOL * tol, 0.0, shape, time.perf_counter() - t0, info)
+                RESOLUTION_PER_TOL * tol, 0.0, shape, seconds, stats, info)
 
 
 def _validated(data: Any, L_mm: Any, tol: Any, n_directions: Any) -> tuple[np.ndarray, np.ndarray, float]:
@@ -245,10 +257,14 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
         bad += bad2
         fine = _diameter([Lc] + [red.expand(Lh) for Lh in pts])
     is_point = bool(diam <= res or fine <= 0.5 * diam)
-    status = "probed" if not bad and excess <= 10 * tol else \
-        f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
-    return Face(members, float(diam), is_point, float(fine), status, opt, float(tol), res, float(excess), red.shape,
-                time.perf_counter() - t0, info)
+    accurate = not bad and excess <= 10 * tol
+    detail = "probed" if accurate else f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
+    seconds = time.perf_counter() - t0
+    n_solves = 1 + 2 * int(n_directions) + (4 if diam > res else 0)
+    stats = SolverStats(Status.OPTIMAL if accurate else Status.USER_LIMIT, "cvxpy", n_solves, seconds,
+                        float("nan"), float(excess), float(tol), 0)
+    return Face(members, float(diam), is_point, float(fine), detail, opt, float(tol), res, float(excess), red.shape,
+                seconds, stats, info)
 
 
 def face_distance(face: Face, L: Any) -> float:

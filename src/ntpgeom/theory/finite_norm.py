@@ -40,6 +40,7 @@ from .tolerances import RESOLVED_FLOOR_RATIO
 from . import subspaces
 from .subspaces import L_in
 from ..errors import SolverError, SolverWarning
+from ..status import SolverStats, Status
 
 DEFAULT_MAX_ITER = 20000
 
@@ -72,6 +73,10 @@ class PathPoint:
         When it is not (huge B), L is CE-optimal to round-off but its *direction* is not determined by the data in
         double precision (it stays near the start); judge such norms against L_mm, not against this point.
     seconds : float
+    stats : SolverStats
+        Status (``OPTIMAL`` iff ``converged``, else ``USER_LIMIT``), backend ``"fista"``, iterations, seconds,
+        ``gap`` = ``rel_gap``, ``residual`` = ``max(‖L‖_* - B, 0) / B`` (the ball constraint's violation), tol,
+        threads 0 (not set). Also readable as ``.status``.
     info : dict
         ``tol``, ``floor``, ``step``, ``restarts``.
     """
@@ -89,13 +94,16 @@ class PathPoint:
     converged: bool
     resolved: bool
     seconds: float
+    stats: SolverStats
     info: dict = field(default_factory=dict)
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the solve.")
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""
         return {"norm": self.norm, "ce": self.ce, "ce_minus_H": self.ce_minus_H, "lam": self.lam, "gap": self.gap,
                 "rel_gap": self.rel_gap, "iterations": self.iterations, "converged": self.converged,
-                "resolved": self.resolved, "seconds": self.seconds}
+                "resolved": self.resolved, "seconds": self.seconds, "status": self.status.value}
 
 
 def _l1_ball(s: np.ndarray, B: float) -> np.ndarray:
@@ -285,8 +293,12 @@ def path_point(data: NTPData, norm: float, *, warm: Any = None, tol: float = 1e-
                       f"after {it} iterations; raise max_iter or tol", SolverWarning, stacklevel=2)
     X.setflags(write=False)
     floor = obj.floor(X, lam, B)
-    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv, bool(floor <= RESOLVED_FLOOR_RATIO * excess),
-                     time.perf_counter() - t0, {"tol": float(tol), "floor": floor, **info})
+    seconds = time.perf_counter() - t0
+    stats = SolverStats(Status.OPTIMAL if conv else Status.USER_LIMIT, "fista", int(it), seconds, float(rel),
+                        max(nuclear_norm(X) - B, 0.0) / B, float(tol), 0)
+    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv,
+                     bool(floor <= RESOLVED_FLOOR_RATIO * excess), seconds, stats,
+                     {"tol": float(tol), "floor": floor, **info})
 
 
 def path_points(data: NTPData, norms: Sequence[float], **kw: Any) -> list[PathPoint]:
