@@ -1,6 +1,6 @@
 """NTP-SVM* backends and the pieces they share: the exact projection onto the constraint set, the repair of a dual
-estimate into a dual-feasible certificate, the constraint violation, and the two built-in backends (reduced ADMM and
-the cvxpy + SCS reference).
+estimate into a dual-feasible certificate, the constraint violation, and two built-in backends (reduced ADMM and the
+cvxpy + SCS reference; the third, ``large``, is :func:`ntpgeom.theory.svm_large.large_backend`).
 
 A backend is a callable ``(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution`` (the :data:`Backend`
 signature); :func:`ntpgeom.theory.svm.solve_ntp_svm` looks backends up by name in its ``BACKENDS`` table and checks
@@ -32,6 +32,7 @@ class SolveOptions:
     check_every: int = 10
     cvxpy_eps: float = 1e-7
     time_limit: float | None = None
+    use_certificate: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +54,12 @@ class BackendSolution:
     iterations : int
     info : dict
         Backend details (JSON-serialisable: numbers, strings, lists).
+    primal : float, optional
+        The backend's own certified upper bound on ``‖L‖_*`` (``large``: float64 ``Σ ‖X q_i‖``); default: the sum of
+        ``singular_values``.
+    certificate_holds : bool, optional
+        The backend's own Prop. 3 decision, for a backend that runs Prop. 3 itself (``large``); default: the
+        pattern's.
     """
 
     method: str
@@ -62,6 +69,8 @@ class BackendSolution:
     singular_values: np.ndarray
     iterations: int
     info: dict = field(default_factory=dict)
+    primal: float | None = None
+    certificate_holds: bool | None = None
 
 
 Backend = Callable[[SupportPattern, SolveOptions], BackendSolution]
