@@ -1,9 +1,13 @@
 """One status vocabulary for every solver of the package, in the manner of cvxpy: a :class:`Status` and a frozen
-:class:`SolverStats` record, shared by ``SVMResult`` (NTP-SVM*), ``RegResult`` (the regularisation path) and
-``Theory``.
+:class:`SolverStats` record. Every solver result carries both, as ``.status`` and ``.stats``: ``SVMResult``
+(NTP-SVM*, every backend), ``RegResult`` (the regularisation path), ``PathPoint`` (the norm-ball path point),
+``Face`` (the optimal face), ``RankResult`` (rank-constrained NTP-SVM*) and ``Theory``.
 
-A status is always *ntpgeom's own check* of the answer (a certified relative duality gap against the requested
-tolerance), never a backend's self-report: backends' words (SCS's ``"optimal_inaccurate"``, ...) stay in ``info``.
+A status is always *ntpgeom's own check* of the answer (a certified gap against the requested tolerance, or the
+solver's own stopping rule where nothing can be certified), never a backend's self-report: backends' words (SCS's
+``"optimal_inaccurate"``, ...) stay in ``info``. A limit (iterations, time) that stops a solve before its check holds
+always gives a non-solved status (``USER_LIMIT``), never a silent answer; the iterative solvers (NTP-SVM*, the
+regularised problem, ``path_point``) also issue a :class:`~ntpgeom.errors.SolverWarning`.
 """
 
 from __future__ import annotations
@@ -20,18 +24,28 @@ from .errors import SolverError
 class Status(str, Enum):
     """How a solve ended. A ``str`` enum: ``Status.OPTIMAL == "optimal"`` and it serialises to JSON as its value.
 
-    - ``OPTIMAL``: certified; the relative duality gap is <= the requested ``tol``.
+    - ``OPTIMAL``: certified; the relative gap is <= the requested ``tol``. NTP-SVM* and the regularised problem:
+      relative duality gap; ``path_point``: the Frank-Wolfe gap is <= ``tol (CE - ℋ)`` or at its round-off floor;
+      ``optimal_face``: every probe solved (SCS "optimal") and every member within the slack (excess <= 10 tol).
     - ``CERTIFIED_BY_PROP3``: NTP-SVM* only; Prop. 3's certificate held, ``L_mm = S̃`` was returned without
       iterating, and its duality gap is <= ``tol``.
-    - ``USER_LIMIT``: the iteration or time limit was reached first; the answer is feasible and its gap is certified,
-      but the gap is above ``tol`` (a :class:`~ntpgeom.errors.SolverWarning` was issued).
-    - ``SKIPPED``: no solve was run (``Theory`` with ``solve=False`` or a problem above ``max_entries``).
+    - ``USER_LIMIT``: the iteration or time limit was reached first (``optimal_face``: a probe ended inaccurate);
+      the answer is feasible and its gap is certified, but the gap is above ``tol`` (the iterative solvers issue a
+      :class:`~ntpgeom.errors.SolverWarning`).
+    - ``LOCAL_OPTIMUM``: a heuristic for a non-convex problem stopped by its own rule (``rank_constrained``: the
+      relative decrease of ``‖L‖_*`` fell below ``rtol``); feasible, an upper bound on the optimum, *not* certified
+      (``gap`` is NaN) and so not ``solved``.
+    - ``INFEASIBLE``: no feasible point was found (``rank_constrained``: every start failed); there is no answer.
+    - ``SKIPPED``: no solve was run (``Theory`` with ``solve=False``, a problem above ``max_entries``, a missing
+      optional solver).
     """
 
     OPTIMAL = "optimal"
     CERTIFIED_BY_PROP3 = "certified_by_prop3"
     USER_LIMIT = "user_limit"
     SKIPPED = "skipped"
+    LOCAL_OPTIMUM = "local_optimum"
+    INFEASIBLE = "infeasible"
 
     @property
     def solved(self) -> bool:
@@ -59,14 +73,17 @@ class SolverStats:
     seconds : float
         Wall-clock time of the whole call.
     gap : float
-        Certified relative duality gap (an upper bound on the relative suboptimality).
+        Certified relative gap (an upper bound on the relative suboptimality): the duality gap for NTP-SVM* and the
+        regularised problem, ``gap / (CE - ℋ)`` for ``path_point``; NaN where nothing is certified (``optimal_face``,
+        ``rank_constrained``).
     residual : float
-        Primal residual: the largest constraint violation (NTP-SVM*) or the relative proximal-gradient residual
-        (regularised problem).
+        Primal residual: the largest constraint violation (NTP-SVM*, ``rank_constrained``), the relative
+        proximal-gradient residual (regularised problem), the relative excess of ``‖L‖_*`` over the ball
+        (``path_point``) or over the face's slack bound (``optimal_face``: largest ``‖member‖_*/opt - 1``).
     tol : float
         The requested gap.
     threads : int
-        BLAS threads used.
+        BLAS threads used (0: the solver does not set them).
     """
 
     status: Status

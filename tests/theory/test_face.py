@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ntpgeom.data import corpora, synthetic
 from ntpgeom.theory import S_tilde, SolverError, direction_distance, max_violation, solve_ntp_svm
+from ntpgeom.status import SolverStats, Status
 from ntpgeom.theory.face import Face, face_distance, optimal_face
 
 
@@ -26,7 +27,8 @@ def _nuc(L) -> float:
 
 def _face(members: list[np.ndarray]) -> Face:
     arr = np.stack(members)
-    return Face(arr, float("nan"), None, float("nan"), "probed", 1.0, 1e-3, 0.05, 0.0, arr.shape[1:], 0.0)
+    stats = SolverStats(Status.OPTIMAL, "cvxpy", 0, 0.0, float("nan"), 0.0, 1e-3, 0)
+    return Face(arr, float("nan"), None, float("nan"), "probed", 1.0, 1e-3, 0.05, 0.0, arr.shape[1:], 0.0, stats)
 
 
 # ------------------------------------------------------------------------------------------------ cvxpy probes
@@ -35,7 +37,7 @@ def test_five_cycle_face_is_not_a_point_and_contains_S_tilde():
     M = _cycle()
     svm = solve_ntp_svm(M)
     face = optimal_face(M, svm)
-    assert face.status == "probed"
+    assert face.detail == "probed" and face.status is Status.OPTIMAL
     assert face.opt == pytest.approx(2 * np.sqrt(5), rel=1e-6)  # theory.md §8: ‖·‖_* = 2√5 on the face
     assert face.is_point is False
     assert face.diameter > 0.25 and face.diameter_fine > 0.25  # does not shrink with the slack
@@ -56,7 +58,7 @@ def test_unique_patterns_give_a_point(data):
     pytest.importorskip("cvxpy")
     svm = solve_ntp_svm(data)
     face = optimal_face(data, svm)
-    assert face.status == "probed"
+    assert face.detail == "probed" and face.status is Status.OPTIMAL
     assert face.is_point is True
     assert face.diameter <= face.resolution
     assert face.members.shape == (9, data.V, data.m)
@@ -94,7 +96,7 @@ def test_large_patterns_are_reported_not_probed():
     data = corpora.synthetic()
     svm = solve_ntp_svm(data)
     face = optimal_face(data, svm, max_entries=10)
-    assert face.status.startswith("not probed") and not face.probed
+    assert face.detail.startswith("not probed") and not face.probed and face.status is Status.SKIPPED
     assert face.is_point is None and np.isnan(face.diameter)
     assert face.members.shape == (1, data.V, data.m)
     St = S_tilde(data)

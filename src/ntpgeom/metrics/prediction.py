@@ -19,6 +19,8 @@ import numpy as np
 from ..reprs import short_repr
 from ..data import NTPData
 from ..theory import cross_entropy, factors
+from ..theory.norms import centre
+from ..theory.norms import nuclear_norm as theory_nuclear_norm
 from .distances import best_scale_residual
 from .similarity import corr_from_gram
 
@@ -28,8 +30,9 @@ RESOLVED_GAP = 1e-10
 
 
 def centred(L: np.ndarray) -> np.ndarray:
-    """Token-centred logits ``(I − 11ᵀ/V) L`` (softmax ignores a constant per column). Shape (V, m) in and out."""
-    return L - L.mean(axis=0, keepdims=True)
+    """Token-centred logits ``(I − 11ᵀ/V) L`` (softmax ignores a constant per column). Shape (V, m) in and out, L's
+    dtype; :func:`ntpgeom.theory.norms.centre`."""
+    return centre(L, dtype=None)
 
 
 def visible_H(W: np.ndarray | None, H: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
@@ -48,8 +51,8 @@ def visible_H(W: np.ndarray | None, H: np.ndarray, rtol: float = 1e-10) -> np.nd
 
 
 def nuclear_norm(L: np.ndarray) -> float:
-    """‖L‖_* (sum of singular values)."""
-    return float(np.linalg.svd(L, compute_uv=False).sum())
+    """‖L‖_* (sum of singular values); :func:`ntpgeom.theory.norms.nuclear_norm`."""
+    return theory_nuclear_norm(L)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,10 +1,13 @@
 """Theory layer: the support pattern (mask, reduction, S̃, Prop. 3), closed forms (L_in, the F / F⊥ split,
 cross-entropies), NTP-SVM*, the regularisation path and the predicted geometry (theory.md §§3-5).
 
-Modules, bottom up: ``pattern`` (everything that depends on S only) → ``subspaces`` (closed forms in L, P) →
-``geometry`` (factors, Grams, proxies, closed forms) → ``svm_backends`` (the NTP-SVM* backends) → ``svm`` (the checked
-solve, backend table) → ``path`` (the regularised problem) → ``finite_norm`` (the norm-ball path point: the finite-norm prediction),
-``face`` (the optimal face of NTP-SVM*) → ``bundle`` (:class:`Theory`, one file).
+Modules, bottom up: ``tolerances`` (every numerical cut-off, named) and ``norms`` (the one centring and nuclear norm)
+→ ``pattern`` (everything that depends on S only) → ``subspaces`` (closed forms in L, P) → ``geometry`` (factors,
+Grams, proxies, closed forms) → ``svm_backends`` (the NTP-SVM* backends) → ``svm`` (the checked solve, backend table
+with ``large`` = ``svm_large`` on ``large_ops``/``large_state``) → ``fista`` (the one accelerated proximal-gradient
+driver) → ``path`` (the regularised problem) → ``finite_norm`` (the norm-ball path point: the finite-norm
+prediction), ``face`` (the optimal face of NTP-SVM*), ``rank_constrained`` → ``bundle`` (:class:`Theory`, one file).
+Every solver result carries ``.status`` and ``.stats`` (:mod:`ntpgeom.status`).
 """
 
 from ..errors import ShapeError, SolverError, SolverWarning
@@ -12,6 +15,7 @@ from ..status import SolverStats, Status
 from .bundle import Theory, TheoryLike, compute_theory, load_theory
 from .face import Face, face_distance, optimal_face
 from .finite_norm import PathPoint, centre, path_point, path_points, prediction_distances
+from .norms import nuclear_norm
 from .geometry import (
     cosine_matrix,
     direction_distance,
@@ -45,4 +49,5 @@ __all__ = [
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
     "BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "BackendSolution", "SolveOptions",
     "PathPoint", "path_point", "path_points", "prediction_distances", "centre", "Face", "optimal_face", "face_distance",
+    "nuclear_norm",
 ]

@@ -10,8 +10,8 @@ multiplicities, as in :mod:`ntpgeom.theory.svm`), in the scaled variable ``X = d
 onto the symmetric matrices of the full problem. The symmetric part of the face is the image of the whole face under
 averaging over the swaps of identical rows/columns, so the probed diameter is a lower bound of the full face's
 diameter (exact when the pattern has no duplicates, e.g. the 5-cycle). Problems whose reduced pattern has more than
-``max_entries`` entries are not probed (status ``"not probed: ..."``), nor when cvxpy is missing. Measured (2 shared
-cores, 1 thread): the 5-cycle ~3.5 s, built-in "synthetic" (reduced 17 x 12) ~14 s, built-in "stories" (39 x 31,
+``max_entries`` entries are not probed (status ``SKIPPED``, detail ``"not probed: ..."``), nor when cvxpy is
+missing. Measured (2 shared cores, 1 thread): the 5-cycle ~3.5 s, built-in "synthetic" (reduced 17 x 12) ~14 s, built-in "stories" (39 x 31,
 above the default limit) ~160 s with 2 directions at eps = 1e-6, and SCS then reports "optimal_inaccurate".
 
 Uniqueness test. For a unique optimum the probed face shrinks as ``tol → 0`` (diameter ∝ tol for a sharp minimum:
@@ -34,8 +34,11 @@ from scipy.optimize import nnls
 from ..reprs import short_repr
 from .geometry import direction_distance
 from ..errors import SolverError
+from ..status import SolverStats, Status
 from .pattern import reduce_pattern, support_mask
 from .svm_backends import max_violation, project_columns
+from .norms import centre, nuclear_norm
+from .tolerances import CONE_COS_FLOOR, FEASIBILITY_TOL
 
 RESOLUTION_PER_TOL = 50.0
 
@@ -56,8 +59,9 @@ class Face:
         optimum). None when not probed.
     diameter_fine : float
         Diameter of the probes at slack ``tol / 30`` (2 functionals); NaN when not needed or not probed.
-    status : str
-        ``"probed"``, ``"probed (inaccurate: ...)"`` or ``"not probed: <reason>"``.
+    detail : str
+        ``"probed"``, ``"probed (inaccurate: ...)"`` or ``"not probed: <reason>"`` (was ``status`` before the
+        solver contract; ``.status`` is now the :class:`~ntpgeom.status.Status`).
     opt : float
         ``‖L_mm‖_*`` (centred), the optimum the face is measured against.
     tol : float
@@ -68,6 +72,10 @@ class Face:
         Largest ``‖member‖_* / opt - 1`` (<= tol up to solver accuracy).
     reduced_shape : (int, int)
     seconds : float
+    stats : SolverStats
+        Status (``OPTIMAL`` when probed accurately, ``USER_LIMIT`` when a probe ended inaccurate, e.g. at SCS's time
+        limit, ``SKIPPED`` when not probed), backend ``"cvxpy"``, iterations = SCS solves, seconds, ``gap`` NaN (a
+        probe certifies no gap), ``residual`` = ``excess``, tol, threads 0. Also readable as ``.status``.
     info : dict
         ``opt_check`` (cvxpy's own minimum), ``n_directions``, ``seed``.
     """
@@ -78,33 +86,29 @@ class Face:
     diameter: float
     is_point: bool | None
     diameter_fine: float
-    status: str
+    detail: str
     opt: float
     tol: float
     resolution: float
     excess: float
     reduced_shape: tuple[int, int]
     seconds: float
+    stats: SolverStats
     info: dict = field(default_factory=dict)
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the probes.")
 
     @property
     def probed(self) -> bool:
-        return self.status.startswith("probed")
+        return self.detail.startswith("probed")
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""
         return {"k": int(self.members.shape[0]), "diameter": self.diameter, "is_point": self.is_point,
                 "diameter_fine": self.diameter_fine,
-                "status": self.status, "opt": self.opt, "tol": self.tol, "resolution": self.resolution,
+                "status": self.status.value, "detail": self.detail, "opt": self.opt, "tol": self.tol,
+                "resolution": self.resolution,
                 "excess": self.excess, "reduced_shape": list(self.reduced_shape), "seconds": self.seconds}
-
-
-def _centre(L: np.ndarray) -> np.ndarray:
-    return L - L.mean(axis=0, keepdims=True)
-
-
-def _nuc(M: np.ndarray) -> float:
-    return float(np.linalg.svd(M, compute_uv=False).sum())
 
 
 def _reduced_problem(cp: Any, mask: np.ndarray, r: np.ndarray, c: np.ndarray):
@@ -172,8 +176,10 @@ def _diameter(points: list[np.ndarray]) -> float:
 def _not_probed(Lc: np.ndarray, opt: float, tol: float, shape, reason: str, t0: float, info: dict) -> Face:
     members = Lc[None].copy()
     members.setflags(write=False)
+    seconds = time.perf_counter() - t0
+    stats = SolverStats(Status.SKIPPED, "cvxpy", 0, seconds, float("nan"), 0.0, tol, 0)
     return Face(members, float("nan"), None, float("nan"), f"not probed: {reason}", opt, tol,
-                RESOLUTION_PER_TOL * tol, 0.0, shape, time.perf_counter() - t0, info)
+                RESOLUTION_PER_TOL * tol, 0.0, shape, seconds, stats, info)
 
 
 def _validated(data: Any, L_mm: Any, tol: Any, n_directions: Any) -> tuple[np.ndarray, np.ndarray, float]:
@@ -189,7 +195,7 @@ def _validated(data: Any, L_mm: Any, tol: Any, n_directions: Any) -> tuple[np.nd
     if not (isinstance(n_directions, (int, np.integer)) and n_directions >= 1):
         raise SolverError(f"n_directions must be a positive integer, got {n_directions!r}")
     viol = max_violation(L, mask)
-    if viol > 1e-6:
+    if viol > FEASIBILITY_TOL:
         raise SolverError(f"L_mm violates the NTP-SVM* constraints by {viol:.2e}; pass a solution of solve_ntp_svm")
     return mask, L, viol
 
@@ -221,8 +227,8 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
     """
     t0 = time.perf_counter()
     mask, L, viol = _validated(data, L_mm, tol, n_directions)
-    Lc = _centre(L)
-    opt = _nuc(Lc)
+    Lc = centre(L)
+    opt = nuclear_norm(Lc)
     red = reduce_pattern(mask)
     info: dict[str, Any] = {"n_directions": int(n_directions), "seed": int(seed), "max_violation": viol}
     if red.mask.size > max_entries:
@@ -240,7 +246,7 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
                           "smaller gap first")
     found, bad = _probe(red.mask, red.r, red.c, opt * (1.0 + tol), int(n_directions), seed, eps, time_limit)
     sr, sc = np.sqrt(red.r), np.sqrt(red.c)
-    excess = max([_nuc(sr[:, None] * Lh * sc) / opt - 1.0 for Lh in found], default=0.0)
+    excess = max([nuclear_norm(sr[:, None] * Lh * sc) / opt - 1.0 for Lh in found], default=0.0)
     members = np.stack([Lc] + [red.expand(Lh) for Lh in found])
     members.setflags(write=False)
     diam = _diameter(list(members))
@@ -251,10 +257,14 @@ def optimal_face(data: Any, L_mm: Any, *, n_directions: int = 4, tol: float = 1e
         bad += bad2
         fine = _diameter([Lc] + [red.expand(Lh) for Lh in pts])
     is_point = bool(diam <= res or fine <= 0.5 * diam)
-    status = "probed" if not bad and excess <= 10 * tol else \
-        f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
-    return Face(members, float(diam), is_point, float(fine), status, opt, float(tol), res, float(excess), red.shape,
-                time.perf_counter() - t0, info)
+    accurate = not bad and excess <= 10 * tol
+    detail = "probed" if accurate else f"probed (inaccurate: {sorted(set(bad))}, excess {excess:.1e})"
+    seconds = time.perf_counter() - t0
+    n_solves = 1 + 2 * int(n_directions) + (4 if diam > res else 0)
+    stats = SolverStats(Status.OPTIMAL if accurate else Status.USER_LIMIT, "cvxpy", n_solves, seconds,
+                        float("nan"), float(excess), float(tol), 0)
+    return Face(members, float(diam), is_point, float(fine), detail, opt, float(tol), res, float(excess), red.shape,
+                seconds, stats, info)
 
 
 def face_distance(face: Face, L: Any) -> float:
@@ -266,7 +276,7 @@ def face_distance(face: Face, L: Any) -> float:
 nearest member). When the face was not probed this
     is the distance to L_mm. ``L``: shape (V, m).
     """
-    Lc = _centre(np.asarray(L, dtype=np.float64))
+    Lc = centre(L)
     if Lc.shape != face.members.shape[1:]:
         raise SolverError(f"L has shape {Lc.shape} but the face's members are {face.members.shape[1:]} (V x m)")
     if not np.all(np.isfinite(Lc)):
@@ -279,6 +289,6 @@ nearest member). When the face was not probed this
     l = Lc.ravel() / n
     w, _ = nnls(A, l)
     cos = min(float(np.linalg.norm(A @ w)), 1.0)
-    if cos <= 1e-12:  # every member at >= 90°: the best ray is extreme (cos = -1/‖x‖ on ⟨l, x⟩ = -1 is maximised
+    if cos <= CONE_COS_FLOOR:  # every member at >= 90°: the best ray is extreme (cos = -1/‖x‖ on ⟨l, x⟩ = -1 is maximised
         cos = float((A.T @ l).max())  # at a vertex), i.e. one of the members
     return float(np.sqrt(max(2.0 - 2.0 * cos, 0.0)))

@@ -4,7 +4,8 @@ For a model whose token-centred logits have nuclear norm B, the theory predicts 
 ``L_B = argmin CE(L)  s.t.  ‖L‖_* <= B``; for d >= V it is the point of problem (8) with ``‖L_λ‖_* = B``, and
 ``λ = ‖∇CE(L_B)‖_2`` is the matching multiplier.
 
-Solver: accelerated projected gradient (FISTA with gradient-based adaptive restarts) in the token-centred space
+Solver: accelerated projected gradient (the one FISTA driver with gradient-based adaptive restarts,
+:mod:`ntpgeom.theory.fista`) in the token-centred space
 (``1ᵀL = 0``: the gradient of CE is centred and centring never raises the nuclear norm, so the optimum lies there).
 The projection onto the nuclear-norm ball is an SVD plus the projection of the singular values onto the ℓ1-ball; the
 step comes from the curvature bound ``∇²CE <= max_j π_j / 2``.
@@ -32,10 +33,14 @@ import numpy as np
 from ..reprs import short_repr
 from .. import validate
 from ..data import NTPData
+from .fista import fista
 from .geometry import direction_distance
+from .norms import centre, nuclear_norm
+from .tolerances import RESOLVED_FLOOR_RATIO
 from . import subspaces
 from .subspaces import L_in
 from ..errors import SolverError, SolverWarning
+from ..status import SolverStats, Status
 
 DEFAULT_MAX_ITER = 20000
 
@@ -68,6 +73,10 @@ class PathPoint:
         When it is not (huge B), L is CE-optimal to round-off but its *direction* is not determined by the data in
         double precision (it stays near the start); judge such norms against L_mm, not against this point.
     seconds : float
+    stats : SolverStats
+        Status (``OPTIMAL`` iff ``converged``, else ``USER_LIMIT``), backend ``"fista"``, iterations, seconds,
+        ``gap`` = ``rel_gap``, ``residual`` = ``max(‖L‖_* - B, 0) / B`` (the ball constraint's violation), tol,
+        threads 0 (not set). Also readable as ``.status``.
     info : dict
         ``tol``, ``floor``, ``step``, ``restarts``.
     """
@@ -85,19 +94,16 @@ class PathPoint:
     converged: bool
     resolved: bool
     seconds: float
+    stats: SolverStats
     info: dict = field(default_factory=dict)
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the solve.")
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""
         return {"norm": self.norm, "ce": self.ce, "ce_minus_H": self.ce_minus_H, "lam": self.lam, "gap": self.gap,
                 "rel_gap": self.rel_gap, "iterations": self.iterations, "converged": self.converged,
-                "resolved": self.resolved, "seconds": self.seconds}
-
-
-def centre(L: Any) -> np.ndarray:
-    """Token-centred logits: every column minus its mean over tokens (softmax ignores per-context shifts)."""
-    L = np.asarray(L, dtype=np.float64)
-    return L - L.mean(axis=0, keepdims=True)
+                "resolved": self.resolved, "seconds": self.seconds, "status": self.status.value}
 
 
 def _l1_ball(s: np.ndarray, B: float) -> np.ndarray:
@@ -190,7 +196,7 @@ def _default_start(data: NTPData, B: float) -> np.ndarray:
     St = subspaces.S_tilde(data)
 
     def nuc(t: float) -> float:
-        return float(np.linalg.svd(Lin + t * St, compute_uv=False).sum())
+        return nuclear_norm(Lin + t * St)
 
     n0, ns = nuc(0.0), nuc(1.0)
     if n0 >= B or ns == 0:
@@ -204,21 +210,9 @@ def _default_start(data: NTPData, B: float) -> np.ndarray:
 
 def _apg(obj: _Objective, B: float, X: np.ndarray, tol: float, max_iter: int, check_every: int):
     step = 1.0 / obj.Lip
-    Y, t, restarts, it = X.copy(), 1.0, 0, 0
-    cert = obj.certify(X, B, tol)
-    while not cert[4] and it < max_iter:
-        it += 1
-        Xn = _proj_ball(Y - step * obj.grad(Y), B)
-        if np.vdot(Y - Xn, Xn - X) > 0:  # gradient-based adaptive restart (O'Donoghue & Candès)
-            t, Y, restarts = 1.0, Xn.copy(), restarts + 1
-        else:
-            tn = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-            Y = Xn + ((t - 1) / tn) * (Xn - X)
-            t = tn
-        X = Xn
-        if it % check_every == 0 or it == max_iter:
-            cert = obj.certify(X, B, tol)
-    return X, it, cert, {"step": step, "restarts": restarts}
+    run = fista(obj.grad, lambda Z: _proj_ball(Z, B), X, step, lambda L: obj.certify(L, B, tol),
+                lambda cert: cert[4], max_iter, check_every, certify_start=True)
+    return run.X, run.iterations, run.certificate, {"step": step, "restarts": run.restarts}
 
 
 def _extrapolate(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float], B: float) -> np.ndarray:
@@ -290,7 +284,7 @@ def path_point(data: NTPData, norm: float, *, warm: Any = None, tol: float = 1e-
     X0, spent = _start(obj, B, warm, max_iter, check_every)
     X, it, (excess, gap, rel, lam, conv), info = _apg(obj, B, X0, float(tol), max_iter - spent, check_every)
     it += spent
-    nuc = float(np.linalg.svd(X, compute_uv=False).sum())
+    nuc = nuclear_norm(X)
     if nuc > B:  # rounding only: rescale so that the gap is a certificate for a feasible point
         X = X * (B / nuc)
         excess, gap, rel, lam, conv = obj.certify(X, B, float(tol))
@@ -299,8 +293,12 @@ def path_point(data: NTPData, norm: float, *, warm: Any = None, tol: float = 1e-
                       f"after {it} iterations; raise max_iter or tol", SolverWarning, stacklevel=2)
     X.setflags(write=False)
     floor = obj.floor(X, lam, B)
-    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv, bool(floor <= 1e-2 * excess),
-                     time.perf_counter() - t0, {"tol": float(tol), "floor": floor, **info})
+    seconds = time.perf_counter() - t0
+    stats = SolverStats(Status.OPTIMAL if conv else Status.USER_LIMIT, "fista", int(it), seconds, float(rel),
+                        max(nuclear_norm(X) - B, 0.0) / B, float(tol), 0)
+    return PathPoint(X, B, obj.H + excess, excess, lam, gap, float(rel), int(it), conv,
+                     bool(floor <= RESOLVED_FLOOR_RATIO * excess), seconds, stats,
+                     {"tol": float(tol), "floor": floor, **info})
 
 
 def path_points(data: NTPData, norms: Sequence[float], **kw: Any) -> list[PathPoint]:
@@ -356,7 +354,7 @@ def prediction_distances(data: NTPData, L_model: Any, *, L_mm: Any, S_tilde: Any
         raise SolverError(f"model logits have shape {Lc.shape}, expected {(data.V, data.m)} (V x m)")
     if not np.all(np.isfinite(Lc)):
         raise SolverError("model logits contain NaN or infinite entries")
-    B = float(np.linalg.svd(Lc, compute_uv=False).sum())
+    B = nuclear_norm(Lc)
     if B == 0:
         raise SolverError("the model's centred logits are zero: there is no direction to compare")
     St = subspaces.S_tilde(data) if S_tilde is None else centre(S_tilde)

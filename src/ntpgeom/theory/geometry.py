@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ShapeError, SolverError
 from .pattern import PatternLike, reduce_pattern, singular_rank
+from .tolerances import RANK_RTOL
 
 
 def _svd(L: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,12 +28,12 @@ def _svd(L: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return U[:, :r], s[:r], Vt[:r]
 
 
-def numerical_rank(L: Any, rtol: float = 1e-8) -> int:
+def numerical_rank(L: Any, rtol: float = RANK_RTOL) -> int:
     """Number of singular values of L above ``rtol * σ_max``."""
     return _svd(L, rtol)[1].size
 
 
-def factors(L: Any, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def factors(L: Any, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
     """Balanced factors of ``L = UΣVᵀ``: ``W = UΣ^{1/2}`` (V x r) and ``H = Σ^{1/2}Vᵀ`` (r x m), ``WH = L``.
 
     ``r`` is the numerical rank (singular values above ``rtol * σ_max``). These are the directions W_mm, H_mm the
@@ -43,7 +44,7 @@ def factors(L: Any, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     return U * h, h[:, None] * Vt
 
 
-def grams(L: Any, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def grams(L: Any, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
     """``(G_W, G_H) = (UΣUᵀ, VΣVᵀ)`` of ``L = UΣVᵀ``: shapes (V, V) and (m, m); equal to ``WWᵀ`` and ``HᵀH``."""
     U, s, Vt = _svd(L, rtol)
     return (U * s) @ U.T, (Vt.T * s) @ Vt

@@ -17,6 +17,7 @@ import torch
 from ..data import NTPData
 from ..errors import SolverError
 from .pattern import Reduction, reduce_pattern
+from .tolerances import TILDE_RANK_RTOL_GRAM
 
 
 # ------------------------------------------------------------------------------------------------ reduction
@@ -264,13 +265,14 @@ def nuclear_norm_upper(Lt: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> tu
 def tilde_polar(St: torch.Tensor, Mt: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, float]:
     """Prop. 3 on the reduced pattern: the entry values of ``A = UVᵀ`` of S̃ (m', V') and its worst off-support entry.
 
-    The certificate holds when the worst entry is < 0 (then S̃ is optimal). float64, rank cut at 1e-7 σ_max.
+    The certificate holds when the worst entry is < 0 (then S̃ is optimal). float64, rank cut at
+    ``TILDE_RANK_RTOL_GRAM`` (1e-7) σ_max.
     """
     sr, sc = torch.sqrt(r.to(torch.float64)), torch.sqrt(c.to(torch.float64))
     X = sc[:, None] * St.to(torch.float64) * sr
     w, Q, Xs = _gram_eigh(X)
     s = torch.sqrt(torch.clamp(w, min=0.0))
-    keep = s > 1e-7 * float(s.max())
+    keep = s > TILDE_RANK_RTOL_GRAM * float(s.max())
     Qk = Q[:, keep]
     P = (Qk / s[keep]) @ (Qk.T @ Xs)  # polar factor on the range
     P = P if X.shape[0] <= X.shape[1] else P.T

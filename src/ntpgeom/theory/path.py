@@ -1,6 +1,7 @@
 """The regularised problem (8) of theory.md §2 in the convex case d >= V: ``min_L CE(L) + λ‖L‖_*``, and its path.
 
-Solved by accelerated proximal gradient (FISTA) with singular-value thresholding, adaptive (gradient-based)
+Solved by accelerated proximal gradient (the one FISTA driver, :mod:`ntpgeom.theory.fista`) with singular-value
+thresholding, adaptive (gradient-based)
 restarts and a step from the exact curvature bound ``∇²CE <= max_j π_j / 2``. Every answer comes with two checks:
 
 - ``residual``: the relative norm of the proximal-gradient mapping, ``‖L - prox(L - t∇CE(L))‖_F / (t ‖∇CE(L)‖_F)``;
@@ -24,9 +25,11 @@ from ..data import NTPData
 from .. import validate
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
+from .fista import fista
 from .geometry import direction_distance
 from .pattern import svt
 from .subspaces import L_in, cross_entropy, proj_F
+from .tolerances import DIVISION_FLOOR
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,9 +125,9 @@ class _Problem:
         with np.errstate(divide="ignore", invalid="ignore"):
             ent = -np.where(Q > 0, Q * np.log(Q), 0.0).sum(axis=0)
         dual = float((self.pi * ent).sum())
-        gap = (obj - dual) / max(abs(obj), 1e-300)
+        gap = (obj - dual) / max(abs(obj), DIVISION_FLOOR)
         X, _ = svt(L - step * G, step * lam)
-        res = float(np.linalg.norm(L - X)) / (step * max(float(np.linalg.norm(G)), 1e-300))
+        res = float(np.linalg.norm(L - X)) / (step * max(float(np.linalg.norm(G)), DIVISION_FLOOR))
         return RegCheck(obj, ce, nuc, gap, res)
 
 
@@ -137,30 +140,9 @@ def _validate(data: Any, lam: Any) -> float:
 def _fista(prob: _Problem, lam: float, L0: np.ndarray, tol: float, max_iter: int,
            check_every: int) -> tuple[np.ndarray, int, RegCheck]:
     step = 1.0 / prob.Lip
-    X = L0.copy()
-    Yv = X.copy()
-    t = 1.0
-    it = 0
-    last = None
-    for it in range(1, max_iter + 1):
-        _, G = prob.ce_grad(Yv)
-        Xn, _ = svt(Yv - step * G, step * lam)
-        # gradient-based adaptive restart (O'Donoghue & Candès)
-        if np.vdot(Yv - Xn, Xn - X) > 0:
-            t = 1.0
-            Yv = Xn.copy()
-        else:
-            tn = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-            Yv = Xn + ((t - 1) / tn) * (Xn - X)
-            t = tn
-        X = Xn
-        if it % check_every == 0 or it == max_iter:
-            last = prob.certify(X, lam, step)
-            if last.gap <= tol:
-                break
-    if last is None:
-        last = prob.certify(X, lam, step)
-    return X, it, last
+    run = fista(lambda Y: prob.ce_grad(Y)[1], lambda Z: svt(Z, step * lam)[0], L0.copy(), step,
+                lambda X: prob.certify(X, lam, step), lambda chk: chk.gap <= tol, max_iter, check_every)
+    return run.X, run.iterations, run.certificate
 
 
 def lambda_max(data: NTPData) -> float:

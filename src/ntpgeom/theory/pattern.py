@@ -20,6 +20,7 @@ from ..reprs import short_repr
 from ..data import NTPData
 from ..data.groups import column_groups
 from ..errors import ShapeError, SolverError
+from .tolerances import RANK_RTOL, TILDE_RANK_RTOL
 
 
 #: What every function of the theory layer accepts as a support pattern S (shape (V, m)): a dataset, a
@@ -162,7 +163,7 @@ def _reduce_mask(mask: np.ndarray) -> Reduction:
 
 
 # ----------------------------------------------------------------------------------------- Prop. 3 and rank
-def singular_rank(s: np.ndarray, rtol: float = 1e-8) -> int:
+def singular_rank(s: np.ndarray, rtol: float = RANK_RTOL) -> int:
     """Numerical rank from singular values ``s`` sorted in decreasing order: the number above ``rtol * s[0]``."""
     return int((s > rtol * s[0]).sum()) if s.size and s[0] > 0 else 0
 
@@ -209,7 +210,7 @@ class TildeCheck:
 def tilde_check(red: Reduction) -> TildeCheck:
     """Prop. 3's sufficient condition for ``L_mm = S̃`` on a reduced pattern (uses ``red.S_tilde_svd``)."""
     U, s, Vt = red.S_tilde_svd
-    rk = singular_rank(s, 1e-10)
+    rk = singular_rank(s, TILDE_RANK_RTOL)
     A = (U[:, :rk] @ Vt[:rk]) / np.sqrt(red.r)[:, None] / np.sqrt(red.c)
     if np.all(red.mask):
         return TildeCheck(True, -np.inf, (-1, -1), A)

@@ -23,6 +23,7 @@ after each re-balancing (still monotone).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,10 @@ from scipy.linalg import null_space
 from scipy.optimize import nnls
 
 from ..reprs import short_repr
+from ..status import SolverStats, Status
 from .pattern import PatternLike, support_mask
 from .svm_backends import max_violation
+from .tolerances import DESCENT_RISE_SLACK, LDP_INFEASIBLE, RANK_RTOL
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +54,11 @@ class RankResult:
         Largest constraint violation of L (rounding only).
     norms : tuple of float
         Final ``‖L‖_*`` of every start (inf for a failed one).
+    stats : SolverStats
+        Status (``LOCAL_OPTIMUM`` when the best start stopped by its ``rtol`` rule, ``USER_LIMIT`` when it ran out of
+        ``iters`` steps or lost feasibility first, ``INFEASIBLE`` when every start failed), backend ``"alternating"``,
+        iterations = alternating steps over all starts, seconds, ``gap`` NaN (a heuristic: no certificate),
+        ``residual`` = ``max_violation``, tol = ``rtol``, threads 0. Also readable as ``.status``.
     """
 
     __repr__ = short_repr
@@ -61,6 +69,9 @@ class RankResult:
     rank: int
     max_violation: float
     norms: tuple[float, ...]
+    stats: SolverStats
+
+    status = property(lambda self: self.stats.status, doc="The :class:`~ntpgeom.status.Status` of the search.")
 
 
 def least_distance(G: np.ndarray, h: np.ndarray) -> np.ndarray | None:
@@ -73,7 +84,7 @@ def least_distance(G: np.ndarray, h: np.ndarray) -> np.ndarray | None:
     f[-1] = 1.0
     u, _ = nnls(E, f, maxiter=50 * (n + p + 1))
     r = E @ u - f
-    if np.linalg.norm(r) < 1e-12 or r[-1] > -1e-12:
+    if np.linalg.norm(r) < LDP_INFEASIBLE or r[-1] > -LDP_INFEASIBLE:
         return None
     return -r[:n] / r[-1]
 
@@ -129,16 +140,28 @@ def _balanced(L: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     return U[:, :d] * r, Vt[:d].T * r
 
 
-def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: bool) -> np.ndarray | None:
+@dataclass(frozen=True, eq=False)
+class Descent:
+    """The end of one start of :func:`_descend`: the last feasible L (V, m) or None, the steps taken, and whether it
+    stopped by its ``rtol`` rule."""
+
+    L: np.ndarray | None
+    steps: int
+    stopped: bool
+
+
+def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: bool) -> Descent:
     """Alternate the two exact steps from A (only B-steps after each re-balancing when not ``a_steps``); the last
-    feasible L, or None if the first step is infeasible."""
+    feasible L (None if the first step is infeasible)."""
     d = A.shape[1]
     B = _b_step(A, mask)
     if B is None:
-        return None
+        return Descent(None, 0, False)
     L = A @ B.T
     best = np.linalg.norm(L, "nuc")
+    steps, stopped = 0, False
     for it in range(iters):
+        steps = it + 1
         A, B = _balanced(L, d)
         a_turn = a_steps and it % 2 == 0
         new = _a_step(B, mask) if a_turn else _b_step(A, mask)
@@ -146,13 +169,14 @@ def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: 
             break
         L_new = new @ B.T if a_turn else A @ new.T
         norm = np.linalg.norm(L_new, "nuc")
-        if norm > best * (1 + 1e-9):
+        if norm > best * (1 + DESCENT_RISE_SLACK):
             break
         L, done = L_new, best - norm <= rtol * best
         best = norm
         if done and (it % 2 == 1 or not a_steps):
+            stopped = True
             break
-    return L
+    return Descent(L, steps, stopped)
 
 
 def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None = None, starts: int = 5,
@@ -176,6 +200,7 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
         A-steps (one problem in all V·d entries of A) only while ``V·d`` is at most this; above it every step is a
         B-step after re-balancing (still monotone, cheaper: one small problem per distinct support).
     """
+    t0 = time.perf_counter()
     mask = support_mask(S)
     if not (isinstance(d, (int, np.integer)) and d >= 1):
         raise ValueError(f"d must be an integer >= 1, got {d!r}")
@@ -189,17 +214,23 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
         inits = [A_ref + (i / max(1, starts - 1)) * scale * rng.normal(size=(V, d)) for i in range(starts)]
     while len(inits) < starts:
         inits.append(rng.normal(size=(V, d)))
-    norms, best = [], None
+    norms, best, best_run, steps = [], None, None, 0
     for A0 in inits:
-        L = _descend(A0, mask, iters, rtol, a_steps=V * d <= max_a_variables)
+        run = _descend(A0, mask, iters, rtol, a_steps=V * d <= max_a_variables)
+        L, steps = run.L, steps + run.steps
         norms.append(np.inf if L is None else float(np.linalg.norm(L, "nuc")))
         if L is not None and (best is None or norms[-1] < np.linalg.norm(best, "nuc")):
-            best = L
+            best, best_run = L, run
     if best is None:
-        return RankResult(d, None, np.inf, 0, np.inf, tuple(norms))
+        stats = SolverStats(Status.INFEASIBLE, "alternating", steps, time.perf_counter() - t0, float("nan"), np.inf,
+                            float(rtol), 0)
+        return RankResult(d, None, np.inf, 0, np.inf, tuple(norms), stats)
     s = np.linalg.svd(best, compute_uv=False)
-    rank = int((s > 1e-8 * s[0]).sum())
-    return RankResult(d, best, float(s.sum()), rank, max_violation(best, mask), tuple(norms))
+    rank = int((s > RANK_RTOL * s[0]).sum())
+    viol = max_violation(best, mask)
+    status = Status.LOCAL_OPTIMUM if best_run.stopped else Status.USER_LIMIT
+    stats = SolverStats(status, "alternating", steps, time.perf_counter() - t0, float("nan"), viol, float(rtol), 0)
+    return RankResult(d, best, float(s.sum()), rank, viol, tuple(norms), stats)
 
 
 def rank_profile(S: PatternLike, ds: list[int], **kwargs) -> dict[int, RankResult]:

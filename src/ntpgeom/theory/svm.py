@@ -13,7 +13,8 @@ primal is exactly feasible (it is the output of the projection) and a dual-feasi
 ``A <= 0`` off the support) built from the ADMM multiplier certifies the relative duality gap
 ``(‖L‖_* - tr(AᵀS̃)) / ‖L‖_*``.
 
-Backends are looked up by name in :data:`BACKENDS` (name -> ``(SupportPattern, SolveOptions) -> BackendSolution``);
+Backends are looked up by name in :data:`BACKENDS` (name -> ``(SupportPattern, SolveOptions) -> BackendSolution``:
+``fast``, ``cvxpy`` and ``large``);
 :func:`auto_method` picks one for ``method="auto"``; ``solve_ntp_svm`` checks whatever a backend returns.
 """
 
@@ -30,17 +31,29 @@ from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
 from .svm_result import SVMResult
+from .tolerances import RANK_RTOL
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
 
+
+def solve_large(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
+    """The ``large`` backend: :func:`ntpgeom.theory.svm_large.large_backend` (torch, imported on first use)."""
+    from .svm_large import large_backend
+
+    return large_backend(pattern, opts)
+
+
 #: The backends, by name; every one has the :data:`~ntpgeom.theory.svm_backends.Backend` signature.
-BACKENDS: dict[str, Backend] = {"fast": solve_admm, "cvxpy": solve_cvxpy}
+#: ``large``: :func:`ntpgeom.theory.svm_large.large_backend` (torch, Anderson-accelerated ADMM on the reduced
+#: problem, its own float64 certificate).
+BACKENDS: dict[str, Backend] = {"fast": solve_admm, "cvxpy": solve_cvxpy, "large": solve_large}
 #: Reference backends always run on the full problem (no Prop. 3 shortcut), to serve as independent oracles.
 REFERENCE_BACKENDS = frozenset({"cvxpy"})
-#: ``method="large"``: :func:`ntpgeom.theory.svm_large.solve_ntp_svm_large` (torch, Anderson-accelerated ADMM on the
-#: reduced problem, its own float64 certificate); ``auto`` picks it above this many reduced entries V' x m' (measured
-#: crossover, bench_svm.py case 8, 1 thread: 0.94x at 197 x 400 (79k entries), 3.3x faster at 291 x 600 (175k)).
+#: Backends that run Prop. 3 themselves (their own shortcut and ``certificate_holds``), so no shortcut before them.
+OWN_PROP3_BACKENDS = frozenset({"large"})
+#: ``auto`` picks ``large`` above this many reduced entries V' x m' (measured crossover, bench_svm.py case 8,
+#: 1 thread: 0.94x at 197 x 400 (79k entries), 3.3x faster at 291 x 600 (175k)).
 LARGE_AUTO_SIZE = 120_000
-METHODS = ("auto", *BACKENDS, "large")
+METHODS = ("auto", *BACKENDS)
 
 
 def auto_method(pattern: SupportPattern) -> str:
@@ -51,7 +64,7 @@ def auto_method(pattern: SupportPattern) -> str:
 
 # ------------------------------------------------------------------------------------------------ solvers
 def _options(method: str, tol: Any, max_iter: Any, threads: Any, check_every: Any, **rest: Any) -> SolveOptions:
-    known = ("auto", *BACKENDS, "large")  # BACKENDS may gain entries at run time
+    known = ("auto", *BACKENDS)  # BACKENDS may gain entries at run time
     if method not in known:
         raise SolverError(f"unknown method {method!r}; choose one of {', '.join(known)}")
     check_solver_options(tol, max_iter, threads, check_every)
@@ -70,22 +83,26 @@ def _tilde_solution(pattern: SupportPattern) -> BackendSolution:
 
 def _checked(pattern: SupportPattern, sol: BackendSolution, opts: SolveOptions, t0: float) -> SVMResult:
     """Check a backend's answer: its nuclear norm, rank, relative gap, constraint violation and status."""
-    primal = float(sol.singular_values.sum())
+    primal = float(sol.singular_values.sum()) if sol.primal is None else sol.primal
     gap = float((primal - sol.dual_value) / primal) if primal > 0 else 0.0
     viol = max_violation(sol.L, pattern)
     status = Status.from_gap(gap, opts.tol, certified_by_prop3=sol.method == "tilde")
     if not status.solved:
+        why = f" ({sol.info['status']})" if "status" in sol.info else ""
         warnings.warn(
-            f"NTP-SVM* ({sol.method}) stopped at relative gap {gap:.2e} > tol {opts.tol:.1e} after {sol.iterations} "
-            "iterations; raise max_iter or tol", SolverWarning, stacklevel=3)
+            f"NTP-SVM* ({sol.method}) stopped{why} at relative gap {gap:.2e} > tol {opts.tol:.1e} after "
+            f"{sol.iterations} iterations; raise max_iter, time_limit or tol", SolverWarning, stacklevel=3)
     L, A = np.asarray(sol.L, dtype=np.float64), np.asarray(sol.dual, dtype=np.float64)
     L.setflags(write=False)
     A.setflags(write=False)
     stats = SolverStats(status, sol.method, int(sol.iterations), time.perf_counter() - t0, gap, viol, opts.tol,
                         opts.threads)
-    info = {"tilde_worst": pattern.tilde.worst, **sol.info, "seed": opts.seed}
-    return SVMResult(L, primal, A, float(sol.dual_value), singular_rank(sol.singular_values, 1e-8),
-                     bool(pattern.tilde.holds), pattern.reduction.shape, stats, info)
+    if sol.certificate_holds is None:  # Prop. 3 from the pattern; else the backend ran it (info has tilde_worst)
+        holds, info = bool(pattern.tilde.holds), {"tilde_worst": pattern.tilde.worst, **sol.info, "seed": opts.seed}
+    else:
+        holds, info = bool(sol.certificate_holds), {**sol.info, "seed": opts.seed}
+    return SVMResult(L, primal, A, float(sol.dual_value), singular_rank(sol.singular_values, RANK_RTOL), holds,
+                     pattern.reduction.shape, stats, info)
 
 
 def solve_ntp_svm(
@@ -130,7 +147,8 @@ def solve_ntp_svm(
         SCS accuracy for ``method="cvxpy"``.
     time_limit : float, optional
         Time limit in seconds (``method="cvxpy"``: SCS's; ``method="large"``: past it the best certified point is
-        returned with status ``USER_LIMIT``).
+        returned with status ``USER_LIMIT``). ``method="large"`` here builds the dense (V, m) bool mask like every
+        backend; for instances where it does not fit call ``solve_ntp_svm_large`` (sparse reduction) directly.
 
     Returns
     -------
@@ -138,23 +156,18 @@ def solve_ntp_svm(
         If ``tol`` was not reached a :class:`SolverWarning` is issued and the status is ``USER_LIMIT``.
     """
     opts = _options(method, tol, max_iter, threads, check_every, seed=seed, rho=rho, cvxpy_eps=cvxpy_eps,
-                    time_limit=time_limit)
+                    time_limit=time_limit, use_certificate=bool(use_certificate))
     t0 = time.perf_counter()
-    pattern = None if method == "large" else support_pattern(S)
+    pattern = support_pattern(S)
     name = auto_method(pattern) if method == "auto" else method
-    if name == "large":  # its own reduction (sparse, no dense V x m) and its own float64 certificate
-        from .svm_large import solve_ntp_svm_large
-
-        return solve_ntp_svm_large(S, tol=opts.tol, max_iter=opts.max_iter, threads=opts.threads, rho=opts.rho,
-                                   check_every=opts.check_every, use_certificate=use_certificate,
-                                   time_limit=time_limit, seed=seed)
     with threadpool_limits(opts.threads):
-        tilde = pattern.tilde
-        if name not in REFERENCE_BACKENDS and ((tilde.holds and use_certificate) or pattern.reduction.mask.all()):
+        shortcut = name not in REFERENCE_BACKENDS | OWN_PROP3_BACKENDS
+        if shortcut and ((use_certificate and pattern.tilde.holds) or pattern.reduction.mask.all()):
             sol = _tilde_solution(pattern)
         else:
             sol = BACKENDS[name](pattern, opts)
     return _checked(pattern, sol, opts, t0)
 
 
-__all__ = ["BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "REFERENCE_BACKENDS", "SVMResult", "auto_method", "solve_ntp_svm"]
+__all__ = ["BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "OWN_PROP3_BACKENDS", "REFERENCE_BACKENDS", "SVMResult",
+           "auto_method", "solve_large", "solve_ntp_svm"]

@@ -1,6 +1,6 @@
 """NTP-SVM* backends and the pieces they share: the exact projection onto the constraint set, the repair of a dual
-estimate into a dual-feasible certificate, the constraint violation, and the two built-in backends (reduced ADMM and
-the cvxpy + SCS reference).
+estimate into a dual-feasible certificate, the constraint violation, and two built-in backends (reduced ADMM and the
+cvxpy + SCS reference; the third, ``large``, is :func:`ntpgeom.theory.svm_large.large_backend`).
 
 A backend is a callable ``(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution`` (the :data:`Backend`
 signature); :func:`ntpgeom.theory.svm.solve_ntp_svm` looks backends up by name in its ``BACKENDS`` table and checks
@@ -16,6 +16,8 @@ import numpy as np
 
 from ..errors import SolverError
 from .pattern import PatternLike, Reduction, SupportPattern, singular_rank, support_mask, svt
+from .norms import nuclear_norm
+from .tolerances import CVXPY_POLAR_RANK_RTOL, RHO_SCALE_FLOOR
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class SolveOptions:
     check_every: int = 10
     cvxpy_eps: float = 1e-7
     time_limit: float | None = None
+    use_certificate: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +54,12 @@ class BackendSolution:
     iterations : int
     info : dict
         Backend details (JSON-serialisable: numbers, strings, lists).
+    primal : float, optional
+        The backend's own certified upper bound on ``‖L‖_*`` (``large``: float64 ``Σ ‖X q_i‖``); default: the sum of
+        ``singular_values``.
+    certificate_holds : bool, optional
+        The backend's own Prop. 3 decision, for a backend that runs Prop. 3 itself (``large``); default: the
+        pattern's.
     """
 
     method: str
@@ -60,6 +69,8 @@ class BackendSolution:
     singular_values: np.ndarray
     iterations: int
     info: dict = field(default_factory=dict)
+    primal: float | None = None
+    certificate_holds: bool | None = None
 
 
 Backend = Callable[[SupportPattern, SolveOptions], BackendSolution]
@@ -117,9 +128,8 @@ def project_columns(Z: np.ndarray, mask: np.ndarray, r: np.ndarray | None = None
     return np.where(mask, a, np.minimum(Z, a - 1.0))
 
 
-def nuclear(M: np.ndarray) -> float:
-    """``‖M‖_*``."""
-    return float(np.linalg.svd(M, compute_uv=False).sum())
+#: ``‖M‖_*`` (:func:`ntpgeom.theory.norms.nuclear_norm`; the old name, kept).
+nuclear = nuclear_norm
 
 
 def dual_certificate(Lam_hat: np.ndarray, red: Reduction) -> tuple[np.ndarray, float]:
@@ -184,7 +194,7 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> Ad
     Y = W * St if X0 is None else X0
     nrm_St = nuclear(W * St)
     # scale of the problem: the subgradient has spectral norm 1; rho ~ 1 / typical singular value
-    rho = opts.rho if opts.rho is not None else 1.0 / max(nrm_St / max(min(mask.shape), 1), 1e-12)
+    rho = opts.rho if opts.rho is not None else 1.0 / max(nrm_St / max(min(mask.shape), 1), RHO_SCALE_FLOOR)
     U = np.zeros_like(Y)
     alpha = 1.6
     best: AdmmResult | None = None
@@ -255,7 +265,7 @@ def solve_cvxpy(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
             "cvxpy_compile_time": getattr(prob, "compilation_time", None)}
     L = project_columns(np.asarray(Lv.value), mask)
     U_, s_, Vt_ = np.linalg.svd(L, full_matrices=False)
-    rk = singular_rank(s_, 1e-6)
+    rk = singular_rank(s_, CVXPY_POLAR_RANK_RTOL)
     full = trivial_reduction(mask)
     A, dval = dual_certificate(U_[:, :rk] @ Vt_[:rk], full)
     if cons[0].dual_value is not None and cons[1].dual_value is not None:

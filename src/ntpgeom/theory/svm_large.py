@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,11 @@ from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_spars
                         tilde_polar, violation)
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status
+from .large_state import Certified, LargeOptions, LargeRun, LargeSolution, PhaseEnd
+from .pattern import Reduction, SupportPattern
+from .svm_backends import BackendSolution, SolveOptions
 from .svm_result import SVMResult
+from .tolerances import ANDERSON_RIDGE_FLOAT32, ANDERSON_RIDGE_FLOAT64, RANK_RTOL, RHO_SCALE_FLOOR
 
 
 def _setup(red, device, dtype):
@@ -65,9 +70,8 @@ def _setup(red, device, dtype):
     return Mt, r, c, Wt, St
 
 
-def _certify(Yt, Ut, rho, level, Mt, r, c, Wt, sup, best, primal_too):
-    """Float64 certificate of an ADMM state, merged into ``best``; returns the new best tuple
-    ``(primal upper bound, dual value, gap, feasible L̂ᵗ, feasible Aᵗ, s)``.
+def _certify(Yt, Ut, rho, level, Mt, r, c, Wt, sup, best: Certified, primal_too) -> Certified:
+    """Float64 certificate of an ADMM state, merged into ``best``; returns the new best :class:`Certified` point.
 
     The dual estimate is ``-ρU`` with ``U = v - Y``, which lies in the normal cone of the constraint set at Y, so
     after the division by ``Wt`` to entry values it meets the sign and centring constraints up to rounding and the
@@ -80,7 +84,7 @@ def _certify(Yt, Ut, rho, level, Mt, r, c, Wt, sup, best, primal_too):
     at every third check (its bound needs a full eigendecomposition, the dual's only eigenvalues).
     """
     r64, c64, W64 = r.double(), c.double(), Wt.double()
-    primal, dval, _, Lt, At, s = best
+    primal, dval, Lt, At, s = best.primal, best.dual_value, best.L, best.A, best.s
     A_new, d_new = repair_dual(-rho * Ut.double() / W64, Mt, r64, c64)
     if d_new > dval:
         At, dval = A_new, d_new
@@ -90,7 +94,7 @@ def _certify(Yt, Ut, rho, level, Mt, r, c, Wt, sup, best, primal_too):
         if p_new < primal:
             primal, Lt, s = p_new, L_new, s_new
     gap = (primal - dval) / primal if primal > 0 else 0.0
-    return primal, dval, gap, Lt, At, s
+    return Certified(primal, dval, gap, Lt, At, s)
 
 
 def _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup, alpha=1.6):
@@ -112,24 +116,24 @@ def _stalled(gaps, low, handoff):
     return low and len(gaps) >= 1 and (gaps[-1] <= handoff or len(gaps) >= 4 and gaps[-1] > 0.75 * gaps[-4])
 
 
-def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
-    """The accelerated ADMM loop of one precision phase; returns (best certified tuple, iterations, rho, v, stats).
+def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladder) -> PhaseEnd:
+    """The accelerated ADMM loop of one precision phase.
 
-    ``run`` holds the fixed options (Mt, r, c, Wt, tol, max_iter, deadline, check_every, anderson, t0). ``low``: a
+    ``run`` holds what the phase never changes. ``low``: a
     phase that may stop early with status "stalled" (its precision floor); the caller then continues one level up.
     Certifications run every ``check_every`` iterations, every second one while the gap is above 30 tol.
     """
-    Mt, r, c, Wt = run["Mt"], run["r"], run["c"], run["Wt"]
-    idx, rw, B = run["sup64"]
+    Mt, r, c, Wt = run.Mt, run.r, run.c, run.Wt
+    idx, rw, B = run.sup64
     sup = (idx, rw.to(v.dtype), B.to(v.dtype))
-    tol, check_every, deadline = run["tol"], run["check_every"], run["deadline"]
-    aa = Anderson(run["anderson"], v.reshape(-1), 1e-7 if v.dtype != torch.float64 else 1e-10) \
-        if run["anderson"] > 0 else None
+    tol, check_every, deadline = run.tol, run.check_every, run.deadline
+    ridge = ANDERSON_RIDGE_FLOAT32 if v.dtype != torch.float64 else ANDERSON_RIDGE_FLOAT64
+    aa = Anderson(run.anderson, v.reshape(-1), ridge) if run.anderson > 0 else None
     fn_last, g_last, Y_last, accepted, rejected = np.inf, None, None, 0, 0  # g_last: g(x) before an extrapolation
     status, it, gaps, next_check, rank = "max_iter", 0, [], check_every, None
     p_hist, p_last = [], 0  # primal bounds computed in this phase, and the check that computed the last
     handoff = 30 * tol if eig_dtype == torch.float32 else 0.0
-    for it in range(1, run["max_iter"] + 1):
+    for it in range(1, run.max_iter + 1):
         gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
         fn = float(torch.linalg.norm(f))
@@ -139,19 +143,20 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
             v, g_last = g_last, None
             continue
         if it >= next_check or time.perf_counter() > deadline:
-            primal_too = len(p_hist) < 2 or p_hist[-2] - p_hist[-1] > 0.2 * best[2] * p_hist[-1] or \
+            primal_too = len(p_hist) < 2 or p_hist[-2] - p_hist[-1] > 0.2 * best.gap * p_hist[-1] or \
                 len(gaps) - p_last >= 3  # the primal still moves at the gap's scale, or 3 checks without it
-            cert = _certify(Y, U, rho, level, Mt, r, c, Wt, run["sup64"], best, primal_too)
+            cert = _certify(Y, U, rho, level, Mt, r, c, Wt, run.sup64, best, primal_too)
             if primal_too:
-                p_hist.append(cert[0])
+                p_hist.append(cert.primal)
                 p_last = len(gaps)
-            gaps.append(cert[2])
+            gaps.append(cert.gap)
             rank = int((sv > 1.0 / rho).sum())
-            if cert[2] < best[2]:
+            if cert.gap < best.gap:
                 best = cert
-                ladder.append(("admm", run["it0"] + it, time.perf_counter() - run["t0"], cert[0], cert[1], cert[2]))
-            next_check = it + (check_every if best[2] <= 30 * tol else 2 * check_every)
-            status = "optimal" if best[2] <= tol else "stalled" if _stalled(gaps, low, handoff) else \
+                ladder.append(("admm", run.it0 + it, time.perf_counter() - run.t0, cert.primal, cert.dual_value,
+                               cert.gap))
+            next_check = it + (check_every if best.gap <= 30 * tol else 2 * check_every)
+            status = "optimal" if best.gap <= tol else "stalled" if _stalled(gaps, low, handoff) else \
                 "time_limit" if time.perf_counter() > deadline else status
             if status != "max_iter":
                 break
@@ -173,7 +178,7 @@ def _iterate(v, rho, level, eig_dtype, low, run, best, ladder):
         v_next = aa.step(gv.reshape(-1), f.reshape(-1)).view_as(v)
         v, g_last, fn_last = v_next, gv, fn
         accepted += 1
-    return best, it, rho, v, {"status": status, "aa_steps": accepted, "aa_rejected": rejected, "svt_rank": rank}
+    return PhaseEnd(best, it, rho, v, status, accepted, rejected, rank)
 
 
 #: Default initial penalty: RHO_SCALE * min(V', m') / ‖S̃‖_* (residual balancing raises it later). Starting low halved
@@ -284,58 +289,71 @@ def solve_ntp_svm_large(
     """
     dev, dtype = _check_args(tol, time_limit, max_iter, device, dtype)
     t0 = time.perf_counter()
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    n_threads = torch.get_num_threads() if dev.type == "cpu" else 0
-    try:
-        with _blas_threads(threads):
-            red = reduce_sparse(S)
-            out = _solve_reduced(red, float(tol), time_limit, int(max_iter), dev, dtype, int(check_every),
-                                 int(anderson), rho, use_certificate, t0, fast_eigh)
-    finally:
-        torch.set_num_threads(old_threads)
+    opts = LargeOptions(float(tol), time_limit, int(max_iter), dev, dtype, int(check_every), int(anderson), rho,
+                        use_certificate, fast_eigh)
+    with _torch_threads(threads, dev) as n_threads:
+        red = reduce_sparse(S)
+        out = _solve_reduced(red, opts, t0)
     return _result(red, out, float(tol), expand, seed, t0, n_threads)
 
 
-def _solve_reduced(red, tol, time_limit, max_iter, dev, dtype, check_every, anderson, rho, use_certificate, t0,
-                   fast_eigh):
+@contextlib.contextmanager
+def _torch_threads(threads, dev):
+    """torch's and BLAS's CPU threads set to ``threads`` (None: left as they are) for the block, restored after;
+    yields the torch threads in use (0 off the CPU)."""
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        with _blas_threads(threads):
+            yield torch.get_num_threads() if dev.type == "cpu" else 0
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSolution:
+    dev, dtype, tol, max_iter = opts.device, opts.dtype, opts.tol, opts.max_iter
     Mt, r64, c64, Wt, St = _setup(red, dev, torch.float64)
     A_t, worst = tilde_polar(St, Mt, r64, c64)
     holds = bool(worst < 0) or bool(red.mask.all())
     p_t, s_t = nuclear_norm_upper(St, r64, c64)
     A_rep, d_t = repair_dual(A_t, Mt, r64, c64)
-    best = (p_t, d_t, (p_t - d_t) / p_t if p_t > 0 else 0.0, St, A_rep, s_t)
-    ladder = [("tilde", 0, time.perf_counter() - t0, best[0], best[1], best[2])]
-    info = {"tilde_worst": worst, "tilde_gap": best[2], "status": "tilde", "device": str(dev), "dtype": str(dtype)}
-    if (holds and use_certificate) or best[2] <= tol:
-        return best, 0, holds, "tilde", {**info, "ladder": ladder}
-    rho = rho if rho is not None else RHO_SCALE / max(p_t / max(min(red.mask.shape), 1), 1e-12)
+    best = Certified(p_t, d_t, (p_t - d_t) / p_t if p_t > 0 else 0.0, St, A_rep, s_t)
+    ladder = [("tilde", 0, time.perf_counter() - t0, best.primal, best.dual_value, best.gap)]
+    info = {"tilde_worst": worst, "tilde_gap": best.gap, "status": "tilde", "device": str(dev), "dtype": str(dtype)}
+    if (holds and opts.use_certificate) or best.gap <= tol:
+        return LargeSolution(best, 0, holds, "tilde", {**info, "ladder": ladder})
+    rho = opts.rho if opts.rho is not None else \
+        RHO_SCALE / max(p_t / max(min(red.mask.shape), 1), RHO_SCALE_FLOOR)
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
-    run = {"Mt": Mt, "tol": tol, "deadline": t0 + time_limit if time_limit is not None else np.inf,
-           "check_every": check_every, "anderson": anderson, "t0": t0, "it0": 0, "sup64": support_index(Mt, r64)}
+    deadline = t0 + opts.time_limit if opts.time_limit is not None else np.inf
+    run = LargeRun(Mt, r64, c64, Wt, support_index(Mt, r64), tol, deadline, max_iter, opts.check_every,
+                   opts.anderson, t0)
     level = torch.full((v.shape[0],), torch.inf, dtype=torch.float64, device=dev)  # the projection's warm start
-    phases, done = _phases(dtype, dev.type == "cuda" if fast_eigh is None else fast_eigh), []
+    phases, done = _phases(dtype, dev.type == "cuda" if opts.fast_eigh is None else opts.fast_eigh), []
     for k, (sdt, edt) in enumerate(phases):
-        run.update(r=r64.to(sdt), c=c64.to(sdt), Wt=Wt.to(sdt), max_iter=max_iter - run["it0"])
+        run = replace(run, r=r64.to(sdt), c=c64.to(sdt), Wt=Wt.to(sdt), max_iter=max_iter - run.it0)
         level = level.to(sdt)
-        best, it, rho, v, stats = _iterate(v.to(sdt), rho, level, edt, k < len(phases) - 1, run, best, ladder)
-        run["it0"] += it
-        done.append({"dtype": str(sdt), "eigh_dtype": str(edt), "iterations": it, "end": stats["status"],
-                     "svt_rank": stats.get("svt_rank")})
-        if stats["status"] != "stalled" or run["it0"] >= max_iter:
+        end = _iterate(v.to(sdt), rho, level, edt, k < len(phases) - 1, run, best, ladder)
+        best, rho, v = end.best, end.rho, end.v
+        run = replace(run, it0=run.it0 + end.iterations)
+        done.append({"dtype": str(sdt), "eigh_dtype": str(edt), "iterations": end.iterations, "end": end.status,
+                     "svt_rank": end.svt_rank})
+        if end.status != "stalled" or run.it0 >= max_iter:
             break
     info["dtype"] = " -> ".join(f"{p['dtype']} (eigh {p['eigh_dtype'].removeprefix('torch.')}, {p['iterations']} it)"
                                 for p in done) if len(done) > 1 or done[0]["dtype"] != str(dtype) else str(dtype)
-    return best, run["it0"], holds, "large", {**info, **stats, "rho": rho, "ladder": ladder, "phases": done}
+    return LargeSolution(best, run.it0, holds, "large",
+                         {**info, **end.info(), "rho": rho, "ladder": ladder, "phases": done})
 
 
-def _result(red, out, tol, expand, seed, t0, n_threads) -> SVMResult:
-    (primal, dval, gap, Lt, At, s), iters, holds, method, info = out
-    viol = violation(Lt, torch.as_tensor(np.ascontiguousarray(red.mask.T), device=Lt.device))
-    s = s.cpu().numpy()
-    rank = int((s > 1e-8 * s.max()).sum()) if s.size and s.max() > 0 else 0
-    L_hat, A_hat = Lt.T.cpu().numpy(), At.T.cpu().numpy()
+def _result(red: Reduction, out: LargeSolution, tol, expand, seed, t0, n_threads) -> SVMResult:
+    b, iters, holds, method, info = out.best, out.iterations, out.holds, out.method, out.info
+    gap = b.gap
+    viol = violation(b.L, torch.as_tensor(np.ascontiguousarray(red.mask.T), device=b.L.device))
+    s = b.s.cpu().numpy()
+    rank = int((s > RANK_RTOL * s.max()).sum()) if s.size and s.max() > 0 else 0
+    L_hat, A_hat = b.L.T.cpu().numpy(), b.A.T.cpu().numpy()
     if expand:
         L, A = red.expand(L_hat), red.expand(A_hat)
     else:
@@ -349,6 +367,25 @@ def _result(red, out, tol, expand, seed, t0, n_threads) -> SVMResult:
     L.setflags(write=False)
     A.setflags(write=False)
     stats = SolverStats(status, method, int(iters), time.perf_counter() - t0, float(gap), viol, tol, n_threads)
-    return SVMResult(L=L, nuclear_norm=float(primal), dual=A, dual_value=float(dval), rank=rank,
+    return SVMResult(L=L, nuclear_norm=float(b.primal), dual=A, dual_value=float(b.dual_value), rank=rank,
                      certificate_holds=holds, reduced_shape=red.shape, stats=stats,
                      info={**info, "expanded": expand, "seed": seed, "threads": n_threads})
+
+
+def large_backend(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
+    """``method="large"`` of :func:`~ntpgeom.theory.svm.solve_ntp_svm`: this solver on ``pattern.reduction`` with the
+    default precision ladder on the CPU, as a :class:`~ntpgeom.theory.svm_backends.BackendSolution`. It runs Prop. 3
+    itself (float64 polar factor) and brings its own certified upper bound on ``‖L‖_*`` (``primal``)."""
+    dev, dtype = _check_args(opts.tol, opts.time_limit, opts.max_iter, "cpu", None)
+    t0 = time.perf_counter()
+    lo = LargeOptions(opts.tol, opts.time_limit, opts.max_iter, dev, dtype, opts.check_every, 5, opts.rho,
+                      opts.use_certificate, None)
+    red = pattern.reduction
+    with _torch_threads(opts.threads, dev) as n_threads:
+        out = _solve_reduced(red, lo, t0)
+    b = out.best
+    s = np.sort(b.s.cpu().numpy())[::-1]
+    return BackendSolution(out.method, red.expand(b.L.T.cpu().numpy()), red.expand(b.A.T.cpu().numpy()),
+                           float(b.dual_value), s, out.iterations,
+                           {**out.info, "expanded": True, "threads": n_threads}, primal=float(b.primal),
+                           certificate_holds=out.holds)

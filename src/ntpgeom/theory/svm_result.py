@@ -9,6 +9,7 @@ import numpy as np
 
 from ..reprs import short_repr
 from ..status import SolverStats
+from .tolerances import RANK_RTOL
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +69,7 @@ class SVMResult:
         """Alias of ``nuclear_norm``."""
         return self.nuclear_norm
 
-    def factors(self, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    def factors(self, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
         """``(W, H) = (UΣ^{1/2}, Σ^{1/2}Vᵀ)`` of L, shapes (V, r) and (r, m); see :func:`ntpgeom.theory.factors`."""
         from .geometry import factors
 
