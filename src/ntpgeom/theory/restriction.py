@@ -23,27 +23,27 @@ import numpy as np
 
 from ..errors import ValidationError
 from .geometry import factors
+from .norms import centre, nuclear_norm
 from .pattern import SupportPattern
+from .tolerances import TILDE_OPTIMAL_RTOL
 
-#: Relative tolerance of "S̃ is optimal for NTP-SVM*": ``‖S̃‖_* <= ‖L_mm‖_* (1 + TILDE_OPTIMAL_RTOL)``.
-TILDE_OPTIMAL_RTOL = 1e-6
 
 #: Largest number of contexts for which a restriction forms a k x k context Gram the whole theory does not hold
 #: (``compute_theory``'s ``gram_max``).
 GRAM_MAX = 5000
 
 
-def tilde_is_optimal(nuc_tilde: float, nuc_mm: float, certificate_holds: bool = False) -> bool:
+def tilde_is_optimal(nuc_tilde: float, nuc_mm: float, certificate_holds: bool = False, gap: float = 0.0) -> bool:
     """THE rule deciding whether S̃ solves NTP-SVM* of the whole data: Prop. 3's certificate, or
-    ``‖S̃‖_* <= ‖L_mm‖_* (1 + TILDE_OPTIMAL_RTOL)`` for a solved (centred) L_mm; then S̃ lies on the optimal face
-    whatever L_mm the solver returned (e.g. the 5-cycle)."""
-    return bool(certificate_holds or nuc_tilde <= nuc_mm * (1 + TILDE_OPTIMAL_RTOL))
+    ``‖S̃‖_* <= opt (1 + max(TILDE_OPTIMAL_RTOL, 2 gap))`` where ``opt`` is the optimum (``‖L_mm‖_*`` of a solved,
+    centred L_mm, or the certified dual value) and ``gap`` the solver's relative duality gap (0: trust ``opt`` to
+    TILDE_OPTIMAL_RTOL); then S̃ lies on the optimal face whatever L_mm the solver returned (e.g. the 5-cycle)."""
+    return bool(certificate_holds or nuc_tilde <= nuc_mm * (1 + max(TILDE_OPTIMAL_RTOL, 2.0 * gap)))
 
 
 def nuclear_norm_centred(A: np.ndarray) -> float:
-    """``‖A − 1 mean(A)‖_*`` (the columns centred over the V rows), from a dense SVD."""
-    A = np.asarray(A, dtype=np.float64)
-    return float(np.linalg.svd(A - A.mean(axis=0), compute_uv=False).sum())
+    """``‖A − 1 mean(A)‖_*`` (the columns centred over the V rows)."""
+    return nuclear_norm(centre(A))
 
 
 def tilde_optimal_of(S_tilde: np.ndarray, L_mm: np.ndarray | None, certificate_holds: bool = False) -> bool | None:

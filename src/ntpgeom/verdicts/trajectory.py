@@ -43,7 +43,8 @@ from ..metrics.position import (RESOLUTION, Position, Rate, Trend, c1_distances,
                                 mm_distances, position_interval, rate, trend)
 from ..metrics.prediction import nuclear_norm
 from ..reprs import short_repr
-from ..theory import proj_perp, support_mask
+from ..theory import Face, Theory, centre, proj_perp, support_mask
+from ..theory.restriction import tilde_is_optimal
 from .core import Verdict
 
 __all__ = ["FAMILY", "ClaimTrajectory", "TrajectoryJudgement", "judge_trajectory", "tilde_optimal", "snapshot_logits"]
@@ -149,18 +150,19 @@ def snapshot_logits(snap: Mapping[str, Any]) -> np.ndarray:
     return L
 
 
-def tilde_optimal(theory: Any, tol: float = 1e-6) -> tuple[bool, str]:
-    """Whether S̃ solves NTP-SVM*: Prop. 3's certificate, or ``‖S̃‖_*`` within a relative ``max(tol, 2·gap)`` of the
-    certified optimum (the dual value when solved, else ``‖L_mm‖_*``)."""
+def tilde_optimal(theory: Theory) -> tuple[bool, str]:
+    """Whether S̃ solves NTP-SVM*, by the theory's one rule (:func:`ntpgeom.theory.restriction.tilde_is_optimal`)
+    against the certified optimum (the dual value when solved, else ``‖L_mm‖_*``) with the solver's gap; and why."""
     if theory.certificate.holds:
         return True, "S̃ is optimal (Prop. 3's certificate holds)"
     if theory.L_mm is None:
         return False, "L_mm not solved"
-    svm = getattr(theory, "svm", None)
-    opt = float(svm.dual_value) if svm is not None else nuclear_norm(theory.L_mm - theory.L_mm.mean(axis=0))
+    svm = theory.svm
+    opt = float(svm.dual_value) if svm is not None else nuclear_norm(centre(theory.L_mm))
     gap = float(svm.gap) if svm is not None and math.isfinite(svm.gap) else 0.0
-    excess = nuclear_norm(theory.S_tilde) / opt - 1.0
-    if excess <= max(tol, 2.0 * gap):
+    nuc_tilde = nuclear_norm(theory.S_tilde)
+    excess = nuc_tilde / opt - 1.0
+    if tilde_is_optimal(nuc_tilde, opt, gap=gap):
         return True, f"S̃ is on the optimal face (‖S̃‖_* exceeds the optimum by {excess:.2g} of it)"
     return False, f"S̃ is not optimal (‖S̃‖_* exceeds the optimum by {excess:.2g} of it)"
 
@@ -195,7 +197,7 @@ def _face_status(d: Sequence[float], tr: Trend, alpha: float, resolution: float)
     return "inconclusive", f"not measurably approaching the optimal face ({txt})"
 
 
-def _face(data: NTPData, theory: Any, face: Any) -> Any:
+def _face(data: NTPData, theory: Theory, face: Face | None) -> Face:
     if face is not None:
         return face
     from ..theory.face import optimal_face
@@ -204,7 +206,7 @@ def _face(data: NTPData, theory: Any, face: Any) -> Any:
     return optimal_face(data, np.asarray(L_mm, dtype=np.float64))
 
 
-def _with_tilde(face: Any, S_tilde: np.ndarray) -> Any:
+def _with_tilde(face: Face, S_tilde: np.ndarray) -> Face:
     """The probed face with S̃ (optimal here) added to its members: the probes need not have found it."""
     from dataclasses import replace
 
@@ -212,23 +214,23 @@ def _with_tilde(face: Any, S_tilde: np.ndarray) -> Any:
     return replace(face, members=np.concatenate([face.members, (St - St.mean(axis=0))[None]]))
 
 
-def judge_trajectory(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], *, B: int = 200,
-                     alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION, face: Any = None,
-                     tol: float = 1e-6, threads: int = 1) -> TrajectoryJudgement:
+def judge_trajectory(data: NTPData, theory: Theory, snapshots: Sequence[Mapping[str, Any]], *, B: int = 200,
+                     alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION,
+                     face: Face | None = None, threads: int = 1) -> TrajectoryJudgement:
     """Judge the trajectory ``snapshots`` (each ``{"step": int, "L": (V, m)}`` or ``{"step", "W": (V, d), "H": (d, m)
     [, "b": (V,)]}``, in increasing step order) against ``theory`` (a :class:`~ntpgeom.theory.Theory` of ``data``).
 
     Claims C1, L_mm, and C2:W / C2:H (when every snapshot has W and H; "n/a" otherwise and against the face).
     ``face``: the optimal face (:func:`ntpgeom.theory.optimal_face`), probed here when S̃ is optimal and none is given;
     S̃ is added to its members (it is optimal; the probes need not have found it).
-    ``tol``: see :func:`tilde_optimal`. ``threads``: BLAS threads (threadpoolctl). Rules in the module docstring.
+    ``threads``: BLAS threads (threadpoolctl). Rules in the module docstring.
     """
     with threadpool_limits(limits=threads):
-        return _judge(data, theory, snapshots, B, alpha, seed, resolution, face, tol)
+        return _judge(data, theory, snapshots, B, alpha, seed, resolution, face)
 
 
-def _judge(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], B: int, alpha: float, seed: int,
-           resolution: float, face: Any, tol: float) -> TrajectoryJudgement:
+def _judge(data: NTPData, theory: Theory, snapshots: Sequence[Mapping[str, Any]], B: int, alpha: float, seed: int,
+           resolution: float, face: Face | None) -> TrajectoryJudgement:
     if not snapshots:
         raise ValueError("give at least one snapshot")
     steps = tuple(int(s["step"]) for s in snapshots)
@@ -237,7 +239,7 @@ def _judge(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], B
     Ls = [snapshot_logits(s) for s in snapshots]
     if any(L.shape != (data.V, data.m) for L in Ls):
         raise ValueError(f"every snapshot's logits must have shape {(data.V, data.m)}")
-    opt, why = tilde_optimal(theory, tol)
+    opt, why = tilde_optimal(theory)
     common = dict(B=B, alpha=alpha, seed=seed)
     factored = all(s.get("W") is not None and s.get("H") is not None for s in snapshots)
     if opt:
@@ -267,11 +269,11 @@ def _judge(data: NTPData, theory: Any, snapshots: Sequence[Mapping[str, Any]], B
     return TrajectoryJudgement(tuple(claims), False, why)
 
 
-def _judge_face(data: NTPData, theory: Any, Ls: list[np.ndarray], steps: tuple[int, ...], face: Any, why: str,
+def _judge_face(data: NTPData, theory: Theory, Ls: list[np.ndarray], steps: tuple[int, ...], face: Face | None, why: str,
                 resolution: float, common: dict[str, Any]) -> tuple[ClaimTrajectory, ...]:
     """C1 and L_mm against the optimal face (S̃ optimal)."""
     fc = _with_tilde(_face(data, theory, face), theory.S_tilde)
-    res = float(getattr(fc, "resolution", resolution))
+    res = float(fc.resolution)
     mask, pi = support_mask(data.S), np.asarray(data.pi, dtype=np.float64)
     claims = []
     for name, L_in in (("C1", theory.L_in), ("L_mm", None)):
