@@ -7,6 +7,7 @@ to end (the ``ntpgeom reproduce`` command; ``appendix=True`` adds the appendix e
 machine, date, wall time, seeds). The maths: docs/theory.md.
 """
 
+from .config import ReportConfig
 from .build import DatasetReport, ReportError, ReportResult, RunReport, build_report, dataset_name, verdict_json
 from .appendix import APPENDIX_RECIPES, NAMES as APPENDIX_EXPERIMENTS
 from .result import AppendixResult
@@ -26,7 +27,7 @@ from .reproduce import reproduce as reproduce  # the function shadows the submod
 from .verdicts import CLAIMS, THRESHOLDS, Verdict, format_table, judge
 
 __all__ = [
-    "build_report", "reproduce", "ReportResult", "verdict_json", "Provenance", "collect_provenance",
+    "build_report", "ReportConfig", "reproduce", "ReportResult", "verdict_json", "Provenance", "collect_provenance",
     "ReproduceInterrupted", "RunReport", "DatasetReport", "ReportError", "ReproduceError",
     "ReproduceResult", "RECIPES", "summary_text", "dataset_name", "judge", "Verdict", "THRESHOLDS", "CLAIMS",
     "format_table", "Series", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
