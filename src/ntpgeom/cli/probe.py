@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
-from ._common import (config_options, err_console, flag, given, json_option, make_config, out_option, print_json,
+from ._common import (config_options, err_console, flag, given, json_option, out_option, print_json,
                       set_threads, threads_option, with_options)
 
 
@@ -41,7 +41,7 @@ def probe_command(
     started = time.perf_counter()  # the report's total wall time
     from .. import validate
     from ..probe import ProbeError, probe
-    from ..probe.config import CONSTRAINTS, ProbeConfig
+    from ..probe.config import ProbeConfig, check_options
     from ..probe.run import check_out_dir
 
     solve_opt: Any = {"auto": "auto", "yes": True, "no": False}[
@@ -57,9 +57,10 @@ def probe_command(
     if missing:
         raise ProbeError(f"missing option(s) {', '.join(missing)}: a probe needs a model, a text and a context length "
                          "(or --from DIR to measure a saved probe again)")
-    config = make_config(ProbeConfig, values, CONSTRAINTS, ProbeError, {"solve": "--solve"})
+    check_options(values, _flags(values))  # the library's declared constraints, the flags named in the message
+    config = ProbeConfig(**values)
     set_threads(threads)
-    with _bar(as_json) as (stage, progress):
+    with _bar() as (stage, progress):
         result = probe(model, Path(text), config=config, theory=theory, progress=progress, stage=stage)
         paths = _write(result, out, no_report, started, stage)
     _finish(result, paths, out, as_json)
@@ -101,11 +102,11 @@ probe_command.__signature__ = with_options(_FIXED, _probe_options())  # type: ig
 
 
 @contextmanager
-def _bar(as_json: bool) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+def _bar() -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True, disable=as_json and not err_console.is_terminal) as bar:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("loading", total=None)
         yield (lambda s: bar.update(task, description=s)), (lambda d, t: bar.update(task, completed=d, total=t))
 
@@ -120,6 +121,11 @@ def _write(result: Any, out: Path, no_report: bool, started: float, stage: Calla
     return paths
 
 
+def _flags(values: dict[str, Any]) -> dict[str, str]:
+    """The command-line flag of each ProbeConfig field given (``normalize_whitespace``: ``--keep-whitespace``)."""
+    return {k: flag(k) for k in values} | {"normalize_whitespace": "--keep-whitespace"}
+
+
 def _remeasure(from_dir: Path, out: Path, theory: Optional[Path], values: dict[str, Any], no_report: bool,
                as_json: bool, started: float) -> None:
     """``--from DIR``: the saved probe measured again; of the options only the theory's and ``--n-perm``/``--seed``
@@ -127,8 +133,8 @@ def _remeasure(from_dir: Path, out: Path, theory: Optional[Path], values: dict[s
     from ..probe import remeasure
     from ..probe.config import check_options
 
-    check_options(values, {k: flag(k) for k in values} | {"solve": "--solve"})
-    with _bar(as_json) as (stage, _progress):
+    check_options(values, _flags(values))
+    with _bar() as (stage, _progress):
         result = remeasure(from_dir, theory, solve=values["solve"], solve_budget=values.get("solve_budget"),
                            n_perm=values.get("n_perm"), seed=values.get("seed"), stage=stage)
         paths = _write(result, out, no_report, started, stage)
