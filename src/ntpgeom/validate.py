@@ -132,7 +132,7 @@ class Interval:
     def accepts(self, v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.integer else numbers.Real):
             return False
-        x = float(v)
+        x = int(v) if self.integer else float(v)  # integers compared exactly (float(2**63 - 2) rounds up)
         if not math.isfinite(x):
             return False
         lo_ok = self.lo is None or (x > self.lo if self.open_lo else x >= self.lo)
