@@ -47,7 +47,8 @@ class ProbeResult:
     metrics : dict
         See :func:`ntpgeom.probe.measure.measure`.
     theory : ntpgeom.theory.Theory
-        The reference geometry of ``data`` (the source's theory restricted to the measured contexts).
+        The reference geometry of ``data`` (the source's theory restricted to the measured contexts); None in a
+        result read back by :func:`load_probe` (the theory is a file of its own).
     info : dict
         Model provenance, configuration, the L = W H check, timings, versions.
     source : NTPData, shape (V, M), optional
