@@ -34,7 +34,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 # public name -> submodule that defines it (loaded lazily)
 _LAZY = {
     # streaming corpus engines (optional Ray engine imported only when asked for)
-    "build_corpus": "data.engines",
+    "build_corpus": "data.engines", "CorpusConfig": "data.engines",
     # theory
     "L_in": "theory", "S_tilde": "theory", "proj_F": "theory", "proj_perp": "theory", "cross_entropy": "theory",
     "cross_entropy_in": "theory", "entropy_bound": "theory", "tilde_certificate": "theory", "factors": "theory",
@@ -53,11 +53,11 @@ _LAZY = {
     # verdicts
     "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report
-    "build_report": "report",
+    "build_report": "report", "ReportConfig": "report",
     # experiments
     "reproduce": "experiments", "ReproduceConfig": "experiments",
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
-    "load_probe": "probe", "ProbeResult": "probe", "ProbeError": "probe",
+    "load_probe": "probe", "ProbeResult": "probe", "ProbeConfig": "probe", "ProbeError": "probe",
 }
 _SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli")
 

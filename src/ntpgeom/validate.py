@@ -1,8 +1,12 @@
-"""The one set of checks for values that cross a boundary (CLI options, public-API arguments).
+"""The one set of checks for values that cross a boundary (CLI options, public-API arguments, configurations).
 
 Each helper returns the value converted to its canonical type, or raises an :class:`~ntpgeom.errors.NTPGeomError`
 (``ValidationError`` unless the caller passes its layer's type as ``error``) with a one-line message that names the
 option, the value given and what is allowed. ``bool`` is never accepted as a number.
+
+Configuration dataclasses (``TrainConfig``, ``ProbeConfig``, ``ReportConfig``, ``CorpusConfig``) declare what each
+field accepts once, as a list of alternatives (:class:`Interval`, :class:`OneOf`, a type, ``None``), and check a
+configuration with :func:`check_fields`. One seed range everywhere: :data:`SEED` = [0, :data:`MAX_SEED`].
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import NTPGeomError, ValidationError
 
 __all__ = ["integer", "positive_int", "nonneg_int", "real", "choice", "seed", "input_file", "size_limit",
-           "MAX_SEED", "MAX_ENTRIES"]
+           "MAX_SEED", "MAX_ENTRIES", "Interval", "OneOf", "SEED", "accepts", "describe", "check_fields"]
 
-#: Largest accepted random seed (numpy and torch both take 64-bit seeds; we keep one bit of headroom for seed + k).
-MAX_SEED = 2**63 - 1
+#: Largest accepted random seed: seeds are non-negative (numpy's generators refuse negative ones) and ``seed + 1`` (the
+#: training sampler's) still fits a signed 64-bit integer (torch).
+MAX_SEED = 2**63 - 2
 #: Largest number of array entries a generator or builder may allocate before it refuses (about 0.8 GB of float64).
 MAX_ENTRIES = 100_000_000
 
@@ -47,7 +53,7 @@ def nonneg_int(name: str, v: Any, *, hi: int | None = None, error: Err = Validat
 
 
 def seed(name: str, v: Any, *, error: Err = ValidationError) -> int:
-    """A random seed: an int in [0, 2**63 - 1]."""
+    """A random seed: an int in [0, :data:`MAX_SEED`] (the range :data:`SEED` declares)."""
     return integer(name, v, lo=0, hi=MAX_SEED, error=error)
 
 
@@ -110,3 +116,81 @@ def _range(lo: int | None, hi: int | None) -> str:
     if lo is not None and hi is not None:
         return f"between {lo} and {hi}"
     return f">= {lo}" if lo is not None else f"<= {hi}"
+
+
+# ------------------------------------------------------------------------------- declared constraints (configs)
+@dataclass(frozen=True)
+class Interval:
+    """A real (``integer=False``) or integer number in ``[lo, hi]``; ``open_lo``/``open_hi`` exclude the ends."""
+
+    integer: bool
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    open_hi: bool = False
+
+    def accepts(self, v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.integer else numbers.Real):
+            return False
+        x = int(v) if self.integer else float(v)  # integers compared exactly (float(2**63 - 2) rounds up)
+        if not math.isfinite(x):
+            return False
+        lo_ok = self.lo is None or (x > self.lo if self.open_lo else x >= self.lo)
+        return lo_ok and (self.hi is None or (x < self.hi if self.open_hi else x <= self.hi))
+
+    def describe(self) -> str:
+        kind = "integer" if self.integer else "number"
+        if self.lo == 0 and self.hi is None:
+            return f"a positive {kind}" if self.open_lo else f"a non-negative {kind}"
+        lo = "(" if self.open_lo else "["
+        hi = ")" if self.open_hi else "]"
+        return f"{'an' if self.integer else 'a'} {kind} in {lo}{self.lo}, {self.hi if self.hi is not None else 'inf'}{hi}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a fixed set of values (compared with ``==``)."""
+
+    choices: tuple[Any, ...]
+
+
+#: The one seed range of every configuration, option and generator: [0, MAX_SEED].
+SEED = Interval(True, 0, MAX_SEED)
+
+
+def accepts(c: Any, v: Any) -> bool:
+    """Whether ``v`` satisfies the alternative ``c``: ``None`` (accepts None), an :class:`Interval`, a
+    :class:`OneOf` or a type (``isinstance``)."""
+    if c is None:
+        return v is None
+    if isinstance(c, Interval):
+        return c.accepts(v)
+    if isinstance(c, OneOf):
+        return v in c.choices
+    return isinstance(v, c)
+
+
+def describe(c: Any) -> str:
+    """What the alternative ``c`` accepts, in words."""
+    if c is None:
+        return "None"
+    if isinstance(c, Interval):
+        return c.describe()
+    if isinstance(c, OneOf):
+        return "one of " + ", ".join(map(str, c.choices))
+    return {bool: "True or False", str: "a string"}.get(c, f"a {getattr(c, '__name__', c)}")
+
+
+def check_fields(values: Mapping[str, Any], constraints: Mapping[str, Sequence[Any]], *, error: Err = ValidationError,
+                 names: Mapping[str, str] | None = None) -> None:
+    """Check each value against its list of alternatives in ``constraints``; raise ``error`` naming the first bad one
+    (by ``names[field]``, e.g. the command-line flag, else the field name). Fields without constraints pass."""
+    for field_name, v in values.items():
+        alternatives = constraints.get(field_name)
+        if alternatives is None or any(accepts(c, v) for c in alternatives):
+            continue
+        name = (names or {}).get(field_name, field_name)
+        choices = next((c.choices for c in alternatives if isinstance(c, OneOf)), None)
+        if choices is not None:
+            raise error(f"{name} must be one of {', '.join(map(str, choices))}; got {v!r}")
+        raise error(f"{name} must be {' or '.join(describe(c) for c in alternatives)}, got {v!r}")

@@ -96,11 +96,17 @@ def test_save_and_reload(tmp_path, res_random):
     from ntpgeom.probe import load_probe
 
     paths = res_random.save(tmp_path)
-    arr = load_probe(tmp_path)
-    np.testing.assert_array_equal(arr["H"], res_random.H)
-    np.testing.assert_array_equal(arr["L"], res_random.L)
-    assert load(paths["data"]).hash == res_random.data.hash == arr["summary"]["data_hash"]
+    back = load_probe(tmp_path)
+    np.testing.assert_array_equal(back.H, res_random.H)
+    np.testing.assert_array_equal(back.L, res_random.L)
+    np.testing.assert_array_equal(back.idx, np.arange(res_random.data.m))
+    assert load(paths["data"]).hash == res_random.data.hash == back.data.hash == back.source_data.hash
     s = json.loads(Path(paths["summary"]).read_text())
+    assert back.info["config"] == s["config"] and back.metrics["collapse_H"] == s["metrics"]["collapse_H"]
+    assert back.theory is None and back.summary()["theory"] is None  # the theory is a separate file
+    (tmp_path / "data.npz").unlink()
+    with pytest.raises(ProbeError, match="data.npz"):
+        load_probe(tmp_path)
     assert s["versions"]["transformers"] and s["config"]["seed"] == 0 and s["metrics"]["collapse_H"] is not None
 
 

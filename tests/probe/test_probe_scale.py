@@ -99,6 +99,18 @@ def _collapse(X, groups):
     return within / ((U - U.mean(axis=1, keepdims=True)) ** 2).sum()
 
 
+def test_load_probe_of_a_subset(tmp_path, full_and_sub):
+    from ntpgeom.probe import load_probe
+
+    _, sub = full_and_sub
+    sub.save(tmp_path)
+    back = load_probe(tmp_path)
+    np.testing.assert_array_equal(back.idx, sub.idx)
+    assert back.data.hash == sub.data.hash and back.source_data.hash == sub.source.hash != back.data.hash
+    np.testing.assert_array_equal(back.H_gram, sub.H_gram)
+    assert back.H.shape == (sub.H.shape[0], N_SUB) and back.info["config"]["measure_contexts"] == N_SUB
+
+
 def test_subset_equals_full_restricted_by_hand(full_and_sub):
     full, sub = full_and_sub
     idx = sub.idx

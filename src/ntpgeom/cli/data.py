@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -14,9 +15,13 @@ from rich.table import Table
 from .. import data as D
 from .. import validate
 from .._io import check_output_target
+from ..data.engines.config import CLI_FIELDS as CORPUS_CLI_FIELDS
+from ..data.engines.config import CONSTRAINTS as CORPUS_CONSTRAINTS
+from ..data.engines.config import CorpusConfig
 from ..data.prefixes import parse_lengths
 from ..errors import NTPDataError
-from ._common import load_dataset, print_json, stages
+from ._common import (config_options, given, json_option, load_dataset, make_config, out_option, print_json,
+                      seed_option, stages, with_options)
 
 data_app = typer.Typer(help="Build, generate and inspect NTP datasets (contexts x next-token counts).", no_args_is_help=True)
 
@@ -39,7 +44,7 @@ def _report(data: D.NTPData, out: Path, as_json: bool) -> None:
 @data_app.command("synth")
 def synth(
     kind: SynthKind = typer.Argument(..., help="synthetic | stories (built-in corpora) | random | k-subsets | one-hot"),
-    out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
+    out: Path = out_option("Output dataset file (.npz)."),
     V: int = typer.Option(10, "--V", help="Vocabulary size (random, k-subsets, one-hot)."),
     m: int = typer.Option(95, "--m", help="Number of contexts (random)."),
     k: int = typer.Option(2, "--k", help="Support size (k-subsets)."),
@@ -48,8 +53,8 @@ def synth(
     n_supports: Optional[int] = typer.Option(None, "--n-supports", help="Pool of distinct supports shared by contexts (random)."),
     probs: str = typer.Option("dirichlet", "--probs", help="uniform | dirichlet | counts (random, k-subsets)."),
     per_class: str = typer.Option("1", "--per-class", help="Contexts per class (one-hot): one int, or V comma-separated ints."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    seed: int = seed_option(),
+    as_json: bool = json_option(),
 ) -> None:
     """Generate a synthetic dataset or a built-in corpus."""
     seed = validate.seed("--seed", seed, error=NTPDataError)
@@ -92,48 +97,34 @@ def _synth_entries(kind: SynthKind, V: int, m: int, k: int, kmax: int, per_class
     return V + 3.0 * (V * per_class[0] if len(per_class) == 1 else sum(per_class))
 
 
-@data_app.command("build")
 def build(
-    text: Optional[list[Path]] = typer.Argument(None, help="A UTF-8 text file (or give --pairs); or files, globs, folders of shards (.parquet .arrow .jsonl .txt; see --engine)."),
-    pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text."),
-    header: str = typer.Option("auto", "--header", help="Pairs file header row: auto (only a row naming the columns "
-                               "context,next[,count]) | yes | no. A non-numeric count elsewhere is an error."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output dataset file (.npz)."),
-    context_len: str = typer.Option("5", "--context-len", "-T", help="Tokens per context (T-1), or a range lo:hi: "
-                                    "the contexts of every length lo..hi (autoregressive, App. D.3)."),
-    tokenizer: str = typer.Option("word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON."),
-    doc_sep: str = typer.Option("blank", "--doc-sep", help="Document separator: blank | line | none | a literal string."),
-    lowercase: bool = typer.Option(False, "--lowercase", help="Lowercase the text first."),
-    min_count: Optional[float] = typer.Option(None, "--min-count", help="Keep contexts seen at least this often."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Keep the k most frequent contexts."),
-    min_support: Optional[int] = typer.Option(None, "--min-support", help="Smallest support size kept."),
-    max_support: Optional[int] = typer.Option(None, "--max-support", help="Largest support size kept."),
-    max_vocab: Optional[int] = typer.Option(None, "--max-vocab", help="Keep only the most frequent next tokens."),
-    rare: str = typer.Option("drop", "--rare", help="What to do with the other next tokens: drop | map (to <unk>)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Streaming sharded build: local (in-process; the default for several inputs, globs, folders, .parquet/.arrow/.jsonl) | ray."),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (--engine ray); default: a local Ray instance."),
-    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; removed on success."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for --engine local (default: all cores when the input exceeds 64 MiB, else 1)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable shards (listed on stderr) instead of failing."),
-    text_column: str = typer.Option("text", "--text-column", help="Text column / JSON field of Parquet, Arrow and JSONL shards."),
-    ids_column: Optional[str] = typer.Option(None, "--ids-column", help="A pre-tokenised list<int> column / field instead of text."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    text: Optional[list[Path]] = None,
+    pairs: Optional[Path] = None,
+    header: str = "auto",
+    out: Path = Path(),
+    context_len: str = "5",
+    tokenizer: str = "word",
+    rare: str = "drop",
+    work_dir: Optional[Path] = None,
+    as_json: bool = False,
+    **options: Any,
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
     clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
         if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
-    if pairs is None and _sharded(text, engine, ids_column):
+    opts = given(options)
+    if pairs is None and _sharded(text, opts.get("engine"), opts.get("ids_column")):
         if not isinstance(clen, int):
             raise NTPDataError("--context-len lo:hi (every length) needs one text file; the streaming engines count "
                                "one context length")
-        opts = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
-                    max_vocab=max_vocab, rare=rare, context_len=clen, tokenizer=tokenizer, doc_sep=doc_sep,
-                    lowercase=lowercase, engine=engine or "local", ray_address=ray_address, skip_bad=skip_bad, workers=workers,
-                    text_column=text_column, ids_column=ids_column)
-        return _report(_build_sharded(text, out, work_dir, as_json, opts), out, as_json)
+        values = {**opts, "context_len": clen, "tokenizer": tokenizer}
+        if "max_vocab" in opts:
+            values["rare"] = rare
+        config = make_config(CorpusConfig, values, CORPUS_CONSTRAINTS, NTPDataError)
+        return _report(_build_sharded(text, out, work_dir, as_json, config), out, as_json)
     text = text[0] if text else None
-    filters = dict(min_count=min_count, top_k=top_k, min_support=min_support, max_support=max_support,
-                   max_vocab=max_vocab, rare=rare if max_vocab is not None else None)
+    filters = {k: opts.get(k) for k in ("min_count", "top_k", "min_support", "max_support", "max_vocab")}
+    filters["rare"] = rare if opts.get("max_vocab") is not None else None
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
     check_output_target(out)
@@ -144,10 +135,37 @@ def build(
                                                                                     error=NTPDataError)]
             data = D.from_pairs(pairs, header=has_header, **filters)
         else:
-            data = D.from_text(text, clen, tokenizer, doc_sep=doc_sep, lowercase=lowercase, progress=say, **filters)
+            data = D.from_text(text, clen, tokenizer, doc_sep=opts.get("doc_sep", "blank"),
+                               lowercase=opts.get("lowercase", False), progress=say, **filters)
         say("writing")
         data.save(out)
     _report(data, out, as_json)
+
+
+_K = inspect.Parameter.KEYWORD_ONLY
+build.__signature__ = with_options([  # type: ignore[attr-defined]
+    inspect.Parameter("text", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[list[Path]],
+                      default=typer.Argument(None, help="A UTF-8 text file (or give --pairs); or files, globs, folders "
+                                             "of shards (.parquet .arrow .jsonl .txt; see --engine).")),
+    inspect.Parameter("pairs", _K, annotation=Optional[Path], default=typer.Option(
+        None, "--pairs", help="A CSV/TSV of context, next, count rows instead of text.")),
+    inspect.Parameter("header", _K, annotation=str, default=typer.Option(
+        "auto", "--header", help="Pairs file header row: auto (only a row naming the columns context,next[,count]) | "
+        "yes | no. A non-numeric count elsewhere is an error.")),
+    inspect.Parameter("out", _K, annotation=Path, default=out_option("Output dataset file (.npz).")),
+    inspect.Parameter("context_len", _K, annotation=str, default=typer.Option(
+        "5", "--context-len", "-T", help="Tokens per context (T-1), or a range lo:hi: the contexts of every length "
+        "lo..hi (autoregressive, App. D.3).")),
+    inspect.Parameter("tokenizer", _K, annotation=str, default=typer.Option(
+        "word", "--tokenizer", help="word | char | bpe:<vocab size> | path to a tokenizers JSON.")),
+    inspect.Parameter("rare", _K, annotation=str, default=typer.Option(
+        "drop", "--rare", help="With --max-vocab, what to do with the other next tokens: drop | map (to <unk>).")),
+    inspect.Parameter("work_dir", _K, annotation=Optional[Path], default=typer.Option(
+        None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; "
+        "removed on success.")),
+    inspect.Parameter("as_json", _K, annotation=bool, default=json_option()),
+], config_options(CorpusConfig, CORPUS_CLI_FIELDS))
+data_app.command("build")(build)
 
 
 _SHARD_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".arrow")
@@ -162,15 +180,14 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
             or any(c in str(first) for c in "*?[") or first.suffix.lower() in _SHARD_SUFFIXES)
 
 
-def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool, opts: dict) -> D.NTPData:
+def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool,
+                   config: CorpusConfig) -> D.NTPData:
     from ..data.engines import build_corpus
 
     check_output_target(out)
-    if opts["max_vocab"] is None:
-        opts["rare"] = None
     with stages(not as_json) as say:
-        data = build_corpus([str(p) for p in inputs], work_dir=work_dir or out.with_name(out.name + ".work"),
-                            progress=say, **opts)
+        data = build_corpus([str(p) for p in inputs], config, work_dir=work_dir or out.with_name(out.name + ".work"),
+                            progress=say)
         say("writing")
         data.save(out)
     for msg in data.meta.get("skipped", []):
@@ -182,7 +199,7 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
 def info(
     path: str = typer.Argument(..., help="A dataset file, or a built-in corpus name (synthetic, stories)."),
     top: int = typer.Option(5, "--top", help="How many of the most frequent contexts to list."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Summarise a dataset: sizes, n, entropy bound, supports, density, most frequent contexts."""
     top = validate.nonneg_int("--top", top, error=NTPDataError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from contextlib import contextmanager
@@ -11,94 +12,102 @@ from typing import Any, Callable, Iterator, Optional
 import typer
 
 from ..progress import Progress
-from ._common import err_console, print_json
+from ._common import (config_options, err_console, flag, given, json_option, out_option, print_json,
+                      set_threads, threads_option, with_options)
 
 
 def register(app: typer.Typer) -> None:
     app.command("probe")(probe_command)
 
 
+#: ProbeConfig fields whose option is not generated: the command line says them differently
+CUSTOM = {"solve": "--solve auto | yes | no", "normalize_whitespace": "--keep-whitespace (the inverse)"}
+
+
 def probe_command(
-    model: Optional[Path] = typer.Option(None, "--model", help="Local model folder (config.json + safetensors), a folder with a GGUF file, or a .gguf file."),
-    text: Optional[Path] = typer.Option(None, "--text", help="UTF-8 corpus file."),
-    context_len: Optional[int] = typer.Option(None, "--context-len", "-T", help="Tokens per context (T-1)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder (report, arrays, summary.json)."),
-    gguf_file: Optional[str] = typer.Option(None, "--gguf-file", help="GGUF file name inside --model (dequantised on load)."),
-    max_contexts: int = typer.Option(2000, "--max-contexts", "-K", help="Keep the K most frequent contexts."),
-    min_count: float = typer.Option(2, "--min-count", "-c", help="Keep contexts seen at least c times."),
-    n_other: int = typer.Option(500, "--n-other", help="Tokens outside every support to measure besides the support tokens."),
-    doc_sep: str = typer.Option("blank", "--doc-sep", help="Document separator: blank | line | none | a literal string."),
-    keep_whitespace: bool = typer.Option(False, "--keep-whitespace", help="Keep line breaks (default: collapse whitespace runs to one space)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Contexts per forward pass."),
-    device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, ...)."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16."),
-    solve: str = typer.Option("auto", "--solve", help="Solve NTP-SVM* for L_mm: auto (when small enough) | yes | no."),
-    solve_budget: Optional[float] = typer.Option(None, "--solve-budget", help="Seconds for the NTP-SVM* solve (large solver's time limit; implies solving): stopped early, the best certified point and its gap are the reference."),
-    measure_contexts: Optional[int] = typer.Option(None, "--measure-contexts", help="Measure on a seeded sample of N contexts (the theory stays that of all contexts)."),
-    theory: Optional[Path] = typer.Option(None, "--theory", help="Theory of this probe's data (`ntpgeom solve OUT/data.npz -o THEORY.npz`), checked by data hash."),
-    from_dir: Optional[Path] = typer.Option(None, "--from", help="Measure a saved probe folder again (no model, no text): e.g. with --theory solved elsewhere."),
-    n_perm: int = typer.Option(20, "--n-perm", help="Random groupings for the collapse-index baseline."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's choice)."),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report and figures."),
-    as_json: bool = typer.Option(False, "--json", help="Print the JSON summary on stdout."),
+    model: Optional[Path] = None,
+    text: Optional[Path] = None,
+    out: Path = Path(),
+    keep_whitespace: bool = False,
+    solve: str = "auto",
+    theory: Optional[Path] = None,
+    from_dir: Optional[Path] = None,
+    threads: Optional[int] = None,
+    no_report: bool = False,
+    as_json: bool = False,
+    **options: Any,
 ) -> None:
     """Probe a pretrained causal LM: does it show the predicted sparse plus low-rank geometry on a real text?"""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from .. import validate
     started = time.perf_counter()  # the report's total wall time
+    from .. import validate
     from ..probe import ProbeError, probe
-    from ..probe.model import check_device
+    from ..probe.config import ProbeConfig, check_options
     from ..probe.run import check_out_dir
 
-    solve_word = validate.choice("--solve", solve.lower(), ("auto", "yes", "no"), error=ProbeError)
-    solve_opt: Any = {"auto": "auto", "yes": True, "no": False}[solve_word]
-    if solve_budget is not None:
-        validate.real("--solve-budget", solve_budget, lo=0, error=ProbeError)
-        if solve_budget <= 0 or solve_opt is False:
-            raise ProbeError("--solve-budget needs a positive number of seconds and --solve auto or yes")
-    if measure_contexts is not None:
-        validate.positive_int("--measure-contexts", measure_contexts, error=ProbeError)
-    if theory is not None:
-        validate.input_file("--theory", theory, error=ProbeError)
+    solve_opt: Any = {"auto": "auto", "yes": True, "no": False}[
+        validate.choice("--solve", solve.lower(), ("auto", "yes", "no"), error=ProbeError)]
+    values = {**given(options), "solve": solve_opt}
+    if keep_whitespace:
+        values["normalize_whitespace"] = False
     check_out_dir(out)
     if from_dir is not None:
-        return _remeasure(from_dir, out, theory, solve_opt, solve_budget, no_report, as_json, started,
-                          None if n_perm == 20 else n_perm, None if seed == 0 else seed)
-    missing = [f for f, v in (("--model", model), ("--text", text), ("--context-len", context_len)) if v is None]
+        return _remeasure(from_dir, out, theory, values, no_report, as_json, started)
+    missing = [f for f, v in (("--model", model), ("--text", text), ("--context-len", values.get("context_len")))
+               if v is None]
     if missing:
         raise ProbeError(f"missing option(s) {', '.join(missing)}: a probe needs a model, a text and a context length "
                          "(or --from DIR to measure a saved probe again)")
-    validate.input_file("--text", text, error=ProbeError)
-    for name, v in (("--context-len", context_len), ("--max-contexts", max_contexts), ("--batch-size", batch_size),
-                    ("--n-perm", n_perm)):
-        validate.positive_int(name, v, error=ProbeError)
-    validate.nonneg_int("--n-other", n_other, error=ProbeError)
-    validate.real("--min-count", min_count, lo=0, error=ProbeError)
-    validate.seed("--seed", seed, error=ProbeError)
-    validate.choice("--dtype", dtype, ("float32", "bfloat16", "float16"), error=ProbeError)
-    check_device(device)
-    if threads is not None:
-        validate.positive_int("--threads", threads, error=ProbeError)
-        import torch
-
-        torch.set_num_threads(threads)
-    with _bar(as_json) as (stage, progress):
-        result = probe(model, Path(text), context_len, gguf_file=gguf_file, max_contexts=max_contexts,
-                       min_count=min_count, n_other=n_other, doc_sep=doc_sep, normalize_whitespace=not keep_whitespace,
-                       batch_size=batch_size, device=device, dtype=dtype, solve=solve_opt, solve_budget=solve_budget,
-                       measure_contexts=measure_contexts, theory=theory, n_perm=n_perm, seed=seed,
-                       progress=progress, stage=stage)
+    check_options(values, _flags(values))  # the library's declared constraints, the flags named in the message
+    config = ProbeConfig(**values)
+    set_threads(threads)
+    with _bar() as (stage, progress):
+        result = probe(model, Path(text), config=config, theory=theory, progress=progress, stage=stage)
         paths = _write(result, out, no_report, started, stage)
     _finish(result, paths, out, as_json)
 
 
+_FIXED = [
+    inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path], default=typer.Option(
+        None, "--model", help="Local model folder (config.json + safetensors), a folder with a GGUF file, or a .gguf "
+        "file.")),
+    inspect.Parameter("text", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+                      default=typer.Option(None, "--text", help="UTF-8 corpus file.")),
+    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                      default=out_option("Output folder (report, arrays, summary.json).")),
+    inspect.Parameter("keep_whitespace", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--keep-whitespace", help="Keep line breaks (default: collapse whitespace runs to one space).")),
+    inspect.Parameter("solve", inspect.Parameter.KEYWORD_ONLY, annotation=str, default=typer.Option(
+        "auto", "--solve", help="Solve NTP-SVM* for L_mm: auto (when small enough) | yes | no.")),
+    inspect.Parameter("theory", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path], default=typer.Option(
+        None, "--theory", help="Theory of this probe's data (`ntpgeom solve OUT/data.npz -o THEORY.npz`), checked by "
+        "data hash.")),
+    inspect.Parameter("from_dir", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path], default=typer.Option(
+        None, "--from", help="Measure a saved probe folder again (no model, no text): e.g. with --theory solved "
+        "elsewhere.")),
+    inspect.Parameter("threads", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
+                      default=threads_option(None)),
+    inspect.Parameter("no_report", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--no-report", help="Skip the HTML report and figures.")),
+    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=json_option()),
+]
+
+
+def _probe_options() -> dict[str, inspect.Parameter]:
+    from ..probe.config import ProbeConfig
+
+    return config_options(ProbeConfig, skip=CUSTOM)
+
+
+probe_command.__signature__ = with_options(_FIXED, _probe_options())  # type: ignore[attr-defined]
+
+
 @contextmanager
-def _bar(as_json: bool) -> Iterator[tuple[Callable[[str], None], Progress]]:
+def _bar() -> Iterator[tuple[Callable[[str], None], Progress]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True, disable=as_json and not err_console.is_terminal) as bar:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("loading", total=None)
         yield (lambda s: bar.update(task, description=s)), (lambda s, d=None, t=None, n=None: bar.update(task, completed=d, total=t))
 
@@ -113,13 +122,22 @@ def _write(result: Any, out: Path, no_report: bool, started: float, stage: Calla
     return paths
 
 
-def _remeasure(from_dir: Path, out: Path, theory: Optional[Path], solve: Any, solve_budget: Optional[float],
-               no_report: bool, as_json: bool, started: float, n_perm: Optional[int], seed: Optional[int]) -> None:
-    from ..probe import remeasure
+def _flags(values: dict[str, Any]) -> dict[str, str]:
+    """The command-line flag of each ProbeConfig field given (``normalize_whitespace``: ``--keep-whitespace``)."""
+    return {k: flag(k) for k in values} | {"normalize_whitespace": "--keep-whitespace"}
 
-    with _bar(as_json) as (stage, _progress):
-        result = remeasure(from_dir, theory, solve=solve, solve_budget=solve_budget, n_perm=n_perm, seed=seed,
-                           stage=stage)
+
+def _remeasure(from_dir: Path, out: Path, theory: Optional[Path], values: dict[str, Any], no_report: bool,
+               as_json: bool, started: float) -> None:
+    """``--from DIR``: the saved probe measured again; of the options only the theory's and ``--n-perm``/``--seed``
+    count (these default to the saved probe's)."""
+    from ..probe import remeasure
+    from ..probe.config import check_options
+
+    check_options(values, _flags(values))
+    with _bar() as (stage, _progress):
+        result = remeasure(from_dir, theory, solve=values["solve"], solve_budget=values.get("solve_budget"),
+                           n_perm=values.get("n_perm"), seed=values.get("seed"), stage=stage)
         paths = _write(result, out, no_report, started, stage)
     _finish(result, paths, out, as_json)
 

@@ -12,7 +12,8 @@ from typing import Any, List, Optional, Sequence
 
 import typer
 
-from ._common import print_json
+from .. import validate
+from ._common import config_options, given, json_option, make_config, out_option, print_json, with_options
 
 #: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -27,9 +28,9 @@ def _parse_seeds(text: str | None) -> list[int] | None:
         seeds = [int(s) for s in text.replace(" ", "").split(",") if s]
     except ValueError:
         raise ReproduceError(f"--seeds takes comma-separated integers like 0,1,2, got {text!r}") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise ReproduceError(f"--seeds takes comma-separated non-negative integers like 0,1,2, got {text!r}")
-    return seeds
+    if not seeds:
+        raise ReproduceError(f"--seeds takes comma-separated integers like 0,1,2, got {text!r}")
+    return [validate.seed("--seeds", s, error=ReproduceError) for s in seeds]
 
 
 def resume_command(argv: list[str]) -> str:
@@ -48,45 +49,55 @@ def register(app: typer.Typer) -> None:
 
 
 def _register_report(app: typer.Typer) -> None:
-    @app.command("report")
-    def report(
-        runs: List[Path] = typer.Argument(..., help="Run folders (written by `ntpgeom train` or `ntpgeom reproduce`)."),
-        out: Path = typer.Option(..., "-o", "--out", help="Report folder (index.html, figures, metrics tables)."),
-        theory: Optional[List[Path]] = typer.Option(
-            None, "--theory", help="Precomputed theory file(s) (`ntpgeom solve -o` output); computed when absent."),
-        title: str = typer.Option("ntpgeom report", "--title", help="Page title."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
-        controls: bool = typer.Option(False, "--controls", help="Also judge the positive and negative controls "
-                                      "(L_mm itself, S̃, a perturbed L_mm, permuted group means, random, relabelled "
-                                      "data, supports only) on each dataset, beside the verdicts."),
-        dpi: int = typer.Option(150, "--dpi", min=20, max=600, help="PNG resolution of the figures."),
-        svg: bool = typer.Option(True, "--svg/--no-svg", help="Write an SVG beside every PNG figure."),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output (verdict rows and paths)."),
-        quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress lines."),
-    ) -> None:
-        """Measure runs against the theory and write a self-contained HTML report with a verdict table."""
-        from ..report.build import build_report, verdict_json
-        from ..experiments.jobs import printer
-        from ..report.terminal import print_verdicts
-        from ..theory import load_theory
+    app.command("report")(report_command)
 
-        t0 = time.perf_counter()
-        theories = {}
-        for p in theory or []:
-            th = load_theory(p)
-            theories[th.data_hash] = th
-        say = (lambda _m: None) if quiet or as_json else printer()
-        try:
-            res = build_report(runs, out, theories=theories, title=title, progress=say, overwrite=overwrite, dpi=dpi,
-                               svg=svg, started=t0, controls=controls)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted; nothing was written to {out}", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        if as_json:
-            print_json({"report": str(res.path), "verdicts": verdict_json(res)})
-        else:
-            print_verdicts(res.views)
-            typer.echo(f"\nreport: {res.path}")
+
+def report_command(runs: List[Path], out: Path, theory: Optional[List[Path]] = None, as_json: bool = False,
+                   quiet: bool = False, **options: Any) -> None:
+    """Measure runs against the theory and write a self-contained HTML report with a verdict table."""
+    from ..errors import ReportError
+    from ..report.build import build_report, verdict_json
+    from ..report.config import CONSTRAINTS, ReportConfig
+    from ..experiments.jobs import printer
+    from ..report.terminal import print_verdicts
+    from ..theory import load_theory
+
+    t0 = time.perf_counter()
+    config = make_config(ReportConfig, given(options), CONSTRAINTS, ReportError)
+    theories = {}
+    for p in theory or []:
+        th = load_theory(p)
+        theories[th.data_hash] = th
+    say = (lambda _m: None) if quiet or as_json else printer()
+    try:
+        res = build_report(runs, out, config, theories=theories, progress=say, started=t0)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; nothing was written to {out}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        print_json({"report": str(res.path), "verdicts": verdict_json(res)})
+    else:
+        print_verdicts(res.views)
+        typer.echo(f"\nreport: {res.path}")
+
+
+def _report_options() -> dict[str, inspect.Parameter]:
+    from ..report.config import CLI_FIELDS, ReportConfig
+
+    return config_options(ReportConfig, CLI_FIELDS)
+
+
+_K = inspect.Parameter.KEYWORD_ONLY
+report_command.__signature__ = with_options([  # type: ignore[attr-defined]
+    inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=List[Path], default=typer.Argument(
+        ..., help="Run folders (written by `ntpgeom train` or `ntpgeom reproduce`).")),
+    inspect.Parameter("out", _K, annotation=Path,
+                      default=out_option("Report folder (index.html, figures, metrics tables).")),
+    inspect.Parameter("theory", _K, annotation=Optional[List[Path]], default=typer.Option(
+        None, "--theory", help="Precomputed theory file(s) (`ntpgeom solve -o` output); computed when absent.")),
+    inspect.Parameter("as_json", _K, annotation=bool, default=json_option()),
+    inspect.Parameter("quiet", _K, annotation=bool, default=typer.Option(False, "-q", "--quiet", help="No progress lines.")),
+], _report_options())
 
 
 def _print_controls(tables: Sequence[Any]) -> None:

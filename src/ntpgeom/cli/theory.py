@@ -12,7 +12,7 @@ import typer
 from .. import data as D
 from ..errors import NTPGeomError
 from ..status import check_solver_options
-from ._common import print_json, stages
+from ._common import json_option, out_option, print_json, stages, threads_option
 
 _FLAGS = {"tol": "--tol", "max_iter": "--max-iter", "threads": "--threads"}
 
@@ -31,11 +31,11 @@ def solve(
     tol: float = typer.Option(1e-6, "--tol", help="Target relative duality gap."),
     method: Method = typer.Option(Method.auto, "--method", help="auto | fast | cvxpy (reference; needs the cvx extra: pip install ntpgeom[cvx]) | large (torch; 10^4-10^5 contexts)."),
     max_iter: int = typer.Option(20000, "--max-iter", help="Iteration cap."),
-    threads: int = typer.Option(1, "--threads", help="BLAS threads."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Save the Theory (L_mm, factors, Grams) to this .npz."),
+    threads: int = threads_option(),
+    out: Optional[Path] = out_option("Save the Theory (L_mm, factors, Grams) to this .npz.", required=False),
     allow_inexact: bool = typer.Option(False, "--allow-inexact", help="Exit 0 even when the solve stops above --tol "
                                        "(the -o file is written either way and records the status and the gap)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry.
 
@@ -97,8 +97,8 @@ def path(
     lams: List[str] = typer.Option(..., "--lams", help="Regularisation strengths (repeat the option or give a comma list)."),
     tol: float = typer.Option(1e-6, "--tol", help="Target relative duality gap per λ."),
     max_iter: int = typer.Option(20000, "--max-iter", help="Iteration cap per λ."),
-    threads: int = typer.Option(1, "--threads", help="BLAS threads."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    threads: int = threads_option(),
+    as_json: bool = json_option(),
 ) -> None:
     """Solve min CE(L) + λ‖L‖_* along λ (warm starts) and track the convergence predicted by Thms 1-2."""
     from ..theory import lambda_max, path_diagnostics, regularization_path, solve_ntp_svm

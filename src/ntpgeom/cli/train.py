@@ -7,17 +7,16 @@ so the command line and the API cannot drift apart; fields that are not plain va
 from __future__ import annotations
 
 import inspect
-import typing
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from ..train.config import FIELDS, TrainConfig
-from ._common import err_console, print_json
+from ..train.config import TrainConfig
+from ._common import config_options as _config_options
+from ._common import err_console, json_option, out_option, overwrite_option, print_json, with_options
 
 NOT_ON_CLI = {"betas": "a pair (API only)", "snapshot_steps": "a list of steps (API only)"}
-_SCALARS = (bool, int, float, str)
 
 
 def _resolve_data(data: Optional[str]) -> Any:
@@ -31,26 +30,9 @@ def _resolve_data(data: Optional[str]) -> Any:
     return p  # a missing file raises NTPDataError inside train(), before any work
 
 
-def _scalar_type(name: str) -> type:
-    hint = typing.get_type_hints(TrainConfig)[name]
-    kinds = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
-    if len(kinds) != 1 or kinds[0] not in _SCALARS:
-        raise TypeError(f"TrainConfig.{name}: {hint} has no command-line form; add it to NOT_ON_CLI")
-    return kinds[0]
-
-
 def config_options() -> dict[str, inspect.Parameter]:
     """One ``--option`` per TrainConfig field (``--x/--no-x`` for booleans); default None = "not given"."""
-    out = {}
-    for name, f in FIELDS.items():
-        if name in NOT_ON_CLI:
-            continue
-        kind = _scalar_type(name)
-        flag = "--" + name.replace("_", "-")
-        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
-        option = typer.Option(None, *decls, help=f"{f.metadata['help']} [default: {f.default}]", show_default=False)
-        out[name] = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=Optional[kind])
-    return out
+    return _config_options(TrainConfig, skip=NOT_ON_CLI)
 
 
 def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = False, overwrite: bool = False,
@@ -91,16 +73,14 @@ def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = Fal
 _FIXED = [
     inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str], default=typer.Argument(
         None, help="Dataset file (.npz) or a built-in corpus name (synthetic, stories); optional with --resume.")),
-    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
-                      default=typer.Option(..., "-o", "--out", help="Run folder to write.")),
+    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path, default=out_option("Run folder to write.")),
     inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
         False, "--resume", help="Continue the run in -o from its checkpoint.")),
-    inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-        False, "--overwrite", help="Replace an existing run folder (only one written by ntpgeom).")),
-    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-        False, "--json", help="Print the summary as JSON (no progress bar).")),
+    inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                      default=overwrite_option("run folder")),
+    inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=json_option()),
 ]
-train_cmd.__signature__ = inspect.Signature(_FIXED + list(config_options().values()))  # type: ignore[attr-defined]
+train_cmd.__signature__ = with_options(_FIXED, config_options())  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

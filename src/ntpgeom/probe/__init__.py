@@ -10,11 +10,12 @@ from .extract import Extraction, RunningMoments, corpus_data, extract, measured_
 from .measure import measure, measure_subset, probe_extras, restricted_data
 from .reference import given_theory, probe_theory, restrict_theory
 from .model import LoadedModel, ProbeError, check_model_path, load_model
+from .config import ProbeConfig
 from .run import ProbeResult, load_probe, probe, verdicts
 from .remeasure import remeasure
 
 __all__ = [
-    "ProbeError", "LoadedModel", "load_model", "check_model_path", "corpus_data", "measured_tokens", "extract",
+    "ProbeError", "ProbeConfig", "LoadedModel", "load_model", "check_model_path", "corpus_data", "measured_tokens", "extract",
     "Extraction", "token_names", "measure", "probe_extras", "restricted_data", "probe", "ProbeResult", "load_probe",
     "verdicts", "RunningMoments", "measure_subset", "given_theory", "probe_theory", "restrict_theory", "remeasure",
 ]

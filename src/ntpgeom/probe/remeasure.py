@@ -9,10 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import FormatError
 from ..theory import SupportPattern, Theory, support_pattern
 from .measure import measure_subset
-from .model import ProbeError
 from .reference import given_theory, probe_theory
 from .run import ProbeResult, load_probe, probe_versions
 
@@ -36,20 +34,9 @@ def remeasure(
     reduced SVD of S̃ is reused)."""
     say = stage or (lambda _s: None)
     src = Path(probe_dir)
-    arrays = load_probe(src)
-    s = arrays["summary"]
-    if s is None or not (src / "data.npz").is_file():
-        raise ProbeError(f"{src} lacks summary.json or data.npz; --from needs a folder written by `ntpgeom probe -o`")
-    from ..data import load as load_data
-
-    data = load_data(src / "data.npz")
-    if data.hash != s.get("data_hash"):
-        raise ProbeError(f"{src}/data.npz does not belong to {src}/summary.json (hash {data.hash} vs "
-                         f"{s.get('data_hash')}); rerun `ntpgeom probe`")
-    idx = arrays.get("idx", np.arange(data.m))
-    if idx.shape != (arrays["H"].shape[1],) or (idx.size and (idx.min() < 0 or idx.max() >= data.m)):
-        raise FormatError(f"{src}/probe.npz: its context indices do not fit data.npz (corrupt probe result)")
-    cfg = dict(s["config"])
+    saved = load_probe(src)
+    data, idx = saved.source_data, np.arange(saved.source_data.m) if saved.idx is None else saved.idx
+    cfg = dict(saved.info["config"])
     n_perm = int(cfg.get("n_perm", 20) if n_perm is None else n_perm)
     seed = int(cfg.get("seed", 0) if seed is None else seed)
     t0 = time.perf_counter()
@@ -62,16 +49,17 @@ def remeasure(
     t_theory = time.perf_counter() - t0
     say("measuring")
     t1 = time.perf_counter()
-    f64 = {k: None if arrays.get(k) is None else np.asarray(arrays[k], dtype=np.float64)
-           for k in ("H", "W", "L", "lse", "b", "H_mean", "H_gram")}
+    f64 = {k: None if v is None else np.asarray(v, dtype=np.float64) for k, v in (
+        ("H", saved.H), ("W", saved.W), ("L", saved.L), ("lse", saved.lse), ("b", saved.b), ("H_mean", saved.H_mean),
+        ("H_gram", saved.H_gram))}
     sub, sub_theory, metrics = measure_subset(data, idx, f64["W"], f64["H"], f64["L"], f64["lse"], f64["b"], th, why,
                                               H_mean=f64["H_mean"], H_gram=f64["H_gram"], n_perm=n_perm, seed=seed,
                                               pattern=pattern)
     cfg.update(solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, n_perm=n_perm, seed=seed,
                remeasured_from=str(src))
-    info = {"model": s["model"], "config": cfg, "wh_check": s["wh_check"], "versions": probe_versions(),
-            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
-            "timings": {**s.get("timings", {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1}}
+    info = {"model": saved.info["model"], "config": cfg, "wh_check": saved.info["wh_check"],
+            "versions": probe_versions(), "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
+            "timings": {**(saved.info["timings"] or {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1}}
     return ProbeResult(sub, f64["H"], f64["W"], f64["L"], f64["lse"], f64["b"], metrics, sub_theory, info,
                        source=data, idx=idx, source_theory=th,
                        H_mean=f64["H_mean"], H_gram=f64["H_gram"])

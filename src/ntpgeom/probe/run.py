@@ -12,7 +12,6 @@ from typing import Any, Callable
 import numpy as np
 
 from ..reprs import short_repr
-from .. import validate
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
@@ -23,6 +22,7 @@ from ..jsonable import to_jsonable
 from ..metrics import context_subset
 from ..theory import Theory, support_pattern
 from ..progress import Progress, ProgressBar
+from .config import ProbeConfig, probe_config
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_NAME = "ntpgeom.probe"
@@ -47,7 +47,8 @@ class ProbeResult:
     metrics : dict
         See :func:`ntpgeom.probe.measure.measure`.
     theory : ntpgeom.theory.Theory
-        The reference geometry of ``data`` (the source's theory restricted to the measured contexts).
+        The reference geometry of ``data`` (the source's theory restricted to the measured contexts); None in a
+        result read back by :func:`load_probe` (the theory is a file of its own).
     info : dict
         Model provenance, configuration, the L = W H check, timings, versions.
     source : NTPData, shape (V, M), optional
@@ -96,7 +97,7 @@ class ProbeResult:
             "wh_check": self.info["wh_check"],
             "metrics": to_jsonable(self.metrics),
             "verdicts": verdicts(self.metrics),
-            "theory": self.theory.summary() if self.source_theory is None else self.source_theory.summary(),
+            "theory": _theory_summary(self.source_theory if self.source_theory is not None else self.theory),
             "theory_file": self.info.get("theory_file"),
             "timings": self.info["timings"],
             "versions": self.info["versions"],
@@ -131,6 +132,11 @@ class ProbeResult:
         return paths
 
 
+def _theory_summary(theory: Any) -> dict[str, Any] | None:
+    """The theory's summary; None for a result read back by :func:`load_probe` (its theory is a separate file)."""
+    return None if theory is None else theory.summary()
+
+
 def _compact(a: np.ndarray) -> np.ndarray:
     """float32 when that holds ``a`` exactly (a float32 model's outputs), else float64."""
     a = np.asarray(a, dtype=np.float64)
@@ -160,27 +166,14 @@ def verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
 def probe(
     model: str | Path | LoadedModel,
     text: str | Path,
-    context_len: int,
+    context_len: int | None = None,
+    config: ProbeConfig | None = None,
     *,
-    gguf_file: str | None = None,
-    max_contexts: int | None = 2000,
-    min_count: float | None = 2,
-    n_other: int = 500,
-    doc_sep: str = "blank",
-    normalize_whitespace: bool = True,
-    batch_size: int = 64,
-    device: str = "cpu",
-    dtype: str = "float32",
-    solve: bool | str = "auto",
-    max_reduced: int = 40_000,
-    solve_budget: float | None = None,
-    measure_contexts: int | None = None,
     theory: str | Path | Theory | None = None,
-    n_perm: int = 20,
-    seed: int = 0,
     progress: Progress | None = None,
     stage: Callable[[str], None] | None = None,
     verbose: bool = False,
+    **options: Any,
 ) -> ProbeResult:
     """Probe a pretrained causal LM on a corpus (see the package docstring and theory.md).
 
@@ -191,26 +184,20 @@ def probe(
     text : path or str
         A UTF-8 text file (a ``Path`` or an existing file name), or the corpus itself as a string.
     context_len : int
-        Tokens per context T-1.
-    max_contexts, min_count
-        Keep the K most frequent contexts seen at least c times.
-    n_other : int
-        How many tokens outside every support to measure besides the support tokens (seeded sample).
-    batch_size, device, dtype
-        Forward-pass settings.
-    solve, max_reduced
-        Whether to solve NTP-SVM* for L_mm (``"auto"``: when the reduced pattern is small enough).
-    solve_budget : float, optional
-        Seconds for the solve (the large solver's time limit; implies solving unless ``solve=False``): stopped there,
-        the best certified point is the reference, with status ``user_limit`` and its certified gap.
-    measure_contexts : int, optional
-        Measure the model on a seeded sample of this many contexts (all by default). The theory is that of every
-        context, restricted to the sample; the hidden-state mean and second moment are streamed over every context.
+        Tokens per context T-1 (or ``config.context_len``).
+    config : ProbeConfig, optional
+        Every plain setting (defaults on its fields, documented there): ``max_contexts``/``min_count`` (keep the K
+        most frequent contexts seen at least c times), ``n_other`` (tokens outside every support measured besides
+        the support tokens), ``doc_sep``, ``normalize_whitespace``, ``batch_size``/``device``/``dtype``/``gguf_file``
+        (loading and forward passes), ``solve``/``max_reduced``/``solve_budget`` (whether and how long to solve
+        NTP-SVM* for L_mm; stopped at the budget, the best certified point is the reference, status ``user_limit``),
+        ``measure_contexts`` (measure on a seeded sample; the theory is that of every context restricted to it, the
+        hidden-state moments are streamed over all), ``n_perm``/``seed`` (the collapse baseline; every draw).
+    **options
+        Fields of :class:`ProbeConfig` as keywords, on top of ``config`` (``probe(m, t, 2, min_count=20)``).
     theory : path or Theory, optional
         A theory of this probe's data (``ntpgeom solve DIR/data.npz -o THEORY.npz``), checked by data hash, instead of
         computing one.
-    n_perm, seed
-        Random-grouping baseline of the collapse index, and the seed of every draw.
     progress : Progress, optional
         Forward-pass progress: ``progress("forward passes", done, total)`` (:class:`ntpgeom.progress.Progress`).
     stage : callable(str), optional
@@ -223,39 +210,30 @@ def probe(
     -------
     ProbeResult
     """
+    cfg = probe_config(config, context_len, options)
     say = stage or ((lambda s: print(f"probe: {s}", file=sys.stderr, flush=True)) if verbose else (lambda _s: None))
     bar = ProgressBar("forward passes", unit="context") if verbose and progress is None else None
-    validate.nonneg_int("n_other", n_other, error=ProbeError)
-    validate.positive_int("n_perm", n_perm, error=ProbeError)
-    validate.positive_int("batch_size", batch_size, error=ProbeError)
-    validate.seed("seed", seed, error=ProbeError)
-    if measure_contexts is not None:
-        validate.positive_int("--measure-contexts", measure_contexts, error=ProbeError)
-    if isinstance(text, Path) or _is_file(text):
-        text_path: str | None = str(text)
-        corpus = read_text(text)
-    else:
-        text_path, corpus = None, str(text)
+    text_path, corpus = _corpus(text)
     t0 = time.perf_counter()
     if isinstance(model, LoadedModel):
         lm = model
     else:
         say("loading model")
-        lm = load_model(model, gguf_file, device=device, dtype=dtype)
+        lm = load_model(model, cfg.gguf_file, device=cfg.device, dtype=cfg.dtype)
     t_load = time.perf_counter() - t0
     say("tokenising")
-    data = corpus_data(lm, corpus, context_len, max_contexts=max_contexts, min_count=min_count, doc_sep=doc_sep,
-                       normalize_whitespace=normalize_whitespace)
+    data = corpus_data(lm, corpus, cfg.context_len, max_contexts=cfg.max_contexts, min_count=cfg.min_count,
+                       doc_sep=cfg.doc_sep, normalize_whitespace=cfg.normalize_whitespace)
     V_model = lm.info["V_model"]
-    rows, _ = measured_tokens(data, V_model, n_other, seed=seed)
+    rows, _ = measured_tokens(data, V_model, cfg.n_other, seed=cfg.seed)
     names = token_names(lm.tokenizer, max(V_model, len(lm.tokenizer)))
     rdata = restricted_data(data, rows, names)
     given = None if theory is None else given_theory(theory, rdata)  # refused before the forward passes
-    idx = context_subset(rdata.m, measure_contexts or rdata.m, seed)
+    idx = context_subset(rdata.m, cfg.measure_contexts or rdata.m, cfg.seed)
     t1 = time.perf_counter()
     say(f"forward passes over {data.m} contexts")
     try:
-        ex: Extraction = extract(lm, data.contexts, rows, batch_size=batch_size, keep=idx,
+        ex: Extraction = extract(lm, data.contexts, rows, batch_size=cfg.batch_size, keep=idx,
                                  progress=progress or bar)
     finally:
         if bar is not None:
@@ -265,29 +243,35 @@ def probe(
     t2 = time.perf_counter()
     pattern = support_pattern(rdata)  # shared by the theory and its restriction to the measured contexts
     if given is None:
-        say("solving NTP-SVM*" if solve is not False else "theory (S̃ proxy)")
-        th, why = probe_theory(rdata, solve=solve, max_reduced=max_reduced, solve_budget=solve_budget, pattern=pattern)
+        say("solving NTP-SVM*" if cfg.solve is not False else "theory (S̃ proxy)")
+        th, why = probe_theory(rdata, solve=cfg.solve, max_reduced=cfg.max_reduced, solve_budget=cfg.solve_budget,
+                               pattern=pattern)
     else:
         th, why = given, f"read from {theory if isinstance(theory, (str, Path)) else 'the given Theory'}"
     t_theory = time.perf_counter() - t2
     say("measuring")
     t3 = time.perf_counter()
     sub, sub_theory, metrics = measure_subset(rdata, idx, W, ex.H, ex.L, ex.lse, b, th, why, H_mean=ex.H_mean,
-                                              H_gram=ex.H_gram, n_perm=n_perm, seed=seed, pattern=pattern)
-    t_meas = time.perf_counter() - t3
-    wh = {"max_abs_err": ex.wh_max_abs_err, "rel_err": ex.wh_rel_err, "tol": WH_TOL, "holds": ex.wh_rel_err <= WH_TOL,
-          "bias": b is not None}
-    config = {"text": text_path, "context_len": int(context_len), "max_contexts": max_contexts, "min_count": min_count,
-              "n_other": int(n_other), "doc_sep": doc_sep, "normalize_whitespace": normalize_whitespace,
-              "batch_size": int(batch_size), "device": device, "dtype": dtype, "solve": solve,
-              "max_reduced": max_reduced, "solve_budget": solve_budget, "measure_contexts": measure_contexts,
-              "n_perm": int(n_perm), "seed": int(seed)}
-    info = {"model": lm.info, "config": config, "wh_check": wh, "versions": probe_versions(),
-            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
-            "timings": {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": t_meas,
-                        "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}}
+                                              H_gram=ex.H_gram, n_perm=cfg.n_perm, seed=cfg.seed, pattern=pattern)
+    timings = {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": time.perf_counter() - t3,
+               "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}
+    info = {"model": lm.info, "config": cfg.record(text_path), "wh_check": _wh_check(ex, b), "versions": probe_versions(),
+            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings}
     return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
                        source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram)
+
+
+def _corpus(text: str | Path) -> tuple[str | None, str]:
+    """(the text file's name or None, the corpus): a Path or an existing file name is read, else ``text`` is it."""
+    if isinstance(text, Path) or _is_file(text):
+        return str(text), read_text(text)
+    return None, str(text)
+
+
+def _wh_check(ex: Extraction, b: np.ndarray | None) -> dict[str, Any]:
+    """Whether the logits are an affine map of the hidden states: L = W H (+ b) to :data:`WH_TOL`."""
+    return {"max_abs_err": ex.wh_max_abs_err, "rel_err": ex.wh_rel_err, "tol": WH_TOL,
+            "holds": ex.wh_rel_err <= WH_TOL, "bias": b is not None}
 
 
 def _is_file(s: Any) -> bool:
@@ -304,27 +288,53 @@ def probe_versions() -> dict[str, str]:
     return versions(extra=("transformers", "safetensors", "gguf", "accelerate"))
 
 
-def load_probe(out_dir: str | Path) -> dict[str, Any]:
-    """Read the arrays and summary a probe wrote (``probe.npz``, ``summary.json``) as a dict of arrays + ``summary``.
+def load_probe(out_dir: str | Path) -> ProbeResult:
+    """Read a probe folder (``probe.npz``, ``summary.json``, ``data.npz``) back as a :class:`ProbeResult`.
 
-    The file's hash is verified and the arrays' shapes checked against each other (H (d, m), W (V, d), L (V, m),
-    lse (m,), token_ids (V,), b (V,)) before they are returned; a damaged file raises FormatError.
+    The arrays' file hash is verified and their shapes checked against each other (H (d, m), W (V, d), L (V, m),
+    lse (m,), token_ids (V,), b (V,), idx (m,)) and against ``data.npz`` (its hash is the summary's) before they are
+    returned; a damaged file raises FormatError. The arrays are as stored (float32 when that was exact); ``metrics``
+    and ``info`` (model, config, L = W H check, timings, versions, theory file) are the summary's JSON. ``theory`` and
+    ``source_theory`` are None: a folder's theory is ``DIR/theory.npz`` (:func:`ntpgeom.theory.load_theory`) or the
+    file named by ``info["theory_file"]``; :func:`ntpgeom.probe.remeasure` measures the arrays against one.
     """
     out = Path(out_dir)
     f = out / "probe.npz"
     if not f.is_file():
         raise ProbeError(f"{out} holds no probe result (probe.npz missing); run `ntpgeom probe` first")
-    _, arrays = load_npz(f, FORMAT_NAME, FORMAT_VERSION, "probe result", "rerun `ntpgeom probe`")
-    _check_probe_arrays(f, arrays)
-    summary_path = out / "summary.json"
-    arrays["summary"] = None
-    if summary_path.is_file():
-        note_input(summary_path)
-        try:
-            arrays["summary"] = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"{summary_path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
-    return arrays
+    _, a = load_npz(f, FORMAT_NAME, FORMAT_VERSION, "probe result", "rerun `ntpgeom probe`")
+    _check_probe_arrays(f, a)
+    s, source = _read_summary(out), _read_source(out)
+    if source.hash != s.get("data_hash"):
+        raise ProbeError(f"{out}/data.npz does not belong to {out}/summary.json (hash {source.hash} vs "
+                         f"{s.get('data_hash')}); rerun `ntpgeom probe`")
+    idx = a.get("idx", np.arange(source.m))
+    if idx.shape != (a["H"].shape[1],) or (idx.size and (idx.min() < 0 or idx.max() >= source.m)):
+        raise FormatError(f"{f}: its context indices do not fit data.npz (corrupt probe result)")
+    data = source if idx.size == source.m else source.select_contexts(idx, measured_of=int(source.m),
+                                                                      source_hash=source.hash)
+    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings")}
+    return ProbeResult(data, a["H"], a["W"], a["L"], a["lse"], a.get("b"), dict(s.get("metrics") or {}), None, info,
+                       source=source, idx=idx, H_mean=a.get("H_mean"), H_gram=a.get("H_gram"))
+
+
+def _read_summary(out: Path) -> dict[str, Any]:
+    path = out / "summary.json"
+    if not path.is_file():
+        raise ProbeError(f"{out} lacks summary.json; a probe folder is written by `ntpgeom probe -o`")
+    note_input(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
+
+
+def _read_source(out: Path) -> NTPData:
+    from ..data import load as load_data
+
+    if not (out / "data.npz").is_file():
+        raise ProbeError(f"{out} lacks data.npz; a probe folder is written by `ntpgeom probe -o`")
+    return load_data(out / "data.npz")
 
 
 def _check_probe_arrays(path: Path, a: dict[str, np.ndarray]) -> None:

@@ -6,6 +6,7 @@ produce those runs (``reproduce``, the appendix experiments, each drawn into an 
 :class:`Provenance` (command, versions, git commit, machine, date, wall time, seeds). The maths: docs/theory.md.
 """
 
+from .config import ReportConfig
 from .build import DatasetReport, ReportError, ReportResult, RunReport, build_report, dataset_name, verdict_json
 from .result import AppendixResult
 from .figures import (
@@ -22,7 +23,7 @@ from .provenance import Provenance, collect as collect_provenance
 from .verdicts import CLAIMS, THRESHOLDS, Verdict, format_table, judge
 
 __all__ = [
-    "build_report", "ReportResult", "verdict_json", "Provenance", "collect_provenance",
+    "build_report", "ReportConfig", "ReportResult", "verdict_json", "Provenance", "collect_provenance",
     "RunReport", "DatasetReport", "ReportError", "dataset_name", "judge", "Verdict", "THRESHOLDS", "CLAIMS",
     "format_table", "Series", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
     "fig_heatmaps", "fig_mm_vs_tilde", "AppendixResult",

@@ -37,6 +37,7 @@ from . import figures as F
 from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
 from .result import DatasetReport, ReportResult, RunReport, unfinished_reason, verdict_json  # noqa: F401 (re-exported)
+from .config import ReportConfig, report_config
 from .style import output
 from ..verdicts import controls_tables
 from .verdicts import THRESHOLDS, judge
@@ -70,25 +71,14 @@ def _snapshot_steps(steps: Sequence[int], k: int = 3) -> list[int]:
 def build_report(
     runs: Sequence[Any],
     out: str | Path,
+    config: ReportConfig | None = None,
     *,
     theories: Mapping[str, Any] | None = None,
-    labels: Sequence[str] | None = None,
-    title: str = "ntpgeom report",
-    intro: str = "",
-    max_contexts: int = 2000,
-    progress: Progress | None = None,
-    extra: Mapping[str, Any] | None = None,
-    names: Mapping[str, str] | None = None,
-    overwrite: bool = False,
-    dpi: int | None = None,
-    svg: bool = True,
-    started: float | None = None,
-    command: str | None = None,
-    provenance_extra: Mapping[str, Any] | None = None,
     tables: Mapping[str, Sequence[Any]] | None = None,
-    controls: bool = False,
-    seed: int = 0,
     appendix: Sequence[Any] = (),
+    progress: Progress = None,
+    started: float | None = None,
+    **options: Any,
 ) -> ReportResult:
     """Measure runs against the theory, draw the figures, judge the claims and write ``OUT/index.html``.
 
@@ -98,33 +88,25 @@ def build_report(
         Runs are grouped by dataset (data hash); each group shares one theory and one set of comparison figures.
     out : path
         The report folder. It must not exist or be empty, unless ``overwrite`` (then it is replaced at the end).
+    config : ReportConfig, optional
+        Every setting (defaults and meaning on its fields): ``title``/``intro``, ``labels`` (one per run),
+        ``names`` (data hash -> dataset name), ``max_contexts``, ``overwrite``, ``dpi``/``svg`` (PNG resolution,
+        SVG twins), ``controls``/``seed`` (also run the positive and negative controls,
+        :func:`ntpgeom.verdicts.controls_tables`, on every dataset whose L_mm is solved, and show them beside the
+        verdicts), ``extra`` (added to ``report.json``), ``command`` and ``provenance_extra`` (the page's provenance).
+    **options
+        Fields of :class:`ReportConfig` as keywords, on top of ``config`` (``build_report(runs, out, dpi=40)``).
     theories : mapping data hash -> Theory, optional
         Precomputed theories; missing ones are computed with :func:`ntpgeom.theory.compute_theory` and saved.
-    labels : sequence of str, optional
-        One label per run (default: the model kind, made unique).
-    title, intro : str
-        Page title and an introductory paragraph (escaped).
-    progress : callable, optional
-        Called with a one-line message at every stage.
-    extra : mapping, optional
-        Added to ``report.json`` (e.g. the reproduce configuration).
-    names : mapping data hash -> str, optional
-        Dataset names for headings and folders (default: from the data's source).
-    dpi, svg : PNG resolution (default :data:`ntpgeom.report.style.DPI`) and whether SVG twins are written.
-    started : float, optional
-        ``time.perf_counter()`` when the whole command started (for the total wall time on the page).
-    command : str, optional
-        The command line shown on the page (default: this process's ``sys.argv``).
-    provenance_extra : mapping, optional
-        More rows for the provenance block (e.g. the parallel-process setting).
     tables : mapping title -> verdicts, optional
         More verdict tables under the main one (e.g. the negative controls), rendered by the same template macro.
     appendix : sequence of AppendixResult
         Appendix experiments (:mod:`ntpgeom.experiments.appendix`), already measured and drawn: their figures are copied
         to ``OUT/appendix/<name>/`` and shown, with their tables, in an "Appendix experiments" section.
-    controls : bool
-        Also run the positive and negative controls (:func:`ntpgeom.verdicts.controls_tables`, ``seed``) on every
-        dataset whose L_mm is solved, and show them beside the verdicts.
+    progress : callable, optional
+        Called with a one-line message at every stage.
+    started : float, optional
+        ``time.perf_counter()`` when the whole command started (for the total wall time on the page).
 
     Returns
     -------
@@ -132,25 +114,26 @@ def build_report(
     """
     from threadpoolctl import threadpool_limits
 
+    cfg = report_config(config, options)
     t0 = time.perf_counter() if started is None else started
     say = progress or (lambda _m: None)
-    runs, out = _check_inputs(runs, out, labels, overwrite, bool(appendix))
+    runs, out = _check_inputs(runs, out, cfg.labels, cfg.overwrite, bool(appendix))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        with threadpool_limits(1), output(dpi, svg):  # small dense algebra and figures: BLAS threads only contend
-            datasets = [_measure(group, tmp, dict(theories or {}), max_contexts, say)
-                        for group in _groups(runs, labels, names)]
+        with threadpool_limits(1), output(cfg.dpi, cfg.svg):  # small dense algebra and figures: BLAS threads contend
+            datasets = [_measure(group, tmp, dict(theories or {}), cfg.max_contexts, say)
+                        for group in _groups(runs, cfg.labels, cfg.names)]
             datasets = [_draw(ds, tmp, say) for ds in datasets]
-            if controls:
+            if cfg.controls:
                 say("negative and positive controls (ntpgeom.verdicts.controls)")
-                tables = {**(tables or {}), **{t.title: t.rows for t in
-                                               controls_tables([(d.name, d.data, d.theory) for d in datasets], seed)}}
+                tables = {**(tables or {}), **{t.title: t.rows for t in controls_tables(
+                    [(d.name, d.data, d.theory) for d in datasets], cfg.seed)}}
             seeds = [int(r.run.config["seed"]) for ds in datasets for r in ds.runs if r.run.config.get("seed") is not None]
-            pv = prov.collect(seconds=time.perf_counter() - t0, seeds=seeds, command=command,
-                              extra=provenance_extra)
+            pv = prov.collect(seconds=time.perf_counter() - t0, seeds=seeds, command=cfg.command,
+                              extra=cfg.provenance_extra)
             result = ReportResult(tmp / "index.html", tmp, datasets, pv, [_copy_appendix(a, tmp) for a in appendix])
             say("writing index.html")
-            _write(result, title, intro, extra, tables or {})
+            _write(result, cfg.title, cfg.intro, cfg.extra, tables or {})
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,11 +12,11 @@ This module does not import PyTorch (the command line builds its options from it
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
+from ..validate import SEED, Interval, OneOf
 from .run import TrainError
 
 MODELS = ("ufm", "transformer", "lstm", "mlp")
@@ -120,41 +120,8 @@ RESUMABLE = frozenset({"steps", "tol", "log_every", "checkpoint_every", "checkpo
 
 
 # --------------------------------------------------------------------------------------------------- constraints
-@dataclass(frozen=True)
-class Interval:
-    """A real (``integer=False``) or integer number in ``[lo, hi]``; ``open_lo``/``open_hi`` exclude the ends."""
-
-    integer: bool
-    lo: float | None = None
-    hi: float | None = None
-    open_lo: bool = False
-    open_hi: bool = False
-
-    def accepts(self, v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.integer else numbers.Real):
-            return False
-        x = float(v)
-        if not math.isfinite(x):
-            return False
-        lo_ok = self.lo is None or (x > self.lo if self.open_lo else x >= self.lo)
-        return lo_ok and (self.hi is None or (x < self.hi if self.open_hi else x <= self.hi))
-
-    def describe(self) -> str:
-        kind = "integer" if self.integer else "number"
-        if self.lo == 0 and self.hi is None:
-            return f"a positive {kind}" if self.open_lo else f"a non-negative {kind}"
-        lo = "(" if self.open_lo else "["
-        hi = ")" if self.open_hi else "]"
-        return f"{'an' if self.integer else 'a'} {kind} in {lo}{self.lo}, {self.hi if self.hi is not None else 'inf'}{hi}"
-
-
-@dataclass(frozen=True)
-class OneOf:
-    choices: tuple[Any, ...]
-
-
 _POS_INT, _NONNEG_INT = Interval(True, 0, open_lo=True), Interval(True, 0)
-_SEED = Interval(True, -2**63, 2**63 - 2)  # torch seeds are 64-bit; the sampler uses seed + 1
+_SEED = SEED  # the one seed range (ntpgeom.validate)
 _POS, _NONNEG = Interval(False, 0, open_lo=True), Interval(False, 0)
 _UNIT = Interval(False, 0.0, 1.0, open_lo=True)
 _BETA = Interval(False, 0.0, 1.0, open_hi=True)

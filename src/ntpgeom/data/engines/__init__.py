@@ -2,5 +2,6 @@
 the optional Ray engine. The entry point is :func:`build_corpus`."""
 
 from .build import ENGINES, build_corpus
+from .config import CorpusConfig
 
-__all__ = ["build_corpus", "ENGINES"]
+__all__ = ["build_corpus", "CorpusConfig", "ENGINES"]

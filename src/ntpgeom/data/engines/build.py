@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
@@ -18,34 +17,22 @@ from ...progress import Progress
 from ..dataset import NTPData
 from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
+from .config import ENGINES, CorpusConfig, corpus_config  # noqa: F401 (ENGINES re-exported)
 from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
 from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, discover, documents,
                       token_frequencies)
 
-ENGINES = ("local", "ray")
 BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
-_FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
 
 def build_corpus(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
+    config: CorpusConfig | None = None,
     *,
-    context_len: int,
-    tokenizer: str | None = None,
-    engine: str = "local",
-    text_column: str = "text",
-    ids_column: str | None = None,
-    doc_sep: str = "blank",
-    lowercase: bool = False,
-    partitions: int | None = None,
     work_dir: str | os.PathLike | None = None,
-    skip_bad: bool = False,
-    ray_address: str | None = None,
-    chunk_tokens: int = 1 << 22,
-    workers: int | None = None,
     progress: Progress | None = None,
-    **filters: Any,
+    **options: Any,
 ) -> NTPData:
     """Count next-token statistics of a sharded corpus, exactly, with memory bounded by one shard plus one partition.
 
@@ -84,8 +71,13 @@ def build_corpus(
         Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
     progress : callable, optional
         ``progress(stage, done=None, total=None)``; the stage text carries the throughput (tokens/s).
-    **filters
-        As :func:`~ntpgeom.data.filter_data`, applied exactly after the merge.
+    config : CorpusConfig, optional
+        The settings below and the filters (defaults on its fields); ``**options`` (field names, None = not given)
+        go on top: ``build_corpus(paths, context_len=2, top_k=100)``.
+    **options
+        The fields of :class:`~ntpgeom.data.engines.config.CorpusConfig`: the settings above and the filters of
+        :func:`~ntpgeom.data.filter_data` (``min_count``, ``top_k``, ``min_support``, ``max_support``,
+        ``max_vocab``, ``next_vocab``, ``rare``, ``unk_token``), applied exactly after the merge.
 
     Memory (local engine), per worker: the larger of one shard being counted (a Parquet row group or file, and one
     counting chunk of ``chunk_tokens``, default 4M tokens, at most ~0.1 KB per token in the kernel) and one merged
@@ -99,64 +91,65 @@ def build_corpus(
     NTPData, identical (arrays and content hash) to :func:`~ntpgeom.data.from_tokens` on the concatenated token
     stream with one document per row (``output_vocab="observed"``).
     """
+    cfg = corpus_config(config, options)
     say = progress or (lambda *_a: None)
-    filters = {k: v for k, v in filters.items() if v is not None}
-    _check_args(context_len, engine, partitions, filters)
     say("finding shards")
-    shards, skipped = discover(paths, skip_bad)
+    shards, skipped = discover(paths, cfg.skip_bad)
     if not shards:
         raise NTPDataError("no readable shard in the input" + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+    ids_column = cfg.ids_column
     if ids_column is None:  # Parquet/Arrow without the text column but with one list<int> column: pre-tokenised
-        ids_column = detect_ids_column(shards[0], text_column)
-    spec = ReadSpec(text_column, ids_column, tokenizer, doc_sep, lowercase, int(chunk_tokens))
-    by_frequency = ids_column is None and tokenizer in FREQUENCY_TOKENIZERS
-    bpe = None if ids_column is not None else bpe_size(tokenizer)
-    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(tokenizer or "")
+        ids_column = detect_ids_column(shards[0], cfg.text_column)
+    spec = ReadSpec(cfg.text_column, ids_column, cfg.tokenizer, cfg.doc_sep, cfg.lowercase, int(cfg.chunk_tokens))
+    by_frequency = ids_column is None and cfg.tokenizer in FREQUENCY_TOKENIZERS
+    bpe = None if ids_column is not None else bpe_size(cfg.tokenizer)
+    encoder = None if ids_column is not None or by_frequency or bpe else Encoder(cfg.tokenizer or "")
     size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
-    if workers is None:
-        workers = (os.cpu_count() or 1) if size > (64 << 20) else 1
-    elif not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
-        raise NTPDataError(f"workers must be an integer >= 1, got {workers!r}")
-    if partitions is None:
-        partitions = int(min(4096, max(16, -(-size // (8 << 20)))))
-    job = {"format": "ntpgeom.work/2", "context_len": int(context_len), "partitions": int(partitions),
-           "read": [text_column, ids_column, tokenizer, doc_sep, bool(lowercase)],
+    workers = int(cfg.workers if cfg.workers is not None else (os.cpu_count() or 1) if size > (64 << 20) else 1)
+    partitions = int(cfg.partitions if cfg.partitions is not None else min(4096, max(16, -(-size // (8 << 20)))))
+    job = {"format": "ntpgeom.work/2", "context_len": int(cfg.context_len), "partitions": partitions,
+           "read": [cfg.text_column, ids_column, cfg.tokenizer, cfg.doc_sep, bool(cfg.lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
     own = work_dir is None
-    root = Path(tempfile.mkdtemp(prefix="ntpgeom-work-")) if own else Path(work_dir)
-    work = WorkDir(root, job)
+    work = WorkDir(Path(tempfile.mkdtemp(prefix="ntpgeom-work-")) if own else Path(work_dir), job)
     work.open()
-    t0 = time.perf_counter()
     try:
-        if by_frequency:
-            encoder = _frequency_encoder(shards, spec, work, skip_bad, skipped, say)
-        elif bpe:
-            encoder = _bpe_encoder(shards, spec, bpe, work, skip_bad, skipped, say)
-        with worker_pool(int(workers) if engine == "local" else 1) as pool:
-            if engine == "local":
-                done, bad, totals = run_map_local(shards, spec, int(context_len), int(partitions), work, encoder,
-                                                  skip_bad, say, pool)
-
-                def reduce(vmap):
-                    return run_reduce_local(work, done, int(partitions), int(context_len), vmap, filters, pool,
-                                            int(workers), say)
-            else:
-                from .ray_engine import run_ray
-
-                done, bad, totals, reduce = run_ray(shards, spec, int(context_len), int(partitions), work, encoder,
-                                                    skip_bad, ray_address, filters, say)
-            skipped = list(dict.fromkeys(skipped + bad))
-            data = _select(work, done, reduce, encoder, int(context_len), filters, say, {
-                "source": _source(paths), "engine": engine, "tokenizer": tokenizer, "ids_column": ids_column,
-                "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
-                "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
-                "workers": int(workers) if engine == "local" else None})
+        data = _count(paths, shards, skipped, spec, cfg, work, (workers, partitions), encoder, bpe, say)
     except BaseException:
         if own or not any(work.done(i) for i in range(len(shards))):
             work.remove()  # nothing to resume from
         raise
     work.remove()
     return data
+
+
+def _count(paths: Any, shards: list, skipped: list[str], spec: ReadSpec, cfg: CorpusConfig, work: WorkDir,
+           sizes: tuple[int, int], encoder: Encoder | None, bpe: int | None, say: Callable[..., None]) -> NTPData:
+    """The passes over the shards in ``work`` (``sizes``: workers, partitions): the vocabulary or the BPE tokenizer
+    when needed (``encoder`` None without ids), then map, reduce and selection."""
+    t0 = time.perf_counter()
+    (workers, partitions), T, filters, local = sizes, int(cfg.context_len), cfg.filters(), cfg.engine == "local"
+    if spec.ids_column is None and spec.tokenizer in FREQUENCY_TOKENIZERS:
+        encoder = _frequency_encoder(shards, spec, work, cfg.skip_bad, skipped, say)
+    elif bpe:
+        encoder = _bpe_encoder(shards, spec, bpe, work, cfg.skip_bad, skipped, say)
+    with worker_pool(workers if local else 1) as pool:
+        if local:
+            done, bad, totals = run_map_local(shards, spec, T, partitions, work, encoder, cfg.skip_bad, say, pool)
+
+            def reduce(vmap):
+                return run_reduce_local(work, done, partitions, T, vmap, filters, pool, workers, say)
+        else:
+            from .ray_engine import run_ray
+
+            done, bad, totals, reduce = run_ray(shards, spec, T, partitions, work, encoder, cfg.skip_bad,
+                                                cfg.ray_address, filters, say)
+        skipped = list(dict.fromkeys(skipped + bad))
+        return _select(work, done, reduce, encoder, T, filters, say, {
+            "source": _source(paths), "engine": cfg.engine, "tokenizer": cfg.tokenizer, "ids_column": spec.ids_column,
+            "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
+            "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
+            "workers": workers if local else None})
 
 
 def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bool, skipped: list[str],
@@ -223,26 +216,6 @@ def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encod
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
     return assemble(candidates.rows, context_len, names, vmap, filters, {**meta, **info})
-
-
-def _check_args(context_len: Any, engine: str, partitions: Any, filters: dict) -> None:
-    if not isinstance(context_len, (int, np.integer)) or isinstance(context_len, bool) or context_len < 1:
-        raise NTPDataError(f"context_len must be an integer >= 1, got {context_len!r}")
-    if engine not in ENGINES:
-        raise NTPDataError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if partitions is not None and (not isinstance(partitions, (int, np.integer)) or not 1 <= partitions <= 65536):
-        raise NTPDataError(f"partitions must be an integer in [1, 65536], got {partitions!r}")
-    unknown = set(filters) - set(_FILTER_KEYS)
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; filters are {list(_FILTER_KEYS)}")
-    top_k, mc = filters.get("top_k"), filters.get("min_count")
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
-        raise NTPDataError(f"top_k must be a positive integer, got {top_k!r}")
-    if mc is not None and (not np.isfinite(mc) or mc < 0):
-        raise NTPDataError(f"min_count must be a number >= 0, got {mc}")
-    lo, hi = filters.get("min_support"), filters.get("max_support")
-    if lo is not None and hi is not None and lo > hi:
-        raise NTPDataError(f"min_support ({lo}) is larger than max_support ({hi})")
 
 
 def _source(paths: Any) -> str:
