@@ -70,7 +70,7 @@ class ProbeResult:
     lse: np.ndarray
     b: np.ndarray | None
     metrics: dict[str, Any]
-    theory: Theory
+    theory: Theory | None
     info: dict[str, Any] = field(default_factory=dict)
     source: NTPData | None = None
     idx: np.ndarray | None = None
@@ -132,7 +132,7 @@ class ProbeResult:
         return paths
 
 
-def _theory_summary(theory: Any) -> dict[str, Any] | None:
+def _theory_summary(theory: Theory | None) -> dict[str, Any] | None:
     """The theory's summary; None for a result read back by :func:`load_probe` (its theory is a separate file)."""
     return None if theory is None else theory.summary()
 
