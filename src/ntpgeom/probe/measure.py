@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..data import NTPData
 from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, offdiag, pearson, sim_ssim
 from ..theory import L_in as _L_in
-from ..theory import SupportPattern, Theory, cross_entropy_in, proj_F
+from ..theory import SupportPattern, Theory, centre, cross_entropy_in, proj_F
 from ..verdicts import assess, face_reference, judge_row
 from .model import ProbeError
 from .reference import probe_theory, restrict_theory, solve_record
@@ -195,7 +195,7 @@ def probe_extras(
     out["softlabel_cos"] = float(np.vdot(PF, Lin) / (nPF * nLin)) if nPF > 0 and nLin > 0 else float("nan")
     alpha, resid = best_scale_residual(Lin, PF)
     out.update(softlabel_scale=alpha, softlabel_scaled_rel=resid)
-    Lc = L - L.mean(axis=0, keepdims=True)
+    Lc = centre(L, dtype=None)
     tot = float(np.vdot(Lc, Lc))
     PFc = proj_F(Lc, data)
     out["frac_F"] = float(np.vdot(PFc, PFc)) / tot if tot > 0 else float("nan")
