@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ntpgeom.data import corpora
 from ntpgeom.train import SoftLabelCE, train
+from ntpgeom.train.config import resolve
 from ntpgeom.train.models import build_model
 
 
@@ -37,8 +38,8 @@ def raw_pairs(data):
 
 def make(kind, data, dtype, tree=True):
     torch.manual_seed(0)
-    net = build_model(kind, data, 128, layers=4, heads=4, hidden=None, positional="none", bias=False, init="normal",
-                      init_scale=0.1, lstm_norm=False, tree=tree).to(dtype)
+    cfg = resolve(data, {"model": kind, "d": 128, "layers": 4, "heads": 4, "tree": tree, "device": "cpu"})
+    net = build_model(cfg, data).to(dtype)
     return net, torch.optim.AdamW(net.parameters(), lr=1e-4)
 
 

@@ -125,11 +125,12 @@ def ntpgeom_step_flops(data: NTPData, d: int, layers: int, device: str) -> float
     """FLOPs of one full-batch ntpgeom step (forward + backward), counted by torch's FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from ntpgeom.train.config import resolve
     from ntpgeom.train.models import build_model
     from ntpgeom.train.objective import SoftLabelCE
 
-    net = build_model("transformer", data, d, layers=layers, heads=4, hidden=None, positional="none", bias=False,
-                      init="normal", init_scale=0.1, lstm_norm=False, device=device).to(device)
+    cfg = resolve(data, {"model": "transformer", "d": d, "layers": layers, "heads": 4, "device": "cpu"})
+    net = build_model(cfg, data, device).to(device)
     loss = SoftLabelCE(data, device, torch.float32)
     with FlopCounterMode(display=False) as fc:
         loss(net.logits()[1]).backward()

@@ -240,3 +240,21 @@ def test_float32_below_its_floor_finishes_in_float64():
     res = solve_ntp_svm_large(mask, tol=1e-9, dtype=torch.float32, use_certificate=False, max_iter=20_000)
     assert res.converged and res.gap <= 1e-9 and "-> torch.float64" in res.info["dtype"]
     _check_bound(res, mask, p_opt)
+
+
+def test_tuning_record_and_keywords_are_the_same_solve():
+    """``tuning=LargeTuning(...)`` and the same fields as keywords run the same iterations; keywords override the
+    record; a misspelt keyword is refused."""
+    from ntpgeom.theory.large_state import LargeTuning
+
+    mask = _random_mask(np.random.default_rng(5), 8, 30, 3)
+    kw = solve_ntp_svm_large(mask, tol=1e-6, dtype=torch.float64, check_every=3, anderson=0, use_certificate=False)
+    rec = solve_ntp_svm_large(mask, tol=1e-6, dtype=torch.float64,
+                              tuning=LargeTuning(check_every=3, anderson=0, use_certificate=False))
+    over = solve_ntp_svm_large(mask, tol=1e-6, dtype=torch.float64, tuning=LargeTuning(check_every=3, anderson=0),
+                               use_certificate=False)
+    for r in (rec, over):
+        assert r.iterations == kw.iterations and r.method == kw.method
+        np.testing.assert_array_equal(r.L, kw.L)
+    with pytest.raises(TypeError, match="check_evry"):
+        solve_ntp_svm_large(mask, check_evry=3)

@@ -98,9 +98,7 @@ def test_reconcile_keeps_the_run_and_changes_only_resumable_fields(small):
 def test_param_count_equals_the_built_model(kw):
     data = corpora.synthetic()
     cfg = resolve(data, {**kw, "device": "cpu"})
-    net = build_model(cfg.model, data, cfg.d, layers=cfg.layers, heads=cfg.heads, hidden=cfg.hidden,
-                      positional=cfg.positional, bias=cfg.bias, init=cfg.init, init_scale=cfg.init_scale,
-                      lstm_norm=cfg.lstm_norm, tree=cfg.tree)
+    net = build_model(cfg, data)
     assert param_count(cfg, data) == sum(p.numel() for p in net.parameters())
 
 

@@ -117,8 +117,7 @@ def test_bottleneck_sets_the_embedding_dimension(tmp_path, model):
     assert s.W.shape == (data.V, 5) and s.H.shape == (5, data.m)
     np.testing.assert_allclose(s.L, s.W @ s.H, rtol=1e-5, atol=1e-5)
     cfg = resolve(data, {"model": model, "d": 32, "bottleneck": 5, "device": "cpu"})
-    net = build_model(model, data, 32, layers=cfg.layers, heads=4, hidden=None, positional="none", bias=False,
-                      init="normal", init_scale=0.1, lstm_norm=False, bottleneck=5)
+    net = build_model(cfg, data)
     assert param_count(cfg, data) == sum(p.numel() for p in net.parameters())
 
 
@@ -127,8 +126,8 @@ def test_variable_length_contexts_equal_each_context_alone(model, positional):
     docs = [[0, 1, 2, 0, 1, 3, 0, 1, 2, 2], [2, 0, 1, 2, 2, 1], [1, 0, 1, 2, 0, 1, 3, 3, 1]]
     data = from_tokens(docs, (1, 4))
     torch.manual_seed(0)
-    net = build_model(model, data, 16, layers=2, heads=2, hidden=None, positional=positional, bias=False,
-                      init="normal", init_scale=0.1, lstm_norm=False).double()
+    cfg = resolve(data, {"model": model, "d": 16, "layers": 2, "heads": 2, "positional": positional, "device": "cpu"})
+    net = build_model(cfg, data).double()
     with torch.no_grad():
         tree = net.features()
         net.tree = None

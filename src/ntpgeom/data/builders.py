@@ -56,36 +56,7 @@ def filter_data(
     filter if nothing is left.
     """
     applied: dict[str, Any] = {}
-    C = data.counts
-    vocab = list(data.vocab)
-    validate.choice("rare", rare, ("drop", "map"), error=NTPDataError)
-    if max_vocab is not None and next_vocab is not None:
-        raise NTPDataError("give either max_vocab or next_vocab, not both")
-    keep_rows: np.ndarray | None = None
-    if max_vocab is not None:
-        validate.positive_int("max_vocab", max_vocab, error=NTPDataError)
-        tot = np.asarray(C.sum(axis=1)).ravel()
-        keep_rows = np.sort(np.argsort(-tot, kind="stable")[:max_vocab])
-        applied["max_vocab"] = int(max_vocab)
-    elif next_vocab is not None:
-        index = {t: i for i, t in enumerate(vocab)}
-        unknown = [t for t in next_vocab if t not in index]
-        if unknown:
-            raise NTPDataError(f"next_vocab has {len(unknown)} token(s) not in the data's vocabulary (first: {unknown[0]!r})")
-        keep_rows = np.array(sorted({index[t] for t in next_vocab}), dtype=np.int64)
-        applied["next_vocab"] = len(keep_rows)
-    if keep_rows is not None:
-        dropped = np.setdiff1d(np.arange(C.shape[0]), keep_rows)
-        if rare == "map" and dropped.size:
-            if unk_token in vocab and vocab.index(unk_token) in set(keep_rows.tolist()):
-                raise NTPDataError(f"unk_token {unk_token!r} is already a kept token; choose another unk_token")
-            unk_row = sp.csc_array(C[dropped, :].sum(axis=0).reshape(1, -1))
-            C = sp.vstack([C[keep_rows, :], unk_row], format="csc")
-            vocab = [vocab[i] for i in keep_rows.tolist()] + [unk_token]
-        else:
-            C = sp.csc_array(C[keep_rows, :])
-            vocab = [vocab[i] for i in keep_rows.tolist()]
-        applied["rare"] = rare
+    C, vocab = _restrict_vocab(data.counts, list(data.vocab), max_vocab, next_vocab, rare, unk_token, applied)
     cols = np.arange(C.shape[1])
     n_j = np.asarray(C.sum(axis=0)).ravel()
     C = sp.csc_array(C, copy=True)
@@ -123,6 +94,47 @@ def filter_data(
         meta["filters"] = {**dict(meta.get("filters", {})), **applied}
     lens = None if data.context_lengths is None else data.context_lengths[sel]  # several lengths: kept
     return NTPData(C, vocab, data.contexts[sel], data.input_vocab, meta, lens)
+
+
+def _restrict_vocab(
+    C: sp.csc_array,
+    vocab: list[str],
+    max_vocab: int | None,
+    next_vocab: Sequence[str] | None,
+    rare: str,
+    unk_token: str,
+    applied: dict[str, Any],
+) -> tuple[sp.csc_array, list[str]]:
+    """Step 1 of :func:`filter_data`: the next-token vocabulary restriction; records what it did in ``applied``."""
+    validate.choice("rare", rare, ("drop", "map"), error=NTPDataError)
+    if max_vocab is not None and next_vocab is not None:
+        raise NTPDataError("give either max_vocab or next_vocab, not both")
+    keep_rows: np.ndarray | None = None
+    if max_vocab is not None:
+        validate.positive_int("max_vocab", max_vocab, error=NTPDataError)
+        tot = np.asarray(C.sum(axis=1)).ravel()
+        keep_rows = np.sort(np.argsort(-tot, kind="stable")[:max_vocab])
+        applied["max_vocab"] = int(max_vocab)
+    elif next_vocab is not None:
+        index = {t: i for i, t in enumerate(vocab)}
+        unknown = [t for t in next_vocab if t not in index]
+        if unknown:
+            raise NTPDataError(f"next_vocab has {len(unknown)} token(s) not in the data's vocabulary (first: {unknown[0]!r})")
+        keep_rows = np.array(sorted({index[t] for t in next_vocab}), dtype=np.int64)
+        applied["next_vocab"] = len(keep_rows)
+    if keep_rows is not None:
+        dropped = np.setdiff1d(np.arange(C.shape[0]), keep_rows)
+        if rare == "map" and dropped.size:
+            if unk_token in vocab and vocab.index(unk_token) in set(keep_rows.tolist()):
+                raise NTPDataError(f"unk_token {unk_token!r} is already a kept token; choose another unk_token")
+            unk_row = sp.csc_array(C[dropped, :].sum(axis=0).reshape(1, -1))
+            C = sp.vstack([C[keep_rows, :], unk_row], format="csc")
+            vocab = [vocab[i] for i in keep_rows.tolist()] + [unk_token]
+        else:
+            C = sp.csc_array(C[keep_rows, :])
+            vocab = [vocab[i] for i in keep_rows.tolist()]
+        applied["rare"] = rare
+    return C, vocab
 
 
 def split_filters(kwargs: dict[str, Any]) -> dict[str, Any]:

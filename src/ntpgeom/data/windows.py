@@ -28,6 +28,37 @@ def _densify(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
+def _count_keys(key: np.ndarray, kbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct uint64 keys (sorted) and their counts; ``key`` holds ``kbits``-bit keys and may be sorted in place."""
+    if kbits <= 28 and (1 << kbits) <= max(4 * len(key), 1 << 20):
+        counts = np.bincount(key.view(np.int64))  # small key space: count without sorting
+        uniq = np.flatnonzero(counts).astype(np.uint64)
+        return uniq, counts[uniq.view(np.int64)]
+    key.sort()
+    return _run_lengths(key)
+
+
+def _unpack_contexts(
+    ck: np.ndarray, context_len: int, fields: int, prefixes: list[tuple[np.ndarray, int]], tb: int
+) -> np.ndarray:
+    """Dense token ids, shape (len(ck), context_len), of the context keys ``ck`` packed by :func:`count_windows`.
+
+    ``fields`` token fields of ``tb`` bits sit in each key after its last prefix id; ``prefixes`` lists, per
+    compression, the packed key of each prefix id and how many tokens it packs.
+    """
+    mask = np.uint64((1 << tb) - 1)
+    contexts = np.empty((len(ck), context_len), dtype=np.int64)
+    t = context_len  # fill token columns from the right: the fields of the key, then each compressed prefix
+    for distinct, n_fields in [(None, fields)] + prefixes[::-1]:
+        if distinct is not None:
+            ck = distinct[ck.view(np.int64)]  # the packed key this prefix id stands for
+        for _ in range(n_fields):
+            t -= 1
+            contexts[:, t] = (ck & mask).view(np.int64)
+            ck >>= tb
+    return contexts
+
+
 def count_windows(
     ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -82,28 +113,12 @@ def count_windows(
         key |= column(t)
         kbits += tb
         packed += 1
-    if kbits <= 28 and (1 << kbits) <= max(4 * len(key), 1 << 20):
-        counts = np.bincount(key.view(np.int64))  # small key space: count without sorting
-        uniq = np.flatnonzero(counts).astype(np.uint64)
-        cnt = counts[uniq.view(np.int64)]
-    else:
-        key.sort()
-        uniq, cnt = _run_lengths(key)
+    uniq, cnt = _count_keys(key, kbits)
     mask = np.uint64((1 << tb) - 1)
     row = (uniq & mask).view(np.int64)
     ctx_key = uniq >> tb
     first, col = _group_starts(ctx_key)
-    ck = ctx_key[first]
-    contexts = np.empty((len(ck), context_len), dtype=np.int64)
-    t = context_len  # fill token columns from the right: the fields of the key, then each compressed prefix
-    fields = packed - 1  # the last field of the final key is the next token
-    for distinct, n_fields in [(None, fields)] + prefixes[::-1]:
-        if distinct is not None:
-            ck = distinct[ck.view(np.int64)]  # the packed key this prefix id stands for
-        for _ in range(n_fields):
-            t -= 1
-            contexts[:, t] = (ck & mask).view(np.int64)
-            ck >>= tb
+    contexts = _unpack_contexts(ctx_key[first], context_len, packed - 1, prefixes, tb)
     identity = len(tok) == 0 or tok[-1] == len(tok) - 1  # dense ids are the original ids
     if identity:
         return contexts, col, row, cnt.astype(np.int64, copy=False)

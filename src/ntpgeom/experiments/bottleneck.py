@@ -16,7 +16,7 @@ import numpy as np
 from ..data import NTPData, corpora
 from ..report.result import AppendixResult
 from ..report.style import color_for, new_figure, save, styled
-from ..theory import centre, cross_entropy, direction_distance, numerical_rank, proj_perp
+from ..theory import centre, cross_entropy, direction_distance, nuclear_norm, numerical_rank, proj_perp
 from ..theory.rank_constrained import solve_rank_constrained
 from .common import Rows, col, plot_finite, quick_factor, snap_arrays, ufm_run
 from .experiment import Experiment, Runs
@@ -52,7 +52,7 @@ def width_rows(runs: Sequence[Run], L_mm: np.ndarray, *, starts: int = 4, seed: 
     the model found), ``rank_k_start`` saying which ("L_mm", "model", or "" when neither found a feasible point)."""
     data = runs[0].data
     Lmm = centre(L_mm)
-    nuc_mm = float(np.linalg.svd(Lmm, compute_uv=False).sum())
+    nuc_mm = nuclear_norm(Lmm)
     r_mm = numerical_rank(Lmm)
     from_mm: dict[int, tuple[np.ndarray | None, float, int]] = {}
     rows = []
@@ -71,7 +71,7 @@ def width_rows(runs: Sequence[Run], L_mm: np.ndarray, *, starts: int = 4, seed: 
         found = rc_L is not None
         rows.append({"model": str(run.config["model"]), "k": k, "steps": int(run.steps[-1]),
                      "gap": cross_entropy(L, data) - data.entropy_bound,
-                     "B": float(np.linalg.svd(L, compute_uv=False).sum()), "dir_mm": direction_distance(perp, Lmm),
+                     "B": nuclear_norm(L), "dir_mm": direction_distance(perp, Lmm),
                      "dir_rank_k": direction_distance(perp, rc_L) if found else float("nan"),
                      "rank_k_norm_ratio": rc_nuc / nuc_mm if found else float("inf"),
                      "rank_k_rank": rc_rank if found else 0, "rank_k_found": found, "rank_k_start": start})

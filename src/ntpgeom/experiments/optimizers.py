@@ -19,7 +19,7 @@ import warnings
 
 from ..report.result import AppendixResult
 from ..report.style import EXTRA_COLORS, new_figure, save, styled
-from ..theory import centre, cross_entropy, direction_distance, path_points
+from ..theory import centre, cross_entropy, direction_distance, nuclear_norm, path_points
 from .common import Rows, col, plot_finite, quick_factor, snap_arrays, ufm_run
 from .experiment import Experiment, Runs
 from .jobs import RunSpec
@@ -42,7 +42,7 @@ def path_rows(run: Run, L_mm: np.ndarray, *, tol: float = 1e-3, max_iter: int = 
     ``min_step``) of a run: its centred logits against the certified path point of its own nuclear norm."""
     data = run.data
     snaps = [(s, centre(snap_arrays(run.snapshot(s))[2])) for s in run.steps if s >= min_step]
-    Bs = [float(np.linalg.svd(L, compute_uv=False).sum()) for _, L in snaps]
+    Bs = [nuclear_norm(L) for _, L in snaps]
     with warnings.catch_warnings():  # an unconverged point is reported in its row (``converged``), not warned
         warnings.simplefilter("ignore")
         points = path_points(data, Bs, tol=tol, max_iter=max_iter)
@@ -52,7 +52,7 @@ def path_rows(run: Run, L_mm: np.ndarray, *, tol: float = 1e-3, max_iter: int = 
         ce = cross_entropy(L, data)
         rows.append({"step": int(step), "B": B, "gap": ce - H, "dir_path": direction_distance(L, pt.L),
                      "dir_mm": direction_distance(L, Lmm), "excess": ce - pt.ce,
-                     "path_norm": float(np.linalg.svd(pt.L, compute_uv=False).sum()), "path_gap": pt.gap,
+                     "path_norm": nuclear_norm(pt.L), "path_gap": pt.gap,
                      "converged": bool(pt.converged)})
     return rows
 

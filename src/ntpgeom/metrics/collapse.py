@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..theory.norms import centre
 from .similarity import MetricsError, as_matrix
 
 
@@ -195,7 +196,7 @@ def neural_collapse(H: Any, W: Any, labels: Any, b: Any = None, weights: Any = N
     Sigma_W = (D * w) @ D.T
     Sigma_B = Mc @ Mc.T / C
     nc1 = float(np.trace(Sigma_W @ np.linalg.pinv(Sigma_B, rcond=1e-10, hermitian=True)) / C)
-    Wc = W[classes] - W[classes].mean(axis=0, keepdims=True)
+    Wc = centre(W[classes], dtype=None)
     nc2_H = _etf_error(Mc)
     nc2_W = _etf_error(Wc.T)
     nW, nM = np.linalg.norm(Wc), np.linalg.norm(Mc)

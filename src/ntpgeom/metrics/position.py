@@ -124,7 +124,7 @@ def c2_distances(W: np.ndarray, H: np.ndarray, L_in: np.ndarray, L_mm: np.ndarra
     if side not in ("W", "H"):
         raise ValueError(f"side must be 'W' or 'H', got {side!r}")
     W, H = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64)
-    Wc = W - W.mean(axis=0, keepdims=True)
+    Wc = centred(W)
     Lc, Lm = Wc @ H, centred(np.asarray(L_mm, dtype=np.float64))
     model = corr_map(Wc.T) if side == "W" else corr_map(visible_H(W, H))
     k, idx = (0 if side == "W" else 1), np.arange(Lc.shape[1])

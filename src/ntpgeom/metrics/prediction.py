@@ -20,7 +20,7 @@ from ..reprs import short_repr
 from ..data import NTPData
 from ..theory import cross_entropy, factors
 from ..theory.norms import centre
-from ..theory.norms import nuclear_norm as theory_nuclear_norm
+from ..theory.norms import nuclear_norm
 from .distances import best_scale_residual
 from .similarity import corr_from_gram
 
@@ -42,17 +42,12 @@ def visible_H(W: np.ndarray | None, H: np.ndarray, rtol: float = 1e-10) -> np.nd
     """
     if W is None:
         return H
-    Wc = W - W.mean(axis=0, keepdims=True)
+    Wc = centred(W)
     _, s, Vt = np.linalg.svd(Wc, full_matrices=False)
     if s.size == 0 or s[0] == 0:
         return np.zeros((0, H.shape[1]))
     r = int((s > rtol * s[0]).sum())
     return Vt[:r] @ H
-
-
-def nuclear_norm(L: np.ndarray) -> float:
-    """‖L‖_* (sum of singular values); :func:`ntpgeom.theory.norms.nuclear_norm`."""
-    return theory_nuclear_norm(L)
 
 
 @dataclass(frozen=True, eq=False)

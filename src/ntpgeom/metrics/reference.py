@@ -13,6 +13,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..reprs import short_repr
+from ..status import Status
 from ..data import NTPData
 from ..theory import Theory, direction_distance, factors
 from ..theory.subspaces import L_in as _L_in
@@ -27,7 +28,11 @@ class FaceLike(Protocol):
     members: np.ndarray | list
     diameter: float
     is_point: bool | None  # None: not probed
-    status: str
+    detail: str  # "probed", "probed (inaccurate: ...)" or "not probed: <reason>"
+
+    @property
+    def status(self) -> Status:
+        """The :class:`~ntpgeom.status.Status` of the probes (the descriptive text is ``detail``)."""
 
 
 @dataclass(frozen=True, eq=False)

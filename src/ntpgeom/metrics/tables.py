@@ -60,7 +60,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from ..data import NTPData
-from ..theory import Theory
+from ..theory import Theory, nuclear_norm
 from ..progress import Progress
 from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
@@ -202,7 +202,7 @@ def _logit_columns(out: dict[str, float], L: np.ndarray, ref: Reference, pred: P
     out.update(dir_tilde=direction_distance(L, ref.S_tilde), dir_perp_tilde=direction_distance(Lp, ref.S_tilde))
     R, resid = best_scale_residual(L - ref.L_in, ref.L_ref)
     out.update(slr_R=R, slr_resid=resid)
-    out["norm_nuc"] = float(np.linalg.svd(L, compute_uv=False).sum())
+    out["norm_nuc"] = nuclear_norm(L)
     L_pred = asymptotic_point(L, ref.L_in, ref.L_ref) if pred is None else pred.L
     rival = rival_point(L, ref.L_in, ref.S_tilde)
     out.update(dir_pred=direction_distance(L, L_pred), dir_pred_rival=direction_distance(L, rival),
@@ -263,7 +263,7 @@ def snapshot_metrics(
         return out
     maps_pred, maps_rival = factor_maps(L_pred, ref.idx), factor_maps(rival, ref.idx)
     if W is not None:
-        Wc = W - W.mean(axis=0, keepdims=True)
+        Wc = centred(W)
         out["norm_W"] = float(np.linalg.norm(Wc))
         cW = corr_map(Wc.T)
         _compare(out, "W", Wc @ Wc.T, cW, (("mm", ref.G_W_mm, ref.corr_W_mm), ("proxy", ref.G_W_proxy, ref.corr_W_proxy)))

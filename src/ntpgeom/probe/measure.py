@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..data import NTPData
 from ..metrics import best_scale_residual, collapse_baseline, collapse_index, corr_map, offdiag, pearson, sim_ssim
 from ..theory import L_in as _L_in
-from ..theory import SupportPattern, Theory, cross_entropy_in, proj_F
+from ..theory import SupportPattern, Theory, centre, cross_entropy_in, proj_F
 from ..verdicts import assess, face_reference, judge_row
 from .model import ProbeError
 from .reference import probe_theory, restrict_theory, solve_record
@@ -68,13 +68,10 @@ def measure(
     b: np.ndarray | None = None,
     theory: Theory | None = None,
     H_mean: np.ndarray | None = None,
-    solve: bool | str = "auto",
-    max_reduced: int = 40_000,
-    svm_tol: float = 1e-4,
-    svm_max_iter: int = 3000,
     max_contexts: int = 2000,
     n_perm: int = 20,
     seed: int = 0,
+    **solve_options: Any,
 ) -> tuple[dict[str, Any], Theory]:
     """All measurements of one probed model.
 
@@ -94,7 +91,8 @@ def measure(
         Output bias.
     theory : Theory, optional
         The reference geometry of ``data`` (e.g. :func:`restrict_theory` of a larger problem's); computed by
-        :func:`probe_theory` (``solve``, ``max_reduced``, ``svm_tol``, ``svm_max_iter``) when omitted.
+        :func:`probe_theory` when omitted, with the keywords ``solve_options`` (``solve``, ``max_reduced``,
+        ``svm_tol``, ``svm_max_iter``; their defaults there).
     H_mean : ndarray, shape (d,), optional
         The mean hidden state to centre H by (e.g. over more contexts than those measured); default H's own mean.
 
@@ -109,8 +107,7 @@ def measure(
         raise ProbeError(f"shape mismatch: W {W.shape}, H {H.shape}, L {L.shape}, lse {lse.shape} for V={V}, m={m}")
     why = "given"
     if theory is None:
-        theory, why = probe_theory(data, solve=solve, max_reduced=max_reduced, svm_tol=svm_tol,
-                                   svm_max_iter=svm_max_iter)
+        theory, why = probe_theory(data, **solve_options)
     # the optimal face needs an optimal L_mm of *this* data: not a time budget's point, nor a restriction to a sample
     # (likewise the finite-norm path point: of a sample's own problem, not of the full one; L_in + R·L_mm is used)
     restricted = theory.restricted
@@ -129,23 +126,23 @@ def measure(
 
 
 def measure_subset(data: NTPData, idx: np.ndarray, W: np.ndarray, H: np.ndarray, L: np.ndarray, lse: np.ndarray,
-                   b: np.ndarray | None, theory: Theory, why: str, *, H_mean: np.ndarray | None = None,
-                   H_gram: np.ndarray | None = None, n_perm: int = 20, seed: int = 0,
-                   pattern: SupportPattern | None = None) -> tuple[NTPData, Theory, dict]:
+                   b: np.ndarray | None, theory: Theory, why: str, *, H_gram: np.ndarray | None = None,
+                   pattern: SupportPattern | None = None, **measure_kw: Any) -> tuple[NTPData, Theory, dict]:
     """Measure the model on the contexts ``idx`` of ``data`` (H, L, lse: those columns) against ``theory`` (of all
     of ``data``, restricted by :func:`restrict_theory`; ``pattern``: ``support_pattern(data)`` if computed already).
-    Returns (measured data, its theory, metrics)."""
+    ``measure_kw``: the keywords of :func:`measure` (``H_mean``, ``n_perm``, ``seed``, ...); with ``H_gram`` and
+    ``H_mean`` the streamed :func:`hidden_moments` are added. Returns (measured data, its theory, metrics)."""
     idx = np.asarray(idx, dtype=np.int64)
     if idx.size == data.m:
         sub, sub_theory = data, theory
     else:
         sub = data.select_contexts(idx, measured_of=int(data.m), source_hash=data.hash)
         sub_theory = restrict_theory(theory, data, idx, sub, pattern)
-    metrics, _ = measure(sub, W, H, L, lse, b=b, theory=sub_theory, H_mean=H_mean, n_perm=n_perm, seed=seed)
+    metrics, _ = measure(sub, W, H, L, lse, b=b, theory=sub_theory, **measure_kw)
     metrics.update(solve_record(theory, why))
     metrics.update(n_contexts_measured=int(sub.m), n_contexts_total=int(data.m))
-    if H_gram is not None and H_mean is not None:
-        metrics.update(hidden_moments(H_mean, H_gram))
+    if H_gram is not None and measure_kw.get("H_mean") is not None:
+        metrics.update(hidden_moments(measure_kw["H_mean"], H_gram))
     return sub, sub_theory, metrics
 
 
@@ -198,7 +195,7 @@ def probe_extras(
     out["softlabel_cos"] = float(np.vdot(PF, Lin) / (nPF * nLin)) if nPF > 0 and nLin > 0 else float("nan")
     alpha, resid = best_scale_residual(Lin, PF)
     out.update(softlabel_scale=alpha, softlabel_scaled_rel=resid)
-    Lc = L - L.mean(axis=0, keepdims=True)
+    Lc = centre(L, dtype=None)
     tot = float(np.vdot(Lc, Lc))
     PFc = proj_F(Lc, data)
     out["frac_F"] = float(np.vdot(PFc, PFc)) / tot if tot > 0 else float("nan")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data import NTPData
 from ..metrics import SnapshotLike, corr_from_gram, corr_map
-from ..theory import Theory
+from ..theory import Theory, centre
 from .style import CORR_CMAP, new_figure, save, styled
 
 #: At most this many contexts are drawn in an m x m or V x m heatmap (a seeded sample when m is larger).
@@ -64,6 +64,31 @@ def _unit(A: np.ndarray) -> np.ndarray:
     return A / n if n > 0 else A
 
 
+def _heatmap_columns(
+    theory: Theory, snapshots: Sequence[SnapshotLike], order: np.ndarray
+) -> list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None]]:
+    """The columns of :func:`fig_heatmaps`: (title, corr(H), corr(Ẇᵀ), L/‖L‖) per snapshot, then the theory's
+    L_mm (if solved) and the proxy S̃ (if known); contexts in ``order``, None where a map is unknown."""
+    cols: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None]] = []
+    for s in snapshots:
+        Wc = centre(s.W)
+        H = np.asarray(s.H, dtype=np.float64)[:, order]
+        cols.append((f"step {int(s.step)}", corr_map(H), corr_map(Wc.T), _unit(np.asarray(s.L, dtype=np.float64)[:, order])))
+    Lmm = theory.L_mm
+    if Lmm is not None:
+        Wm, Hm = theory.W_mm, theory.H_mm
+        cols.append(("theory: L_mm", corr_map(Hm[:, order]), corr_map(Wm.T), _unit(Lmm[:, order])))
+    St = theory.S_tilde
+    if St is not None:
+        GWp, GHp = theory.G_W_proxy, theory.G_H_proxy
+        Hp = theory.H_proxy  # a restricted theory (Theory.restrict): the whole S̃'s factor's columns
+        cH = (corr_from_gram(GHp[np.ix_(order, order)]) if GHp is not None else
+              corr_map(Hp[:, order]) if Hp is not None else corr_map(St[:, order]))
+        cW = corr_from_gram(GWp) if GWp is not None else None
+        cols.append(("proxy: S̃", cH, cW, _unit(St[:, order])))
+    return cols
+
+
 def fig_heatmaps(
     data: NTPData,
     theory: Theory,
@@ -87,24 +112,7 @@ def fig_heatmaps(
     strings = data.context_strings()
     ctx_labels = [strings[j] for j in order] if len(order) <= MAX_TICK_LABELS else None
     tok_labels = list(data.vocab) if data.V <= MAX_TICK_LABELS else None
-    cols: list[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None]] = []
-    for s in snapshots:
-        W = np.asarray(s.W, dtype=np.float64)
-        Wc = W - W.mean(axis=0, keepdims=True)
-        H = np.asarray(s.H, dtype=np.float64)[:, order]
-        cols.append((f"step {int(s.step)}", corr_map(H), corr_map(Wc.T), _unit(np.asarray(s.L, dtype=np.float64)[:, order])))
-    Lmm = theory.L_mm
-    if Lmm is not None:
-        Wm, Hm = theory.W_mm, theory.H_mm
-        cols.append(("theory: L_mm", corr_map(Hm[:, order]), corr_map(Wm.T), _unit(Lmm[:, order])))
-    St = theory.S_tilde
-    if St is not None:
-        GWp, GHp = theory.G_W_proxy, theory.G_H_proxy
-        Hp = theory.H_proxy  # a restricted theory (Theory.restrict): the whole S̃'s factor's columns
-        cH = (corr_from_gram(GHp[np.ix_(order, order)]) if GHp is not None else
-              corr_map(Hp[:, order]) if Hp is not None else corr_map(St[:, order]))
-        cW = corr_from_gram(GWp) if GWp is not None else None
-        cols.append(("proxy: S̃", cH, cW, _unit(St[:, order])))
+    cols = _heatmap_columns(theory, snapshots, order)
     nc = len(cols)
     rows = (("corr(H)", 1), ("corr(Wᵀ)", 2), ("L / ‖L‖_F", 3))
     with styled():

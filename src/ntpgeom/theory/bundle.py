@@ -15,11 +15,13 @@ from ..data import NTPData
 from ..errors import FormatError, SolverError, ValidationError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
+from .norms import nuclear_norm
 from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
 from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
                           tilde_optimal_of)
 from .subspaces import L_in as _L_in
 from .svm import SVMResult, solve_ntp_svm
+from .tolerances import BLOCK_CONSTANT_ATOL, RANK_RTOL
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
@@ -351,21 +353,21 @@ def _first_of(group: np.ndarray, n: int) -> np.ndarray:
     return first
 
 
-def _mm_geometry(red: Reduction, L_mm: np.ndarray, gram_max: int, rtol: float = 1e-8):
+def _mm_geometry(red: Reduction, L_mm: np.ndarray, gram_max: int, rtol: float = RANK_RTOL):
     """(W_mm, H_mm, G_W, G_H, ‖L_mm − 1 mean‖_*) of an L_mm that is constant on the reduced pattern's blocks, from the SVD of the
     reduced, multiplicity-weighted X = diag(√r) L̂ diag(√c) (V' x m'): with X = U Σ Qᵀ, L_mm = Ũ Σ Q̃ᵀ where
     Ũ = E_r diag(r^-½) U and Q̃ = E_c diag(c^-½) Q have orthonormal columns (E_r, E_c: the 0/1 expansions).
     G_W / G_H are None when V / m exceeds ``gram_max``."""
     L_hat = np.asarray(L_mm, dtype=np.float64)[np.ix_(_first_of(red.row_group, red.shape[0]),
                                                       _first_of(red.col_group, red.shape[1]))]
-    if not np.allclose(red.expand(L_hat), L_mm, rtol=0, atol=1e-9 * max(float(np.abs(L_hat).max(initial=0)), 1.0)):
+    if not np.allclose(red.expand(L_hat), L_mm, rtol=0, atol=BLOCK_CONSTANT_ATOL * max(float(np.abs(L_hat).max(initial=0)), 1.0)):
         W, H = factors(L_mm)  # not constant on the blocks (a solver that returned another optimum): dense SVD
         V, m = W.shape[0], H.shape[1]
         return (W, H, W @ W.T if V <= gram_max else None, H.T @ H if m <= gram_max else None,
                 nuclear_norm_centred(L_mm))
     U, s, Qt = np.linalg.svd(red.scaled(L_hat), full_matrices=False)
     L_hat_c = L_hat - (red.r @ L_hat) / red.r.sum()  # the columns centred over all V rows (blockwise still)
-    nuc = float(np.linalg.svd(red.scaled(L_hat_c), compute_uv=False).sum())
+    nuc = nuclear_norm(red.scaled(L_hat_c))
     k = singular_rank(s, rtol)
     h = np.sqrt(s[:k])
     Wr = U[:, :k] * h / np.sqrt(red.r)[:, None]  # reduced rows of W_mm

@@ -13,6 +13,18 @@ import torch
 
 
 @dataclass(frozen=True)
+class LargeTuning:
+    """The ADMM's tuning of :func:`~ntpgeom.theory.svm_large.solve_ntp_svm_large` (given there as keywords or as
+    ``tuning=``; see its docstring for their meaning)."""
+
+    check_every: int = 10
+    anderson: int = 5
+    rho: float | None = None
+    use_certificate: bool = True
+    fast_eigh: bool | None = None
+
+
+@dataclass(frozen=True)
 class LargeOptions:
     """The validated options of one large solve (see ``solve_ntp_svm_large`` for their meaning)."""
 

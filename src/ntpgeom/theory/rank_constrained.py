@@ -32,6 +32,7 @@ from scipy.optimize import nnls
 
 from ..reprs import short_repr
 from ..status import SolverStats, Status
+from .norms import nuclear_norm
 from .pattern import PatternLike, support_mask
 from .svm_backends import max_violation
 from .tolerances import DESCENT_RISE_SLACK, LDP_INFEASIBLE, RANK_RTOL
@@ -158,7 +159,7 @@ def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: 
     if B is None:
         return Descent(None, 0, False)
     L = A @ B.T
-    best = np.linalg.norm(L, "nuc")
+    best = nuclear_norm(L)
     steps, stopped = 0, False
     for it in range(iters):
         steps = it + 1
@@ -168,7 +169,7 @@ def _descend(A: np.ndarray, mask: np.ndarray, iters: int, rtol: float, a_steps: 
         if new is None:  # numerically lost feasibility: keep the last point
             break
         L_new = new @ B.T if a_turn else A @ new.T
-        norm = np.linalg.norm(L_new, "nuc")
+        norm = nuclear_norm(L_new)
         if norm > best * (1 + DESCENT_RISE_SLACK):
             break
         L, done = L_new, best - norm <= rtol * best
@@ -218,8 +219,8 @@ def solve_rank_constrained(S: PatternLike, d: int, *, L_ref: np.ndarray | None =
     for A0 in inits:
         run = _descend(A0, mask, iters, rtol, a_steps=V * d <= max_a_variables)
         L, steps = run.L, steps + run.steps
-        norms.append(np.inf if L is None else float(np.linalg.norm(L, "nuc")))
-        if L is not None and (best is None or norms[-1] < np.linalg.norm(best, "nuc")):
+        norms.append(np.inf if L is None else nuclear_norm(L))
+        if L is not None and (best is None or norms[-1] < nuclear_norm(best)):
             best, best_run = L, run
     if best is None:
         stats = SolverStats(Status.INFEASIBLE, "alternating", steps, time.perf_counter() - t0, float("nan"), np.inf,

@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_spars
                         tilde_polar, violation)
 from ..errors import SolverError, SolverWarning
 from ..status import SolverStats, Status
-from .large_state import Certified, LargeOptions, LargeRun, LargeSolution, PhaseEnd
+from .large_state import Certified, LargeOptions, LargeRun, LargeSolution, LargeTuning, PhaseEnd
 from .pattern import Reduction, SupportPattern
 from .svm_backends import BackendSolution, SolveOptions
 from .svm_result import SVMResult
@@ -238,13 +238,10 @@ def solve_ntp_svm_large(
     device: str = "cpu",
     dtype: torch.dtype | None = None,
     threads: int | None = None,
-    check_every: int = 10,
-    anderson: int = 5,
-    rho: float | None = None,
-    use_certificate: bool = True,
     expand: bool = True,
     seed: int = 0,
-    fast_eigh: bool | None = None,
+    tuning: LargeTuning | None = None,
+    **tuning_kw: float | bool | None,
 ) -> SVMResult:
     """Solve NTP-SVM* on large instances and certify the answer (see the module docstring).
 
@@ -266,6 +263,8 @@ def solve_ntp_svm_large(
     threads : int, optional
         torch CPU threads and BLAS threads (threadpoolctl; the Gram products use scipy's BLAS on CPU) for the solve,
         restored afterwards and recorded in ``stats.threads``; default: leave both settings.
+    tuning : LargeTuning, optional
+        The ADMM's tuning below, as one record; its fields may also be given as keywords (they override it).
     check_every : int
         Iterations between certifications (each costs about 1.5 iterations; doubled while gap > 30 tol).
     anderson : int
@@ -287,10 +286,14 @@ def solve_ntp_svm_large(
     -------
     SVMResult with ``method == "large"`` (or ``"tilde"`` when Prop. 3 certified S̃).
     """
+    unknown = sorted(set(tuning_kw) - {f.name for f in fields(LargeTuning)})
+    if unknown:
+        raise TypeError(f"solve_ntp_svm_large() got unexpected keyword argument(s) {unknown}")
+    tn = replace(tuning or LargeTuning(), **tuning_kw)
     dev, dtype = _check_args(tol, time_limit, max_iter, device, dtype)
     t0 = time.perf_counter()
-    opts = LargeOptions(float(tol), time_limit, int(max_iter), dev, dtype, int(check_every), int(anderson), rho,
-                        use_certificate, fast_eigh)
+    opts = LargeOptions(float(tol), time_limit, int(max_iter), dev, dtype, int(tn.check_every), int(tn.anderson),
+                        tn.rho, tn.use_certificate, tn.fast_eigh)
     with _torch_threads(threads, dev) as n_threads:
         red = reduce_sparse(S)
         out = _solve_reduced(red, opts, t0)

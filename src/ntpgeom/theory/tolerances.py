@@ -39,6 +39,10 @@ ANDERSON_RIDGE_FLOAT64 = 1e-10
 #: the constraints are infeasible.
 LDP_INFEASIBLE = 1e-12
 
+#: An L_mm is taken as constant on the reduced pattern's blocks (its factors then come from the reduced SVD) when its
+#: expansion matches it to this fraction of its largest entry (at least 1) (``bundle``'s L_mm geometry).
+BLOCK_CONSTANT_ATOL = 1e-9
+
 #: Relative rise of ``‖L‖_*`` that stops a rank-constrained descent (rounding slack on "never increases").
 DESCENT_RISE_SLACK = 1e-9
 
@@ -51,7 +55,7 @@ RESOLVED_FLOOR_RATIO = 1e-2
 __all__ = [
     "RANK_RTOL", "TILDE_RANK_RTOL", "TILDE_RANK_RTOL_GRAM", "CVXPY_POLAR_RANK_RTOL", "FEASIBILITY_TOL",
     "RHO_SCALE_FLOOR", "DIVISION_FLOOR", "ANDERSON_RIDGE_FLOAT32", "ANDERSON_RIDGE_FLOAT64", "LDP_INFEASIBLE",
-    "DESCENT_RISE_SLACK", "CONE_COS_FLOOR", "RESOLVED_FLOOR_RATIO", "TILDE_OPTIMAL_RTOL",
+    "DESCENT_RISE_SLACK", "CONE_COS_FLOOR", "BLOCK_CONSTANT_ATOL", "RESOLVED_FLOOR_RATIO", "TILDE_OPTIMAL_RTOL",
 ]
 
 #: Relative tolerance of "S̃ is optimal for NTP-SVM*": ``‖S̃‖_* <= ‖L_mm‖_* (1 + TILDE_OPTIMAL_RTOL)``

@@ -65,9 +65,7 @@ class Trainer:
         cfg, dev = self.cfg, torch.device(self.cfg.device)
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
-            net = build_model(cfg.model, self.data, cfg.d, layers=cfg.layers, heads=cfg.heads, hidden=cfg.hidden,
-                              positional=cfg.positional, bias=cfg.bias, init=cfg.init, init_scale=cfg.init_scale,
-                              lstm_norm=cfg.lstm_norm, tree=cfg.tree, device=dev, bottleneck=cfg.bottleneck)
+            net = build_model(cfg, self.data, dev)
         self.dev, self.dtype = dev, getattr(torch, cfg.dtype)
         self.net = net.to(device=dev, dtype=self.dtype)
         self.opt = make_optimizer(cfg.optimizer, self.net.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum,

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import MODELS, POSITIONAL, UFM_INITS, swiglu_hidden
+from .config import MODELS, POSITIONAL, UFM_INITS, TrainConfig, swiglu_hidden
 from .tree import PrefixTree
 
 __all__ = ["MODELS", "POSITIONAL", "UFM_INITS", "NTPModel", "UFM", "Transformer", "LSTM", "MLP", "PrefixTree",
@@ -328,26 +328,27 @@ class MLP(NTPModel):
         return x
 
 
-def build_model(kind: str, data: Any, d: int, *, layers: int, heads: int, hidden: int | None, positional: str,
-                bias: bool, init: str, init_scale: float, lstm_norm: bool, tree: bool = True,
-                device: torch.device | str = "cpu", bottleneck: int | None = None) -> NTPModel:
-    """Construct a model for ``data`` (an :class:`~ntpgeom.data.NTPData`); arguments already validated.
+def build_model(cfg: TrainConfig, data: Any, device: torch.device | str = "cpu") -> NTPModel:
+    """Construct the model ``cfg`` (a resolved :class:`~ntpgeom.train.config.TrainConfig`: ``model``, ``d``,
+    ``layers``, ``heads``, ``hidden``, ``positional``, ``bias``, ``init``, ``init_scale``, ``lstm_norm``, ``tree``,
+    ``bottleneck``) describes for ``data`` (an :class:`~ntpgeom.data.NTPData`); arguments already validated.
 
     Parameters are created on the CPU (so that a seed gives the same initialisation on every device); move the
     model with ``.to(device, dtype)``. The context ids (and the transformer's prefix tree) live on ``device``.
     Data with ``context_lengths`` (contexts of several lengths, left-aligned and padded) gives the transformer and
     the LSTM each context's output at its own last token (exact: the models are causal); the MLP sees the padding.
     """
+    kind, d, layers, bias, tree, bottleneck = cfg.model, cfg.d, cfg.layers, cfg.bias, cfg.tree, cfg.bottleneck
     if kind == "ufm":
-        return UFM(data.V, data.m, d, bias=bias, init=init, init_scale=init_scale)
+        return UFM(data.V, data.m, d, bias=bias, init=cfg.init, init_scale=cfg.init_scale)
     ctx = torch.tensor(data.contexts, dtype=torch.long, device=device)
     nin = len(data.input_vocab)
     lens = getattr(data, "context_lengths", None)
     lens = None if lens is None else torch.tensor(lens, dtype=torch.long, device=device)
     if kind == "transformer":
-        return Transformer(ctx, nin, data.V, d, layers=layers, heads=heads, hidden=hidden, positional=positional,
-                           bias=bias, tree=tree, lengths=lens, bottleneck=bottleneck)
+        return Transformer(ctx, nin, data.V, d, layers=layers, heads=cfg.heads, hidden=cfg.hidden,
+                           positional=cfg.positional, bias=bias, tree=tree, lengths=lens, bottleneck=bottleneck)
     if kind == "lstm":
-        return LSTM(ctx, nin, data.V, d, layers=layers, norm=lstm_norm, bias=bias, tree=tree, lengths=lens,
+        return LSTM(ctx, nin, data.V, d, layers=layers, norm=cfg.lstm_norm, bias=bias, tree=tree, lengths=lens,
                     bottleneck=bottleneck)
     return MLP(ctx, nin, data.V, d, layers=layers, bias=bias, bottleneck=bottleneck)

@@ -211,7 +211,7 @@ def _with_tilde(face: Face, S_tilde: np.ndarray) -> Face:
     from dataclasses import replace
 
     St = np.asarray(S_tilde, dtype=np.float64)
-    return replace(face, members=np.concatenate([face.members, (St - St.mean(axis=0))[None]]))
+    return replace(face, members=np.concatenate([face.members, centre(St)[None]]))
 
 
 def judge_trajectory(data: NTPData, theory: Theory, snapshots: Sequence[Mapping[str, Any]], *, B: int = 200,

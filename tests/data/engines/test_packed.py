@@ -18,7 +18,7 @@ from ntpgeom.data.engines.kernel import partition_of
 from ntpgeom.data.engines.packed import (group_sum, pack_fields, partition_of_packed, repack, to_rows,
                                          unpack_fields, window_table)
 
-from .test_engines import brute_counts, write_shards
+from .test_build import brute_counts, write_shards
 
 # (context_len, bits): one word with count bits; one word with split counts (12 free bits); context ranks; lexsort
 PATHS = [(2, 5), (3, 13), (4, 12), (1, 60), (5, 12)]

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from ntpgeom.data import from_text, from_tokens
 from ntpgeom.data.engines import build_corpus
 
-from .test_engines import brute_counts, data_counts, write_shards
+from .test_build import brute_counts, data_counts, write_shards
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(__file__).resolve().parents[3] / "src")
 
 
 @pytest.fixture(scope="module")
