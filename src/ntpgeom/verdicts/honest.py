@@ -1,0 +1,192 @@
+"""Honest controls: models trained the way the theory describes (and two that are not), judged by
+:func:`~ntpgeom.verdicts.trajectory.judge_trajectory` against the dataset's theory (issue 19, theory.md §8).
+
+Trained in seconds by plain full-batch GD (:mod:`ntpgeom.train.plain`), no ridge:
+
+==================  =====================================================  =====================================
+control             imitates                                               expected (C1, L_mm; C2 for the UFMs)
+==================  =====================================================  =====================================
+GD UFM              the factored model whose implicit bias the paper        pass
+                    analyses (``L = W H`` from small initialisation)
+GD free logits      a model whose implicit bias is the Frobenius margin    FAIL (it converges to S̃'s direction);
+                    (S̃), not the nuclear one                              pass where S̃ is optimal
+relabelled UFM      a converged model of another support pattern (the      FAIL
+                    UFM trained on token-relabelled data)
+==================  =====================================================  =====================================
+
+Where S̃ is optimal (Prop. 3's certificate, or a non-unique face containing it, e.g. the 5-cycle) the claims are judged
+against the optimal face, and the free logits are a second positive control, not an impostor.
+
+The **power table** (:func:`power_table`): per claim, over the datasets, the share of positives that passed (power)
+and of negatives that were rejected (status FAIL: specificity). An "n/a" counts in neither; an "inconclusive"
+positive counts as not passed, an "inconclusive" negative as not rejected.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..data import NTPData
+from ..reprs import short_repr
+from ..theory import Theory
+from ..train.plain import gd_free_logits, gd_ufm, relabel
+from .core import Verdict
+from .trajectory import TrajectoryJudgement, judge_trajectory, tilde_optimal
+
+__all__ = ["HonestControl", "HonestControls", "PowerRow", "honest_controls", "power_table", "power_text",
+           "HONEST_IMITATES", "CLAIMS_JUDGED"]
+
+#: the claims judge_trajectory judges
+CLAIMS_JUDGED = ("C1", "L_mm", "C2:W", "C2:H")
+
+#: control -> what it imitates
+HONEST_IMITATES = {
+    "GD UFM": "the factored UFM L = W H trained by plain GD from small initialisation, no ridge (the paper's model)",
+    "GD free logits": "logits trained directly by GD: implicit bias the Frobenius margin, i.e. S̃'s direction",
+    "relabelled UFM": "the GD UFM trained on token-relabelled data: a converged model of another support pattern",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class HonestControl:
+    """One honest control on one dataset.
+
+    Attributes
+    ----------
+    name, imitates : str
+    expected : str
+        "pass" (a positive control) or "FAIL" (a negative one).
+    judgement : TrajectoryJudgement
+        Every claim with its μ, interval, trend and note.
+    seconds : float
+        Training and judging time.
+    """
+
+    __repr__ = short_repr
+
+    name: str
+    imitates: str
+    expected: str
+    judgement: TrajectoryJudgement
+    seconds: float
+
+    @property
+    def status(self) -> dict[str, str]:
+        return self.judgement.status
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "imitates": self.imitates, "expected": self.expected, "seconds": self.seconds,
+                "status": dict(self.status), "notes": {c.claim: c.note for c in self.judgement.claims}}
+
+
+@dataclass(frozen=True, eq=False)
+class HonestControls:
+    """The honest controls of one dataset: ``dataset``, ``controls``, ``tilde_optimal`` (judged against the face)."""
+
+    __repr__ = short_repr
+
+    dataset: str
+    controls: tuple[HonestControl, ...]
+    tilde_optimal: bool
+    seconds: float
+    steps: int
+    B: int
+    alpha: float
+
+    def rows(self) -> list[Verdict]:
+        """Every control's verdicts (``run`` = ``dataset/control``) for the report's tables."""
+        return [c.verdict(f"{self.dataset}/{h.name}") for h in self.controls for c in h.judgement.claims]
+
+    def text(self) -> str:
+        """Plain-text table: one row per control (expected outcome, status per claim)."""
+        head = ["control", "expected", *CLAIMS_JUDGED]
+        rows = [[h.name, h.expected, *(h.status.get(c, "") for c in CLAIMS_JUDGED)] for h in self.controls]
+        widths = [max(len(x), *(len(r[i]) for r in rows)) for i, x in enumerate(head)]
+        line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
+        face = " (S̃ optimal: judged against the optimal face)" if self.tilde_optimal else ""
+        return "\n".join([f"Honest controls: {self.dataset}{face}", line(head), line(["-" * w for w in widths]),
+                          *map(line, rows)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "tilde_optimal": self.tilde_optimal, "seconds": self.seconds,
+                "steps": self.steps, "B": self.B, "alpha": self.alpha,
+                "controls": [h.as_dict() for h in self.controls]}
+
+
+def honest_controls(data: NTPData, theory: Theory, *, seed: int = 0, steps: int = 3000, B: int = 200,
+                    alpha: float = 0.05, threads: int = 1, name: str = "", lr: float = 3.0,
+                    snapshots: int = 6) -> HonestControls:
+    """Train the three honest controls of the module docstring on ``data`` (V x m) by plain GD (``steps`` steps, step
+    size ``lr``, ``snapshots`` log-spaced snapshots, seeded by ``seed``) and judge each against ``theory`` (needs
+    L_mm unless S̃ is optimal) with B bootstrap replicates at level 1 − α, on ``threads`` BLAS threads."""
+    t0 = time.perf_counter()
+    opt = tilde_optimal(theory)[0]
+    kw: dict[str, Any] = dict(steps=steps, lr=lr, seed=seed, snapshot_steps=snapshots)
+    face = None
+    if opt:
+        from ..theory.face import optimal_face
+
+        face = optimal_face(data, theory.L_mm if theory.L_mm is not None else theory.S_tilde)
+    trained = (("GD UFM", "pass", lambda: gd_ufm(data, threads=threads, **kw)),
+               ("GD free logits", "pass" if opt else "FAIL", lambda: gd_free_logits(data, **kw)),
+               ("relabelled UFM", "FAIL", lambda: gd_ufm(relabel(data, seed + 1), threads=threads, **kw)))
+    out = []
+    for cname, expected, train in trained:
+        t1 = time.perf_counter()
+        j = judge_trajectory(data, theory, train(), B=B, alpha=alpha, seed=seed, face=face, threads=threads)
+        out.append(HonestControl(cname, HONEST_IMITATES[cname], expected, j, time.perf_counter() - t1))
+    return HonestControls(name, tuple(out), opt, time.perf_counter() - t0, steps, B, alpha)
+
+
+@dataclass(frozen=True)
+class PowerRow:
+    """One claim of the power table: positives judged / passed, negatives judged / rejected (FAIL)."""
+
+    claim: str
+    positives: int
+    passed: int
+    negatives: int
+    rejected: int
+
+    @property
+    def power(self) -> float:
+        """Share of positives passed (nan when none was judged)."""
+        return self.passed / self.positives if self.positives else float("nan")
+
+    @property
+    def specificity(self) -> float:
+        """Share of negatives rejected (nan when none was judged)."""
+        return self.rejected / self.negatives if self.negatives else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"claim": self.claim, "positives": self.positives, "passed": self.passed, "power": self.power,
+                "negatives": self.negatives, "rejected": self.rejected, "specificity": self.specificity}
+
+
+def power_table(results: Sequence[HonestControls]) -> list[PowerRow]:
+    """Per claim of :data:`CLAIMS_JUDGED`, over every dataset's honest controls: the positives (expected "pass")
+    that passed and the negatives (expected "FAIL") that were rejected; "n/a" verdicts are not counted."""
+    out = []
+    for claim in CLAIMS_JUDGED:
+        pos = pas = neg = rej = 0
+        for r in results:
+            for h in r.controls:
+                st = h.status.get(claim, "n/a")
+                if st == "n/a":
+                    continue
+                if h.expected == "pass":
+                    pos, pas = pos + 1, pas + (st == "pass")
+                else:
+                    neg, rej = neg + 1, rej + (st == "FAIL")
+        out.append(PowerRow(claim, pos, pas, neg, rej))
+    return out
+
+
+def power_text(rows: Sequence[PowerRow]) -> str:
+    """The power table as plain text (``passed/positives`` and ``rejected/negatives`` per claim)."""
+    lines = ["Power of the verdicts (honest controls)", "claim  positives passed  negatives rejected"]
+    for r in rows:
+        lines.append(f"{r.claim:<5}  {r.passed}/{r.positives:<14} {r.rejected}/{r.negatives}")
+    return "\n".join(lines)
