@@ -36,6 +36,7 @@ from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
 from .core import SEP_FLOOR, Verdict
 from .judge import CLAIMS, Thresholds
+from .trajectory import tilde_optimal
 
 C = 100.0
 
@@ -44,6 +45,7 @@ IMPERSONATES: dict[str, tuple[str, ...]] = {
     "positive": (),
     "S̃ direction": ("C1", "C2", "L_mm"),
     "S̃ direction (= L_mm here)": (),
+    "S̃ direction (optimal here)": (),
     "perturbed L_mm": ("C1", "L_mm"),
     "permuted means": ("C2",),
     "random init": ("loss", "C1", "C2", "C3", "C4", "L_mm"),
@@ -114,7 +116,8 @@ def _from_L(name: str, L: np.ndarray) -> Control:
 
 def build_controls(data: NTPData, theory: Theory, seed: int = 0) -> list[Control]:
     """The fixed set of controls of the module docstring on ``data`` (needs ``theory.L_mm``). Where S̃ is itself
-    optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, e.g. Prop. 3's certificate holds) the S̃
+    optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, Prop. 3's certificate holds, or S̃ lies
+    on a non-unique optimal face, e.g. the 5-cycle: :func:`~ntpgeom.verdicts.trajectory.tilde_optimal`) the S̃
     control is a second positive control and impersonates nothing."""
     if theory.L_mm is None:
         raise ValueError("the controls need L_mm: compute the theory with solve=True")
@@ -123,6 +126,8 @@ def build_controls(data: NTPData, theory: Theory, seed: int = 0) -> list[Control
     tilde = _from_L("S̃ direction", Lin + C * St)
     if direction_distance(St, Lmm) <= 1e3 * SEP_FLOOR:
         tilde = Control("S̃ direction (= L_mm here)", tilde.W, tilde.H, tilde.L, ())
+    elif tilde_optimal(theory)[0]:
+        tilde = Control("S̃ direction (optimal here)", tilde.W, tilde.H, tilde.L, ())
     out = [_from_L("positive", Lin + C * Lmm), tilde]
     out.append(_from_L("perturbed L_mm", Lin + C * _perturbed(Lmm, feasible_collapsed(data, rng))))
     Wm, Hm = factors(C * Lmm)
