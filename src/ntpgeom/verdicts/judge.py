@@ -6,7 +6,8 @@ C1 and L_mm are "converges to X, not to its rival Y" claims (:func:`discriminate
 to L_mm falls over a run); C2 gates on its permutation null (+ ``null_z`` sd; **a side is "n/a" when its map is too
 small for the test to reach significance**: when even a perfect correlation r = 1 would not exceed null + ``null_z``
 sd, e.g. at V = 5), discriminates against the rival's maps and must close at least ``change`` of the gap to 1 since
-the first snapshot; C3 must lie ``null_z`` sd below its random-grouping baseline and close at least ``change`` of the first snapshot's ratio.
+the first snapshot; C3 must lie ``null_z`` sd below its random-grouping baseline and close at least ``change`` of
+the first snapshot's ratio.
 
 Thresholds (:class:`Thresholds`, default :data:`THRESHOLDS`) come from the negative and positive controls
 (:mod:`ntpgeom.verdicts.controls`), never from training recipes: for a distance-like value d (lower is better; for
@@ -184,7 +185,7 @@ def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     st, note = discriminate(d, dt, sep, th.L_mm, th.L_mm_family)
     diam = _g(row, "face_diameter")
     if math.isfinite(diam) and diam > 0:
-        note += f"; optimal face not a point (diameter {diam:.3g}): distance to the face"
+        note += f"; optimal face not a point (diameter ≥ {diam:.3g}, a lower bound): distance to the face"
     return _verdict("L_mm", st, d, th.L_mm, note, run)
 
 
