@@ -109,7 +109,19 @@ def _trend(row: Row, first: Row | None) -> tuple[str, str]:
     return "FAIL", f"dir to L_mm does not fall ({a:.3g} → {b:.3g})"
 
 
+#: the note of C1 / C2 when the path point (the finite-norm prediction) did not converge: no silent switch
+NOT_CERTIFIED = "n/a: reference not certified"
+
+
+def _uncertified(row: Row) -> bool:
+    """The path point was asked for but did not converge (``pred_certified`` = 0; NaN in older tables: certified)."""
+    return _g(row, "pred_certified") == 0.0
+
+
 def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    if _uncertified(row):
+        return _verdict("C1", "n/a", _g(row, "dir_pred"), th.C1, f"{NOT_CERTIFIED} (the path point of this snapshot's "
+                        "norm did not converge; not replaced by L_in + R·L_mm)", run)
     d, dr, sep = _columns(row, "C1")
     x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
     st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
@@ -143,6 +155,8 @@ def _c2(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     sides = [s for s in ("W", "H") if math.isfinite(_g(row, f"offp_{s}"))]
     if not sides:
         return _verdict("C2", "n/a", float("nan"), th.C2, "no embeddings (W, H) to measure", run)
+    if _uncertified(row):
+        return _verdict("C2", "n/a", min(_g(row, f"offp_{s}") for s in sides), th.C2, f"{NOT_CERTIFIED} (the path point did not converge)", run)
     res = [_c2_side(row, first, s, th) for s in sides]
     val = min(_g(row, f"offp_{s}") for s in sides)
     return _verdict("C2", worst([r[0] for r in res]), val, th.C2, " | ".join(r[1] for r in res), run)
