@@ -26,7 +26,7 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ..data import NTPData
 from ..metrics import FaceLike
 from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
-from .core import SEP_FLOOR, Verdict
+from .core import SEP_FLOOR, ControlVerdict, Verdict
 from .judge import CLAIMS, Thresholds
 from .trajectory import tilde_optimal
 
@@ -52,6 +52,29 @@ IMPERSONATES: dict[str, tuple[str, ...]] = {
     "relabelled UFM": ("loss", "C1", "C2", "C4", "L_mm"),
     "supports only": ("loss", "C4"),
 }
+
+
+#: control -> what it imitates (the report's "imitates" column)
+IMITATES: dict[str, str] = {
+    "positive": "the theory's own answer: the balanced factors of L_in + c·L_mm",
+    "S̃ direction": "a model converging to the Frobenius max-margin S̃ instead of L_mm",
+    "S̃ direction (= L_mm here)": "S̃, which equals L_mm on this data: a second positive",
+    "S̃ direction (optimal here)": "S̃, optimal on this data (a non-unique face): a second positive",
+    "perturbed L_mm": "a feasible point 0.3 (direction distance) from L_mm: near but not at the prediction",
+    "permuted means": "L_mm's logits with the support groups' context means permuted: wrong context geometry",
+    "random init": "an untrained model (seeded Gaussian factors)",
+    "relabelled UFM": "a converged UFM of other data (the tokens relabelled)",
+    "supports only": "the support pattern without the in-support log-odds L_in",
+}
+
+
+def expected(name: str, claim: str) -> str:
+    """The expected outcome of control ``name`` on ``claim``: "pass" (a positive), "not pass" (an impersonated
+    claim), or "—" (not tested by this control)."""
+    imp = IMPERSONATES.get(name, ())
+    if claim in imp:
+        return "not pass"
+    return "pass" if not imp else "—"
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,6 +300,7 @@ def controls_tables(datasets: list[tuple[str, NTPData, Theory]], seed: int = 0, 
         if theory.L_mm is None:
             continue
         res = run_controls(data, theory, seed, finite_norm=finite_norm, face=face)
-        rows = [replace(v, run=f"{name}/{c}") for c, vs in res for v in vs]
+        rows = [ControlVerdict(**{**vars(v), "run": f"{name}/{c}"}, imitates=IMITATES.get(c, ""),
+                               expected=expected(c, v.claim)) for c, vs in res for v in vs]
         out.append(ControlsTable(f"Controls: {name}", rows, controls_table(res), violations(res)))
     return out

@@ -32,10 +32,10 @@ from ..data import NTPData
 from ..reprs import short_repr
 from ..theory import Theory
 from ..train.plain import gd_free_logits, gd_ufm, relabel
-from .core import Verdict
+from .core import ControlVerdict
 from .trajectory import TrajectoryJudgement, judge_trajectory, tilde_optimal
 
-__all__ = ["HonestControl", "HonestControls", "PowerRow", "honest_controls", "power_table", "power_text",
+__all__ = ["HonestControl", "HonestControls", "PowerRow", "honest_controls", "power_table", "power_text", "power_rows",
            "HONEST_IMITATES", "CLAIMS_JUDGED"]
 
 #: the claims judge_trajectory judges
@@ -95,9 +95,16 @@ class HonestControls:
     B: int
     alpha: float
 
-    def rows(self) -> list[Verdict]:
-        """Every control's verdicts (``run`` = ``dataset/control``) for the report's tables."""
-        return [c.verdict(f"{self.dataset}/{h.name}") for h in self.controls for c in h.judgement.claims]
+    def rows(self) -> list[ControlVerdict]:
+        """Every control's verdicts (``run`` = ``dataset/control``, with ``imitates`` and ``expected``: "pass", or
+        "FAIL", or "—" where the claim is n/a) for the report's tables."""
+        out = []
+        for h in self.controls:
+            for c in h.judgement.claims:
+                v = c.verdict(f"{self.dataset}/{h.name}")
+                out.append(ControlVerdict(**vars(v), imitates=h.imitates,
+                                          expected="—" if c.status == "n/a" else h.expected))
+        return out
 
     def text(self) -> str:
         """Plain-text table: one row per control (expected outcome, status per claim)."""
@@ -182,6 +189,16 @@ def power_table(results: Sequence[HonestControls]) -> list[PowerRow]:
                     neg, rej = neg + 1, rej + (st == "FAIL")
         out.append(PowerRow(claim, pos, pas, neg, rej))
     return out
+
+
+def power_rows(rows: Sequence[PowerRow]) -> list[ControlVerdict]:
+    """The power table as verdict-like rows for the report (``value`` = power; the counts and the specificity in the
+    note; ``status`` "n/a": a summary, not a verdict)."""
+    return [ControlVerdict(r.claim, "n/a", r.power, float("nan"), float("nan"),
+                           f"positives passed {r.passed}/{r.positives}; negatives rejected (FAIL) {r.rejected}/"
+                           f"{r.negatives} (specificity {r.specificity:.2f})", r.claim, "share of positives passed",
+                           ">=", "all datasets")
+            for r in rows]
 
 
 def power_text(rows: Sequence[PowerRow]) -> str:
