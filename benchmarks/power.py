@@ -3,7 +3,7 @@ controls of the tests' instances; this checks it on the built-in data and on a H
 
 Held-out family: ``random_supports(8, 20, (1, 4), seed=s)`` for s = 1000, 1001, ... keeping the first ``--n`` where
 S̃ is clearly not optimal (‖S̃‖_* more than 0.05 % above ‖L_mm‖_*, and dir(L_mm, S̃) > 0.05). On each dataset the
-honest controls (:func:`ntpgeom.verdicts.honest.honest_controls`: the plain-GD UFM, GD free logits, the UFM on
+honest controls (:func:`ntpgeom.experiments.honest.honest_controls`: the plain-GD UFM, GD free logits, the UFM on
 token-relabelled data) are trained and judged. Printed per claim (C1, L_mm): power = share of GD UFMs (and, where S̃
 is optimal, free logits) passing; specificity = share of the negatives (free logits, relabelled UFMs) rejected (FAIL)
 and share not passing.
@@ -20,7 +20,8 @@ from ntpgeom.data import corpora
 from ntpgeom.data.synthetic import random_supports
 from ntpgeom.theory import compute_theory
 from ntpgeom.theory.norms import nuclear_norm
-from ntpgeom.verdicts.honest import HonestControls, honest_controls, power_table
+from ntpgeom.experiments.honest import honest_controls
+from ntpgeom.verdicts.honest import HonestControls, power_table
 from ntpgeom.verdicts.trajectory import tilde_optimal
 
 FIRST_SEED = 1000  # the tests use seeds below 100

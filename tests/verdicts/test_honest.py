@@ -15,8 +15,8 @@ from ntpgeom.data.synthetic import random_supports
 from ntpgeom.metrics.position import Trend, rate
 from ntpgeom.theory import compute_theory
 from ntpgeom.verdicts.core import ControlVerdict
-from ntpgeom.verdicts.honest import (CLAIMS_JUDGED, HonestControl, HonestControls, honest_controls, power_rows,
-                                     power_table)
+from ntpgeom.experiments.honest import honest_controls
+from ntpgeom.verdicts.honest import CLAIMS_JUDGED, HonestControl, HonestControls, power_rows, power_table
 from ntpgeom.verdicts.trajectory import ClaimTrajectory, TrajectoryJudgement
 
 

@@ -11,7 +11,8 @@ from ntpgeom.data import corpora
 from ntpgeom.data.synthetic import random_supports
 from ntpgeom.theory import compute_theory
 from ntpgeom.theory.norms import nuclear_norm
-from ntpgeom.verdicts.honest import honest_controls, power_table
+from ntpgeom.experiments.honest import honest_controls
+from ntpgeom.verdicts.honest import power_table
 from ntpgeom.verdicts.trajectory import tilde_optimal
 
 

@@ -24,7 +24,8 @@ from ..data import NTPData, from_text
 from ..errors import ReproduceError
 from ..report.build import ReportResult, build_report
 from ..verdicts import controls_tables
-from ..verdicts.honest import honest_controls, power_rows, power_table, power_text
+from ..verdicts.honest import power_rows, power_table, power_text
+from .honest import honest_controls
 from ..verdicts.trajectory import tilde_optimal
 from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open question 2): reproduce(appendix=True)
 from . import paper_scale as PS

@@ -1,7 +1,9 @@
 """Honest controls: models trained the way the theory describes (and two that are not), judged by
 :func:`~ntpgeom.verdicts.trajectory.judge_trajectory` against the dataset's theory (issue 19, theory.md §8).
 
-Trained in seconds by plain full-batch GD (:mod:`ntpgeom.train.plain`), no ridge:
+This module judges and counts (:func:`judge_controls`, :func:`power_table`); the training (plain full-batch GD,
+:mod:`ntpgeom.train.plain`, no ridge) is :func:`ntpgeom.experiments.honest.honest_controls`, one layer up (verdicts
+never import train). The controls:
 
 ==================  =====================================================  =====================================
 control             imitates                                               expected (C1, L_mm; C2 for the UFMs)
@@ -26,16 +28,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..data import NTPData
 from ..reprs import short_repr
-from ..theory import Theory
-from ..train.plain import gd_free_logits, gd_ufm, relabel
+from ..theory import Face, Theory
 from .core import ControlVerdict
 from .trajectory import TrajectoryJudgement, judge_trajectory, tilde_optimal
 
-__all__ = ["HonestControl", "HonestControls", "PowerRow", "honest_controls", "power_table", "power_text", "power_rows",
+__all__ = ["HonestControl", "HonestControls", "PowerRow", "judge_controls", "power_table", "power_text", "power_rows",
            "HONEST_IMITATES", "CLAIMS_JUDGED"]
 
 #: the claims judge_trajectory judges
@@ -122,29 +123,29 @@ class HonestControls:
                 "controls": [h.as_dict() for h in self.controls]}
 
 
-def honest_controls(data: NTPData, theory: Theory, *, seed: int = 0, steps: int = 3000, B: int = 200,
-                    alpha: float = 0.05, threads: int = 1, name: str = "", lr: float = 3.0,
-                    snapshots: int = 6) -> HonestControls:
-    """Train the three honest controls of the module docstring on ``data`` (V x m) by plain GD (``steps`` steps, step
-    size ``lr``, ``snapshots`` log-spaced snapshots, seeded by ``seed``) and judge each against ``theory`` (needs
-    L_mm unless S̃ is optimal) with B bootstrap replicates at level 1 − α, on ``threads`` BLAS threads."""
-    t0 = time.perf_counter()
-    opt = tilde_optimal(theory)[0]
-    kw: dict[str, Any] = dict(steps=steps, lr=lr, seed=seed, snapshot_steps=snapshots)
-    face = None
-    if opt:
-        from ..theory.face import optimal_face
+#: a control: its name, its expected outcome ("pass" / "FAIL") and a function returning its snapshots (step order)
+Trained = tuple[str, str, Callable[[], Sequence[Mapping[str, Any]]]]
 
-        face = optimal_face(data, theory.L_mm if theory.L_mm is not None else theory.S_tilde)
-    trained = (("GD UFM", "pass", lambda: gd_ufm(data, threads=threads, **kw)),
-               ("GD free logits", "pass" if opt else "FAIL", lambda: gd_free_logits(data, **kw)),
-               ("relabelled UFM", "FAIL", lambda: gd_ufm(relabel(data, seed + 1), threads=threads, **kw)))
+
+def expected_outcomes(theory: Theory) -> dict[str, str]:
+    """The expected outcome of each honest control on ``theory``: free logits are a positive where S̃ is optimal."""
+    opt = tilde_optimal(theory)[0]
+    return {"GD UFM": "pass", "GD free logits": "pass" if opt else "FAIL", "relabelled UFM": "FAIL"}
+
+
+def judge_controls(data: NTPData, theory: Theory, trained: Sequence[Trained], *, seed: int = 0, B: int = 200,
+                   alpha: float = 0.05, threads: int = 1, name: str = "", face: Face | None = None,
+                   steps: int = 0) -> HonestControls:
+    """Judge each control of ``trained`` (its snapshots produced by calling its function, timed with the judging)
+    against ``theory`` with B bootstrap replicates at level 1 − α on ``threads`` BLAS threads. ``face``: the optimal
+    face (probed once by the caller where S̃ is optimal). ``steps``: the training budget, recorded."""
+    t0 = time.perf_counter()
     out = []
     for cname, expected, train in trained:
         t1 = time.perf_counter()
         j = judge_trajectory(data, theory, train(), B=B, alpha=alpha, seed=seed, face=face, threads=threads)
-        out.append(HonestControl(cname, HONEST_IMITATES[cname], expected, j, time.perf_counter() - t1))
-    return HonestControls(name, tuple(out), opt, time.perf_counter() - t0, steps, B, alpha)
+        out.append(HonestControl(cname, HONEST_IMITATES.get(cname, ""), expected, j, time.perf_counter() - t1))
+    return HonestControls(name, tuple(out), tilde_optimal(theory)[0], time.perf_counter() - t0, steps, B, alpha)
 
 
 @dataclass(frozen=True)
