@@ -40,7 +40,16 @@ def test_interrupted_then_resumed(shared):
     assert status["loss"] == "FAIL"
     assert all(v["margin"] >= 0 for v in shared.cli["verdicts"] if v["status"] == "pass")
     controls = json.loads((shared.out / "report" / "report.json").read_text())["tables"]
-    assert list(controls) == ["Controls: ufm-synthetic"] and len(controls["Controls: ufm-synthetic"]) == 7 * 6
+    assert list(controls) == ["Controls: ufm-synthetic", "Honest controls: ufm-synthetic",
+                              "Power of the verdicts (honest controls)"]
+    assert len(controls["Controls: ufm-synthetic"]) == 7 * 6 and len(controls["Honest controls: ufm-synthetic"]) == 3 * 4
+    assert all(r["expected"] and r["imitates"] for r in controls["Honest controls: ufm-synthetic"])
+    assert {r["run"].split("/")[1] for r in controls["Honest controls: ufm-synthetic"]} == {
+        "GD UFM", "GD free logits", "relabelled UFM"}
+    extra = json.loads((shared.out / "report" / "report.json").read_text())["extra"]
+    assert [r["claim"] for r in extra["power"]] == ["C1", "L_mm", "C2:W", "C2:H"]
+    assert extra["honest_controls"][0]["tilde_optimal"] is True  # L_mm = S̃: free logits are a positive here
+    assert shared.cli["power"] == extra["power"]
     meta = json.loads((shared.out / "reproduce.json").read_text())
     assert meta["status"] == "done" and meta["seeds"] == [0]
 

@@ -73,8 +73,8 @@ def test_judge_row_passes_a_good_row_and_gates_the_change():
     assert judge_row(_row(gap=1e-3))[0].status == "FAIL"
     assert judge_row(_row(gap=1e-3), thresholds=THRESHOLDS.with_(loss=1e-2))[0].status == "pass"
     # within the permutation null: FAIL even if above the threshold
-    v = [v for v in judge_row(_row(offp_H_null=0.99, offp_H_null_std=0.01)) if v.claim == "C2"][0]
-    assert v.status == "FAIL" and "null" in v.note
+    v = [v for v in judge_row(_row(offp_H_null=0.97, offp_H_null_std=0.0099)) if v.claim == "C2"][0]
+    assert v.status == "FAIL" and "null" in v.note  # r = 0.9995 <= 0.97 + 3 sd = 0.9997 < 1: reachable, not cleared
 
 
 def test_judge_reads_last_and_first_rows():
@@ -95,3 +95,28 @@ def test_a_lone_step_zero_snapshot_is_untrained():
     table["step"] = np.array([500])  # a lone late snapshot: initialisation unknown, no change gate
     vs = {v.claim: v.status for v in judge(table)}
     assert vs["C2"] == "pass" and vs["C3"] == "pass"
+
+
+def test_c2_gate_is_na_where_the_map_cannot_reach_significance():
+    """Rule: a C2 side is n/a when even r = 1 would not exceed null + null_z sd (the map is too small for the test);
+    the other side is still judged. Both sides unreachable: C2 is n/a."""
+    from ntpgeom.verdicts.judge import THRESHOLDS
+
+    z = THRESHOLDS.null_z
+    row = _row(offp_H_null=0.5, offp_H_null_std=0.5 / z + 1e-9)  # 0.5 + z sd just above 1
+    v = [v for v in judge_row(row) if v.claim == "C2"][0]
+    assert v.status == "pass" and "H: n/a: the map is too small" in v.note
+    row = _row(offp_H_null=0.5, offp_H_null_std=0.5 / z - 1e-6)  # reachable (gate < 1), but r = 0.9995 < gate: FAIL
+    assert [v for v in judge_row(row) if v.claim == "C2"][0].status == "FAIL"
+    both = _row(offp_H_null=0.6, offp_H_null_std=0.2, offp_W_null=0.6, offp_W_null_std=0.2)
+    v = [v for v in judge_row(both) if v.claim == "C2"][0]
+    assert v.status == "n/a" and v.note.count("too small for the permutation test") == 2
+
+
+def test_uncertified_path_point_makes_c1_c2_na():
+    """A path point that did not converge is never replaced silently by L_in + R·L_mm: C1 and C2 are n/a."""
+    st = {v.claim: v for v in judge_row(_row(pred_certified=0.0))}
+    for c in ("C1", "C2"):
+        assert st[c].status == "n/a" and "n/a: reference not certified" in st[c].note
+    ok = {v.claim: v.status for v in judge_row(_row(pred_certified=1.0))}
+    assert ok["C1"] == "pass" and ok["C2"] == "pass"

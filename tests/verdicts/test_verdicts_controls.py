@@ -105,3 +105,25 @@ def test_perturbed_control_is_feasible_collapsed_and_at_distance():
     c = {x.name: x for x in build_controls(data, th)}
     P = c["perturbed L_mm"].L - th.L_in
     assert direction_distance(P, th.L_mm) == pytest.approx(0.3, abs=1e-6)
+
+
+def test_five_cycle_tilde_is_not_an_impostor():
+    """On the 5-cycle S̃ is optimal (a non-unique face contains it): the exact-construction table must not call it an
+    impostor, and no violation is listed (C2 is n/a there: V = 5 is too small for the permutation test)."""
+    pytest.importorskip("cvxpy")
+    from ntpgeom.data.builders import from_counts
+    from ntpgeom.theory import compute_theory
+    from ntpgeom.verdicts.controls import build_controls, expected, run_controls, violations
+
+    C = np.zeros((5, 5))
+    for j in range(5):
+        C[j, j], C[(j + 1) % 5, j] = 1 + j % 3, 2
+    data = from_counts(C)
+    th = compute_theory(data)
+    names = {c.name: c for c in build_controls(data, th)}
+    assert "S̃ direction" not in names and names["S̃ direction (optimal here)"].impersonates == ()
+    res = run_controls(data, th)
+    assert violations(res) == []
+    assert {v.status for n, vs in res if n == "positive" for v in vs if v.claim == "C2"} == {"n/a"}
+    assert expected("S̃ direction (optimal here)", "C1") == "pass" and expected("random init", "C1") == "not pass"
+    assert expected("permuted means", "C1") == "—"

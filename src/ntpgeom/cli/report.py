@@ -167,12 +167,18 @@ def _print_reproduce(res: Any, as_json: bool) -> None:
         print_json({"report": str(res.report_path), "out": str(res.out), "seconds": res.seconds,
                     "reused": list(res.reused), "verdicts": verdict_json(res.report),
                     "controls": [t.as_dict() for t in res.controls],
+                    "honest_controls": [h.as_dict() for h in res.honest],
+                    "power": [r.as_dict() for r in res.power],
                     "appendix": [{"name": a.name, "figure": str(a.figure), "summary": a.summary,
                                   "numbers": a.numbers} for a in res.report.appendix]})
         return
     if res.report.views:
         print_verdicts(res.report.views)
     _print_controls(res.controls)
+    if res.honest:  # plain-GD controls judged over their trajectories, and the power table
+        from ..verdicts.honest import power_text
+
+        typer.echo("".join(f"\n{h.text()}\n" for h in res.honest) + "\n" + power_text(res.power))
     for a in res.report.appendix:  # the appendix experiments (ntpgeom.experiments)
         typer.echo(f"\n{a.title}: {a.summary}")
     typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")

@@ -32,8 +32,9 @@ class ReproduceConfig:
     out: Path = _opt(Path("runs/reproduce"), "Output folder. If it exists and is not empty, pass resume (continue: "
                      "finished runs are reused, interrupted ones resume from their checkpoint) or overwrite (start "
                      "afresh).", cli=False)
-    quick: bool = _opt(False, "Seconds instead of minutes: only the runs that pass every claim within seconds (the "
-                       "'stories' transformer and LSTM need the default budget).")
+    quick: bool = _opt(False, "Seconds instead of minutes: the short runs (experiment (a), the 'synthetic' runs and the "
+                       "'stories' UFM) and the honest controls; the 'stories' transformer and LSTM need the default "
+                       "budget.")
     text: str | Path | None = _opt(None, "Run the same pipeline on your own UTF-8 corpus instead of the built-in "
                                    "data (the UFM, the transformer and the LSTM; L_mm solved up to V x m = 1e6, "
                                    "else the S̃ proxy).")

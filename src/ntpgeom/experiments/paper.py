@@ -42,7 +42,7 @@ def deep_spec(model: str, steps: int, lr: float, **extra: Any) -> RunSpec:
 # of steps (stopping at a loss tolerance would freeze the direction early, while the geometry keeps converging long
 # after the loss is flat: Adam reaches 1e-4 in ~75 steps on "synthetic"). The deep models use AdamW with the paper's
 # weight decay (1e-6) and rates 10-30x the paper's 1e-4, so that minutes (not hours) of CPU reach the regime it
-# describes. ``quick`` holds only runs that pass every claim within seconds; the ``stories`` transformer and LSTM need
+# describes. ``quick`` holds only the runs that train within seconds; the ``stories`` transformer and LSTM need
 # minutes (docs/experiments.md).
 UFM_SYNTHETIC = Experiment(
     "ufm-synthetic", "(a) the UFM on random supports (V = 10, m = 95, Dirichlet soft labels)",
@@ -74,5 +74,5 @@ TEXT_SOLVE_MAX_ENTRIES = 1_000_000
 
 #: Help text of ``ntpgeom reproduce --quick`` (what the quick budget includes, and why).
 QUICK_HELP = ("Seconds instead of minutes (see benchmarks/bench_timings.py): experiment (a), the three 'synthetic' "
-              "runs and the 'stories' UFM, each of which passes every claim; the 'stories' transformer and LSTM need "
-              "the default budget.")
+              "runs and the 'stories' UFM (seconds each), with the honest controls; the 'stories' transformer and "
+              "LSTM need the default budget.")

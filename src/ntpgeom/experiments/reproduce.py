@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from threadpoolctl import threadpool_limits
+
 from .._io import write_json_atomic
 from ..data import NTPData, from_text
 from ..errors import ReproduceError
 from ..report.build import ReportResult, build_report
 from ..verdicts import controls_tables
+from ..verdicts.honest import power_rows, power_table, power_text
+from .honest import honest_controls
+from ..verdicts.trajectory import tilde_optimal
 from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open question 2): reproduce(appendix=True)
 from . import paper_scale as PS
 from .config import ReproduceConfig, from_options
@@ -34,9 +39,14 @@ if TYPE_CHECKING:
     from ..report.result import AppendixResult
     from ..theory import Theory
     from ..verdicts import ControlsTable, Verdict
+    from ..verdicts.honest import HonestControls, PowerRow
 
 __all__ = ["reproduce", "ReproduceResult", "ReproduceError", "ReproduceInterrupted", "RECIPES", "QUICK_HELP",
            "TEXT_SOLVE_MAX_ENTRIES", "PARALLEL_MIN_COST", "plan_jobs", "summary_text"]
+
+#: honest controls' (GD steps, bootstrap replicates B, snapshots) per budget; the C2 bootstrap dominates (one SVD per
+#: replicate and snapshot): 21 s on 'stories' for quick, 42 s for (3000, 100, 5) on a loaded 2-core machine
+HONEST_BUDGET = {"quick": (2000, 50, 5), "default": (3000, 100, 6)}
 
 #: ``(experiment folder, data, training runs)`` per experiment to run
 Plan = list[tuple[str, NTPData, list[RunSpec]]]
@@ -52,6 +62,8 @@ class ReproduceResult:
     seconds: float
     reused: tuple[str, ...] = ()
     controls: tuple[ControlsTable, ...] = ()  # per dataset: the impostors through the same verdicts
+    honest: tuple[HonestControls, ...] = ()  # per dataset: plain-GD controls judged over their trajectory
+    power: tuple[PowerRow, ...] = ()  # per claim: share of positives passed, of negatives rejected
 
     @property
     def report_path(self) -> Path:
@@ -183,9 +195,18 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         appendix_results = appx.run_appendix(planned.appendix, ajobs, cfg.out, dict(theories), say, (cfg.dpi, cfg.svg))
     except KeyboardInterrupt:
         raise ReproduceInterrupted(cfg.out) from None
-    controls = _controls(planned, jobs, theories, cfg.seed_list[0], record, say)
-    report = _report(cfg, planned.budget, jobs, (theories, names), record, t0, say, training, controls,
-                     appendix_results)
+    with threadpool_limits(limits=cfg.threads):  # --threads governs the controls' BLAS pools too
+        controls = _controls(planned, jobs, theories, (cfg.seed_list[0], cfg.quick), record, say)
+        honest = _honest(planned, theories, cfg, say)
+    power = tuple(power_table(honest))
+    extra = {**record, "honest_controls": [h.as_dict() for h in honest], "power": [r.as_dict() for r in power]}
+    tables = {t.title: t.rows for t in controls}
+    tables.update({f"Honest controls: {h.dataset}": h.rows() for h in honest})
+    if honest:
+        tables["Power of the verdicts (honest controls)"] = power_rows(power)
+    with threadpool_limits(limits=cfg.threads):  # the report's path points and face probes
+        report = _report(cfg, planned.budget, jobs, (theories, names), (record, extra), t0, say, training, tables,
+                         appendix_results)
     seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
     for j in jobs + ajobs:
@@ -193,7 +214,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
     write_json_atomic(cfg.out / "reproduce.json", {**record, "status": "done", "seconds": seconds,
                                                     "report": str(report.path), "reused": list(reused),
                                                     "runs": {k: [str(p) for p in v] for k, v in run_paths.items()}})
-    return ReproduceResult(cfg.out, report, run_paths, seconds, reused, controls)
+    return ReproduceResult(cfg.out, report, run_paths, seconds, reused, controls, honest, power)
 
 
 def _record(cfg: ReproduceConfig, planned: Planned) -> dict[str, Any]:
@@ -207,19 +228,52 @@ def _record(cfg: ReproduceConfig, planned: Planned) -> dict[str, Any]:
     return record
 
 
-def _controls(planned: Planned, jobs: list[Job], theories: dict[str, Theory], seed: int, record: dict[str, Any],
-              say: Callable[[str], None]) -> tuple[ControlsTable, ...]:
+def _controls(planned: Planned, jobs: list[Job], theories: dict[str, Theory], seed_quick: tuple[int, bool],
+              record: dict[str, Any], say: Callable[[str], None]) -> tuple[ControlsTable, ...]:
     """The negative and positive controls of every dataset (with ``--paper-scale`` on the runs' snapshot subset, and
-    the theory used recorded in ``record``)."""
-    say("negative and positive controls (ntpgeom.verdicts.controls)")
+    the theory used recorded in ``record``). ``quick``: the optimal face is probed (cvxpy, ~7 s per dataset) only where
+    S̃ is optimal, elsewhere the exact constructions are judged against L_mm itself; and against the asymptotic form
+    ``L_in + R·L_mm`` they are built from, without a path point per control (21 s of 22 on a V = 118, m = 500
+    corpus)."""
+    seed, quick = seed_quick
     datasets = [(n, d, theories[d.hash]) for n, d, _ in planned.main]
     if planned.paper is None:
-        return tuple(controls_tables(datasets, seed=seed))
+        out = []
+        for ds in datasets:
+            t = time.perf_counter()
+            probe = not quick or ds[2].L_mm is None or tilde_optimal(ds[2])[0]
+            out += controls_tables([ds], seed=seed, face="auto" if probe else None, finite_norm=not quick)
+            how = "; quick: asymptotic form" + ("" if probe else ", against L_mm (no face probe)") if quick else ""
+            say(f"[{ds[0]}] exact-construction controls (ntpgeom.verdicts.controls{how}): {time.perf_counter() - t:.1f}s")
+        return tuple(out)
+    say("negative and positive controls (ntpgeom.verdicts.controls) on the runs' snapshot subset")
     # built and judged on the runs' snapshot subset, as their snapshots are measured
     first_run = {n: next(j.path for j in jobs if j.experiment == n) for n, _, _ in planned.main}
     controls = tuple(PS.subset_controls(datasets, first_run, seed))
     record["paper_scale"] = {**planned.paper, "theory": PS.theory_used(theories[planned.main[0][1].hash])}
     return controls
+
+
+def _honest(planned: Planned, theories: dict[str, Theory], cfg: ReproduceConfig,
+            say: Callable[[str], None]) -> tuple[HonestControls, ...]:
+    """The honest controls (:mod:`ntpgeom.verdicts.honest`) of every dataset whose L_mm is solved (or whose S̃ is
+    optimal); one line per dataset with its time. Skipped at paper scale (the data is the transformer's)."""
+    if planned.paper is not None:
+        say("honest controls: skipped at paper scale (run them on a smaller corpus)")
+        return ()
+    steps, B, snaps = HONEST_BUDGET["quick" if cfg.quick else "default"]
+    out = []
+    for name, data, _ in planned.main:
+        th = theories[data.hash]
+        if th.L_mm is None and not th.certificate.holds:
+            say(f"[{name}] honest controls: skipped (L_mm not solved: S̃ proxy)")
+            continue
+        h = honest_controls(data, th, seed=cfg.seed_list[0], steps=steps, B=B, threads=cfg.threads, name=name,
+                            snapshots=snaps)
+        st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {v}" for k, v in c.status.items()) for c in h.controls)
+        say(f"[{name}] honest controls ({steps} GD steps, B = {B}): {h.seconds:.1f}s ({st})")
+        out.append(h)
+    return tuple(out)
 
 
 def _train_all(jobs: list[Job], threads: int, out: Path, say: Callable[[str], None]) -> tuple[tuple[str, ...], str]:
@@ -253,10 +307,11 @@ def _theories(plan: Plan, out: Path, is_text: bool, say: Callable[[str], None],
 
 
 def _report(cfg: ReproduceConfig, budget: str, jobs: list[Job], theory: tuple[dict[str, Theory], dict[str, str]],
-            record: dict[str, Any], t0: float, say: Callable[[str], None], training: str,
-            controls: tuple[ControlsTable, ...], appendix: list[AppendixResult]) -> ReportResult:
+            records: tuple[dict[str, Any], dict[str, Any]], t0: float, say: Callable[[str], None], training: str,
+            tables: dict[str, list[Verdict]], appendix: list[AppendixResult]) -> ReportResult:
     from ..train import load_run
 
+    record, extra = records
     say("measuring, drawing and judging")
     text = cfg.text
     title = ("ntpgeom reproduce" + (" (quick)" if cfg.quick else "") + (" (paper scale)" if "paper_scale" in record
@@ -267,10 +322,10 @@ def _report(cfg: ReproduceConfig, budget: str, jobs: list[Job], theory: tuple[di
     labels = [j.spec.model if len(record["seeds"]) == 1 else j.path.name for j in jobs]
     try:
         return build_report([load_run(j.path) for j in jobs], cfg.out / "report", theories=theory[0], names=theory[1],
-                            labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=record,
+                            labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=extra,
                             overwrite=True, dpi=cfg.dpi, svg=cfg.svg, started=t0,
                             provenance_extra={"training": training, **PS.provenance_rows(record)},
-                            tables={t.title: t.rows for t in controls}, appendix=appendix or ())
+                            tables=tables, appendix=appendix or ())
     except KeyboardInterrupt:
         raise ReproduceInterrupted(cfg.out, "while writing the report (every run is finished)") from None
 
@@ -278,4 +333,6 @@ def _report(cfg: ReproduceConfig, budget: str, jobs: list[Job], theory: tuple[di
 def summary_text(result: ReproduceResult) -> str:
     """The verdict table and the report path, for the terminal (plain text)."""
     ctl = "".join(f"\n\n{t.title}\n{t.text}" for t in result.controls)
+    ctl += "".join(f"\n\n{h.text()}" for h in result.honest)
+    ctl += f"\n\n{power_text(result.power)}" if result.power else ""
     return f"{result.report.verdict_text()}{ctl}\n\nreport: {result.report_path}\n(total {result.seconds:.0f}s)"

@@ -168,7 +168,7 @@ def reference(
         notes.append("S̃ is optimal for NTP-SVM* but the solver returned another optimal L_mm: the optimum is not "
                      "unique, and S̃ counts as a point of the optimal face")
     if face is not None and face.is_point is False:
-        notes.append(f"the optimal face of NTP-SVM* is not a point (diameter {face.diameter:.3g}): judged against the face")
+        notes.append(f"the optimal face of NTP-SVM* is not a point (diameter ≥ {face.diameter:.3g}, a lower bound): judged against the face")
     labels = data.S.indices.astype(np.int64) if np.all(data.support_sizes == 1) else None
     return Reference(
         data=data, L_in=Lin, S_tilde=St, L_mm=Lmm, idx=idx, groups=np.asarray(data.support_groups),

@@ -28,6 +28,7 @@ minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared 
 ``norm_nuc``          ``‖L_k‖_*``, the norm B whose prediction L̂_B the snapshot is judged against
 ``dir_pred``          C1's statistic, ``dir(L_k, L̂_B)``: the finite-norm prediction (path point,
                       ``pred_is_path`` = 1) or the asymptotic ``L_in + R·L_ref`` (``pred_is_path`` = 0);
+                      ``pred_certified`` = 0: the path point did not converge (C1, C2 "n/a: reference not certified");
                       ``dir_pred_rival`` against the rival ``L_in + r·S̃``; ``pred_sep`` = dir(L̂_B, rival), the
                       resolution between the two
 ``offp_W/H``          C2's statistic: off-diagonal Pearson of corr(Ẇᵀ) / corr(Ḣ) with the maps of L̂_B's factors;
@@ -78,7 +79,7 @@ __all__ = ["COLUMNS", "Reference", "SnapshotLike", "context_subset", "reference"
 COLUMNS: tuple[str, ...] = (
     "step", "ce", "gap", "norm_W", "norm_H", "norm_L", "norm_nuc", "softlabel_err", "softlabel_rel",
     "dir_mm", "dir_perp_mm", "dir_tilde", "dir_perp_tilde", "dir_perp_face", "sep_mm_tilde", "face_diameter",
-    "slr_R", "slr_resid", "dir_pred", "dir_pred_rival", "pred_sep", "pred_is_path",
+    "slr_R", "slr_resid", "dir_pred", "dir_pred_rival", "pred_sep", "pred_is_path", "pred_certified",
     "gram_W_mm", "gram_H_mm", "gram_W_proxy", "gram_H_proxy",
     "sim_W_mm", "sim_H_mm", "pearson_W_mm", "pearson_H_mm",
     "sim_W_proxy", "sim_H_proxy", "pearson_W_proxy", "pearson_H_proxy",
@@ -206,7 +207,8 @@ def _logit_columns(out: dict[str, float], L: np.ndarray, ref: Reference, pred: P
     L_pred = asymptotic_point(L, ref.L_in, ref.L_ref) if pred is None else pred.L
     rival = rival_point(L, ref.L_in, ref.S_tilde)
     out.update(dir_pred=direction_distance(L, L_pred), dir_pred_rival=direction_distance(L, rival),
-               pred_sep=direction_distance(L_pred, rival), pred_is_path=float(pred is not None and pred.is_path))
+               pred_sep=direction_distance(L_pred, rival), pred_is_path=float(pred is not None and pred.is_path),
+               pred_certified=float(pred is None or pred.converged))
     return Lp, L_pred, rival
 
 

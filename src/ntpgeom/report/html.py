@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..verdicts.claims import column_labels
-from ..verdicts.core import Verdict
+from ..verdicts.core import ControlVerdict, Verdict
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -104,6 +104,8 @@ class VerdictView:
     status: str
     css: str
     note: str
+    imitates: str = ""  # controls only (ControlVerdict): what the control imitates
+    expected: str = ""  # controls only: the expected outcome
 
 
 def margin_of(value: float, op: str, threshold: float) -> float | None:
@@ -121,7 +123,8 @@ def verdict_view(v: Verdict, unfinished: str | None = None) -> VerdictView:
         status, note = "interrupted", f"{unfinished}; not judged" + (f" ({note})" if note else "")
     return VerdictView(run=v.run, claim=v.title or v.claim, quantity=v.metric, value=float(v.value),
                        op={"<=": "≤", ">=": "≥"}.get(v.op, v.op), threshold=float(v.threshold),
-                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note)
+                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note,
+                       **({"imitates": v.imitates, "expected": v.expected} if isinstance(v, ControlVerdict) else {}))
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ class Face:
         Token-centred points of the face: ``members[0]`` is the given L_mm, then the minimiser and maximiser of each
         random functional (k = 1 when not probed). Read-only.
     diameter : float
-        Largest direction distance between two members (NaN when not probed).
+        Largest direction distance between two members (NaN when not probed): a **lower bound** of the face's
+        diameter (the probes find some of its points; the summary says so).
     is_point : bool or None
         ``diameter <= resolution``, or ``diameter_fine <= diameter / 2`` (the face shrinks with the slack: a unique
         optimum). None when not probed.
@@ -106,6 +107,7 @@ class Face:
         """JSON-serialisable scalars."""
         return {"k": int(self.members.shape[0]), "diameter": self.diameter, "is_point": self.is_point,
                 "diameter_fine": self.diameter_fine,
+                "diameter_is": "a lower bound (largest distance between the probed members)",
                 "status": self.status.value, "detail": self.detail, "opt": self.opt, "tol": self.tol,
                 "resolution": self.resolution,
                 "excess": self.excess, "reduced_shape": list(self.reduced_shape), "seconds": self.seconds}

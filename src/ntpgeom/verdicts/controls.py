@@ -26,7 +26,7 @@ supports only      factors of ``50·S̃``, no L_in                            lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,8 +34,9 @@ from ..data import NTPData
 from ..metrics import FaceLike
 from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
-from .core import SEP_FLOOR, Verdict
+from .core import SEP_FLOOR, ControlVerdict, Verdict
 from .judge import CLAIMS, Thresholds
+from .trajectory import tilde_optimal
 
 C = 100.0
 
@@ -44,12 +45,36 @@ IMPERSONATES: dict[str, tuple[str, ...]] = {
     "positive": (),
     "S̃ direction": ("C1", "C2", "L_mm"),
     "S̃ direction (= L_mm here)": (),
+    "S̃ direction (optimal here)": (),
     "perturbed L_mm": ("C1", "L_mm"),
     "permuted means": ("C2",),
     "random init": ("loss", "C1", "C2", "C3", "C4", "L_mm"),
     "relabelled UFM": ("loss", "C1", "C2", "C4", "L_mm"),
     "supports only": ("loss", "C4"),
 }
+
+
+#: control -> what it imitates (the report's "imitates" column)
+IMITATES: dict[str, str] = {
+    "positive": "the theory's own answer: the balanced factors of L_in + c·L_mm",
+    "S̃ direction": "a model converging to the Frobenius max-margin S̃ instead of L_mm",
+    "S̃ direction (= L_mm here)": "S̃, which equals L_mm on this data: a second positive",
+    "S̃ direction (optimal here)": "S̃, optimal on this data (a non-unique face): a second positive",
+    "perturbed L_mm": "a feasible point 0.3 (direction distance) from L_mm: near but not at the prediction",
+    "permuted means": "L_mm's logits with the support groups' context means permuted: wrong context geometry",
+    "random init": "an untrained model (seeded Gaussian factors)",
+    "relabelled UFM": "a converged UFM of other data (the tokens relabelled)",
+    "supports only": "the support pattern without the in-support log-odds L_in",
+}
+
+
+def expected(name: str, claim: str) -> str:
+    """The expected outcome of control ``name`` on ``claim``: "pass" (a positive), "not pass" (an impersonated
+    claim), or "—" (not tested by this control)."""
+    imp = IMPERSONATES.get(name, ())
+    if claim in imp:
+        return "not pass"
+    return "pass" if not imp else "—"
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +139,8 @@ def _from_L(name: str, L: np.ndarray) -> Control:
 
 def build_controls(data: NTPData, theory: Theory, seed: int = 0) -> list[Control]:
     """The fixed set of controls of the module docstring on ``data`` (needs ``theory.L_mm``). Where S̃ is itself
-    optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, e.g. Prop. 3's certificate holds) the S̃
+    optimal (dir(L_mm, S̃) below :data:`~ntpgeom.verdicts.core.SEP_FLOOR`, Prop. 3's certificate holds, or S̃ lies
+    on a non-unique optimal face, e.g. the 5-cycle: :func:`~ntpgeom.verdicts.trajectory.tilde_optimal`) the S̃
     control is a second positive control and impersonates nothing."""
     if theory.L_mm is None:
         raise ValueError("the controls need L_mm: compute the theory with solve=True")
@@ -123,6 +149,8 @@ def build_controls(data: NTPData, theory: Theory, seed: int = 0) -> list[Control
     tilde = _from_L("S̃ direction", Lin + C * St)
     if direction_distance(St, Lmm) <= 1e3 * SEP_FLOOR:
         tilde = Control("S̃ direction (= L_mm here)", tilde.W, tilde.H, tilde.L, ())
+    elif tilde_optimal(theory)[0]:
+        tilde = Control("S̃ direction (optimal here)", tilde.W, tilde.H, tilde.L, ())
     out = [_from_L("positive", Lin + C * Lmm), tilde]
     out.append(_from_L("perturbed L_mm", Lin + C * _perturbed(Lmm, feasible_collapsed(data, rng))))
     Wm, Hm = factors(C * Lmm)
@@ -272,6 +300,7 @@ def controls_tables(datasets: list[tuple[str, NTPData, Theory]], seed: int = 0, 
         if theory.L_mm is None:
             continue
         res = run_controls(data, theory, seed, finite_norm=finite_norm, face=face)
-        rows = [replace(v, run=f"{name}/{c}") for c, vs in res for v in vs]
+        rows = [ControlVerdict(**{**vars(v), "run": f"{name}/{c}"}, imitates=IMITATES.get(c, ""),
+                               expected=expected(c, v.claim)) for c, vs in res for v in vs]
         out.append(ControlsTable(f"Controls: {name}", rows, controls_table(res), violations(res)))
     return out

@@ -78,6 +78,15 @@ class Verdict:
         return d
 
 
+@dataclass(frozen=True)
+class ControlVerdict(Verdict):
+    """A :class:`Verdict` on a control (a model built or trained to test the verdicts), with what the control
+    ``imitates`` and the ``expected`` outcome of this claim ("pass", "not pass", "FAIL", or "—": not tested)."""
+
+    imitates: str = ""
+    expected: str = ""
+
+
 def make(claim: str, status: str, value: float, threshold: float, op: str, note: str = "", *, title: str = "",
          metric: str = "", run: str = "") -> Verdict:
     """A :class:`Verdict` with its margin computed from ``op``."""

@@ -3,9 +3,11 @@
 The claims (name, title, the metrics columns judged, the rule in one sentence, labels and captions) are described
 once, in :data:`ntpgeom.verdicts.claims.CLAIMS`; :data:`JUDGES` holds one judge per claim, in the registry's order.
 C1 and L_mm are "converges to X, not to its rival Y" claims (:func:`discriminate`); C1 adds the asymptotic trend (dir
-to L_mm falls over a run); C2 gates on its permutation null (+ ``null_z`` sd), discriminates against the rival's maps
-and must close at least ``change`` of the gap to 1 since the first snapshot; C3 must lie ``null_z`` sd below its
-random-grouping baseline and close at least ``change`` of the first snapshot's ratio.
+to L_mm falls over a run); C2 gates on its permutation null (+ ``null_z`` sd; **a side is "n/a" when its map is too
+small for the test to reach significance**: when even a perfect correlation r = 1 would not exceed null + ``null_z``
+sd, e.g. at V = 5), discriminates against the rival's maps and must close at least ``change`` of the gap to 1 since
+the first snapshot; C3 must lie ``null_z`` sd below its random-grouping baseline and close at least ``change`` of
+the first snapshot's ratio.
 
 Thresholds (:class:`Thresholds`, default :data:`THRESHOLDS`) come from the negative and positive controls
 (:mod:`ntpgeom.verdicts.controls`), never from training recipes: for a distance-like value d (lower is better; for
@@ -24,6 +26,7 @@ L_mm_family 0.647; :data:`THRESHOLDS` rounds them to two digits (a test recomput
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
@@ -106,7 +109,19 @@ def _trend(row: Row, first: Row | None) -> tuple[str, str]:
     return "FAIL", f"dir to L_mm does not fall ({a:.3g} → {b:.3g})"
 
 
+#: the note of C1 / C2 when the path point (the finite-norm prediction) did not converge: no silent switch
+NOT_CERTIFIED = "n/a: reference not certified"
+
+
+def _uncertified(row: Row) -> bool:
+    """The path point was asked for but did not converge (``pred_certified`` = 0; NaN in older tables: certified)."""
+    return _g(row, "pred_certified") == 0.0
+
+
 def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
+    if _uncertified(row):
+        return _verdict("C1", "n/a", _g(row, "dir_pred"), th.C1, f"{NOT_CERTIFIED} (the path point of this snapshot's "
+                        "norm did not converge; not replaced by L_in + R·L_mm)", run)
     d, dr, sep = _columns(row, "C1")
     x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
     st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
@@ -117,9 +132,13 @@ def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
 
 def _c2_side(row: Row, first: Row | None, side: str, th: Thresholds) -> tuple[str, str]:
     r, null, sd = _g(row, f"offp_{side}"), _g(row, f"offp_{side}_null"), _g(row, f"offp_{side}_null_std")
+    gate = null + th.null_z * (sd if math.isfinite(sd) else 0.0)
+    if math.isfinite(gate) and gate >= 1.0:  # C2_GATE_RULE: even a perfect r = 1 could not clear the null
+        return "n/a", (f"{side}: n/a: the map is too small for the permutation test (r = {r:.4g}; a pass needs r > "
+                       f"null + {th.null_z:g} sd = {null:.3g} + {th.null_z:g}·{sd:.2g} = {gate:.3g} > 1)")
     st, note = discriminate(1 - r, 1 - _g(row, f"offp_{side}_rival"), 1 - _g(row, f"offp_{side}_sep"),
                             1 - th.C2, 1 - th.C2_family, ("prediction", "S̃-rival"))
-    sts, notes = [st], [f"{side}: r = {r:.4g}; " + note.replace("dist", "1 − r")]
+    sts, notes = [st], [f"{side}: r = {r:.4g}; " + re.sub(r"\bdist\b", "1 − r", note).replace("distance", "1 − r")]
     if math.isfinite(null) and not r > null + th.null_z * (sd if math.isfinite(sd) else 0.0):
         sts.append("FAIL")
         notes.append(f"{side} within the permutation null ({null:.3g} ± {sd:.2g})")
@@ -136,6 +155,8 @@ def _c2(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     sides = [s for s in ("W", "H") if math.isfinite(_g(row, f"offp_{s}"))]
     if not sides:
         return _verdict("C2", "n/a", float("nan"), th.C2, "no embeddings (W, H) to measure", run)
+    if _uncertified(row):
+        return _verdict("C2", "n/a", min(_g(row, f"offp_{s}") for s in sides), th.C2, f"{NOT_CERTIFIED} (the path point did not converge)", run)
     res = [_c2_side(row, first, s, th) for s in sides]
     val = min(_g(row, f"offp_{s}") for s in sides)
     return _verdict("C2", worst([r[0] for r in res]), val, th.C2, " | ".join(r[1] for r in res), run)
@@ -178,7 +199,7 @@ def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     st, note = discriminate(d, dt, sep, th.L_mm, th.L_mm_family)
     diam = _g(row, "face_diameter")
     if math.isfinite(diam) and diam > 0:
-        note += f"; optimal face not a point (diameter {diam:.3g}): distance to the face"
+        note += f"; optimal face not a point (diameter ≥ {diam:.3g}, a lower bound): distance to the face"
     return _verdict("L_mm", st, d, th.L_mm, note, run)
 
 
