@@ -95,8 +95,10 @@ def test_five_cycle_is_judged_against_the_face():
     for c in ufm.claims[:2]:
         assert c.against == "face" and c.positions == () and c.status == "pass" and "μ n/a" in c.note
         assert c.d_face[-1] < c.d_face[0] and math.isnan(c.verdict().threshold)
-    rel = judge_trajectory(data, th, gd_ufm(relabel(data, 3), steps=STEPS, lr=LR, seed=0, snapshot_steps=N_SNAP), B=B, face=face)
-    assert "pass" not in rel.status.values()
+    for k in (1, 3):  # relabelled data: its distance to the face may shrink, but it stays far from it (> FAMILY)
+        rel = judge_trajectory(data, th, gd_ufm(relabel(data, k), steps=STEPS, lr=LR, seed=0, snapshot_steps=N_SNAP),
+                               B=B, face=face)
+        assert "pass" not in rel.status.values(), (k, rel.status)
 
 
 def test_rule_branches_on_constructed_trajectories():

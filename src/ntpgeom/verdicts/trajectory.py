@@ -21,8 +21,8 @@ rate (distance to the prediction against 1/ln t, extrapolated intercept with its
 **When S̃ is optimal** (Prop. 3's certificate, or ``‖S̃‖_*`` within ``tol`` of the certified optimum) it is the
 prediction, not a rival: μ is not defined ("n/a" for the discrimination) and each claim is judged against the optimal
 face instead: d = the π-weighted direction distance to the face's cone (of ``P_⊥L`` for L_mm, of ``L − L_in`` for C1).
-pass: the last d within the face's resolution, or d falls with log step (p <= α); FAIL: d rises (p <= α); else
-inconclusive.
+pass: the last d within the face's resolution, or d falls with log step (p <= α) while within :data:`FAMILY` of the
+face; FAIL: the last d above :data:`FAMILY` (far from the face, as rule 2), or d rises (p <= α); else inconclusive.
 
 :data:`FAMILY` = 1.0 (the model's direction within 60° of the prediction's or the rival's) was chosen on the honest
 controls: plain-GD UFMs and free logits sit below 0.5 on every instance the tests build, UFMs trained on
@@ -190,6 +190,8 @@ def _face_status(d: Sequence[float], tr: Trend, alpha: float, resolution: float)
     txt = f"distance to the face {d[-1]:.3g}" + ("" if tr.n < 3 else f", trend ρ {tr.rho:+.2f} (p↓ {tr.p_down:.2g})")
     if d[-1] <= resolution:
         return "pass", f"on the optimal face ({txt}); μ n/a: S̃ is optimal, no rival"
+    if d[-1] > FAMILY:  # approaching from afar is not being there: rule 2's family gate, against the face
+        return "FAIL", f"far from the optimal face ({txt} > {FAMILY:g})"
     if tr.p_down <= alpha:
         return "pass", f"approaching the optimal face ({txt}); μ n/a: S̃ is optimal, no rival"
     if tr.p_up <= alpha:
