@@ -104,6 +104,7 @@ class VerdictView:
     status: str
     css: str
     note: str
+    interval: tuple[float, float] | None = None  # the bootstrap interval of a trajectory's μ
 
 
 def margin_of(value: float, op: str, threshold: float) -> float | None:
@@ -121,7 +122,8 @@ def verdict_view(v: Verdict, unfinished: str | None = None) -> VerdictView:
         status, note = "interrupted", f"{unfinished}; not judged" + (f" ({note})" if note else "")
     return VerdictView(run=v.run, claim=v.title or v.claim, quantity=v.metric, value=float(v.value),
                        op={"<=": "≤", ">=": "≥"}.get(v.op, v.op), threshold=float(v.threshold),
-                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note)
+                       margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note,
+                       interval=v.interval)
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,11 @@ def column_labels() -> dict[str, tuple[str, str]]:
 def figure_captions() -> dict[str, str]:
     """figure key → caption, from the claims that own a figure caption."""
     return {c.figure: c.caption for c in _CLAIMS if c.figure and c.caption}
+
+
+def trajectory_caption() -> str:
+    """The caption of the report's trajectory figure, from the claims judged over a trajectory."""
+    parts = "; ".join(f"{c.name}: {c.position}" for c in _CLAIMS if c.position)
+    return ("Position μ over training (log step), per run, with its bootstrap interval band: +1 at the prediction, "
+            f"−1 at the rival, 0 dotted. {parts}. When S̃ is optimal (no rival) the panel shows the distance to the "
+            "optimal face instead.")
