@@ -33,8 +33,9 @@ class ReportConfig:
                                  "permuted group means, random, relabelled data, supports only) on each dataset, "
                                  "beside the verdicts.")
     seed: int = _opt(0, "Seed of the controls' random draws and of the trajectory bootstrap.")
-    bootstrap: int = _opt(200, "Bootstrap replicates B of the position μ's interval (C1, L_mm, C2 judged over each run's "
-                               "snapshots, ntpgeom.verdicts.judge_trajectory).")
+    bootstrap: int = _opt(50, "Bootstrap replicates B of the position μ's interval (C1, L_mm, C2 judged over each run's "
+                              "snapshots, ntpgeom.verdicts.judge_trajectory). 50 keeps `reproduce --quick` in its "
+                              "time budget (C2's replicates cost ~30 ms each on stories); use 200 for a final report.")
     alpha: float = _opt(0.05, "Level of the trajectory judgement: 1 − α intervals, one-sided trend tests at α.")
     threads: int = _opt(1, "BLAS threads of the measurements and the trajectory judgement.")
     labels: Sequence[str] | None = _opt(None, "One label per run (default: the model kind, made unique).")
