@@ -4,7 +4,7 @@ negative controls share."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from ..reprs import short_repr
 from ..data import NTPData
 from ..metrics import FaceLike, Reference, centred, prediction_point, reference, snapshot_metrics
+from ..errors import SolverError
 from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
@@ -222,12 +223,15 @@ def assess(
     a = _assess_last(data, theory, last.get("W"), last.get("H"), last.get("L"), last.get("b"), first, label, seed, opt)
     if theory.L_mm is None:
         return a
-    tj = judge_trajectory(data, theory, [{k: v for k, v in s.items() if v is not None} for s in snaps], B=opt.B,
-                          alpha=opt.alpha, seed=seed, threads=opt.threads)
+    try:
+        tj = judge_trajectory(data, theory, [{k: v for k, v in s.items() if v is not None} for s in snaps], B=opt.B,
+                              alpha=opt.alpha, seed=seed, threads=opt.threads)
+    except SolverError as e:  # the optimal face could not be probed (L_mm inexact): no silent fallback
+        na = {c: replace(a.verdict(c), status="n/a", note=f"n/a: reference not certified ({e})", threshold=float("nan"),
+                         margin=float("nan")) for c in TRAJECTORY_CLAIMS}
+        return replace(a, verdicts=[na.get(v.claim, v) for v in a.verdicts])
     rows = trajectory_verdicts(tj, label)
     verdicts = [rows[v.claim] if v.claim in TRAJECTORY_CLAIMS else v for v in a.verdicts]
-    from dataclasses import replace
-
     return replace(a, verdicts=verdicts, trajectory=tj)
 
 
