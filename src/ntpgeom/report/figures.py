@@ -221,7 +221,7 @@ def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: s
     names = ["C1", "L_mm"] + [c for c in ("C2:W", "C2:H")
                               if any(j.claim(c).positions for _, _, j in runs)]
     with styled():
-        fig = new_figure(3.3 * len(names), 3.3)
+        fig = new_figure(3.6 * len(names), 3.3)
         axes = np.atleast_1d(fig.subplots(1, len(names)))
         for ax, name in zip(axes, names):
             face = False
@@ -238,7 +238,8 @@ def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: s
             ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1.0)
             ax.set_xscale("log")
             ax.set_xlabel("step")
-            ax.set_ylabel("distance to the optimal face" if face else "position μ (+1 prediction, −1 rival)")
+            if face or ax is axes[0]:
+                ax.set_ylabel("distance to the optimal face" if face else "position μ (+1 prediction, −1 rival)")
             ax.set_title(name)
             _legend(ax)
         fig.suptitle("Trajectories: position between the prediction and its rival", y=1.03)
