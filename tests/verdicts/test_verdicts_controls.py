@@ -45,13 +45,17 @@ ALL = [pytest.param("stories", marks=pytest.mark.slow), "synthetic", "ufm-synthe
 def test_positive_passes_and_impostors_are_rejected(controls, name):
     data, th, res = controls[name]
     by = {n: {v.claim: v for v in a.verdicts} for n, a in res}
-    assert all(v.status == "pass" for v in by["positive"].values()), controls_table([(n, a.verdicts) for n, a in res])
+    # a control is one snapshot: C1, C2 and L_mm are judged over a trajectory and cannot pass without a trend
+    # (issue 19); the positive is then "inconclusive (one snapshot)", never FAIL, and on its prediction's side
+    one = lambda v: v.status == "inconclusive" and "one snapshot" in v.note and v.value > 0  # noqa: E731
+    assert all(v.status in ("pass", "n/a") or one(v) for v in by["positive"].values()), controls_table(
+        [(n, a.verdicts) for n, a in res])
     for control, claims in IMPERSONATES.items():
         if control not in by:
             continue
         for claim in claims:
-            assert by[control][claim].status in ("FAIL", "inconclusive"), (control, claim, by[control][claim].note)
-    assert violations([(n, a.verdicts) for n, a in res]) == []
+            assert by[control][claim].status in ("FAIL", "inconclusive", "n/a"), (control, claim, by[control][claim].note)
+    assert [b for b in violations([(n, a.verdicts) for n, a in res]) if "one snapshot" not in b] == []
 
 
 @pytest.mark.parametrize("name", [pytest.param("stories", marks=pytest.mark.slow), "synthetic"])
@@ -60,7 +64,7 @@ def test_issue_table_cases(controls, name):
     the supports-only impostor fails the loss at the paper's tolerance, random init fails C3."""
     _, th, res = controls[name]
     by = {n: {v.claim: v for v in a.verdicts} for n, a in res}
-    assert by["S̃ direction"]["L_mm"].status == "FAIL" and "nearer S̃" in by["S̃ direction"]["L_mm"].note
+    assert by["S̃ direction"]["L_mm"].status == "FAIL" and "nearer the rival" in by["S̃ direction"]["L_mm"].note
     assert by["S̃ direction"]["C1"].status == "FAIL"
     assert by["perturbed L_mm"]["L_mm"].status == "inconclusive"
     assert by["permuted means"]["C2"].status in ("FAIL", "inconclusive")
@@ -75,7 +79,9 @@ def test_when_S_tilde_is_optimal_its_control_is_a_second_positive(controls):
     assert th.dist_mm_tilde < 1e-6
     names = [n for n, _ in res]
     assert "S̃ direction (= L_mm here)" in names and "S̃ direction" not in names
-    assert all(v.status == "pass" for v in dict(res)["S̃ direction (= L_mm here)"].verdicts)
+    # (C2 is not judged against a non-unique face: n/a)
+    assert all(v.status in ("pass", "n/a") for v in dict(res)["S̃ direction (= L_mm here)"].verdicts)
+    assert dict(res)["S̃ direction (= L_mm here)"].status["C1"] == "pass"
 
 
 @pytest.mark.slow

@@ -323,7 +323,7 @@ def _report(cfg: ReproduceConfig, budget: str, jobs: list[Job], theory: tuple[di
     try:
         return build_report([load_run(j.path) for j in jobs], cfg.out / "report", theories=theory[0], names=theory[1],
                             labels=labels, title=title, intro=intro, progress=lambda m: say("  " + m), extra=extra,
-                            overwrite=True, dpi=cfg.dpi, svg=cfg.svg, started=t0,
+                            overwrite=True, dpi=cfg.dpi, svg=cfg.svg, started=t0, threads=cfg.threads,
                             provenance_extra={"training": training, **PS.provenance_rows(record)},
                             tables=tables, appendix=appendix or ())
     except KeyboardInterrupt:

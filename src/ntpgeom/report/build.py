@@ -34,6 +34,7 @@ from ..metrics import restrict, run_metrics, save_table
 from ..metrics.restrict import snapshot_contexts
 from ..progress import Progress
 from . import figures as F
+from . import trajectories as T
 from . import provenance as prov
 from .page import TABLE_COLUMNS, render_report, seed_group, slug, theory_summary  # noqa: F401 (TABLE_COLUMNS re-exported)
 from .result import DatasetReport, ReportResult, RunReport, unfinished_reason, verdict_json  # noqa: F401 (re-exported)
@@ -120,8 +121,8 @@ def build_report(
     runs, out = _check_inputs(runs, out, cfg.labels, cfg.overwrite, bool(appendix))
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        with threadpool_limits(1), output(cfg.dpi, cfg.svg):  # small dense algebra and figures: BLAS threads contend
-            datasets = [_measure(group, tmp, dict(theories or {}), cfg.max_contexts, say)
+        with threadpool_limits(cfg.threads), output(cfg.dpi, cfg.svg):  # small dense algebra: 1 thread is fastest
+            datasets = [_measure(group, tmp, dict(theories or {}), cfg, say)
                         for group in _groups(runs, cfg.labels, cfg.names)]
             datasets = [_draw(ds, tmp, say) for ds in datasets]
             if cfg.controls:
@@ -196,9 +197,10 @@ def _groups(runs: list[Any], labels: Sequence[str] | None, names: Mapping[str, s
     return groups
 
 
-def _measure(group: _Group, root: Path, theories: dict[str, Any], max_contexts: int, say: Callable[[str], None]
+def _measure(group: _Group, root: Path, theories: dict[str, Any], cfg: ReportConfig, say: Callable[[str], None]
              ) -> DatasetReport:
-    """Step 1: the theory of the dataset, the metrics table and the verdicts of every run."""
+    """Step 1: the theory of the dataset, the metrics table and the verdicts of every run (C1, C2, L_mm judged over
+    the run's trajectory, :mod:`ntpgeom.report.trajectories`)."""
     from ..theory import compute_theory
 
     data, name = group.data, group.name
@@ -220,12 +222,18 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], max_contexts: 
     rreps = []
     for lab, r in group.runs:
         say(f"[{name}/{lab}] metrics over {len(r.steps)} snapshots")
-        table = run_metrics(r, th, max_contexts=max_contexts)
+        table = run_metrics(r, th, max_contexts=cfg.max_contexts, threads=cfg.threads)
         rdir = dsdir / slug(lab)
         meta = {"run": str(r.path), "data_hash": data.hash, "model": r.config.get("model"), "config": r.config}
         pq, js = save_table(table, rdir / "metrics", meta=meta)
-        rreps.append(RunReport(lab, str(r.config.get("model", "run")), r, table, judge(table, run=f"{name}/{lab}"),
-                               {"metrics.parquet": pq, "metrics.json": js}, unfinished_reason(r.config)))
+        rt = T.judge_run(r, data, th, table, f"{name}/{lab}", B=cfg.bootstrap, alpha=cfg.alpha, seed=cfg.seed,
+                         threads=cfg.threads)
+        say(f"[{name}/{lab}] trajectory: C1, L_mm, C2 over {len(rt.judgement.claims[0].steps) if rt.judgement else 0} "
+            f"snapshots, B = {cfg.bootstrap} ({rt.seconds:.1f}s)")
+        rreps.append(RunReport(lab, str(r.config.get("model", "run")), r, table,
+                               T.merge_verdicts(judge(table, run=f"{name}/{lab}"), rt),
+                               {"metrics.parquet": pq, "metrics.json": js}, unfinished_reason(r.config), rt))
+    notes += T.page_notes([rr.trajectory for rr in rreps if rr.trajectory is not None])
     return DatasetReport(name, data, th, rreps, {}, notes)
 
 
@@ -255,6 +263,9 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
         "collapse": F.fig_collapse(series, fd / "collapse.png"),
         "mm_vs_tilde": F.fig_mm_vs_tilde(ds.data, ds.theory, fd / "mm_vs_tilde.png"),
     }
+    judged = [(rr.label, rr.model, rr.trajectory.judgement) for rr in runs if rr.trajectory and rr.trajectory.judgement]
+    if judged:
+        figs["trajectory"] = F.fig_trajectory(judged, fd / "trajectory.png")
     return replace(ds, runs=runs, figures=figs)
 
 
@@ -288,7 +299,8 @@ def _write(result: ReportResult, title: str, intro: str, extra: Mapping[str, Any
         "datasets": [
             {"name": ds.name, "summary": ds.data.summary(top=0), "theory": theory_summary(ds.theory), "notes": ds.notes,
              "runs": [{"label": r.label, "path": str(r.run.path), "model": r.model, "unfinished": r.unfinished,
-                       "files": {k: str(p.relative_to(out)) for k, p in r.files.items()}} for r in ds.runs],
+                       "files": {k: str(p.relative_to(out)) for k, p in r.files.items()},
+                       **({"trajectory": r.trajectory.json()} if r.trajectory is not None else {})} for r in ds.runs],
              "figures": {k: str(p.relative_to(out)) for k, p in ds.figures.items()}}
             for ds in result.datasets
         ],

@@ -32,7 +32,12 @@ class ReportConfig:
     controls: bool = _opt(False, "Also judge the positive and negative controls (L_mm itself, S̃, a perturbed L_mm, "
                                  "permuted group means, random, relabelled data, supports only) on each dataset, "
                                  "beside the verdicts.")
-    seed: int = _opt(0, "Seed of the controls' random draws.")
+    seed: int = _opt(0, "Seed of the controls' random draws and of the trajectory bootstrap.")
+    bootstrap: int = _opt(50, "Bootstrap replicates B of the position μ's interval (C1, L_mm, C2 judged over each run's "
+                              "snapshots, ntpgeom.verdicts.judge_trajectory). 50 keeps `reproduce --quick` in its "
+                              "time budget (C2's replicates cost ~30 ms each on stories); use 200 for a final report.")
+    alpha: float = _opt(0.05, "Level of the trajectory judgement: 1 − α intervals, one-sided trend tests at α.")
+    threads: int = _opt(1, "BLAS threads of the measurements and the trajectory judgement.")
     labels: Sequence[str] | None = _opt(None, "One label per run (default: the model kind, made unique).")
     names: Mapping[str, str] | None = _opt(None, "Dataset names by data hash, for headings and folders (default: "
                                                  "from the data's source).")
@@ -49,6 +54,8 @@ _POS_INT = Interval(True, 0, open_lo=True)
 CONSTRAINTS: dict[str, list[Any]] = {
     "title": [str], "intro": [str], "max_contexts": [_POS_INT], "overwrite": [bool], "dpi": [Interval(True, 20, 600), None],
     "svg": [bool], "controls": [bool], "seed": [SEED], "command": [str, None],
+    "bootstrap": [Interval(True, 10)], "alpha": [Interval(False, 0, 0.5, open_lo=True, open_hi=True)],
+    "threads": [_POS_INT],
 }
 FIELDS = {f.name: f for f in fields(ReportConfig)}
 #: the fields ``ntpgeom report`` has options for (the others are API only)

@@ -17,10 +17,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .heatmaps import MAX_HEATMAP_CONTEXTS, MAX_TICK_LABELS, context_order, fig_heatmaps, fig_mm_vs_tilde, group_lines
+from ..verdicts.trajectory import TrajectoryJudgement
 from .style import color_for, new_figure, save, styled, threshold_line
 
 Thresholds = Mapping[str, float] | None
-__all__ = ["Series", "merge_seeds", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
+__all__ = ["Series", "merge_seeds", "fig_trajectory", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
            "context_order", "group_lines", "fig_heatmaps", "fig_mm_vs_tilde", "MAX_HEATMAP_CONTEXTS", "MAX_TICK_LABELS"]
 
 @dataclass(frozen=True)
@@ -210,4 +211,36 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
             ax.set_ylabel("collapse index (0 = collapsed)")
             ax.set_ylim(-0.02, 1.02)
         _legend(axes[0])
+        return save(fig, path)
+
+
+def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: str | Path) -> Path:
+    """The trajectory judgement of each run (label, model kind, :class:`~ntpgeom.verdicts.TrajectoryJudgement`): per
+    claim (C1, L_mm, and C2:W / C2:H when judged) the position μ against step (log x) with its bootstrap interval band
+    and the zero line; a claim judged against the optimal face (S̃ optimal) shows the distance to the face."""
+    names = ["C1", "L_mm"] + [c for c in ("C2:W", "C2:H")
+                              if any(j.claim(c).positions for _, _, j in runs)]
+    with styled():
+        fig = new_figure(3.6 * len(names), 3.3)
+        axes = np.atleast_1d(fig.subplots(1, len(names)))
+        for ax, name in zip(axes, names):
+            face = False
+            for i, (label, model, j) in enumerate(runs):
+                ct, c = j.claim(name), color_for(model, i)
+                x = np.asarray(ct.steps, dtype=np.float64)
+                if ct.positions:
+                    lo, hi = np.array([p.lo for p in ct.positions]), np.array([p.hi for p in ct.positions])
+                    ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
+                    ax.plot(x, ct.mu, "-o", color=c, markersize=3, label=f"{label} ({ct.status})")
+                elif ct.d_face:
+                    face = True
+                    ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {ct.status})")
+            ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1.0)
+            ax.set_xscale("log")
+            ax.set_xlabel("step")
+            if face or ax is axes[0]:
+                ax.set_ylabel("distance to the optimal face" if face else "position μ (+1 prediction, −1 rival)")
+            ax.set_title(name)
+            _legend(ax)
+        fig.suptitle("Trajectories: position between the prediction and its rival", y=1.03)
         return save(fig, path)

@@ -106,6 +106,7 @@ class VerdictView:
     note: str
     imitates: str = ""  # controls only (ControlVerdict): what the control imitates
     expected: str = ""  # controls only: the expected outcome
+    interval: tuple[float, float] | None = None  # the bootstrap interval of a trajectory's μ
 
 
 def margin_of(value: float, op: str, threshold: float) -> float | None:
@@ -124,6 +125,7 @@ def verdict_view(v: Verdict, unfinished: str | None = None) -> VerdictView:
     return VerdictView(run=v.run, claim=v.title or v.claim, quantity=v.metric, value=float(v.value),
                        op={"<=": "≤", ">=": "≥"}.get(v.op, v.op), threshold=float(v.threshold),
                        margin=float(v.margin), status=status, css=STATUS_CSS.get(status, "na"), note=note,
+                       interval=v.interval,
                        **({"imitates": v.imitates, "expected": v.expected} if isinstance(v, ControlVerdict) else {}))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..verdicts.claims import CLAIMS, figure_captions
+from ..verdicts.claims import CLAIMS, figure_captions, trajectory_caption
 from . import html as Hh
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +31,7 @@ FIG_CAPTIONS = {
     "mm_vs_tilde": "The max-margin logits L_mm next to the centred support matrix S̃, tokens × contexts, contexts "
                    "ordered by support.",
     **figure_captions(),
+    "trajectory": trajectory_caption(),
 }
 HEATMAP_CAPTION = ("corr(H), corr(Wᵀ) and L/‖L‖ at three snapshots, next to the theory (L_mm) and the proxy (S̃); "
                    "contexts ordered by support group.")

@@ -14,6 +14,7 @@ from ..theory import Theory
 from ..train.run import Run
 from ..status import RunStatus, StopReason
 from . import html as Hh
+from .trajectories import RunTrajectory
 from . import provenance as prov
 from .verdicts import Verdict, verdict_rows
 
@@ -23,6 +24,7 @@ class RunReport:
     """One run inside a report: its label, model, metrics table, verdicts and files.
 
     ``unfinished`` says why the run is not judged (it was interrupted or stopped early), None for a finished run.
+    ``trajectory``: the run judged over its snapshots (C1, C2, L_mm; :mod:`ntpgeom.report.trajectories`).
     """
 
     label: str
@@ -32,6 +34,7 @@ class RunReport:
     verdicts: list[Verdict]
     files: dict[str, Path] = field(default_factory=dict)
     unfinished: str | None = None
+    trajectory: RunTrajectory | None = None
 
     @property
     def views(self) -> list[Hh.VerdictView]:

@@ -20,8 +20,8 @@ def rules_legend(views: Sequence[VerdictView]) -> str:
 
 
 def verdict_table(views: Sequence[VerdictView], title: str | None = "Verdicts", legend: bool = False) -> Any:
-    """A :class:`rich.table.Table` of verdict rows (run, claim, value, threshold, margin, result); ``legend``: the
-    claims' rules below it (:func:`rules_legend`)."""
+    """A :class:`rich.table.Table` of verdict rows (run, claim, value, threshold, margin, result; a trajectory's μ
+    with its bootstrap interval ``μ [lo, hi]``); ``legend``: the claims' rules below it (:func:`rules_legend`)."""
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold", caption=rules_legend(views) if legend else None,
@@ -34,7 +34,8 @@ def verdict_table(views: Sequence[VerdictView], title: str | None = "Verdicts", 
     t.add_column("result")
     for v in views:
         margin = num(v.margin, signed=True)
-        t.add_row(v.run, v.claim, num(v.value), f"{v.op} {num(v.threshold)}",
+        value = num(v.value) + (f" [{num(v.interval[0])}, {num(v.interval[1])}]" if v.interval else "")
+        t.add_row(v.run, v.claim, value, f"{v.op} {num(v.threshold)}",
                   f"[red]{margin}[/red]" if v.margin is not None and v.margin < 0 else margin,
                   f"[{STATUS_STYLE.get(v.status, '')}]{v.status}[/]")
     return t

@@ -9,7 +9,7 @@ the power of each verdict shown by negative and positive controls (theory.md §8
 - :class:`Thresholds` / :data:`THRESHOLDS`: chosen from the controls (rule in :mod:`ntpgeom.verdicts.judge`).
 """
 
-from .assess import Assessment, assess, face_reference
+from .assess import Assessment, AssessOptions, assess, face_reference
 from .claims import CLAIMS, TITLES, Claim, claim_by_title
 from .controls import (
     IMPERSONATES,
@@ -30,5 +30,5 @@ __all__ = [
     "Verdict", "STATUSES", "Assessment", "assess", "judge", "judge_row", "Thresholds", "THRESHOLDS", "CLAIMS",
     "Claim", "TITLES", "claim_by_title", "format_table", "verdict_rows", "discriminate", "run_controls", "assess_controls", "build_controls",
     "controls_table", "violations", "IMPERSONATES", "face_reference", "choose_thresholds", "controls_tables",
-    "ControlsTable", "judge_trajectory", "ClaimTrajectory", "TrajectoryJudgement", "tilde_optimal",
+    "ControlsTable", "AssessOptions", "judge_trajectory", "ClaimTrajectory", "TrajectoryJudgement", "tilde_optimal",
 ]

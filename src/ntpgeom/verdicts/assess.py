@@ -4,17 +4,20 @@ negative controls share."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..reprs import short_repr
 from ..data import NTPData
 from ..metrics import FaceLike, Reference, centred, prediction_point, reference, snapshot_metrics
+from ..errors import SolverError
 from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
+from .positions import TRAJECTORY_CLAIMS, trajectory_verdicts
+from .trajectory import TrajectoryJudgement, judge_trajectory
 
 #: optimal faces are probed automatically up to this many entries V x m (each probe solves 2 x n_directions SVMs)
 FACE_MAX_ENTRIES = 100_000
@@ -36,7 +39,9 @@ class Assessment:
     dist_perp_mm, dist_perp_tilde : float
         The same for ``P_⊥(L)`` (what the L_mm verdict compares; to the optimal face when it is not a point).
     row : dict
-        Every metric (:data:`ntpgeom.metrics.COLUMNS`); ``first_row`` that of ``first`` (or None).
+        Every metric (:data:`ntpgeom.metrics.COLUMNS`) of the last snapshot; ``first_row`` that of ``first`` (or None).
+    trajectory : TrajectoryJudgement or None
+        The judgement of C1, L_mm and C2 over the snapshots (one snapshot for ``W=, H=``); None without a solved L_mm.
     """
 
     __repr__ = short_repr
@@ -51,6 +56,7 @@ class Assessment:
     row: dict[str, float]
     first_row: dict[str, float] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    trajectory: TrajectoryJudgement | None = None
 
     @property
     def status(self) -> dict[str, str]:
@@ -64,6 +70,41 @@ class Assessment:
                 return v
         raise KeyError(f"no verdict for claim {claim!r}; claims: {[v.claim for v in self.verdicts]}")
 
+
+@dataclass(frozen=True)
+class AssessOptions:
+    """The options of :func:`assess` (each may also be passed to it as a keyword: ``assess(..., n_perm=50)``).
+
+    Attributes
+    ----------
+    thresholds : Thresholds, optional
+        Of the absolute claims (loss, C3, C4; :data:`~ntpgeom.verdicts.THRESHOLDS` by default).
+    finite_norm : bool or "auto"
+        Measure C1/C2's raw distances against the path point of the model's norm (``ntpgeom.theory.finite_norm``)
+        when available; "auto": when V x m <= :data:`FINITE_NORM_MAX_ENTRIES`.
+    face : "auto", Face or None
+        The optimal face of NTP-SVM* (see :func:`face_reference`).
+    ref : Reference, optional
+        A prebuilt :func:`ntpgeom.metrics.reference` (overrides ``face``).
+    n_perm : int
+        Permutations of the metrics' nulls.
+    B, alpha : int, float
+        Bootstrap replicates and level (1 − α intervals, one-sided trend tests at α) of the trajectory judgement.
+    threads : int
+        BLAS threads of the trajectory judgement.
+    """
+
+    thresholds: Thresholds | None = None
+    finite_norm: bool | str = "auto"
+    face: FaceLike | str | None = "auto"
+    ref: Reference | None = None
+    n_perm: int = 20
+    B: int = 200
+    alpha: float = 0.05
+    threads: int = 1
+
+
+_OPTION_NAMES = tuple(f.name for f in fields(AssessOptions))
 
 _FACES: dict[tuple[str, str], Any] = {}  # (data hash, L_mm digest) -> Face: probing costs seconds, reuse it
 
@@ -127,16 +168,14 @@ def assess(
     L: Any = None,
     b: Any = None,
     *,
+    snapshots: Sequence[Mapping[str, Any]] | None = None,
     first: tuple[Any, Any] | dict[str, float] | None = None,
-    thresholds: Thresholds | None = None,
-    finite_norm: bool | str = "auto",
-    face: FaceLike | str | None = "auto",
-    ref: Reference | None = None,
     label: str = "model",
-    n_perm: int = 20,
     seed: int = 0,
+    options: AssessOptions | None = None,
+    **option_values: Any,
 ) -> Assessment:
-    """Judge one model against the theory of ``data``.
+    """Judge one model (or its trajectory) against the theory of ``data``.
 
     Parameters
     ----------
@@ -149,24 +188,60 @@ def assess(
         Logits; default ``W H`` (+ ``b``). With a bias the logits are not ``W H`` exactly; that is reported, not fixed.
     b : array (V,), optional
         Output bias.
+    snapshots : sequence of mappings, optional
+        The trajectory, in increasing step order: each ``{"step": int, "W": (V, d), "H": (d, m)[, "b": (V,)]}`` or
+        ``{"step": int, "L": (V, m)}`` (instead of W, H, L, b). C1, L_mm and C2 are judged over it
+        (:func:`~ntpgeom.verdicts.judge_trajectory`: position μ with its bootstrap interval, trend, rate); loss, C3 and
+        C4 on the last snapshot (C3 against ``first``, by default the first snapshot when it has W and H). With
+        ``W=, H=`` (one snapshot) the trend parts are "inconclusive (one snapshot)".
     first : (W0, H0) or a metrics row, optional
-        The same model at initialisation (or its :func:`first_row`): C2 and C3 must then show a change since it (an
-        untrained network fails).
-    thresholds : Thresholds, optional
-    finite_norm : bool or "auto"
-        Judge C1/C2 against the path point of the model's norm (``ntpgeom.theory.finite_norm``) when available;
-        else (or when it does not converge) against ``L_in + R·L_mm``. "auto": when V x m <=
-        :data:`FINITE_NORM_MAX_ENTRIES`.
-    face : "auto", Face or None
-        The optimal face of NTP-SVM* (see :func:`face_reference`).
+        The same model at initialisation (or its :func:`first_row_of`): C3 must then show a change since it.
+    label : str
+        The model's name in the verdicts.
+    seed : int
+        Of the metrics' nulls and of the bootstrap.
+    options : AssessOptions, optional
+        Further options; its fields may also be given as keywords (``thresholds=``, ``finite_norm=``, ``face=``,
+        ``ref=``, ``n_perm=``, ``B=``, ``alpha=``, ``threads=``), on top of ``options``.
     """
+    unknown = sorted(set(option_values) - set(_OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"assess() got unexpected keyword argument(s) {unknown}; the options are {list(_OPTION_NAMES)}")
+    opt = AssessOptions(**{**({} if options is None else vars(options)), **option_values})
     if theory is None:
         from ..theory import compute_theory
 
         theory = compute_theory(data)
-    ref = face_reference(theory, data, face) if ref is None else ref
-    if finite_norm == "auto":
-        finite_norm = data.V * data.m <= FINITE_NORM_MAX_ENTRIES
+    if snapshots is not None and any(x is not None for x in (W, H, L, b)):
+        raise ValueError("give either snapshots=[...] or the arrays W, H, L, b of one snapshot, not both")
+    snaps = [dict(s) for s in snapshots] if snapshots is not None else [{"step": 1, "W": W, "H": H, "L": L, "b": b}]
+    if not snaps:
+        raise ValueError("snapshots is empty; give at least one snapshot")
+    last = snaps[-1]
+    if first is None and len(snaps) > 1 and snaps[0].get("W") is not None and snaps[0].get("H") is not None:
+        first = (snaps[0]["W"], snaps[0]["H"])
+    a = _assess_last(data, theory, last.get("W"), last.get("H"), last.get("L"), last.get("b"), first, label, seed, opt)
+    if theory.L_mm is None:
+        return a
+    try:
+        tj = judge_trajectory(data, theory, [{k: v for k, v in s.items() if v is not None} for s in snaps], B=opt.B,
+                              alpha=opt.alpha, seed=seed, threads=opt.threads)
+    except SolverError as e:  # the optimal face could not be probed (L_mm inexact): no silent fallback
+        na = {c: replace(a.verdict(c), status="n/a", note=f"n/a: reference not certified ({e})", threshold=float("nan"),
+                         margin=float("nan")) for c in TRAJECTORY_CLAIMS}
+        return replace(a, verdicts=[na.get(v.claim, v) for v in a.verdicts])
+    rows = trajectory_verdicts(tj, label)
+    verdicts = [rows[v.claim] if v.claim in TRAJECTORY_CLAIMS else v for v in a.verdicts]
+    return replace(a, verdicts=verdicts, trajectory=tj)
+
+
+def _assess_last(data: NTPData, theory: Theory, W: Any, H: Any, L: Any, b: Any,
+                 first: tuple[Any, Any] | dict[str, float] | None, label: str, seed: int,
+                 opt: AssessOptions) -> Assessment:
+    """The metrics of one snapshot and its verdicts by the absolute rules (the last snapshot's)."""
+    ref = face_reference(theory, data, opt.face) if opt.ref is None else opt.ref
+    finite_norm = data.V * data.m <= FINITE_NORM_MAX_ENTRIES if opt.finite_norm == "auto" else opt.finite_norm
+    n_perm, thresholds = opt.n_perm, opt.thresholds
     snap = _snap(W, H, L, b)
     Lc = centred(snap["L"])
     if Lc.shape != (data.V, data.m):

@@ -50,6 +50,11 @@ class Claim:
         C2 the W side's, the H side's being ``offp_H_rival``/``offp_H_sep``).
     unit : str
         Unit of the judged value ("" when dimensionless).
+    position : str
+        For claims judged over a trajectory (:func:`~ntpgeom.verdicts.judge_trajectory`): what the position μ
+        compares, in words ("" for claims judged on the last snapshot only).
+    position_rule : str
+        The trajectory rule in one sentence (:data:`TRAJECTORY_RULE` unless the claim says more).
     """
 
     name: str
@@ -67,6 +72,8 @@ class Claim:
     rival_column: str = ""
     separation_column: str = ""
     unit: str = ""
+    position: str = ""
+    position_rule: str = ""
 
     def __post_init__(self) -> None:
         if self.op not in ("<=", ">="):
@@ -82,10 +89,22 @@ class Claim:
         return self.columns[0]
 
     @property
+    def judged_over_trajectory(self) -> bool:
+        """True for the claims whose verdict is the trajectory's position μ (C1, C2, L_mm)."""
+        return bool(self.position)
+
+    @property
     def discriminating(self) -> bool:
         """True for claims judged against a rival (:func:`~ntpgeom.verdicts.discriminate`)."""
         return bool(self.rival)
 
+
+#: the trajectory rule shared by C1, C2 and L_mm (:mod:`ntpgeom.verdicts.trajectory`)
+TRAJECTORY_RULE = ("pass when the last snapshot's position μ has its bootstrap interval above 0 (measurably nearer the "
+                   "prediction than the rival) and μ rises with log step (one-sided p <= α); FAIL when the interval is "
+                   "below 0, μ falls with log step, or the model is far from both; inconclusive otherwise (one "
+                   "snapshot has no trend) or when prediction and rival cannot be told apart. When S̃ is optimal it is "
+                   "no rival: the distance to the optimal face is judged instead.")
 
 _CLAIMS = (
     Claim("loss", "loss → ℋ", ("gap",), "CE − ℋ (nats)", "<=",
@@ -93,17 +112,16 @@ _CLAIMS = (
           "CE − ℋ", "loss gap to the entropy bound (nats)", figure="loss_gap",
           caption="Loss gap CE − ℋ over training (log-log); dashed: the verdict's threshold.", unit="nats"),
     Claim("C1", "C1 sparse + low-rank, at the predicted point", ("dir_pred",), "dir(L, L̂_B)", "<=",
-          "pass when L is within the threshold of the finite-norm prediction L̂_B (the path point of its nuclear norm) "
-          "and measurably nearer it than the rival L_in + r·S̃, and its distance to L_mm falls over the run.",
+          TRAJECTORY_RULE,
           "C1: dir to L̂_B", "dir(L, L̂_B): direction distance of the logits to the finite-norm prediction "
           "(path point of norm ‖L‖_*, else L_in + R·L_mm)", figure="softlabel",
           caption="C4: soft-label recovery ‖P_F(L) − L_in‖/‖L_in‖, and C1: the direction distance of L to the "
                   "finite-norm prediction L̂_B; dashed: thresholds.",
-          prediction="L̂_B", rival="L_in + r·S̃", rival_column="dir_pred_rival", separation_column="pred_sep"),
+          prediction="L̂_B", rival="L_in + r·S̃", rival_column="dir_pred_rival", separation_column="pred_sep",
+          position="μ of the logits between L_in + R·L_mm (prediction) and L_in + r·S̃ (rival), R, r fitted",
+          position_rule=TRAJECTORY_RULE),
     Claim("C2", "C2 directions of W, H", ("offp_W", "offp_H"), "min off-diag Pearson of corr maps", ">=",
-          "pass when the off-diagonal Pearson of corr(Wᵀ) and corr(H) with the prediction's maps reaches the threshold, "
-          "is above its permutation null, is measurably nearer the prediction's maps than the rival's, and closed at "
-          "least half of the gap to 1 since the first snapshot.",
+          TRAJECTORY_RULE + " C2 takes the worse of its W and H sides.",
           "C2: Pearson W", "off-diagonal Pearson of corr(Ẇᵀ) with the map of L̂_B's W factor (C2 judges the smaller "
           "of the W and H sides)",
           figure="similarity",
@@ -111,7 +129,10 @@ _CLAIMS = (
                   "dashed: the S̃ rival, dotted: permutation null; grey dashed: threshold), and the directional "
                   "distance of P_⊥(L) to L_mm.",
           prediction="the prediction's factors", rival="S̃'s factors", rival_column="offp_W_rival",
-          separation_column="offp_W_sep"),
+          separation_column="offp_W_sep",
+          position="μ of corr(Ẇᵀ) and corr(Ḣ) between the maps of the prediction's balanced factors and the rival's "
+                   "(the smaller of the W and H sides)",
+          position_rule=TRAJECTORY_RULE),
     Claim("C3", "C3 subspace collapse", ("collapse_H", "collapse_H_base"), "collapse index of Ḣ / baseline", "<=",
           "pass when the collapse index of Ḣ by support group, divided by its random-grouping baseline, is at most the "
           "threshold, the index lies below the baseline by the null's sd margin, and at least half of the first "
@@ -124,11 +145,12 @@ _CLAIMS = (
           "C4: soft labels", "‖P_F(L) − L_in‖ / ‖L_in‖ (0 = the in-support log-odds are reproduced)",
           figure="softlabel"),
     Claim("L_mm", "converges to L_mm (nearer L_mm than S̃)", ("dir_perp_face",), "dir(P_⊥L, L_mm)", "<=",
-          "pass when P_⊥(L) is within the threshold of L_mm (of the optimal face when it is not a point) and "
-          "measurably nearer it than S̃.",
+          TRAJECTORY_RULE,
           "L_mm: dir to face", "direction distance of P_⊥(L) to the optimal face of NTP-SVM* (L_mm when a point)",
           figure="similarity", prediction="L_mm", rival="S̃", rival_column="dir_perp_tilde",
-          separation_column="sep_mm_tilde"),
+          separation_column="sep_mm_tilde",
+          position="μ of the F⊥ part P_⊥(L) between the direction of L_mm (prediction) and that of S̃ (rival)",
+          position_rule=TRAJECTORY_RULE),
 )
 
 #: name → :class:`Claim`, in the order of every verdict table (read-only).
@@ -154,3 +176,11 @@ def column_labels() -> dict[str, tuple[str, str]]:
 def figure_captions() -> dict[str, str]:
     """figure key → caption, from the claims that own a figure caption."""
     return {c.figure: c.caption for c in _CLAIMS if c.figure and c.caption}
+
+
+def trajectory_caption() -> str:
+    """The caption of the report's trajectory figure, from the claims judged over a trajectory."""
+    parts = "; ".join(f"{c.name}: {c.position}" for c in _CLAIMS if c.position)
+    return ("Position μ over training (log step), per run, with its bootstrap interval band: +1 at the prediction, "
+            f"−1 at the rival, 0 dotted. {parts}. When S̃ is optimal (no rival) the panel shows the distance to the "
+            "optimal face instead.")

@@ -47,6 +47,8 @@ class Verdict:
         Why: the distances behind the status (to the prediction, to L_mm, to S̃), gates that failed.
     title, metric, op, run : str
         Human title of the claim, the measured quantity, the comparison ("<=" or ">="), the model's label.
+    interval : (lo, hi) or None
+        The bootstrap interval of ``value`` when it is a trajectory's position μ (None otherwise).
     """
 
     claim: str
@@ -59,6 +61,7 @@ class Verdict:
     metric: str = ""
     op: str = "<="
     run: str = ""
+    interval: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -75,6 +78,10 @@ class Verdict:
         for k in ("value", "threshold", "margin"):
             d[k] = None if not math.isfinite(d[k]) else d[k]
         d.update(check=self.title or self.claim, detail=self.note)
+        if self.interval is None:
+            d.pop("interval")
+        else:
+            d["interval"] = [x if math.isfinite(x) else None for x in self.interval]
         return d
 
 
