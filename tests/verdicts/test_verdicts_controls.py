@@ -55,7 +55,7 @@ def test_positive_passes_and_impostors_are_rejected(controls, name):
             continue
         for claim in claims:
             assert by[control][claim].status in ("FAIL", "inconclusive", "n/a"), (control, claim, by[control][claim].note)
-    assert [b for b in violations([(n, a.verdicts) for n, a in res]) if "one snapshot" not in b] == []
+    assert violations([(n, a.verdicts) for n, a in res]) == []  # one-snapshot "inconclusive" is a positive's best
 
 
 @pytest.mark.parametrize("name", [pytest.param("stories", marks=pytest.mark.slow), "synthetic"])
@@ -131,5 +131,6 @@ def test_five_cycle_tilde_is_not_an_impostor():
     res = run_controls(data, th)
     assert violations(res) == []
     assert {v.status for n, vs in res if n == "positive" for v in vs if v.claim == "C2"} == {"n/a"}
-    assert expected("S̃ direction (optimal here)", "C1") == "pass" and expected("random init", "C1") == "not pass"
+    assert expected("S̃ direction (optimal here)", "C1") == "pass or one-snapshot inconclusive"
+    assert expected("S̃ direction (optimal here)", "C4") == "pass" and expected("random init", "C1") == "not pass"
     assert expected("permuted means", "C1") == "—"

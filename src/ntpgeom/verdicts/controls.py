@@ -74,7 +74,20 @@ def expected(name: str, claim: str) -> str:
     imp = IMPERSONATES.get(name, ())
     if claim in imp:
         return "not pass"
-    return "pass" if not imp else "—"
+    if imp:
+        return "—"
+    return "pass or one-snapshot inconclusive" if claim in ONE_SNAPSHOT_CLAIMS else "pass"
+
+
+#: claims judged over a trajectory (μ and its trend): a single matrix (every exact construction) can reach at best
+#: "inconclusive (one snapshot)" on them, so a positive control is only wrong there when it does worse
+ONE_SNAPSHOT_CLAIMS = ("C1", "C2", "L_mm")
+
+
+def _positive_ok(v: Verdict) -> bool:
+    if v.status in ("pass", "n/a"):
+        return True
+    return v.claim in ONE_SNAPSHOT_CLAIMS and v.status == "inconclusive" and "one snapshot" in v.note
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,12 +256,13 @@ def choose_thresholds(per_dataset: list[list[tuple[str, Assessment]]]) -> dict[s
 
 
 def violations(results: list[tuple[str, list[Verdict]]]) -> list[str]:
-    """Bugs shown by the controls: the positive control not passing a claim, or an impostor passing a claim it
+    """Bugs shown by the controls: the positive control not passing a claim (on the trajectory claims, doing worse
+    than "inconclusive (one snapshot)", the best a single matrix can get), or an impostor passing a claim it
     impersonates (an "n/a" counts as neither). Empty when the verdicts reject what they should."""
     bad = []
     for name, vs in results:
         for v in vs:
-            if name == "positive" and v.status not in ("pass", "n/a"):
+            if name == "positive" and not _positive_ok(v):
                 bad.append(f"positive control: {v.claim} is {v.status} ({v.note})")
             elif v.claim in IMPERSONATES.get(name, ()) and v.status == "pass":
                 bad.append(f"{name}: {v.claim} passes ({v.note})")
