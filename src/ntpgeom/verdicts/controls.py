@@ -184,23 +184,30 @@ def init_factors(data: NTPData, seed: int = 0, scale: float = 0.1) -> tuple[np.n
     return scale * rng.standard_normal((data.V, data.V)), scale * rng.standard_normal((data.V, data.m))
 
 
+#: bootstrap replicates of an exact construction's μ (the report's default ``ReportConfig.bootstrap``)
+CONTROLS_B = 50
+
 def run_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
-                 finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, list[Verdict]]]:
+                 finite_norm: bool = True, face: FaceLike | str | None = "auto",
+                 B: int = CONTROLS_B) -> list[tuple[str, list[Verdict]]]:
     """Assess every control of :func:`build_controls`: ``[(control name, verdicts)]`` in the table's order."""
     return [(name, a.verdicts) for name, a in assess_controls(data, theory, seed, thresholds=thresholds,
-                                                             finite_norm=finite_norm, face=face)]
+                                                             finite_norm=finite_norm, face=face, B=B)]
 
 
 def assess_controls(data: NTPData, theory: Theory, seed: int = 0, *, thresholds: Thresholds | None = None,
-                    finite_norm: bool = True, face: FaceLike | str | None = "auto") -> list[tuple[str, Assessment]]:
+                    finite_norm: bool = True, face: FaceLike | str | None = "auto",
+                    B: int = CONTROLS_B) -> list[tuple[str, Assessment]]:
     """Like :func:`run_controls`, with the full :class:`Assessment` (every distance) of each control; ``face`` as in
-    :func:`~ntpgeom.verdicts.assess.face_reference` (None: judged against L_mm, no face probed)."""
+    :func:`~ntpgeom.verdicts.assess.face_reference` (None: judged against L_mm, no face probed); ``B``: bootstrap
+    replicates of each control's μ (one matrix each: its interval is shown, its status is at best "inconclusive (one
+    snapshot)")."""
     ref = face_reference(theory, data, face)
     first = first_row_of(data, theory, ref, init_factors(data, seed), finite_norm=finite_norm, seed=seed)
     out = []
     for c in build_controls(data, theory, seed):
         a = assess(data, theory, W=c.W, H=c.H, L=c.L, first=first, thresholds=thresholds, finite_norm=finite_norm,
-                   ref=ref, label=c.name, seed=seed)
+                   ref=ref, label=c.name, seed=seed, B=B)
         out.append((c.name, a))
     return out
 
