@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
-from ntpgeom.data.builders import from_counts
 from ntpgeom.data.synthetic import random_supports
 from ntpgeom.metrics.position import Trend, rate
 from ntpgeom.theory import compute_theory
@@ -38,16 +36,10 @@ def test_small_instance_positives_pass_negatives_rejected():
     assert res.as_dict()["controls"][0]["status"]["C1"] == "pass"
 
 
-def _cycle():
-    C = np.zeros((5, 5))
-    for j in range(5):
-        C[j, j], C[(j + 1) % 5, j] = 1 + j % 3, 2
-    return from_counts(C)
 
-
-def test_five_cycle_counts_free_logits_as_positive():
+def test_five_cycle_counts_free_logits_as_positive(five_cycle):
     pytest.importorskip("cvxpy")
-    data = _cycle()
+    data = five_cycle
     th = compute_theory(data)
     res = honest_controls(data, th, seed=0, steps=3000, B=60, name="cycle")
     assert res.tilde_optimal

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from ntpgeom.data import corpora
-from ntpgeom.data.builders import from_counts
 from ntpgeom.data.synthetic import random_supports
 from ntpgeom.theory import compute_theory
 from ntpgeom.train.plain import gd_free_logits, gd_ufm, relabel
@@ -70,16 +69,10 @@ def test_builtin_synthetic_corpus_controls():
     assert "pass" not in rel.status.values()
 
 
-def _cycle():
-    C = np.zeros((5, 5))
-    for j in range(5):
-        C[j, j], C[(j + 1) % 5, j] = 1 + j % 3, 2
-    return from_counts(C)
 
-
-def test_five_cycle_is_judged_against_the_face():
+def test_five_cycle_is_judged_against_the_face(five_cycle):
     pytest.importorskip("cvxpy")
-    data = _cycle()
+    data = five_cycle
     th = compute_theory(data)
     opt, why = tilde_optimal(th)
     assert opt and "optimal face" in why  # ‖S̃‖_* = 2√5 = the optimum, though Prop. 3 sits on its boundary
