@@ -260,3 +260,33 @@ def test_report_judges_each_run_as_a_trajectory(tmp_path):
     assert run["trajectory"]["regulariser"] == {"kind": "ridge", "lambda": 0.01}
     text = res.verdict_text()
     assert re.search(r"\[[-+]?[0-9.]+, [-+]?[0-9.]+\]", text)  # μ [lo, hi] in the terminal table
+
+
+def test_overwrite_replaces_only_a_previous_report(shared, tmp_path):
+    """Hostile input round 3 (issue 24): ``--overwrite`` deleted whatever -o named. Only a previous report (its
+    report.json) may be replaced; an -o that is or contains an input run is refused; the folders stay intact."""
+    run = shared.out / "ufm-synthetic" / "ufm"
+    mine = tmp_path / "my-notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    with pytest.raises(ReportError, match="replaces only a previous report"):
+        build_report([run], mine, overwrite=True)
+    assert (mine / "thesis.tex").read_text() == "keep me"
+    for out in (run, run.parent, shared.out):  # the run itself, its experiment folder, the whole reproduce output
+        with pytest.raises(ReportError, match="is or contains the input run"):
+            build_report([run], out, overwrite=True)
+        assert (run / "config.json").is_file()
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "report.json").write_text('{"format": "something else"}')
+    with pytest.raises(ReportError, match="replaces only a previous report"):
+        build_report([run], fake, overwrite=True)
+
+
+def test_cli_overwrite_of_a_user_folder_is_one_error_line(shared, tmp_path, error_line):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "a.txt").write_text("x")
+    line = error_line(["report", str(shared.out / "ufm-synthetic" / "ufm"), "-o", str(mine), "--overwrite"])
+    assert "replaces only a previous report" in line
+    assert (mine / "a.txt").read_text() == "x"

@@ -18,6 +18,7 @@ Output folder layout::
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import shutil
 import tempfile
@@ -155,13 +156,38 @@ def _check_inputs(runs: Sequence[Any], out: str | Path, labels: Sequence[str] | 
         if not r.steps:
             raise ReportError(f"the run {r.path} has no snapshots; it did not train (status {r.config.get('status')})")
     out = Path(out).absolute()
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"the report output {out} exists and is not a folder; choose another -o path")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ReportError(f"the report output {out} already exists; pass --overwrite (overwrite=True) to replace it, "
-                          "or choose another -o path")
+    _check_output(out, [Path(r.path).absolute() for r in runs if r.path is not None], overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     return runs, out
+
+
+def is_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report written by :func:`build_report` (its ``report.json`` of format
+    ``ntpgeom.report``): the only kind of folder ``overwrite`` may replace."""
+    try:
+        head = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and head.get("format") == "ntpgeom.report"
+
+
+def _check_output(out: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse an output that is or contains an input run, is not a folder, or exists without ``overwrite``; and
+    never let ``overwrite`` replace a folder that is not a previous report (a user's folder, ``-o .``)."""
+    for run_path in inputs:
+        if out == run_path or out in run_path.parents:
+            raise ReportError(f"the report output {out} is or contains the input run {run_path}; choose an -o path "
+                              "outside the run folders")
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"the report output {out} exists and is not a folder; choose another -o path")
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if not overwrite:
+        raise ReportError(f"the report output {out} already exists; pass --overwrite (overwrite=True) to replace it, "
+                          "or choose another -o path")
+    if not is_report(out):
+        raise ReportError(f"--overwrite replaces only a previous report, and {out} is not one (no report.json of "
+                          "an ntpgeom report); choose another -o path, or move that folder away yourself")
 
 
 @dataclass(frozen=True, eq=False)
