@@ -17,7 +17,7 @@ from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
 from .positions import TRAJECTORY_CLAIMS, trajectory_verdicts
-from .trajectory import TrajectoryJudgement, judge_trajectory
+from .trajectory import TrajectoryJudgement, judge_trajectory, probed_face
 
 #: optimal faces are probed automatically up to this many entries V x m (each probe solves 2 x n_directions SVMs)
 FACE_MAX_ENTRIES = 100_000
@@ -106,22 +106,6 @@ class AssessOptions:
 
 _OPTION_NAMES = tuple(f.name for f in fields(AssessOptions))
 
-_FACES: dict[tuple[str, str], Any] = {}  # (data hash, L_mm digest) -> Face: probing costs seconds, reuse it
-
-
-def _probe_face(data: NTPData, L_mm: np.ndarray) -> Any:
-    import hashlib
-
-    from ..theory.face import optimal_face
-
-    key = (data.hash, hashlib.sha256(np.ascontiguousarray(L_mm).tobytes()).hexdigest())
-    if key not in _FACES:
-        if len(_FACES) >= 16:
-            _FACES.pop(next(iter(_FACES)))
-        _FACES[key] = optimal_face(data, L_mm)
-    return _FACES[key]
-
-
 def face_reference(theory: Theory | None, data: NTPData, face: FaceLike | str | None = "auto", **kw: Any) -> Reference:
     """A :func:`ntpgeom.metrics.reference` with the optimal face of NTP-SVM* probed (``face="auto"``: when
     ``ntpgeom.theory.face`` is available, L_mm is solved and V x m <= :data:`FACE_MAX_ENTRIES`, cached per dataset
@@ -135,7 +119,7 @@ def face_reference(theory: Theory | None, data: NTPData, face: FaceLike | str | 
             except ImportError:
                 fdist = None
             else:
-                face = _probe_face(data, np.asarray(theory.L_mm, dtype=np.float64))
+                face = probed_face(data, np.asarray(theory.L_mm, dtype=np.float64))
     elif face is not None:
         from ..theory.face import face_distance as fdist
     return reference(theory, data, face=face, face_distance=fdist, **kw)

@@ -47,7 +47,7 @@ from ..theory import Face, Theory, centre, proj_perp, support_mask
 from ..theory.restriction import tilde_is_optimal
 from .core import Verdict
 
-__all__ = ["FAMILY", "ClaimTrajectory", "TrajectoryJudgement", "judge_trajectory", "tilde_optimal", "snapshot_logits"]
+__all__ = ["FAMILY", "ClaimTrajectory", "TrajectoryJudgement", "judge_trajectory", "probed_face", "tilde_optimal", "snapshot_logits"]
 
 #: a model farther than this (direction distance) from both the prediction and the rival is outside the family
 FAMILY = 1.0
@@ -199,13 +199,30 @@ def _face_status(d: Sequence[float], tr: Trend, alpha: float, resolution: float)
     return "inconclusive", f"not measurably approaching the optimal face ({txt})"
 
 
+_FACES: dict[tuple[str, str], Face] = {}  # (data hash, L_mm digest) -> Face
+
+
+def probed_face(data: NTPData, L_mm: np.ndarray) -> Face:
+    """The optimal face of NTP-SVM* probed around ``L_mm`` (:func:`ntpgeom.theory.optimal_face`), cached per dataset
+    and L_mm (the last 16): probing costs seconds, and a run's metrics, its trajectory and the controls ask for the
+    same face."""
+    import hashlib
+
+    from ..theory.face import optimal_face
+
+    L_mm = np.asarray(L_mm, dtype=np.float64)
+    key = (data.hash, hashlib.sha256(np.ascontiguousarray(L_mm).tobytes()).hexdigest())
+    if key not in _FACES:
+        if len(_FACES) >= 16:
+            _FACES.pop(next(iter(_FACES)))
+        _FACES[key] = optimal_face(data, L_mm)
+    return _FACES[key]
+
+
 def _face(data: NTPData, theory: Theory, face: Face | None) -> Face:
     if face is not None:
         return face
-    from ..theory.face import optimal_face
-
-    L_mm = theory.L_mm if theory.L_mm is not None else theory.S_tilde
-    return optimal_face(data, np.asarray(L_mm, dtype=np.float64))
+    return probed_face(data, theory.L_mm if theory.L_mm is not None else theory.S_tilde)
 
 
 def _with_tilde(face: Face, S_tilde: np.ndarray) -> Face:
@@ -245,7 +262,7 @@ def _judge(data: NTPData, theory: Theory, snapshots: Sequence[Mapping[str, Any]]
     common = dict(B=B, alpha=alpha, seed=seed)
     factored = all(s.get("W") is not None and s.get("H") is not None for s in snapshots)
     if opt:
-        claims = _judge_face(data, theory, Ls, steps, face, why, resolution, common)
+        claims = _judge_face(data, theory, Ls, steps, face, why, common)
         c2_note = f"{why}: the predicted factor maps are those of a non-unique face; C2 not judged"
         return TrajectoryJudgement(claims + _na_c2(steps, c2_note, common), True, why)
     if theory.L_mm is None:
@@ -272,7 +289,7 @@ def _judge(data: NTPData, theory: Theory, snapshots: Sequence[Mapping[str, Any]]
 
 
 def _judge_face(data: NTPData, theory: Theory, Ls: list[np.ndarray], steps: tuple[int, ...], face: Face | None, why: str,
-                resolution: float, common: dict[str, Any]) -> tuple[ClaimTrajectory, ...]:
+                common: dict[str, Any]) -> tuple[ClaimTrajectory, ...]:
     """C1 and L_mm against the optimal face (S̃ optimal)."""
     fc = _with_tilde(_face(data, theory, face), theory.S_tilde)
     res = float(fc.resolution)
