@@ -37,6 +37,8 @@ def test_ridge_label_and_rebounds():
     rows = trajectory_verdicts(_tj(), "run", ridge=1e-5, gaps=[1e-3, 1e-4, 3e-4])
     assert "trained with ridge λ = 1e-05: a point on the regularisation path, not a test of the implicit bias" in rows["C1"].note
     assert rows["C1"].status == "pass"  # the status as computed
+    wd = trajectory_verdicts(_tj(), "run", ridge=1e-6, kind="weight decay")
+    assert all("trained with weight decay λ = 1e-06: a point on the regularisation path" in v.note for v in wd.values())
     assert "rebound: CE − ℋ 0.0003" in rows["C1"].note  # 3e-4 > 2 x the minimum 1e-4
     assert rebound_note(_ct("C1", "pass", (0.1, 0.2)), [1e-3, 1.9e-3 / 2]) == ""
     # μ fell from its maximum 0.6 to 0.3, more than the interval width 0.1

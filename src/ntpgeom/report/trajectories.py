@@ -84,16 +84,8 @@ def judge_run(run: Run, data: NTPData, theory: Theory, table: Mapping[str, np.nd
     tj = judge_trajectory(data, theory, series, B=B, alpha=alpha, seed=seed, threads=threads)
     step_col = np.asarray(table.get("step", []))
     gaps = [float(g) for st, g in zip(step_col, np.asarray(table.get("gap", []))) if int(st) in set(steps)]
-    rows = trajectory_verdicts(tj, label, ridge=lam, gaps=gaps)
-    if kind == "weight decay":  # the label names the regulariser the run used
-        rows = {k: _renamed(v) for k, v in rows.items()}
+    rows = trajectory_verdicts(tj, label, ridge=lam, kind=kind or "ridge", gaps=gaps)
     return RunTrajectory(tj, rows, lam, kind, time.perf_counter() - t0)
-
-
-def _renamed(v: Verdict) -> Verdict:
-    from dataclasses import replace
-
-    return replace(v, note=v.note.replace("trained with ridge λ", "trained with weight decay λ", 1))
 
 
 def merge_verdicts(verdicts: Sequence[Verdict], rt: RunTrajectory) -> list[Verdict]:

@@ -30,9 +30,9 @@ __all__ = ["ridge_note", "trajectory_verdicts", "rebound_note", "trajectory_json
 TRAJECTORY_CLAIMS = ("C1", "C2", "L_mm")
 
 
-def ridge_note(lam: float) -> str:
-    """The label of a verdict of a run trained with ridge ``lam``."""
-    return f"trained with ridge λ = {lam:g}: a point on the regularisation path, not a test of the implicit bias"
+def ridge_note(lam: float, kind: str = "ridge") -> str:
+    """The label of a verdict of a run trained with a regulariser ``kind`` ("ridge" or "weight decay") of ``lam``."""
+    return f"trained with {kind} λ = {lam:g}: a point on the regularisation path, not a test of the implicit bias"
 
 
 def _last_finite(xs: Sequence[float]) -> float:
@@ -79,11 +79,12 @@ def _c2(w: ClaimTrajectory, h: ClaimTrajectory) -> tuple[ClaimTrajectory, str]:
     return worse, status
 
 
-def trajectory_verdicts(tj: TrajectoryJudgement, run: str = "", *, ridge: float = 0.0,
+def trajectory_verdicts(tj: TrajectoryJudgement, run: str = "", *, ridge: float = 0.0, kind: str = "ridge",
                         gaps: Sequence[float] | None = None) -> dict[str, Verdict]:
-    """claim → the :class:`Verdict` row of C1, C2 and L_mm from ``tj`` (module docstring). ``ridge``: the run's ridge λ
-    (> 0 labels the note, :func:`ridge_note`); ``gaps``: CE − ℋ per snapshot (for the rebound note)."""
-    label = ridge_note(ridge) if ridge > 0 else ""
+    """claim → the :class:`Verdict` row of C1, C2 and L_mm from ``tj`` (module docstring). ``ridge``: the run's λ of
+    the regulariser ``kind`` (> 0 labels the note, :func:`ridge_note`); ``gaps``: CE − ℋ per snapshot (for the rebound
+    note)."""
+    label = ridge_note(ridge, kind) if ridge > 0 else ""
     out = {}
     for name in ("C1", "L_mm"):
         ct = tj.claim(name)
