@@ -130,7 +130,17 @@ def check_solver_options(tol: Any = 1e-6, max_iter: Any = 1, threads: Any = 1, c
 __all__ = ["Status", "SolverStats", "check_solver_options"]
 
 
-class RunStatus(str, Enum):
+class _ValueEnum(str, Enum):
+    """A ``str`` enum that prints and formats as its value (``f"{RunStatus.DONE}" == "done"`` on every Python
+    version): the base of :class:`RunStatus` and :class:`StopReason`."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    __format__ = str.__format__
+
+
+class RunStatus(_ValueEnum):
     """Where a training run stands (``config.json``'s ``status``). A ``str`` enum: ``RunStatus.DONE == "done"``,
     and it serialises to JSON as its value, so run folders read the same as with bare strings.
 
@@ -147,18 +157,13 @@ class RunStatus(str, Enum):
     INTERRUPTED = "interrupted"
     FAILED = "failed"
 
-    def __str__(self) -> str:
-        return self.value
-
-    __format__ = str.__format__  # f"{RunStatus.DONE}" == "done" on every Python version
-
     @property
     def finished(self) -> bool:
         """True when the run reached its end by design (its verdicts can be judged)."""
         return self is RunStatus.DONE
 
 
-class StopReason(str, Enum):
+class StopReason(_ValueEnum):
     """Why a training run stopped (``config.json``'s ``stop_reason``; null while running). A ``str`` enum like
     :class:`RunStatus`."""
 
@@ -167,11 +172,6 @@ class StopReason(str, Enum):
     INTERRUPTED = "interrupted"
     NONFINITE = "nonfinite"
     WRITE_FAILED = "write_failed"
-
-    def __str__(self) -> str:
-        return self.value
-
-    __format__ = str.__format__
 
 
 __all__ += ["RunStatus", "StopReason"]
