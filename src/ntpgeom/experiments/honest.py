@@ -10,6 +10,7 @@ from ..data import NTPData
 from ..theory import Theory
 from ..train.plain import gd_free_logits, gd_ufm, relabel
 from ..verdicts.honest import HonestControls, expected_outcomes, judge_controls
+from ..verdicts.trajectory import probed_face
 
 __all__ = ["honest_controls"]
 
@@ -24,10 +25,8 @@ def honest_controls(data: NTPData, theory: Theory, *, seed: int = 0, steps: int 
     exp = expected_outcomes(theory)
     kw: dict[str, Any] = dict(steps=steps, lr=lr, seed=seed, snapshot_steps=snapshots)
     face = None
-    if exp["GD free logits"] == "pass":  # S̃ optimal: judged against the optimal face, probed once here
-        from ..theory.face import optimal_face
-
-        face = optimal_face(data, theory.L_mm if theory.L_mm is not None else theory.S_tilde)
+    if exp["GD free logits"] == "pass":  # S̃ optimal: judged against the optimal face, probed once (cached)
+        face = probed_face(data, theory.L_mm if theory.L_mm is not None else theory.S_tilde)
     trained = (("GD UFM", exp["GD UFM"], lambda: gd_ufm(data, threads=threads, **kw)),
                ("GD free logits", exp["GD free logits"], lambda: gd_free_logits(data, **kw)),
                ("relabelled UFM", exp["relabelled UFM"], lambda: gd_ufm(relabel(data, seed + 1), threads=threads, **kw)))
