@@ -31,10 +31,6 @@ from ..data import NTPData
 __all__ = ["gd_ufm", "gd_free_logits", "relabel", "ce_gradient", "snapshot_schedule"]
 
 
-def _dense_P(data: NTPData) -> np.ndarray:
-    return np.asarray(data.P.toarray() if sp.issparse(data.P) else data.P, dtype=np.float64)
-
-
 def ce_gradient(L: np.ndarray, P: np.ndarray, pi: np.ndarray) -> tuple[float, np.ndarray]:
     """``(CE(L), ∂CE/∂L)`` of the π-weighted soft-label cross-entropy (theory.md §1). L, P: (V, m); pi: (m,)."""
     Z = L - L.max(axis=0, keepdims=True)
@@ -92,7 +88,7 @@ def gd_ufm(data: NTPData, d: int | None = None, steps: int = 3000, lr: float = 2
     d = V if d is None else int(d)
     if d < 1:
         raise ValueError(f"d must be a positive integer, got {d!r}")
-    P, pi = _dense_P(data), np.asarray(data.pi, dtype=np.float64)
+    P, pi = data.P.toarray(), np.asarray(data.pi, dtype=np.float64)
     rng = np.random.default_rng(seed)
     W = init_scale * rng.standard_normal((V, d))
     H = init_scale * rng.standard_normal((d, m))
@@ -131,7 +127,7 @@ def gd_free_logits(data: NTPData, steps: int = 3000, lr: float = 2.0, init_scale
     """The logits ``L`` (V x m) trained directly by GD with step ``lr / π_max`` (implicit bias: the Frobenius
     max-margin, i.e. S̃'s direction in F⊥). Returns ``[{"step": int, "L": (V, m), "loss": CE}, ...]`` in step order."""
     _check(steps, lr, init_scale)
-    P, pi = _dense_P(data), np.asarray(data.pi, dtype=np.float64)
+    P, pi = data.P.toarray(), np.asarray(data.pi, dtype=np.float64)
     L = init_scale * np.random.default_rng(seed).standard_normal((data.V, data.m))
     want, out = set(snapshot_schedule(steps, snapshot_steps)), []
     eta = lr / float(pi.max())
