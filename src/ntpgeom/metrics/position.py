@@ -36,13 +36,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..reprs import short_repr
 from ..theory import direction_distance, face_distance, proj_perp
 from .prediction import asymptotic_point, centred, factor_maps, rival_point, visible_H
+from .reference import FaceLike
 from .similarity import corr_map
 
 __all__ = ["RESOLUTION", "Position", "Trend", "Rate", "mu", "c1_distances", "mm_distances", "face_distances",
@@ -91,7 +92,7 @@ def mm_distances(L: np.ndarray, mask: np.ndarray, L_mm: np.ndarray, S_tilde: np.
     return dist
 
 
-def face_distances(X: np.ndarray, face: Any, L_in: np.ndarray | None = None) -> Callable[[np.ndarray], float]:
+def face_distances(X: np.ndarray, face: FaceLike, L_in: np.ndarray | None = None) -> Callable[[np.ndarray], float]:
     """Weights w → the π-weighted direction distance of X (V x m, token-centred here) to the cone of the optimal face.
     With ``L_in`` (C1 against the face: ``X ≈ L_in + R·Y`` with Y on the face) the distance of ``X − L_in``."""
     X0 = centred(np.asarray(X, dtype=np.float64))
