@@ -16,15 +16,19 @@ from ..errors import FormatError, SolverError, ValidationError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
 from .norms import nuclear_norm
-from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
+from ..progress import Progress
+from .pattern import MASK_BYTES_PER_ENTRY, Reduction, SupportPattern, TildeCertificate, check_dense_size, \
+    singular_rank, support_pattern
 from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
                           tilde_optimal_of)
 from .subspaces import L_in as _L_in
-from .svm import SVMResult, solve_ntp_svm
+from .svm import SOLVE_BYTES_PER_ENTRY, SVMResult, solve_ntp_svm
 from .tolerances import BLOCK_CONSTANT_ATOL, RANK_RTOL
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
+#: Bytes per (V, m) entry of the theory without the solve: the mask, L_in and S̃ (float64), a temporary of each.
+THEORY_BYTES_PER_ENTRY = MASK_BYTES_PER_ENTRY + 32
 
 _ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual", "H_proxy",
            "contexts")
@@ -290,6 +294,7 @@ def compute_theory(
     time_limit: float | None = None,
     svm: SVMResult | None = None,
     pattern: SupportPattern | None = None,
+    progress: Progress | None = None,
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
 
@@ -310,6 +315,10 @@ def compute_theory(
         solving (its shape is checked; it carries its own certified gap and status).
     pattern : SupportPattern, optional
         ``support_pattern(data)`` computed already: its reduction and the SVD of the reduced S̃ are reused.
+    progress : Progress, optional
+        The solve's progress (:func:`solve_ntp_svm`'s ``progress``: iteration, certified gap, elapsed, estimate).
+        Data whose dense V x m arrays would not fit in half of this machine's memory are refused before anything is
+        allocated (:class:`SolverError`, with the size in GiB).
 
     Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
     the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
@@ -321,6 +330,8 @@ def compute_theory(
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
     check_solver_options(tol, max_iter, threads)
     V, m = data.V, data.m
+    check_dense_size(V, m, THEORY_BYTES_PER_ENTRY + (SOLVE_BYTES_PER_ENTRY if solve and svm is None else 0),
+                     "the theory (L_in, S̃ and L_mm, dense)")
     with threadpool_limits(int(threads)):
         if pattern is None or pattern.shape != (V, m):
             pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
@@ -334,7 +345,8 @@ def compute_theory(
         if np.shape(svm.L) != (V, m):
             raise SolverError(f"the given solve has L of shape {np.shape(svm.L)}, not the data's {(V, m)}")
     elif solve and V * m <= max_entries:
-        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit)
+        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit,
+                            progress=progress)
     if svm is not None:
         L_mm = svm.L
         with threadpool_limits(int(threads)):
