@@ -1,7 +1,9 @@
 """What an NTP-SVM* solve shows while it runs and keeps when it is stopped: progress, time limit, Ctrl-C.
 
 A :class:`SolveMonitor` is handed to a backend (``fast``, ``large``). At every certification the backend calls
-:meth:`SolveMonitor.check` with the iteration and the certified relative gap; the monitor forwards them to the
+:meth:`SolveMonitor.check` with the iteration and the certified relative gap, and at every iteration
+:meth:`SolveMonitor.tick` (which reports the last certified gap again when :data:`TICK_SECONDS` passed without a
+report: slow iterations between sparse checks); the monitor forwards them to the
 :class:`~ntpgeom.progress.Progress` callback (``numbers``: ``iteration``, ``gap``, ``tol``, ``elapsed``, ``eta``) and
 keeps the best certified point the backend gives it (``keep``), so that a ``KeyboardInterrupt`` (Ctrl-C) caught around
 the backend's loop still has an answer to return: the best certified point so far, with status ``user_limit``.
@@ -21,6 +23,9 @@ from typing import Generic, TypeVar
 from ..progress import Progress
 
 T = TypeVar("T")
+
+#: Seconds without a report after which :meth:`SolveMonitor.tick` reports the current iteration.
+TICK_SECONDS = 2.0
 
 #: ``info["status"]`` of a solve stopped by Ctrl-C (its best certified point is returned; status ``user_limit``).
 INTERRUPTED = "interrupted"
@@ -52,6 +57,8 @@ class SolveMonitor(Generic[T]):
         self.best: T | None = None
         self.iteration = 0
         self._first: tuple[float, float] | None = None  # (elapsed, log gap) at the first check with a gap > 0
+        self._gap = math.nan  # the last certified gap
+        self._said = -math.inf  # time.perf_counter() of the last report
 
     @property
     def stage(self) -> str:
@@ -83,25 +90,36 @@ class SolveMonitor(Generic[T]):
 
     def check(self, iteration: int, gap: float) -> None:
         """A certification at ``iteration`` gave the certified relative ``gap``: report it."""
-        self.iteration = int(iteration)
+        self.iteration, self._gap = int(iteration), float(gap)
         if self._first is None and gap > 0 and math.isfinite(gap):
             self._first = (self.elapsed(), math.log(gap))
+        self._report()
+
+    def tick(self, iteration: int) -> None:
+        """Iteration ``iteration`` ran: report it (with the last certified gap) if nothing was reported for
+        :data:`TICK_SECONDS`."""
+        self.iteration = int(iteration)
+        if time.perf_counter() - self._said >= TICK_SECONDS and math.isfinite(self._gap):
+            self._report()
+
+    def _report(self) -> None:
+        self._said = time.perf_counter()
         if self.progress is not None:
-            self.progress(self.stage, int(iteration), self.max_iter,
-                          {"iteration": float(iteration), "gap": float(gap), "tol": self.tol,
-                           "elapsed": self.elapsed(), "eta": self.eta(iteration, gap)})
+            self.progress(self.stage, self.iteration, self.max_iter,
+                          {"iteration": float(self.iteration), "gap": self._gap, "tol": self.tol,
+                           "elapsed": self.elapsed(), "eta": self.eta(self.iteration, self._gap)})
 
 
 def progress_line(numbers: dict[str, float] | None, stage: str = "NTP-SVM*") -> str:
-    """One line from a monitor's ``numbers``: ``NTP-SVM* (large)  iteration 120  gap 3.1e-04 (tol 1e-06)  12 s
-    elapsed  ~40 s left``."""
+    """One line from a monitor's ``numbers``: ``NTP-SVM* (large) iteration 120, gap 3.1e-04 (tol 1e-06), 12 s,
+    ~40 s left`` (no estimate yet: no "left")."""
     n = numbers or {}
     if "gap" not in n:
         return stage
     eta = n.get("eta", math.nan)
-    left = f"  ~{eta:.0f} s left" if math.isfinite(eta) else ""
-    return (f"{stage}  iteration {int(n.get('iteration', 0))}  gap {n['gap']:.2e} (tol {n.get('tol', 0):.0e})  "
-            f"{n.get('elapsed', 0):.0f} s elapsed{left}")
+    left = f", ~{eta:.0f} s left" if math.isfinite(eta) else ""
+    return (f"{stage} iteration {int(n.get('iteration', 0))}, gap {n['gap']:.1e} (tol {n.get('tol', 0):.0e}), "
+            f"{n.get('elapsed', 0):.0f} s{left}")
 
 
-__all__ = ["INTERRUPTED", "SolveMonitor", "progress_line"]
+__all__ = ["INTERRUPTED", "TICK_SECONDS", "SolveMonitor", "progress_line"]

@@ -221,6 +221,7 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None,
         rp = np.linalg.norm(X - Ynew)
         rd = rho * np.linalg.norm(Ynew - Y)
         Y = Ynew
+        mon.tick(it)
         if it % opts.check_every == 0 or it == opts.max_iter or mon.past_deadline():
             Lhat = project_columns(Y / W, mask, r)  # idempotent: removes rounding drift
             primal = nuclear(W * Lhat)

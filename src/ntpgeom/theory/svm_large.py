@@ -139,6 +139,8 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
         gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
         fn = float(torch.linalg.norm(f))
+        if run.monitor is not None:
+            run.monitor.tick(run.it0 + it)
         if g_last is not None and fn > fn_last:  # safeguard: the extrapolated point was worse; take the plain step
             rejected += 1
             aa.reset()
@@ -309,6 +311,7 @@ def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSoluti
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
     mon: SolveMonitor[Certified] = SolveMonitor("large", tol, max_iter, opts.time_limit, opts.progress, t0)
     mon.keep(best)
+    mon.check(0, best.gap)  # S̃'s certified gap: the first rung
     run = LargeRun(Mt, r64, c64, Wt, support_index(Mt, r64), tol, mon.deadline, max_iter, opts.check_every,
                    opts.anderson, t0, monitor=mon)
     phases = _phases(dtype, dev.type == "cuda" if opts.fast_eigh is None else opts.fast_eigh)
