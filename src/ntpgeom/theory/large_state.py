@@ -71,6 +71,8 @@ class LargeRun:
     check_every, anderson : int
     t0 : float
         Start of the whole solve (for the ladder's times).
+    monitor : SolveMonitor
+        Progress, deadline and the best certified point so far (:mod:`ntpgeom.theory.solve_monitor`).
     it0 : int
         Iterations run by the earlier phases.
     """
@@ -86,8 +88,8 @@ class LargeRun:
     check_every: int
     anderson: int
     t0: float
+    monitor: SolveMonitor
     it0: int = 0
-    monitor: SolveMonitor | None = None
 
 
 @dataclass(frozen=True, eq=False)

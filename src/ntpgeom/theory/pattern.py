@@ -75,9 +75,10 @@ def check_dense_size(V: int, m: int, bytes_per_entry: float, what: str = "NTP-SV
     need, have = float(V) * float(m) * float(bytes_per_entry), machine_memory()
     if have is None or need <= DENSE_MEMORY_FRACTION * have:
         return
-    raise SolverError(
-        f"{what} on V = {V} tokens x m = {m} contexts needs dense V x m arrays of about {need / 2**30:.3g} GiB, more "
-        f"than half of this machine's {have / 2**30:.3g} GiB; {advice}")
+    gib = need / 2**30
+    size = f"{gib:.3g}" if gib < 1000 else f"{gib:,.0f}"
+    raise SolverError(f"{what} on V = {V} x m = {m} needs dense V x m arrays of about {size} GiB, more than half of "
+                      f"this machine's {have / 2**30:.3g} GiB; {advice}")
 
 
 # ------------------------------------------------------------------------------------------------- masks

@@ -95,6 +95,11 @@ class SolveMonitor(Generic[T]):
             self._first = (self.elapsed(), math.log(gap))
         self._report()
 
+    def record(self, iteration: int, gap: float, best: T) -> None:
+        """:meth:`keep` ``best`` and :meth:`check` ``gap`` (the best certified gap) in one call."""
+        self.keep(best)
+        self.check(iteration, gap)
+
     def tick(self, iteration: int) -> None:
         """Iteration ``iteration`` ran: report it (with the last certified gap) if nothing was reported for
         :data:`TICK_SECONDS`."""

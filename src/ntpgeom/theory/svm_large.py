@@ -139,8 +139,7 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
         gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
         fn = float(torch.linalg.norm(f))
-        if run.monitor is not None:
-            run.monitor.tick(run.it0 + it)
+        run.monitor.tick(run.it0 + it)
         if g_last is not None and fn > fn_last:  # safeguard: the extrapolated point was worse; take the plain step
             rejected += 1
             aa.reset()
@@ -159,9 +158,7 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
                 best = cert
                 ladder.append(("admm", run.it0 + it, time.perf_counter() - run.t0, cert.primal, cert.dual_value,
                                cert.gap))
-            if run.monitor is not None:
-                run.monitor.keep(best)
-                run.monitor.check(run.it0 + it, best.gap)
+            run.monitor.record(run.it0 + it, best.gap, best)
             next_check = it + (check_every if best.gap <= 30 * tol else 2 * check_every)
             status = "optimal" if best.gap <= tol else "stalled" if _stalled(gaps, low, handoff) else \
                 "time_limit" if time.perf_counter() > deadline else status
@@ -311,12 +308,12 @@ def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSoluti
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
     mon: SolveMonitor[Certified] = SolveMonitor("large", tol, max_iter, opts.time_limit, opts.progress, t0)
     mon.keep(best)
-    mon.check(0, best.gap)  # S̃'s certified gap: the first rung
     run = LargeRun(Mt, r64, c64, Wt, support_index(Mt, r64), tol, mon.deadline, max_iter, opts.check_every,
-                   opts.anderson, t0, monitor=mon)
+                   opts.anderson, t0, mon)
     phases = _phases(dtype, dev.type == "cuda" if opts.fast_eigh is None else opts.fast_eigh)
     done: list[dict] = []
     try:
+        mon.check(0, best.gap)  # S̃'s certified gap: the first rung
         best, iterations, end_info = _run_phases(run, v, rho, best, ladder, phases, done)
     except KeyboardInterrupt:
         best, iterations, end_info = mon.best, mon.iteration, {"status": INTERRUPTED}
