@@ -138,14 +138,14 @@ def test_solve_ctrl_c_saves_the_best_certified_point(tmp_path, monkeypatch):
 def test_solve_refuses_data_too_large_with_one_error_line(tmp_path, capsys, monkeypatch):
     import scipy.sparse as sp
 
-    import ntpgeom.theory.pattern as pattern_mod
+    import ntpgeom.theory.dense_size as dense_size
     from ntpgeom.cli import main
     from ntpgeom.data import from_counts
 
     V, m = 3455, 43125  # the shape of the case / 10 each way; its dense theory needs ~14 GiB
     d = from_counts(sp.csc_array((np.ones(m), (np.arange(m) % V, np.arange(m))), shape=(V, m)))
     p = d.save(tmp_path / "big.npz")
-    monkeypatch.setattr(pattern_mod, "machine_memory", lambda: 8 << 30)
+    monkeypatch.setattr(dense_size, "machine_memory", lambda: 8 << 30)
     with pytest.raises(SystemExit) as e:
         main(["solve", str(p)])
     err = capsys.readouterr().err.strip().splitlines()

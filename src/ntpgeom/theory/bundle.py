@@ -17,8 +17,8 @@ from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
 from .norms import nuclear_norm
 from ..progress import Progress
-from .pattern import MASK_BYTES_PER_ENTRY, Reduction, SupportPattern, TildeCertificate, check_dense_size, \
-    singular_rank, support_pattern
+from .dense_size import MASK_BYTES_PER_ENTRY, check_dense_size
+from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
 from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
                           tilde_optimal_of)
 from .subspaces import L_in as _L_in
@@ -303,7 +303,7 @@ def compute_theory(
     data : NTPData
     tol, method, max_iter, threads, time_limit
         Passed to :func:`solve_ntp_svm`. When Prop. 3's certificate holds, L_mm = S̃ at once. ``time_limit``
-        (seconds; ``method="large"``): stopped there, the best certified point is kept with status ``user_limit``.
+        (seconds; ``fast`` and ``large``) or Ctrl-C: the best certified point is kept with status ``user_limit``.
     solve : bool
         If False, only the closed forms and proxies are computed.
     gram_max : int

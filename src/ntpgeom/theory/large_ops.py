@@ -16,7 +16,8 @@ import torch
 
 from ..data import NTPData
 from ..errors import SolverError
-from .pattern import Reduction, check_dense_size, reduce_pattern
+from .dense_size import check_dense_size
+from .pattern import Reduction, reduce_pattern
 from .tolerances import TILDE_RANK_RTOL_GRAM
 
 

@@ -9,7 +9,6 @@ theory layer that takes a pattern accepts it in place of S, so one ``compute_the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
@@ -21,64 +20,13 @@ from ..reprs import short_repr
 from ..data import NTPData
 from ..data.groups import column_groups
 from ..errors import ShapeError, SolverError
+from .dense_size import MASK_BYTES_PER_ENTRY, check_dense_size
 from .tolerances import RANK_RTOL, TILDE_RANK_RTOL
 
 
 #: What every function of the theory layer accepts as a support pattern S (shape (V, m)): a dataset, a
 #: :class:`SupportPattern` (reused as is), a scipy.sparse matrix or a dense 0/1 array.
 PatternLike = Union[NTPData, "SupportPattern", sp.spmatrix, sp.sparray, np.ndarray]
-
-
-# ------------------------------------------------------------------------------------------------ memory
-#: The share of this machine's memory that the dense (V, m) arrays of one computation may take (as ``train``'s
-#: size check); past it the theory layer refuses before allocating (:func:`check_dense_size`).
-DENSE_MEMORY_FRACTION = 0.5
-#: Bytes per (V, m) entry of validating a sparse pattern into a dense mask: the float64 array, the 0/1 test's two
-#: bool temporaries and the bool mask.
-MASK_BYTES_PER_ENTRY = 12
-
-
-def machine_memory() -> int | None:
-    """This machine's physical memory in bytes (None where the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return None
-
-
-#: What :func:`check_dense_size` suggests by default.
-SMALLER_DATA = ("build the dataset with fewer contexts (`ntpgeom data build ... --min-count N` or `--top-k K`), or "
-                "solve only the reduced problem in Python with ntpgeom.solve_ntp_svm_large(data, expand=False)")
-
-
-def check_dense_size(V: int, m: int, bytes_per_entry: float, what: str = "NTP-SVM*",
-                     advice: str = SMALLER_DATA) -> None:
-    """Refuse, before allocating, dense (V, m) work that cannot fit in :data:`DENSE_MEMORY_FRACTION` of this
-    machine's memory.
-
-    Parameters
-    ----------
-    V, m : int
-        The two sides (tokens x contexts, or a reduced pattern's).
-    bytes_per_entry : float
-        Bytes the work allocates per (V, m) entry.
-    what : str
-        The work, as the message names it.
-    advice : str
-        What to do instead (default :data:`SMALLER_DATA`).
-
-    Raises
-    ------
-    SolverError
-        Naming V, m, the size in GiB, the machine's memory and ``advice``.
-    """
-    need, have = float(V) * float(m) * float(bytes_per_entry), machine_memory()
-    if have is None or need <= DENSE_MEMORY_FRACTION * have:
-        return
-    gib = need / 2**30
-    size = f"{gib:.3g}" if gib < 1000 else f"{gib:,.0f}"
-    raise SolverError(f"{what} on V = {V} x m = {m} needs dense V x m arrays of about {size} GiB, more than half of "
-                      f"this machine's {have / 2**30:.3g} GiB; {advice}")
 
 
 # ------------------------------------------------------------------------------------------------- masks
@@ -351,7 +299,7 @@ def svt(Z: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = [
-    "DENSE_MEMORY_FRACTION", "MASK_BYTES_PER_ENTRY", "SMALLER_DATA", "check_dense_size", "machine_memory", "PatternLike", "dense_pattern", "pattern_mask", "support_mask", "centred_support", "S_tilde", "Reduction", "reduce_pattern",
+    "PatternLike", "dense_pattern", "pattern_mask", "support_mask", "centred_support", "S_tilde", "Reduction", "reduce_pattern",
     "singular_rank", "TildeCertificate", "TildeCheck", "tilde_check", "SupportPattern", "support_pattern",
     "tilde_certificate", "svt",
 ]

@@ -31,7 +31,8 @@ from ..data import NTPData
 from ..errors import SolverError, SolverWarning
 from ..progress import Progress
 from ..status import SolverStats, Status, check_solver_options
-from .pattern import PatternLike, SupportPattern, check_dense_size, singular_rank, support_pattern
+from .dense_size import check_dense_size
+from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
 from .svm_result import SVMResult
 from .tolerances import RANK_RTOL
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy

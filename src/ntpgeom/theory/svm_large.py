@@ -52,9 +52,11 @@ from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_spars
 from ..errors import SolverWarning
 from ..progress import Progress
 from ..status import SolverStats, Status
-from .large_state import (FLOAT32_MIN_TOL, Certified, LargeOptions, LargeRun, LargeSolution, LargeTuning, PhaseEnd,
-                          check_large_args, torch_threads)
-from .pattern import Reduction, SupportPattern, check_dense_size
+from .large_state import FLOAT32_MIN_TOL  # noqa: F401 - re-exported (it moved to large_state)
+from .large_state import (Certified, LargeOptions, LargeRun, LargeSolution, LargeTuning, PhaseEnd, check_large_args,
+                          torch_threads)
+from .dense_size import check_dense_size
+from .pattern import Reduction, SupportPattern
 from .solve_monitor import INTERRUPTED, SolveMonitor
 from .svm_backends import BackendSolution, SolveOptions
 from .svm_result import SVMResult
