@@ -60,7 +60,7 @@ def solve(
     data = D.load(data_path)
     with stages(not as_json) as say, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        say("solving NTP-SVM*")
+        say("solving NTP-SVM*" + (" with cvxpy + SCS (it reports no progress)" if method is Method.cvxpy else ""))
         try:
             th = compute_theory(data, tol=tol, method=method.value, max_iter=max_iter, threads=threads,
                                 time_limit=time_limit, max_entries=2**62, progress=None if as_json else _watch(say))

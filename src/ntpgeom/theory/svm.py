@@ -33,6 +33,7 @@ from ..progress import Progress
 from ..status import SolverStats, Status, check_solver_options
 from .dense_size import check_dense_size
 from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
+from .solve_monitor import INTERRUPTED
 from .svm_result import SVMResult
 from .tolerances import RANK_RTOL
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
@@ -105,9 +106,10 @@ def _checked(pattern: SupportPattern, sol: BackendSolution, opts: SolveOptions, 
     status = Status.from_gap(gap, opts.tol, certified_by_prop3=sol.method == "tilde")
     if not status.solved:
         why = f" ({sol.info['status']})" if "status" in sol.info else ""
-        warnings.warn(
-            f"NTP-SVM* ({sol.method}) stopped{why} at relative gap {gap:.2e} > tol {opts.tol:.1e} after "
-            f"{sol.iterations} iterations; raise max_iter, time_limit or tol", SolverWarning, stacklevel=3)
+        hint = "the best certified point so far is returned" if sol.info.get("status") == INTERRUPTED else \
+            "raise max_iter, time_limit or tol"
+        warnings.warn(f"NTP-SVM* ({sol.method}) stopped{why} at relative gap {gap:.2e} > tol {opts.tol:.1e} after "
+                      f"{sol.iterations} iterations; {hint}", SolverWarning, stacklevel=3)
     L, A = np.asarray(sol.L, dtype=np.float64), np.asarray(sol.dual, dtype=np.float64)
     L.setflags(write=False)
     A.setflags(write=False)
