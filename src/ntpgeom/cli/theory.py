@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -49,12 +50,14 @@ def solve(
     """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry.
 
     On a terminal a progress line shows the iteration, the certified gap, the time elapsed and an estimate of the
-    time left (in a log: a line every 10 s). Exits 1 when the solver stops above ``--tol`` (status ``user_limit``),
+    time left (in a log: a line every 10 s). With --threads > 1 idle threads wait passively (OMP_WAIT_POLICY, unless
+    set). Exits 1 when the solver stops above ``--tol`` (status ``user_limit``),
     after printing what it reached, unless ``--allow-inexact``; Ctrl-C keeps (and with -o saves) the best certified
     point so far and exits 130."""
     from ..theory import compute_theory
 
     check_solver_options(tol, max_iter, threads, names=_FLAGS)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep, never spin
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise NTPGeomError(f"--time-limit must be a positive number of seconds, got {time_limit:g}")
     data = D.load(data_path)

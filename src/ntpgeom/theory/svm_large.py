@@ -241,9 +241,10 @@ def solve_ntp_svm_large(
         float64. ``info["phases"]`` records what ran (dtype, eigensolver dtype, iterations, how each phase ended).
     threads : int, optional
         torch CPU threads and BLAS threads (threadpoolctl; the Gram products use scipy's BLAS on CPU) for the solve,
-        restored afterwards and recorded in ``stats.threads``; default 1 (on a busy machine a second thread spins
-        at every barrier: the V = 500 scaling instances took 10x the CPU time on 2 threads); None leaves both
-        settings as they are.
+        restored afterwards and recorded in ``stats.threads``; default 1: on a busy machine a second thread spins
+        at every barrier (V = 500, m = 2500: 1.9 CPU-s on 1 thread, 42.8 on 2; 4.1 with ``OMP_WAIT_POLICY=PASSIVE``
+        in the environment before torch loads, as ``ntpgeom solve`` sets it; bench_svm.py --case threads). None
+        leaves both settings as they are.
     tuning : LargeTuning, optional
         The ADMM's tuning below, as one record; its fields may also be given as keywords (they override it).
     check_every : int
