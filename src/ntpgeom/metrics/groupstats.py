@@ -26,7 +26,7 @@ CHUNK_ENTRIES = 1 << 22
 def hidden_matrix(H: Any, name: str = "H") -> np.ndarray:
     """``H`` as a finite 2-D floating array (float32 kept, other dtypes converted to float64), without a copy when
     possible; :class:`~ntpgeom.errors.MetricsError` naming ``name`` otherwise."""
-    X = np.asarray(H)
+    X = H.toarray() if sp.issparse(H) else np.asarray(H)
     if X.dtype not in (np.float32, np.float64):
         try:
             X = X.astype(np.float64)
