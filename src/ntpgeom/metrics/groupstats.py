@@ -20,7 +20,7 @@ __all__ = ["CHUNK_ENTRIES", "hidden_matrix", "column_chunks", "group_ids", "grou
            "pair_ratio_mean", "singular_values", "column_mean"]
 
 #: Number of matrix entries a chunk of columns (or a block of group pairs) may hold at once.
-CHUNK_ENTRIES = 1 << 22
+CHUNK_ENTRIES = 1 << 20
 
 
 def hidden_matrix(H: Any, name: str = "H") -> np.ndarray:

@@ -63,14 +63,14 @@ def cdnv(H: Any, labels: Any) -> float:
     eligible = np.flatnonzero(counts >= 2)
     if len(eligible) < 2:
         return float("nan")
-    remap = np.full(len(counts), -1, dtype=np.intp)
-    remap[eligible] = np.arange(len(eligible))
-    keep = remap[inv] >= 0
-    Xk = X if keep.all() else X[:, keep]
-    sub = remap[inv[keep]]
+    G = len(eligible)
+    remap = np.full(len(counts), G, dtype=np.intp)  # singletons go to a spare group G, dropped below (no copy of H)
+    remap[eligible] = np.arange(G)
+    sub = remap[inv]
     n = counts[eligible].astype(np.float64)
-    means = group_sums(Xk, sub, len(eligible)) / n
-    return pair_ratio_mean(means, group_sq_deviation(Xk, sub, means) / n)
+    means = group_sums(X, sub, G + 1)[:, :G] / n
+    dev = group_sq_deviation(X, sub, np.hstack([means, np.zeros((X.shape[0], 1))]))[:G]
+    return pair_ratio_mean(means, dev / n)
 
 
 def rankme(H: Any, eps: float = 1e-7) -> float:
