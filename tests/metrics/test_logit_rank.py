@@ -25,8 +25,6 @@ def test_singular_values_of_centred_logits_all_routes(monkeypatch, V, m):
     want = np.linalg.svd(L - L.mean(axis=0), compute_uv=False)
     np.testing.assert_allclose(logit_singular_values(L), want, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(groupstats, "CHUNK_ENTRIES", 23)  # Gram of the smaller side, chunked
-    import ntpgeom.metrics.logit_rank as lr
-    monkeypatch.setattr(lr, "CHUNK_ENTRIES", 23)
     # the Gram route resolves singular values only down to ~1e-8 σ_max (the centred L has a zero one)
     np.testing.assert_allclose(logit_singular_values(L), want, rtol=1e-9, atol=1e-6)
 

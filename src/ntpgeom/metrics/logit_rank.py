@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .groupstats import CHUNK_ENTRIES, hidden_matrix
+from .groupstats import singular_values
 from .representation import rankme_from_singular_values
 from .similarity import MetricsError
 
@@ -25,31 +25,7 @@ def logit_singular_values(L: Any, name: str = "L") -> np.ndarray:
     Small matrices: the SVD. Larger ones: the eigenvalues of the Gram of the smaller side, accumulated over chunks
     (memory O(min(V, m)²), the input read in float64 a chunk at a time; values below ~1e-8 σ_max only resolved to that).
     """
-    X = hidden_matrix(L, name)
-    V, m = X.shape
-    if X.size == 0:
-        return np.zeros(0)
-    if X.size <= CHUNK_ENTRIES:
-        Xd = np.asarray(X, dtype=np.float64)
-        return np.linalg.svd(Xd - Xd.mean(axis=0, keepdims=True), compute_uv=False)
-    if V <= m:  # columns are independent: centre each column chunk, accumulate the V x V Gram
-        G = np.zeros((V, V))
-        step = max(1, CHUNK_ENTRIES // V)
-        for j0 in range(0, m, step):
-            Xc = np.asarray(X[:, j0:j0 + step], dtype=np.float64)
-            Xc = Xc - Xc.mean(axis=0, keepdims=True)
-            G += Xc @ Xc.T
-    else:  # rows in chunks, centred by the column means (first pass), accumulate the m x m Gram
-        step = max(1, CHUNK_ENTRIES // m)
-        mu = np.zeros(m)
-        for i0 in range(0, V, step):
-            mu += np.asarray(X[i0:i0 + step], dtype=np.float64).sum(axis=0)
-        mu /= V
-        G = np.zeros((m, m))
-        for i0 in range(0, V, step):
-            Xr = np.asarray(X[i0:i0 + step], dtype=np.float64) - mu
-            G += Xr.T @ Xr
-    return np.sqrt(np.maximum(np.linalg.eigvalsh(0.5 * (G + G.T))[::-1], 0.0))
+    return singular_values(L, name, centre="tokens")
 
 
 def _eps_rank(s: np.ndarray, eps: float) -> int:

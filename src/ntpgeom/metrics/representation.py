@@ -128,7 +128,7 @@ def alpha_req(H: Any, k_min: int = 1, k_max: int | None = None, rtol: float = 1e
     m = X.shape[1]
     if m < 2:
         return float("nan")
-    lam = singular_values(X, "H", centre=True) ** 2 / m
+    lam = singular_values(X, "H", centre="columns") ** 2 / m
     if len(lam) == 0 or lam[0] <= 0:
         return float("nan")
     last = int(np.sum(lam >= rtol * lam[0]))
