@@ -105,6 +105,13 @@ def test_gnc2_simplex_closed_form_and_brute_force():
     labels = rng.integers(0, 9, size=40)
     assert gnc2(H, labels) == pytest.approx(brute_gnc2(H, labels), rel=1e-10)
     assert math.isnan(gnc2(H, np.zeros(40, dtype=int)))
+    # min_contexts: classes seen after fewer contexts are left out; two classes after one same context tie (+inf)
+    labels2 = np.concatenate([labels, [20, 21]])
+    H2 = np.hstack([H, H[:, :1], H[:, :1]])
+    assert gnc2(H2, labels2) == math.inf
+    big = np.flatnonzero(np.bincount(labels) >= 5)
+    sel = np.isin(labels, big)
+    assert gnc2(H2, labels2, min_contexts=5) == pytest.approx(brute_gnc2(H[:, sel], labels[sel]), rel=1e-10)
 
 
 @settings(max_examples=20)

@@ -241,7 +241,7 @@ def test_layer_metrics_next_token_keys():
     out = layer_metrics(H, labels, W=W, P=P, weights=pi)
     assert set(out) == set(LAYER_KEYS)
     assert out["cdnv_next_token"] == cdnv_by_next_token(H, P, pi)
-    assert out["gnc2_next_token"] == gnc2(H, P, pi)
+    assert out["gnc2_next_token"] == gnc2(H, P, pi, min_contexts=2)
     assert out["gnc2"] == gnc2(H, labels)
     assert out["unc3"] == unc3(H, W, P, pi)
     assert out["ncc_agreement"] == ncc_agreement(H, W, P, pi)

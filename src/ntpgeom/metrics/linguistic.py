@@ -148,32 +148,39 @@ def cdnv_by_next_token(H: Any, P: Any, weights: Any = None, min_contexts: int = 
     return pair_ratio_mean(tc.means[:, keep], tc.variances(X)[keep])
 
 
-def _unit_centred_means(tc: TokenClasses) -> tuple[np.ndarray, np.ndarray]:
-    Mc = tc.means - tc.means.mean(axis=1, keepdims=True)
+def _unit_centred_means(tc: TokenClasses, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    means = tc.means if keep is None else tc.means[:, keep]
+    Mc = means - means.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(Mc, axis=0)
     nz = norms > 0
     return Mc[:, nz] / norms[nz], nz
 
 
-def gnc2(H: Any, labels: Any, weights: Any = None) -> float:
+def gnc2(H: Any, labels: Any, weights: Any = None, min_contexts: int = 1) -> float:
     """Hyperspherical uniformity of the class means (Wu & Papyan 2024, GNC2; Liu et al. 2023).
 
     Mean over unordered pairs of classes c ≠ c' of log(1 / ‖μ̂_c − μ̂_c'‖), μ̂_c the unit centred class mean
-    (a class whose centred mean is 0 has no direction and is left out). Lower is more uniform; invariant to
-    rotations, scalings and translations of H. Pairs are processed a block at a time (memory O(block · C)).
+    over the classes with at least ``min_contexts`` distinct contexts (a class whose centred mean is 0 has no
+    direction and is left out). Lower is more uniform; invariant to rotations, scalings and translations of H. Pairs
+    are processed a block at a time (memory O(block · C)). Two classes seen after the same single context share
+    their mean, and the log kernel is +inf there: over next-token classes, ``min_contexts=2`` (as
+    :func:`cdnv_by_next_token`) avoids most such ties.
 
     Parameters
     ----------
     H : array, shape (d, m)
     labels : int array (m,) or (V x m) class masses (see :func:`token_classes`)
     weights : array, shape (m,), optional
+    min_contexts : int
+        Minimum number of distinct contexts for a class to count.
 
     Returns
     -------
     float
         NaN with fewer than 2 classes; +inf if two unit means coincide.
     """
-    U, _ = _unit_centred_means(token_classes(H, labels, weights))
+    tc = token_classes(H, labels, weights)
+    U, _ = _unit_centred_means(tc, tc.n_contexts >= min_contexts)
     C = U.shape[1]
     if C < 2:
         return float("nan")

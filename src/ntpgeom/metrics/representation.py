@@ -208,7 +208,8 @@ def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None, weights: An
     ``gnc2``              :func:`~ntpgeom.metrics.linguistic.gnc2` of the support-group means
     ``cdnv_next_token``   with P: :func:`~ntpgeom.metrics.linguistic.cdnv_by_next_token` (classes = next tokens,
                           context j in class v with mass ω_j P[v, j])
-    ``gnc2_next_token``   with P: GNC2 of the next-token class means
+    ``gnc2_next_token``   with P: GNC2 of the next-token class means (classes with ≥ 2 contexts, as
+                          ``cdnv_next_token``)
     ``lm_head_rank``      with W: :func:`rankme` of the LM head W (V x d), its effective rank
     ``unc3``              with W and P: :func:`~ntpgeom.metrics.linguistic.unc3` over next-token classes
     ``ncc_agreement``     with W and P: :func:`~ntpgeom.metrics.linguistic.ncc_agreement` over next-token classes
@@ -232,7 +233,7 @@ def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None, weights: An
            "gnc2": gnc2(X, groups)}
     if P is not None:
         out["cdnv_next_token"] = cdnv_by_next_token(X, P, weights)
-        out["gnc2_next_token"] = gnc2(X, P, weights)
+        out["gnc2_next_token"] = gnc2(X, P, weights, min_contexts=2)
     if W is not None:
         Wm = hidden_matrix(W, "W")
         if Wm.shape[1] != X.shape[0]:
