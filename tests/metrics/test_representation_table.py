@@ -60,3 +60,17 @@ def test_run_representation_and_add_columns():
         add_columns({"step": np.array([0, 5, 10]), "cdnv": np.zeros(3)}, rep)
     with pytest.raises(MetricsError, match="no snapshots"):
         run_representation(_run(data, []))
+
+
+@pytest.mark.slow
+def test_trained_ufm_collapses_by_support_group(tmp_path):
+    # theory.md §4: contexts with the same support converge to one direction, so the support-group CDNV falls
+    import ntpgeom as g
+
+    data = synthetic.random_supports(10, 60, (1, 3), n_supports=6, probs="dirichlet", seed=0)
+    run = g.train(data, model="ufm", d=12, steps=100, optimizer="adam", lr=0.05, out=tmp_path / "r", seed=0)
+    rep = run_representation(run)
+    assert rep["step"][0] == 0 and rep["step"][-1] == 100
+    assert rep["cdnv"][-1] < 0.1 * rep["cdnv"][0]
+    assert rep["cdnv_next_token"][-1] < rep["cdnv_next_token"][0]
+    assert all(np.isfinite(rep[k]).all() for k in REPRESENTATION_COLUMNS)
