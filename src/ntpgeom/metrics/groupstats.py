@@ -9,6 +9,7 @@ a time and converted to float64 per chunk, so no function here holds more than O
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 import numpy as np
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 from .similarity import MetricsError
 
 __all__ = ["CHUNK_ENTRIES", "hidden_matrix", "column_chunks", "group_ids", "group_sums", "group_sq_deviation",
-           "pair_ratio_mean", "singular_values", "column_mean"]
+           "pair_ratio_mean", "singular_values", "column_mean", "rankme_from_singular_values"]
 
 #: Number of matrix entries a chunk of columns (or a block of group pairs) may hold at once.
 CHUNK_ENTRIES = 1 << 20
@@ -141,3 +142,13 @@ def singular_values(M: Any, name: str = "M", centre: str | None = None) -> np.nd
         C += Yc @ Yc.T
     ev = np.linalg.eigvalsh(0.5 * (C + C.T))[::-1]
     return np.sqrt(np.maximum(ev, 0.0))
+
+
+def rankme_from_singular_values(s: Any, eps: float = 1e-7) -> float:
+    """:func:`~ntpgeom.metrics.representation.rankme` from the singular values ``s`` (any order; NaN if they sum to 0)."""
+    s = np.asarray(s, dtype=np.float64)
+    total = float(s.sum())
+    if total <= 0.0:
+        return float("nan")
+    p = s / total + eps
+    return float(math.exp(-float(np.sum(p * np.log(p)))))

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .groupstats import singular_values
-from .representation import rankme_from_singular_values
+from .groupstats import rankme_from_singular_values, singular_values
 from .similarity import MetricsError
 
 __all__ = ["logit_singular_values", "logit_rank_summary"]
@@ -37,7 +36,7 @@ def logit_rank_summary(L: Any, L_mm: Any = None, S_tilde: Any = None, eps: float
     """ε-rank and spectrum of a logit matrix next to rank(L_mm) and rank(S̃) at the same ε.
 
     Every matrix is token-centred (``(I − 11ᵀ/V) M``) and its ε-rank is the number of singular values
-    σ ≥ ε · σ_max (as :func:`~ntpgeom.metrics.representation.eps_rank`).
+    σ ≥ ε · σ_max (as ``ntpgeom.metrics.representation.eps_rank``).
 
     Parameters
     ----------

@@ -20,18 +20,20 @@ The token-class measures of Wu & Papyan (GNC2, UNC3, NCC agreement, CDNV over ne
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from .groupstats import (column_chunks, group_ids, group_sq_deviation, group_sums, hidden_matrix,
-                         pair_ratio_mean, singular_values)
+                         pair_ratio_mean, rankme_from_singular_values, singular_values)
 from .linguistic import cdnv_by_next_token, gnc2, ncc_agreement, unc3
+from .logit_rank import logit_rank_summary
 from .similarity import MetricsError
 
 __all__ = ["cdnv", "rankme", "rankme_from_singular_values", "alpha_req", "anisotropy", "spectrum", "eps_rank",
-           "layer_metrics", "LAYER_KEYS"]
+           "layer_metrics", "LAYER_KEYS",
+           # defined in .linguistic and .logit_rank, re-exported: the whole suite from one module
+           "cdnv_by_next_token", "gnc2", "unc3", "ncc_agreement", "logit_rank_summary"]
 
 
 def cdnv(H: Any, labels: Any) -> float:
@@ -90,16 +92,6 @@ def rankme(H: Any, eps: float = 1e-7) -> float:
         The ε of Garrido et al. (default 1e-7), which keeps ``ln`` finite for zero singular values.
     """
     return rankme_from_singular_values(singular_values(H, "H"), eps)
-
-
-def rankme_from_singular_values(s: Any, eps: float = 1e-7) -> float:
-    """:func:`rankme` from the singular values ``s`` (any order; NaN if they sum to 0)."""
-    s = np.asarray(s, dtype=np.float64)
-    total = float(s.sum())
-    if total <= 0.0:
-        return float("nan")
-    p = s / total + eps
-    return float(math.exp(-float(np.sum(p * np.log(p)))))
 
 
 def alpha_req(H: Any, k_min: int = 1, k_max: int | None = None, rtol: float = 1e-10) -> float:
