@@ -42,6 +42,13 @@ def test_snapshot_representation_is_layer_metrics_on_its_contexts():
         snapshot_representation(bad, data)
 
 
+def test_representation_columns_are_new_table_columns():
+    from ntpgeom.metrics import COLUMNS
+
+    assert not set(REPRESENTATION_COLUMNS) & set(COLUMNS)
+    assert "step" not in REPRESENTATION_COLUMNS
+
+
 def test_run_representation_and_add_columns():
     data = synthetic.random_supports(6, 24, (1, 3), n_supports=4, probs="dirichlet", seed=2)
     rng = np.random.default_rng(1)

@@ -24,13 +24,12 @@ from ..progress import Progress
 from .representation import LAYER_KEYS, layer_metrics
 from .restrict import check_contexts, snapshot_contexts
 from .similarity import MetricsError
-from .tables import COLUMNS, RunLike, SnapshotLike
+from .tables import RunLike, SnapshotLike
 
 __all__ = ["REPRESENTATION_COLUMNS", "snapshot_representation", "run_representation", "add_columns"]
 
 #: Columns of :func:`run_representation` after ``step`` (the keys of ``layer_metrics`` with W and P given).
 REPRESENTATION_COLUMNS: tuple[str, ...] = LAYER_KEYS
-assert not set(REPRESENTATION_COLUMNS) & set(COLUMNS), "representation columns must not shadow metrics columns"
 
 
 def snapshot_representation(snap: SnapshotLike, data: NTPData) -> dict[str, float]:
