@@ -7,10 +7,11 @@ import os
 import tempfile
 from collections import Counter
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-
+import numpy as np
 from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from ...progress import Progress
@@ -18,10 +19,10 @@ from ..dataset import NTPData
 from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
 from .config import ENGINES, CorpusConfig, corpus_config  # noqa: F401 (ENGINES re-exported)
-from .local import WorkDir, merge_next_totals, run_map_local, worker_pool
+from .local import WorkDir, distinct_ids, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
-from .readers import (FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, discover, documents,
-                      token_frequencies)
+from .inputs import discover
+from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, documents, token_frequencies
 
 BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
 
@@ -89,7 +90,10 @@ def build_corpus(
     Returns
     -------
     NTPData, identical (arrays and content hash) to :func:`~ntpgeom.data.from_tokens` on the concatenated token
-    stream with one document per row (``output_vocab="observed"``).
+    stream with one document per row (``output_vocab="observed"``). For pre-tokenised ids the input vocabulary is
+    the distinct ids that occur, sorted, each named by its id (``"17"``): ``from_tokens`` on the ids renumbered by
+    their rank among them, ``vocab=`` their names (the same as ``from_tokens(ids)`` when every id 0..max occurs). Ids
+    must be integers in [0, 2**63 - 2]; one huge id costs one name, not one per possible id.
     """
     cfg = corpus_config(config, options)
     say = progress or (lambda *_a: None)
@@ -107,7 +111,7 @@ def build_corpus(
     size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
     workers = int(cfg.workers if cfg.workers is not None else (os.cpu_count() or 1) if size > (64 << 20) else 1)
     partitions = int(cfg.partitions if cfg.partitions is not None else min(4096, max(16, -(-size // (8 << 20)))))
-    job = {"format": "ntpgeom.work/2", "context_len": int(cfg.context_len), "partitions": partitions,
+    job = {"format": "ntpgeom.work/3", "context_len": int(cfg.context_len), "partitions": partitions,
            "read": [cfg.text_column, ids_column, cfg.tokenizer, cfg.doc_sep, bool(cfg.lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
     own = work_dir is None
@@ -203,11 +207,14 @@ def _bpe_encoder(shards: list, spec: ReadSpec, vocab_size: int, work: WorkDir, s
 def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encoder: Encoder | VocabEncoder | None,
             context_len: int, filters: dict, say: Callable[..., None], info: dict) -> NTPData:
     """The next-token restriction from the global totals, the engine's reduce (merge + selection per partition),
-    then the final exact top-K and assembly on the driver (memory: the selected rows)."""
+    then the final exact top-K and assembly on the driver (memory: the selected rows). Pre-tokenised ids (no
+    ``encoder``) are renumbered by rank among the distinct ids that occur (the token names are the original ids),
+    so one huge id costs one name, not one per possible id."""
     max_id = max((work.record(i)["max_id"] for i in done), default=-1)
     if max_id < 0:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
-    names = encoder.vocab() if encoder is not None else [str(i) for i in range(max_id + 1)]
+    seen = None if encoder is not None else distinct_ids(np.concatenate([work.seen_ids(i) for i in done]))
+    names: Any = encoder.vocab() if encoder is not None else IdNames(max_id + 1)
     if max_id >= len(names):
         raise NTPDataError(f"token id {max_id} is outside the tokenizer's vocabulary of size {len(names)}")
     next_ids, next_tot = merge_next_totals(work, done)
@@ -215,7 +222,26 @@ def _select(work: WorkDir, done: list[int], reduce: Callable[[Any], TopK], encod
     candidates = reduce(vmap)
     say("assembling")
     meta = {"source": "tokens", "context_len": context_len, "n_tokens": info.pop("n_tokens"), "output_vocab": "observed"}
-    return assemble(candidates.rows, context_len, names, vmap, filters, {**meta, **info})
+    rows = candidates.rows
+    if seen is not None:  # raw ids -> ranks (order kept); the <unk> id (above every id) -> len(seen)
+        rows = [(np.searchsorted(seen, c), np.searchsorted(seen, n), k) for c, n, k in rows]
+        names = [str(i) for i in seen.tolist()]
+        vmap = None if vmap is None else replace(vmap, unk_id=len(names))
+        meta["input_vocab"] = "the distinct ids that occur, sorted (token names: the ids)"
+    return assemble(rows, context_len, names, vmap, filters, {**meta, **info})
+
+
+class IdNames:
+    """The names of raw token ids 0..n-1 (``str(i)``), without a list of n strings."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> str:
+        return str(int(i))
 
 
 def _source(paths: Any) -> str:

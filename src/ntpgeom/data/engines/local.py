@@ -77,6 +77,11 @@ class WorkDir:
         with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:
             return z["ids"], z["counts"]
 
+    def seen_ids(self, i: int) -> np.ndarray:
+        """The distinct token ids of shard i (sorted)."""
+        with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:
+            return z["seen"]
+
     def pieces(self, i: int, p: int) -> list[tuple]:
         """Shard i's rows in partition p, one piece per chunk: ``("packed", b, ck, nxt, cnt)`` or
         ``("rows", None, ctx, nxt, cnt)`` (read by offset: memory is the piece, never the whole shard file)."""
@@ -136,12 +141,13 @@ def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: 
                   out: Path) -> dict:
     """Count a shard chunk by chunk (memory: one chunk), writing each chunk's rows grouped by partition into
     ``out`` (raw arrays + their partition bounds in the record)."""
-    tokens, docs, windows, top, nexts, chunks = 0, 0, 0, -1, [], []
-    for c, (ids, doc_ids) in enumerate(read_shard(shard, spec, encoder)):
+    tokens, docs, windows, top, nexts, chunks, seen, stats = 0, 0, 0, -1, [], [], [], {}
+    for c, (ids, doc_ids) in enumerate(read_shard(shard, spec, encoder, stats)):
         docs += int(doc_ids[-1]) + 1 if doc_ids.size else 0
         if not ids.size:
             continue
         tokens += int(ids.size)
+        seen.append(distinct_ids(ids))
         b = bits_for(int(ids.max()))
         top = max(top, int(ids.max()))
         if fits(context_len, b):
@@ -163,8 +169,24 @@ def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: 
         nexts.append(_next_totals(nxt, cnt))
         windows += int(cnt.sum())
     ids_, cnt_ = (np.concatenate(a) for a in zip(*nexts)) if nexts else (np.zeros(0, np.int64),) * 2
-    save_work_arrays(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))))
-    return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top, "chunks": chunks}
+    save_work_arrays(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))),
+                     seen=distinct_ids(np.concatenate(seen) if seen else np.zeros(0, np.int64)))
+    return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top, "chunks": chunks,
+            "null_docs": stats.get("null_docs", 0)}
+
+
+def distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """The distinct values of a non-negative int array, sorted, int64: a presence table when the values are small,
+    else a sort (never ``np.unique``'s hash table)."""
+    if not ids.size:
+        return np.zeros(0, np.int64)
+    top = int(ids.max())
+    if top <= 4 * len(ids) + (1 << 20):
+        present = np.zeros(top + 1, dtype=bool)
+        present[ids] = True
+        return np.flatnonzero(present).astype(np.int64, copy=False)
+    s = np.sort(ids).astype(np.int64, copy=False)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])]
 
 
 def _narrow(a: np.ndarray) -> np.ndarray:
@@ -228,7 +250,7 @@ def tally_map(results: Iterable[tuple], n_shards: int, skip_bad: bool, fail_fast
     messages (in shard order) and the totals, with a progress line per shard. A failed shard is skipped with
     ``skip_bad``; otherwise it raises at once (``fail_fast``) or, after every shard has finished, the first one's."""
     done, errors = [], {}
-    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
+    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0, "null_docs": 0}
     t0 = time.perf_counter()
     for i, rec, err in results:
         if err is not None:
@@ -267,6 +289,7 @@ def add_record(totals: dict, rec: dict) -> None:
     totals["tokens"] += rec["tokens"]
     totals["docs"] += rec["docs"]
     totals["resumed"] += int(rec["resumed"])
+    totals["null_docs"] += int(rec.get("null_docs", 0))
     totals["counted_tokens"] += 0 if rec["resumed"] else rec["tokens"]
 
 
