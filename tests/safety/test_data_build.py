@@ -1,0 +1,105 @@
+"""Hostile input to `ntpgeom data build` (issue 24, data layer): huge, negative, non-integer and coerced token ids,
+outputs that are inputs, stray files in dataset folders, symlink loops, flipped bits in a resumable work folder,
+Ctrl-C, concurrent builds. Each case: one `error:` line (exit 2) or a correct result, no input replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import ntpgeom as g
+from ntpgeom.cli import main
+from ntpgeom.data import from_tokens
+from ntpgeom.data.engines import build_corpus
+from ntpgeom.errors import NTPDataError
+
+SRC = str(Path(g.__file__).resolve().parents[1])
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def one_error(code, err, *needles):
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for n in needles:
+        assert n in err, err
+
+
+def ids_parquet(path, docs, type_=pa.int64()):
+    pq.write_table(pa.table({"ids": pa.array(docs, type=pa.list_(type_))}), path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------------ token ids
+def _limited(limit_bytes):
+    def set_limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    return set_limit
+
+
+_HUGE = """
+import json, sys
+from ntpgeom.data.engines import build_corpus
+d = build_corpus(sys.argv[1], context_len=1)
+C = d.counts.tocoo()
+print(json.dumps([d.input_vocab, sorted([d.input_vocab[d.contexts[j][0]], d.vocab[z]] for z, j in zip(C.row, C.col))]))
+"""
+
+
+def test_one_huge_id_costs_one_name_not_one_per_possible_id(tmp_path):
+    # was: `[str(i) for i in range(2**62 + 1)]` in engines/build.py _select: OOM-killed (here: MemoryError, 2 GiB)
+    src = ids_parquet(tmp_path / "big.parquet", [[2**62, 1, 2, 3]])
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", _HUGE, str(src)], env=env, capture_output=True, text=True,
+                          timeout=120, preexec_fn=_limited(2 << 30))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names, pairs = json.loads(proc.stdout)
+    assert names == ["1", "2", "3", str(2**62)]  # the ids that occur, sorted, named by the ids
+    assert pairs == [["1", "2"], ["2", "3"], [str(2**62), "1"]]
+
+
+def test_sparse_ids_equal_from_tokens_on_their_ranks(tmp_path):
+    docs = [[7, 1000, 7, 7], [1000, 5, 7]]
+    got = build_corpus(str(ids_parquet(tmp_path / "a.parquet", docs)), context_len=1)
+    ref = from_tokens([[1, 2, 1, 1], [2, 0, 1]], 1, vocab=["5", "7", "1000"])
+    assert got.hash == ref.hash and list(got.input_vocab) == ["5", "7", "1000"] and got.vocab == ref.vocab
+
+
+@pytest.mark.parametrize("case,docs,type_,needle", [
+    ("negative", [[1, 2, 3], [4, -1, 2]], pa.int64(), "row 1 (from 0)"),
+    ("uint64 above 2^63", [[1, 2], [3], [2**63 + 5, 1]], pa.uint64(), "row 2 (from 0) of column 'ids' holds the token id "
+                                                                       "9223372036854775813"),
+    ("null id", [[1, 2], [3, None]], pa.int64(), "row 1 (from 0)"),
+    ("float ids", [[1.0, 2.5]], pa.float64(), "list<int>"),
+])
+def test_bad_parquet_ids_one_error_naming_file_and_row(tmp_path, capsys, case, docs, type_, needle):
+    src = ids_parquet(tmp_path / "bad.parquet", docs, type_)
+    code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "bad.parquet", needle)
+    assert "-9223372036854775" not in err  # never a wrapped negative
+    assert not (tmp_path / "o.npz").exists() and not (tmp_path / "o.npz.work").exists()
+
+
+@pytest.mark.parametrize("record,needle", [
+    ('{"ids": [1, 1.5, 3]}', "1.5"), ('{"ids": [true, 2, 3]}', "true"), ('{"ids": [1, "3", 4]}', '"3"'),
+    ('{"ids": 7}', "7"), ('{"ids": [1, -2]}', "token id -2"), ('{"ids": [1, 18446744073709551616]}', "outside"),
+])
+def test_jsonl_ids_are_never_coerced(tmp_path, capsys, record, needle):
+    src = tmp_path / "c.jsonl"
+    src.write_text('{"ids": [1, 2, 3]}\n' + record + "\n")
+    code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "c.jsonl: line 2", needle)
