@@ -103,3 +103,45 @@ def test_jsonl_ids_are_never_coerced(tmp_path, capsys, record, needle):
     src.write_text('{"ids": [1, 2, 3]}\n' + record + "\n")
     code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
     one_error(code, err, "c.jsonl: line 2", needle)
+
+
+# ----------------------------------------------------------------------------------------------- output = input
+def _tokenizer(path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(["<unk>", "a", "b", "c"])}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(path))
+    return path
+
+
+def _inputs(tmp_path):
+    (tmp_path / "s.jsonl").write_text('{"ids": [1, 2, 3, 1]}\n')
+    ids_parquet(tmp_path / "s.parquet", [[1, 2, 3, 1]])
+    table = pa.table({"ids": pa.array([[1, 2, 3, 1]], type=pa.list_(pa.int64()))})
+    with pa.OSFile(str(tmp_path / "s.arrow"), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    (tmp_path / "t.txt").write_text("a b c a b\n\nc a b")
+    _tokenizer(tmp_path / "tok.json")
+
+
+@pytest.mark.parametrize("argv,victim", [
+    (["s.jsonl", "--ids-column", "ids"], "s.jsonl"),
+    (["s.parquet"], "s.parquet"),
+    (["s.arrow", "--ids-column", "ids"], "s.arrow"),
+    (["s.jsonl", "s.parquet", "--ids-column", "ids"], "s.parquet"),  # the second input
+    (["t.txt", "--engine", "local", "--tokenizer", "tok.json"], "t.txt"),
+    (["t.txt", "--engine", "local", "--tokenizer", "tok.json"], "tok.json"),
+    (["t.txt", "--tokenizer", "tok.json"], "tok.json"),  # the in-memory path reads the tokenizer too
+    (["t.txt", "--engine", "local", "--tokenizer", "tok.json"], "link-to-t.txt"),  # through a symlink
+    (["s.jsonl", "--ids-column", "ids"], "hard-link-to-s.jsonl"),  # a hard link: the same file
+])
+def test_output_that_is_an_input_is_refused_before_any_work(tmp_path, capsys, monkeypatch, argv, victim):
+    _inputs(tmp_path)
+    (tmp_path / "link-to-t.txt").symlink_to(tmp_path / "t.txt")
+    os.link(tmp_path / "s.jsonl", tmp_path / "hard-link-to-s.jsonl")
+    monkeypatch.chdir(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, _, err = run(["data", "build", *argv, "-T", "1", "-o", victim], capsys)
+    one_error(code, err, victim, "also an input")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing replaced, no work folder

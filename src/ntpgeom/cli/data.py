@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .. import data as D
 from .. import validate
-from .._io import check_output_target
+from .._io import check_output_target, note_input
 from ..data.engines.config import CLI_FIELDS as CORPUS_CLI_FIELDS
 from ..data.engines.config import CONSTRAINTS as CORPUS_CONSTRAINTS
 from ..data.engines.config import CorpusConfig
@@ -127,6 +127,7 @@ def build(
     filters["rare"] = rare if opts.get("max_vocab") is not None else None
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
+    _note_inputs([p for p in (text, pairs) if p is not None], tokenizer)
     check_output_target(out)
     with stages(not as_json) as say:
         if pairs is not None:
@@ -183,7 +184,9 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
 def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool,
                    config: CorpusConfig) -> D.NTPData:
     from ..data.engines import build_corpus
+    from ..data.engines.inputs import input_files
 
+    _note_inputs(input_files([str(p) for p in inputs])[0], config.tokenizer)
     check_output_target(out)
     with stages(not as_json) as say:
         data = build_corpus([str(p) for p in inputs], config, work_dir=work_dir or out.with_name(out.name + ".work"),
@@ -193,6 +196,15 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
     for msg in data.meta.get("skipped", []):
         typer.echo(f"skipped: {msg}", err=True)
     return data
+
+
+def _note_inputs(files: list[Path], tokenizer: Optional[str]) -> None:
+    """Every file the command reads (the shards, the text, the pairs, a tokenizer file) is an input: the output may
+    be none of them (through a link or a hard link too: ``check_output_target`` compares the files themselves)."""
+    for f in files:
+        note_input(f)
+    if tokenizer and Path(tokenizer).is_file():
+        note_input(tokenizer)
 
 
 @data_app.command("info")
