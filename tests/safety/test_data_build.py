@@ -145,3 +145,56 @@ def test_output_that_is_an_input_is_refused_before_any_work(tmp_path, capsys, mo
     code, _, err = run(["data", "build", *argv, "-T", "1", "-o", victim], capsys)
     one_error(code, err, victim, "also an input")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing replaced, no work folder
+
+
+# ------------------------------------------------------------------------------------------- the work folder
+def _crash_after(n):
+    def progress(stage, done=None, total=None):
+        if stage.startswith("counting") and done == n:
+            raise KeyboardInterrupt
+    return progress
+
+
+def _flip(path, at=None):
+    raw = bytearray(path.read_bytes())
+    k = len(raw) // 2 if at is None else at
+    raw[k] ^= 0x04
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("victim", ["ck", "nxt", "cnt", "bounds", "next.npz", "record.json"])
+def test_a_flipped_bit_in_a_finished_shard_is_detected_and_the_shard_recounted(tmp_path, victim):
+    rng = np.random.default_rng(2)
+    docs = [rng.integers(0, 30, size=40).tolist() for _ in range(30)]
+    src = tmp_path / "in"
+    src.mkdir()
+    for s in range(3):
+        ids_parquet(src / f"s{s}.parquet", docs[10 * s : 10 * s + 10])
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        build_corpus(str(src), context_len=2, work_dir=work, progress=_crash_after(2))
+    shard = sorted((work / "shards").glob("0*"))[0]
+    files = [p for p in shard.iterdir() if p.name == victim or p.name.endswith(f"-{victim}.bin")]
+    if victim == "record.json":  # a digit of the token count: still valid JSON, silently different numbers
+        text = files[0].read_text()
+        at = text.index('"tokens": ') + len('"tokens": ')
+        _flip(files[0], at)
+    else:
+        _flip(files[0])
+    got = build_corpus(str(src), context_len=2, work_dir=work)
+    assert got.meta["shards_resumed"] == 1 and got.meta["shards_redone"] == 1
+    assert got.hash == build_corpus(str(src), context_len=2).hash
+    assert not work.exists()
+
+
+def test_a_damaged_vocabulary_pass_is_redone(tmp_path):
+    for s, text in enumerate(["the cat sat on the mat", "a dog sat on a log", "the end"]):
+        (tmp_path / f"{s}.txt").write_text(text)
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        build_corpus(str(tmp_path / "*.txt"), context_len=1, tokenizer="word", work_dir=work,
+                     progress=_crash_after(1))
+    vocab = work / "vocab.json"
+    vocab.write_text(vocab.read_text().replace('"cat": 1', '"cat": 9'))  # cat would become the top word
+    got = build_corpus(str(tmp_path / "*.txt"), context_len=1, tokenizer="word", work_dir=work)
+    assert got.hash == build_corpus(str(tmp_path / "*.txt"), context_len=1, tokenizer="word").hash

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from ..._io import write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 from ...progress import Progress
 from ..dataset import NTPData
@@ -152,6 +151,7 @@ def _count(paths: Any, shards: list, skipped: list[str], spec: ReadSpec, cfg: Co
         return _select(work, done, reduce, encoder, T, filters, say, {
             "source": _source(paths), "engine": cfg.engine, "tokenizer": cfg.tokenizer, "ids_column": spec.ids_column,
             "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
+            "shards_redone": totals["redone"], "null_documents": totals["null_docs"],
             "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
             "workers": workers if local else None})
 
@@ -159,9 +159,9 @@ def _count(paths: Any, shards: list, skipped: list[str], spec: ReadSpec, cfg: Co
 def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bool, skipped: list[str],
                        say: Callable[..., None]) -> VocabEncoder:
     """First pass for ``"word"``/``"char"``: the corpus-wide token frequencies (kept in the work folder on resume)."""
-    path = work.root / "vocab.json"
-    if path.is_file():
-        return VocabEncoder(spec.tokenizer, Counter(json.loads(path.read_text(encoding="utf-8"))))
+    kept = work.read_checked("vocab.json")
+    if kept is not None:
+        return VocabEncoder(spec.tokenizer, Counter(json.loads(kept)))
     freq: Counter = Counter()
     for i, shard in enumerate(shards):
         try:
@@ -171,7 +171,7 @@ def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bo
                 raise
             skipped.append(str(exc))
         say("building the vocabulary", i + 1, len(shards))
-    write_json_atomic(path, dict(freq))
+    work.write_checked("vocab.json", json.dumps(dict(freq), sort_keys=True))
     return VocabEncoder(spec.tokenizer, freq)
 
 
@@ -180,7 +180,7 @@ def _bpe_encoder(shards: list, spec: ReadSpec, vocab_size: int, work: WorkDir, s
     """``"bpe:N"``: train on the first documents in shard order, up to ``BPE_SAMPLE_CHARS`` characters (the whole
     corpus when smaller: then the tokenizer is the one ``from_text`` trains), kept in the work folder on resume."""
     path = work.root / "bpe.json"
-    if not path.is_file():
+    if work.read_checked("bpe.json") is None:
         sample: list[str] = []
         chars = 0
         for i, shard in enumerate(shards):
@@ -200,7 +200,7 @@ def _bpe_encoder(shards: list, spec: ReadSpec, vocab_size: int, work: WorkDir, s
                 chars += len(d)
             say("reading the BPE training sample", i + 1, len(shards))
         say("training the BPE tokenizer")
-        write_text_atomic(path, train_bpe(sample, vocab_size))
+        work.write_checked("bpe.json", train_bpe(sample, vocab_size))
     return Encoder(str(path))
 
 

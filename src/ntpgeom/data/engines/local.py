@@ -3,13 +3,17 @@
 Work folder layout (every file written atomically; a shard's folder appears by one rename once complete)::
 
     manifest.json                 the job (context length, reader settings, partitions, shard list)
-    shards/<i>/record.json        tokens, documents, windows and largest id of shard i
+    shards/<i>/record.json        tokens, documents, windows and largest id of shard i; the CRC-32 of every file
+                                  of the shard and of the record itself (checked on resume: a damaged shard is
+                                  counted again)
     shards/<i>/next.npz           its next-token totals (ids, counts)
     shards/<i>/<c>-ck.bin ...     chunk c's pre-aggregated rows grouped by the hash partition of their context:
                                   packed contexts (ck) or id rows (ctx), next ids (nxt), counts (cnt), and each
                                   partition's bounds (bounds): a merge reads only its slice, by offset
 
-A rerun with the same work folder and job skips the shards whose folder exists (resume after a crash).
+A rerun with the same work folder and job skips the shards whose folder exists and passes its checksums (resume
+after a crash); ``vocab.json``/``bpe.json`` (first passes) carry a ``.crc32`` beside them, and are redone when it
+fails.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import shutil
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -70,6 +75,32 @@ class WorkDir:
     def done(self, i: int) -> bool:
         return (self.shard_dir(i) / "record.json").is_file()
 
+    def intact(self, i: int) -> bool:
+        """Whether finished shard i is as written: its record's own CRC-32 and that of every file it lists."""
+        folder = self.shard_dir(i)
+        try:
+            rec = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+            files = rec["files"]
+            return (rec.pop("check") == text_crc(json.dumps(rec, sort_keys=True))
+                    and {p.name for p in folder.iterdir()} == {*files, "record.json"}
+                    and all(file_crc(folder / name) == crc for name, crc in files.items()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+
+    def read_checked(self, name: str) -> str | None:
+        """The text of a checksummed work file (vocabulary, BPE tokenizer), or None when absent or damaged."""
+        try:
+            text = (self.root / name).read_text(encoding="utf-8")
+            return text if (self.root / f"{name}.crc32").read_text(encoding="utf-8").strip() == text_crc(text) else None
+        except (OSError, ValueError):
+            return None
+
+    def write_checked(self, name: str, text: str) -> None:
+        """Write a work file and then its CRC-32 (a crash in between leaves it unchecked: it is redone)."""
+        (self.root / f"{name}.crc32").unlink(missing_ok=True)
+        write_text_atomic(self.root / name, text)
+        write_text_atomic(self.root / f"{name}.crc32", text_crc(text) + "\n")
+
     def record(self, i: int) -> dict:
         return json.loads((self.shard_dir(i) / "record.json").read_text(encoding="utf-8"))
 
@@ -109,8 +140,9 @@ class WorkDir:
         """Delete this job's files (on success); the folder itself too when nothing else is left in it."""
         shutil.rmtree(self.shards, ignore_errors=True)
         shutil.rmtree(self.root / "reduced", ignore_errors=True)
-        (self.root / "vocab.json").unlink(missing_ok=True)
-        (self.root / "bpe.json").unlink(missing_ok=True)
+        for name in ("vocab.json", "bpe.json"):
+            (self.root / name).unlink(missing_ok=True)
+            (self.root / f"{name}.crc32").unlink(missing_ok=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
         try:
             self.root.rmdir()
@@ -120,21 +152,40 @@ class WorkDir:
 
 def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
               encoder: Encoder | VocabEncoder | None) -> dict:
-    """Count shard ``i`` into its partitioned chunk files (skipped when already done). Returns its record."""
-    if work.done(i):
-        return {**work.record(i), "resumed": True}
+    """Count shard ``i`` into its partitioned chunk files (skipped when already done and intact: a finished shard
+    whose files fail their CRC-32 is counted again, ``"redone"`` in its record). Returns its record."""
     final = work.shard_dir(i)
+    redone = work.done(i)
+    if redone:
+        if work.intact(i):
+            return {**work.record(i), "resumed": True}
+        shutil.rmtree(final)
     tmp = work.shards / f".tmp-{i:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         rec = _count_chunks(shard, spec, context_len, n_partitions, encoder, tmp)
+        rec["files"] = {p.name: file_crc(p) for p in sorted(tmp.iterdir())}
+        rec["check"] = text_crc(json.dumps(rec, sort_keys=True))
         write_text_atomic(tmp / "record.json", json.dumps(rec))
         publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {**rec, "resumed": False}
+    return {**rec, "resumed": False, "redone": redone}
+
+
+def file_crc(path: Path) -> str:
+    """CRC-32 of a file, hex (detects any flipped bit or burst up to 32 bits; read in 4 MiB blocks)."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            crc = zlib.crc32(block, crc)
+    return f"{crc:08x}"
+
+
+def text_crc(text: str) -> str:
+    return f"{zlib.crc32(text.encode('utf-8')):08x}"
 
 
 def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, encoder: Encoder | VocabEncoder | None,
@@ -250,7 +301,7 @@ def tally_map(results: Iterable[tuple], n_shards: int, skip_bad: bool, fail_fast
     messages (in shard order) and the totals, with a progress line per shard. A failed shard is skipped with
     ``skip_bad``; otherwise it raises at once (``fail_fast``) or, after every shard has finished, the first one's."""
     done, errors = [], {}
-    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0, "null_docs": 0}
+    totals = {"tokens": 0, "docs": 0, "resumed": 0, "redone": 0, "counted_tokens": 0, "null_docs": 0}
     t0 = time.perf_counter()
     for i, rec, err in results:
         if err is not None:
@@ -289,6 +340,7 @@ def add_record(totals: dict, rec: dict) -> None:
     totals["tokens"] += rec["tokens"]
     totals["docs"] += rec["docs"]
     totals["resumed"] += int(rec["resumed"])
+    totals["redone"] += int(rec.get("redone", False))
     totals["null_docs"] += int(rec.get("null_docs", 0))
     totals["counted_tokens"] += 0 if rec["resumed"] else rec["tokens"]
 
