@@ -198,3 +198,34 @@ def test_a_damaged_vocabulary_pass_is_redone(tmp_path):
     vocab.write_text(vocab.read_text().replace('"cat": 1', '"cat": 9'))  # cat would become the top word
     got = build_corpus(str(tmp_path / "*.txt"), context_len=1, tokenizer="word", work_dir=work)
     assert got.hash == build_corpus(str(tmp_path / "*.txt"), context_len=1, tokenizer="word").hash
+
+
+# ------------------------------------------------------------------------------------------ what a build reads
+def test_a_directory_symlink_loop_does_not_hang_a_recursive_glob(tmp_path, monkeypatch):
+    deep = tmp_path / "tree" / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "x.jsonl").write_text('{"ids": [1, 2, 3]}\n')
+    for k in range(6):  # six loops: glob.glob would walk 6^depth paths until ELOOP (minutes); safe_glob: none
+        (deep / f"loop{k}").symlink_to(tmp_path / "tree")
+    monkeypatch.chdir(tmp_path)
+    got = build_corpus("tree/**/*.jsonl", context_len=1, ids_column="ids")
+    assert got.meta["n_shards"] == 1 and got.n == 2
+
+
+def test_stray_text_files_in_a_dataset_folder_are_not_training_text(tmp_path, capsys):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    ids_parquet(folder / "train-0.parquet", [[1, 2, 3, 1, 2]])
+    ids_parquet(folder / "train-1.parquet", [[3, 2, 1]])
+    (folder / "README.txt").write_text("this dataset is about cats")
+    (folder / "LICENSE.txt").write_text("MIT")
+    got = build_corpus(str(folder), context_len=1)
+    assert got.hash == build_corpus(str(folder / "*.parquet"), context_len=1).hash
+    assert [s for s in got.meta["skipped"] if "README.txt" in s] and [s for s in got.meta["skipped"] if "LICENSE" in s]
+    out = tmp_path / "o.npz"
+    code, _, err = run(["data", "build", folder, "-T", "1", "-o", out], capsys)
+    assert code == 0 and "README.txt" in err and "not a shard" in err
+    # a folder of text files alone is read as text
+    (tmp_path / "txt").mkdir()
+    (tmp_path / "txt" / "a.txt").write_text("a b a b")
+    assert build_corpus(str(tmp_path / "txt"), context_len=1, tokenizer="word").meta["n_shards"] == 1
