@@ -229,3 +229,51 @@ def test_stray_text_files_in_a_dataset_folder_are_not_training_text(tmp_path, ca
     (tmp_path / "txt").mkdir()
     (tmp_path / "txt" / "a.txt").write_text("a b a b")
     assert build_corpus(str(tmp_path / "txt"), context_len=1, tokenizer="word").meta["n_shards"] == 1
+
+
+# ------------------------------------------------------------------------------------------------------------ Ray
+class _FakeRay:
+    """Stands in for ``ray`` (not a test dependency): records ``init`` calls, never connects."""
+
+    def __init__(self, fail=None):
+        self.calls, self.fail = [], fail
+
+    def is_initialized(self):
+        return False
+
+    def init(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.fail:
+            raise self.fail
+
+
+def _dead_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed when the block ends: nothing listens there
+
+
+def test_a_dead_ray_address_is_one_error_line_at_once(tmp_path, capsys, monkeypatch):
+    # was: ray.init retried for 13.7 min, printing 61 lines of warnings
+    import time
+
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    src = ids_parquet(tmp_path / "a.parquet", [[1, 2, 3]])
+    t0 = time.perf_counter()
+    code, _, err = run(["data", "build", src, "-T", "1", "--engine", "ray", "--ray-address",
+                        f"127.0.0.1:{_dead_port()}", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "cannot reach the Ray cluster at 127.0.0.1:", "ray start --head")
+    assert time.perf_counter() - t0 < 10 and not fake.calls  # Ray was never asked to connect
+    assert not (tmp_path / "o.npz.work").exists()
+
+
+def test_a_ray_address_that_is_not_host_port_and_a_failing_init_are_one_error(tmp_path, capsys, monkeypatch):
+    from ntpgeom.data.engines.ray_engine import check_reachable, start_ray
+
+    with pytest.raises(NTPDataError, match="host:port"):
+        check_reachable("not-an-address")
+    with pytest.raises(NTPDataError, match="cannot start Ray: no space"):
+        start_ray(_FakeRay(fail=RuntimeError("no space\nleft on device")), None)

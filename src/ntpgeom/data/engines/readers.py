@@ -9,7 +9,6 @@ a first pass; pre-tokenised id columns (list<int>) skip tokenisation.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
