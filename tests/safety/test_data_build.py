@@ -277,3 +277,63 @@ def test_a_ray_address_that_is_not_host_port_and_a_failing_init_are_one_error(tm
         check_reachable("not-an-address")
     with pytest.raises(NTPDataError, match="cannot start Ray: no space"):
         start_ray(_FakeRay(fail=RuntimeError("no space\nleft on device")), None)
+
+
+# ---------------------------------------------------------------------------------------------------- Ctrl-C
+@pytest.mark.parametrize("after", [0, 1])
+def test_ctrl_c_of_data_build_says_what_was_kept(tmp_path, capsys, monkeypatch, after):
+    import ntpgeom.data.engines.local as L
+
+    for s in range(3):
+        ids_parquet(tmp_path / f"s{s}.parquet", [[1, 2, 3, s]])
+    real, calls = L.map_task, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) > after:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(L, "map_task", interrupted)
+    out = tmp_path / "o.npz"
+    code, _, err = run(["data", "build", str(tmp_path / "*.parquet"), "-T", "1", "-o", out], capsys)
+    assert code == 130 and err.count("\n") == 1 and "Traceback" not in err, err
+    if after:
+        assert "o.npz.work is kept: rerun the same command to resume" in err and (tmp_path / "o.npz.work").is_dir()
+    else:
+        assert "interrupted; nothing was written" in err and not (tmp_path / "o.npz.work").exists()
+    assert not out.exists()
+
+
+def test_ctrl_c_while_the_command_line_starts_is_one_line(capsys, monkeypatch):
+    import builtins
+
+    from ntpgeom.__main__ import main as entry
+
+    real = builtins.__import__
+
+    def slow_start(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "cli" and level == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the CLI's libraries are imported
+        return real(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", slow_start)
+    with pytest.raises(SystemExit) as exc:
+        entry(["--version"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and err == "error: interrupted while starting; nothing was done\n"
+
+
+@pytest.mark.parametrize("kind", ["parquet", "jsonl", "too-short"])
+def test_empty_shards_leave_no_work_folder(tmp_path, capsys, kind):
+    if kind == "parquet":
+        ids_parquet(tmp_path / "e.parquet", [])
+        src = tmp_path / "e.parquet"
+    elif kind == "jsonl":
+        src = tmp_path / "e.jsonl"
+        src.write_text("\n\n")
+    else:  # documents shorter than the context: every shard counted, nothing to keep
+        src = ids_parquet(tmp_path / "e.parquet", [[1], [2]])
+    code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "empty" if kind != "too-short" else "too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]

@@ -188,11 +188,17 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
 
     _note_inputs(input_files([str(p) for p in inputs])[0], config.tokenizer)
     check_output_target(out)
-    with stages(not as_json) as say:
-        data = build_corpus([str(p) for p in inputs], config, work_dir=work_dir or out.with_name(out.name + ".work"),
-                            progress=say)
-        say("writing")
-        data.save(out)
+    work = work_dir or out.with_name(out.name + ".work")
+    try:
+        with stages(not as_json) as say:
+            data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say)
+            say("writing")
+            data.save(out)
+    except KeyboardInterrupt:
+        kept = work.is_dir() and any(work.iterdir())
+        typer.echo(f"interrupted; the work folder {work} is kept: rerun the same command to resume (delete it to start "
+                   "over)" if kept else f"interrupted; nothing was written to {out}", err=True)
+        raise typer.Exit(130) from None
     for msg in data.meta.get("skipped", []):
         typer.echo(f"skipped: {msg}", err=True)
     return data

@@ -118,9 +118,10 @@ def build_corpus(
     work.open()
     try:
         data = _count(paths, shards, skipped, spec, cfg, work, (workers, partitions), encoder, bpe, say)
-    except BaseException:
-        if own or not any(work.done(i) for i in range(len(shards))):
-            work.remove()  # nothing to resume from
+    except BaseException as exc:
+        finished = [work.done(i) for i in range(len(shards))]
+        if own or not any(finished) or (isinstance(exc, NTPDataError) and all(finished)):
+            work.remove()  # nothing to resume from, or every shard counted and the data refused: a rerun needs others
         raise
     work.remove()
     return data
