@@ -337,3 +337,30 @@ def test_empty_shards_leave_no_work_folder(tmp_path, capsys, kind):
     code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
     one_error(code, err, "empty" if kind != "too-short" else "too long")
     assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+def test_a_second_build_into_the_same_work_folder_is_refused_while_the_first_runs(tmp_path, capsys, monkeypatch):
+    import socket
+
+    import ntpgeom.data.engines.local as L
+
+    for s in range(2):
+        ids_parquet(tmp_path / f"a{s}.parquet", [[1, 2, 3, s]])
+    src = tmp_path / "a*.parquet"
+    work = tmp_path / "o.npz.work"
+    real = L.map_task
+    monkeypatch.setattr(L, "map_task", lambda i, *a: real(i, *a) if i == 0 else (_ for _ in ()).throw(KeyboardInterrupt))
+    assert run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)[0] == 130  # work folder kept
+    monkeypatch.setattr(L, "map_task", real)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (work / ".ntpgeom-lock").write_text(f"{holder.pid} {socket.gethostname()}\n")  # ... and it runs again
+        code, _, err = run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+        one_error(code, err, "o.npz.work is in use by another ntpgeom process", f"pid {holder.pid}")
+        assert not (tmp_path / "o.npz").exists() and (work / "shards").is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)  # its owner is gone
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.parquet", "a1.parquet", "o.npz"]

@@ -18,8 +18,9 @@ from ..dataset import NTPData
 from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
 from .config import ENGINES, CorpusConfig, corpus_config  # noqa: F401 (ENGINES re-exported)
-from .local import WorkDir, distinct_ids, merge_next_totals, run_map_local, worker_pool
+from .local import distinct_ids, merge_next_totals, run_map_local, worker_pool
 from .reduce import TopK, run_reduce_local
+from .workdir import MANIFEST, WorkDir
 from .inputs import discover
 from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, documents, token_frequencies
 
@@ -110,20 +111,21 @@ def build_corpus(
     size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
     workers = int(cfg.workers if cfg.workers is not None else (os.cpu_count() or 1) if size > (64 << 20) else 1)
     partitions = int(cfg.partitions if cfg.partitions is not None else min(4096, max(16, -(-size // (8 << 20)))))
-    job = {"format": "ntpgeom.work/3", "context_len": int(cfg.context_len), "partitions": partitions,
+    job = {"format": MANIFEST, "context_len": int(cfg.context_len), "partitions": partitions,
            "read": [cfg.text_column, ids_column, cfg.tokenizer, cfg.doc_sep, bool(cfg.lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
     own = work_dir is None
     work = WorkDir(Path(tempfile.mkdtemp(prefix="ntpgeom-work-")) if own else Path(work_dir), job)
     work.open()
-    try:
-        data = _count(paths, shards, skipped, spec, cfg, work, (workers, partitions), encoder, bpe, say)
-    except BaseException as exc:
-        finished = [work.done(i) for i in range(len(shards))]
-        if own or not any(finished) or (isinstance(exc, NTPDataError) and all(finished)):
-            work.remove()  # nothing to resume from, or every shard counted and the data refused: a rerun needs others
-        raise
-    work.remove()
+    with work.locked():
+        try:
+            data = _count(paths, shards, skipped, spec, cfg, work, (workers, partitions), encoder, bpe, say)
+        except BaseException as exc:
+            finished = [work.done(i) for i in range(len(shards))]
+            if own or not any(finished) or (isinstance(exc, NTPDataError) and all(finished)):
+                work.remove()  # nothing to resume from, or every shard counted and the data refused: rerun needs others
+            raise
+        work.remove()
     return data
 
 

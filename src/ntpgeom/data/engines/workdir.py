@@ -18,17 +18,20 @@ fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from ..._io import write_json_atomic, write_text_atomic
+from ..._io import folder_lock, write_json_atomic, write_text_atomic
 from ...errors import NTPDataError
 
-MANIFEST = "ntpgeom.work/2"
+MANIFEST = "ntpgeom.work/3"
+LOCK = ".ntpgeom-lock"
 
 
 class WorkDir:
@@ -58,6 +61,18 @@ class WorkDir:
             self.shards.mkdir(parents=True, exist_ok=True)
             write_json_atomic(man, self.job)
         self.shards.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's single-writer lock (``.ntpgeom-lock``, as a run folder's): a second build into the same
+        work folder (the same ``-o``) gets a clear error instead of sharing it. The folder is removed afterwards when
+        nothing else is left in it."""
+        try:
+            with folder_lock(self.root, LOCK, NTPDataError):
+                yield
+        finally:
+            with contextlib.suppress(OSError):
+                self.root.rmdir()
 
     def shard_dir(self, i: int) -> Path:
         return self.shards / f"{i:06d}"
