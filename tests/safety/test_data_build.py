@@ -364,3 +364,34 @@ def test_a_second_build_into_the_same_work_folder_is_refused_while_the_first_run
     code, _, err = run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)  # its owner is gone
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.parquet", "a1.parquet", "o.npz"]
+
+
+# ------------------------------------------------------------------------------------- quiet losses, said aloud
+def test_a_flipped_bit_in_a_parquet_data_page_is_refused(tmp_path, capsys):
+    src = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"ids": pa.array([[123456789, 5, 6, 123456789]], type=pa.list_(pa.int64()))}), src,
+                   compression="none", write_page_checksum=True, use_dictionary=False)
+    raw = bytearray(src.read_bytes())
+    at = raw.index((123456789).to_bytes(8, "little") + (5).to_bytes(8, "little"))  # the values, not the statistics
+    raw[at] ^= 0x01  # 123456789 -> 123456788: a different, valid id, unless the page checksum is checked
+    src.write_bytes(bytes(raw))
+    code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "p.parquet", "checksum")
+
+
+def test_null_texts_are_counted_and_reported(tmp_path, capsys):
+    pq.write_table(pa.table({"text": ["a b a", None, "b a b", None]}), tmp_path / "t.parquet")
+    got = build_corpus(str(tmp_path / "t.parquet"), context_len=1, tokenizer="word")
+    assert got.meta["null_documents"] == 2
+    code, _, err = run(["data", "build", tmp_path / "t.parquet", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    assert code == 0 and "note: 2 row(s) held a null text" in err
+
+
+def test_workers_are_capped_at_the_cores_and_the_work_and_say_so(tmp_path, capsys):
+    from ntpgeom.data.engines.build import cpu_cores, worker_count
+
+    assert worker_count(10**6, 10**12, 10**6, 10**6) == cpu_cores()  # never a fork bomb
+    assert worker_count(64, 1, 1, 1) == 1 and worker_count(None, 1, 50, 16) == 1
+    src = ids_parquet(tmp_path / "a.parquet", [[1, 2, 3, 1]])
+    code, _, err = run(["data", "build", src, "-T", "1", "--workers", "100000", "-o", tmp_path / "o.npz"], capsys)
+    assert code == 0 and "note: --workers 100000 capped at" in err

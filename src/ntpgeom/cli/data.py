@@ -201,7 +201,24 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
         raise typer.Exit(130) from None
     for msg in data.meta.get("skipped", []):
         typer.echo(f"skipped: {msg}", err=True)
+    for line in build_notes(data.meta):
+        typer.echo(f"note: {line}", err=True)
     return data
+
+
+def build_notes(meta: Any) -> list[str]:
+    """What a user should know about a sharded build (from its metadata): capped workers, null texts, recounted
+    shards."""
+    notes = []
+    asked, used = meta.get("workers_asked"), meta.get("workers")
+    if asked is not None and used is not None and used < asked:
+        notes.append(f"--workers {asked} capped at {used} (the CPU cores, the shards and partitions to share)")
+    if meta.get("null_documents"):
+        notes.append(f"{meta['null_documents']} row(s) held a null text or id list and were read as empty documents")
+    if meta.get("shards_redone"):
+        notes.append(f"{meta['shards_redone']} finished shard(s) in the work folder failed their checksum and were "
+                     "counted again")
+    return notes
 
 
 def _note_inputs(files: list[Path], tokenizer: Optional[str]) -> None:

@@ -109,8 +109,8 @@ def build_corpus(
     bpe = None if ids_column is not None else bpe_size(cfg.tokenizer)
     encoder = None if ids_column is not None or by_frequency or bpe else Encoder(cfg.tokenizer or "")
     size = sum(os.path.getsize(f) for f in {sh.path for sh in shards})
-    workers = int(cfg.workers if cfg.workers is not None else (os.cpu_count() or 1) if size > (64 << 20) else 1)
     partitions = int(cfg.partitions if cfg.partitions is not None else min(4096, max(16, -(-size // (8 << 20)))))
+    workers = worker_count(cfg.workers, size, len(shards), partitions)
     job = {"format": MANIFEST, "context_len": int(cfg.context_len), "partitions": partitions,
            "read": [cfg.text_column, ids_column, cfg.tokenizer, cfg.doc_sep, bool(cfg.lowercase)],
            "shards": [[s.path, s.unit, s.stamp] for s in shards]}
@@ -156,7 +156,22 @@ def _count(paths: Any, shards: list, skipped: list[str], spec: ReadSpec, cfg: Co
             "n_docs": totals["docs"], "n_shards": len(done), "skipped": skipped, "shards_resumed": totals["resumed"],
             "shards_redone": totals["redone"], "null_documents": totals["null_docs"],
             "count_seconds": round(time.perf_counter() - t0, 3), "n_tokens": totals["tokens"],
-            "workers": workers if local else None})
+            "workers": workers if local else None, "workers_asked": cfg.workers if local else None})
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worker_count(asked: int | None, size: int, n_shards: int, partitions: int) -> int:
+    """Worker processes of the local engine: ``asked`` (default: all cores above 64 MiB of input, else 1), never more
+    than the cores nor than the units of work (shards to map, partitions to merge): more would only wait."""
+    want = asked if asked is not None else cpu_cores() if size > (64 << 20) else 1
+    return int(max(1, min(want, cpu_cores(), max(n_shards, partitions))))
 
 
 def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bool, skipped: list[str],
