@@ -395,3 +395,20 @@ def test_workers_are_capped_at_the_cores_and_the_work_and_say_so(tmp_path, capsy
     src = ids_parquet(tmp_path / "a.parquet", [[1, 2, 3, 1]])
     code, _, err = run(["data", "build", src, "-T", "1", "--workers", "100000", "-o", tmp_path / "o.npz"], capsys)
     assert code == 0 and "note: --workers 100000 capped at" in err
+
+
+# --------------------------------------------------------------------------------------- the newcomer's first hour
+@pytest.mark.parametrize("sharded", [False, True])
+def test_an_unfiltered_corpus_of_singleton_contexts_gets_a_note(tmp_path, capsys, sharded):
+    rng = np.random.default_rng(0)
+    text = " ".join(f"w{i}" for i in rng.integers(0, 40, size=300))  # 1600 possible contexts, 298 windows
+    src = tmp_path / "c.txt"
+    src.write_text(text)
+    extra = ["--engine", "local"] if sharded else []
+    code, _, err = run(["data", "build", src, "-T", "2", *extra, "-o", tmp_path / "o.npz"], capsys)
+    data = g.load(tmp_path / "o.npz")
+    once = int((np.asarray(data.counts.sum(axis=0)).ravel() == 1).sum())
+    assert code == 0 and once > 0.25 * data.m
+    assert f"note: {once} of the {data.m} contexts" in err and "--min-count 2" in err and "--top-k" in err
+    code, _, err = run(["data", "build", src, "-T", "2", *extra, "--min-count", "2", "-o", tmp_path / "o.npz"], capsys)
+    assert code == 0 and "seen once" not in err  # filtered: no note

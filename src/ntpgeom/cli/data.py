@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -121,7 +122,9 @@ def build(
         if "max_vocab" in opts:
             values["rare"] = rare
         config = make_config(CorpusConfig, values, CORPUS_CONSTRAINTS, NTPDataError)
-        return _report(_build_sharded(text, out, work_dir, as_json, config), out, as_json)
+        data = _build_sharded(text, out, work_dir, as_json, config)
+        _singleton_note(data, opts)
+        return _report(data, out, as_json)
     text = text[0] if text else None
     filters = {k: opts.get(k) for k in ("min_count", "top_k", "min_support", "max_support", "max_vocab")}
     filters["rare"] = rare if opts.get("max_vocab") is not None else None
@@ -140,7 +143,20 @@ def build(
                                lowercase=opts.get("lowercase", False), progress=say, **filters)
         say("writing")
         data.save(out)
+    if pairs is None:
+        _singleton_note(data, opts)
     _report(data, out, as_json)
+
+
+def _singleton_note(data: D.NTPData, opts: dict) -> None:
+    """A newcomer's unfiltered corpus is mostly contexts seen once (each a support of size 1, a trivial row for the
+    theory): say how many, and how to keep the recurring ones."""
+    if opts.get("min_count") is not None or opts.get("top_k") is not None or not data.m:
+        return
+    once = int(np.count_nonzero(np.asarray(data.counts.sum(axis=0)).ravel() == 1))
+    if once and once >= 0.25 * data.m:
+        typer.echo(f"note: {once} of the {data.m} contexts ({once / data.m:.0%}) were seen once; to keep the recurring "
+                   "ones pass --min-count 2 (or --top-k K for the K most frequent)", err=True)
 
 
 _K = inspect.Parameter.KEYWORD_ONLY
