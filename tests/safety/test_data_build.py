@@ -412,3 +412,34 @@ def test_an_unfiltered_corpus_of_singleton_contexts_gets_a_note(tmp_path, capsys
     assert f"note: {once} of the {data.m} contexts" in err and "--min-count 2" in err and "--top-k" in err
     code, _, err = run(["data", "build", src, "-T", "2", *extra, "--min-count", "2", "-o", tmp_path / "o.npz"], capsys)
     assert code == 0 and "seen once" not in err  # filtered: no note
+
+
+def test_rays_own_notices_stay_off_stderr(capsys):
+    import logging
+
+    from ntpgeom.data.engines.ray_engine import start_ray
+
+    class Noisy(_FakeRay):
+        def init(self, **kwargs):
+            logging.getLogger("ray._private.authentication").warning("Token authentication is disabled for this Ray "
+                                                                     "cluster. Anyone with network access ...")
+            super().init(**kwargs)
+
+    seen = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # what would reach stderr through any handler
+    logging.getLogger("ray._private.authentication").addHandler(handler)
+    try:
+        fake = Noisy()
+        start_ray(fake, None)
+    finally:
+        logging.getLogger("ray._private.authentication").removeHandler(handler)
+    assert fake.calls and not seen and "Token authentication" not in capsys.readouterr().err
+    assert logging.getLogger("ray").level == logging.NOTSET  # restored afterwards
+
+
+def test_a_deeply_nested_jsonl_record_is_one_error(tmp_path, capsys):
+    src = tmp_path / "deep.jsonl"
+    src.write_text('{"ids": [1, 2, 3]}\n{"ids": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    one_error(code, err, "deep.jsonl: line 2 is nested too deeply")
