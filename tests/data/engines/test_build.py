@@ -81,6 +81,21 @@ def test_local_engine_equals_brute_force_and_from_tokens(tmp_path_factory, docs,
     assert got.vocab == ref.vocab and got.input_vocab == ref.input_vocab
 
 
+@settings(max_examples=15)
+@given(docs=st.lists(st.lists(st.sampled_from([0, 3, 2**33, 2**62, 2**63 - 2]), max_size=12), min_size=1, max_size=8),
+       T1=st.sampled_from([1, 3]), top_k=st.sampled_from([None, 2]))
+def test_huge_sparse_ids_equal_from_tokens_on_their_ranks(tmp_path_factory, docs, T1, top_k):
+    # ids up to 2**63 - 2 (the largest allowed): wide keys (id rows), names are the ids, no per-id allocation
+    brute = brute_counts(docs, T1)
+    if not brute:
+        return
+    pattern = write_shards(tmp_path_factory.mktemp("h"), docs, 2)
+    got = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=3, top_k=top_k)
+    assert got.hash == ref_tokens(docs, T1, top_k=top_k).hash
+    if top_k is None:
+        assert data_counts(got) == brute
+
+
 def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path):
     # (0, 7) occurs twice, every other context once: top-3 = (0, 7) and the two smallest of the tied rest
     docs = [[5, 1, 9], [0, 7, 2], [3, 3, 3], [0, 2, 8], [9, 9, 1], [0, 7, 1]]
