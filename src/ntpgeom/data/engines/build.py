@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
 from ...errors import NTPDataError
 from ...progress import Progress
 from ..dataset import NTPData
 from ..tokenize import bpe_size, train_bpe
 from .assemble import assemble, vocab_map
 from .config import ENGINES, CorpusConfig, corpus_config  # noqa: F401 (ENGINES re-exported)
-from .local import distinct_ids, merge_next_totals, run_map_local, worker_pool
-from .reduce import TopK, run_reduce_local
-from .workdir import MANIFEST, WorkDir
 from .inputs import discover
+from .local import MANIFEST, WorkDir, distinct_ids, merge_next_totals, run_map_local, worker_pool
 from .readers import FREQUENCY_TOKENIZERS, Encoder, ReadSpec, VocabEncoder, detect_ids_column, documents, token_frequencies
+from .reduce import TopK, run_reduce_local
 
 BPE_SAMPLE_CHARS = 1 << 27  # characters of documents a streaming "bpe:N" tokenizer is trained on (first pass)
 
