@@ -443,3 +443,15 @@ def test_a_deeply_nested_jsonl_record_is_one_error(tmp_path, capsys):
     src.write_text('{"ids": [1, 2, 3]}\n{"ids": ' + "[" * 100000 + "]" * 100000 + "}\n")
     code, _, err = run(["data", "build", src, "--ids-column", "ids", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
     one_error(code, err, "deep.jsonl: line 2 is nested too deeply")
+
+
+def test_ctrl_c_of_an_in_memory_build_is_one_line(tmp_path, capsys, monkeypatch):
+    import ntpgeom.data as D
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(D, "from_text", interrupted)
+    (tmp_path / "c.txt").write_text("a b c a b c")
+    code, _, err = run(["data", "build", tmp_path / "c.txt", "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+    assert code == 130 and err == f"interrupted; nothing was written to {tmp_path / 'o.npz'}\n"

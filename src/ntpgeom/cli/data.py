@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import typer
@@ -132,7 +133,7 @@ def build(
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
     _note_inputs([p for p in (text, pairs) if p is not None], tokenizer)
     check_output_target(out)
-    with stages(not as_json) as say:
+    with _interruptible(out), stages(not as_json) as say:
         if pairs is not None:
             say("reading pairs")
             has_header = {"auto": None, "yes": True, "no": False}[validate.choice("--header", header, ("auto", "yes", "no"),
@@ -205,16 +206,10 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
     _note_inputs(input_files([str(p) for p in inputs])[0], config.tokenizer)
     check_output_target(out)
     work = work_dir or out.with_name(out.name + ".work")
-    try:
-        with stages(not as_json) as say:
-            data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say)
-            say("writing")
-            data.save(out)
-    except KeyboardInterrupt:
-        kept = work.is_dir() and any(work.iterdir())
-        typer.echo(f"interrupted; the work folder {work} is kept: rerun the same command to resume (delete it to start "
-                   "over)" if kept else f"interrupted; nothing was written to {out}", err=True)
-        raise typer.Exit(130) from None
+    with _interruptible(out, work), stages(not as_json) as say:
+        data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say)
+        say("writing")
+        data.save(out)
     for msg in data.meta.get("skipped", []):
         typer.echo(f"skipped: {msg}", err=True)
     for line in build_notes(data.meta):
@@ -235,6 +230,18 @@ def build_notes(meta: Any) -> list[str]:
         notes.append(f"{meta['shards_redone']} finished shard(s) in the work folder failed their checksum and were "
                      "counted again")
     return notes
+
+
+@contextlib.contextmanager
+def _interruptible(out: Path, work: Optional[Path] = None) -> Iterator[None]:
+    """Ctrl-C during a build: one line saying what is left (the work folder kept for a resume, or nothing), exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = work is not None and work.is_dir() and any(work.iterdir())
+        typer.echo(f"interrupted; the work folder {work} is kept: rerun the same command to resume (delete it to start "
+                   "over)" if kept else f"interrupted; nothing was written to {out}", err=True)
+        raise typer.Exit(130) from None
 
 
 def _note_inputs(files: list[Path], tokenizer: Optional[str]) -> None:
