@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -168,7 +168,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         The fields of :class:`~ntpgeom.experiments.config.ReproduceConfig` (each documented there): ``quick``,
         ``text``, ``experiments``, ``appendix``, ``context_len``, ``tokenizer``, ``max_vocab``, ``max_contexts``,
         ``seed``, ``seeds``, ``threads``, ``overwrite``, ``resume``, ``dpi``, ``svg``, ``paper_scale``,
-        ``paper_budget``. With ``threads`` > 1 and long runs to train (at least
+        ``paper_budget``, ``log``. With ``threads`` > 1 and long runs to train (at least
         :data:`~ntpgeom.experiments.jobs.PARALLEL_MIN_COST`), the runs go to worker processes of one thread each.
 
     Raises
@@ -191,7 +191,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         f"{len(jobs) + len(ajobs)} training runs -> {cfg.out}")
     try:
         theories, names = _theories(planned.main, cfg.out, cfg.text is not None, say, cfg.paper_scale)
-        reused, training = _train_all(jobs + ajobs, cfg.threads, cfg.out, say)
+        reused, training = _train_all([replace(j, log=cfg.log) for j in jobs + ajobs], cfg.threads, cfg.out, say)
         appendix_results = appx.run_appendix(planned.appendix, ajobs, cfg.out, dict(theories), say, (cfg.dpi, cfg.svg))
     except KeyboardInterrupt:
         raise ReproduceInterrupted(cfg.out) from None
