@@ -311,6 +311,8 @@ def compute_theory(
     pattern : SupportPattern, optional
         ``support_pattern(data)`` computed already: its reduction and the SVD of the reduced S̃ are reused.
 
+    Notes
+    -----
     Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
     the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
     from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
