@@ -56,3 +56,33 @@ def test_mkdocs_build_strict(tmp_path):
         html = (tmp_path / "site" / "api" / page / "index.html").read_text(encoding="utf-8")
         assert f'id="{anchor}"' in html, (page, anchor)
         assert "Parameters:" in html or "Parameters</" in html
+
+
+def _public_functions():
+    import inspect
+
+    from ntpgeom.probe.run import probe
+    from ntpgeom.train.loop import train
+
+    objs = [(n, getattr(ntpgeom, n)) for n in ntpgeom.__all__] + [("train", train), ("probe", probe)]
+    return [(n, o) for n, o in objs if inspect.isfunction(o)]
+
+
+@pytest.mark.parametrize("name,fn", _public_functions(), ids=lambda x: x if isinstance(x, str) else "")
+def test_public_functions_have_numpydoc_sections(name, fn):
+    import inspect
+
+    doc = inspect.getdoc(fn) or ""
+    for section in ("Parameters", "Returns"):
+        assert re.search(rf"^{section}\n-{{{len(section)}}}$", doc, re.M), f"{name}: no {section} section"
+
+
+@pytest.mark.parametrize("name,fn", [x for x in _public_functions() if ">>>" in (x[1].__doc__ or "")],
+                         ids=lambda x: x if isinstance(x, str) else "")
+def test_docstring_examples_run(name, fn):
+    import doctest
+
+    finder, runner = doctest.DocTestFinder(recurse=False), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for t in finder.find(fn, name, globs={}):
+        result = runner.run(t)
+        assert result.failed == 0, f"{name}: {result.failed} example(s) failed (run with -s to see them)"

@@ -171,6 +171,11 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         ``paper_budget``, ``log``. With ``threads`` > 1 and long runs to train (at least
         :data:`~ntpgeom.experiments.jobs.PARALLEL_MIN_COST`), the runs go to worker processes of one thread each.
 
+    Returns
+    -------
+    ReproduceResult
+        The output folder, the report (``report.verdicts``), the runs trained and reused, the wall time.
+
     Raises
     ------
     ReproduceError
