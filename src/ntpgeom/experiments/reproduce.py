@@ -34,6 +34,7 @@ from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, 
                    train_parallel, train_serial)
 from .paper import QUICK_HELP, TEXT_SOLVE_MAX_ENTRIES
 from .registry import EXPERIMENTS, MAIN, RECIPES
+from .track import log_judgements
 
 if TYPE_CHECKING:
     from ..report.result import AppendixResult
@@ -212,6 +213,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
     with threadpool_limits(limits=cfg.threads):  # the report's path points and face probes
         report = _report(cfg, planned.budget, jobs, (theories, names), (record, extra), t0, say, training, tables,
                          appendix_results)
+    log_judgements(report, cfg.log)  # --log: each run's μ, distances and verdicts beside its training curves
     seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
     for j in jobs + ajobs:

@@ -11,8 +11,8 @@ own local store; no Space, no network). At every logged step the scalars the tra
 
 and, when the run ends, per snapshot step ``snapshot/nuclear_norm_L`` (‖L‖_* of the snapshot's logits, the norm of
 theory.md §2) with ``snapshot/norm_L``. The distances to the prediction and its rival, μ and the verdicts need the
-theory and are measured after training (``ntpgeom.assess``, ``ntpgeom report``); :meth:`Tracker.scalars` takes such
-numbers too. Neither tracker is a dependency of ntpgeom: ``pip install 'ntpgeom[track]'`` installs TensorBoard.
+theory and are measured after training (``ntpgeom.assess``, ``ntpgeom report``); ``ntpgeom reproduce --log`` adds
+them to each run's tracker once its trajectory is judged (:mod:`ntpgeom.experiments.track`). Neither tracker is a dependency of ntpgeom: ``pip install 'ntpgeom[track]'`` installs TensorBoard.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ class Tracker:
         ``write({name: value}, step)``: one tracker call per step.
     close : callable
         Flushes and closes the tracker (called once, by :func:`tracking`).
+    text : callable, optional
+        ``text(name, value, step)``: one line of text (None: the tracker keeps numbers only).
     """
 
-    def __init__(self, write: Callable[[dict[str, float], int], None], close: Callable[[], None]) -> None:
-        self._write, self._close = write, close
+    def __init__(self, write: Callable[[dict[str, float], int], None], close: Callable[[], None],
+                 text: Callable[[str, str, int], None] | None = None) -> None:
+        self._write, self._close, self._text = write, close, text
 
     def __call__(self, stage: str, done: int | None = None, total: int | None = None,
                  numbers: Mapping[str, float] | None = None) -> None:
@@ -61,6 +64,11 @@ class Tracker:
     def scalars(self, values: Mapping[str, float], step: int) -> None:
         """Log ``{name: value}`` at ``step`` (non-finite values are logged as they are)."""
         self._write({k: float(v) for k, v in values.items()}, int(step))
+
+    def text(self, name: str, value: str, step: int) -> None:
+        """Log a line of text at ``step`` (TensorBoard's text tab; ignored by trackers without text)."""
+        if self._text is not None:
+            self._text(name, value, int(step))
 
     def chain(self, progress: Progress | None) -> Progress:
         """One callback that calls ``progress`` (when given) and then this tracker."""
@@ -116,7 +124,7 @@ def _tensorboard(run_dir: Path) -> Tracker:
         for name, value in values.items():
             writer.add_scalar(name, value, step)
 
-    return Tracker(write, writer.close)
+    return Tracker(write, writer.close, lambda name, value, step: writer.add_text(name, value, step))
 
 
 def _trackio(run_dir: Path) -> Tracker:
