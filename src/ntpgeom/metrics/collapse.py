@@ -69,6 +69,13 @@ def collapse_index(X: Any, groups: Any) -> float:
     Returns
     -------
     float in [0, 1]
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> round(g.collapse_index(g.compute_theory(data).H_mm, data.support_groups), 9)   # the prediction collapses
+    0.0
     """
     X = as_matrix(X, "X")
     inv = _groups(groups, X.shape[1])

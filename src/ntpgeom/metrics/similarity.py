@@ -47,6 +47,14 @@ def corr_map(X: Any) -> np.ndarray:
     ndarray, shape (n, n)
         ``C[i, j] = x_iᵀ x_j / (‖x_i‖ ‖x_j‖)``, in [-1, 1], symmetric, unit diagonal. A zero column has no direction:
         its whole row and column (diagonal entry included) are 0.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> g.corr_map(np.array([[1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]))
+    array([[1., 1., 0.],
+           [1., 1., 0.],
+           [0., 0., 1.]])
     """
     X = as_matrix(X, "X")
     norms = np.linalg.norm(X, axis=0)
