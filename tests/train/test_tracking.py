@@ -81,3 +81,26 @@ def test_trackio_receives_every_logged_step(tmp_path, monkeypatch):
     assert {0, 5, 10, 15, 20} <= {s for s, _ in gaps}
     np.testing.assert_allclose([g for _, g in gaps], run.loss["gap"])
     assert json.loads((tmp_path / "r" / "config.json").read_text())["status"] == "done"
+
+
+@pytest.mark.slow  # importing trackio and starting its local store takes seconds
+def test_cli_train_log_trackio_writes_the_local_store(tmp_path):
+    """The real trackio (when installed), in a subprocess with its own TRACKIO_DIR: one row per logged step."""
+    import os
+    import sqlite3
+    import subprocess
+
+    pytest.importorskip("trackio", reason="trackio is not installed (pip install -e '.[trackio]')")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path / "store"), "PYTHONPATH": os.pathsep.join(sys.path),
+           "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-m", "ntpgeom", "train", "synthetic", "--steps", "20", "--log-every", "5",
+                          "-o", str(tmp_path / "r"), "--log", "trackio", "--json", "--threads", "1"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["status"] == "done"  # trackio's messages went to stderr, not into the JSON
+    run = load_run(tmp_path / "r")
+    with sqlite3.connect(tmp_path / "store" / "ntpgeom.db") as db:
+        rows = db.execute("SELECT step, metrics FROM metrics WHERE run_name = 'r' ORDER BY id").fetchall()
+    gaps = {s: json.loads(m)["train/gap"] for s, m in rows if "train/gap" in json.loads(m)}
+    assert sorted(gaps) == [int(s) for s in run.loss["step"]]
+    np.testing.assert_allclose([gaps[s] for s in sorted(gaps)], run.loss["gap"], rtol=1e-12)

@@ -1,8 +1,9 @@
 """Training curves in the tracker a researcher already watches: TensorBoard event files or trackio, offline.
 
 ``train(data, ..., log="tensorboard")`` writes TensorBoard event files under ``<run folder>/tensorboard`` (open them
-with ``tensorboard --logdir <run folder>``); ``log="trackio"`` logs to a local trackio project ``ntpgeom`` (trackio's
-own local store; no Space, no network). At every logged step the scalars the trainer computes there:
+with ``tensorboard --logdir <run folder>``); ``log="trackio"`` logs to a local trackio project ``ntpgeom``, one
+trackio run per run folder (trackio's own local store, ``TRACKIO_DIR``; no Space, no network; ``trackio show``).
+At every logged step the scalars the trainer computes there:
 
 - ``train/ce``: the π-weighted soft-label cross-entropy CE;
 - ``train/gap``: CE − ℋ (ℋ the entropy bound of the data, theory.md §1);
@@ -12,13 +13,15 @@ own local store; no Space, no network). At every logged step the scalars the tra
 and, when the run ends, per snapshot step ``snapshot/nuclear_norm_L`` (‖L‖_* of the snapshot's logits, the norm of
 theory.md §2) with ``snapshot/norm_L``. The distances to the prediction and its rival, μ and the verdicts need the
 theory and are measured after training (``ntpgeom.assess``, ``ntpgeom report``); ``ntpgeom reproduce --log`` adds
-them to each run's tracker once its trajectory is judged (:mod:`ntpgeom.experiments.track`). Neither tracker is a dependency of ntpgeom: ``pip install 'ntpgeom[track]'`` installs TensorBoard.
+them to each run's tracker once its trajectory is judged (:mod:`ntpgeom.experiments.track`). Neither tracker is a
+dependency of ntpgeom: ``pip install 'ntpgeom[track]'`` installs TensorBoard, ``'ntpgeom[trackio]'`` trackio.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -36,7 +39,8 @@ TB_DIR = "tensorboard"
 #: snapshots whose logits have more entries than this are not decomposed for ‖L‖_* (one SVD each)
 NUCLEAR_MAX_ENTRIES = 4_000_000
 
-_NEEDS = {"tensorboard": ("tensorboard", "pip install 'ntpgeom[track]'"), "trackio": ("trackio", "pip install trackio")}
+_NEEDS = {"tensorboard": ("tensorboard", "pip install 'ntpgeom[track]'"),
+          "trackio": ("trackio", "pip install 'ntpgeom[trackio]'")}
 
 
 class Tracker:
@@ -130,8 +134,15 @@ def _tensorboard(run_dir: Path) -> Tracker:
 def _trackio(run_dir: Path) -> Tracker:
     import trackio
 
-    trackio.init(project="ntpgeom", name=run_dir.name, config={"run_dir": str(run_dir)})
-    return Tracker(lambda values, step: trackio.log(dict(values), step=step), trackio.finish)
+    with contextlib.redirect_stdout(sys.stderr):  # trackio prints where it logs; stdout may be --json output
+        trackio.init(project="ntpgeom", name=run_dir.name, config={"run_dir": str(run_dir.resolve())},
+                     auto_log_cpu=False, auto_log_gpu=False)
+
+    def close() -> None:
+        with contextlib.redirect_stdout(sys.stderr):
+            trackio.finish()
+
+    return Tracker(lambda values, step: trackio.log(dict(values), step=step), close)
 
 
 @contextlib.contextmanager
