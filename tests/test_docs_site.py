@@ -56,6 +56,8 @@ def test_mkdocs_build_strict(tmp_path):
         html = (tmp_path / "site" / "api" / page / "index.html").read_text(encoding="utf-8")
         assert f'id="{anchor}"' in html, (page, anchor)
         assert "Parameters:" in html or "Parameters</" in html
+    api = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site" / "api").rglob("index.html"))
+    assert not re.search(r":(class|func|meth|mod|data|attr|exc):", api)  # docs/hooks.py renders the roles as code
 
 
 def _public_functions():
