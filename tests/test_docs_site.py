@@ -79,8 +79,12 @@ def test_public_functions_have_numpydoc_sections(name, fn):
         assert re.search(rf"^{section}\n-{{{len(section)}}}$", doc, re.M), f"{name}: no {section} section"
 
 
-@pytest.mark.parametrize("name,fn", [x for x in _public_functions() if ">>>" in (x[1].__doc__ or "")],
-                         ids=lambda x: x if isinstance(x, str) else "")
+#: examples that train or import PyTorch (seconds): run with the slow tests
+SLOW_EXAMPLES = {"load_run", "assess"}
+
+
+@pytest.mark.parametrize("name,fn", [pytest.param(n, f, marks=[pytest.mark.slow] if n in SLOW_EXAMPLES else [], id=n)
+                                     for n, f in _public_functions() if ">>>" in (f.__doc__ or "")])
 def test_docstring_examples_run(name, fn):
     import doctest
 

@@ -206,7 +206,7 @@ def assess(
     >>> import numpy as np, ntpgeom as g
     >>> data = g.corpora.synthetic()
     >>> th = g.compute_theory(data)
-    >>> a = g.assess(data, th, W=th.W_mm, H=th.H_mm)   # L_mm itself: one snapshot, no trend
+    >>> a = g.assess(data, th, W=th.W_mm, H=th.H_mm, face=None, B=20)   # L_mm itself: one snapshot, no trend
     >>> sorted(a.status)
     ['C1', 'C2', 'C3', 'C4', 'L_mm', 'loss']
     """
