@@ -104,3 +104,12 @@ def test_cli_train_log_trackio_writes_the_local_store(tmp_path):
     gaps = {s: json.loads(m)["train/gap"] for s, m in rows if "train/gap" in json.loads(m)}
     assert sorted(gaps) == [int(s) for s in run.loss["step"]]
     np.testing.assert_allclose([gaps[s] for s in sorted(gaps)], run.loss["gap"], rtol=1e-12)
+
+
+def test_resume_logs_each_snapshot_once(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (the track extra)")
+    data = corpora.synthetic()
+    train(data, model="ufm", steps=20, out=tmp_path / "r", threads=1, log="tensorboard")
+    run = train(steps=60, out=tmp_path / "r", resume=True, threads=1, log="tensorboard")
+    nuc = [s for s, _ in _scalars(tmp_path / "r")["snapshot/nuclear_norm_L"]]
+    assert sorted(nuc) == sorted(run.steps) and run.steps[-1] == 60

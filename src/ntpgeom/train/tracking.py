@@ -59,10 +59,12 @@ class Tracker:
     def __init__(self, write: Callable[[dict[str, float], int], None], close: Callable[[], None],
                  text: Callable[[str, str, int], None] | None = None) -> None:
         self._write, self._close, self._text = write, close, text
+        self._first: int | None = None  # the first step trained here (a resumed run's snapshots before it are logged)
 
     def __call__(self, stage: str, done: int | None = None, total: int | None = None,
                  numbers: Mapping[str, float] | None = None) -> None:
         if stage == "train" and done is not None and numbers:
+            self._first = done if self._first is None else self._first
             self.scalars({f"train/{k}": v for k, v in numbers.items()}, done)
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
@@ -87,8 +89,9 @@ class Tracker:
         return both
 
     def done(self, run: Run) -> Run:
-        """Log the snapshots' ‖L‖_* and ‖L‖_F (one SVD per snapshot, skipped above NUCLEAR_MAX_ENTRIES)."""
-        for step in run.steps:
+        """Log the snapshots' ‖L‖_* and ‖L‖_F (one SVD per snapshot, skipped above NUCLEAR_MAX_ENTRIES); a resumed
+        run only those after its checkpoint step (the earlier ones, that one included, were logged before)."""
+        for step in (s for s in run.steps if not self._first or s > self._first):
             L = run.snapshot(step).L
             values = {"snapshot/norm_L": float(np.linalg.norm(L))}
             if L.size <= NUCLEAR_MAX_ENTRIES:
