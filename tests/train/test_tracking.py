@@ -26,6 +26,7 @@ def _scalars(run_dir):
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+@pytest.mark.slow  # importing tensorboard takes seconds on a cold start; .ci/run runs it with the track extra
 def test_cli_train_log_tensorboard_writes_the_gap_at_every_logged_step(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is not installed (the track extra)")
     out = tmp_path / "run"
