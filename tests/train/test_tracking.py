@@ -107,6 +107,7 @@ def test_cli_train_log_trackio_writes_the_local_store(tmp_path):
     np.testing.assert_allclose([gaps[s] for s in sorted(gaps)], run.loss["gap"], rtol=1e-12)
 
 
+@pytest.mark.slow  # imports tensorboard
 def test_resume_logs_each_snapshot_once(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is not installed (the track extra)")
     data = corpora.synthetic()
