@@ -20,6 +20,7 @@ from .._io import check_output_target, note_input
 from ..data.engines.config import CLI_FIELDS as CORPUS_CLI_FIELDS
 from ..data.engines.config import CONSTRAINTS as CORPUS_CONSTRAINTS
 from ..data.engines.config import CorpusConfig
+from ..data.engines.hub import is_dataset_name, resolve_inputs
 from ..data.prefixes import parse_lengths
 from ..errors import NTPDataError
 from ._common import (config_options, given, json_option, load_dataset, make_config, out_option, print_json,
@@ -109,9 +110,12 @@ def build(
     rare: str = "drop",
     work_dir: Optional[Path] = None,
     as_json: bool = False,
+    split: Optional[str] = None,
     **options: Any,
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    if text and (split is not None or any(is_dataset_name(p) for p in text)):  # Hugging Face names: the local cache
+        text = resolve_inputs(text, split)
     clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
         if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
     opts = given(options)
@@ -182,6 +186,9 @@ build.__signature__ = with_options([  # type: ignore[attr-defined]
         None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; "
         "removed on success.")),
     inspect.Parameter("as_json", _K, annotation=bool, default=json_option()),
+    inspect.Parameter("split", _K, annotation=Optional[str], default=typer.Option(
+        None, "--split", help="With a Hugging Face dataset name (read from the local cache, never downloaded) or a "
+        "saved dataset dictionary: the split to count.")),
 ], config_options(CorpusConfig, CORPUS_CLI_FIELDS))
 data_app.command("build")(build)
 

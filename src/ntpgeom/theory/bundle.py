@@ -237,8 +237,17 @@ class Theory:
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     """Load a :class:`Theory` saved with :meth:`Theory.save`; if ``data`` is given, check its hash matches.
 
-    The result equals what :func:`compute_theory` returned: every array, the certificate, and the solve as an
-    :class:`SVMResult` (primal, dual, stats, info).
+    Parameters
+    ----------
+    path : path
+        A ``theory.npz`` written by :meth:`Theory.save` (or ``ntpgeom solve``).
+    data : NTPData, optional
+
+    Returns
+    -------
+    Theory
+        Equal to what :func:`compute_theory` returned: every array, the certificate, and the solve as an
+        :class:`SVMResult` (primal, dual, stats, info). A damaged file raises FormatError.
     """
     path = Path(path)
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "theory result", f"recompute it with `ntpgeom solve DATA -o {path}`")
@@ -298,6 +307,12 @@ def compute_theory(
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
 
+    Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
+    the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
+    from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
+    factors W_mm (V x r), H_mm (r x m), the proxies, and the Grams G_W (V x V, when V <= ``gram_max``) and G_H (m x m,
+    when m <= ``gram_max``). No dense SVD of a V x m matrix is taken.
+
     Parameters
     ----------
     data : NTPData
@@ -320,11 +335,10 @@ def compute_theory(
         Data whose dense V x m arrays would not fit in half of this machine's memory are refused before anything is
         allocated (:class:`SolverError`, with the size in GiB).
 
-    Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
-    the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
-    from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
-    factors W_mm (V x r), H_mm (r x m), the proxies, and the Grams G_W (V x V, when V <= ``gram_max``) and G_H (m x m,
-    when m <= ``gram_max``). No dense SVD of a V x m matrix is taken.
+    Returns
+    -------
+    Theory
+        ``svm`` (the certified solve) and ``L_mm`` are None when not solved (SolverError: bad options or input).
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")

@@ -181,6 +181,18 @@ def solve_ntp_svm(
     -------
     SVMResult
         If ``tol`` was not reached a :class:`SolverWarning` is issued and the status is ``USER_LIMIT``.
+
+    Raises
+    ------
+    SolverError
+        Bad options (an unknown ``method``, a non-positive ``tol``), or a pattern with an empty context.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> res = g.solve_ntp_svm(g.corpora.synthetic().S, tol=1e-6)
+    >>> res.status is g.Status.OPTIMAL, bool(res.gap <= 1e-6), res.L.shape
+    (True, True, (30, 16))
     """
     opts = _options(method, tol, max_iter, threads, check_every, seed=seed, rho=rho, cvxpy_eps=cvxpy_eps,
                     time_limit=time_limit, use_certificate=bool(use_certificate), progress=progress)

@@ -45,6 +45,29 @@ def build_corpus(
         ``ids_column``, Parquet/Arrow shards that lack ``text_column`` but hold exactly one list<int> column are read
         as pre-tokenised ids from it) and
         Hugging Face datasets saved on disk (their ``.arrow`` / ``.parquet`` files). Never the network.
+    work_dir : path, optional
+        Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
+        Removed on success. Default: a temporary folder (no resume).
+    progress : callable, optional
+        ``progress(stage, done=None, total=None)``; the stage text carries the throughput (tokens/s).
+    config : CorpusConfig, optional
+        The settings under Other Parameters and the filters (defaults on its fields); ``**options`` (field names, None = not given)
+        go on top: ``build_corpus(paths, context_len=2, top_k=100)``.
+    **options
+        The fields of :class:`~ntpgeom.data.engines.config.CorpusConfig`: the settings below and the filters of
+        :func:`~ntpgeom.data.filter_data` (``min_count``, ``top_k``, ``min_support``, ``max_support``,
+        ``max_vocab``, ``next_vocab``, ``rare``, ``unk_token``), applied exactly after the merge.
+
+    Returns
+    -------
+    NTPData, identical (arrays and content hash) to :func:`~ntpgeom.data.from_tokens` on the concatenated token
+    stream with one document per row (``output_vocab="observed"``). For pre-tokenised ids the input vocabulary is
+    the distinct ids that occur, sorted, each named by its id (``"17"``): ``from_tokens`` on the ids renumbered by
+    their rank among them, ``vocab=`` their names (the same as ``from_tokens(ids)`` when every id 0..max occurs). Ids
+    must be integers in [0, 2**63 - 2]; one huge id costs one name, not one per possible id.
+
+    Other Parameters
+    ----------------
     context_len : int
         Tokens per context (T-1), >= 1. Keys of any width stay exact.
     tokenizer : str, optional
@@ -60,9 +83,6 @@ def build_corpus(
         Hash partitions of the contexts; the merge holds one partition (about 1/partitions of all partial counts)
         at a time. Default: one per 8 MiB of input files, at least 16 (so a partition holds the partial counts of
         about 8 MiB of input whatever the corpus size).
-    work_dir : path, optional
-        Folder for intermediate files; a rerun with the same folder resumes (finished shards are not recounted).
-        Removed on success. Default: a temporary folder (no resume).
     workers : int, optional
         Processes for the local engine's map and merge (shards and partitions are spread over them). Default: all
         cores (``os.cpu_count()``) when the input is larger than 64 MiB, else 1 (in this process: starting workers
@@ -70,30 +90,15 @@ def build_corpus(
         on it.
     skip_bad : bool
         Skip unreadable shards instead of failing; they are listed in ``meta["skipped"]``.
-    progress : callable, optional
-        ``progress(stage, done=None, total=None)``; the stage text carries the throughput (tokens/s).
-    config : CorpusConfig, optional
-        The settings below and the filters (defaults on its fields); ``**options`` (field names, None = not given)
-        go on top: ``build_corpus(paths, context_len=2, top_k=100)``.
-    **options
-        The fields of :class:`~ntpgeom.data.engines.config.CorpusConfig`: the settings above and the filters of
-        :func:`~ntpgeom.data.filter_data` (``min_count``, ``top_k``, ``min_support``, ``max_support``,
-        ``max_vocab``, ``next_vocab``, ``rare``, ``unk_token``), applied exactly after the merge.
 
+    Notes
+    -----
     Memory (local engine), per worker: the larger of one shard being counted (a Parquet row group or file, and one
     counting chunk of ``chunk_tokens``, default 4M tokens, at most ~0.1 KB per token in the kernel) and one merged
     partition (the partial counts of ~8 MiB of input, ~80 bytes per row with sort temporaries); on the driver, the
     selected output (with ``top_k``: the candidate rows of about K contexts, pruned whenever they exceed
     4 K + 65536 rows). None of these grows with the corpus up to 4096 partitions (32 GiB of input files; beyond,
     pass ``partitions``). Without ``top_k`` or other filters the output itself is the bound.
-
-    Returns
-    -------
-    NTPData, identical (arrays and content hash) to :func:`~ntpgeom.data.from_tokens` on the concatenated token
-    stream with one document per row (``output_vocab="observed"``). For pre-tokenised ids the input vocabulary is
-    the distinct ids that occur, sorted, each named by its id (``"17"``): ``from_tokens`` on the ids renumbered by
-    their rank among them, ``vocab=`` their names (the same as ``from_tokens(ids)`` when every id 0..max occurs). Ids
-    must be integers in [0, 2**63 - 2]; one huge id costs one name, not one per possible id.
     """
     cfg = corpus_config(config, options)
     say = progress or (lambda *_a: None)
