@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -19,6 +19,7 @@ from .norms import nuclear_norm
 from ..progress import Progress
 from .dense_size import MASK_BYTES_PER_ENTRY, check_dense_size
 from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
+from .protocol import TheoryLike
 from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
                           tilde_optimal_of)
 from .subspaces import L_in as _L_in
@@ -32,47 +33,6 @@ THEORY_BYTES_PER_ENTRY = MASK_BYTES_PER_ENTRY + 32
 
 _ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual", "H_proxy",
            "contexts")
-
-
-@runtime_checkable
-class TheoryLike(Protocol):
-    """The attributes of :class:`Theory` the layers above read (the package's one theory Protocol; its own code
-    annotates with :class:`Theory`, which satisfies it whether computed, loaded or restricted). Shapes as in
-    :class:`Theory`."""
-
-    @property
-    def data_hash(self) -> str: ...
-    @property
-    def L_in(self) -> np.ndarray: ...
-    @property
-    def S_tilde(self) -> np.ndarray: ...
-    @property
-    def L_mm(self) -> np.ndarray | None: ...
-    @property
-    def W_mm(self) -> np.ndarray | None: ...
-    @property
-    def H_mm(self) -> np.ndarray | None: ...
-    @property
-    def G_W(self) -> np.ndarray | None: ...
-    @property
-    def G_H(self) -> np.ndarray | None: ...
-    @property
-    def G_W_proxy(self) -> np.ndarray | None: ...
-    @property
-    def G_H_proxy(self) -> np.ndarray | None: ...
-    @property
-    def H_proxy(self) -> np.ndarray | None: ...
-    @property
-    def tilde_optimal(self) -> bool | None: ...
-    @property
-    def contexts(self) -> np.ndarray | None: ...
-    @property
-    def certificate(self) -> TildeCertificate: ...
-    @property
-    def dist_mm_tilde(self) -> float | None: ...
-    @property
-    def status(self) -> Status: ...
-    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, eq=False)
