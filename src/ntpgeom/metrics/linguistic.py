@@ -218,6 +218,11 @@ def unc3(H: Any, W: Any, labels: Any, weights: Any = None) -> float:
         Classifier (unembedding) rows; class ids index its rows.
     labels : int array (m,) of token ids, or (V x m) class masses such as ``NTPData.P``
     weights : array, shape (m,), optional
+
+    Returns
+    -------
+    float
+        std/mean of the per-class cosines (NaN when undefined).
     """
     X = hidden_matrix(H)
     tc = token_classes(X, labels, weights)
@@ -248,6 +253,11 @@ def ncc_agreement(H: Any, W: Any, labels: Any, weights: Any = None, b: Any = Non
         Context weights ω (default 1); also weight the class means.
     b : array, shape (V,), optional
         Classifier bias.
+
+    Returns
+    -------
+    float
+        The weighted agreement fraction in [0, 1].
     """
     X = hidden_matrix(H)
     tc = token_classes(X, labels, weights)

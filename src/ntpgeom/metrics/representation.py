@@ -90,6 +90,11 @@ def rankme(H: Any, eps: float = 1e-7) -> float:
     H : array, shape (d, m')
     eps : float
         The ε of Garrido et al. (default 1e-7), which keeps ``ln`` finite for zero singular values.
+
+    Returns
+    -------
+    float
+        The effective rank, in [1, min(d, m')] (NaN for an all-zero H).
     """
     return rankme_from_singular_values(singular_values(H, "H"), eps)
 
@@ -141,6 +146,15 @@ def anisotropy(H: Any) -> float:
 
     computed from the sum of the unit columns in O(d · m') time and O(d · chunk) memory (no m' x m' matrix). Source:
     Ethayarajh (EMNLP 2019); Godey et al. (2024) relate it to softmax-bottleneck saturation. NaN when n < 2.
+
+    Parameters
+    ----------
+    H : array, shape (d, m')
+
+    Returns
+    -------
+    float
+        The mean cosine in [−1/(n − 1), 1], NaN when n < 2.
     """
     X = hidden_matrix(H)
     s = np.zeros(X.shape[0])
@@ -219,6 +233,11 @@ def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None, weights: An
         Next-token distribution of each context (``NTPData.P`` restricted to the measured contexts).
     weights : array, shape (m',), optional
         Context weights ω (e.g. π) of the next-token measures; default 1.
+
+    Returns
+    -------
+    dict of str to float
+        The keys above that apply (those needing W or P only when given).
     """
     X = hidden_matrix(H)
     out = {"cdnv": cdnv(X, groups), "rankme": rankme(X), "alpha_req": alpha_req(X), "anisotropy": anisotropy(X),

@@ -71,6 +71,11 @@ def run_representation(run: RunLike, steps: Sequence[int] | None = None, progres
         Called as ``progress("representation", done, total)`` after each snapshot.
     threads : int
         BLAS threads while measuring (threadpoolctl).
+
+    Returns
+    -------
+    dict of str to array
+        ``step`` and one column per :data:`REPRESENTATION_COLUMNS` key, one row per snapshot.
     """
     from threadpoolctl import threadpool_limits
 
