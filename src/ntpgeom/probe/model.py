@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ProbeError  # defined in errors.py; re-exported here (ntpgeom.probe.ProbeError)
+from .size import check_gguf_header, check_model_size
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -219,7 +220,8 @@ def load_model(
     Raises
     ------
     ProbeError
-        Not a model folder, not a causal LM, no LM head weights, no tokenizer.
+        Not a model folder, not a causal LM, no LM head weights, no tokenizer; a model too big for this machine's
+        memory or for its own weight files (checked from the header and configuration, before loading).
     """
     folder, gguf = check_model_path(path, gguf_file)
     device = check_device(device)
@@ -234,7 +236,9 @@ def load_model(
     kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     if gguf is not None:
         kw["gguf_file"] = gguf
+        check_gguf_header(folder / gguf)
     config = _causal_config(folder, kw)
+    check_model_size(folder, config, gguf, dtype)  # before any weight is allocated
     model, loading = _weights(folder, torch_dtype, kw)
     head = model.get_output_embeddings()
     if head is None or getattr(head, "weight", None) is None:
