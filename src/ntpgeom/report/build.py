@@ -227,11 +227,13 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], cfg: ReportCon
              ) -> DatasetReport:
     """Step 1: the theory of the dataset, the metrics table and the verdicts of every run (C1, C2, L_mm judged over
     the run's trajectory, :mod:`ntpgeom.report.trajectories`)."""
-    from ..theory import compute_theory
+    from ..theory import check_theory, compute_theory
 
     data, name = group.data, group.name
     dsdir = root / slug(name)
     th = theories.get(data.hash)
+    if th is not None:
+        check_theory(th, data, f"the theory given for {name}")  # a file's own hash does not tie it to this data
     if th is None:
         say(f"[{name}] theory: L_in, S̃, NTP-SVM* (V={data.V}, m={data.m})")
         th = compute_theory(data)
