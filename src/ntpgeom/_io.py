@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from ._json import loads_json
+
 
 def _default_file_mode() -> int:
     mask = os.umask(0)
@@ -333,7 +335,7 @@ def load_npz(path: str | os.PathLike, format_name: str, version: int, what: str,
     if "header" not in arrays:
         raise FormatError(f"{path} is an .npz file but not an ntpgeom {what} (no header); {remedy}")
     try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        header = loads_json(arrays.pop("header").tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise FormatError(f"{path}: the {what} header is corrupt ({exc})") from None
     if not isinstance(header, dict):

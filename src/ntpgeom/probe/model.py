@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import loads_json
 from ..errors import ProbeError  # defined in errors.py; re-exported here (ntpgeom.probe.ProbeError)
 from .size import check_gguf_header, check_model_size
 
@@ -141,7 +142,7 @@ _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = loads_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProbeError(f"cannot read {path}: {_first_line(exc)}") from None
     if not isinstance(obj, dict):

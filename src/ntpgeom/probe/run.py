@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._json import loads_json
 from ..reprs import short_repr
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
@@ -324,7 +325,7 @@ def _read_summary(out: Path) -> dict[str, Any]:
         raise ProbeError(f"{out} lacks summary.json; a probe folder is written by `ntpgeom probe -o`")
     note_input(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
 
