@@ -304,7 +304,8 @@ def _read_npz(path: Path, what: str) -> dict[str, Any]:
             raise FormatError(f"cannot read {path}: {os_reason(exc)}") from None
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt or truncated: {_first_line(exc)})") from None
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError, KeyError, struct.error,
-            MemoryError, SyntaxError, tokenize.TokenError) as exc:  # the last two: a damaged .npy header dict
+            MemoryError, SyntaxError, tokenize.TokenError,  # these two: a damaged .npy header dict
+            RuntimeError) as exc:  # zipfile: a member flagged "encrypted" (one flipped bit); ntpgeom never encrypts
         reason = "it holds pickled objects, which ntpgeom never loads" if "pickle" in str(exc) else _first_line(exc)
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt, truncated or not an .npz file: {reason})") from None
 
