@@ -212,6 +212,19 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     return write_text_atomic(path, dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_json_in_place(path: str | os.PathLike, obj: Any) -> Path:
+    """Last resort when :func:`write_json_atomic` failed for lack of space: rewrite an existing file in place
+    (truncated first, its freed blocks hold the new text). Not atomic; for a small status file only."""
+    from .jsonable import dumps
+
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.write(dumps(obj, indent=2, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
 def _json_default(o: Any) -> Any:
     """``default=`` hook of the header JSON in :func:`save_npz` and :func:`content_hash` (numpy scalars, paths, enums
     through :func:`ntpgeom.jsonable.to_jsonable`)."""

@@ -19,6 +19,7 @@ import torch
 
 from .. import _io
 from ..data import NTPData
+from ..errors import OutputError
 from .config import AUTO_CUDA_WORK, TrainConfig, explicit_values
 from .entry import open_run, options_doc, signature_with_options
 from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
@@ -264,19 +265,24 @@ class Trainer:
                 except KeyboardInterrupt:  # a second Ctrl-C inside a step: the last checkpoint stands
                     step = self._mark_interrupted()
             return self._finish(step)
-        except OSError as exc:  # any write of the run (checkpoint, snapshot, log, config)
-            self._fail(exc)
+        except (OSError, OutputError) as exc:  # any write of the run (checkpoint, snapshot, log, config); the one
+            self._fail(exc)                    # writer (_io.atomic_path) reports its OSError as an OutputError
             raise  # unreachable: _fail raises
         finally:
             torch.set_num_threads(old_threads)
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
-    def _fail(self, exc: OSError) -> NoReturn:
+    def _fail(self, exc: OSError | OutputError) -> NoReturn:
         """A write failed (e.g. a full disk): mark the run "failed", resumable from its last good checkpoint."""
         self.status, self.stop_reason = RunStatus.FAILED, StopReason.WRITE_FAILED
-        what = f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})"
-        with contextlib.suppress(OSError):
-            write_config(self.dir, self._config_dict(self.ckpt_step, error=what))
+        what = (str(exc) if isinstance(exc, OutputError)
+                else f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})")
+        config = self._config_dict(self.ckpt_step, error=what)
+        try:
+            write_config(self.dir, config)
+        except OSError:  # the disk is full: no room for a temporary file, so config.json is rewritten in place
+            with contextlib.suppress(OSError):
+                _io.write_json_in_place(self.dir / "config.json", config)
         again = (f"it can resume from step {self.ckpt_step}: free space, then `ntpgeom train -o {self.dir} --resume`"
                  if self.ckpt_step is not None else "no checkpoint was written; start it again")
         raise TrainError(f"training into {self.dir} stopped: {what}; {again}") from exc
