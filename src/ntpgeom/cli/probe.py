@@ -52,6 +52,11 @@ def probe_command(
         values["normalize_whitespace"] = False
     check_out_dir(out)
     if from_dir is not None:
+        unused = [f for f, v in (("--model", model), ("--text", text)) if v is not None] + [
+            f for k, f in _flags(values).items() if k in values and k not in _REMEASURED]
+        if unused:  # a saved probe is measured again as it was extracted: these would be silently ignored
+            raise ProbeError(f"--from {from_dir} measures a saved probe again; {', '.join(unused)} cannot change it "
+                             "(drop them, or probe the model afresh without --from)")
         return _remeasure(from_dir, out, theory, values, no_report, as_json, started)
     missing = [f for f, v in (("--model", model), ("--text", text), ("--context-len", values.get("context_len")))
                if v is None]
@@ -120,6 +125,10 @@ def _write(result: Any, out: Path, no_report: bool, started: float, stage: Calla
 
         paths["report"] = write_probe_report(result, out, started=started)
     return paths
+
+
+#: the options that count with ``--from`` (the rest shaped the extraction)
+_REMEASURED = ("solve", "solve_budget", "n_perm", "seed")
 
 
 def _flags(values: dict[str, Any]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,9 +298,15 @@ def _weights(folder: Path, torch_dtype: Any, kw: dict[str, Any]) -> tuple[Any, d
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, output_loading_info=True, **kw)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing the file
+            warnings.simplefilter("ignore")
+            return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, output_loading_info=True, **kw)
     except Exception as exc:  # noqa: BLE001 - foreign weight files fail in many ways (safetensors, gguf, torch)
-        raise ProbeError(f"cannot load the model weights in {folder}: {_first_line(exc)}") from None
+        why = _first_line(exc)
+        if "Weights only load failed" in why:  # never repeat torch's advice to retry with weights_only=False
+            why = ("a pickled weight file holds objects other than tensors (possibly code), which ntpgeom never "
+                   "loads; use the model's safetensors weights")
+        raise ProbeError(f"cannot load the model weights in {folder}: {why}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
