@@ -172,9 +172,11 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
 
     typer.echo(f"reference: {reference_line(mt)}")
     typer.echo(f"L = W H{' + b' if wh['bias'] else ''}: relative error {wh['rel_err']:.2e} ({'ok' if wh['holds'] else 'NOT an affine map of H'})")
+    from ..report.html import status_label
+
     t = Table("check", "verdict", "numbers")
     for v in s["verdicts"]:
-        t.add_row(v["check"], v["status"], v["detail"])
+        t.add_row(v["check"], status_label(v["status"]), v["detail"])
     from rich.console import Console
 
     Console().print(t)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._json import loads_json
-from ..reprs import short_repr
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
@@ -63,6 +63,7 @@ class ProbeResult:
     """
 
     __repr__ = short_repr
+    _repr_html_ = summary_html  # a notebook shows a small table
 
     data: NTPData
     H: np.ndarray

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..reprs import short_repr
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError, SolverError, ValidationError
@@ -114,6 +114,7 @@ class Theory:
     """
 
     __repr__ = short_repr
+    _repr_html_ = summary_html  # a notebook shows a small table
 
     data_hash: str
     L_in: np.ndarray

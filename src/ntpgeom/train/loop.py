@@ -26,7 +26,7 @@ from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
-from ..progress import ProgressBar
+from ..progress import ProgressBar, display_kind
 from ..status import RunStatus, StopReason
 from .progress import Progress, StopFlag, training_callback
 from .sampling import BatchSampler, full_chunks
@@ -320,7 +320,7 @@ class Trainer:
 
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
-          progress: Progress | None = None, verbose: bool = False, **overrides: Any) -> Run:
+          progress: Progress | None = None, verbose: bool | None = None, **overrides: Any) -> Run:
     """Train a model on NTP data and record its geometry in a run folder.
 
     ``config`` (a :class:`TrainConfig`) and the keyword options (its fields, listed below) set the hyper-parameters:
@@ -344,9 +344,10 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     progress : callable, optional
         ``progress(stage, done, total, numbers)`` at logged steps: stage "train", the step, ``steps``, and a dict
         with ``ce``, ``gap`` (CE - ℋ), ``norm_L``, ``lr``.
-    verbose : bool
+    verbose : bool, optional
         Show progress when no ``progress`` is given: a tqdm.auto bar in a Jupyter notebook, a rich bar on a
         terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.progress.ProgressBar`).
+        Default (None): shown in a notebook or on a terminal, silent in a script whose stderr is a file or pipe.
 
     Returns
     -------
@@ -368,6 +369,8 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
                 data.save(run_dir / "data.npz")
             except OSError as exc:
                 raise TrainError(f"cannot write {run_dir / 'data.npz'}: {exc.strerror or exc}") from exc
+        if verbose is None:  # a bar where someone watches: a notebook, or stderr on a terminal
+            verbose = display_kind() != "lines"
         if progress is not None or not verbose:
             return Trainer(data, cfg, run_dir, resume, progress).run()
         with ProgressBar(cfg.model) as bar:

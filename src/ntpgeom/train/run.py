@@ -44,7 +44,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._json import loads_json
-from ..reprs import short_repr
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, save_npz, write_json_atomic
 from ..data import NTPData
 from ..data import load as load_data
@@ -257,6 +257,8 @@ class Run:
         s = self.summary()
         gap = f"{s['gap']:.3e}" if s["gap"] is not None else "n/a"
         return f"Run({self.path}, model={s['model']}, step={s['final_step']}, gap={gap}, status={s['status']})"
+
+    _repr_html_ = summary_html  # a notebook shows a small table
 
 
 def load_run(path: str | Path) -> Run:
