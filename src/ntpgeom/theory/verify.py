@@ -11,7 +11,7 @@ checked on a fixed random vector: O(V m) work, no V x V product).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -20,9 +20,6 @@ from ..errors import FormatError
 from .pattern import support_pattern
 from .subspaces import L_in as _closed_L_in
 from .svm_backends import max_violation
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .bundle import Theory
 
 RTOL = 1e-6  # float64 arrays written by ntpgeom agree with their recomputation to ~1e-12; an edit moves them by O(1)
 
@@ -34,7 +31,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.linalg.norm(a - b)) <= RTOL * (float(np.linalg.norm(a)) + float(np.linalg.norm(b))) + 1e-300
 
 
-def _identities(th: Theory, St: np.ndarray) -> list[tuple[str, Callable[[np.ndarray], tuple], str]]:
+def _identities(th: Any, St: np.ndarray) -> list[tuple[str, Callable[[np.ndarray], tuple], str]]:
     """(name, x -> (lhs x, rhs x), side of x) for each stored array defined by an identity with others (a restricted
     theory keeps the whole data's proxies, which its S̃ columns alone do not determine: they are not checked)."""
     out = []
@@ -57,14 +54,14 @@ def _identities(th: Theory, St: np.ndarray) -> list[tuple[str, Callable[[np.ndar
     return out
 
 
-def check_theory(theory: Theory, data: NTPData, where: str = "the theory") -> None:
+def check_theory(theory: Any, data: NTPData, where: str = "the theory") -> None:
     """Check that ``theory`` is the theory of ``data``; raise :class:`~ntpgeom.errors.FormatError` naming the first
     array that is not (and ``where`` it came from, e.g. the file).
 
     Parameters
     ----------
     theory : Theory
-        Computed, loaded or restricted (a restricted theory is checked against the restricted data it was made for).
+        (typed ``Any`` here: :mod:`ntpgeom.theory.bundle` imports this module) Computed, loaded or restricted (a restricted theory is checked against the restricted data it was made for).
     data : NTPData
         The dataset it should describe: its hash is checked first, then the arrays (module docstring).
 
