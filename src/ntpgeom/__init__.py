@@ -9,9 +9,9 @@ The data layer is imported eagerly; the theory, training, metrics, report, probe
 
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
 from importlib import metadata as _metadata
-from typing import Any
+from typing import Any as _Any
 
 from .data import (
     NTPData,
@@ -40,7 +40,7 @@ _LAZY = {
     "cross_entropy_in": "theory", "entropy_bound": "theory", "tilde_certificate": "theory", "factors": "theory",
     "grams": "theory", "proxy_grams": "theory", "solve_ntp_svm": "theory", "SVMResult": "theory",
     "solve_regularized": "theory", "regularization_path": "theory", "RegResult": "theory", "compute_theory": "theory",
-    "load_theory": "theory", "Theory": "theory", "lambda_max": "theory", "SolverError": "theory",
+    "load_theory": "theory", "check_theory": "theory", "Theory": "theory", "lambda_max": "theory", "SolverError": "theory",
     "SolverWarning": "theory", "TildeCertificate": "theory", "Status": "theory", "SolverStats": "theory",
     "TheoryLike": "theory",
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
@@ -62,20 +62,22 @@ _LAZY = {
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
     "load_probe": "probe", "ProbeResult": "probe", "ProbeConfig": "probe", "ProbeError": "probe",
 }
-_SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli")
+_SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli", "errors",
+               "status", "progress")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        module = _importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return _importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'ntpgeom' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+    """The public names (``__all__``) and the public subpackages: no import helpers, no private modules."""
+    return sorted(set(__all__) | set(_SUBMODULES))
 
 
 __all__ = [

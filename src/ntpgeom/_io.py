@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from ._json import loads_json
+
 
 def _default_file_mode() -> int:
     mask = os.umask(0)
@@ -255,6 +257,19 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     return write_text_atomic(path, dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_json_in_place(path: str | os.PathLike, obj: Any) -> Path:
+    """Last resort when :func:`write_json_atomic` failed for lack of space: rewrite an existing file in place
+    (truncated first, its freed blocks hold the new text). Not atomic; for a small status file only."""
+    from .jsonable import dumps
+
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+        fh.write(dumps(obj, indent=2, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
 def _json_default(o: Any) -> Any:
     """``default=`` hook of the header JSON in :func:`save_npz` and :func:`content_hash` (numpy scalars, paths, enums
     through :func:`ntpgeom.jsonable.to_jsonable`)."""
@@ -347,7 +362,8 @@ def _read_npz(path: Path, what: str) -> dict[str, Any]:
             raise FormatError(f"cannot read {path}: {os_reason(exc)}") from None
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt or truncated: {_first_line(exc)})") from None
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError, KeyError, struct.error,
-            MemoryError, SyntaxError, tokenize.TokenError) as exc:  # the last two: a damaged .npy header dict
+            MemoryError, SyntaxError, tokenize.TokenError,  # these two: a damaged .npy header dict
+            RuntimeError) as exc:  # zipfile: a member flagged "encrypted" (one flipped bit); ntpgeom never encrypts
         reason = "it holds pickled objects, which ntpgeom never loads" if "pickle" in str(exc) else _first_line(exc)
         raise FormatError(f"{path} is not a readable ntpgeom {what} (corrupt, truncated or not an .npz file: {reason})") from None
 
@@ -378,7 +394,7 @@ def load_npz(path: str | os.PathLike, format_name: str, version: int, what: str,
     if "header" not in arrays:
         raise FormatError(f"{path} is an .npz file but not an ntpgeom {what} (no header); {remedy}")
     try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        header = loads_json(arrays.pop("header").tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise FormatError(f"{path}: the {what} header is corrupt ({exc})") from None
     if not isinstance(header, dict):

@@ -59,7 +59,7 @@ def test_config_options_and_make_config():
     assert list(opts) == ["n", "flag_on", "name"]
     assert opts["n"].default.param_decls == ("--n", "-n") and opts["n"].default.default is None
     assert opts["flag_on"].default.param_decls == ("--flag-on/--no-flag-on",)
-    assert "[default: 3]" in opts["n"].default.help
+    assert "(default: 3)" in opts["n"].default.help  # not "[default: 3]": rich reads it as markup and drops it
     assert make_config(_Config, {"n": 4}, {"n": [Interval(True, 1)]}, ValidationError) == _Config(n=4)
     with pytest.raises(ValidationError, match="^--n must be an integer in .1, inf., got 0$"):
         make_config(_Config, {"n": 0}, {"n": [Interval(True, 1)]}, ValidationError)

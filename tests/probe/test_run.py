@@ -192,9 +192,15 @@ def test_cli_writes_report(tmp_path, tiny_models, corpus_file):
     from ntpgeom.report.html import STATUS_CSS
     from ntpgeom.verdicts import CLAIMS
 
-    cells = re.findall(r'<td class="(\w+)">(pass|FAIL|inconclusive|n/a)</td>', html)
+    cells = re.findall(r'<td class="(\w+)">(pass|fail|inconclusive|n/a)</td>', html)  # statuses shown lower case
     assert len(cells) == len(CLAIMS)  # one coloured status cell per claim, coloured by the status itself
-    assert all(css == STATUS_CSS[status] for css, status in cells) and any(css != "na" for css, _ in cells)
+    assert all(css == STATUS_CSS[{"fail": "FAIL"}.get(s, s)] for css, s in cells) and any(c != "na" for c, _ in cells)
+    # the report page's verdict columns (issue 24), no empty C4 cell, no "nan" in a note, the model named in the title
+    assert all(f"<th>{h}</th>" in html for h in ("measured quantity", "value", "threshold", "margin", "result"))
+    assert "dir to L_mm nan" not in html and ">nan<" not in html
+    c4 = re.search(r"<td>C4[^<]*</td>(.*?)</tr>", html, re.S).group(1)
+    assert not re.search(r"<td[^>]*>\s*</td>", c4), c4
+    assert re.search(r"<title>ntpgeom probe: collapse \(\w+\)</title>", html)
     assert (out / "figures" / "probe_geometry.png").stat().st_size > 1000
     assert (out / "figures" / "probe_logits.png").stat().st_size > 1000
     assert "verified" in html

@@ -139,11 +139,24 @@ def config_options(cls: type, names: Iterable[str] | None = None, *, skip: Itera
         decls = list(f.metadata.get("flags") or (flag(name),))
         if kind is bool and name != "overwrite":  # --overwrite: the shared flag, no --no-overwrite
             decls = [f"{decls[0]}/--no-{decls[0][2:]}", *decls[1:]]
-        default = "" if f.default is dataclasses.MISSING else f" [default: {f.default}]"
         help = _SHARED.get(name, f.metadata["help"])
+        default = _default_text(f.default, kind, decls[0], help)
         option = typer.Option(None, *decls, help=help + default, show_default=False)
         out[name] = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=Optional[kind])
     return out
+
+
+def _default_text(default: Any, kind: type, decl: str, help: str) -> str:
+    """`` (default: X)`` for a field's help: in parentheses (rich reads ``[default: X]`` as markup and drops it);
+    nothing for a computed default (None, or a help that already says it) or no default."""
+    if default is dataclasses.MISSING or default is None or "default" in help.lower():
+        return ""
+    if kind is bool:
+        on, off = decl.split("/")[0], "--no-" + decl.split("/")[0][2:]
+        return f" (default: {on if default else off})"
+    if isinstance(default, (tuple, list)):
+        default = ",".join(map(str, default))
+    return f" (default: {default})"
 
 
 def given(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,11 @@ def probe_command(
         values["normalize_whitespace"] = False
     check_out_dir(out)
     if from_dir is not None:
+        unused = [f for f, v in (("--model", model), ("--text", text)) if v is not None] + [
+            f for k, f in _flags(values).items() if k in values and k not in _REMEASURED]
+        if unused:  # a saved probe is measured again as it was extracted: these would be silently ignored
+            raise ProbeError(f"--from {from_dir} measures a saved probe again; {', '.join(unused)} cannot change it "
+                             "(drop them, or probe the model afresh without --from)")
         return _remeasure(from_dir, out, theory, values, no_report, as_json, started)
     missing = [f for f, v in (("--model", model), ("--text", text), ("--context-len", values.get("context_len")))
                if v is None]
@@ -122,6 +127,10 @@ def _write(result: Any, out: Path, no_report: bool, started: float, stage: Calla
     return paths
 
 
+#: the options that count with ``--from`` (the rest shaped the extraction)
+_REMEASURED = ("solve", "solve_budget", "n_perm", "seed")
+
+
 def _flags(values: dict[str, Any]) -> dict[str, str]:
     """The command-line flag of each ProbeConfig field given (``normalize_whitespace``: ``--keep-whitespace``)."""
     return {k: flag(k) for k in values} | {"normalize_whitespace": "--keep-whitespace"}
@@ -163,9 +172,11 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
 
     typer.echo(f"reference: {reference_line(mt)}")
     typer.echo(f"L = W H{' + b' if wh['bias'] else ''}: relative error {wh['rel_err']:.2e} ({'ok' if wh['holds'] else 'NOT an affine map of H'})")
+    from ..report.html import status_label
+
     t = Table("check", "verdict", "numbers")
     for v in s["verdicts"]:
-        t.add_row(v["check"], v["status"], v["detail"])
+        t.add_row(v["check"], status_label(v["status"]), v["detail"])
     from rich.console import Console
 
     Console().print(t)

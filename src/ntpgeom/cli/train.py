@@ -39,12 +39,12 @@ def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = Fal
               as_json: bool = False, log: Optional[str] = None, **options: Any) -> None:
     """Train a model on NTP data, snapshotting W, H and L at log-spaced steps into a run folder."""
     from ..train import TrainInterrupted, train
-    from ..progress import ProgressBar
+    from ..progress import ProgressBar, silent
     from ..train.progress import training_callback
 
     src = _resolve_data(data)
     bar = ProgressBar(str(options.get("model") or "train"))  # rich on a terminal, plain lines in a log
-    progress, stop = None if as_json else training_callback(bar), bar.close
+    progress, stop = silent if as_json else training_callback(bar), bar.close  # --json: no bar (train's default)
     try:
         run = train(src, out=out, resume=resume, overwrite=overwrite, progress=progress, log=log,
                     **options)

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ..reprs import summary_html
 from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
 from .groups import column_groups
@@ -244,6 +245,8 @@ class NTPData:
             "top_contexts": top_rows,
             "meta": dict(self.meta),
         }
+
+    _repr_html_ = summary_html  # a notebook shows a small table
 
     def __repr__(self) -> str:
         return (

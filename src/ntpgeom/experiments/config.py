@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .. import validate as V
-from ..errors import ReproduceError
+from ..data.tokenize import TOKENIZER_HELP, bpe_size
+from ..errors import NTPDataError, ReproduceError
 from .paper_scale import BUDGETS as PAPER_BUDGETS
 
 
@@ -126,6 +127,21 @@ def _text(name: str, v: Any) -> None:
         raise ReproduceError(f"{_flag(name)} must be a string, got {v!r}")
 
 
+def _tokenizer(name: str, v: Any) -> None:
+    """word | char | bpe:<N ≥ 2> | an existing tokenizers JSON file: checked before the corpus is read."""
+    _text(name, v)
+    try:
+        if v in ("word", "char") or bpe_size(v) is not None:
+            return
+    except NTPDataError as exc:
+        raise ReproduceError(f"{_flag(name)}: {exc}") from None
+    path = Path(v).expanduser()
+    if path.suffix != ".json" and not path.exists():
+        raise ReproduceError(f"{_flag(name)}: unknown tokenizer {v!r}; use {TOKENIZER_HELP}")
+    if not path.is_file():
+        raise ReproduceError(f"{_flag(name)}: no tokenizer file {v}; pass a Hugging Face tokenizers JSON file")
+
+
 def _one_of(what: str, choices: tuple[str, ...]) -> Callable[[str, Any], None]:
     def check_(name: str, v: Any) -> None:
         if v not in choices:
@@ -151,7 +167,7 @@ def _tracker(name: str, v: Any) -> None:
 #: what each field accepts (a check that raises ReproduceError naming the command-line option)
 CONSTRAINTS: Mapping[str, Callable[[str, Any], Any]] = {
     "out": _path, "quick": _boolean, "text": _optional(_path), "experiments": _optional(_names),
-    "appendix": _boolean, "context_len": _int(1), "tokenizer": _text, "max_vocab": _int(1),
+    "appendix": _boolean, "context_len": _int(1), "tokenizer": _tokenizer, "max_vocab": _int(1),
     "max_contexts": _optional(_int(1)), "seed": lambda name, v: V.seed(_flag(name), v, error=ReproduceError),
     "seeds": _optional(_seeds), "threads": _int(1), "overwrite": _boolean, "resume": _boolean,
     "dpi": _optional(_int(20, 600)), "svg": _boolean, "paper_scale": _boolean,
@@ -163,6 +179,9 @@ def check(config: ReproduceConfig) -> None:
     """Check every field of ``config`` against :data:`CONSTRAINTS`; raise ReproduceError naming the first bad one."""
     for name in FIELDS:
         CONSTRAINTS[name](name, getattr(config, name))
+    if config.resume and config.overwrite:
+        raise ReproduceError("--resume and --overwrite exclude each other: --resume continues the output folder, "
+                             "--overwrite deletes it and starts afresh; pass one")
 
 
 def from_options(out: str | Path | ReproduceConfig, options: Mapping[str, Any]) -> ReproduceConfig:

@@ -104,7 +104,7 @@ def train_job(job: Job, threads: int, progress: Callable[..., None] | None = Non
     state = run_state(job)
     kw = dict(job.spec.kwargs, threads=threads)
     train(job.dataset(), model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
-          resume=state == "resume", progress=progress, log=job.log, **kw)
+          resume=state == "resume", progress=progress, verbose=False, log=job.log, **kw)
     return job.path
 
 

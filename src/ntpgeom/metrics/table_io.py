@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._json import loads_json
 from .._io import atomic_path, versions, write_json_atomic
 from .similarity import MetricsError
 
@@ -48,8 +49,11 @@ def load_table(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]
     if not path.exists():
         raise MetricsError(f"metrics table not found: {path}")
     if path.suffix == ".json":
-        obj = json.loads(path.read_text(encoding="utf-8"))
-        if obj.get("format") != TABLE_FORMAT:
+        try:
+            obj = loads_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: bad or too deeply nested JSON
+            raise MetricsError(f"cannot read {path} as a metrics table: {exc}") from None
+        if not isinstance(obj, dict) or obj.get("format") != TABLE_FORMAT:
             raise MetricsError(f"{path} is not an ntpgeom metrics table")
         cols = {k: np.array([NAN if x is None else x for x in v]) for k, v in obj["columns"].items()}
         if "step" in cols:
@@ -59,7 +63,10 @@ def load_table(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]
 
     tbl = pq.read_table(path)
     md = tbl.schema.metadata or {}
-    header = json.loads(md.get(b"ntpgeom", b"{}"))
-    if header.get("format") != TABLE_FORMAT:
+    try:
+        header = loads_json(md.get(b"ntpgeom", b"{}"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MetricsError(f"{path}: the metrics table's header is corrupt ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != TABLE_FORMAT:
         raise MetricsError(f"{path} is not an ntpgeom metrics table")
     return {k: tbl.column(k).to_numpy() for k in tbl.column_names}, header

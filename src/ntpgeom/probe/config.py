@@ -76,7 +76,8 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "context_len": [_POS_INT], "max_contexts": [_POS_INT, None], "min_count": [_NONNEG, None], "n_other": [_NONNEG_INT],
     "doc_sep": [str], "normalize_whitespace": [bool], "batch_size": [_POS_INT], "device": [str],
     "dtype": [OneOf(DTYPES)], "solve": [OneOf(("auto", True, False))], "max_reduced": [_POS_INT],
-    "solve_budget": [_POS, None], "measure_contexts": [_POS_INT, None], "n_perm": [_POS_INT], "seed": [SEED],
+    "solve_budget": [_POS, None], "measure_contexts": [Interval(True, 2), None],  # similarities need 2
+    "n_perm": [_POS_INT], "seed": [SEED],
     "gguf_file": [str, None],
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._json import loads_json
 from ..errors import ProbeError  # defined in errors.py; re-exported here (ntpgeom.probe.ProbeError)
+from .size import check_gguf_header, check_model_size
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -140,7 +143,7 @@ _CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = loads_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProbeError(f"cannot read {path}: {_first_line(exc)}") from None
     if not isinstance(obj, dict):
@@ -219,7 +222,8 @@ def load_model(
     Raises
     ------
     ProbeError
-        Not a model folder, not a causal LM, no LM head weights, no tokenizer.
+        Not a model folder, not a causal LM, no LM head weights, no tokenizer; a model too big for this machine's
+        memory or for its own weight files (checked from the header and configuration, before loading).
     """
     folder, gguf = check_model_path(path, gguf_file)
     device = check_device(device)
@@ -234,7 +238,9 @@ def load_model(
     kw: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     if gguf is not None:
         kw["gguf_file"] = gguf
+        check_gguf_header(folder / gguf)
     config = _causal_config(folder, kw)
+    check_model_size(folder, config, gguf, dtype)  # before any weight is allocated
     model, loading = _weights(folder, torch_dtype, kw)
     head = model.get_output_embeddings()
     if head is None or getattr(head, "weight", None) is None:
@@ -292,9 +298,15 @@ def _weights(folder: Path, torch_dtype: Any, kw: dict[str, Any]) -> tuple[Any, d
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, output_loading_info=True, **kw)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing the file
+            warnings.simplefilter("ignore")
+            return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype, output_loading_info=True, **kw)
     except Exception as exc:  # noqa: BLE001 - foreign weight files fail in many ways (safetensors, gguf, torch)
-        raise ProbeError(f"cannot load the model weights in {folder}: {_first_line(exc)}") from None
+        why = _first_line(exc)
+        if "Weights only load failed" in why:  # never repeat torch's advice to retry with weights_only=False
+            why = ("a pickled weight file holds objects other than tensors (possibly code), which ntpgeom never "
+                   "loads; use the model's safetensors weights")
+        raise ProbeError(f"cannot load the model weights in {folder}: {why}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:

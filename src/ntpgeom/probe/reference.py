@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import validate
 from ..data import NTPData
-from ..theory import SupportPattern, Theory, compute_theory, load_theory, support_pattern
+from ..theory import SupportPattern, Theory, check_theory, compute_theory, load_theory, support_pattern
 from .model import ProbeError
 
 
@@ -74,6 +74,7 @@ def given_theory(theory: str | Path | Theory, data: NTPData) -> Theory:
                          "model, text and options")
     if tuple(th.S_tilde.shape) != (data.V, data.m):
         raise ProbeError(f"{where}: S̃ has shape {th.S_tilde.shape}, the data is {(data.V, data.m)} (corrupt file)")
+    check_theory(th, data, where)  # its arrays are this data's theory (a file's own hash does not tell)
     return th
 
 

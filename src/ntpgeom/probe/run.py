@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..reprs import short_repr
+from .._json import loads_json
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
@@ -62,6 +63,7 @@ class ProbeResult:
     """
 
     __repr__ = short_repr
+    _repr_html_ = summary_html  # a notebook shows a small table
 
     data: NTPData
     H: np.ndarray
@@ -338,7 +340,7 @@ def _read_summary(out: Path) -> dict[str, Any]:
         raise ProbeError(f"{out} lacks summary.json; a probe folder is written by `ntpgeom probe -o`")
     note_input(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
 

@@ -18,7 +18,6 @@ Output folder layout::
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._json import loads_json
 from .._io import atomic_path, write_json_atomic, write_text_atomic
 from ..data import NTPData
 from ..metrics import restrict, run_metrics, save_table
@@ -165,7 +165,7 @@ def is_report(folder: Path) -> bool:
     """Whether ``folder`` holds a report written by :func:`build_report` (its ``report.json`` of format
     ``ntpgeom.report``): the only kind of folder ``overwrite`` may replace."""
     try:
-        head = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        head = loads_json((folder / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(head, dict) and head.get("format") == "ntpgeom.report"
@@ -227,11 +227,13 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], cfg: ReportCon
              ) -> DatasetReport:
     """Step 1: the theory of the dataset, the metrics table and the verdicts of every run (C1, C2, L_mm judged over
     the run's trajectory, :mod:`ntpgeom.report.trajectories`)."""
-    from ..theory import compute_theory
+    from ..theory import check_theory, compute_theory
 
     data, name = group.data, group.name
     dsdir = root / slug(name)
     th = theories.get(data.hash)
+    if th is not None:
+        check_theory(th, data, f"the theory given for {name}")  # a file's own hash does not tie it to this data
     if th is None:
         say(f"[{name}] theory: L_in, S̃, NTP-SVM* (V={data.V}, m={data.m})")
         th = compute_theory(data)

@@ -54,6 +54,15 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
 
 #: CSS class per verdict status.
 STATUS_CSS = {"pass": "pass", "FAIL": "FAIL", "inconclusive": "inconclusive", "n/a": "na", "interrupted": "interrupted"}
+#: How a status reads on the page and in the terminal: lower case, as every other status (``ntpgeom.status``: solver
+#: and run statuses); colour carries the emphasis. The stored value stays ``Verdict.status`` ("FAIL" in report.json,
+#: summary.json and the claims registry), so saved files read as before.
+STATUS_LABEL = {"FAIL": "fail"}
+
+
+def status_label(status: str) -> str:
+    """The displayed form of a verdict status (:data:`STATUS_LABEL`): "pass", "fail", "inconclusive", "n/a"."""
+    return STATUS_LABEL.get(status, status)
 
 
 def fmt(x: Any, digits: int = 4) -> str:
@@ -107,6 +116,16 @@ class VerdictView:
     imitates: str = ""  # controls only (ControlVerdict): what the control imitates
     expected: str = ""  # controls only: the expected outcome
     interval: tuple[float, float] | None = None  # the bootstrap interval of a trajectory's μ
+
+    @property
+    def label(self) -> str:
+        """The status as displayed (:func:`status_label`)."""
+        return status_label(self.status)
+
+    @property
+    def expected_label(self) -> str:
+        """The expected outcome of a control as displayed."""
+        return status_label(self.expected)
 
 
 def margin_of(value: float, op: str, threshold: float) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from .._io import write_text_atomic
 from ..data import NTPData
 from ..metrics import corr_from_gram, corr_map
 from ..theory import Theory, proj_F
+from ..verdicts import Verdict
 from . import html as Hh
 from . import provenance as prov
 from .heatmaps import context_order, group_lines
@@ -162,6 +164,26 @@ def _fig_logits(result: ProbeResultLike, path: Path) -> Path:
         return save(fig, path)
 
 
+def model_name(model: dict[str, Any]) -> str:
+    """The probed model as a reader knows it: its name or folder (and GGUF file), then its architecture."""
+    where = str(model.get("name_or_path") or model.get("path") or "model").rstrip("/")
+    name = Path(where).name or where
+    if model.get("gguf_file"):
+        name = f"{name}/{model['gguf_file']}"
+    return f"{name} ({model['architecture']})" if model.get("architecture") else name
+
+
+def verdict_of(row: dict[str, Any]) -> Verdict:
+    """A verdict of ``summary.json`` (a :class:`~ntpgeom.verdicts.Verdict` as a dict, plus the page's check/detail)."""
+    known = {f.name for f in fields(Verdict)}
+    v = {k: val for k, val in row.items() if k in known}
+    if v.get("interval") is not None:
+        v["interval"] = tuple(v["interval"])
+    for k in ("value", "threshold", "margin"):
+        v[k] = float("nan") if v.get(k) is None else v[k]
+    return Verdict(**v)
+
+
 def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, out: Path) -> str:
     data, mt, s = result.data, result.metrics, result.summary()
     model = s["model"]
@@ -181,9 +203,9 @@ def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, o
         ("support groups with >= 2 contexts (measured)", mt.get("n_groups_multi")), ("contexts in them", mt.get("n_contexts_in_multi")),
         ("entropy bound ℋ", d["entropy_bound"]), ("data hash", s["data_hash"]),
     ]
-    verdicts = [dict(v, css=Hh.STATUS_CSS.get(v["status"], "na")) for v in s["verdicts"]]
+    verdicts = [Hh.verdict_view(verdict_of(v)) for v in s["verdicts"]]  # the report page's columns
     return Hh.render_page(
-        "probe.html.j2", title=f"ntpgeom probe: {model['architecture']}", architecture=model["architecture"],
+        "probe.html.j2", title=f"ntpgeom probe: {model_name(model)}", architecture=model_name(model),
         text_name=Path(str(s["config"]["text"] or "text")).name, provenance=pv, verdicts=verdicts,
         model_rows=head, wh=s["wh_check"], data_rows=dat,
         figures={"geometry": Hh.figure_view(figs["geometry"], "corr(H) of the model next to the predicted maps", out),

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..reprs import html_table
 from ..data import NTPData
 from ..theory import Theory
 from ..train.run import Run
@@ -81,6 +82,13 @@ class ReportResult:
         from .terminal import verdict_table_text
 
         return verdict_table_text(self.views)
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the verdict table (run, claim, value, threshold, margin, result) and the page's path."""
+        rows = [(v.run, v.claim, v.value, f"{v.op} {Hh.num(v.threshold)}", Hh.num(v.margin, signed=True), v.label)
+                for v in self.views]
+        return html_table(f"ReportResult: {self.path}", rows,
+                          header=("run", "claim", "value", "threshold", "margin", "result"))
 
 
 def unfinished_reason(config: Mapping[str, Any]) -> str | None:

@@ -37,7 +37,7 @@ def verdict_table(views: Sequence[VerdictView], title: str | None = "Verdicts", 
         value = num(v.value) + (f" [{num(v.interval[0])}, {num(v.interval[1])}]" if v.interval else "")
         t.add_row(v.run, v.claim, value, f"{v.op} {num(v.threshold)}",
                   f"[red]{margin}[/red]" if v.margin is not None and v.margin < 0 else margin,
-                  f"[{STATUS_STYLE.get(v.status, '')}]{v.status}[/]")
+                  f"[{STATUS_STYLE.get(v.status, '')}]{v.label}[/]")
     return t
 
 

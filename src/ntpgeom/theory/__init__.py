@@ -13,6 +13,7 @@ Every solver result carries ``.status`` and ``.stats`` (:mod:`ntpgeom.status`).
 from ..errors import ShapeError, SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .bundle import Theory, TheoryLike, compute_theory, load_theory
+from .verify import check_theory
 from .face import Face, face_distance, optimal_face
 from .finite_norm import PathPoint, centre, path_point, path_points, prediction_distances
 from .norms import nuclear_norm
@@ -44,7 +45,7 @@ __all__ = [
     "L_in", "S_tilde", "proj_F", "proj_perp", "cross_entropy", "cross_entropy_in", "entropy_bound", "ShapeError",
     "solve_ntp_svm", "SVMResult", "SolverError", "SolverWarning", "Reduction", "reduce_pattern", "project_columns",
     "max_violation", "factors", "grams", "proxy_grams", "tilde_certificate", "TildeCertificate", "cosine_matrix",
-    "k_subsets_closed_form", "numerical_rank", "Theory", "compute_theory", "load_theory", "direction_distance",
+    "k_subsets_closed_form", "numerical_rank", "Theory", "compute_theory", "load_theory", "check_theory", "direction_distance",
     "RegResult", "solve_regularized", "regularization_path", "lambda_max", "path_diagnostics",
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
     "BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "BackendSolution", "SolveOptions",

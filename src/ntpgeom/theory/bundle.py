@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..reprs import short_repr
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, save_npz, versions
 from ..data import NTPData
 from ..errors import FormatError, SolverError, ValidationError
@@ -25,6 +25,7 @@ from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restr
 from .subspaces import L_in as _L_in
 from .svm import SOLVE_BYTES_PER_ENTRY, SVMResult, solve_ntp_svm
 from .tolerances import BLOCK_CONSTANT_ATOL, RANK_RTOL
+from .verify import check_theory
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
@@ -77,6 +78,7 @@ class Theory:
     """
 
     __repr__ = short_repr
+    _repr_html_ = summary_html  # a notebook shows a small table
 
     data_hash: str
     L_in: np.ndarray
@@ -195,7 +197,10 @@ class Theory:
 
 
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
-    """Load a :class:`Theory` saved with :meth:`Theory.save`; if ``data`` is given, check its hash matches.
+    """Load a :class:`Theory` saved with :meth:`Theory.save`; if ``data`` is given, check it is that data's theory.
+
+    The file's content hash only proves it is intact; with ``data``, :func:`~ntpgeom.theory.verify.check_theory` also
+    checks every array against the data (an edited copy with a recomputed hash is refused).
 
     Parameters
     ----------
@@ -213,6 +218,13 @@ def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "theory result", f"recompute it with `ntpgeom solve DATA -o {path}`")
     if data is not None and data.hash != header.get("data_hash"):
         raise FormatError(f"{path} was computed for dataset {header.get('data_hash')}, not {data.hash}; recompute it")
+    theory = _theory_of(path, header, arrays)
+    if data is not None:
+        check_theory(theory, data, str(path))
+    return theory
+
+
+def _theory_of(path: Path, header: Mapping[str, Any], arrays: dict[str, np.ndarray]) -> Theory:
     for req in ("L_in", "S_tilde"):
         if req not in arrays:
             raise FormatError(f"{path}: theory file lacks {req} (corrupt)")

@@ -25,7 +25,7 @@ def estimate_seconds(data: Any, steps: int, config: TrainConfig | None = None, *
     opts = {**overrides, "steps": probe_steps, "snapshot_steps": [], "log_every": probe_steps,
             "checkpoint_every": 10 ** 9, "checkpoint_seconds": 1e9, "tol": None}
     with tempfile.TemporaryDirectory(prefix="ntpgeom-estimate-") as tmp:
-        run = train(data, config, out=f"{tmp}/probe", **opts)
+        run = train(data, config, out=f"{tmp}/probe", verbose=False, **opts)
         sps = float(run.config["steps_per_second"])
         device = run.config["device"]
     per = 1.0 / max(sps, 1e-12)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import warnings
 from pathlib import Path
@@ -63,7 +64,13 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
     import torch
 
     with _io.atomic_path(run_dir / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+        with open(tmp, "wb") as fh:  # through a Python file: a full disk is OSError(ENOSPC), not torch's RuntimeError
+            try:
+                torch.save(state, fh)
+            except RuntimeError as exc:  # torch's zip writer wraps the file's OSError (e.g. ENOSPC): give it back
+                cause = exc.__context__ if isinstance(exc.__context__, OSError) else None
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise cause or OSError(errno.EIO, f"torch.save failed ({why})", str(run_dir / CHECKPOINT)) from exc
 
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:

@@ -19,13 +19,14 @@ import torch
 
 from .. import _io
 from ..data import NTPData
+from ..errors import OutputError
 from .config import AUTO_CUDA_WORK, TrainConfig, explicit_values
 from .entry import open_run, options_doc, signature_with_options
 from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
 from .optim import lr_factor, make_optimizer
-from ..progress import ProgressBar
+from ..progress import ProgressBar, display_kind
 from ..status import RunStatus, StopReason
 from .progress import Progress, StopFlag, training_callback
 from .sampling import BatchSampler, full_chunks
@@ -265,19 +266,24 @@ class Trainer:
                 except KeyboardInterrupt:  # a second Ctrl-C inside a step: the last checkpoint stands
                     step = self._mark_interrupted()
             return self._finish(step)
-        except OSError as exc:  # any write of the run (checkpoint, snapshot, log, config)
-            self._fail(exc)
+        except (OSError, OutputError) as exc:  # any write of the run (checkpoint, snapshot, log, config); the one
+            self._fail(exc)                    # writer (_io.atomic_path) reports its OSError as an OutputError
             raise  # unreachable: _fail raises
         finally:
             torch.set_num_threads(old_threads)
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
-    def _fail(self, exc: OSError) -> NoReturn:
+    def _fail(self, exc: OSError | OutputError) -> NoReturn:
         """A write failed (e.g. a full disk): mark the run "failed", resumable from its last good checkpoint."""
         self.status, self.stop_reason = RunStatus.FAILED, StopReason.WRITE_FAILED
-        what = f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})"
-        with contextlib.suppress(OSError):
-            write_config(self.dir, self._config_dict(self.ckpt_step, error=what))
+        what = (str(exc) if isinstance(exc, OutputError)
+                else f"cannot write {exc.filename or 'to the run folder'} ({exc.strerror or exc})")
+        config = self._config_dict(self.ckpt_step, error=what)
+        try:
+            write_config(self.dir, config)
+        except OSError:  # the disk is full: no room for a temporary file, so config.json is rewritten in place
+            with contextlib.suppress(OSError):
+                _io.write_json_in_place(self.dir / "config.json", config)
         again = (f"it can resume from step {self.ckpt_step}: free space, then `ntpgeom train -o {self.dir} --resume`"
                  if self.ckpt_step is not None else "no checkpoint was written; start it again")
         raise TrainError(f"training into {self.dir} stopped: {what}; {again}") from exc
@@ -315,7 +321,8 @@ class Trainer:
 
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
-          progress: Progress | None = None, verbose: bool = False, log: str | None = None, **overrides: Any) -> Run:
+          progress: Progress | None = None, verbose: bool | None = None, log: str | None = None,
+          **overrides: Any) -> Run:
     """Train a model on NTP data and record its geometry in a run folder.
 
     ``config`` (a :class:`TrainConfig`) and the keyword options (its fields, listed below) set the hyper-parameters:
@@ -339,9 +346,10 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     progress : callable, optional
         ``progress(stage, done, total, numbers)`` at logged steps: stage "train", the step, ``steps``, and a dict
         with ``ce``, ``gap`` (CE - ℋ), ``norm_L``, ``lr``.
-    verbose : bool
+    verbose : bool, optional
         Show progress when no ``progress`` is given: a tqdm.auto bar in a Jupyter notebook, a rich bar on a
         terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.progress.ProgressBar`).
+        Default (None): shown in a notebook or on a terminal, silent in a script whose stderr is a file or pipe.
     log : {"tensorboard", "trackio"}, optional
         Also send the logged steps (CE, CE − ℋ, ‖L‖_F, the learning rate) and the snapshots' ‖L‖_* to a tracker:
         TensorBoard event files under ``out/tensorboard`` or a local trackio project (:mod:`ntpgeom.train.tracking`).
@@ -368,6 +376,8 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
                 data.save(run_dir / "data.npz")
             except OSError as exc:
                 raise TrainError(f"cannot write {run_dir / 'data.npz'}: {exc.strerror or exc}") from exc
+        if verbose is None:  # a bar where someone watches: a notebook, or stderr on a terminal
+            verbose = display_kind() != "lines"
         if progress is not None or not verbose:
             return track.done(Trainer(data, cfg, run_dir, resume, track.chain(progress)).run())
         with ProgressBar(cfg.model) as bar:

@@ -43,7 +43,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..reprs import short_repr
+from .._json import loads_json
+from ..reprs import short_repr, summary_html
 from .._io import load_npz, save_npz, write_json_atomic
 from ..data import NTPData
 from ..data import load as load_data
@@ -166,7 +167,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise FormatError(f"{run_dir} is not an ntpgeom run (no config.json); train one with `ntpgeom train`")
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        cfg = loads_json(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FormatError(f"{path} is corrupt ({exc})") from exc
     if cfg.get("format") != FORMAT_NAME:
@@ -206,7 +207,7 @@ class Run:
         if not p.exists():
             return {k: np.zeros(0, dtype=np.int64 if k == "step" else np.float64) for k in LOSS_KEYS}
         try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
+            raw = loads_json(p.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatError(f"{p} is corrupt ({exc})") from exc
         return {k: np.asarray(raw.get(k, []), dtype=np.int64 if k == "step" else np.float64) for k in LOSS_KEYS}
@@ -256,6 +257,8 @@ class Run:
         s = self.summary()
         gap = f"{s['gap']:.3e}" if s["gap"] is not None else "n/a"
         return f"Run({self.path}, model={s['model']}, step={s['final_step']}, gap={gap}, status={s['status']})"
+
+    _repr_html_ = summary_html  # a notebook shows a small table
 
 
 def load_run(path: str | Path) -> Run:

@@ -12,7 +12,7 @@ import numpy as np
 from ..reprs import short_repr
 from ..data import NTPData
 from ..metrics import FaceLike, Reference, centred, prediction_point, reference, snapshot_metrics
-from ..errors import SolverError
+from ..errors import MetricsError, ShapeError, SolverError
 from ..theory import Theory
 from .core import Verdict
 from .judge import Thresholds, judge_row
@@ -23,6 +23,9 @@ from .trajectory import TrajectoryJudgement, judge_trajectory, probed_face
 FACE_MAX_ENTRIES = 100_000
 #: ``finite_norm="auto"`` solves for the path point up to this many entries V x m
 FINITE_NORM_MAX_ENTRIES = 200_000
+#: arrays with entries above this magnitude are scaled down by one power of two (W, H by f, L, b by f², every snapshot
+#: alike) so that products, Grams and their norms stay finite (a Gram's squared Frobenius norm grows as the 4th power)
+SCALE_LIMIT = 1e60
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +139,71 @@ def _snap(W: Any, H: Any, L: Any, b: Any) -> dict[str, Any]:
     return {"W": W, "H": H, "L": L, "b": b, "has_bias": b is not None}
 
 
+def _finite(name: str, x: Any, ndim: int, where: str) -> np.ndarray:
+    """``x`` as a finite float64 array of ``ndim`` dimensions, else MetricsError / ShapeError naming it."""
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MetricsError(f"{where}{name} is not a numeric array ({exc})") from None
+    if a.ndim != ndim:
+        raise ShapeError(f"{where}{name} must be {ndim}-D, got shape {a.shape}")
+    bad = np.argwhere(~np.isfinite(a))
+    if len(bad):
+        idx = tuple(int(i) for i in bad[0])
+        raise MetricsError(f"{where}{name} has {len(bad)} non-finite entries ({a[idx]} at {idx}); every entry must "
+                           "be finite")
+    return a
+
+
+def _checked_snapshot(s: Mapping[str, Any], V: int, m: int, where: str) -> dict[str, Any]:
+    """One snapshot's arrays checked at the boundary: finite, and of shapes W (V, d), H (d, m), L (V, m), b (V,)."""
+    W, H, L, b = (s.get(k) for k in ("W", "H", "L", "b"))
+    if L is None and (W is None or H is None):
+        raise ValueError(f"{where}give the logits L or both W and H")
+    out = dict(s)
+    if W is not None:
+        out["W"] = W = _finite("W", W, 2, where)
+        if W.shape[0] != V:
+            raise ShapeError(f"{where}W has shape {W.shape}: it needs one row per token, V = {V}")
+    if H is not None:
+        out["H"] = H = _finite("H", H, 2, where)
+        if H.shape[1] != m:
+            raise ShapeError(f"{where}H has shape {H.shape}: it needs one column per context, m = {m}")
+    if W is not None and H is not None and W.shape[1] != H.shape[0]:
+        raise ShapeError(f"{where}W {W.shape} and H {H.shape} do not multiply: W has d = {W.shape[1]} columns, H has "
+                         f"{H.shape[0]} rows")
+    if L is not None:
+        out["L"] = L = _finite("L", L, 2, where)
+        if L.shape != (V, m):
+            raise ShapeError(f"{where}L has shape {L.shape}, the data's logits are {(V, m)}")
+    if b is not None:
+        out["b"] = b = _finite("b", np.reshape(b, -1) if np.ndim(b) == 2 and np.shape(b)[1] == 1 else b, 1, where)
+        if b.shape != (V,):
+            raise ShapeError(f"{where}b has shape {b.shape}, it needs one entry per token, V = {V}")
+    return out
+
+
+def _scaled(snaps: list[dict[str, Any]], first: Any) -> tuple[list[dict[str, Any]], Any, tuple[int, int]]:
+    """Scale W by ``2^-kW`` and H by ``2^-kH`` (L and b by ``2^-(kW+kH)``: L = W H + b still holds), the same for
+    every snapshot and ``first``, when an entry exceeds :data:`SCALE_LIMIT`; returns the snapshots, ``first`` and
+    ``(kW, kH)`` ((0, 0): nothing scaled)."""
+    def need(arrays: list[Any], k0: int = 0) -> int:
+        top = max([float(np.abs(a).max()) for a in arrays if a is not None and np.size(a)] or [0.0]) * 2.0 ** -k0
+        return max(0, math.ceil(math.log2(top / SCALE_LIMIT))) if top > SCALE_LIMIT else 0
+
+    firsts = list(first) if isinstance(first, tuple) else [None, None]
+    kW = need([s.get("W") for s in snaps] + firsts[:1])
+    kH = need([s.get("H") for s in snaps] + firsts[1:])
+    kW += need([s.get(x) for s in snaps for x in ("L", "b")], kW + kH)
+    if kW == kH == 0:
+        return snaps, first, (0, 0)
+    f = {"W": 2.0 ** -kW, "H": 2.0 ** -kH, "L": 2.0 ** -(kW + kH), "b": 2.0 ** -(kW + kH)}
+    out = [{key: v * f[key] if key in f and v is not None else v for key, v in s.items()} for s in snaps]
+    if isinstance(first, tuple):
+        first = (first[0] * f["W"], first[1] * f["H"])
+    return out, first, (kW, kH)
+
+
 def first_row_of(data: NTPData, theory: Theory, ref: Reference, first: tuple[Any, Any], *,
                  finite_norm: bool = True, n_perm: int = 20, seed: int = 0) -> dict[str, float]:
     """The metrics row of an initialisation ``(W0, H0)`` (to pass as ``first`` to several :func:`assess` calls)."""
@@ -214,19 +282,29 @@ def assess(
     if unknown:
         raise TypeError(f"assess() got unexpected keyword argument(s) {unknown}; the options are {list(_OPTION_NAMES)}")
     opt = AssessOptions(**{**({} if options is None else vars(options)), **option_values})
-    if theory is None:
-        from ..theory import compute_theory
-
-        theory = compute_theory(data)
+    _check_theory_of(theory, data)
     if snapshots is not None and any(x is not None for x in (W, H, L, b)):
         raise ValueError("give either snapshots=[...] or the arrays W, H, L, b of one snapshot, not both")
     snaps = [dict(s) for s in snapshots] if snapshots is not None else [{"step": 1, "W": W, "H": H, "L": L, "b": b}]
     if not snaps:
         raise ValueError("snapshots is empty; give at least one snapshot")
+    snaps = [_checked_snapshot(s, data.V, data.m, "" if snapshots is None else f"snapshot {i}: ")
+             for i, s in enumerate(snaps)]
+    if isinstance(first, tuple):
+        first = tuple(_checked_snapshot({"W": first[0], "H": first[1]}, data.V, data.m, "first: ")[k] for k in "WH")
+    snaps, first, k = _scaled(snaps, first)
+    if theory is None:
+        from ..theory import compute_theory
+
+        theory = compute_theory(data)
     last = snaps[-1]
     if first is None and len(snaps) > 1 and snaps[0].get("W") is not None and snaps[0].get("H") is not None:
         first = (snaps[0]["W"], snaps[0]["H"])
     a = _assess_last(data, theory, last.get("W"), last.get("H"), last.get("L"), last.get("b"), first, label, seed, opt)
+    if any(k):
+        a = replace(a, notes=(*a.notes, f"entries above {SCALE_LIMIT:.0e}: W was scaled by 2^-{k[0]}, H by 2^-{k[1]} "
+                              f"and L, b by 2^-{sum(k)} to keep the arithmetic finite: directions are unchanged, the "
+                              "loss is the scaled model's"))
     if theory.L_mm is None:
         return a
     try:
@@ -239,6 +317,17 @@ def assess(
     rows = trajectory_verdicts(tj, label)
     verdicts = [rows[v.claim] if v.claim in TRAJECTORY_CLAIMS else v for v in a.verdicts]
     return replace(a, verdicts=verdicts, trajectory=tj)
+
+
+def _check_theory_of(theory: Theory | None, data: NTPData) -> None:
+    """A given theory must be this data's (hash first, then shapes): checked before anything is computed from it."""
+    if theory is None:
+        return
+    if theory.data_hash != data.hash:
+        raise MetricsError(f"the theory was computed for dataset {theory.data_hash}, not this data ({data.hash}); "
+                           "compute it with compute_theory(data)")
+    if tuple(np.shape(theory.S_tilde)) != (data.V, data.m):
+        raise ShapeError(f"the theory's S̃ has shape {np.shape(theory.S_tilde)}, the data is {(data.V, data.m)}")
 
 
 def _assess_last(data: NTPData, theory: Theory, W: Any, H: Any, L: Any, b: Any,

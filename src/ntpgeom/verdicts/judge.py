@@ -118,6 +118,14 @@ def _uncertified(row: Row) -> bool:
     return _g(row, "pred_certified") == 0.0
 
 
+def _reference_distances(row: Row) -> str:
+    """"dir to L_mm a, to S̃ b" for C1's note, leaving out what was not measured (L_mm unsolved: no "nan")."""
+    parts = [f"to {name} {v:.3g}" for name, v in (("L_mm", _g(row, "dir_mm")), ("S̃", _g(row, "dir_tilde")))
+             if math.isfinite(v)]
+    unsolved = "" if math.isfinite(_g(row, "dir_mm")) else " (L_mm not solved)"
+    return f"dir {', '.join(parts)}{unsolved}" if parts else ""
+
+
 def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     if _uncertified(row):
         return _verdict("C1", "n/a", _g(row, "dir_pred"), th.C1, f"{NOT_CERTIFIED} (the path point of this snapshot's "
@@ -126,7 +134,7 @@ def _c1(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     x = "L̂_B" if _g(row, "pred_is_path") == 1.0 else "L_in+R·L_mm"
     st, note = discriminate(d, dr, sep, th.C1, th.C1_family, (x, "L_in+r·S̃"))
     ts, tnote = _trend(row, first)
-    note = "; ".join(n for n in (note, tnote, f"dir to L_mm {_g(row, 'dir_mm'):.3g}, to S̃ {_g(row, 'dir_tilde'):.3g}") if n)
+    note = "; ".join(n for n in (note, tnote, _reference_distances(row)) if n)
     return _verdict("C1", worst([st, ts]), d, th.C1, note, run, metric=f"dir(L, {x})")
 
 
@@ -188,8 +196,12 @@ def _c3(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
 def _c4(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
     v = _g(row, "softlabel_rel")
     st = "pass" if v <= th.C4 else "FAIL"
-    note = f"from {_g(first, 'softlabel_rel'):.3g} at the first snapshot" if first is not None else ""
-    return _verdict("C4", st, v, th.C4, note, run)
+    notes = [f"from {_g(first, 'softlabel_rel'):.3g} at the first snapshot" if first is not None else "",
+             f"P_F(L) is {v:.3g} ‖L_in‖ away from L_in" if math.isfinite(v) else "P_F(L) not measured"]
+    cos, scale = _g(row, "softlabel_cos"), _g(row, "softlabel_scale")  # measured by the probe
+    if math.isfinite(cos):
+        notes.append(f"cosine with L_in {cos:.3g}" + (f", best scale {scale:.3g}" if math.isfinite(scale) else ""))
+    return _verdict("C4", st, v, th.C4, "; ".join(n for n in notes if n), run)
 
 
 def _lmm(row: Row, first: Row | None, th: Thresholds, run: str) -> Verdict:
