@@ -65,6 +65,11 @@ def check_theory(theory: Any, data: NTPData, where: str = "the theory") -> None:
     data : NTPData
         The dataset it should describe: its hash is checked first, then the arrays (module docstring).
 
+    Returns
+    -------
+    None
+        Returns quietly when every check holds.
+
     Notes
     -----
     Cost: the closed forms (``L_in``, the support pattern and its reduced SVD) plus O(V m) products; no solve.

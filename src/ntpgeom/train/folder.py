@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import _io
+from .._lock import folder_lock
 from ..errors import OutputError
 from .run import LOSS_KEYS, TrainError
 
@@ -53,8 +54,8 @@ def prepare_new(run_dir: Path, overwrite: bool) -> None:
 # --------------------------------------------------------------------------------------------------------- lock
 @contextlib.contextmanager
 def lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run folder's writer lock for the duration of the block (:func:`ntpgeom._io.folder_lock`)."""
-    with _io.folder_lock(run_dir, LOCK, TrainError):
+    """Hold the run folder's writer lock for the duration of the block (:func:`ntpgeom._lock.folder_lock`)."""
+    with folder_lock(run_dir, LOCK, TrainError):
         yield
 
 

@@ -1,6 +1,6 @@
 """The checks of a counting job's work folder (:class:`~ntpgeom.data.engines.local.WorkDir`, whose docstring has the
 layout): the CRC-32 of every piece, written when the piece is created and checked on resume, and the folder's
-single-writer lock (the one of run folders, :func:`ntpgeom._io.folder_lock`).
+single-writer lock (the one of run folders, :func:`ntpgeom._lock.folder_lock`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-from ..._io import folder_lock, write_text_atomic
+from ..._io import write_text_atomic
+from ..._lock import folder_lock
 from ...errors import NTPDataError
 
 LOCK = ".ntpgeom-lock"
