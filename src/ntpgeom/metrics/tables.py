@@ -312,8 +312,10 @@ class RunLike(Protocol):
     def snapshot(self, step: int) -> SnapshotLike: ...
 
 
-def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm: str, warm_tol: float) -> dict:
-    """Finite-norm predictions (warm-started along the run) for the snapshots ``finite_norm`` selects."""
+def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm: str, warm_tol: float,
+                 progress: Progress | None = None) -> dict:
+    """Finite-norm predictions (warm-started along the run) for the snapshots ``finite_norm`` selects; ``progress``
+    gets a line before each path point (they take seconds to minutes on larger data)."""
     if finite_norm not in ("none", "ends", "all"):
         raise MetricsError(f"finite_norm must be 'none', 'ends' or 'all', got {finite_norm!r}")
     chosen = [] if finite_norm == "none" else (list(steps) if finite_norm == "all" else sorted({steps[0], steps[-1]}))
@@ -324,6 +326,8 @@ def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm
         if ref.contexts is not None or (ctx is not None and not is_all(ctx, run.data.m)):
             continue  # a subset of the contexts: the path point is not column-wise (metrics.restrict)
         L = centred(np.asarray(_arrays(snap)[3]))
+        if progress is not None:
+            progress(f"path point {chosen.index(s) + 1}/{len(chosen)}: norm {nuclear_norm(L):.4g} (step {s})")
         out[s] = prediction_point(ref.data, L, ref.L_in, ref.L_ref, warm=warm, tol=warm_tol)
         warm = out[s].L if out[s].is_path else warm
     return out
@@ -378,7 +382,7 @@ def run_metrics(
     with threadpool_limits(threads):
         # the reference of the first snapshot's contexts (the whole data, or a run's fixed subset: built once)
         ref = reference_for(run.snapshot(steps[0]), theory, data, ref, max_contexts, seed)
-        preds = _predictions(run, steps, ref, finite_norm, 1e-5)
+        preds = _predictions(run, steps, ref, finite_norm, 1e-5, progress)
         for i, s in enumerate(steps):
             snap = run.snapshot(s)
             ref = reference_for(snap, theory, data, ref, max_contexts, seed)  # the same unless the contexts change
