@@ -70,3 +70,19 @@ def test_print_summary_ends_with_the_summary_line():
     out = buf.getvalue().rstrip().splitlines()
     assert out[-1] == summary_line(views, controls_ok=True)
     assert all(len(line) <= 80 for line in out[:-1]) and out[0].startswith("run")
+
+
+def test_reproduce_cli_ends_with_the_matrix_and_the_summary(capsys):
+    """``ntpgeom reproduce`` (cli/report.py) prints the matrix and then the summary line last."""
+    from types import SimpleNamespace
+
+    from ntpgeom.cli import report as cli_report
+    from ntpgeom.verdicts.honest import PowerRow
+
+    views = _views()
+    res = SimpleNamespace(report=SimpleNamespace(views=views, appendix=[]), controls=(), honest=(),
+                          power=(PowerRow("C1", 3, 2, 6, 6),), report_path="r/index.html", seconds=12.0)
+    cli_report._print_summary(res)
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert out[-1] == summary_line(views, honest=(8, 9)) and "8/9 as expected" in out[-1]
+    assert out[-1 - len(QUICK_RUNS) - 1].split() == ["run", *MATRIX_CLAIMS]
