@@ -100,7 +100,7 @@ def legend_below(ax: Any, ncol: int | None = None) -> Any:
     if not handles:
         return None
     renderer = ax.figure.canvas.get_renderer()
-    bottom = ax.get_tightbbox(renderer).y0  # display coordinates of the lowest tick label / x label
+    bottom = ax.xaxis.get_tightbbox(renderer).y0  # display coordinates of the lowest tick label / x label
     y = float(ax.transAxes.inverted().transform((0.0, bottom))[1])
     return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, min(y, 0.0) - 0.02),
                      ncol=ncol or (1 if len(handles) <= 6 else 2), borderaxespad=0.0)
