@@ -15,6 +15,24 @@ same machine load), the iterations, the certified relative gap, and the largest 
 load average is printed: on a shared machine wall time follows the load, CPU time much less.
 
 Usage: ``OMP_NUM_THREADS=1 python benchmarks/bench_path_point.py [--norms 200 600] [--repeats 3]``.
+
+Measured 2026-12-08 at commit 63e94f9 (branch wip/hux, which added it) on a 2-core AMD EPYC (Zen 4, KVM guest),
+shared, load average 6.4 at start, ``OMP_NUM_THREADS=1``, 3 repeats::
+
+    norm  variant  wall s (median)  CPU s (median)  iterations  rel gap   max |ΔL| vs before
+      200  before              4.94            1.46         290  8.42e-06  0.0e+00
+      200  after               5.58            1.08         290  8.42e-06  7.0e-13
+          CPU ratio before/after: 1.35x
+      600  before              4.82            2.76         550  9.10e-06  0.0e+00
+      600  after               6.99            2.36         550  9.10e-06  1.1e-12
+          CPU ratio before/after: 1.17x
+
+Wall time on this shared machine follows the other jobs, not the code (the 35-100 s path points of issue 19 were
+wall times at load ~10). The report's slow path point is a run's *last* snapshot at a large norm: stories/ufm
+(quick) ends at B = 1850, where the solve needs 8130-8490 iterations (~47 CPU s before this change) whatever the
+start — warm from the first snapshot's point (what ``metrics.tables`` does), the cold continuation, and the model's
+own logits were tried; the curvature of the margin directions (~ CE − ℋ = 2e-3) sets the count. A looser tolerance
+(1e-3 instead of 1e-5) still took 5690 iterations, so it was not adopted.
 """
 
 from __future__ import annotations
