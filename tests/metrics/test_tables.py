@@ -117,7 +117,10 @@ def test_run_metrics_and_table_roundtrip(tmp_path):
                           snapshot=lambda s: {"step": s, "W": snaps[s][0], "H": snaps[s][1], "L": th.L_in + snaps[s][0] @ snaps[s][1]})
     seen = []
     table = run_metrics(run, th, progress=lambda stage, i=None, n=None, numbers=None: seen.append((stage, i, n)))
-    assert seen == [("metrics", 1, 3), ("metrics", 2, 3), ("metrics", 3, 3)]
+    assert [x for x in seen if x[0] == "metrics"] == [("metrics", 1, 3), ("metrics", 2, 3), ("metrics", 3, 3)]
+    paths = [x[0] for x in seen if x[0] != "metrics"]  # a line before each path point (the first and last snapshots)
+    assert len(paths) == 2 and paths[0].startswith("path point 1/2: norm") and paths[1].endswith("(step 20)")
+    assert seen.index(("metrics", 1, 3)) == 2  # both before the measurements
     assert table["step"].tolist() == [0, 10, 20]
     assert np.all(np.diff(table["gap"]) < 0)  # larger scale along S̃: loss closer to ℋ
     pq, js = save_table(table, tmp_path / "metrics", meta={"data_hash": data.hash})

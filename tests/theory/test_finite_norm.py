@@ -156,3 +156,40 @@ def test_bad_inputs_are_rejected():
         prediction_distances(data, np.ones((3, 3)), L_mm=np.ones((data.V, data.m)))
     with pytest.raises(SolverError, match="zero"):
         prediction_distances(data, np.ones((data.V, data.m)), L_mm=np.ones((data.V, data.m)))
+
+
+# ------------------------------------------------------------- the ball projection (issue 24: left SVD through QR)
+def _proj_oracle(Z: np.ndarray, B: float) -> np.ndarray:
+    """Projection by its definition: the full SVD, θ by bisection on Σ max(s − θ, 0) = B."""
+    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    if s.sum() <= B:
+        return Z
+    lo, hi = 0.0, float(s.max())
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.maximum(s - mid, 0).sum() > B else (lo, mid)
+    return (U * np.maximum(s - 0.5 * (lo + hi), 0)) @ Vt
+
+
+@pytest.mark.parametrize("shape", [(7, 30), (30, 7), (12, 12), (1, 9)])
+def test_ball_projection_matches_the_full_svd_definition(shape):
+    from ntpgeom.theory import finite_norm as FN
+
+    rng = np.random.default_rng(sum(shape))
+    V, m = shape
+    k = min(V, m)
+    U, _ = np.linalg.qr(rng.normal(size=(V, k)))
+    W, _ = np.linalg.qr(rng.normal(size=(m, k)))
+    s = np.geomspace(50.0, 1e-9, k)  # singular values over 10 decades, tiny ones included
+    Z = (U * s) @ W.T
+    Zc = Z - Z.mean(axis=0)  # centred: rank-deficient
+    for A in (Z, Zc):
+        total = _nuc(A)
+        for B in (0.3 * total, 0.9 * total, 0.02 * total):
+            X = FN._proj_ball(A, B)
+            assert abs(_nuc(X) - B) <= 1e-9 * B
+            np.testing.assert_allclose(X, _proj_oracle(A, B), atol=1e-10 * float(np.abs(A).max()), rtol=0)
+        assert FN._proj_ball(A, 2 * total) is A  # inside the ball: untouched
+    U2, s2 = FN.left_svd(Z if V <= m else Z.T)
+    np.testing.assert_allclose(s2, np.linalg.svd(Z, compute_uv=False), rtol=1e-12, atol=1e-12 * s.max())
+    np.testing.assert_allclose(U2.T @ U2, np.eye(len(s2)), atol=1e-12)

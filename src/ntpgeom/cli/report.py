@@ -181,7 +181,18 @@ def _print_reproduce(res: Any, as_json: bool) -> None:
         typer.echo("".join(f"\n{h.text()}\n" for h in res.honest) + "\n" + power_text(res.power))
     for a in res.report.appendix:  # the appendix experiments (ntpgeom.experiments)
         typer.echo(f"\n{a.title}: {a.summary}")
-    typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)")
+    typer.echo(f"\nreport: {res.report_path}\n(total {res.seconds:.0f}s)\n")
+    _print_summary(res)
+
+
+def _print_summary(res: Any) -> None:
+    """The run x claim matrix and the one-line summary: the last lines of ``reproduce`` (report/terminal.py)."""
+    from ..report.terminal import print_summary
+
+    judged = sum(r.positives + r.negatives for r in res.power)
+    honest = (sum(r.passed + r.rejected for r in res.power), judged) if judged else None
+    print_summary(res.report.views, controls_ok=not any(t.violations for t in res.controls) if res.controls else None,
+                  honest=honest)
 
 
 def _fixed(name: str, annotation: Any, option: Any, kind: Any = inspect.Parameter.KEYWORD_ONLY) -> inspect.Parameter:

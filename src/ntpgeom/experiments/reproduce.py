@@ -248,6 +248,7 @@ def _controls(planned: Planned, jobs: list[Job], theories: dict[str, Theory], se
         out = []
         for ds in datasets:
             t = time.perf_counter()
+            say(f"[{ds[0]}] exact-construction controls: building and judging the impostors")
             probe = not quick or ds[2].L_mm is None or tilde_optimal(ds[2])[0]
             out += controls_tables([ds], seed=seed, face="auto" if probe else None, finite_norm=not quick)
             how = "; quick: asymptotic form" + ("" if probe else ", against L_mm (no face probe)") if quick else ""
@@ -275,6 +276,7 @@ def _honest(planned: Planned, theories: dict[str, Theory], cfg: ReproduceConfig,
         if th.L_mm is None and not th.certificate.holds:
             say(f"[{name}] honest controls: skipped (L_mm not solved: S̃ proxy)")
             continue
+        say(f"[{name}] honest controls: training 3 controls for {steps} GD steps, judging with B = {B}")
         h = honest_controls(data, th, seed=cfg.seed_list[0], steps=steps, B=B, threads=cfg.threads, name=name,
                             snapshots=snaps)
         st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {v}" for k, v in c.status.items()) for c in h.controls)

@@ -62,7 +62,7 @@ import numpy as np
 
 from ..data import NTPData
 from ..theory import Theory, nuclear_norm
-from ..progress import Progress
+from ..progress import Progress, silent
 from ..theory.subspaces import cross_entropy, proj_F
 from .collapse import collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
@@ -86,8 +86,7 @@ COLUMNS: tuple[str, ...] = (
     "offp_W", "offp_H", "offp_W_null", "offp_W_null_std", "offp_H_null", "offp_H_null_std",
     "offp_W_rival", "offp_H_rival", "offp_W_sep", "offp_H_sep",
     "collapse_H", "collapse_H_base", "collapse_H_base_std", "collapse_Lperp", "collapse_Lperp_base", "collapse_Lperp_base_std",
-    "nc1", "nc2_H", "nc2_W", "nc3", "nc4",
-)
+    "nc1", "nc2_H", "nc2_W", "nc3", "nc4")
 
 NAN = float("nan")
 
@@ -312,8 +311,9 @@ class RunLike(Protocol):
     def snapshot(self, step: int) -> SnapshotLike: ...
 
 
-def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm: str, warm_tol: float) -> dict:
-    """Finite-norm predictions (warm-started along the run) for the snapshots ``finite_norm`` selects."""
+def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm: str, warm_tol: float,
+                 progress: Progress = silent) -> dict:
+    """Finite-norm predictions (warm-started along the run) for the snapshots ``finite_norm`` selects (a line each)."""
     if finite_norm not in ("none", "ends", "all"):
         raise MetricsError(f"finite_norm must be 'none', 'ends' or 'all', got {finite_norm!r}")
     chosen = [] if finite_norm == "none" else (list(steps) if finite_norm == "all" else sorted({steps[0], steps[-1]}))
@@ -324,6 +324,7 @@ def _predictions(run: RunLike, steps: Sequence[int], ref: Reference, finite_norm
         if ref.contexts is not None or (ctx is not None and not is_all(ctx, run.data.m)):
             continue  # a subset of the contexts: the path point is not column-wise (metrics.restrict)
         L = centred(np.asarray(_arrays(snap)[3]))
+        progress(f"path point {chosen.index(s) + 1}/{len(chosen)}: norm {nuclear_norm(L):.4g} (step {s})")
         out[s] = prediction_point(ref.data, L, ref.L_in, ref.L_ref, warm=warm, tol=warm_tol)
         warm = out[s].L if out[s].is_path else warm
     return out
@@ -378,7 +379,7 @@ def run_metrics(
     with threadpool_limits(threads):
         # the reference of the first snapshot's contexts (the whole data, or a run's fixed subset: built once)
         ref = reference_for(run.snapshot(steps[0]), theory, data, ref, max_contexts, seed)
-        preds = _predictions(run, steps, ref, finite_norm, 1e-5)
+        preds = _predictions(run, steps, ref, finite_norm, 1e-5, progress or silent)
         for i, s in enumerate(steps):
             snap = run.snapshot(s)
             ref = reference_for(snap, theory, data, ref, max_contexts, seed)  # the same unless the contexts change

@@ -250,10 +250,12 @@ def _measure(group: _Group, root: Path, theories: dict[str, Any], cfg: ReportCon
     rreps = []
     for lab, r in group.runs:
         say(f"[{name}/{lab}] metrics over {len(r.steps)} snapshots")
-        table = run_metrics(r, th, max_contexts=cfg.max_contexts, threads=cfg.threads)
+        table = run_metrics(r, th, max_contexts=cfg.max_contexts, threads=cfg.threads,  # a line per path point
+                            progress=lambda st, *_: None if st == "metrics" else say(f"[{name}/{lab}]   {st}"))
         rdir = dsdir / slug(lab)
         meta = {"run": str(r.path), "data_hash": data.hash, "model": r.config.get("model"), "config": r.config}
         pq, js = save_table(table, rdir / "metrics", meta=meta)
+        say(f"[{name}/{lab}] trajectory: judging C1, L_mm, C2 ({cfg.bootstrap} bootstrap replicates)")
         rt = T.judge_run(r, data, th, table, f"{name}/{lab}", B=cfg.bootstrap, alpha=cfg.alpha, seed=cfg.seed,
                          threads=cfg.threads)
         say(f"[{name}/{lab}] trajectory: C1, L_mm, C2 over {len(rt.judgement.claims[0].steps) if rt.judgement else 0} "

@@ -18,10 +18,11 @@ import numpy as np
 
 from .heatmaps import MAX_HEATMAP_CONTEXTS, MAX_TICK_LABELS, context_order, fig_heatmaps, fig_mm_vs_tilde, group_lines
 from ..verdicts.trajectory import TrajectoryJudgement
-from .style import color_for, new_figure, save, styled, threshold_line
+from .style import color_for, data_ylim, legend_below, new_figure, save, styled, threshold_line
 
 Thresholds = Mapping[str, float] | None
 __all__ = ["Series", "merge_seeds", "fig_trajectory", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
+           "draw_collapse",
            "context_order", "group_lines", "fig_heatmaps", "fig_mm_vs_tilde", "MAX_HEATMAP_CONTEXTS", "MAX_TICK_LABELS"]
 
 @dataclass(frozen=True)
@@ -89,9 +90,7 @@ def _curve(ax: Any, s: Series, key: str, positive: bool = False, fmt: str = "-",
 
 
 def _legend(ax: Any) -> None:
-    handles, _ = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(loc="best")
+    legend_below(ax)  # under the panel: a legend inside the axes covered the curves
 
 
 def _thr(thresholds: Thresholds, claim: str) -> float | None:
@@ -193,8 +192,9 @@ def fig_similarity(series: Sequence[Series], path: str | Path, thresholds: Thres
         return save(fig, path)
 
 
-def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
-    """Subspace-collapse index of H and of P_⊥(L) over training, with the random-grouping baseline (dotted)."""
+def draw_collapse(series: Sequence[Series]) -> Any:
+    """The collapse-index figure of :func:`fig_collapse`, not saved (a :class:`matplotlib.figure.Figure`): each
+    panel's y range follows its data (0 kept as the floor), the legend sits under the first panel."""
     with styled():
         fig = new_figure(9.0, 3.4)
         axes = fig.subplots(1, 2)
@@ -209,9 +209,15 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
             ax.set_xscale("log")
             ax.set_xlabel("step + 1")
             ax.set_ylabel("collapse index (0 = collapsed)")
-            ax.set_ylim(-0.02, 1.02)
+            data_ylim(ax)  # the data sit well below 1: a fixed 0-1 axis flattened them
         _legend(axes[0])
-        return save(fig, path)
+        return fig
+
+
+def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
+    """Subspace-collapse index of H and of P_⊥(L) over training, with the random-grouping baseline (dotted)."""
+    with styled():
+        return save(draw_collapse(series), path)
 
 
 def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: str | Path) -> Path:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -89,6 +90,36 @@ def threshold_line(ax: object, y: float | None, label: str = "threshold") -> Non
     """A horizontal dashed line at a verdict threshold (nothing when ``y`` is None)."""
     if y is not None:
         ax.axhline(y, label=label, **THRESHOLD_STYLE)  # type: ignore[attr-defined]
+
+
+def legend_below(ax: Any, ncol: int | None = None) -> Any:
+    """The axes' legend placed under the axes, below their tick labels and x label, so that it never covers a curve
+    (``loc="best"`` still covers data when the curves fill the panel). Returns the legend (None without labels);
+    ``ncol``: default one column, two past six entries. A figure saved by :func:`save` includes it (tight box)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    renderer = ax.figure.canvas.get_renderer()
+    bottom = ax.xaxis.get_tightbbox(renderer).y0  # display coordinates of the lowest tick label / x label
+    y = float(ax.transAxes.inverted().transform((0.0, bottom))[1])
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, min(y, 0.0) - 0.02),
+                     ncol=ncol or (1 if len(handles) <= 6 else 2), borderaxespad=0.0)
+
+
+def data_ylim(ax: Any, floor: float = 0.0, margin: float = 0.08, default_top: float = 1.0) -> tuple[float, float]:
+    """Set the y range of ``ax`` from the plotted data (lines and bands): ``floor`` (kept at the bottom, with a small
+    pad) to the largest finite value plus ``margin`` of the span; ``default_top`` when nothing finite is drawn.
+    Returns the limits set."""
+    tops = [float(np.nanmax(y)) for line in ax.get_lines() for y in [np.asarray(line.get_ydata(), dtype=float)]
+            if y.size and np.isfinite(y).any()]
+    for coll in ax.collections:  # min-max bands (fill_between)
+        paths = [p.vertices[:, 1] for p in coll.get_paths() if len(p.vertices)]
+        tops += [float(np.nanmax(v)) for v in paths if np.isfinite(v).any()]
+    top = max(tops) if tops else default_top
+    span = max(top - floor, 1e-12)
+    lim = (floor - 0.02 * span, top + margin * span)
+    ax.set_ylim(*lim)
+    return lim
 
 
 def save(fig: Figure, path: str | Path) -> Path:
