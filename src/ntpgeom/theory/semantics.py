@@ -221,7 +221,9 @@ def learning_times(trajectory: Sequence[tuple[float, Any]], S_tilde: Any, k: int
     reached = P >= final / 2
     times = np.where(final > 0, steps[np.argmax(reached, axis=0)], np.nan)
     ok = np.isfinite(times)
-    rho, p = (spearmanr(times[ok], dirs.sigma[ok]) if ok.sum() >= 3 else (np.nan, np.nan))
+    rho, p = np.nan, np.nan
+    if ok.sum() >= 3 and np.ptp(times[ok]) > 0 and np.ptp(dirs.sigma[ok]) > 0:  # Spearman needs varying inputs
+        rho, p = spearmanr(times[ok], dirs.sigma[ok])
     return LearningTimes(times, dirs.sigma, P, steps, float(rho), float(p))
 
 
