@@ -1,4 +1,4 @@
-"""The NTP max-margin logits in other norms (theory.md §9): which implicit bias does a model follow?
+"""The NTP max-margin logits in other norms (theory.md §§3, 8; Fan, Schmidt & Thrampoulidis 2025): which implicit bias does a model follow?
 
 ``max_margin(data, norm)`` solves ``min ‖L‖ s.t. L[z,j] = L[z',j] (z, z' ∈ S_j), L[z,j] − L[v,j] ≥ 1 (z ∈ S_j,
 v ∉ S_j)`` (the constraints of NTP-SVM*, theory.md §3) in four norms, each with a certified duality gap:
@@ -280,7 +280,7 @@ _REDUCED: dict[str, Callable[[Reduction, dict[str, Any]], _Solution]] = {
 def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, method: str = "auto",
                max_iter: int = 20000, threads: int = 1, *, rho: float | None = None, check_every: int = 10,
                time_limit: float | None = None) -> MaxMarginResult:
-    """The NTP max-margin logits in ``norm``, certified (module docstring; theory.md §9).
+    """The NTP max-margin logits in ``norm``, certified (module docstring; theory.md §§3, 8).
 
     Parameters
     ----------
