@@ -12,6 +12,7 @@ from ntpgeom.theory import (
     NORMS,
     S_tilde,
     SolverError,
+    SolverWarning,
     max_margin,
     max_violation,
     norm_value,
@@ -145,5 +146,6 @@ def test_bad_inputs_and_user_limit():
         max_margin(np.eye(3), "fro", method="fast")
     with pytest.raises(SolverError):
         max_margin(np.eye(3), "spectral", tol=0)
-    res = max_margin(_mask(8), "spectral", tol=1e-12, max_iter=20, check_every=10)
+    with pytest.warns(SolverWarning, match="gap"):
+        res = max_margin(_mask(8), "spectral", tol=1e-12, max_iter=20, check_every=10)
     assert res.status is Status.USER_LIMIT and res.gap > 1e-12 and res.max_violation <= 1e-9

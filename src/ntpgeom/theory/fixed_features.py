@@ -1,5 +1,5 @@
-"""Fixed features (Thrampoulidis, NeurIPS 2024; constraints of theory.md §3): a linear head W (V × d) on frozen context embeddings
-H (d × m), logits ``L = W H``.
+"""Fixed features (Thrampoulidis, NeurIPS 2024; constraints of theory.md §3): a linear head W (V × d) on frozen
+context embeddings H (d × m), logits ``L = W H``.
 
 GD on W reaches the in-support log-odds where the features allow it and grows in the direction of the fixed-features
 NTP-SVM ::

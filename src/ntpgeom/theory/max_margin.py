@@ -1,4 +1,5 @@
-"""The NTP max-margin logits in other norms (theory.md §§3, 8; Fan, Schmidt & Thrampoulidis 2025): which implicit bias does a model follow?
+"""The NTP max-margin logits in other norms (theory.md §§3, 8; Fan, Schmidt & Thrampoulidis 2025): which implicit
+bias does a model follow?
 
 ``max_margin(data, norm)`` solves ``min ‖L‖ s.t. L[z,j] = L[z',j] (z, z' ∈ S_j), L[z,j] − L[v,j] ≥ 1 (z ∈ S_j,
 v ∉ S_j)`` (the constraints of NTP-SVM*, theory.md §3) in four norms, each with a certified duality gap:
@@ -36,13 +37,14 @@ free-logit ℓ∞ and ℓ2 predictions coincide (they differ only in the un-cent
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..errors import SolverError
+from ..errors import SolverError, SolverWarning
 from ..reprs import short_repr
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import PatternLike, Reduction, SupportPattern, support_pattern
@@ -249,7 +251,7 @@ def _spectral(red: Reduction, opts: dict[str, Any]) -> _Solution:
             hist.append([it, primal, dval, gap, rho])
             if best is None or gap < best[0]:
                 best = (gap, L, A, dval, it)
-            if gap <= opts["tol"]:
+            if gap <= opts["tol"] or time.perf_counter() > opts["deadline"]:
                 break
         if it % 10 == 0:
             if rp > 10 * rd:
@@ -294,7 +296,8 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
         ``max``: ``"auto"`` (closed form) or ``"lp"`` (HiGHS); ignored by the others.
     max_iter, threads, rho, check_every, time_limit
         Iteration cap, BLAS threads, initial ADMM penalty (spectral), iterations between gap checks, time limit in
-        seconds (nuclear, max LP).
+        seconds (spectral, max LP, and the nuclear backends that take one; past it the best certified point so far,
+        status ``USER_LIMIT`` with a :class:`~ntpgeom.errors.SolverWarning`).
 
     Returns
     -------
@@ -307,6 +310,7 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
     opts = {"tol": float(tol), "method": method, "max_iter": int(max_iter), "threads": int(threads), "rho": rho,
             "check_every": int(check_every), "time_limit": time_limit}
     t0 = time.perf_counter()
+    opts["deadline"] = np.inf if time_limit is None else t0 + float(time_limit)
     pattern = support_pattern(data)
     if norm == "nuclear":
         return _nuclear(pattern, opts, t0)
@@ -320,6 +324,10 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
     A.setflags(write=False)
     value = norm_value(red.scaled(sol.L_hat) if norm == "spectral" else L, norm)
     gap = float((value - sol.dual_value) / value) if value > 0 else 0.0
+    if not Status.from_gap(gap, opts["tol"]).solved:
+        warnings.warn(f"max_margin ({norm}, {sol.method}) stopped at relative gap {gap:.2e} > tol {opts['tol']:.1e} "
+                      f"after {sol.iterations} iterations; raise max_iter, time_limit or tol", SolverWarning,
+                      stacklevel=2)
     stats = SolverStats(Status.from_gap(gap, opts["tol"]), sol.method, sol.iterations, time.perf_counter() - t0, gap,
                         max_violation(L, pattern), opts["tol"], opts["threads"])
     return MaxMarginResult(L, norm, value, A, float(sol.dual_value), red.shape, stats, sol.info)
