@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ntpgeom.data import synthetic
-from ntpgeom.errors import ShapeError
+from ntpgeom.errors import ShapeError, SolverWarning
 from ntpgeom.status import Status
 from ntpgeom.theory import L_in, S_tilde, SolverError, fixed_features, max_violation, proj_F, support_mask
 
@@ -61,7 +61,8 @@ def test_w_in_is_min_norm_least_squares():
         E[i] = 1.0
         T[:, i] = proj_F(E.reshape(V, d) @ H, mask).ravel()
     want = (np.linalg.pinv(T) @ L_in(data).ravel()).reshape(V, d)
-    res = fixed_features(data, H, max_iter=2000)
+    with pytest.warns(SolverWarning):  # d = 4 < m: W_mm does not exist here; W_in does
+        res = fixed_features(data, H, max_iter=2000)
     assert np.allclose(res.W_in, want, atol=1e-7)
     resid = np.linalg.norm(proj_F(want @ H, mask) - L_in(data)) / np.linalg.norm(L_in(data))
     assert res.in_residual == pytest.approx(resid, abs=1e-9) and resid > 1e-3 and not res.compatible
@@ -72,7 +73,8 @@ def test_not_separable():
     data = synthetic.random_supports(V=8, m=12, seed=1)
     H = np.random.default_rng(1).standard_normal((3, 12))
     assert _cvx(support_mask(data), H)[0] == "infeasible"
-    res = fixed_features(data, H)
+    with pytest.warns(SolverWarning, match="not NTP-separable"):
+        res = fixed_features(data, H)
     assert res.separable is False and res.status is Status.USER_LIMIT and not res.status.solved
 
 

@@ -28,6 +28,7 @@ Three things are computed by :func:`fixed_features`:
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from ..data import NTPData
 from ..data.groups import column_groups
-from ..errors import ShapeError
+from ..errors import ShapeError, SolverWarning
 from ..reprs import short_repr
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import centred_support, support_mask
@@ -246,6 +247,10 @@ def fixed_features(data: NTPData, H: Any, tol: float = 1e-6, max_iter: int = 200
     gap = float((upper - lower) / upper) if np.isfinite(upper) and upper > 0 else np.inf
     status = Status.from_gap(gap, opts["tol"]) if sol["spread"] <= opts["feas_tol"] else Status.USER_LIMIT
     separable = True if status.solved else (False if lower > opts["bound"] else None)
+    if not status.solved:
+        why = ("the data are not NTP-separable with these features (certified lower bound "
+               f"{lower:.3g} on ‖W‖_F)") if separable is False else f"relative gap {gap:.2e}, spread {sol['spread']:.1e}"
+        warnings.warn(f"fixed_features: W_mm not certified: {why}", SolverWarning, stacklevel=2)
     stats = SolverStats(status, "admm", int(sol["iterations"]), time.perf_counter() - t0, gap, float(sol["spread"]),
                         opts["tol"], int(threads))
     info = {"rho": float(sol["rho"]), "reduced_rows": int(len(r)), "lsqr_iterations": lsqr_it}
