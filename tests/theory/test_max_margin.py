@@ -14,6 +14,7 @@ from ntpgeom.theory import (
     SolverError,
     SolverWarning,
     max_margin,
+    max_margins,
     max_violation,
     norm_value,
     solve_ntp_svm,
@@ -127,14 +128,16 @@ def test_reduced_shape_and_spectral_duplicates():
     assert res.value == pytest.approx(_cvx_value(big, "spectral"), rel=1e-4)
 
 
-def test_prox_spectral():
+@pytest.mark.parametrize("shape", [(5, 7), (7, 5)])
+def test_prox_spectral(shape):
     rng = np.random.default_rng(1)
-    Z = rng.standard_normal((5, 7))
+    Z = rng.standard_normal(shape)
     X, D = prox_spectral(Z, 0.8)
     s = np.linalg.svd(X, compute_uv=False)
     assert np.allclose(X + D, Z) and np.linalg.svd(D, compute_uv=False).sum() == pytest.approx(0.8)
     # optimality of prox: Z - X = τ G with G in the subdifferential of ‖·‖_2 at X (nuclear norm 1, aligned)
     assert float(np.sum(D * X)) == pytest.approx(0.8 * s[0], rel=1e-9)
+    assert np.linalg.svd(D, compute_uv=False).min() >= -1e-12 and np.allclose(X @ D.T, D @ X.T, atol=1e-9)
     X0, D0 = prox_spectral(Z, 1e3)
     assert np.all(X0 == 0) and np.allclose(D0, Z)
 
@@ -149,3 +152,10 @@ def test_bad_inputs_and_user_limit():
     with pytest.warns(SolverWarning, match="gap"):
         res = max_margin(_mask(8), "spectral", tol=1e-12, max_iter=20, check_every=10)
     assert res.status is Status.USER_LIMIT and res.gap > 1e-12 and res.max_violation <= 1e-9
+
+
+def test_max_margins_all_norms():
+    M = _mask(9)
+    out = max_margins(M, tol=1e-6)
+    assert tuple(out) == NORMS and all(r.status.solved and r.norm == n for n, r in out.items())
+    assert out["fro"].value == pytest.approx(max_margin(M, "fro").value)

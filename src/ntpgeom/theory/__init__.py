@@ -17,7 +17,7 @@ from ..errors import ShapeError, SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .bundle import Theory, TheoryLike, compute_theory, load_theory
 from .fixed_features import FixedFeaturesResult, fixed_features
-from .max_margin import NORMS, MaxMarginResult, max_margin, norm_value
+from .max_margin import NORMS, MaxMarginResult, max_margin, max_margins, norm_value
 from .semantics import (
     LearningTimes,
     OrthantClusters,
@@ -63,7 +63,7 @@ __all__ = [
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
     "BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "BackendSolution", "SolveOptions",
     "PathPoint", "path_point", "path_points", "prediction_distances", "centre", "Face", "optimal_face", "face_distance",
-    "nuclear_norm", "max_margin", "MaxMarginResult", "NORMS", "norm_value", "fixed_features", "FixedFeaturesResult",
+    "nuclear_norm", "max_margin", "max_margins", "MaxMarginResult", "NORMS", "norm_value", "fixed_features", "FixedFeaturesResult",
     "orthant_clusters", "OrthantClusters", "cluster_purity", "learning_times", "LearningTimes", "tilde_directions",
     "TildeDirections",
 ]

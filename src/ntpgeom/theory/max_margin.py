@@ -213,17 +213,24 @@ def _max_lp(red: Reduction, opts: dict[str, Any]) -> _Solution:
 
 # ---------------------------------------------------------------------------------------------- spectral
 def prox_spectral(Z: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """``prox_{τ‖·‖_2}(Z)``: singular values capped at θ with ``Σ (s_i − θ)_+ = τ`` (0 if ``Σ s_i ≤ τ``).
-    Returns ``(X, D)`` with ``D = Z − X`` (τ times the projection of Z/τ onto the nuclear-norm unit ball)."""
-    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    """``prox_{τ‖·‖_2}(Z)``: singular values capped at θ with ``Σ (s_i − θ)_+ = τ`` (0 if ``Σ s_i ≤ τ``), through
+    the eigendecomposition of the smaller Gram matrix (as :func:`~ntpgeom.theory.pattern.svt`). Returns ``(X, D)``
+    with ``D = Z − X`` (τ times the projection of Z/τ onto the nuclear-norm unit ball)."""
+    tall = Z.shape[0] > Z.shape[1]
+    Zt = Z.T if tall else Z
+    w, Q = np.linalg.eigh(Zt @ Zt.T)
+    s = np.sqrt(np.maximum(w[::-1], 0.0))  # decreasing
+    Q = Q[:, ::-1]
     if s.sum() <= tau:
         return np.zeros_like(Z), Z.copy()
     theta_i = (np.cumsum(s) - tau) / np.arange(1, len(s) + 1)  # θ if the i largest are capped
     k = int(np.flatnonzero(s > theta_i)[-1])  # the capped set is a prefix (projection onto the simplex)
     theta = max(float(theta_i[k]), 0.0)
-    snew = np.minimum(s, theta)
-    X = (U * snew) @ Vt
-    return X, Z - X
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = np.where(s > theta, 1.0 - theta / s, 0.0)  # the part removed from each singular value
+    D = (Q * cut) @ (Q.T @ Zt)
+    X = Zt - D
+    return (X.T, D.T) if tall else (X, D)
 
 
 def _spectral(red: Reduction, opts: dict[str, Any]) -> _Solution:
@@ -264,7 +271,7 @@ def _spectral(red: Reduction, opts: dict[str, Any]) -> _Solution:
 
 # ------------------------------------------------------------------------------------------------ driver
 def _nuclear(pattern: SupportPattern, opts: dict[str, Any], t0: float) -> MaxMarginResult:
-    res = solve_ntp_svm(pattern, tol=opts["tol"], method=opts["method"] if opts["method"] != "lp" else "auto",
+    res = solve_ntp_svm(pattern, tol=opts["tol"], method=opts["method"],
                         max_iter=opts["max_iter"], threads=opts["threads"], time_limit=opts["time_limit"])
     stats = SolverStats(res.status, res.method, res.iterations, time.perf_counter() - t0, res.gap,
                         res.max_violation, res.tol, res.threads)
@@ -333,4 +340,11 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
     return MaxMarginResult(L, norm, value, A, float(sol.dual_value), red.shape, stats, sol.info)
 
 
-__all__ = ["NORMS", "MaxMarginResult", "max_margin", "norm_value", "prox_spectral", "repair_dual"]
+def max_margins(data: PatternLike, norms: tuple[str, ...] = NORMS, **options: Any) -> dict[str, MaxMarginResult]:
+    """:func:`max_margin` in each of ``norms`` (default all four) on one pattern (reduced once): the predictions a
+    trajectory is compared against. ``options`` go to every call (``tol``, ``max_iter``, ``time_limit``, ...)."""
+    pattern = support_pattern(data)
+    return {norm: max_margin(pattern, norm, **options) for norm in norms}
+
+
+__all__ = ["NORMS", "MaxMarginResult", "max_margin", "max_margins", "norm_value", "prox_spectral", "repair_dual"]
