@@ -3,6 +3,8 @@ own dual certificate (checked here from scratch), and invariance under token and
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,6 @@ from ntpgeom.theory import (
     norm_value,
     solve_ntp_svm,
 )
-from ntpgeom.theory.max_margin import prox_spectral
 
 cp = pytest.importorskip("cvxpy")
 
@@ -121,25 +122,11 @@ def test_relabelling_invariance(norm):
 
 def test_reduced_shape_and_spectral_duplicates():
     """Duplicated contexts change the spectral optimum only through their multiplicity (the reduction's weights)."""
-    M = _mask(7)
+    M = _mask(7, V=6, m=8)
     big = np.concatenate([M, M[:, :3]], axis=1)
     res = max_margin(big, "spectral", tol=1e-7)
     assert res.reduced_shape[1] < big.shape[1]
     assert res.value == pytest.approx(_cvx_value(big, "spectral"), rel=1e-4)
-
-
-@pytest.mark.parametrize("shape", [(5, 7), (7, 5)])
-def test_prox_spectral(shape):
-    rng = np.random.default_rng(1)
-    Z = rng.standard_normal(shape)
-    X, D = prox_spectral(Z, 0.8)
-    s = np.linalg.svd(X, compute_uv=False)
-    assert np.allclose(X + D, Z) and np.linalg.svd(D, compute_uv=False).sum() == pytest.approx(0.8)
-    # optimality of prox: Z - X = τ G with G in the subdifferential of ‖·‖_2 at X (nuclear norm 1, aligned)
-    assert float(np.sum(D * X)) == pytest.approx(0.8 * s[0], rel=1e-9)
-    assert np.linalg.svd(D, compute_uv=False).min() >= -1e-12 and np.allclose(X @ D.T, D @ X.T, atol=1e-9)
-    X0, D0 = prox_spectral(Z, 1e3)
-    assert np.all(X0 == 0) and np.allclose(D0, Z)
 
 
 def test_bad_inputs_and_user_limit():
@@ -159,3 +146,17 @@ def test_max_margins_all_norms():
     out = max_margins(M, tol=1e-6)
     assert tuple(out) == NORMS and all(r.status.solved and r.norm == n for n, r in out.items())
     assert out["fro"].value == pytest.approx(max_margin(M, "fro").value)
+
+
+def test_spectral_min_fro_selection():
+    """The optimal set is a face; select="fro" returns a feasible near-optimal point of smaller Frobenius norm."""
+    M = _mask(0)
+    plain = max_margin(M, "spectral", tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverWarning)
+        sel = max_margin(M, "spectral", tol=1e-8, select="fro", select_iter=400)
+    assert sel.max_violation <= 1e-9 and sel.gap <= 5e-3 and sel.info["select"] == "fro"
+    assert np.linalg.norm(sel.L) <= np.linalg.norm(plain.L) * (1 + 1e-6)
+    assert sel.dual_value == plain.dual_value
+    with pytest.raises(SolverError, match="select"):
+        max_margin(M, "spectral", select="nuclear")

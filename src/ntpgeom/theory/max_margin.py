@@ -47,10 +47,11 @@ from threadpoolctl import threadpool_limits
 from ..errors import SolverError, SolverWarning
 from ..reprs import short_repr
 from ..status import SolverStats, Status, check_solver_options
+from .margin_norms import norm_value, repair_dual
 from .pattern import PatternLike, Reduction, SupportPattern, support_pattern
+from .spectral_margin import select_min_fro, spectral_admm
 from .svm import solve_ntp_svm
-from .svm_backends import max_violation, project_columns
-from .tolerances import RHO_SCALE_FLOOR
+from .svm_backends import max_violation
 
 #: The norms :func:`max_margin` solves.
 NORMS = ("nuclear", "fro", "max", "spectral")
@@ -100,44 +101,6 @@ class MaxMarginResult:
         V, m = self.L.shape
         return {"norm": self.norm, "V": V, "m": m, "value": self.value, "dual_value": self.dual_value,
                 "reduced_shape": list(self.reduced_shape), **self.stats.to_dict()}
-
-
-# ---------------------------------------------------------------------------------------------- norms
-def norm_value(L: np.ndarray, norm: str) -> float:
-    """``‖L‖`` in one of :data:`NORMS` (``max``: the largest entry modulus; ``spectral``: σ_max)."""
-    L = np.asarray(L, dtype=np.float64)
-    if norm == "fro":
-        return float(np.linalg.norm(L))
-    if norm == "max":
-        return float(np.abs(L).max(initial=0.0))
-    s = np.linalg.svd(L, compute_uv=False)
-    return float(s.sum() if norm == "nuclear" else s.max(initial=0.0))
-
-
-def _reduced_dual_norm(A: np.ndarray, red: Reduction, norm: str) -> float:
-    """The dual norm of the expansion of the reduced ``A`` (entry values of the full A)."""
-    if norm == "fro":
-        return float(np.sqrt((red.r[:, None] * red.c * A**2).sum()))
-    if norm == "max":  # dual of ℓ∞ is ℓ1
-        return float((red.r[:, None] * red.c * np.abs(A)).sum())
-    s = np.linalg.svd(red.scaled(A), compute_uv=False)
-    return float(s.max(initial=0.0) if norm == "nuclear" else s.sum())
-
-
-def repair_dual(A: np.ndarray, red: Reduction, norm: str) -> tuple[np.ndarray, float]:
-    """Make a reduced dual estimate feasible for the max-margin dual in ``norm`` and return it with its value.
-
-    Off-support entries are clipped to ≤ 0, each column's in-support entries shifted so that the (row-weighted)
-    column sums vanish, and A divided by its dual norm. Returns ``(A, tr(AᵀS̃))`` (full-problem value)."""
-    mask, r, c = red.mask, red.r, red.c
-    A = np.where(mask, A, np.minimum(A, 0.0))
-    k = (r[:, None] * mask).sum(axis=0)
-    A = np.where(mask, A - (r[:, None] * A).sum(axis=0) / k, A)
-    nrm = _reduced_dual_norm(A, red, norm)
-    if not nrm > 0:
-        return np.zeros_like(A), 0.0
-    A = A / nrm
-    return A, float((r[:, None] * c * A * red.S_tilde).sum())
 
 
 # ------------------------------------------------------------------------------------------- closed forms
@@ -211,64 +174,6 @@ def _max_lp(red: Reduction, opts: dict[str, Any]) -> _Solution:
                                                                        "highs_value": float(t)})
 
 
-# ---------------------------------------------------------------------------------------------- spectral
-def prox_spectral(Z: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """``prox_{τ‖·‖_2}(Z)``: singular values capped at θ with ``Σ (s_i − θ)_+ = τ`` (0 if ``Σ s_i ≤ τ``), through
-    the eigendecomposition of the smaller Gram matrix (as :func:`~ntpgeom.theory.pattern.svt`). Returns ``(X, D)``
-    with ``D = Z − X`` (τ times the projection of Z/τ onto the nuclear-norm unit ball)."""
-    tall = Z.shape[0] > Z.shape[1]
-    Zt = Z.T if tall else Z
-    w, Q = np.linalg.eigh(Zt @ Zt.T)
-    s = np.sqrt(np.maximum(w[::-1], 0.0))  # decreasing
-    Q = Q[:, ::-1]
-    if s.sum() <= tau:
-        return np.zeros_like(Z), Z.copy()
-    theta_i = (np.cumsum(s) - tau) / np.arange(1, len(s) + 1)  # θ if the i largest are capped
-    k = int(np.flatnonzero(s > theta_i)[-1])  # the capped set is a prefix (projection onto the simplex)
-    theta = max(float(theta_i[k]), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cut = np.where(s > theta, 1.0 - theta / s, 0.0)  # the part removed from each singular value
-    D = (Q * cut) @ (Q.T @ Zt)
-    X = Zt - D
-    return (X.T, D.T) if tall else (X, D)
-
-
-def _spectral(red: Reduction, opts: dict[str, Any]) -> _Solution:
-    """ADMM in ``X = diag(√r) L̂ diag(√c)`` (prox of the spectral norm, weighted column projection), warm-started
-    from S̃, over-relaxed, with residual balancing; the multiplier, repaired, certifies the gap."""
-    mask, r = red.mask, red.r
-    Wt = np.sqrt(r)[:, None] * np.sqrt(red.c)[None, :]
-    Y = Wt * red.S_tilde
-    rho = opts["rho"] or 1.0 / max(np.linalg.norm(Y, 2), RHO_SCALE_FLOOR)
-    U = np.zeros_like(Y)
-    best: tuple[float, np.ndarray, np.ndarray, float, int] | None = None
-    hist: list[list[float]] = []
-    for it in range(1, opts["max_iter"] + 1):
-        X, D = prox_spectral(Y - U, 1.0 / rho)
-        Xr = 1.6 * X + (1 - 1.6) * Y
-        Ynew = Wt * project_columns((Xr + U) / Wt, mask, r)
-        U = U + Xr - Ynew
-        rp, rd = np.linalg.norm(X - Ynew), rho * np.linalg.norm(Ynew - Y)
-        Y = Ynew
-        if it % opts["check_every"] == 0 or it == opts["max_iter"]:
-            L = project_columns(Y / Wt, mask, r)
-            primal = float(np.linalg.norm(Wt * L, 2))
-            A, dval = repair_dual(rho * D / Wt, red, "spectral")
-            gap = (primal - dval) / primal if primal > 0 else 0.0
-            hist.append([it, primal, dval, gap, rho])
-            if best is None or gap < best[0]:
-                best = (gap, L, A, dval, it)
-            if gap <= opts["tol"] or time.perf_counter() > opts["deadline"]:
-                break
-        if it % 10 == 0:
-            if rp > 10 * rd:
-                rho, U = rho * 2.0, U / 2.0
-            elif rd > 10 * rp:
-                rho, U = rho / 2.0, U * 2.0
-    assert best is not None
-    return _Solution(best[1], best[2], best[3], "admm", it, {"rho": rho, "history": hist[-20:]})
-
-
 # ------------------------------------------------------------------------------------------------ driver
 def _nuclear(pattern: SupportPattern, opts: dict[str, Any], t0: float) -> MaxMarginResult:
     res = solve_ntp_svm(pattern, tol=opts["tol"], method=opts["method"],
@@ -277,6 +182,17 @@ def _nuclear(pattern: SupportPattern, opts: dict[str, Any], t0: float) -> MaxMar
                         res.max_violation, res.tol, res.threads)
     return MaxMarginResult(res.L, "nuclear", res.nuclear_norm, res.dual, res.dual_value, res.reduced_shape, stats,
                            dict(res.info))
+
+
+def _spectral(red: Reduction, opts: dict[str, Any]) -> _Solution:
+    sol = spectral_admm(red, opts)
+    info = dict(sol.info)
+    L_hat = sol.L_hat
+    if opts["select"] == "fro":
+        t = float(np.linalg.norm(red.scaled(L_hat), 2))
+        L_hat, sel_it = select_min_fro(red, t, max_iter=opts["select_iter"])
+        info.update(select="fro", select_iterations=sel_it, select_converged=sel_it < opts["select_iter"])
+    return _Solution(L_hat, sol.A_hat, sol.dual_value, "admm", sol.iterations, info)
 
 
 _REDUCED: dict[str, Callable[[Reduction, dict[str, Any]], _Solution]] = {
@@ -288,7 +204,8 @@ _REDUCED: dict[str, Callable[[Reduction, dict[str, Any]], _Solution]] = {
 
 def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, method: str = "auto",
                max_iter: int = 20000, threads: int = 1, *, rho: float | None = None, check_every: int = 10,
-               time_limit: float | None = None) -> MaxMarginResult:
+               time_limit: float | None = None, select: str | None = None, select_iter: int = 2000
+               ) -> MaxMarginResult:
     """The NTP max-margin logits in ``norm``, certified (module docstring; theory.md §§3, 8).
 
     Parameters
@@ -301,6 +218,15 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
     method : str
         ``nuclear``: a backend of :func:`solve_ntp_svm` (``"auto"``, ``"fast"``, ``"cvxpy"``, ``"large"``);
         ``max``: ``"auto"`` (closed form) or ``"lp"`` (HiGHS); ignored by the others.
+    select : {"fro", None}
+        ``spectral`` only (its optimum is not unique): ``"fro"`` returns the least-Frobenius point of the set
+        ``{L feasible, ‖L‖_2 <= ‖L_admm‖_2}`` (:func:`~ntpgeom.theory.spectral_margin.select_min_fro`, at most
+        ``select_iter`` iterations; ``info["select_converged"]``), a canonical prediction; None (default): the
+        ADMM's point (deterministic, but one point of a face whose directions differ by up to ~0.5). The gap is
+        measured on the point returned, against the same certified dual: the selection's residual lets its σ_max
+        exceed the optimum slightly (relative gap ~1e-4 measured on 7 x 12 patterns), so it is often USER_LIMIT at a
+        tight ``tol``.
+    select_iter : int
     max_iter, threads, rho, check_every, time_limit
         Iteration cap, BLAS threads, initial ADMM penalty (spectral), iterations between gap checks, time limit in
         seconds (spectral, max LP, and the nuclear backends that take one; past it the best certified point so far,
@@ -314,8 +240,12 @@ def max_margin(data: PatternLike, norm: str = "nuclear", tol: float = 1e-6, meth
     if norm not in NORMS:
         raise SolverError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
     check_solver_options(tol, max_iter, threads, check_every)
+    if select not in ("fro", None):
+        raise SolverError(f"select must be 'fro' or None, got {select!r}")
+    check_solver_options(1.0, select_iter)
     opts = {"tol": float(tol), "method": method, "max_iter": int(max_iter), "threads": int(threads), "rho": rho,
-            "check_every": int(check_every), "time_limit": time_limit}
+            "check_every": int(check_every), "time_limit": time_limit, "select": select,
+            "select_iter": int(select_iter)}
     t0 = time.perf_counter()
     opts["deadline"] = np.inf if time_limit is None else t0 + float(time_limit)
     pattern = support_pattern(data)
@@ -347,4 +277,4 @@ def max_margins(data: PatternLike, norms: tuple[str, ...] = NORMS, **options: An
     return {norm: max_margin(pattern, norm, **options) for norm in norms}
 
 
-__all__ = ["NORMS", "MaxMarginResult", "max_margin", "max_margins", "norm_value", "prox_spectral", "repair_dual"]
+__all__ = ["NORMS", "MaxMarginResult", "max_margin", "max_margins"]
