@@ -134,6 +134,8 @@ def test_bad_inputs_and_user_limit():
         max_margin(np.eye(3), "l1")
     with pytest.raises(SolverError, match="method"):
         max_margin(np.eye(3), "fro", method="fast")
+    with pytest.raises(SolverError, match="method"):
+        max_margin(np.eye(3), "nuclear", method="lp")
     with pytest.raises(SolverError):
         max_margin(np.eye(3), "spectral", tol=0)
     with pytest.warns(SolverWarning, match="gap"):
@@ -160,3 +162,11 @@ def test_spectral_min_fro_selection():
     assert sel.dual_value == plain.dual_value
     with pytest.raises(SolverError, match="select"):
         max_margin(M, "spectral", select="nuclear")
+
+
+def test_dataset_input_and_summary():
+    d = synthetic.random_supports(V=8, m=15, seed=2)
+    res = max_margin(d, "max")
+    summ = res.summary()
+    assert summ["norm"] == "max" and summ["status"] == "optimal" and summ["V"] == 8 and summ["m"] == 15
+    assert res.L.flags.writeable is False and "max" in repr(res)

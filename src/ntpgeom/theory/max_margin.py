@@ -138,7 +138,7 @@ def _max_lp(red: Reduction, opts: dict[str, Any]) -> _Solution:
     from scipy.optimize import linprog
 
     mask = red.mask
-    Vr, mr = mask.shape
+    mr = mask.shape[1]
     vs, js = np.nonzero(~mask)
     n_off = len(vs)
     nv = 1 + mr + n_off  # t, a (mr), x (n_off)
