@@ -81,14 +81,16 @@ def part_scale(args):
 def part_ff(args):
     print(f"C. fixed_features (tol 1e-6, time limit {args.limit}s, threads={args.threads})")
     # cvxpy + Clarabel only on the smallest cases: at V=200, m=1000, d=1200 it passed 11 GB RSS within 8 minutes
-    for V, m, d, cvx in ((30, 100, 200, True), (30, 100, 40, True), (200, 1000, 1200, False), (200, 2000, 576, False),
-                         (500, 10000, 576, False)):
+    cases = ((30, 100, 200, True), (30, 100, 40, True), (200, 1000, 1200, False), (200, 2000, 576, False),
+             (500, 10000, 576, False), (500, 10000, 64, False))
+    for V, m, d, cvx in cases[args.skip:]:
         data = synthetic.random_supports(V=V, m=m, seed=0)
         H = np.random.default_rng(0).standard_normal((d, m))
-        res, w, c = _clock(lambda: fixed_features(data, H, time_limit=args.limit, max_iter=10**6))
+        res, w, c = _clock(lambda: fixed_features(data, H, time_limit=args.limit, max_iter=10**6, lsqr_iter=300))
         line = (f"  V={V} m={m} d={d}: {res.status.value} separable={res.separable} gap {res.gap:.1e} "
                 f"spread {res.stats.residual:.1e} in_res {res.in_residual:.1e} iters {res.stats.iterations} "
-                f"wall {w:.2f}s cpu {c:.2f}s")
+                f"lsqr {res.info['lsqr_iterations']} wall {w:.2f}s cpu {c:.2f}s "
+                f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
         if cvx:
             import cvxpy as cp
 
@@ -108,6 +110,7 @@ if __name__ == "__main__":
     ap.add_argument("--part", choices=("small", "scale", "ff"), default="small")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=float, default=120.0)
+    ap.add_argument("--skip", type=int, default=0, help="part ff: skip the first N cases")
     a = ap.parse_args()
     with threadpool_limits(a.threads):
         {"small": part_small, "scale": part_scale, "ff": part_ff}[a.part](a)

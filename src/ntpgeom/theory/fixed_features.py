@@ -193,7 +193,7 @@ def _w_in(data: NTPData, G: np.ndarray, opts: dict[str, Any]) -> tuple[np.ndarra
         return (proj_F(y.reshape(mask.shape), mask) @ G.T).ravel()
 
     op = LinearOperator((mask.size, V * rk), matvec=mv, rmatvec=rmv, dtype=np.float64)
-    out = lsqr(op, target.ravel(), atol=opts["lsqr_tol"], btol=opts["lsqr_tol"], iter_lim=opts["max_iter"])
+    out = lsqr(op, target.ravel(), atol=opts["lsqr_tol"], btol=opts["lsqr_tol"], iter_lim=opts["lsqr_iter"])
     M = out[0].reshape(V, rk)
     nrm = float(np.linalg.norm(target))
     res = float(np.linalg.norm(proj_F(M @ G, mask) - target) / nrm) if nrm > 0 else 0.0
@@ -202,7 +202,8 @@ def _w_in(data: NTPData, G: np.ndarray, opts: dict[str, Any]) -> tuple[np.ndarra
 
 def fixed_features(data: NTPData, H: Any, tol: float = 1e-6, max_iter: int = 20000, threads: int = 1, *,
                    feas_tol: float = FEASIBILITY_TOL, rho: float | None = None, check_every: int = 20,
-                   time_limit: float | None = None, lsqr_tol: float = 1e-12) -> FixedFeaturesResult:
+                   time_limit: float | None = None, lsqr_tol: float = 1e-12, lsqr_iter: int = 2000
+                   ) -> FixedFeaturesResult:
     """The fixed-features predictions W_mm and W_in for a linear head on frozen ``H`` (module docstring).
 
     Parameters
@@ -214,24 +215,26 @@ def fixed_features(data: NTPData, H: Any, tol: float = 1e-6, max_iter: int = 200
     tol : float
         Target relative gap of ``‖W_mm‖_F``.
     max_iter : int
-        ADMM iterations (and the LSQR cap).
+        ADMM iterations.
     threads : int
         BLAS threads.
     feas_tol : float
         Largest in-support spread of ``W_mm H`` accepted as feasible.
-    rho, check_every, time_limit, lsqr_tol
-        Initial ADMM penalty, iterations between checks, time limit in seconds (ADMM), LSQR's atol/btol.
+    rho, check_every, time_limit, lsqr_tol, lsqr_iter
+        Initial ADMM penalty, iterations between checks, time limit in seconds (ADMM only; past it the best point so
+        far, status USER_LIMIT), LSQR's atol/btol and iteration cap (W_in; ``info["lsqr_iterations"]``).
 
     Returns
     -------
     FixedFeaturesResult
     """
     check_solver_options(tol, max_iter, threads, check_every)
+    check_solver_options(lsqr_tol, lsqr_iter, names={"tol": "lsqr_tol", "max_iter": "lsqr_iter"})
     t0 = time.perf_counter()
     mask = support_mask(data)
     Uh, s, G = _features(H, mask.shape[1])
     opts = {"tol": float(tol), "max_iter": int(max_iter), "rho": rho, "check_every": int(check_every),
-            "feas_tol": float(feas_tol), "lsqr_tol": float(lsqr_tol),
+            "feas_tol": float(feas_tol), "lsqr_tol": float(lsqr_tol), "lsqr_iter": int(lsqr_iter),
             "deadline": np.inf if time_limit is None else t0 + float(time_limit)}
     opts["bound"] = INFEASIBLE_FACTOR * float(np.linalg.norm(centred_support(mask))) / float(s[-1])
     row_group, row_first = column_groups(mask.T)
