@@ -84,3 +84,13 @@ def test_learning_times_errors():
         orthant_clusters(M, 0)
     lt = learning_times([(1, -L), (2, -L)], M, 2)  # projections never positive: not learned
     assert np.all(np.isnan(lt.steps)) and np.isnan(lt.spearman)
+
+
+def test_k_up_to_the_reduced_rank():
+    """With repeated supports the reduced pattern has fewer directions than min(V, m); k may reach that number."""
+    M = np.repeat(_two_topics(4), 3, axis=1)  # every support three times
+    n = min(np.unique(M, axis=1).shape[1], np.unique(M, axis=0).shape[0])
+    oc = orthant_clusters(M, n)
+    assert oc.directions.U.shape == (10, n) and oc.context_labels.shape == (48,)
+    with pytest.raises(ValidationError):
+        orthant_clusters(M, n + 1)

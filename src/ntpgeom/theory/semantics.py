@@ -54,6 +54,25 @@ def _fix_signs(U: np.ndarray, Vc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U * sgn, Vc * sgn
 
 
+def _triplets(S: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every computed singular triplet of S̃ (full U, σ, full V; min(V', m') of them from the reduced pattern)."""
+    arr = None if isinstance(S, (NTPData, SupportPattern)) else (S.toarray() if sp.issparse(S) else np.asarray(S))
+    if arr is not None and arr.ndim == 2 and np.any(arr < 0):  # S̃ given
+        Uf, s, Vt = np.linalg.svd(np.asarray(arr, dtype=np.float64), full_matrices=False)
+        return Uf, s, Vt.T
+    red = support_pattern(S if arr is None else arr).reduction
+    Ur, s, Vt = red.S_tilde_svd
+    return (Ur / np.sqrt(red.r)[:, None])[red.row_group], s, (Vt.T / np.sqrt(red.c)[:, None])[red.col_group]
+
+
+def _directions(triplets: tuple[np.ndarray, np.ndarray, np.ndarray], k: Any) -> TildeDirections:
+    Uf, s, Vc = triplets
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(s):
+        raise ValidationError(f"k must be an integer in 1..{len(s)}, got {k!r}")
+    U, Vc = _fix_signs(Uf[:, :k], Vc[:, :k])
+    return TildeDirections(U, s[:k].copy(), Vc)
+
+
 def tilde_directions(S: NTPData | SupportPattern | np.ndarray | Any, k: int) -> TildeDirections:
     """The first ``k`` singular triplets of S̃ with fixed signs.
 
@@ -61,21 +80,9 @@ def tilde_directions(S: NTPData | SupportPattern | np.ndarray | Any, k: int) -> 
     ----------
     S : NTPData, SupportPattern, 0/1 support matrix, or the matrix S̃ itself (a float array with negative entries)
     k : int
-        Number of directions, 1 <= k <= min(V, m).
+        Number of directions, 1 <= k <= min(V', m') (the reduced pattern's shape; S̃ given: min(V, m)).
     """
-    arr = None if isinstance(S, (NTPData, SupportPattern)) else (S.toarray() if sp.issparse(S) else np.asarray(S))
-    if arr is not None and arr.ndim == 2 and np.any(arr < 0):  # S̃ given
-        Uf, s, Vt = np.linalg.svd(np.asarray(arr, dtype=np.float64), full_matrices=False)
-        Vc = Vt.T
-    else:
-        red = support_pattern(S if arr is None else arr).reduction
-        Ur, s, Vt = red.S_tilde_svd
-        Uf = (Ur / np.sqrt(red.r)[:, None])[red.row_group]
-        Vc = (Vt.T / np.sqrt(red.c)[:, None])[red.col_group]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(s):
-        raise ValidationError(f"k must be an integer in 1..{len(s)}, got {k!r}")
-    U, Vc = _fix_signs(Uf[:, :k], Vc[:, :k])
-    return TildeDirections(U, s[:k].copy(), Vc)
+    return _directions(_triplets(S), k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,20 +134,13 @@ def orthant_clusters(data: NTPData | SupportPattern | np.ndarray | Any, k: int) 
     -------
     OrthantClusters
     """
-    dirs = tilde_directions(data, k)
+    trip = _triplets(data)
+    dirs = _directions(trip, k)
     tl, tp = _orthants(dirs.U)
     cl, cp_ = _orthants(dirs.Vc)
-    full = tilde_directions(data, min(k + 1, _max_k(data))).sigma
-    gaps = np.abs(np.diff(full)) <= SIGN_TIE_RTOL * max(float(full[0]), 1e-300)
+    sig = np.r_[trip[1][: k + 1], np.zeros(max(0, k + 1 - len(trip[1])))]  # σ_{k+1} = 0 past the computed ones
+    gaps = np.abs(np.diff(sig)) <= SIGN_TIE_RTOL * max(float(sig[0]), 1e-300)
     return OrthantClusters(tl, cl, tp, cp_, dirs, bool(gaps.any()))
-
-
-def _max_k(data: Any) -> int:
-    if isinstance(data, NTPData):
-        return min(data.V, data.m)
-    if isinstance(data, SupportPattern):
-        return min(data.reduction.shape)
-    return min(np.shape(data))
 
 
 def cluster_purity(labels: Sequence[Any] | np.ndarray, user_labels: Sequence[Any] | np.ndarray) -> float:
