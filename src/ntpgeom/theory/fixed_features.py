@@ -9,11 +9,11 @@ NTP-SVM ::
 Three things are computed by :func:`fixed_features`:
 
 - ``W_mm`` by ADMM on ``min ½‖M‖² + I_K(L) s.t. M G = L`` with ``H = U_h G`` (thin SVD, ``W = M U_hᵀ``; the
-  component of W orthogonal to the span of H never helps), K the NTP-SVM* constraint set (exact projection
-  :func:`~ntpgeom.theory.project_columns`). Tokens with identical membership rows of S get identical rows of W_mm
-  (the problem is strictly convex and symmetric under their swap), so they are merged with multiplicities ``r``;
-  contexts are not (their features differ). **Certificate**: any ``A`` with ``1ᵀA = 0`` and ``A ≤ 0`` off the
-  support gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the
+  component of W orthogonal to the span of H never helps), K the NTP-SVM* constraint set (its exact weighted
+  projection: the large solver's Newton iteration, torch on the CPU). Tokens with identical membership rows of S get
+  identical rows of W_mm (the problem is strictly convex and symmetric under their swap), so they are merged with
+  multiplicities ``r``; contexts are not (their features differ). **Certificate**: any ``A`` with ``1ᵀA = 0`` and
+  ``A ≤ 0`` off the support gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the
   ADMM multiplier, repaired. The primal is the iterate with its margins rescaled to >= 1; its in-support spread is
   reported as ``stats.residual`` (the status is OPTIMAL only when the gap is <= ``tol`` *and* the spread is <=
   ``feas_tol``). If the data are not NTP-separable with these features (e.g. ``d`` ≪ ``m`` on real text) the problem
@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, lsqr
@@ -43,7 +43,6 @@ from ..reprs import short_repr
 from ..status import SolverStats, Status, check_solver_options
 from .pattern import centred_support, support_mask
 from .subspaces import L_in, proj_F
-from .svm_backends import project_columns
 from .tolerances import FEASIBILITY_TOL, RANK_RTOL
 
 #: ``separable`` is False when the certified lower bound on ‖W_mm‖_F exceeds this times ``‖S̃‖_F / σ_min(H)``.
@@ -143,9 +142,29 @@ def _check(M: np.ndarray, U: np.ndarray, rho: float, G: np.ndarray, mask: np.nda
     return float(np.sqrt((r[:, None] * Ms**2).sum())), lower, float((hi - lo).max() * scale), Ms
 
 
+def _projector(mask: np.ndarray, r: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The exact weighted projection onto K column by column, by the large solver's warm-started Newton iteration
+    (:func:`~ntpgeom.theory.large_ops.project_rows`, torch float64 on the CPU; 6x faster than the sorting
+    :func:`~ntpgeom.theory.project_columns` at V = 500, m = 3000, equal to 2e-15)."""
+    import torch
+
+    from .large_ops import project_rows, support_index
+
+    Mt, rt = torch.from_numpy(np.ascontiguousarray(mask.T)), torch.from_numpy(np.asarray(r, dtype=np.float64))
+    sup = support_index(Mt, rt)
+    level = torch.zeros(mask.shape[1], dtype=torch.float64)
+
+    def project(Z: np.ndarray) -> np.ndarray:
+        Zt = torch.from_numpy(np.ascontiguousarray(Z.T))
+        return project_rows(Zt, Mt, rt, level=level, sup=sup).numpy().T
+
+    return project
+
+
 def _admm(G: np.ndarray, s: np.ndarray, mask: np.ndarray, r: np.ndarray, opts: dict[str, Any]) -> dict[str, Any]:
     """ADMM for ``min ½ Σ r_z ‖m_z‖² + I_K(L) s.t. M G = L`` (row-weighted penalty; ``G Gᵀ = diag(s²)``)."""
     St = centred_support(mask, r)
+    project = _projector(mask, r)
     L = St.copy()
     rho = opts["rho"] or 1.0 / float(np.mean(s**2))
     U = np.zeros_like(L)
@@ -155,7 +174,7 @@ def _admm(G: np.ndarray, s: np.ndarray, mask: np.ndarray, r: np.ndarray, opts: d
     for it in range(1, opts["max_iter"] + 1):
         M = (rho * (L - U) @ G.T) / (1.0 + rho * s**2)
         MG = M @ G
-        Lnew = project_columns(MG + U, mask, r)
+        Lnew = project(MG + U)
         U = U + MG - Lnew
         rp, rd = np.linalg.norm(MG - Lnew), rho * np.linalg.norm(Lnew - L)
         L = Lnew
