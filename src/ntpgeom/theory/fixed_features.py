@@ -13,8 +13,8 @@ Three things are computed by :func:`fixed_features`:
   projection: the large solver's Newton iteration, torch on the CPU). Tokens with identical membership rows of S get
   identical rows of W_mm (the problem is strictly convex and symmetric under their swap), so they are merged with
   multiplicities ``r``; contexts are not (their features differ). **Certificate**: any ``A`` with ``1ᵀA = 0`` and
-  ``A ≤ 0`` off the support gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the
-  ADMM multiplier, repaired. The primal is the iterate with its margins rescaled to >= 1; its in-support spread is
+  ``A ≤ 0`` off the support gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence
+  ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the ADMM multiplier, repaired. The primal is the iterate with its margins rescaled to >= 1; its in-support spread is
   reported as ``stats.residual`` (the status is OPTIMAL only when the gap is <= ``tol`` *and* the spread is <=
   ``feas_tol``). If the data are not NTP-separable with these features (e.g. ``d`` ≪ ``m`` on real text) the problem
   is infeasible: the lower bound grows without limit, the status stays USER_LIMIT and ``separable`` is False when the
@@ -270,8 +270,8 @@ def fixed_features(data: NTPData, H: Any, tol: float = 1e-6, max_iter: int = 200
     status = Status.from_gap(gap, opts["tol"]) if sol["spread"] <= opts["feas_tol"] else Status.USER_LIMIT
     separable = True if status.solved else (False if lower > opts["bound"] else None)
     if not status.solved:
-        why = ("the data are not NTP-separable with these features (certified lower bound "
-               f"{lower:.3g} on ‖W‖_F)") if separable is False else f"relative gap {gap:.2e}, spread {sol['spread']:.1e}"
+        why = (f"the data are not NTP-separable with these features (certified lower bound {lower:.3g} on ‖W‖_F)"
+               if separable is False else f"relative gap {gap:.2e}, spread {sol['spread']:.1e}")
         warnings.warn(f"fixed_features: W_mm not certified: {why}", SolverWarning, stacklevel=2)
     stats = SolverStats(status, "admm", int(sol["iterations"]), time.perf_counter() - t0, gap, float(sol["spread"]),
                         opts["tol"], int(threads))
