@@ -8,17 +8,17 @@ NTP-SVM ::
 
 Three things are computed by :func:`fixed_features`:
 
-- ``W_mm`` by ADMM on ``min ½‖M‖² + I_K(L) s.t. M G = L`` with ``H = U_h G`` (thin SVD, ``W = M U_hᵀ``; the
-  component of W orthogonal to the span of H never helps), K the NTP-SVM* constraint set (its exact weighted
-  projection: the large solver's Newton iteration, torch on the CPU). Tokens with identical membership rows of S get
-  identical rows of W_mm (the problem is strictly convex and symmetric under their swap), so they are merged with
-  multiplicities ``r``; contexts are not (their features differ). **Certificate**: any ``A`` with ``1ᵀA = 0`` and
-  ``A ≤ 0`` off the support gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence
-  ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the ADMM multiplier, repaired. The primal is the iterate with its margins
-  rescaled to >= 1; its in-support spread is reported as ``stats.residual`` (the status is OPTIMAL only when the
-  gap is <= ``tol`` *and* the spread is <= ``feas_tol``). If the data are not NTP-separable with these features
-  (e.g. ``d`` ≪ ``m`` on real text) the problem is infeasible: the lower bound grows without limit, the status
-  stays USER_LIMIT and ``separable`` is False when the certified lower bound exceeds ``1e6`` times ``‖S̃‖_F / σ_min(H)`` (a Farkas-type certificate up to that factor).
+- ``W_mm`` by ADMM on ``min ½‖M‖² + I_K(L) s.t. M G = L`` with ``H = U_h G`` (thin SVD, ``W = M U_hᵀ``; the component
+  of W orthogonal to the span of H never helps), K the NTP-SVM* constraint set (its exact weighted projection: the
+  large solver's Newton iteration, torch on the CPU). Tokens with identical membership rows of S get identical rows of
+  W_mm (the problem is strictly convex and symmetric under their swap), so they are merged with multiplicities ``r``;
+  contexts are not (their features differ). **Certificate**: any ``A`` with ``1ᵀA = 0`` and ``A ≤ 0`` off the support
+  gives ``tr(AᵀS̃) ≤ ⟨A, W H⟩ = ⟨A Hᵀ, W⟩`` for feasible W, hence ``‖W_mm‖_F ≥ tr(AᵀS̃)/‖A Hᵀ‖_F``; A is the ADMM
+  multiplier, repaired. The primal is the iterate with its margins rescaled to >= 1; its in-support spread is reported
+  as ``stats.residual`` (the status is OPTIMAL only when the gap is <= ``tol`` *and* the spread is <= ``feas_tol``).
+  If the data are not NTP-separable with these features (e.g. ``d`` ≪ ``m`` on real text) the problem is infeasible:
+  the lower bound grows without limit, the status stays USER_LIMIT and ``separable`` is False when the certified lower
+  bound exceeds ``1e6`` times ``‖S̃‖_F / σ_min(H)`` (a Farkas-type certificate up to that factor).
 - ``W_in``: the minimum-norm W whose in-support log-odds match L_in's, ``P_F(W H) = L_in`` in the least-squares
   sense (LSQR from zero; its solution lies in the span of ``(e_z − e_z') h_jᵀ``: the paper's W* in F).
 - The NTP-compatibility check: ``in_residual = ‖P_F(W_in H) − L_in‖_F / ‖L_in‖_F`` (0 when the in-support log-odds
