@@ -42,7 +42,9 @@ _LAZY = {
     "solve_regularized": "theory", "regularization_path": "theory", "RegResult": "theory", "compute_theory": "theory",
     "load_theory": "theory", "check_theory": "theory", "Theory": "theory", "lambda_max": "theory", "SolverError": "theory",
     "SolverWarning": "theory", "TildeCertificate": "theory", "Status": "theory", "SolverStats": "theory",
-    "TheoryLike": "theory",
+    "TheoryLike": "theory", "max_margin": "theory", "MaxMarginResult": "theory", "fixed_features": "theory",
+    "FixedFeaturesResult": "theory", "orthant_clusters": "theory", "cluster_purity": "theory",
+    "learning_times": "theory",
     # training (``ntpgeom.train`` itself is the training subpackage, callable as ``ntpgeom.train(data, ...)``)
     "load_run": "train", "Run": "train", "Snapshot": "train", "TrainError": "train", "RunStatus": "status",
     "StopReason": "status",

@@ -6,13 +6,27 @@ Modules, bottom up: ``tolerances`` (every numerical cut-off, named) and ``norms`
 Grams, proxies, closed forms) → ``svm_backends`` (the NTP-SVM* backends) → ``svm`` (the checked solve, backend table
 with ``large`` = ``svm_large`` on ``large_ops``/``large_state``) → ``fista`` (the one accelerated proximal-gradient
 driver) → ``path`` (the regularised problem) → ``finite_norm`` (the norm-ball path point: the finite-norm
-prediction), ``face`` (the optimal face of NTP-SVM*), ``rank_constrained`` → ``bundle`` (:class:`Theory`, one file).
+prediction), ``face`` (the optimal face of NTP-SVM*), ``rank_constrained`` → ``bundle``
+(:class:`Theory`, one file); beside them ``max_margin`` (the max-margin logits in the nuclear, Frobenius, max and
+spectral norms: which implicit bias), ``fixed_features`` (a head on frozen H: W_mm, W_in) and ``semantics``
+(orthant clusters of S̃'s singular vectors, learning times).
 Every solver result carries ``.status`` and ``.stats`` (:mod:`ntpgeom.status`).
 """
 
 from ..errors import ShapeError, SolverError, SolverWarning
 from ..status import SolverStats, Status
 from .bundle import Theory, TheoryLike, compute_theory, load_theory
+from .fixed_features import FixedFeaturesResult, fixed_features
+from .max_margin import NORMS, MaxMarginResult, max_margin, max_margins, norm_value
+from .semantics import (
+    LearningTimes,
+    OrthantClusters,
+    TildeDirections,
+    cluster_purity,
+    learning_times,
+    orthant_clusters,
+    tilde_directions,
+)
 from .verify import check_theory
 from .face import Face, face_distance, optimal_face
 from .finite_norm import PathPoint, centre, path_point, path_points, prediction_distances
@@ -50,5 +64,7 @@ __all__ = [
     "Status", "SolverStats", "TheoryLike", "SupportPattern", "support_pattern", "support_mask", "RegCheck",
     "BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "BackendSolution", "SolveOptions",
     "PathPoint", "path_point", "path_points", "prediction_distances", "centre", "Face", "optimal_face", "face_distance",
-    "nuclear_norm",
+    "nuclear_norm", "max_margin", "max_margins", "MaxMarginResult", "NORMS", "norm_value", "fixed_features", "FixedFeaturesResult",
+    "orthant_clusters", "OrthantClusters", "cluster_purity", "learning_times", "LearningTimes", "tilde_directions",
+    "TildeDirections",
 ]
