@@ -45,7 +45,7 @@ from ..status import SolverStats, Status, check_solver_options
 from .pattern import centred_support, support_mask
 from .large_ops import project_rows, support_index
 from .subspaces import L_in, proj_F
-from .tolerances import FEASIBILITY_TOL, RANK_RTOL
+from .tolerances import COMPATIBLE_RTOL, FEASIBILITY_TOL, RANK_RTOL
 
 #: ``separable`` is False when the certified lower bound on ‖W_mm‖_F exceeds this times ``‖S̃‖_F / σ_min(H)``.
 INFEASIBLE_FACTOR = 1e6
@@ -95,7 +95,7 @@ class FixedFeaturesResult:
     @property
     def compatible(self) -> bool:
         """Whether the in-support log-odds are reachable with these features (``in_residual <= 1e-6``)."""
-        return bool(self.in_residual <= 1e-6)
+        return bool(self.in_residual <= COMPATIBLE_RTOL)
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable scalars."""

@@ -31,9 +31,9 @@ from ..data import NTPData
 from ..errors import ShapeError, ValidationError
 from ..reprs import short_repr
 from .pattern import SupportPattern, support_pattern
+from .tolerances import DIVISION_FLOOR, SIGN_TIE_RTOL
 
 #: Relative tolerance of "equal magnitude" when fixing a singular vector's sign, and of "repeated singular value".
-SIGN_TIE_RTOL = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,13 +142,26 @@ def orthant_clusters(data: NTPData | SupportPattern | np.ndarray | Any, k: int) 
     tl, tp = _orthants(dirs.U)
     cl, cp_ = _orthants(dirs.Vc)
     sig = np.r_[trip[1][: k + 1], np.zeros(max(0, k + 1 - len(trip[1])))]  # σ_{k+1} = 0 past the computed ones
-    gaps = np.abs(np.diff(sig)) <= SIGN_TIE_RTOL * max(float(sig[0]), 1e-300)
+    gaps = np.abs(np.diff(sig)) <= SIGN_TIE_RTOL * max(float(sig[0]), DIVISION_FLOOR)
     return OrthantClusters(tl, cl, tp, cp_, dirs, bool(gaps.any()))
 
 
 def cluster_purity(labels: Sequence[Any] | np.ndarray, user_labels: Sequence[Any] | np.ndarray) -> float:
     """Purity of a clustering against reference labels: ``(1/N) Σ_clusters max_class |cluster ∩ class|`` (1 when
-    every cluster holds one class; a single cluster scores the largest class's share)."""
+    every cluster holds one class; a single cluster scores the largest class's share).
+
+    Parameters
+    ----------
+    labels : sequence, shape (N,)
+        Cluster label of each item (e.g. ``OrthantClusters.token_labels``).
+    user_labels : sequence, shape (N,)
+        Reference class of each item.
+
+    Returns
+    -------
+    float
+        The purity, in (0, 1].
+    """
     a, b = np.asarray(labels), np.asarray(user_labels)
     if a.ndim != 1 or a.shape != b.shape or a.size == 0:
         raise ShapeError(f"labels and user_labels must be 1-D of the same positive length, got {a.shape}, {b.shape}")

@@ -52,10 +52,22 @@ CONE_COS_FLOOR = 1e-12
 #: A finite-norm path point is ``resolved`` when the gap's round-off floor is below this fraction of ``CE - ℋ``.
 RESOLVED_FLOOR_RATIO = 1e-2
 
+#: ``fixed_features``: the in-support log-odds are reachable with the features (``compatible``) when the relative
+#: least-squares residual of the in-support equalities is at most this.
+COMPATIBLE_RTOL = 1e-6
+
+#: ``semantics``: singular values of S̃ within this fraction of the largest are a tie (their orthants are a choice).
+SIGN_TIE_RTOL = 1e-9
+
+#: ``verify.check_theory``: a stored float64 array agrees with its recomputation to ~1e-12 (relative); an edit moves
+#: it by O(1). Also the floor of the stored L_mm's constraint violation allowed on reload.
+RECOMPUTE_RTOL = 1e-6
+
 __all__ = [
     "RANK_RTOL", "TILDE_RANK_RTOL", "TILDE_RANK_RTOL_GRAM", "CVXPY_POLAR_RANK_RTOL", "FEASIBILITY_TOL",
     "RHO_SCALE_FLOOR", "DIVISION_FLOOR", "ANDERSON_RIDGE_FLOAT32", "ANDERSON_RIDGE_FLOAT64", "LDP_INFEASIBLE",
     "DESCENT_RISE_SLACK", "CONE_COS_FLOOR", "BLOCK_CONSTANT_ATOL", "RESOLVED_FLOOR_RATIO", "TILDE_OPTIMAL_RTOL",
+    "COMPATIBLE_RTOL", "SIGN_TIE_RTOL", "RECOMPUTE_RTOL",
 ]
 
 #: Relative tolerance of "S̃ is optimal for NTP-SVM*": ``‖S̃‖_* <= ‖L_mm‖_* (1 + TILDE_OPTIMAL_RTOL)``

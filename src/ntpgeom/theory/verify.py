@@ -20,15 +20,16 @@ from ..errors import FormatError
 from .pattern import support_pattern
 from .subspaces import L_in as _closed_L_in
 from .svm_backends import max_violation
+from .tolerances import DIVISION_FLOOR, RECOMPUTE_RTOL
 
-RTOL = 1e-6  # float64 arrays written by ntpgeom agree with their recomputation to ~1e-12; an edit moves them by O(1)
+RTOL = RECOMPUTE_RTOL
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
         return False
-    return float(np.linalg.norm(a - b)) <= RTOL * (float(np.linalg.norm(a)) + float(np.linalg.norm(b))) + 1e-300
+    return float(np.linalg.norm(a - b)) <= RTOL * (float(np.linalg.norm(a)) + float(np.linalg.norm(b))) + DIVISION_FLOOR
 
 
 def _identities(th: Any, St: np.ndarray) -> list[tuple[str, Callable[[np.ndarray], tuple], str]]:
@@ -92,7 +93,7 @@ def check_theory(theory: Any, data: NTPData, where: str = "the theory") -> None:
             raise FormatError(f"{where}: L_mm has shape {np.shape(theory.L_mm)} or non-finite entries; recompute it")
         stored = theory.svm.stats.residual if theory.svm is not None else 0.0
         viol = max_violation(theory.L_mm, data)
-        if not viol <= max(2 * float(stored), 1e-6):
+        if not viol <= max(2 * float(stored), RECOMPUTE_RTOL):
             raise FormatError(f"{where}: L_mm violates the NTP-SVM* constraints of this data by {viol:.3g} (edited or "
                               "corrupt); recompute it")
     rng = np.random.default_rng(0)
