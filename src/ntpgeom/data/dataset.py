@@ -24,6 +24,7 @@ from .counts import as_count_matrix, check_compressed
 
 FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
+COMPRESS_MAX_BYTES = 64 << 20  # NTPData.save compresses (zlib) only arrays up to this size by default
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,14 +197,15 @@ class NTPData:
         return h.hexdigest()[:16]
 
     # -------------------------------------------------------------- rendering
-    def context_strings(self, sep: str = " ") -> list[str]:
-        """The m contexts rendered as text (tokens joined by ``sep``)."""
+    def context_strings(self, sep: str = " ", idx: Sequence[int] | np.ndarray | None = None) -> list[str]:
+        """The m contexts rendered as text (tokens joined by ``sep``); only the contexts ``idx`` when given."""
+        sel = np.arange(self.m) if idx is None else np.asarray(idx, dtype=np.int64).reshape(-1)
         iv = np.asarray(self.input_vocab, dtype=object)
         if self.context_len == 0:
-            return [f"#{j}" for j in range(self.m)]
-        rows = iv[self.contexts].tolist()
+            return [f"#{j}" for j in sel.tolist()]
+        rows = iv[self.contexts[sel]].tolist()
         if self.context_lengths is not None:  # without the padding
-            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths.tolist())]
+            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths[sel].tolist())]
         return [sep.join(row) for row in rows]
 
     def dense_counts(self) -> np.ndarray:
@@ -213,16 +215,16 @@ class NTPData:
     def summary(self, top: int = 5) -> dict[str, Any]:
         """A JSON-serialisable summary: sizes, n, ℋ, supports, support-size histogram, density, top contexts."""
         sizes, freq = np.unique(self.support_sizes, return_counts=True)
-        order = np.argsort(-self.context_counts, kind="stable")[:top]
-        strings = self.context_strings()
+        order = _top_indices(self.context_counts, top)
+        strings = self.context_strings(idx=order)  # only what is printed
         P = self.P
         top_rows = []
-        for j in order.tolist():
+        for i, j in enumerate(order.tolist()):
             lo, hi = P.indptr[j], P.indptr[j + 1]
             nxt = sorted(zip(P.data[lo:hi].tolist(), P.indices[lo:hi].tolist()), reverse=True)[:5]
             top_rows.append(
                 {
-                    "context": strings[j],
+                    "context": strings[i],
                     "count": _num(self.context_counts[j]),
                     "next": {self.vocab[z]: round(p, 4) for p, z in nxt},
                 }
@@ -265,11 +267,13 @@ class NTPData:
                        self.context_lengths)
 
     # --------------------------------------------------------------------- I/O
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, compress: bool | None = None) -> Path:
         """Save to one ``.npz`` file (atomically). Returns the path written.
 
         The file holds the sparse counts, contexts, vocabularies and metadata (JSON), with a format name, version and
-        the content hash, which :func:`load` verifies.
+        the content hash, which :func:`load` verifies. ``compress``: zlib-compress the arrays; None (default):
+        only when they hold at most ``COMPRESS_MAX_BYTES`` (64 MiB), since zlib writes ~30 MB/s and large count
+        arrays shrink little. Either file loads the same way.
         """
         path = Path(path)
         C = self.counts
@@ -290,7 +294,9 @@ class NTPData:
             json.dumps(header, ensure_ascii=False)
         except TypeError as exc:
             raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
-        save_npz(path, header, arrays)
+        if compress is None:
+            compress = sum(np.asarray(a).nbytes for a in arrays.values()) <= COMPRESS_MAX_BYTES
+        save_npz(path, header, arrays, compress=bool(compress))
         return path
 
 
@@ -355,6 +361,19 @@ def _first_duplicate(items: Sequence[str]) -> str:
             return it
         seen.add(it)
     return ""
+
+
+def _top_indices(values: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the ``top`` largest values, largest first (ties: smaller index first), as a stable argsort of
+    ``-values`` would give; O(m) for small ``top``."""
+    m = len(values)
+    if top <= 0 or m == 0:
+        return np.zeros(0, np.int64)
+    if top >= m:
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, m - top)[m - top]  # the top-th largest value
+    cand = np.flatnonzero(values >= kth)
+    return cand[np.argsort(-values[cand], kind="stable")][:top]
 
 
 def _num(x: float) -> int | float:
