@@ -121,7 +121,8 @@ def build(
         if "max_vocab" in opts:
             values["rare"] = rare
         config = make_config(CorpusConfig, values, CORPUS_CONSTRAINTS, NTPDataError)
-        return _report(_build_sharded(text, out, work_dir, as_json, config), out, as_json)
+        in_memory = None if opts.get("engine") is None else False  # in memory when it fits, unless an engine is named
+        return _report(_build_sharded(text, out, work_dir, as_json, config, in_memory), out, as_json)
     text = text[0] if text else None
     filters = {k: opts.get(k) for k in ("min_count", "top_k", "min_support", "max_support", "max_vocab")}
     filters["rare"] = rare if opts.get("max_vocab") is not None else None
@@ -181,13 +182,13 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
 
 
 def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool,
-                   config: CorpusConfig) -> D.NTPData:
+                   config: CorpusConfig, in_memory: Optional[bool] = None) -> D.NTPData:
     from ..data.engines import build_corpus
 
     check_output_target(out)
     with stages(not as_json) as say:
         data = build_corpus([str(p) for p in inputs], config, work_dir=work_dir or out.with_name(out.name + ".work"),
-                            progress=say)
+                            progress=say, in_memory=in_memory)
         say("writing")
         data.save(out)
     for msg in data.meta.get("skipped", []):

@@ -21,7 +21,7 @@ from .counts import as_count_matrix
 from .dataset import NTPData
 from .prefixes import from_tokens_by_length
 from .tokenize import encode
-from .windows import count_packed, count_windows, doc_starts, longest_run  # noqa: F401 (count_windows re-exported)
+from .windows import Counted, count_packed, count_windows, doc_starts, longest_run  # noqa: F401 (count_windows re-exported)
 
 
 BOM = "\ufeff"
@@ -239,8 +239,20 @@ def from_tokens(
             f"context_len={context_len} is too long: no document has more than {context_len} tokens "
             f"(the longest has {longest}); use a context length below {longest} or longer documents"
         )
+    meta = {"context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab, **(meta or {})}
+    return from_counted(counted, vocab if vocab is not None else n_vocab, output_vocab=output_vocab, meta=meta, **filters)
+
+
+def from_counted(counted: Counted, vocab: Sequence[str] | int, *, output_vocab: str = "observed",
+                 meta: dict[str, Any] | None = None, **filters: Any) -> NTPData:
+    """The dataset of windows counted by :func:`~ntpgeom.data.windows.count_packed` (what ``from_tokens`` returns).
+
+    ``vocab``: the names of the token ids, or their number (names ``"0", "1", ...``); ``meta`` goes on top of
+    ``{"source": "tokens"}``; ``**filters`` as in :func:`filter_data`.
+    """
     contexts, indptr, row, cnt = counted
-    names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
+    n_vocab = vocab if isinstance(vocab, int) else len(vocab)
+    names = [str(i) for i in range(n_vocab)] if isinstance(vocab, int) else [str(v) for v in vocab]
     if output_vocab == "observed":
         present = np.zeros(n_vocab, dtype=bool)
         present[row] = True
@@ -250,8 +262,7 @@ def from_tokens(
     else:
         out_ids = np.arange(n_vocab)
     C = sp.csc_array((cnt.astype(np.float64), row, indptr), shape=(len(out_ids), len(contexts)))
-    info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
-    data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
+    data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {"source": "tokens", **(meta or {})})
     f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
