@@ -3,10 +3,10 @@ theory layer's pattern reduction (``ntpgeom.theory.reduce_pattern``).
 
 Each column gets a key, the keys are grouped by one sort of a row hash with exact comparison of the rows (never
 ``np.unique(axis=0)``, a slow void-dtype sort), and the group ids are numbered in order of first occurrence, so the ids are canonical: the same for the same pattern whatever its storage. A dense
-pattern's key is its packed bits. A sparse pattern's key is (column size, two 64-bit hashes of its row set): memory
+pattern's key is its packed bits. A sparse pattern's key is (column size, a 64-bit hash of its row set): memory
 O(nnz + k), whatever the widest column (padding every column to the widest support took 11.9 GiB for 10^5 contexts
 of a 10^9-token corpus); the grouping is then verified exactly, entry by entry against each group's first column, and
-on a hash collision (never seen; the odds are about k² / 2^128) the padded keys are used instead.
+on a hash collision (never seen; the odds are about k² / 2^64) the padded keys are used instead.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def first_occurrence_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_occurrence_ids(keys: np.ndarray, row_hash: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ids of the distinct rows of a 2-D key array, numbered by first occurrence, and the first row of each id.
 
     One sort of a 64-bit row hash with the row index in its low bits (so rows of equal hash come out in index
     order), then an exact comparison of neighbouring rows; a run of equal hashes holding different rows (a
-    collision) is split exactly, row by row. Returns ``(ids, first)``: shapes (n,) and (g,), int64;
-    ``keys[first[i]]`` is the first row with id ``i``.
+    collision) is split exactly, row by row. ``row_hash``: a well-spread uint64 per row, equal for equal rows
+    (default: mixed from the columns). Returns ``(ids, first)``: shapes (n,) and (g,), int64; ``keys[first[i]]`` is
+    the first row with id ``i``.
     """
     keys = np.asarray(keys)
     n = len(keys)
@@ -31,7 +32,8 @@ def first_occurrence_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     keys = keys.reshape(n, -1)
     ibits = max(1, (n - 1).bit_length())
-    s = _row_hash(keys) >> np.uint64(ibits) << np.uint64(ibits) if ibits < 64 else np.zeros(n, np.uint64)
+    s = _row_hash(keys) if row_hash is None else np.asarray(row_hash, dtype=np.uint64)
+    s = s >> np.uint64(ibits) << np.uint64(ibits)
     s |= np.arange(n, dtype=np.uint64)
     s.sort()
     order = (s & np.uint64((1 << ibits) - 1)).view(np.int64)
@@ -90,28 +92,33 @@ def _mix(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _hashed_keys(C: Any) -> np.ndarray:
-    """(size, h1, h2) per column of a sorted CSC pattern, shape (k, 3) uint64; h = Σ mix(row) (order-free)."""
+    """(size, h) per column of a sorted CSC pattern, shape (k, 2) uint64; h = Σ mix(row) (order-free). One 64-bit
+    hash is enough: the grouping is verified exactly afterwards (:func:`_same_as_first`)."""
     indptr = C.indptr.astype(np.int64)
-    keys = np.empty((len(indptr) - 1, 3), dtype=np.uint64)
+    keys = np.empty((len(indptr) - 1, 2), dtype=np.uint64)
     keys[:, 0] = np.diff(indptr)
-    for j, seed in ((1, 0x5EED), (2, 0xC0FFEE)):
-        cs = np.concatenate([np.zeros(1, np.uint64), np.cumsum(_mix(C.indices, seed), dtype=np.uint64)])
-        keys[:, j] = cs[indptr[1:]] - cs[indptr[:-1]]  # wrapping sums per column (empty columns: 0)
+    cs = np.zeros(len(C.indices) + 1, dtype=np.uint64)
+    np.cumsum(_mix(C.indices, 0x5EED), dtype=np.uint64, out=cs[1:])
+    keys[:, 1] = cs[indptr[1:]] - cs[indptr[:-1]]  # wrapping sums per column (empty columns: 0)
     return keys
 
 
 def _same_as_first(C: Any, ids: np.ndarray, first: np.ndarray) -> bool:
     """Whether every column equals its group's first column, entry by entry (sizes already agree by key)."""
     indptr = C.indptr.astype(np.int64)
-    sizes = np.diff(indptr)
-    offset = np.arange(len(C.indices)) - np.repeat(indptr[:-1], sizes)
-    rep = np.repeat(indptr[first[ids]], sizes) + offset
-    return bool(np.array_equal(C.indices, C.indices[rep]))
+    shift = indptr[first[ids]] - indptr[:-1]  # from each column's start to its group's first column's start
+    moved = np.flatnonzero(shift)
+    if not len(moved):
+        return True
+    sizes = np.diff(indptr)[moved]
+    lo = np.repeat(indptr[moved], sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    return bool(np.array_equal(C.indices[lo], C.indices[lo + np.repeat(shift[moved], sizes)]))
 
 
 def _sparse_groups(P: Any) -> tuple[np.ndarray, np.ndarray]:
     C = _sorted_csc(P)
-    ids, first = first_occurrence_ids(_hashed_keys(C))
+    keys = _hashed_keys(C)
+    ids, first = first_occurrence_ids(keys, keys[:, 1] ^ keys[:, 0])  # h1, told apart by size: well spread
     if _same_as_first(C, ids, first):
         return ids, first
     return first_occurrence_ids(_padded_keys(C))  # a hash collision: the exact, memory-hungry keys
