@@ -69,3 +69,20 @@ def test_memory_does_not_grow_with_the_widest_column():
     assert ids[-1] == len(first) - 1 and first[-1] == k - 1  # the wide column is its own, last group
     pairs = {tuple(sorted(r)) for r in rows[:-1]}
     assert len(first) == len(pairs) + 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2)), min_size=0, max_size=40), st.integers(0, 3))
+def test_first_occurrence_ids_match_a_dictionary_even_when_every_hash_collides(rows, hash_bits):
+    """Rows numbered by first occurrence; the row hash keeps only ``hash_bits`` bits, so distinct rows share hashes
+    (runs holding different rows are split exactly)."""
+    from ntpgeom.data.groups import first_occurrence_ids
+
+    keys = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    seen: dict[tuple, int] = {}
+    ids = [seen.setdefault(tuple(r), len(seen)) for r in keys.tolist()]
+    first = [ids.index(g) for g in range(len(seen))]
+    weak = (keys[:, 0] % (1 << hash_bits)).astype(np.uint64) if hash_bits else np.zeros(len(keys), np.uint64)
+    for h in (None, weak):
+        got_ids, got_first = first_occurrence_ids(keys, h)
+        assert got_ids.tolist() == ids and got_first.tolist() == first
