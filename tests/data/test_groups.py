@@ -86,3 +86,17 @@ def test_first_occurrence_ids_match_a_dictionary_even_when_every_hash_collides(r
     for h in (None, weak):
         got_ids, got_first = first_occurrence_ids(keys, h)
         assert got_ids.tolist() == ids and got_first.tolist() == first
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1, 3, 15, 16, 70, 2**17]), st.integers(1, 40), st.integers(1, 40))
+def test_count_distinct_columns_equals_the_grouping(seed, n, k, width):
+    """Columns narrow enough to pack exactly into one word, and wider ones (grouped by hash), together."""
+    from ntpgeom.data.groups import count_distinct_columns
+
+    rng = np.random.default_rng(seed)
+    cols = [np.sort(rng.choice(n, size=min(n, int(rng.integers(0, width + 1))), replace=False)) for _ in range(k)]
+    cols += [cols[int(i)] for i in rng.integers(0, k, size=k)]  # repeats
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in cols])])
+    P = sp.csc_array((np.ones(indptr[-1]), np.concatenate(cols).astype(np.int64), indptr), shape=(n, len(cols)))
+    assert count_distinct_columns(P) == len({tuple(c) for c in cols}) == column_groups(P)[0].max() + 1

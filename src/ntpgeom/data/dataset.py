@@ -19,8 +19,8 @@ import scipy.sparse as sp
 
 from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
-from .groups import column_groups
-from .counts import as_count_matrix, check_compressed
+from .groups import column_groups, count_distinct_columns
+from .counts import as_count_matrix, check_compressed, column_totals
 
 FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
@@ -126,7 +126,7 @@ class NTPData:
     @cached_property
     def context_counts(self) -> np.ndarray:
         """n_j, shape (m,): total count of each context."""
-        return np.asarray(self.counts.sum(axis=0)).ravel()
+        return column_totals(self.counts)
 
     @cached_property
     def n(self) -> float:
@@ -167,10 +167,12 @@ class NTPData:
         """Shape (V,): an id per token, equal ids iff identical membership rows of S; numbered by first occurrence."""
         return column_groups(sp.csc_array(self.S.T))[0]
 
-    @property
+    @cached_property
     def n_supports(self) -> int:
         """Number of distinct supports."""
-        return int(self.support_groups.max()) + 1
+        if "support_groups" in self.__dict__:  # already grouped
+            return int(self.support_groups.max()) + 1
+        return count_distinct_columns(self.counts)
 
     @cached_property
     def entropy_bound(self) -> float:
@@ -214,7 +216,9 @@ class NTPData:
 
     def summary(self, top: int = 5) -> dict[str, Any]:
         """A JSON-serialisable summary: sizes, n, ℋ, supports, support-size histogram, density, top contexts."""
-        sizes, freq = np.unique(self.support_sizes, return_counts=True)
+        freq = np.bincount(self.support_sizes)
+        sizes = np.flatnonzero(freq)
+        freq = freq[sizes]
         order = _top_indices(self.context_counts, top)
         strings = self.context_strings(idx=order)  # only what is printed
         P = self.P

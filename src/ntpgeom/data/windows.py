@@ -186,12 +186,12 @@ def _count_bucketed(hi: np.ndarray, lo: np.ndarray, hb: int, bad: np.ndarray):
     for j in np.flatnonzero(sizes > 1).tolist():
         lo[bounds[j] : bounds[j + 1]].sort()
     if nb > 1 << hb:  # drop the bucket of crossing windows
-        lo, sizes = lo[: bounds[-2]], sizes[:-1]
-    hs = np.repeat(np.arange(len(sizes), dtype=np.uint64), sizes)
+        lo, bounds = lo[: bounds[-2]], bounds[:-1]
     flag = _starts_flag(lo)
-    flag[1:] |= hs[1:] != hs[:-1]
+    flag[bounds[:-1][bounds[:-1] < len(lo)]] = True  # a new bucket starts a new key
     idx = np.flatnonzero(flag)
-    return hs[idx], lo[idx], np.diff(np.append(idx, len(lo)))
+    hs = (np.searchsorted(bounds, idx, side="right") - 1).astype(np.uint64)
+    return hs, lo[idx], np.diff(np.append(idx, len(lo)))
 
 
 def count_packed(ids: np.ndarray, context_len: int, starts: np.ndarray | None = None) -> Counted:
