@@ -290,8 +290,8 @@ class NTPData:
             "input_vocab": list(self.input_vocab),
             "meta": dict(self.meta),
         }
-        arrays = {"data": C.data, "indices": C.indices.astype(np.int64), "indptr": C.indptr.astype(np.int64),
-                  "contexts": self.contexts}
+        arrays = {"data": C.data, "indices": _narrow(C.indices, self.V), "indptr": C.indptr.astype(np.int64),
+                  "contexts": _narrow(self.contexts, len(self.input_vocab))}  # int32 ids when they fit: half the bytes
         if self.context_lengths is not None:  # optional array: files without it load as fixed-length data
             arrays["context_lengths"] = self.context_lengths
         try:
@@ -365,6 +365,11 @@ def _first_duplicate(items: Sequence[str]) -> str:
             return it
         seen.add(it)
     return ""
+
+
+def _narrow(ids: np.ndarray, bound: int) -> np.ndarray:
+    """Ids below ``bound`` as int32 when it fits (the loader widens them; the content hash is of int64 ids)."""
+    return ids.astype(np.int32 if bound <= np.iinfo(np.int32).max else np.int64, copy=False)
 
 
 def _top_indices(values: np.ndarray, top: int) -> np.ndarray:

@@ -154,14 +154,14 @@ def count_distinct_columns(P: Any) -> int:
     b = max(1, int(C.shape[0]).bit_length())
     per = 64 // b
     small = sizes <= per
-    ends = np.repeat(indptr[1:], sizes)
-    shift = ((ends - 1 - np.arange(len(ends))) * b).astype(np.uint64)
-    val = (C.indices.astype(np.uint64) + np.uint64(1)) << np.minimum(shift, np.uint64(63))
-    val[np.repeat(~small, sizes)] = 0
     keys = np.zeros(len(sizes), dtype=np.uint64)
-    full = np.flatnonzero(sizes)
-    if len(full):
-        keys[full] = np.bitwise_or.reduceat(val, indptr[full])
+    cols = np.flatnonzero(small & (sizes > 0))
+    for p in range(per):  # the p-th row from the end of every column that has one: field p of its key
+        if p:
+            cols = cols[sizes[cols] > p]
+        if not len(cols):
+            break
+        keys[cols] |= (C.indices[indptr[cols + 1] - 1 - p].astype(np.uint64) + np.uint64(1)) << np.uint64(b * p)
     ks = np.sort(keys[small])
     distinct = int(_starts(ks).sum()) if len(ks) else 0
     if small.all():
