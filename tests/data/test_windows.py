@@ -212,3 +212,13 @@ def test_crossing_windows_come_from_the_document_starts():
     assert starts.tolist() == [3, 5]
     assert crossing(starts, 9 - 2, 3).tolist() == [1, 2, 3, 4]  # windows of 3 starting there span a start
     assert longest_run(starts, 9) == 4 and longest_run(np.zeros(0, np.int64), 0) == 0
+
+
+def test_crossing_sorts_the_marks_of_few_documents_and_marks_a_bitmap_for_many():
+    from ntpgeom.data.windows import crossing
+
+    rng = np.random.default_rng(0)
+    for n_docs in (3, 5000):  # few documents in a long stream: the sorted path; many: the bitmap
+        starts = np.sort(rng.choice(np.arange(1, 100_000), size=n_docs, replace=False))
+        want = sorted({s - k for s in starts.tolist() for k in range(1, 5) if 0 <= s - k < 99_996})
+        assert crossing(starts, 99_996, 5).tolist() == want

@@ -54,12 +54,19 @@ def longest_run(starts: np.ndarray, n: int) -> int:
 
 def crossing(starts: np.ndarray, n_windows: int, width: int) -> np.ndarray:
     """Sorted distinct start positions (< ``n_windows``) of the windows of ``width`` tokens that contain a
-    document start other than their first token. O(#documents x width)."""
-    if not len(starts) or width < 2:
+    document start other than their first token. O(#documents x width) marks, one pass over a bit per window."""
+    starts = np.asarray(starts, np.int64)
+    if not len(starts) or width < 2 or n_windows <= 0:
         return np.zeros(0, np.int64)
-    idx = (np.asarray(starts, np.int64)[:, None] - np.arange(1, width)[None, :]).ravel()
-    idx = np.sort(idx[(idx >= 0) & (idx < n_windows)])
-    return idx[_starts_flag(idx)]
+    if len(starts) * (width - 1) < n_windows // 64:  # few documents: sort the marks
+        idx = (starts[:, None] - np.arange(1, width)[None, :]).ravel()
+        idx = np.sort(idx[(idx >= 0) & (idx < n_windows)])
+        return idx[_starts_flag(idx)]
+    mark = np.zeros(n_windows, dtype=bool)
+    for k in range(1, width):
+        pos = starts - k
+        mark[pos[(pos >= 0) & (pos < n_windows)]] = True
+    return np.flatnonzero(mark)
 
 
 def _densify(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
