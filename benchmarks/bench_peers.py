@@ -20,7 +20,8 @@ For the in-process runs the timed part starts after the arrays are loaded and th
 run one thread (OMP_NUM_THREADS=1); ntpgeom's counting is single-threaded, its engine uses 2 processes.
 
 Run: ``python benchmarks/bench_peers.py [--tokens 1e7] [--context-len 3 5] [--streams kjv zipf] [--repeats 1]
-[--threads 2] [--markdown]``. ``pip install 'ntpgeom[bench]'`` for DuckDB and Polars.
+[--threads 2] [--markdown]``; ``--kernel``: only the counting kernel (``count_packed``) against ``np.sort`` of the
+same windows' packed keys (the issue's bound: within 10x, end to end), medians of 3, CPU seconds. ``pip install 'ntpgeom[bench]'`` for DuckDB and Polars.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RUNNERS = ("from_tokens", "engine", "command", "duckdb", "polars", "startup")
+KERNEL = "kernel"  # --kernel: count_packed against np.sort of the packed keys, in one child
 
 
 # ----------------------------------------------------------------------------- streams
@@ -129,6 +131,29 @@ def run_polars(ids, doc_ids, L, shards, threads):
     return {"m": len(per), "n": int(nj.sum()), "H": entropy(nj, s)}, t
 
 
+def kernel_vs_sort(ids, doc_ids, L, repeats: int = 3) -> dict:
+    """The counting kernel (``count_packed``) against ``np.sort`` of the same windows' packed keys (the low 64 bits
+    of the window key when it is wider): CPU seconds, medians of ``repeats``."""
+    from ntpgeom.data.windows import count_packed, doc_starts
+
+    starts = doc_starts(doc_ids)
+    tb = max(1, (len(np.unique(ids, return_counts=True)[0]) - 1).bit_length())
+    n = len(ids) - L
+    keys = np.zeros(n, np.uint64)
+    for t in range(L + 1):
+        keys <<= np.uint64(tb)
+        keys |= ids[t : t + n].astype(np.uint64)
+    out = {}
+    for name, fn in (("kernel", lambda: count_packed(ids, L, starts)), ("np.sort", lambda: np.sort(keys))):
+        times = []
+        for _ in range(repeats):
+            c0 = time.process_time()
+            fn()
+            times.append(time.process_time() - c0)
+        out[name] = statistics.median(times)
+    return out
+
+
 def _clock() -> tuple[float, float]:
     return time.process_time(), time.perf_counter()
 
@@ -137,6 +162,9 @@ def child(args) -> None:
     """One timed run; prints {m, n, H, cpu, wall} as JSON (cpu: this process's threads and its finished children)."""
     z = np.load(args.data)
     ids, doc_ids = z["ids"], z["doc_ids"]
+    if args.child == "kernel":
+        print(json.dumps(kernel_vs_sort(ids, doc_ids, args.L)))
+        return
     fn = {"from_tokens": run_from_tokens, "engine": run_engine, "duckdb": run_duckdb, "polars": run_polars}[args.child]
     import resource
 
@@ -165,6 +193,13 @@ def _spawn(cmd: list[str], env: dict) -> tuple[str, float, float, float]:
 def one(runner: str, arrays: Path, shards: Path, L: int, threads: int, work: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "POLARS_MAX_THREADS": str(threads), "PYTHONPATH": str(HERE.parent / "src")}
+    if runner == KERNEL:
+        text, _, _, _ = _spawn([sys.executable, __file__, "--child", KERNEL, "--data", str(arrays), "--shards",
+                                str(shards), "-L", str(L)], env)
+        k = json.loads(text.strip().splitlines()[-1])
+        print(f"# kernel {k['kernel']:.2f} CPU-s, np.sort of the packed keys {k['np.sort']:.2f}: "
+              f"{k['kernel'] / k['np.sort']:.1f}x", flush=True)
+        return {"m": None, "n": None, "H": None, "cpu": k["kernel"], "wall": k["np.sort"], "rss": 0.0}
     if runner == "startup":  # the command's fixed cost: interpreter start and imports (``--help``), for reference
         _, cpu, wall, rss = _spawn([sys.executable, "-m", "ntpgeom", "data", "build", "--help"], env)
         return {"m": None, "n": None, "H": None, "cpu": cpu, "wall": wall, "rss": rss}
@@ -209,7 +244,7 @@ def bench(args) -> list[dict]:
                        for r in args.runners}
                 ref = res[args.runners[0]][0]
                 for r, runs in res.items():
-                    for x in runs if r != "startup" else ():  # the same output in every run
+                    for x in runs if r not in ("startup", KERNEL) else ():  # the same output in every run
                         assert (x["m"], x["n"]) == (ref["m"], ref["n"]), (stream, L, r, x, ref)
                         assert abs(x["H"] - ref["H"]) <= 1e-9 * max(1.0, abs(ref["H"])), (stream, L, r, x, ref)
                 row = {"stream": stream, "tokens": int(args.tokens), "L": L, "m": ref["m"], "n": ref["n"], "H": ref["H"]}
@@ -239,7 +274,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--child", choices=RUNNERS, help=argparse.SUPPRESS)
+    ap.add_argument("--kernel", action="store_true", help="only the kernel against np.sort of the packed keys")
+    ap.add_argument("--child", choices=(*RUNNERS, KERNEL), help=argparse.SUPPRESS)
     ap.add_argument("--make", choices=["kjv", "zipf"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--shards", help=argparse.SUPPRESS)
@@ -250,9 +286,11 @@ def main() -> None:
     if args.make:
         return make(args)
     print(f"# load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, threads {args.threads}", flush=True)
+    if args.kernel:
+        args.runners = [KERNEL]
     rows = bench(args)
     print(f"# load average {os.getloadavg()[0]:.2f} at the end", flush=True)
-    if args.markdown:
+    if args.markdown and not args.kernel:
         print(markdown(rows, tuple(args.runners)))
 
 
