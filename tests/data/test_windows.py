@@ -222,3 +222,11 @@ def test_crossing_sorts_the_marks_of_few_documents_and_marks_a_bitmap_for_many()
         starts = np.sort(rng.choice(np.arange(1, 100_000), size=n_docs, replace=False))
         want = sorted({s - k for s in starts.tolist() for k in range(1, 5) if 0 <= s - k < 99_996})
         assert crossing(starts, 99_996, 5).tolist() == want
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8, np.uint16, np.uint64])
+def test_count_windows_takes_any_integer_dtype(dtype):
+    ids = [0, 1, 2, 0, 1, 3, 0, 1, 2]
+    want = count_windows(np.array(ids, np.int64), 2, np.array([0] * 5 + [1] * 4))
+    got = count_windows(np.array(ids, dtype), 2, np.array([0] * 5 + [1] * 4))
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))

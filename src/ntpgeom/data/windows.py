@@ -205,7 +205,7 @@ def count_packed(ids: np.ndarray, context_len: int, starts: np.ndarray | None = 
     """Count the windows of ``context_len + 1`` tokens of ``ids`` (non-negative ints) that stay inside one document;
     ``starts``: positions where a document begins (:func:`doc_starts`; None: one document). See :class:`Counted`."""
     ids = np.asarray(ids)
-    if ids.dtype.kind not in "iu":
+    if ids.dtype.kind != "u" and ids.dtype != np.int64:  # signed ids as int64 (viewed as uint64 when dense)
         ids = ids.astype(np.int64)
     W = context_len + 1
     n = len(ids) - W + 1
