@@ -250,7 +250,7 @@ def count_windows(
         Context index, next-token id (original) and count of each distinct (context, next token) pair, sorted by
         (col, row).
     """
-    c = count_packed(np.ascontiguousarray(ids), context_len, doc_starts(doc_ids))
+    c = count_packed(np.ascontiguousarray(ids, dtype=np.int64), context_len, doc_starts(doc_ids))
     col = np.repeat(np.arange(len(c.contexts), dtype=np.int64), np.diff(c.first))
     return c.contexts, col, c.row, c.cnt
 
