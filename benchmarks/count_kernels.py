@@ -1,7 +1,7 @@
 """Alternative counting kernels compared by ``bench_scale.py kernel`` (numpy only; not part of the package).
 
-The streaming engines count windows with ``ntpgeom.data.engines.packed.window_table`` (packed keys, one sort); these
-two reductions of uint64 keys are the alternatives the benchmark measures against it: one full sort
+ntpgeom counts windows with ``ntpgeom.data.windows.count_packed`` (packed keys, one sort; ``from_tokens`` and the
+streaming engines' ``window_table`` both call it); these two reductions of uint64 keys are the alternatives the benchmark measures against it: one full sort
 (:func:`count_keys_sort`) and partition-then-sort (:func:`count_keys_partitioned`). Moved here from
 ``ntpgeom.data.engines.kernel``, where nothing used them (tests/benchmarks/test_count_kernels.py checks them).
 """

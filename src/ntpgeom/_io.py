@@ -228,7 +228,10 @@ def sha256_update_array(h: "hashlib._Hash", a: Any) -> None:
     a = np.ascontiguousarray(a)
     h.update(str(a.dtype).encode())
     h.update(str(a.shape).encode())
-    h.update(a.tobytes())
+    try:
+        h.update(memoryview(a.reshape(-1)).cast("B") if a.size else b"")  # the bytes, without a copy
+    except (ValueError, TypeError):  # a dtype without a buffer format (datetime, structured)
+        h.update(a.tobytes())
 
 
 def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:

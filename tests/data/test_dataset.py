@@ -144,3 +144,32 @@ def test_hash_is_content_only():
     b = g.from_counts(np.ones((2, 2)), meta={"source": "two"})
     c = g.from_counts(np.array([[1.0, 2.0], [1.0, 1.0]]))
     assert a.hash == b.hash != c.hash
+
+
+def test_uncompressed_save_loads_identically_and_large_arrays_skip_zlib(tmp_path, monkeypatch):
+    d = g.synthetic.random_supports(12, 40, seed=1)
+    small, plain = d.save(tmp_path / "z.npz"), d.save(tmp_path / "p.npz", compress=False)
+    with zipfile.ZipFile(small) as z, zipfile.ZipFile(plain) as p:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+        assert {i.compress_type for i in p.infolist()} == {zipfile.ZIP_STORED}
+    for path in (small, plain):
+        e = g.load(path)
+        assert e.hash == d.hash and (e.counts != d.counts).nnz == 0 and np.array_equal(e.contexts, d.contexts)
+    monkeypatch.setattr(ds, "COMPRESS_MAX_BYTES", 100)  # the default: zlib only up to this many bytes of arrays
+    with zipfile.ZipFile(d.save(tmp_path / "big.npz")) as b:
+        assert {i.compress_type for i in b.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_summary_renders_the_top_contexts_like_a_stable_argsort():
+    rng = np.random.default_rng(0)
+    C = rng.integers(0, 3, size=(4, 50)).astype(float)
+    C[0] += 1  # every context observed; many ties in n_j
+    d = g.from_counts(C)
+    nj = C.sum(axis=0)
+    strings = d.context_strings()
+    for top in (0, 1, 7, 50, 80):
+        want = np.argsort(-nj, kind="stable")[:top]
+        got = d.summary(top=top)["top_contexts"]
+        assert [r["context"] for r in got] == [strings[j] for j in want]
+        assert [r["count"] for r in got] == [int(nj[j]) for j in want]
+    assert d.context_strings(idx=[3, 1]) == [strings[3], strings[1]]

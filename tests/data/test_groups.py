@@ -69,3 +69,34 @@ def test_memory_does_not_grow_with_the_widest_column():
     assert ids[-1] == len(first) - 1 and first[-1] == k - 1  # the wide column is its own, last group
     pairs = {tuple(sorted(r)) for r in rows[:-1]}
     assert len(first) == len(pairs) + 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2)), min_size=0, max_size=40), st.integers(0, 3))
+def test_first_occurrence_ids_match_a_dictionary_even_when_every_hash_collides(rows, hash_bits):
+    """Rows numbered by first occurrence; the row hash keeps only ``hash_bits`` bits, so distinct rows share hashes
+    (runs holding different rows are split exactly)."""
+    from ntpgeom.data.groups import first_occurrence_ids
+
+    keys = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    seen: dict[tuple, int] = {}
+    ids = [seen.setdefault(tuple(r), len(seen)) for r in keys.tolist()]
+    first = [ids.index(g) for g in range(len(seen))]
+    weak = (keys[:, 0] % (1 << hash_bits)).astype(np.uint64) if hash_bits else np.zeros(len(keys), np.uint64)
+    for h in (None, weak):
+        got_ids, got_first = first_occurrence_ids(keys, h)
+        assert got_ids.tolist() == ids and got_first.tolist() == first
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1, 3, 15, 16, 70, 2**17]), st.integers(1, 40), st.integers(1, 40))
+def test_count_distinct_columns_equals_the_grouping(seed, n, k, width):
+    """Columns narrow enough to pack exactly into one word, and wider ones (grouped by hash), together."""
+    from ntpgeom.data.groups import count_distinct_columns
+
+    rng = np.random.default_rng(seed)
+    cols = [np.sort(rng.choice(n, size=min(n, int(rng.integers(0, width + 1))), replace=False)) for _ in range(k)]
+    cols += [cols[int(i)] for i in rng.integers(0, k, size=k)]  # repeats
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in cols])])
+    P = sp.csc_array((np.ones(indptr[-1]), np.concatenate(cols).astype(np.int64), indptr), shape=(n, len(cols)))
+    assert count_distinct_columns(P) == len({tuple(c) for c in cols}) == column_groups(P)[0].max() + 1

@@ -142,3 +142,91 @@ def test_all_counting_paths_match_brute_force(vocab, T1, n):
     # contexts come out in lexicographic order of their ids
     ctxs = [tuple(r) for r in data.contexts.tolist()]
     assert ctxs == sorted(ctxs)
+
+
+# ----------------------------------------------------------------------------- count_packed: every path
+def _expected(docs: list[list[int]], T1: int):
+    """contexts (sorted), indptr, next ids and counts, from the brute-force dictionary."""
+    table = brute_force(docs, T1)
+    ctxs = sorted(table)
+    first, rows, cnts = [0], [], []
+    for c in ctxs:
+        for z in sorted(table[c]):
+            rows.append(z)
+            cnts.append(table[c][z])
+        first.append(len(rows))
+    return ctxs, first, rows, cnts
+
+
+@settings(max_examples=80, deadline=None)
+@given(alphabet=st.sampled_from([1, 2, 5, 16, 17, 40]), T1=st.integers(1, 34), bucket=st.sampled_from([4, 16]),
+       data=st.data())
+def test_count_packed_equals_a_dictionary_count_on_every_path(alphabet, T1, bucket, data):
+    """Keys of one word (with crossing windows set to a sentinel, or removed when the key has 64 bits), 64 + hb
+    bits (bucketed, hb below or at BUCKET_BITS), and prefix ranks (a sort with positions in the low bits)."""
+    from ntpgeom.data import windows
+
+    docs = data.draw(st.lists(st.lists(st.integers(0, alphabet - 1), max_size=60), min_size=1, max_size=5))
+    scale = data.draw(st.sampled_from([1, 3, 2**33]))  # sparse or huge ids: densified
+    flat = np.array([t * scale for d in docs for t in d], dtype=np.int64)
+    starts = np.cumsum([len(d) for d in docs])[:-1]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(windows, "BUCKET_BITS", bucket)
+        c = windows.count_packed(flat, T1, starts[starts < len(flat)])
+    ctxs, first, rows, cnts = _expected(docs, T1)
+    assert [tuple(r) for r in (c.contexts // scale).tolist()] == ctxs
+    assert c.first.tolist() == first and (c.row // scale).tolist() == rows and c.cnt.tolist() == cnts
+
+
+@pytest.mark.parametrize("T1", [15, 16, 40])
+def test_count_packed_at_64_bits_and_beyond_with_every_token(T1):
+    """16 distinct tokens (4 bits): T-1 = 15 fills exactly 64 bits (crossing windows removed, no sentinel),
+    16 needs 68 (one bucket pass), 40 ranks prefixes first."""
+    rng = np.random.default_rng(T1)
+    docs = [rng.integers(0, 16, size=int(rng.integers(0, 200))).tolist() for _ in range(30)]
+    docs[0] = list(range(16)) + docs[0]
+    flat = np.array([t for d in docs for t in d], dtype=np.int64)
+    starts = np.cumsum([len(d) for d in docs])[:-1]
+    from ntpgeom.data.windows import count_packed
+
+    c = count_packed(flat, T1, starts)
+    ctxs, first, rows, cnts = _expected(docs, T1)
+    assert [tuple(r) for r in c.contexts.tolist()] == ctxs
+    assert c.first.tolist() == first and c.row.tolist() == rows and c.cnt.tolist() == cnts
+
+
+def test_rank_compression_without_room_for_positions_uses_an_argsort():
+    from ntpgeom.data import windows
+
+    key = np.array([2**62 + 5, 7, 2**62 + 5, 3, 7], dtype=np.uint64)  # 63-bit keys: no room for the positions
+    new, distinct = windows._compress(key.copy(), 63)
+    assert distinct.tolist() == [3, 7, 2**62 + 5] and new.tolist() == [2, 1, 2, 0, 1]
+    new, distinct = windows._compress(np.array([9, 4, 9], dtype=np.uint64), 4)  # positions in the low bits
+    assert distinct.tolist() == [4, 9] and new.tolist() == [1, 0, 1]
+
+
+def test_crossing_windows_come_from_the_document_starts():
+    from ntpgeom.data.windows import crossing, doc_starts, longest_run
+
+    starts = doc_starts(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]))
+    assert starts.tolist() == [3, 5]
+    assert crossing(starts, 9 - 2, 3).tolist() == [1, 2, 3, 4]  # windows of 3 starting there span a start
+    assert longest_run(starts, 9) == 4 and longest_run(np.zeros(0, np.int64), 0) == 0
+
+
+def test_crossing_sorts_the_marks_of_few_documents_and_marks_a_bitmap_for_many():
+    from ntpgeom.data.windows import crossing
+
+    rng = np.random.default_rng(0)
+    for n_docs in (3, 5000):  # few documents in a long stream: the sorted path; many: the bitmap
+        starts = np.sort(rng.choice(np.arange(1, 100_000), size=n_docs, replace=False))
+        want = sorted({s - k for s in starts.tolist() for k in range(1, 5) if 0 <= s - k < 99_996})
+        assert crossing(starts, 99_996, 5).tolist() == want
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.uint8, np.uint16, np.uint64])
+def test_count_windows_takes_any_integer_dtype(dtype):
+    ids = [0, 1, 2, 0, 1, 3, 0, 1, 2]
+    want = count_windows(np.array(ids, np.int64), 2, np.array([0] * 5 + [1] * 4))
+    got = count_windows(np.array(ids, dtype), 2, np.array([0] * 5 + [1] * 4))
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))

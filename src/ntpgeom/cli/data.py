@@ -127,7 +127,8 @@ def build(
         if "max_vocab" in opts:
             values["rare"] = rare
         config = make_config(CorpusConfig, values, CORPUS_CONSTRAINTS, NTPDataError)
-        data = _build_sharded(text, out, work_dir, as_json, config)
+        in_memory = None if opts.get("engine") is None else False  # in memory when it fits, unless an engine is named
+        data = _build_sharded(text, out, work_dir, as_json, config, in_memory)
         _singleton_note(data, opts)
         return _report(data, out, as_json)
     text = text[0] if text else None
@@ -206,7 +207,7 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
 
 
 def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool,
-                   config: CorpusConfig) -> D.NTPData:
+                   config: CorpusConfig, in_memory: Optional[bool] = None) -> D.NTPData:
     from ..data.engines import build_corpus
     from ..data.engines.inputs import input_files
 
@@ -214,7 +215,7 @@ def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_j
     check_output_target(out)
     work = work_dir or out.with_name(out.name + ".work")
     with _interruptible(out, work), stages(not as_json) as say:
-        data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say)
+        data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say, in_memory=in_memory)
         say("writing")
         data.save(out)
     for msg in data.meta.get("skipped", []):

@@ -21,7 +21,7 @@ from .counts import as_count_matrix
 from .dataset import NTPData
 from .prefixes import from_tokens_by_length
 from .tokenize import encode
-from .windows import count_windows, segments
+from .windows import Counted, count_packed, count_windows, doc_starts, longest_run  # noqa: F401 (count_windows re-exported)
 
 
 BOM = "\ufeff"
@@ -244,27 +244,38 @@ def from_tokens(
     n_vocab = int(ids_arr.max()) + 1 if vocab is None else len(vocab)
     if ids_arr.max() >= n_vocab:
         raise NTPDataError(f"token id {int(ids_arr.max())} is outside the vocabulary of size {n_vocab}")
-    longest = _longest_doc(doc_arr, len(ids_arr))
-    counted = count_windows(ids_arr, int(context_len), doc_arr) if context_len < longest else None
-    if counted is None or len(counted[0]) == 0:
+    starts = doc_starts(doc_arr)
+    longest = longest_run(starts, len(ids_arr))
+    counted = count_packed(ids_arr, int(context_len), starts) if context_len < longest else None
+    if counted is None or len(counted.contexts) == 0:
         raise NTPDataError(
             f"context_len={context_len} is too long: no document has more than {context_len} tokens "
             f"(the longest has {longest}); use a context length below {longest} or longer documents"
         )
-    contexts, col, row, cnt = counted
-    names = [str(i) for i in range(n_vocab)] if vocab is None else [str(v) for v in vocab]
+    meta = {"context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab, **(meta or {})}
+    return from_counted(counted, vocab if vocab is not None else n_vocab, output_vocab=output_vocab, meta=meta, **filters)
+
+
+def from_counted(counted: Counted, vocab: Sequence[str] | int, *, output_vocab: str = "observed",
+                 meta: dict[str, Any] | None = None, **filters: Any) -> NTPData:
+    """The dataset of windows counted by :func:`~ntpgeom.data.windows.count_packed` (what ``from_tokens`` returns).
+
+    ``vocab``: the names of the token ids, or their number (names ``"0", "1", ...``); ``meta`` goes on top of
+    ``{"source": "tokens"}``; ``**filters`` as in :func:`filter_data`.
+    """
+    contexts, indptr, row, cnt = counted
+    n_vocab = vocab if isinstance(vocab, int) else len(vocab)
+    names = [str(i) for i in range(n_vocab)] if isinstance(vocab, int) else [str(v) for v in vocab]
     if output_vocab == "observed":
         present = np.zeros(n_vocab, dtype=bool)
         present[row] = True
         out_ids = np.flatnonzero(present)
-        row = (np.cumsum(present) - 1)[row]
+        if len(out_ids) < n_vocab:
+            row = (np.cumsum(present) - 1)[row]
     else:
         out_ids = np.arange(n_vocab)
-    indptr = np.zeros(len(contexts) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(col, minlength=len(contexts)), out=indptr[1:])
-    C = sp.csc_array((cnt.astype(np.float64), row.astype(np.int64), indptr), shape=(len(out_ids), len(contexts)))
-    info = {"source": "tokens", "context_len": int(context_len), "n_tokens": int(ids_arr.size), "output_vocab": output_vocab}
-    data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {**info, **(meta or {})})
+    C = sp.csc_array((cnt.astype(np.float64), row, indptr), shape=(len(out_ids), len(contexts)))
+    data = NTPData(C, [names[i] for i in out_ids.tolist()], contexts, names, {"source": "tokens", **(meta or {})})
     f = split_filters(filters)
     return filter_data(data, **f) if f else data
 
@@ -276,7 +287,7 @@ def _flatten_docs(ids: Any, doc_ids: Any) -> tuple[np.ndarray, np.ndarray | None
             raise NTPDataError(f"ids must be a 1-D array of token ids or a list of documents, got shape {arr.shape}")
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise NTPDataError(f"token ids must be integers, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64)
+        arr = arr.astype(np.int64, copy=False)
         if doc_ids is None:
             return arr, None
         d = np.asarray(doc_ids)
@@ -289,13 +300,6 @@ def _flatten_docs(ids: Any, doc_ids: Any) -> tuple[np.ndarray, np.ndarray | None
     lengths = np.array([len(d) for d in docs], dtype=np.int64)
     flat = np.concatenate(docs) if docs else np.zeros(0, np.int64)
     return flat, np.repeat(np.arange(len(docs)), lengths)
-
-
-def _longest_doc(doc_ids: np.ndarray | None, N: int) -> int:
-    if doc_ids is None:
-        return N
-    seg = segments(doc_ids)
-    return int(np.bincount(seg).max()) if N else 0
 
 
 # ----------------------------------------------------------------------------- from_text

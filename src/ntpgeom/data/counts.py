@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from ..errors import NTPDataError
 
-__all__ = ["MAX_COUNT", "as_count_matrix", "check_compressed", "parse_count"]
+__all__ = ["MAX_COUNT", "as_count_matrix", "check_compressed", "column_totals", "parse_count"]
 
 _DECIMAL = re.compile(r"[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -101,7 +101,7 @@ def as_count_matrix(counts: Any) -> sp.csc_array:
     C.eliminate_zeros()
     C.sum_duplicates()
     C.sort_indices()
-    col_tot = np.asarray(C.sum(axis=0)).ravel()
+    col_tot = column_totals(C)
     empty = np.flatnonzero(col_tot <= 0)
     if empty.size:
         raise NTPDataError(
@@ -112,6 +112,17 @@ def as_count_matrix(counts: Any) -> sp.csc_array:
     if not np.isfinite(total) or total > MAX_COUNT:
         raise NTPDataError(f"the total count n = {total:.3g} exceeds 2**53 = {MAX_COUNT:.3g}; rescale the counts")
     return C
+
+
+def column_totals(C: sp.csc_array) -> np.ndarray:
+    """Column sums of a canonical CSC array, shape (m,) float64: the values scipy's ``C.sum(axis=0)`` gives (the
+    same ``np.add.reduceat`` over the non-empty columns), without its conversions."""
+    indptr = C.indptr
+    tot = np.zeros(C.shape[1], dtype=np.float64)
+    full = np.flatnonzero(indptr[1:] > indptr[:-1])
+    if len(full):
+        tot[full] = np.add.reduceat(np.asarray(C.data, dtype=np.float64), indptr[full])
+    return tot
 
 
 def _check_coo(A: Any) -> None:

@@ -20,11 +20,12 @@ import scipy.sparse as sp
 from ..reprs import summary_html
 from .._io import load_npz, save_npz, sha256_update_array
 from ..errors import FormatError, NTPDataError
-from .groups import column_groups
-from .counts import as_count_matrix, check_compressed
+from .groups import column_groups, count_distinct_columns
+from .counts import as_count_matrix, check_compressed, column_totals
 
 FORMAT_NAME = "ntpgeom.dataset"
 FORMAT_VERSION = 1
+COMPRESS_MAX_BYTES = 64 << 20  # NTPData.save compresses (zlib) only arrays up to this size by default
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +129,7 @@ class NTPData:
     @cached_property
     def context_counts(self) -> np.ndarray:
         """n_j, shape (m,): total count of each context."""
-        return np.asarray(self.counts.sum(axis=0)).ravel()
+        return column_totals(self.counts)
 
     @cached_property
     def n(self) -> float:
@@ -169,10 +170,12 @@ class NTPData:
         """Shape (V,): an id per token, equal ids iff identical membership rows of S; numbered by first occurrence."""
         return column_groups(sp.csc_array(self.S.T))[0]
 
-    @property
+    @cached_property
     def n_supports(self) -> int:
         """Number of distinct supports."""
-        return int(self.support_groups.max()) + 1
+        if "support_groups" in self.__dict__:  # already grouped
+            return int(self.support_groups.max()) + 1
+        return count_distinct_columns(self.counts)
 
     @cached_property
     def entropy_bound(self) -> float:
@@ -199,14 +202,15 @@ class NTPData:
         return h.hexdigest()[:16]
 
     # -------------------------------------------------------------- rendering
-    def context_strings(self, sep: str = " ") -> list[str]:
-        """The m contexts rendered as text (tokens joined by ``sep``)."""
+    def context_strings(self, sep: str = " ", idx: Sequence[int] | np.ndarray | None = None) -> list[str]:
+        """The m contexts rendered as text (tokens joined by ``sep``); only the contexts ``idx`` when given."""
+        sel = np.arange(self.m) if idx is None else np.asarray(idx, dtype=np.int64).reshape(-1)
         iv = np.asarray(self.input_vocab, dtype=object)
         if self.context_len == 0:
-            return [f"#{j}" for j in range(self.m)]
-        rows = iv[self.contexts].tolist()
+            return [f"#{j}" for j in sel.tolist()]
+        rows = iv[self.contexts[sel]].tolist()
         if self.context_lengths is not None:  # without the padding
-            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths.tolist())]
+            return [sep.join(row[:t]) for row, t in zip(rows, self.context_lengths[sel].tolist())]
         return [sep.join(row) for row in rows]
 
     def dense_counts(self) -> np.ndarray:
@@ -215,17 +219,19 @@ class NTPData:
 
     def summary(self, top: int = 5) -> dict[str, Any]:
         """A JSON-serialisable summary: sizes, n, ℋ, supports, support-size histogram, density, top contexts."""
-        sizes, freq = np.unique(self.support_sizes, return_counts=True)
-        order = np.argsort(-self.context_counts, kind="stable")[:top]
-        strings = self.context_strings()
+        freq = np.bincount(self.support_sizes)
+        sizes = np.flatnonzero(freq)
+        freq = freq[sizes]
+        order = _top_indices(self.context_counts, top)
+        strings = self.context_strings(idx=order)  # only what is printed
         P = self.P
         top_rows = []
-        for j in order.tolist():
+        for i, j in enumerate(order.tolist()):
             lo, hi = P.indptr[j], P.indptr[j + 1]
             nxt = sorted(zip(P.data[lo:hi].tolist(), P.indices[lo:hi].tolist()), reverse=True)[:5]
             top_rows.append(
                 {
-                    "context": strings[j],
+                    "context": strings[i],
                     "count": _num(self.context_counts[j]),
                     "next": {self.vocab[z]: round(p, 4) for p, z in nxt},
                 }
@@ -270,11 +276,13 @@ class NTPData:
                        self.context_lengths)
 
     # --------------------------------------------------------------------- I/O
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, compress: bool | None = None) -> Path:
         """Save to one ``.npz`` file (atomically). Returns the path written.
 
         The file holds the sparse counts, contexts, vocabularies and metadata (JSON), with a format name, version and
-        the content hash, which :func:`load` verifies.
+        the content hash, which :func:`load` verifies. ``compress``: zlib-compress the arrays; None (default):
+        only when they hold at most ``COMPRESS_MAX_BYTES`` (64 MiB), since zlib writes ~30 MB/s and large count
+        arrays shrink little. Either file loads the same way.
         """
         path = Path(path)
         C = self.counts
@@ -287,15 +295,17 @@ class NTPData:
             "input_vocab": list(self.input_vocab),
             "meta": dict(self.meta),
         }
-        arrays = {"data": C.data, "indices": C.indices.astype(np.int64), "indptr": C.indptr.astype(np.int64),
-                  "contexts": self.contexts}
+        arrays = {"data": C.data, "indices": _narrow(C.indices, self.V), "indptr": C.indptr.astype(np.int64),
+                  "contexts": _narrow(self.contexts, len(self.input_vocab))}  # int32 ids when they fit: half the bytes
         if self.context_lengths is not None:  # optional array: files without it load as fixed-length data
             arrays["context_lengths"] = self.context_lengths
         try:
             json.dumps(header, ensure_ascii=False)
         except TypeError as exc:
             raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
-        save_npz(path, header, arrays)
+        if compress is None:
+            compress = sum(np.asarray(a).nbytes for a in arrays.values()) <= COMPRESS_MAX_BYTES
+        save_npz(path, header, arrays, compress=bool(compress))
         return path
 
 
@@ -360,6 +370,24 @@ def _first_duplicate(items: Sequence[str]) -> str:
             return it
         seen.add(it)
     return ""
+
+
+def _narrow(ids: np.ndarray, bound: int) -> np.ndarray:
+    """Ids below ``bound`` as int32 when it fits (the loader widens them; the content hash is of int64 ids)."""
+    return ids.astype(np.int32 if bound <= np.iinfo(np.int32).max else np.int64, copy=False)
+
+
+def _top_indices(values: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the ``top`` largest values, largest first (ties: smaller index first), as a stable argsort of
+    ``-values`` would give; O(m) for small ``top``."""
+    m = len(values)
+    if top <= 0 or m == 0:
+        return np.zeros(0, np.int64)
+    if top >= m:
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, m - top)[m - top]  # the top-th largest value
+    cand = np.flatnonzero(values >= kth)
+    return cand[np.argsort(-values[cand], kind="stable")][:top]
 
 
 def _num(x: float) -> int | float:

@@ -302,3 +302,44 @@ def test_ray_engine_missing_gives_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(NTPDataError, match=r"ntpgeom\[scale\]"):
         build_corpus(write_shards(tmp_path, [[1, 2, 3]], 1), context_len=1, ids_column="ids", engine="ray")
+
+
+@settings(max_examples=10, deadline=None)
+@given(docs=corpora, T1=st.sampled_from([1, 2, 4, 23]), n_shards=st.integers(1, 3), top_k=st.sampled_from([None, 3]))
+def test_in_memory_path_equals_the_streaming_engine_and_brute_force(tmp_path_factory, docs, T1, n_shards, top_k):
+    pattern = write_shards(tmp_path_factory.mktemp("m"), docs, n_shards)
+    brute = brute_counts(docs, T1)
+    if not brute:
+        with pytest.raises(NTPDataError, match="too long|empty"):
+            build_corpus(pattern, context_len=T1, ids_column="ids", in_memory=True)
+        return
+    got = build_corpus(pattern, context_len=T1, ids_column="ids", in_memory=True, top_k=top_k)
+    ref = build_corpus(pattern, context_len=T1, ids_column="ids", in_memory=False, top_k=top_k)
+    assert got.hash == ref.hash and got.meta["engine"] == "memory" and ref.meta["engine"] == "local"
+    assert got.meta["n_tokens"] == ref.meta["n_tokens"] and got.meta["n_docs"] == ref.meta["n_docs"]
+    if top_k is None:
+        assert data_counts(got) == brute
+
+
+def test_the_command_counts_in_memory_when_the_input_fits_unless_an_engine_is_named(tmp_path, capsys):
+    docs = [[1, 2, 3, 1, 2, 4], [2, 3, 1, 2]]
+    pattern = write_shards(tmp_path / "in", docs, 2)
+    for extra, engine in (([], "memory"), (["--engine", "local"], "local")):
+        out = tmp_path / f"{engine}.npz"
+        code, text, _ = _cli(["data", "build", pattern, "--ids-column", "ids", "-T", "2", "-o", str(out), "--json",
+                              *extra], capsys)
+        printed = json.loads(text)
+        assert code == 0
+        assert printed["meta"]["engine"] == engine and printed["hash"] == from_tokens(docs, 2).hash
+
+
+def test_fits_in_memory_reads_the_token_count_of_parquet_id_columns(tmp_path):
+    from ntpgeom.data.engines.memory import BYTES_PER_TOKEN, estimated_tokens, fits_in_memory
+    from ntpgeom.data.engines.readers import ReadSpec, discover
+
+    pattern = write_shards(tmp_path, [[1, 2, 3], [4, 5], []], 1, row_group=2)
+    shards, _ = discover(pattern)
+    spec = ReadSpec(ids_column="ids")
+    assert estimated_tokens(shards, spec) == 5 + 1  # 5 ids; an empty list holds one (null) value in Parquet
+    assert fits_in_memory(shards, spec, available=2 * BYTES_PER_TOKEN * 6)
+    assert not fits_in_memory(shards, spec, available=2 * BYTES_PER_TOKEN * 6 - 1)

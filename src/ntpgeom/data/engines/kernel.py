@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..windows import count_windows
+from ..windows import count_packed, doc_starts
 from .packed import hash_columns
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -24,12 +24,12 @@ def empty_rows(context_len: int) -> Rows:
 
 
 def window_rows(ids: np.ndarray, context_len: int, doc_ids: np.ndarray | None = None) -> Rows:
-    """Pre-aggregate the windows of one chunk with the vectorised :func:`~ntpgeom.data.count_windows` kernel.
+    """Pre-aggregate the windows of one chunk with the counting kernel (:func:`~ntpgeom.data.windows.count_packed`).
 
     Windows never cross documents (runs of equal ``doc_ids``). Returns a row table sorted by (context, next).
     """
-    contexts, col, row, cnt = count_windows(ids, context_len, doc_ids)
-    return contexts[col], row, cnt
+    contexts, first, row, cnt = count_packed(np.asarray(ids), context_len, doc_starts(doc_ids))
+    return np.repeat(contexts, np.diff(first), axis=0), row, cnt
 
 
 def context_hash(ctx: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..windows import segments
+from ..windows import count_packed, doc_starts
 
 Packed = tuple[np.ndarray, np.ndarray, np.ndarray]
 MIN_COUNT_BITS = 12  # fewer free bits than this: fall back to a lexsort (counts would split into too many rows)
@@ -74,22 +74,18 @@ def partition_of_packed(ck: np.ndarray, context_len: int, b: int, n_partitions: 
 
 
 def window_table(ids: np.ndarray, doc_ids: np.ndarray, context_len: int, b: int) -> Packed:
-    """All windows of one chunk that stay inside a document, counted: a packed table sorted by (context, next).
+    """All windows of one chunk that stay inside a document, counted by the one counting kernel
+    (:func:`~ntpgeom.data.windows.count_packed`): a packed table sorted by (context, next).
 
     ``ids``: uint64/int token ids < 2**b, shape (N,); ``doc_ids``: document label of each token (runs = documents).
     """
-    W = context_len + 1
-    starts = len(ids) - W + 1
-    if starts <= 0:
+    if len(ids) <= context_len:
         return _empty()
-    u = ids.astype(np.uint64, copy=False)
-    ck = pack_fields([u[t : t + starts] for t in range(context_len)], b)
-    nxt = u[context_len : context_len + starts]
-    seg = segments(np.asarray(doc_ids))
-    valid = seg[:starts] == seg[W - 1 :]
-    if not valid.all():
-        ck, nxt = ck[valid], nxt[valid]
-    return group_sum(ck, nxt, None, context_len * b, b)
+    contexts, first, row, cnt = count_packed(np.asarray(ids), context_len, doc_starts(np.asarray(doc_ids)))
+    if not len(row):
+        return _empty()
+    ctx = pack_fields([contexts[:, t].view(np.uint64) for t in range(context_len)], b)
+    return np.repeat(ctx, np.diff(first)), row.view(np.uint64), cnt
 
 
 def group_sum(ck: np.ndarray, nxt: np.ndarray, cnt: np.ndarray | None, ck_bits: int, b: int) -> Packed:
