@@ -244,3 +244,11 @@ def test_bom_is_never_a_token(tmp_path):
     from ntpgeom.data import encode
 
     assert "\ufeff" not in encode(["\ufeffab cd"], "char").vocab
+
+
+def test_from_text_takes_a_long_line_without_newline_as_text_not_a_file_name():
+    # 256..4095 characters with no newline: too long for a file name (ENAMETOOLONG), so it is the text itself
+    text = " ".join(["the cat sat"] * 40)
+    assert 256 < len(text) < 4096
+    data = g.from_text(text, context_len=1)
+    assert data.V == 3 and data.m == 3

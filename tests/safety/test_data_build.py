@@ -296,7 +296,7 @@ def test_ctrl_c_of_data_build_says_what_was_kept(tmp_path, capsys, monkeypatch, 
 
     monkeypatch.setattr(L, "map_task", interrupted)
     out = tmp_path / "o.npz"
-    code, _, err = run(["data", "build", str(tmp_path / "*.parquet"), "-T", "1", "-o", out], capsys)
+    code, _, err = run(["data", "build", str(tmp_path / "*.parquet"), "-T", "1", "--engine", "local", "-o", out], capsys)
     assert code == 130 and err.count("\n") == 1 and "Traceback" not in err, err
     if after:
         assert "o.npz.work is kept: rerun the same command to resume" in err and (tmp_path / "o.npz.work").is_dir()
@@ -350,18 +350,18 @@ def test_a_second_build_into_the_same_work_folder_is_refused_while_the_first_run
     work = tmp_path / "o.npz.work"
     real = L.map_task
     monkeypatch.setattr(L, "map_task", lambda i, *a: real(i, *a) if i == 0 else (_ for _ in ()).throw(KeyboardInterrupt))
-    assert run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)[0] == 130  # work folder kept
+    assert run(["data", "build", src, "-T", "1", "--engine", "local", "-o", tmp_path / "o.npz"], capsys)[0] == 130  # work folder kept
     monkeypatch.setattr(L, "map_task", real)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (work / ".ntpgeom-lock").write_text(f"{holder.pid} {socket.gethostname()}\n")  # ... and it runs again
-        code, _, err = run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)
+        code, _, err = run(["data", "build", src, "-T", "1", "--engine", "local", "-o", tmp_path / "o.npz"], capsys)
         one_error(code, err, "o.npz.work is in use by another ntpgeom process", f"pid {holder.pid}")
         assert not (tmp_path / "o.npz").exists() and (work / "shards").is_dir()
     finally:
         holder.kill()
         holder.wait()
-    code, _, err = run(["data", "build", src, "-T", "1", "-o", tmp_path / "o.npz"], capsys)  # its owner is gone
+    code, _, err = run(["data", "build", src, "-T", "1", "--engine", "local", "-o", tmp_path / "o.npz"], capsys)  # its owner is gone
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a0.parquet", "a1.parquet", "o.npz"]
 
@@ -393,7 +393,7 @@ def test_workers_are_capped_at_the_cores_and_the_work_and_say_so(tmp_path, capsy
     assert worker_count(10**6, 10**12, 10**6, 10**6) == cpu_cores()  # never a fork bomb
     assert worker_count(64, 1, 1, 1) == 1 and worker_count(None, 1, 50, 16) == 1
     src = ids_parquet(tmp_path / "a.parquet", [[1, 2, 3, 1]])
-    code, _, err = run(["data", "build", src, "-T", "1", "--workers", "100000", "-o", tmp_path / "o.npz"], capsys)
+    code, _, err = run(["data", "build", src, "-T", "1", "--engine", "local", "--workers", "100000", "-o", tmp_path / "o.npz"], capsys)
     assert code == 0 and "note: --workers 100000 capped at" in err
 
 

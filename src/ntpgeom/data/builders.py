@@ -6,7 +6,6 @@ Every builder (and :func:`ntpgeom.data.pairs.from_pairs`) accepts the filter key
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,17 +13,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import validate
-from .._io import note_input, os_reason
 from ..errors import NTPDataError
 from ..progress import Progress
 from .counts import as_count_matrix
 from .dataset import NTPData
 from .prefixes import from_tokens_by_length
+from .text import read_text, split_documents  # noqa: F401 (re-exported)
 from .tokenize import encode
 from .windows import Counted, count_packed, count_windows, doc_starts, longest_run  # noqa: F401 (count_windows re-exported)
 
 
-BOM = "\ufeff"
 
 _FILTER_KEYS = ("min_count", "top_k", "min_support", "max_support", "max_vocab", "next_vocab", "rare", "unk_token")
 
@@ -302,45 +300,6 @@ def _flatten_docs(ids: Any, doc_ids: Any) -> tuple[np.ndarray, np.ndarray | None
     return flat, np.repeat(np.arange(len(docs)), lengths)
 
 
-# ----------------------------------------------------------------------------- from_text
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, with clear errors for a missing file, a folder or device, or another encoding.
-
-    A leading UTF-8 byte-order mark is dropped (it is an encoding marker, never text).
-    """
-    path = validate.input_file("text file", path, error=NTPDataError)
-    note_input(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise NTPDataError(f"cannot read {path}: {os_reason(exc)}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise NTPDataError(
-            f"{path} is not valid UTF-8 (bad byte at offset {exc.start}); convert it first, "
-            "e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`"
-        ) from exc
-    return text.removeprefix(BOM)
-
-
-def split_documents(text: str, doc_sep: str = "blank") -> list[str]:
-    """Split text into documents: ``"blank"`` (blank lines), ``"line"`` (each line), ``"none"`` (one document) or a
-    literal separator string. Byte-order marks (U+FEFF, e.g. from concatenated files) are removed: never a token."""
-    text = text.replace(BOM, "")
-    if doc_sep == "blank":
-        docs = re.split(r"\n[ \t\r\f\v]*\n", text)
-    elif doc_sep == "line":
-        docs = text.splitlines()
-    elif doc_sep == "none":
-        docs = [text]
-    elif doc_sep:
-        docs = text.split(doc_sep)
-    else:
-        raise NTPDataError("doc_sep must be 'blank', 'line', 'none' or a non-empty separator string")
-    return [d for d in docs if d.strip()]
-
-
 def from_text(
     text_or_path: str | Path,
     context_len: int,
@@ -383,7 +342,7 @@ def from_text(
     if isinstance(text_or_path, Path):
         text, source = read_text(text_or_path), str(text_or_path)
     elif isinstance(text_or_path, str):
-        is_file = len(text_or_path) < 4096 and "\n" not in text_or_path and Path(text_or_path).is_file()
+        is_file = len(text_or_path) < 4096 and "\n" not in text_or_path and _is_file(text_or_path)
         text, source = (read_text(text_or_path), text_or_path) if is_file else (text_or_path, "<string>")
     else:
         raise NTPDataError(f"from_text needs a str or a Path, got {type(text_or_path).__name__}")
@@ -399,3 +358,11 @@ def from_text(
     say("counting")
     meta = {"source": source, "tokenizer": tokenizer, "lowercase": bool(lowercase), "doc_sep": doc_sep, "n_docs": len(docs)}
     return from_tokens(enc.ids, context_len, enc.doc_ids, enc.vocab, output_vocab=output_vocab, meta=meta, **filters)
+
+
+def _is_file(name: str) -> bool:
+    """Whether ``name`` names an existing file (False for a string no file can be named by: too long, bad bytes)."""
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):
+        return False

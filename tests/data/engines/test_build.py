@@ -330,12 +330,13 @@ def test_the_command_counts_in_memory_when_the_input_fits_unless_an_engine_is_na
                               *extra], capsys)
         printed = json.loads(text)
         assert code == 0
-        assert printed["meta"]["engine"] == engine and printed["hash"] == from_tokens(docs, 2).hash
+        assert printed["meta"]["engine"] == engine and printed["hash"] == ref_tokens(docs, 2).hash
 
 
 def test_fits_in_memory_reads_the_token_count_of_parquet_id_columns(tmp_path):
     from ntpgeom.data.engines.memory import BYTES_PER_TOKEN, estimated_tokens, fits_in_memory
-    from ntpgeom.data.engines.readers import ReadSpec, discover
+    from ntpgeom.data.engines.inputs import discover
+    from ntpgeom.data.engines.readers import ReadSpec
 
     pattern = write_shards(tmp_path, [[1, 2, 3], [4, 5], []], 1, row_group=2)
     shards, _ = discover(pattern)

@@ -83,10 +83,11 @@ def read_stream(shards: list[Shard], spec: ReadSpec, encoder: Encoder | VocabEnc
     """All shards as one token stream: ``(ids, document starts, totals)``; a shard that fails is skipped with
     ``skip_bad`` (its message in ``totals["skipped"]``), else raises."""
     ids, starts, offset = [], [], 0
-    totals = {"docs": 0, "n_shards": 0, "skipped": []}
+    totals = {"docs": 0, "n_shards": 0, "skipped": [], "null_docs": 0}
     for i, shard in enumerate(shards):
+        stats: dict = {}
         try:
-            chunks = list(read_shard(shard, spec, encoder))
+            chunks = list(read_shard(shard, spec, encoder, stats))
         except NTPDataError as exc:
             if not skip_bad:
                 raise
@@ -100,6 +101,7 @@ def read_stream(shards: list[Shard], spec: ReadSpec, encoder: Encoder | VocabEnc
             starts.append(np.concatenate([[offset], doc_starts(doc_ids) + offset]))  # documents never span chunks
             offset += len(chunk_ids)
         totals["n_shards"] += 1
+        totals["null_docs"] += int(stats.get("null_docs", 0))
         say("reading shards", i + 1, len(shards))
     if not ids:
         raise NTPDataError("the corpus is empty (no tokens); give a non-empty corpus")
@@ -132,7 +134,7 @@ def count_in_memory(shards: list[Shard], spec: ReadSpec, encoder: Encoder | Voca
     counted = count_packed(ids, context_len, starts)
     meta = {"context_len": context_len, "n_tokens": int(len(ids)), "output_vocab": "observed", **info,
             "n_docs": totals["docs"], "n_shards": totals["n_shards"], "skipped": info["skipped"] + totals["skipped"],
-            "shards_resumed": 0, "count_seconds": round(time.perf_counter() - t0, 3), "workers": 1}
+            "shards_resumed": 0, "null_documents": totals["null_docs"], "count_seconds": round(time.perf_counter() - t0, 3), "workers": 1}
     return from_counted(counted, names, meta=meta, **filters)
 
 
