@@ -15,6 +15,12 @@ solvers to the same certified relative gap 1e-4; ratio = existing ADMM ("fast") 
   7. scaling (``--case scaling``, a few minutes): time and peak RSS against m (fixed 500 supports; m = 2500..20000)
      and against the number of distinct supports (fixed m = 10^4; 250..2000), V=500, with fitted log-log exponents.
   8. crossover: both solvers on small Zipf instances (the size above which method="auto" picks "large").
+  9. threads (``--case threads``): two V=500 scaling instances of case 7 (m = 2500, 5000; 500 supports), large
+     solver, 1 vs 2 torch/BLAS threads (OpenMP's default active wait, then OMP_WAIT_POLICY=PASSIVE); wall and CPU
+     seconds of the solve alone (time.process_time in the child), same run.
+ 10. reduced (``--case reduced``): cases 1 and 2 against cvxpy + SCS given the same symmetry reduction (distinct
+     rows x distinct supports with multiplicities: min ||diag(sqrt r) L diag(sqrt c)||_* on the reduced
+     constraints), the fair comparison: the full-problem ratio of case 1 mostly measures the reduction.
 
 Both objectives are printed; ratios are cvxpy wall time (compile + solve) / ours, also SCS solve time alone / ours.
 Our times are medians over --repeats runs; cvxpy runs once (it is slow).
@@ -247,6 +253,71 @@ def case_crossover(threads):
               f"fast {b[0]:.2f}s ({b[4]} it), ratio {b[0] / a[0]:.2f}x", flush=True)
 
 
+def _threads_child(q, V, m, n, threads):
+    torch.set_num_threads(threads)
+    S = zipf_supports(V, m, n, seed=0)
+    c, t = time.process_time(), time.perf_counter()
+    r = solve_ntp_svm_large(S, tol=1e-4, threads=threads, expand=False)
+    q.put((time.perf_counter() - t, time.process_time() - c, r.gap, r.iterations, r.stats.threads))
+
+
+def case_threads(V=500):
+    print(f"[threads] V={V} scaling instances (case 7), large solver, tol 1e-4: wall and CPU of the solve, 1 thread, "
+          "2 threads, 2 threads with OMP_WAIT_POLICY=PASSIVE, in turn, each in a fresh child", flush=True)
+    import os
+
+    ctx = mp.get_context("spawn")
+    for m, n in ((2500, 500), (5000, 500)):
+        out = []
+        for threads, policy in ((1, None), (2, None), (2, "PASSIVE")):
+            old = os.environ.pop("OMP_WAIT_POLICY", None)
+            if policy is not None:
+                os.environ["OMP_WAIT_POLICY"] = policy  # read by the child's OpenMP runtime when torch loads
+            q = ctx.Queue()
+            p = ctx.Process(target=_threads_child, args=(q, V, m, n, threads))
+            p.start()
+            os.environ.pop("OMP_WAIT_POLICY", None)
+            if old is not None:
+                os.environ["OMP_WAIT_POLICY"] = old
+            out.append(q.get())
+            p.join()
+        (w1, c1, g1, i1, _), (w2, c2, _, i2, _), (w3, c3, _, i3, _) = out
+        print(f"  m={m:6d} supports={n:5d}: 1 thread {w1:6.2f}s wall {c1:6.2f} CPU-s ({i1} it, gap {g1:.1e}) | "
+              f"2 threads {w2:6.2f}s wall {c2:6.2f} CPU-s ({i2} it) | 2 threads, passive wait {w3:6.2f}s wall "
+              f"{c3:6.2f} CPU-s ({i3} it) | CPU ratios {c2 / c1:.2f}, {c3 / c1:.2f}", flush=True)
+
+
+def _cvx_reduced(data, eps, limit):
+    """cvxpy + SCS on the reduced problem (the same symmetry reduction the fast solver uses)."""
+    import cvxpy as cp
+
+    from ntpgeom.theory import support_pattern
+
+    red = support_pattern(data).reduction
+    M = red.mask.astype(np.float64)
+    V, m = M.shape
+    t = time.perf_counter()
+    L, a = cp.Variable((V, m)), cp.Variable(m)
+    diff = L - np.ones((V, 1)) @ cp.reshape(a, (1, m), order="C")
+    scaled = np.sqrt(red.r)[:, None] * np.ones((1, m))
+    obj = cp.normNuc(cp.multiply(cp.multiply(scaled, L), np.ones((V, 1)) @ np.sqrt(red.c)[None, :]))
+    prob = cp.Problem(cp.Minimize(obj), [cp.multiply(M, diff) == 0, cp.multiply(1.0 - M, diff + 1.0) <= 0])
+    prob.solve(solver=cp.SCS, eps_abs=eps, eps_rel=eps, max_iters=1_000_000, time_limit_secs=limit)
+    return time.perf_counter() - t, prob.solver_stats.solve_time, prob.value, prob.status, (V, m)
+
+
+def case_reduced(repeats, eps, limit):
+    print(f"[reduced] ours (fast, tol 1e-6, median of {repeats}) vs cvxpy + SCS (eps {eps:g}) on the same reduced "
+          "problem", flush=True)
+    for name, data in (("stories", D.corpora.stories()),
+                       ("random 200x500", D.synthetic.random_supports(200, 500, (1, 8), seed=0))):
+        t, r = _median_time(lambda: solve_ntp_svm(data, tol=1e-6, method="fast"), repeats)
+        tc, ts, val, status, shape = _cvx_reduced(data, eps, limit)
+        print(f"  {name} reduced {shape}: ours {t:.3f}s obj {r.nuclear_norm:.10g} gap {r.gap:.1e} | cvxpy+SCS "
+              f"{tc:.2f}s (SCS solve {ts:.2f}s, {status}) obj {val:.10g} | ratio {tc / t:.1f}x (SCS alone "
+              f"{ts / t:.1f}x), rel. obj. diff {(val - r.nuclear_norm) / r.nuclear_norm:.1e}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -262,7 +333,7 @@ def main():
     ap.add_argument("--case", default=None, help="one named case: 'scaling' (= --cases 7, a few minutes), "
                     "'large' (= 6: V=2000, m=5e4, 5000 supports)")
     args = ap.parse_args()
-    named = {"scaling": "7", "large": "6", "crossover": "8"}
+    named = {"scaling": "7", "large": "6", "crossover": "8", "threads": "9", "reduced": "10"}
     if args.case is not None and args.case not in named:
         ap.error(f"--case must be one of {sorted(named)}, got {args.case!r}")
     cases = {int(c) for c in (named[args.case] if args.case else args.cases).split(",")}
@@ -289,6 +360,11 @@ def main():
         case_scaling(args.threads)
     if 8 in cases:
         case_crossover(args.threads)
+    if 9 in cases:
+        case_threads()
+    if 10 in cases:
+        with threadpool_limits(args.threads):
+            case_reduced(args.repeats, args.eps, args.cvx_limit)
     print()
     print(f"{'case':<18} {'ours s (median)':>16} {'ours objective':>18} {'ours gap':>9} {'cvxpy s':>9} {'SCS s':>8} "
           f"{'cvxpy objective':>18} {'ratio':>8}")

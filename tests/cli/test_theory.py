@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -88,3 +89,79 @@ def test_solve_that_stops_above_tol_exits_1_unless_allowed(tmp_path):
     assert res.exit_code == 1 and "user_limit" in res.output and "--allow-inexact" in res.output
     ok = CliRunner().invoke(app, [*args, "--allow-inexact", "--json"])
     assert ok.exit_code == 0 and '"status": "user_limit"' in ok.stdout
+
+
+# ------------------------------------------------------------------ a solve the user can watch and stop (issue 21)
+def test_solve_help_shows_the_cvx_extra():
+    res = runner.invoke(app, ["solve", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "pip install 'ntpgeom[cvx]'" in res.stdout and "--time-limit" in res.stdout
+
+
+def test_solve_time_limit(tmp_path):
+    p = synthetic.random_supports(40, 120, (1, 6), seed=2).save(tmp_path / "d.npz")
+    res = runner.invoke(app, ["solve", str(p), "--json", "--tol", "1e-14", "--method", "fast", "--time-limit",
+                              "0.001", "--allow-inexact"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    assert rec["status"] == "user_limit" and not rec["interrupted"] and rec["iterations"] < 20000
+    for bad in ("0", "-1", "nan"):
+        res = runner.invoke(app, ["solve", str(p), "--time-limit", bad])
+        assert res.exit_code == 2 and "--time-limit" in res.output
+
+
+def test_solve_ctrl_c_saves_the_best_certified_point(tmp_path, monkeypatch):
+    import ntpgeom.cli.theory as cli_theory
+
+    def interrupt_at_second_report(say, every=10.0):
+        calls = []
+
+        def show(stage, done=None, total=None, numbers=None):
+            calls.append(numbers)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        return show
+
+    monkeypatch.setattr(cli_theory, "_watch", interrupt_at_second_report)
+    p = synthetic.random_supports(8, 25, (1, 3), seed=3).save(tmp_path / "d.npz")
+    out = tmp_path / "th.npz"
+    res = runner.invoke(app, ["solve", str(p), "--tol", "1e-12", "-o", str(out)])
+    assert res.exit_code == 130, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("interrupted")]
+    assert len(lines) == 1 and "status user_limit and saved to" in lines[0]
+    assert "error:" not in res.stderr
+    th = load_theory(out)
+    assert th.status.value == "user_limit" and th.svm.info["status"] == "interrupted"
+    assert f"{th.svm.gap:.2e}" in lines[0]
+
+
+def test_solve_refuses_data_too_large_with_one_error_line(tmp_path, capsys, monkeypatch):
+    import scipy.sparse as sp
+
+    import ntpgeom.theory.dense_size as dense_size
+    from ntpgeom.cli import main
+    from ntpgeom.data import from_counts
+
+    V, m = 3455, 43125  # the shape of the issue's case / 10 each way; its dense theory needs ~14 GiB
+    d = from_counts(sp.csc_array((np.ones(m), (np.arange(m) % V, np.arange(m))), shape=(V, m)))
+    p = d.save(tmp_path / "big.npz")
+    monkeypatch.setattr(dense_size, "machine_memory", lambda: 8 << 30)
+    with pytest.raises(SystemExit) as e:
+        main(["solve", str(p)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    assert "V = 3455 x m = 43125" in err[0] and "GiB" in err[0] and "--min-count" in err[0]
+
+
+def test_solve_progress_lines_in_a_log(capsys, monkeypatch):
+    import ntpgeom.cli.theory as cli_theory
+
+    monkeypatch.setattr(cli_theory.err_console, "_force_terminal", False)
+    said = []
+    show = cli_theory._watch(said.append, every=0.0)
+    show("NTP-SVM* (large)", 10, 100, {"iteration": 10, "gap": 1e-3, "tol": 1e-6, "elapsed": 2.0, "eta": 5.0})
+    assert said == []
+    assert capsys.readouterr().err == "NTP-SVM* (large) iteration 10, gap 1.0e-03 (tol 1e-06), 2 s, ~5 s left\n"
+    monkeypatch.setattr(cli_theory.err_console, "_force_terminal", True)
+    show("NTP-SVM* (large)", 20, 100, {"iteration": 20, "gap": 1e-4, "tol": 1e-6, "elapsed": 3.0, "eta": 1.0})
+    assert said == ["NTP-SVM* (large) iteration 20, gap 1.0e-04 (tol 1e-06), 3 s, ~1 s left"]

@@ -31,7 +31,7 @@ def test_options_are_the_config_fields():
     import typer.main
 
     cmd = typer.main.get_command(app).commands["train"]
-    opts = {p.name for p in cmd.params} - {"data", "out", "resume", "overwrite", "as_json"}
+    opts = {p.name for p in cmd.params} - {"data", "out", "resume", "overwrite", "as_json", "log"}
     assert opts == set(FIELDS) - set(NOT_ON_CLI)
     flags = {o for p in cmd.params for o in p.opts}
     assert {"--weight-decay", "--checkpoint-seconds", "--batch-size", "--bias", "--tree"} <= flags

@@ -317,7 +317,7 @@ def test_signature_and_help_show_the_options_not_the_package():
     from ntpgeom.train.config import FIELDS
 
     params = inspect.signature(ntpgeom.train).parameters
-    assert set(FIELDS) | {"data", "config", "out", "resume", "overwrite", "progress", "verbose"} == set(params)
+    assert set(FIELDS) | {"data", "config", "out", "resume", "overwrite", "progress", "verbose", "log"} == set(params)
     assert params["lr"].default == 1e-3 and params["model"].default == "ufm"
     text = pydoc.render_doc(ntpgeom.train, renderer=pydoc.plaintext)
     assert len(text.splitlines()) < 200 and all(name in text for name in FIELDS)

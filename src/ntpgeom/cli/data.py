@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .. import data as D
 from .. import validate
-from .._io import check_output_target
+from .._io import check_output_target, note_input
 from ..data.engines.config import CLI_FIELDS as CORPUS_CLI_FIELDS
 from ..data.engines.config import CONSTRAINTS as CORPUS_CONSTRAINTS
 from ..data.engines.config import CorpusConfig
+from ..data.engines.hub import is_dataset_name, resolve_inputs
 from ..data.prefixes import parse_lengths
 from ..errors import NTPDataError
 from ._common import (config_options, given, json_option, load_dataset, make_config, out_option, print_json,
@@ -107,9 +110,12 @@ def build(
     rare: str = "drop",
     work_dir: Optional[Path] = None,
     as_json: bool = False,
+    split: Optional[str] = None,
     **options: Any,
 ) -> None:
     """Count the NTP statistics of a text corpus (or a pairs file) and save them."""
+    if text and (split is not None or any(is_dataset_name(p) for p in text)):  # Hugging Face names: the local cache
+        text = resolve_inputs(text, split)
     clen = validate.positive_int("--context-len", int(context_len), error=NTPDataError) \
         if context_len.strip().isdigit() else parse_lengths(context_len, "--context-len")  # a range lo:hi (App. D.3)
     opts = given(options)
@@ -121,14 +127,17 @@ def build(
         if "max_vocab" in opts:
             values["rare"] = rare
         config = make_config(CorpusConfig, values, CORPUS_CONSTRAINTS, NTPDataError)
-        return _report(_build_sharded(text, out, work_dir, as_json, config), out, as_json)
+        data = _build_sharded(text, out, work_dir, as_json, config)
+        _singleton_note(data, opts)
+        return _report(data, out, as_json)
     text = text[0] if text else None
     filters = {k: opts.get(k) for k in ("min_count", "top_k", "min_support", "max_support", "max_vocab")}
     filters["rare"] = rare if opts.get("max_vocab") is not None else None
     if (text is None) == (pairs is None):
         raise NTPDataError("give either a TEXT file or --pairs CSV (exactly one)")
+    _note_inputs([p for p in (text, pairs) if p is not None], tokenizer)
     check_output_target(out)
-    with stages(not as_json) as say:
+    with _interruptible(out), stages(not as_json) as say:
         if pairs is not None:
             say("reading pairs")
             has_header = {"auto": None, "yes": True, "no": False}[validate.choice("--header", header, ("auto", "yes", "no"),
@@ -139,7 +148,20 @@ def build(
                                lowercase=opts.get("lowercase", False), progress=say, **filters)
         say("writing")
         data.save(out)
+    if pairs is None:
+        _singleton_note(data, opts)
     _report(data, out, as_json)
+
+
+def _singleton_note(data: D.NTPData, opts: dict) -> None:
+    """A newcomer's unfiltered corpus is mostly contexts seen once (each a support of size 1, a trivial row for the
+    theory): say how many, and how to keep the recurring ones."""
+    if opts.get("min_count") is not None or opts.get("top_k") is not None or not data.m:
+        return
+    once = int(np.count_nonzero(np.asarray(data.counts.sum(axis=0)).ravel() == 1))
+    if once and once >= 0.25 * data.m:
+        typer.echo(f"note: {once} of the {data.m} contexts ({once / data.m:.0%}) were seen once; to keep the recurring "
+                   "ones pass --min-count 2 (or --top-k K for the K most frequent)", err=True)
 
 
 _K = inspect.Parameter.KEYWORD_ONLY
@@ -164,6 +186,9 @@ build.__signature__ = with_options([  # type: ignore[attr-defined]
         None, "--work-dir", help="Folder for intermediate files (default: OUT.work); rerun the same command to resume; "
         "removed on success.")),
     inspect.Parameter("as_json", _K, annotation=bool, default=json_option()),
+    inspect.Parameter("split", _K, annotation=Optional[str], default=typer.Option(
+        None, "--split", help="With a Hugging Face dataset name (read from the local cache, never downloaded) or a "
+        "saved dataset dictionary: the split to count.")),
 ], config_options(CorpusConfig, CORPUS_CLI_FIELDS))
 data_app.command("build")(build)
 
@@ -183,16 +208,56 @@ def _sharded(inputs: Optional[list[Path]], engine: Optional[str], ids_column: Op
 def _build_sharded(inputs: list[Path], out: Path, work_dir: Optional[Path], as_json: bool,
                    config: CorpusConfig) -> D.NTPData:
     from ..data.engines import build_corpus
+    from ..data.engines.inputs import input_files
 
+    _note_inputs(input_files([str(p) for p in inputs])[0], config.tokenizer)
     check_output_target(out)
-    with stages(not as_json) as say:
-        data = build_corpus([str(p) for p in inputs], config, work_dir=work_dir or out.with_name(out.name + ".work"),
-                            progress=say)
+    work = work_dir or out.with_name(out.name + ".work")
+    with _interruptible(out, work), stages(not as_json) as say:
+        data = build_corpus([str(p) for p in inputs], config, work_dir=work, progress=say)
         say("writing")
         data.save(out)
     for msg in data.meta.get("skipped", []):
         typer.echo(f"skipped: {msg}", err=True)
+    for line in build_notes(data.meta):
+        typer.echo(f"note: {line}", err=True)
     return data
+
+
+def build_notes(meta: Any) -> list[str]:
+    """What a user should know about a sharded build (from its metadata): capped workers, null texts, recounted
+    shards."""
+    notes = []
+    asked, used = meta.get("workers_asked"), meta.get("workers")
+    if asked is not None and used is not None and used < asked:
+        notes.append(f"--workers {asked} capped at {used} (the CPU cores, the shards and partitions to share)")
+    if meta.get("null_documents"):
+        notes.append(f"{meta['null_documents']} row(s) held a null text or id list and were read as empty documents")
+    if meta.get("shards_redone"):
+        notes.append(f"{meta['shards_redone']} finished shard(s) in the work folder failed their checksum and were "
+                     "counted again")
+    return notes
+
+
+@contextlib.contextmanager
+def _interruptible(out: Path, work: Optional[Path] = None) -> Iterator[None]:
+    """Ctrl-C during a build: one line saying what is left (the work folder kept for a resume, or nothing), exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = work is not None and work.is_dir() and any(work.iterdir())
+        typer.echo(f"interrupted; the work folder {work} is kept: rerun the same command to resume (delete it to start "
+                   "over)" if kept else f"interrupted; nothing was written to {out}", err=True)
+        raise typer.Exit(130) from None
+
+
+def _note_inputs(files: list[Path], tokenizer: Optional[str]) -> None:
+    """Every file the command reads (the shards, the text, the pairs, a tokenizer file) is an input: the output may
+    be none of them (through a link or a hard link too: ``check_output_target`` compares the files themselves)."""
+    for f in files:
+        note_input(f)
+    if tokenizer and Path(tokenizer).is_file():
+        note_input(tokenizer)
 
 
 @data_app.command("info")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import os
+import sys
+import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 import typer
 
 from .. import data as D
 from ..errors import NTPGeomError
+from ..progress import Progress
 from ..status import check_solver_options
-from ._common import json_option, out_option, print_json, stages, threads_option
+from ..theory.solve_monitor import INTERRUPTED, progress_line
+from ._common import err_console, json_option, out_option, print_json, stages, threads_option
 
 _FLAGS = {"tol": "--tol", "max_iter": "--max-iter", "threads": "--threads"}
 
@@ -29,8 +35,12 @@ class Method(str, Enum):
 def solve(
     data_path: Path = typer.Argument(..., help="Dataset file (.npz) from `ntpgeom data`."),
     tol: float = typer.Option(1e-6, "--tol", help="Target relative duality gap."),
-    method: Method = typer.Option(Method.auto, "--method", help="auto | fast | cvxpy (reference; needs the cvx extra: pip install ntpgeom[cvx]) | large (torch; 10^4-10^5 contexts)."),
+    method: Method = typer.Option(Method.auto, "--method", help="auto (large above 120k reduced entries, else fast) | "
+                                  "fast | cvxpy (reference, no progress; needs the cvx extra: pip install "
+                                  "'ntpgeom\\[cvx]') | large (torch; 10^4-10^5 contexts)."),
     max_iter: int = typer.Option(20000, "--max-iter", help="Iteration cap."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop after this many seconds with the best "
+                                               "certified point (status user_limit); Ctrl-C does the same."),
     threads: int = threads_option(),
     out: Optional[Path] = out_option("Save the Theory (L_mm, factors, Grams) to this .npz.", required=False),
     allow_inexact: bool = typer.Option(False, "--allow-inexact", help="Exit 0 even when the solve stops above --tol "
@@ -39,22 +49,65 @@ def solve(
 ) -> None:
     """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry.
 
-    Exits 1 when the solver stops above ``--tol`` (status ``user_limit``), after printing what it reached, unless
-    ``--allow-inexact``."""
+    On a terminal a progress line shows the iteration, the certified gap, the time elapsed and an estimate of the
+    time left (in a log: a line every 10 s). With --threads > 1 idle threads wait passively (OMP_WAIT_POLICY, unless
+    set). Exits 1 when the solver stops above ``--tol`` (status ``user_limit``),
+    after printing what it reached, unless ``--allow-inexact``; Ctrl-C keeps (and with -o saves) the best certified
+    point so far and exits 130."""
     from ..theory import compute_theory
 
     check_solver_options(tol, max_iter, threads, names=_FLAGS)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep, never spin
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise NTPGeomError(f"--time-limit must be a positive number of seconds, got {time_limit:g}")
     data = D.load(data_path)
     with stages(not as_json) as say, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        say("solving NTP-SVM*")
-        th = compute_theory(data, tol=tol, method=method.value, max_iter=max_iter, threads=threads)
+        say("solving NTP-SVM*" + (" with cvxpy + SCS (it reports no progress)" if method is Method.cvxpy else ""))
+        try:
+            th = compute_theory(data, tol=tol, method=method.value, max_iter=max_iter, threads=threads,
+                                time_limit=time_limit, max_entries=2**62, progress=None if as_json else _watch(say))
+        except KeyboardInterrupt:
+            err_console.print("interrupted before the solver's first certified point; nothing saved", highlight=False)
+            raise typer.Exit(130) from None
         if out is not None:
             say("saving")
             th.save(out)
+    rec = _record(th, data, data_path, threads, out, caught)
+    interrupted = (th.svm.info.get("status") == INTERRUPTED) if th.svm is not None else False
+    if as_json:
+        print_json({**rec, "interrupted": interrupted})
+    else:
+        _print_solve(rec, data, tol, threads, out)
+    if interrupted:
+        if not as_json:
+            err_console.print(f"interrupted: the best certified point so far (gap {rec['gap']:.2e}) is kept with "
+                              f"status {rec['status']}" + (f" and saved to {out}" if out is not None else ""),
+                              highlight=False, soft_wrap=True)
+        raise typer.Exit(130)
+    _exit_if_inexact(th.status, allow_inexact, as_json)
+
+
+def _watch(say: Callable[..., None], every: float = 10.0) -> Progress:
+    """The solve's progress as one line: live on a terminal (``say``), else printed every ``every`` seconds."""
+    last = [time.monotonic()]
+
+    def show(stage: str, done: int | None = None, total: int | None = None,
+             numbers: Mapping[str, float] | None = None) -> None:
+        line = progress_line(dict(numbers or {}), stage)
+        if err_console.is_terminal:
+            say(line)
+        elif time.monotonic() - last[0] >= every:
+            last[0] = time.monotonic()
+            print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _record(th: Any, data: Any, data_path: Path, threads: int, out: Optional[Path], caught: list) -> dict:
     s = th.summary()
     svm = s["svm"]
-    rec = {
+    return {
         "data": str(data_path), "data_hash": data.hash, "V": data.V, "m": data.m,
         "reduced_shape": svm.get("reduced_shape"), "nuclear_norm": svm.get("nuclear_norm"), "rank": svm.get("rank"),
         "gap": svm.get("gap"), "max_violation": svm.get("max_violation"), "seconds": svm.get("seconds"),
@@ -63,9 +116,9 @@ def solve(
         "threads": threads, "certificate_holds": s["certificate_holds"], "dist_mm_tilde": s["dist_mm_tilde"],
         "out": None if out is None else str(out), "warnings": [str(w.message) for w in caught],
     }
-    if as_json:
-        print_json(rec)
-        return _exit_if_inexact(th.status, allow_inexact, as_json)
+
+
+def _print_solve(rec: dict, data: Any, tol: float, threads: int, out: Optional[Path]) -> None:
     typer.echo(f"dataset        {data!r}")
     typer.echo(f"reduced        {rec['reduced_shape'][0]} x {rec['reduced_shape'][1]} distinct rows x supports")
     typer.echo(f"‖L_mm‖_*       {rec['nuclear_norm']:.10g}")
@@ -80,7 +133,6 @@ def solve(
         typer.echo(f"warning: {w}", err=True)
     if out is not None:
         typer.echo(f"saved          {out}")
-    _exit_if_inexact(th.status, allow_inexact, as_json)
 
 
 def _exit_if_inexact(status: Any, allow_inexact: bool, as_json: bool) -> None:

@@ -36,7 +36,7 @@ def config_options() -> dict[str, inspect.Parameter]:
 
 
 def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = False, overwrite: bool = False,
-              as_json: bool = False, **options: Any) -> None:
+              as_json: bool = False, log: Optional[str] = None, **options: Any) -> None:
     """Train a model on NTP data, snapshotting W, H and L at log-spaced steps into a run folder."""
     from ..train import TrainInterrupted, train
     from ..progress import ProgressBar
@@ -46,7 +46,8 @@ def train_cmd(data: Optional[str] = None, out: Path = Path(), resume: bool = Fal
     bar = ProgressBar(str(options.get("model") or "train"))  # rich on a terminal, plain lines in a log
     progress, stop = None if as_json else training_callback(bar), bar.close
     try:
-        run = train(src, out=out, resume=resume, overwrite=overwrite, progress=progress, **options)
+        run = train(src, out=out, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                    **options)
     except TrainInterrupted as exc:
         stop()
         err_console.print(f"interrupted at step {exc.step}; resume with: ntpgeom train -o {exc.path} --resume",
@@ -79,6 +80,9 @@ _FIXED = [
     inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                       default=overwrite_option("run folder")),
     inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=json_option()),
+    inspect.Parameter("log", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str], default=typer.Option(
+        None, "--log", help="Also log the training curves to a tracker: tensorboard (event files under the run "
+        "folder; needs the track extra) | trackio (a local trackio project).")),
 ]
 train_cmd.__signature__ = with_options(_FIXED, config_options())  # type: ignore[attr-defined]
 

@@ -52,8 +52,16 @@ def filter_data(
     4. ``top_k``: keep the k most frequent contexts (ties: earlier contexts first), in their original order;
     5. next tokens that no longer occur are removed from the output vocabulary.
 
-    Returns a new dataset with the filters recorded in ``meta["filters"]``. Raises :class:`NTPDataError` naming the
-    filter if nothing is left.
+    Parameters
+    ----------
+    data : NTPData
+    min_count, top_k, min_support, max_support, max_vocab, next_vocab, rare, unk_token
+        The filters above (None: not applied).
+
+    Returns
+    -------
+    NTPData
+        With the filters recorded in ``meta["filters"]`` (NTPDataError naming the filter if nothing is left).
     """
     applied: dict[str, Any] = {}
     C, vocab = _restrict_vocab(data.counts, list(data.vocab), max_vocab, next_vocab, rare, unk_token, applied)
@@ -170,6 +178,11 @@ def from_counts(
         Context token ids into ``input_vocab``; default: context j is the single symbol ``"c<j>"``.
     input_vocab : sequence of str, optional
         Context vocabulary; required with ``contexts``.
+
+    Returns
+    -------
+    NTPData
+        Validated, content-hashed, ``**filters`` applied (:func:`filter_data`); bad counts raise NTPDataError.
     """
     C = as_count_matrix(C)
     V, m = C.shape
@@ -355,6 +368,11 @@ def from_text(
         with the number of documents tokenised so far during "tokenising".
     **filters
         See :func:`filter_data`.
+
+    Returns
+    -------
+    NTPData
+        (NTPDataError: an unreadable file, an unknown tokenizer, a text too short for one context, a bad filter.)
     """
     say = progress or (lambda *_args: None)
     say("reading")

@@ -133,8 +133,29 @@ BUILTIN = {"synthetic": synthetic, "stories": stories}
 
 
 def load(path: str | Path) -> NTPData:
-    """A dataset file written by :meth:`NTPData.save`, or a built-in corpus by name (``"synthetic"``, ``"stories"``)
-    when no file of that name exists. Files are fully validated (see :func:`ntpgeom.data.dataset.load`)."""
+    """A dataset file written by :meth:`NTPData.save`, or a built-in corpus by name.
+
+    Parameters
+    ----------
+    path : path or str
+        A ``.npz`` dataset file, or ``"synthetic"`` / ``"stories"`` when no file of that name exists.
+
+    Returns
+    -------
+    NTPData
+        Fully validated (see :func:`ntpgeom.data.dataset.load`).
+
+    Raises
+    ------
+    NTPDataError, FormatError
+        No such file or corpus; a damaged file, a wrong format version or hash.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> g.load("synthetic").m
+    16
+    """
     if not Path(path).exists() and str(path) in BUILTIN:
         return BUILTIN[str(path)]()
     return load_file(path)

@@ -47,6 +47,8 @@ class NTPData:
         Contexts of several lengths (App. D.3, autoregressive): context j is ``contexts[j, :context_lengths[j]]``,
         left-aligned; the rest of its row is padding. None: every context has all ``T-1`` tokens.
 
+    Notes
+    -----
     Derived quantities (computed on first access, cached): ``n``, ``context_counts`` (n_j), ``pi``, ``P``, ``S``,
     ``support_sizes``, ``support_groups``, ``entropy_bound``, ``hash``.
     """

@@ -34,6 +34,34 @@ def from_pairs(
     ``weight``/``n``), case-insensitively. ``header=True`` always skips the first row, ``header=False`` never does.
     Any other row whose count is not a plain decimal number is an error naming its line: counts must be finite
     numbers >= 0 written like ``3``, ``2.5`` or ``1e3`` (not ``0x10``, ``three``, ``nan``, ``inf``), at most 2**53.
+
+    Parameters
+    ----------
+    pairs : path or iterable of tuples
+        A CSV/TSV file or ``(context, next[, count])`` tuples.
+    delimiter : str, optional
+        Default: a tab for ``.tsv`` files, else sniffed (comma, tab or semicolon).
+    header : bool, optional
+        See the header rule above.
+    meta : dict, optional
+        Extra provenance stored in ``data.meta``.
+    **filters
+        See :func:`filter_data`.
+
+    Returns
+    -------
+    NTPData
+
+    Raises
+    ------
+    NTPDataError
+        A malformed row (named by its line), contexts of different lengths, a bad count or filter.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> g.from_pairs([("a b", "c", 2), ("a b", "d", 1), ("b c", "c", 1)]).vocab
+    ('c', 'd')
     """
     source = "<pairs>"
     if isinstance(pairs, (str, Path)):

@@ -64,6 +64,8 @@ class ReproduceConfig:
                              "fixed subset of 2000 contexts). Minutes on a GPU; on a CPU it prints how long that "
                              "would take and runs a smaller budget.")
     paper_budget: str = _opt("auto", "--paper-scale: auto (full on CUDA, reduced on a CPU) | full | reduced.")
+    log: str | None = _opt(None, "Also log every training run's curves to a tracker: tensorboard (event files in each "
+                           "run folder; needs the track extra) | trackio.")
 
     def __post_init__(self) -> None:
         if isinstance(self.out, str):
@@ -136,6 +138,16 @@ def _int(lo: int, hi: int | None = None) -> Callable[[str, Any], int]:
     return lambda name, v: V.integer(_flag(name), v, lo=lo, hi=hi, error=ReproduceError)
 
 
+def _tracker(name: str, v: Any) -> None:
+    from ..errors import TrainError
+    from ..train.tracking import check_log
+
+    try:
+        check_log(v)
+    except TrainError as exc:
+        raise ReproduceError(f"{_flag(name)}: {exc}") from None
+
+
 #: what each field accepts (a check that raises ReproduceError naming the command-line option)
 CONSTRAINTS: Mapping[str, Callable[[str, Any], Any]] = {
     "out": _path, "quick": _boolean, "text": _optional(_path), "experiments": _optional(_names),
@@ -143,7 +155,7 @@ CONSTRAINTS: Mapping[str, Callable[[str, Any], Any]] = {
     "max_contexts": _optional(_int(1)), "seed": lambda name, v: V.seed(_flag(name), v, error=ReproduceError),
     "seeds": _optional(_seeds), "threads": _int(1), "overwrite": _boolean, "resume": _boolean,
     "dpi": _optional(_int(20, 600)), "svg": _boolean, "paper_scale": _boolean,
-    "paper_budget": _one_of("paper budget", PAPER_BUDGETS),
+    "paper_budget": _one_of("paper budget", PAPER_BUDGETS), "log": _optional(_tracker),
 }
 
 

@@ -45,6 +45,7 @@ class Job:
     seed: int
     path: Path
     data_file: Path | None = None
+    log: str | None = None  # a tracker for train(log=...): "tensorboard", "trackio" or None
 
     @property
     def label(self) -> str:
@@ -103,7 +104,7 @@ def train_job(job: Job, threads: int, progress: Callable[..., None] | None = Non
     state = run_state(job)
     kw = dict(job.spec.kwargs, threads=threads)
     train(job.dataset(), model=job.spec.model, seed=job.seed, out=job.path, overwrite=state == "new",
-          resume=state == "resume", progress=progress, **kw)
+          resume=state == "resume", progress=progress, log=job.log, **kw)
     return job.path
 
 

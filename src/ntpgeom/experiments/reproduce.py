@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -34,6 +34,7 @@ from .jobs import (PARALLEL_MIN_COST, Job, ReproduceInterrupted, RunSpec, cost, 
                    train_parallel, train_serial)
 from .paper import QUICK_HELP, TEXT_SOLVE_MAX_ENTRIES
 from .registry import EXPERIMENTS, MAIN, RECIPES
+from .track import log_judgements
 
 if TYPE_CHECKING:
     from ..report.result import AppendixResult
@@ -168,8 +169,13 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         The fields of :class:`~ntpgeom.experiments.config.ReproduceConfig` (each documented there): ``quick``,
         ``text``, ``experiments``, ``appendix``, ``context_len``, ``tokenizer``, ``max_vocab``, ``max_contexts``,
         ``seed``, ``seeds``, ``threads``, ``overwrite``, ``resume``, ``dpi``, ``svg``, ``paper_scale``,
-        ``paper_budget``. With ``threads`` > 1 and long runs to train (at least
+        ``paper_budget``, ``log``. With ``threads`` > 1 and long runs to train (at least
         :data:`~ntpgeom.experiments.jobs.PARALLEL_MIN_COST`), the runs go to worker processes of one thread each.
+
+    Returns
+    -------
+    ReproduceResult
+        The output folder, the report (``report.verdicts``), the runs trained and reused, the wall time.
 
     Raises
     ------
@@ -191,7 +197,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
         f"{len(jobs) + len(ajobs)} training runs -> {cfg.out}")
     try:
         theories, names = _theories(planned.main, cfg.out, cfg.text is not None, say, cfg.paper_scale)
-        reused, training = _train_all(jobs + ajobs, cfg.threads, cfg.out, say)
+        reused, training = _train_all([replace(j, log=cfg.log) for j in jobs + ajobs], cfg.threads, cfg.out, say)
         appendix_results = appx.run_appendix(planned.appendix, ajobs, cfg.out, dict(theories), say, (cfg.dpi, cfg.svg))
     except KeyboardInterrupt:
         raise ReproduceInterrupted(cfg.out) from None
@@ -207,6 +213,7 @@ def reproduce(out: str | Path | ReproduceConfig = "runs/reproduce", *, progress:
     with threadpool_limits(limits=cfg.threads):  # the report's path points and face probes
         report = _report(cfg, planned.budget, jobs, (theories, names), (record, extra), t0, say, training, tables,
                          appendix_results)
+    log_judgements(report, cfg.log)  # --log: each run's μ, distances and verdicts beside its training curves
     seconds = time.perf_counter() - t0
     run_paths: dict[str, list[Path]] = {}
     for j in jobs + ajobs:

@@ -25,6 +25,13 @@ def gram_distance(G: Any, G_ref: Any) -> float:
     Returns
     -------
     float in [0, 2]; NaN if either matrix is zero.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> G = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> round(g.gram_distance(5 * G, G), 12)
+    0.0
     """
     return direction_distance(G, G_ref)
 

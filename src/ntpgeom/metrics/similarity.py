@@ -47,6 +47,14 @@ def corr_map(X: Any) -> np.ndarray:
     ndarray, shape (n, n)
         ``C[i, j] = x_iᵀ x_j / (‖x_i‖ ‖x_j‖)``, in [-1, 1], symmetric, unit diagonal. A zero column has no direction:
         its whole row and column (diagonal entry included) are 0.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> g.corr_map(np.array([[1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]))
+    array([[1., 1., 0.],
+           [1., 1., 0.],
+           [0., 0., 1.]])
     """
     X = as_matrix(X, "X")
     norms = np.linalg.norm(X, axis=0)
@@ -122,7 +130,20 @@ def sim_ssim(A: Any, B: Any, eps: float = 1e-5) -> float:
 def pearson(A: Any, B: Any) -> float:
     """Pearson correlation of all entries of two same-shape arrays: ``σ_AB / (σ_A σ_B)``.
 
-    Returns NaN if either input is constant (the correlation is undefined); identical non-constant inputs give 1.
+    Parameters
+    ----------
+    A, B : array_like, same shape
+
+    Returns
+    -------
+    float
+        In [-1, 1]; NaN if either input is constant (the correlation is undefined).
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> round(g.pearson(np.arange(4.0), 2 * np.arange(4.0) + 1), 12)
+    1.0
     """
     a, b = _pair(A, B)
     # Pearson is scale-invariant: bring both to max |x| = 1 first, so that tiny (or huge) inputs cannot underflow

@@ -297,6 +297,20 @@ def load_probe(out_dir: str | Path) -> ProbeResult:
     and ``info`` (model, config, L = W H check, timings, versions, theory file) are the summary's JSON. ``theory`` and
     ``source_theory`` are None: a folder's theory is ``DIR/theory.npz`` (:func:`ntpgeom.theory.load_theory`) or the
     file named by ``info["theory_file"]``; :func:`ntpgeom.probe.remeasure` measures the arrays against one.
+
+    Parameters
+    ----------
+    out_dir : path
+        A folder written by :func:`probe` (``ntpgeom probe -o``).
+
+    Returns
+    -------
+    ProbeResult
+
+    Raises
+    ------
+    ProbeError, FormatError
+        No probe result in the folder; a damaged or mismatched file.
     """
     out = Path(out_dir)
     f = out / "probe.npz"

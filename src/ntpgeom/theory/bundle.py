@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Mapping
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -16,59 +16,23 @@ from ..errors import FormatError, SolverError, ValidationError
 from ..status import SolverStats, Status, check_solver_options
 from .geometry import direction_distance, factors, proxy_grams
 from .norms import nuclear_norm
+from ..progress import Progress
+from .dense_size import MASK_BYTES_PER_ENTRY, check_dense_size
 from .pattern import Reduction, SupportPattern, TildeCertificate, singular_rank, support_pattern
+from .protocol import TheoryLike
 from .restriction import (GRAM_MAX, context_indices, nuclear_norm_centred, restricted_columns, tilde_is_optimal,
                           tilde_optimal_of)
 from .subspaces import L_in as _L_in
-from .svm import SVMResult, solve_ntp_svm
+from .svm import SOLVE_BYTES_PER_ENTRY, SVMResult, solve_ntp_svm
 from .tolerances import BLOCK_CONSTANT_ATOL, RANK_RTOL
 
 FORMAT_NAME = "ntpgeom.theory"
 FORMAT_VERSION = 1
+#: Bytes per (V, m) entry of the theory without the solve: the mask, L_in and S̃ (float64), a temporary of each.
+THEORY_BYTES_PER_ENTRY = MASK_BYTES_PER_ENTRY + 32
 
 _ARRAYS = ("L_in", "S_tilde", "L_mm", "W_mm", "H_mm", "G_W", "G_H", "G_W_proxy", "G_H_proxy", "dual", "H_proxy",
            "contexts")
-
-
-@runtime_checkable
-class TheoryLike(Protocol):
-    """The attributes of :class:`Theory` the layers above read (the package's one theory Protocol; its own code
-    annotates with :class:`Theory`, which satisfies it whether computed, loaded or restricted). Shapes as in
-    :class:`Theory`."""
-
-    @property
-    def data_hash(self) -> str: ...
-    @property
-    def L_in(self) -> np.ndarray: ...
-    @property
-    def S_tilde(self) -> np.ndarray: ...
-    @property
-    def L_mm(self) -> np.ndarray | None: ...
-    @property
-    def W_mm(self) -> np.ndarray | None: ...
-    @property
-    def H_mm(self) -> np.ndarray | None: ...
-    @property
-    def G_W(self) -> np.ndarray | None: ...
-    @property
-    def G_H(self) -> np.ndarray | None: ...
-    @property
-    def G_W_proxy(self) -> np.ndarray | None: ...
-    @property
-    def G_H_proxy(self) -> np.ndarray | None: ...
-    @property
-    def H_proxy(self) -> np.ndarray | None: ...
-    @property
-    def tilde_optimal(self) -> bool | None: ...
-    @property
-    def contexts(self) -> np.ndarray | None: ...
-    @property
-    def certificate(self) -> TildeCertificate: ...
-    @property
-    def dist_mm_tilde(self) -> float | None: ...
-    @property
-    def status(self) -> Status: ...
-    def summary(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,8 +197,17 @@ class Theory:
 def load_theory(path: str | Path, data: NTPData | None = None) -> Theory:
     """Load a :class:`Theory` saved with :meth:`Theory.save`; if ``data`` is given, check its hash matches.
 
-    The result equals what :func:`compute_theory` returned: every array, the certificate, and the solve as an
-    :class:`SVMResult` (primal, dual, stats, info).
+    Parameters
+    ----------
+    path : path
+        A ``theory.npz`` written by :meth:`Theory.save` (or ``ntpgeom solve``).
+    data : NTPData, optional
+
+    Returns
+    -------
+    Theory
+        Equal to what :func:`compute_theory` returned: every array, the certificate, and the solve as an
+        :class:`SVMResult` (primal, dual, stats, info). A damaged file raises FormatError.
     """
     path = Path(path)
     header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "theory result", f"recompute it with `ntpgeom solve DATA -o {path}`")
@@ -290,15 +263,22 @@ def compute_theory(
     time_limit: float | None = None,
     svm: SVMResult | None = None,
     pattern: SupportPattern | None = None,
+    progress: Progress | None = None,
 ) -> Theory:
     """Compute L_in, S̃, Prop. 3's certificate, the proxies and (if ``solve``) L_mm with its factors and Grams.
+
+    Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
+    the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
+    from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
+    factors W_mm (V x r), H_mm (r x m), the proxies, and the Grams G_W (V x V, when V <= ``gram_max``) and G_H (m x m,
+    when m <= ``gram_max``). No dense SVD of a V x m matrix is taken.
 
     Parameters
     ----------
     data : NTPData
     tol, method, max_iter, threads, time_limit
         Passed to :func:`solve_ntp_svm`. When Prop. 3's certificate holds, L_mm = S̃ at once. ``time_limit``
-        (seconds; ``method="large"``): stopped there, the best certified point is kept with status ``user_limit``.
+        (seconds; ``fast`` and ``large``) or Ctrl-C: the best certified point is kept with status ``user_limit``.
     solve : bool
         If False, only the closed forms and proxies are computed.
     gram_max : int
@@ -310,17 +290,22 @@ def compute_theory(
         solving (its shape is checked; it carries its own certified gap and status).
     pattern : SupportPattern, optional
         ``support_pattern(data)`` computed already: its reduction and the SVD of the reduced S̃ are reused.
+    progress : Progress, optional
+        The solve's progress (:func:`solve_ntp_svm`'s ``progress``: iteration, certified gap, elapsed, estimate).
+        Data whose dense V x m arrays would not fit in half of this machine's memory are refused before anything is
+        allocated (:class:`SolverError`, with the size in GiB).
 
-    Memory model (V x m data, reduced pattern V' x m', rank r of L_mm, 8 bytes per float): the dense V x m arrays
-    the theory holds are L_in, S̃ and, when solved, L_mm and the solver's dual (4 V m); everything else is computed
-    from the reduced (V', m') pattern with multiplicities: the SVD of S̃ and of L_mm (V' m' + min(V', m')² each), the
-    factors W_mm (V x r), H_mm (r x m), the proxies, and the Grams G_W (V x V, when V <= ``gram_max``) and G_H (m x m,
-    when m <= ``gram_max``). No dense SVD of a V x m matrix is taken.
+    Returns
+    -------
+    Theory
+        ``svm`` (the certified solve) and ``L_mm`` are None when not solved (SolverError: bad options or input).
     """
     if not isinstance(data, NTPData):
         raise SolverError(f"compute_theory needs an NTPData, got {type(data).__name__}; load one with ntpgeom.data.load")
     check_solver_options(tol, max_iter, threads)
     V, m = data.V, data.m
+    check_dense_size(V, m, THEORY_BYTES_PER_ENTRY + (SOLVE_BYTES_PER_ENTRY if solve and svm is None else 0),
+                     "the theory (L_in, S̃ and L_mm, dense)")
     with threadpool_limits(int(threads)):
         if pattern is None or pattern.shape != (V, m):
             pattern = support_pattern(data)  # mask, reduction, S̃ and its SVD: computed once, shared below
@@ -334,7 +319,8 @@ def compute_theory(
         if np.shape(svm.L) != (V, m):
             raise SolverError(f"the given solve has L of shape {np.shape(svm.L)}, not the data's {(V, m)}")
     elif solve and V * m <= max_entries:
-        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit)
+        svm = solve_ntp_svm(pattern, tol=tol, method=method, max_iter=max_iter, threads=threads, time_limit=time_limit,
+                            progress=progress)
     if svm is not None:
         L_mm = svm.L
         with threadpool_limits(int(threads)):

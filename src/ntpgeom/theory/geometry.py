@@ -38,6 +38,25 @@ def factors(L: Any, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
 
     ``r`` is the numerical rank (singular values above ``rtol * σ_max``). These are the directions W_mm, H_mm the
     embeddings converge to (Cor. 1), up to a rotation.
+
+    Parameters
+    ----------
+    L : array_like, shape (V, m)
+    rtol : float
+        Relative cut-off of the numerical rank.
+
+    Returns
+    -------
+    W : ndarray, shape (V, r)
+    H : ndarray, shape (r, m)
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> St = g.S_tilde(g.corpora.synthetic())
+    >>> W, H = g.factors(St)
+    >>> W.shape, H.shape, bool(np.allclose(W @ H, St))
+    ((30, 12), (12, 16), True)
     """
     U, s, Vt = _svd(L, rtol)
     h = np.sqrt(s)
@@ -45,16 +64,55 @@ def factors(L: Any, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
 
 
 def grams(L: Any, rtol: float = RANK_RTOL) -> tuple[np.ndarray, np.ndarray]:
-    """``(G_W, G_H) = (UΣUᵀ, VΣVᵀ)`` of ``L = UΣVᵀ``: shapes (V, V) and (m, m); equal to ``WWᵀ`` and ``HᵀH``."""
+    """``(G_W, G_H) = (UΣUᵀ, VΣVᵀ)`` of ``L = UΣVᵀ``, equal to ``WWᵀ`` and ``HᵀH`` of :func:`factors`.
+
+    Parameters
+    ----------
+    L : array_like, shape (V, m)
+    rtol : float
+        Relative cut-off of the numerical rank.
+
+    Returns
+    -------
+    G_W : ndarray, shape (V, V)
+    G_H : ndarray, shape (m, m)
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> St = g.S_tilde(g.corpora.synthetic())
+    >>> G_W, G_H = g.grams(St)
+    >>> W, H = g.factors(St)
+    >>> bool(np.allclose(G_W, W @ W.T) and np.allclose(G_H, H.T @ H))
+    True
+    """
     U, s, Vt = _svd(L, rtol)
     return (U * s) @ U.T, (Vt.T * s) @ Vt
 
 
 def proxy_grams(S: PatternLike, which: str = "WH") -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Proxy Grams from S̃ (theory.md §5): ``((S̃S̃ᵀ)^{1/2}, (S̃ᵀS̃)^{1/2})``, shapes (V, V) and (m, m).
+    """Proxy Grams from S̃ (theory.md §5): ``((S̃S̃ᵀ)^{1/2}, (S̃ᵀS̃)^{1/2})``.
 
-    S: NTPData, SupportPattern (its cached SVD is reused), sparse or dense 0/1. Computed from the SVD of the
-    reduced, multiplicity-weighted S̃ (exact), so the cost is that of the distinct pattern plus writing the outputs. ``which`` selects the Grams to form ("W", "H" or "WH"); the other is None.
+    Computed from the SVD of the reduced, multiplicity-weighted S̃ (exact; a SupportPattern's cached SVD is reused), so
+    the cost is that of the distinct pattern plus writing the outputs.
+
+    Parameters
+    ----------
+    S : NTPData, SupportPattern, or a 0/1 support matrix (V, m)
+    which : {"WH", "W", "H"}
+        The Grams to form; the other is None.
+
+    Returns
+    -------
+    G_W : ndarray, shape (V, V), or None
+    G_H : ndarray, shape (m, m), or None
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> G_W, G_H = g.proxy_grams(g.corpora.synthetic())
+    >>> G_W.shape, G_H.shape
+    ((30, 30), (16, 16))
     """
     red = reduce_pattern(S)
     sr, sc = np.sqrt(red.r), np.sqrt(red.c)
@@ -70,7 +128,26 @@ def proxy_grams(S: PatternLike, which: str = "WH") -> tuple[np.ndarray | None, n
 def direction_distance(A: Any, B: Any) -> float:
     """``‖A/‖A‖_F - B/‖B‖_F‖_F`` of two same-shape matrices: 0 iff they point the same way, at most 2.
 
-    NaN if either is zero. Raises :class:`ShapeError` on mismatched shapes or non-finite entries.
+    Parameters
+    ----------
+    A, B : array_like, same shape
+
+    Returns
+    -------
+    float
+        NaN if either is zero.
+
+    Raises
+    ------
+    ShapeError
+        Mismatched shapes or non-finite entries.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> A = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(g.direction_distance(A, 3 * A), 12), round(g.direction_distance(A, -A), 12)
+    (0.0, 2.0)
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)

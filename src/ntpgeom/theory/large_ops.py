@@ -16,6 +16,7 @@ import torch
 
 from ..data import NTPData
 from ..errors import SolverError
+from .dense_size import check_dense_size
 from .pattern import Reduction, reduce_pattern
 from .tolerances import TILDE_RANK_RTOL_GRAM
 
@@ -55,6 +56,8 @@ def reduce_sparse(S: Any) -> Reduction:
         if g == len(first):
             first.append(j)
         col_group[j] = g
+    check_dense_size(V, len(first), 10, "reducing the support pattern (V tokens x m' distinct supports)",
+                     "build the dataset with fewer contexts (`ntpgeom data build ... --min-count N` or `--top-k K`)")
     m1 = C[:, np.asarray(first)].toarray() != 0  # V x m'
     packed = np.packbits(m1, axis=1)
     _, rfirst, rinv = np.unique(packed, axis=0, return_index=True, return_inverse=True)

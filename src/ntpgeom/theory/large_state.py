@@ -6,10 +6,19 @@ Tensors are in the solver's transposed reduced layout (m', V'): one reduced cont
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
+import numpy as np
 import torch
+
+from ..errors import SolverError
+from ..progress import Progress
+from .solve_monitor import SolveMonitor
+
+#: Below this target gap the CPU default iterates in float64 from the start (the float32 phases floor near 1e-5).
+FLOAT32_MIN_TOL = 3e-5
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class LargeOptions:
     rho: float | None
     use_certificate: bool
     fast_eigh: bool | None
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +71,8 @@ class LargeRun:
     check_every, anderson : int
     t0 : float
         Start of the whole solve (for the ladder's times).
+    monitor : SolveMonitor
+        Progress, deadline and the best certified point so far (:mod:`ntpgeom.theory.solve_monitor`).
     it0 : int
         Iterations run by the earlier phases.
     """
@@ -76,6 +88,7 @@ class LargeRun:
     check_every: int
     anderson: int
     t0: float
+    monitor: SolveMonitor
     it0: int = 0
 
 
@@ -127,4 +140,49 @@ class LargeSolution:
     info: dict = field(default_factory=dict)
 
 
-__all__ = ["LargeOptions", "LargeRun", "Certified", "PhaseEnd", "LargeSolution"]
+def blas_threads(threads: int | None) -> Any:
+    """Limit scipy's BLAS (the CPU Gram products) to ``threads``; a no-op without threadpoolctl (GPU scripts)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a base dependency; bare GPU environments lack it
+        return contextlib.nullcontext()
+    return threadpool_limits(int(threads))
+
+
+def check_large_args(tol: Any, time_limit: Any, max_iter: Any, device: Any, dtype: Any) -> tuple[torch.device, torch.dtype]:
+    """Validate the large solver's arguments (:class:`~ntpgeom.errors.SolverError`); returns (device, dtype), the
+    dtype defaulted (float32 on CUDA or when ``tol >= FLOAT32_MIN_TOL``, else float64)."""
+    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
+        raise SolverError(f"tol must be a positive number, got {tol!r}")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise SolverError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise SolverError(f"max_iter must be a positive integer, got {max_iter!r}")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SolverError("device='cuda' but torch sees no CUDA device; use device='cpu'")
+    if dtype is None:
+        dtype = torch.float32 if dev.type == "cuda" or tol >= FLOAT32_MIN_TOL else torch.float64
+    if dtype not in (torch.float32, torch.float64):
+        raise SolverError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    return dev, dtype
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None, dev: torch.device) -> Iterator[int]:
+    """torch's and BLAS's CPU threads set to ``threads`` (None: left as they are) for the block, restored after;
+    yields the torch threads in use (0 off the CPU)."""
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        with blas_threads(threads):
+            yield torch.get_num_threads() if dev.type == "cpu" else 0
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+__all__ = ["FLOAT32_MIN_TOL", "LargeOptions", "LargeRun", "Certified", "PhaseEnd", "LargeSolution", "blas_threads",
+           "check_large_args", "torch_threads"]

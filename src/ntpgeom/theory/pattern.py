@@ -20,6 +20,7 @@ from ..reprs import short_repr
 from ..data import NTPData
 from ..data.groups import column_groups
 from ..errors import ShapeError, SolverError
+from .dense_size import MASK_BYTES_PER_ENTRY, check_dense_size
 from .tolerances import RANK_RTOL, TILDE_RANK_RTOL
 
 
@@ -31,12 +32,14 @@ PatternLike = Union[NTPData, "SupportPattern", sp.spmatrix, sp.sparray, np.ndarr
 # ------------------------------------------------------------------------------------------------- masks
 def dense_pattern(S: PatternLike) -> np.ndarray:
     """A support pattern given as NTPData, SupportPattern, scipy.sparse or array-like, as a dense ndarray (no
-    validation)."""
+    validation). A sparse pattern too large for this machine's memory raises :class:`SolverError` first
+    (:func:`check_dense_size`)."""
     if isinstance(S, SupportPattern):
         return S.mask
     if isinstance(S, NTPData):
         S = S.S
     if sp.issparse(S):
+        check_dense_size(*S.shape, MASK_BYTES_PER_ENTRY, "the dense support mask")
         S = S.toarray()
     return np.asarray(S)
 
@@ -85,10 +88,26 @@ def centred_support(mask: np.ndarray, r: np.ndarray | None = None) -> np.ndarray
 
 
 def S_tilde(S: PatternLike) -> np.ndarray:
-    """Centred support matrix ``S̃ = (I - 11ᵀ/V) S`` (theory.md §5), shape (V, m), dense.
+    """Centred support matrix ``S̃ = (I - 11ᵀ/V) S`` (theory.md §5).
 
     ``S̃[z,j] = (V - k_j)/V`` on the support and ``-k_j/V`` off it. It is feasible for NTP-SVM* with every margin
     constraint tight.
+
+    Parameters
+    ----------
+    S : NTPData, SupportPattern, or a 0/1 support matrix (V, m)
+
+    Returns
+    -------
+    ndarray, shape (V, m)
+        Dense, float64; every column sums to 0.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> St = g.S_tilde(g.corpora.synthetic())
+    >>> St.shape, bool(np.allclose(St.sum(axis=0), 0))
+    ((30, 16), True)
     """
     if isinstance(S, SupportPattern):
         return S.S_tilde
@@ -272,7 +291,25 @@ def support_pattern(S: PatternLike) -> SupportPattern:
 
 
 def tilde_certificate(S: PatternLike) -> TildeCertificate:
-    """Check Prop. 3's sufficient condition for ``L_mm = S̃`` (S: NTPData, SupportPattern, sparse or dense 0/1)."""
+    """Check Prop. 3's sufficient condition for ``L_mm = S̃`` (theory.md §5).
+
+    Parameters
+    ----------
+    S : NTPData, SupportPattern, or a 0/1 support matrix (V, m)
+
+    Returns
+    -------
+    TildeCertificate
+        ``holds`` (S̃ is optimal for NTP-SVM*), ``worst`` (the largest violation) and ``worst_index``.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> g.tilde_certificate(g.synthetic.all_k_subsets(6, 2)).holds
+    True
+    >>> g.tilde_certificate(g.corpora.synthetic()).holds
+    False
+    """
     return support_pattern(S).certificate
 
 

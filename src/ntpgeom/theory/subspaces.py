@@ -45,17 +45,52 @@ def proj_F(L: Any, S: PatternLike) -> np.ndarray:
 
 
 def proj_perp(L: Any, S: PatternLike) -> np.ndarray:
-    """Projection onto F⊥: in-support entries replaced by their mean, off-support entries unchanged. Shape (V, m)."""
+    """Projection onto F⊥ (theory.md §3): in-support entries replaced by their mean, off-support entries unchanged.
+
+    Parameters
+    ----------
+    L : array_like, shape (V, m)
+    S : NTPData, SupportPattern, or a 0/1 support matrix (V, m)
+
+    Returns
+    -------
+    ndarray, shape (V, m)
+        ``L - proj_F(L, S)``.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> L = g.S_tilde(data) + g.L_in(data)
+    >>> bool(abs(g.proj_perp(L, data) - g.S_tilde(data)).max() < 1e-12)
+    True
+    """
     mask = pattern_mask(S)
     L = _logits(L, mask.shape)
     return L - proj_F(L, mask)
 
 
 def L_in(data: NTPData) -> np.ndarray:
-    """The in-support component (theory.md §3), shape (V, m), dense.
+    """The in-support component (theory.md §3): the finite part of the logits NTP training converges to.
 
     ``L_in[z, j] = log P[z, j] - mean_{z' in S_j} log P[z', j]`` on the support, 0 elsewhere: the unique solution in F of
     ``L[z,j] - L[z',j] = log(P[z,j] / P[z',j])``; it attains ``CE_in(L_in) = ℋ``.
+
+    Parameters
+    ----------
+    data : NTPData
+
+    Returns
+    -------
+    ndarray, shape (V, m)
+        Dense, float64.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> round(g.cross_entropy_in(g.L_in(data), data) - data.entropy_bound, 12)
+    0.0
     """
     P = data.P
     logp = np.log(P.data)
@@ -78,7 +113,25 @@ def cross_entropy(L: Any, data: NTPData) -> float:
     """NTP cross-entropy ``CE(L) = -Σ_j π_j Σ_z P[z,j] log softmax(ℓ_j)_z`` (theory.md §1).
 
     Computed as ``Σ_j π_j lse_j - Σ π_j P[z,j] L[z,j]`` with per-column shifts, so it stays finite and accurate at
-    logit norms of 1e4 and more. ``L``: shape (V, m).
+    logit norms of 1e4 and more.
+
+    Parameters
+    ----------
+    L : array_like, shape (V, m)
+        Logits of every distinct context.
+    data : NTPData
+
+    Returns
+    -------
+    float
+        At least ``data.entropy_bound`` (ℋ).
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> bool(np.isclose(g.cross_entropy(np.zeros((data.V, data.m)), data), np.log(data.V)))
+    True
     """
     L = _logits(L, (data.V, data.m))
     col, vals, w = _support_entries(L, data)
@@ -92,7 +145,23 @@ def cross_entropy(L: Any, data: NTPData) -> float:
 def cross_entropy_in(L: Any, data: NTPData) -> float:
     """In-support cross-entropy ``CE_in(L)``: the softmax restricted to each support (theory.md §3).
 
-    Depends only on ``P_F(L)``; minimised by ``L_in`` with value ℋ. ``L``: shape (V, m).
+    Depends only on ``P_F(L)``; minimised by ``L_in`` with value ℋ.
+
+    Parameters
+    ----------
+    L : array_like, shape (V, m)
+    data : NTPData
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> bool(g.cross_entropy_in(g.L_in(data), data) <= g.cross_entropy_in(2 * g.L_in(data), data))
+    True
     """
     L = _logits(L, (data.V, data.m))
     P = data.P
@@ -105,7 +174,23 @@ def cross_entropy_in(L: Any, data: NTPData) -> float:
 
 
 def entropy_bound(data: NTPData) -> float:
-    """ℋ = -Σ_j π_j Σ_z P[z,j] log P[z,j], the infimum of CE (same as ``data.entropy_bound``)."""
+    """ℋ = -Σ_j π_j Σ_z P[z,j] log P[z,j], the infimum of CE (same as ``data.entropy_bound``; theory.md §1).
+
+    Parameters
+    ----------
+    data : NTPData
+
+    Returns
+    -------
+    float
+        In nats.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> round(g.entropy_bound(g.corpora.synthetic()), 4)
+    1.0227
+    """
     return data.entropy_bound
 
 

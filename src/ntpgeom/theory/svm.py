@@ -27,9 +27,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..data import NTPData
 from ..errors import SolverError, SolverWarning
+from ..progress import Progress
 from ..status import SolverStats, Status, check_solver_options
+from .dense_size import check_dense_size
 from .pattern import PatternLike, SupportPattern, singular_rank, support_pattern
+from .solve_monitor import INTERRUPTED
 from .svm_result import SVMResult
 from .tolerances import RANK_RTOL
 from .svm_backends import Backend, BackendSolution, SolveOptions, max_violation, solve_admm, solve_cvxpy
@@ -54,6 +58,15 @@ OWN_PROP3_BACKENDS = frozenset({"large"})
 #: 1 thread: 0.94x at 197 x 400 (79k entries), 3.3x faster at 291 x 600 (175k)).
 LARGE_AUTO_SIZE = 120_000
 METHODS = ("auto", *BACKENDS)
+#: Bytes per (V, m) entry a solve allocates densely: the mask (its validation included), the expanded L and A, and
+#: the violation check's temporaries.
+SOLVE_BYTES_PER_ENTRY = 56
+
+
+def pattern_shape(S: PatternLike) -> tuple[int, int]:
+    """(V, m) of a support pattern without densifying it (a non-2-D array gives its own shape, refused later)."""
+    shape = S.S.shape if isinstance(S, NTPData) else np.shape(S)
+    return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (1, 1)
 
 
 def auto_method(pattern: SupportPattern) -> str:
@@ -68,6 +81,10 @@ def _options(method: str, tol: Any, max_iter: Any, threads: Any, check_every: An
     if method not in known:
         raise SolverError(f"unknown method {method!r}; choose one of {', '.join(known)}")
     check_solver_options(tol, max_iter, threads, check_every)
+    limit = rest.get("time_limit")
+    if limit is not None and not (isinstance(limit, (int, float)) and not isinstance(limit, bool)
+                                  and np.isfinite(limit) and limit > 0):
+        raise SolverError(f"time_limit must be a positive number of seconds or None, got {limit!r}")
     return SolveOptions(tol=float(tol), max_iter=int(max_iter), threads=int(threads), check_every=int(check_every),
                         **rest)
 
@@ -89,9 +106,10 @@ def _checked(pattern: SupportPattern, sol: BackendSolution, opts: SolveOptions, 
     status = Status.from_gap(gap, opts.tol, certified_by_prop3=sol.method == "tilde")
     if not status.solved:
         why = f" ({sol.info['status']})" if "status" in sol.info else ""
-        warnings.warn(
-            f"NTP-SVM* ({sol.method}) stopped{why} at relative gap {gap:.2e} > tol {opts.tol:.1e} after "
-            f"{sol.iterations} iterations; raise max_iter, time_limit or tol", SolverWarning, stacklevel=3)
+        hint = "the best certified point so far is returned" if sol.info.get("status") == INTERRUPTED else \
+            "raise max_iter, time_limit or tol"
+        warnings.warn(f"NTP-SVM* ({sol.method}) stopped{why} at relative gap {gap:.2e} > tol {opts.tol:.1e} after "
+                      f"{sol.iterations} iterations; {hint}", SolverWarning, stacklevel=3)
     L, A = np.asarray(sol.L, dtype=np.float64), np.asarray(sol.dual, dtype=np.float64)
     L.setflags(write=False)
     A.setflags(write=False)
@@ -118,6 +136,7 @@ def solve_ntp_svm(
     use_certificate: bool = True,
     cvxpy_eps: float = 1e-7,
     time_limit: float | None = None,
+    progress: Progress | None = None,
 ) -> SVMResult:
     """Solve NTP-SVM* and certify the answer.
 
@@ -146,18 +165,40 @@ def solve_ntp_svm(
     cvxpy_eps : float
         SCS accuracy for ``method="cvxpy"``.
     time_limit : float, optional
-        Time limit in seconds (``method="cvxpy"``: SCS's; ``method="large"``: past it the best certified point is
-        returned with status ``USER_LIMIT``). ``method="large"`` here builds the dense (V, m) bool mask like every
-        backend; for instances where it does not fit call ``solve_ntp_svm_large`` (sparse reduction) directly.
+        Time limit in seconds (``fast`` and ``large``: past it the best certified point is returned with status
+        ``USER_LIMIT``; ``cvxpy``: SCS's own). Every backend here builds the dense (V, m) bool mask; a pattern whose
+        dense arrays would not fit in half of this machine's memory is refused first (:class:`SolverError`); for
+        those call ``solve_ntp_svm_large(..., expand=False)`` (sparse reduction) directly.
+    progress : Progress, optional
+        ``fast`` and ``large``: called at every gap check as ``progress("NTP-SVM* (large)", iteration, max_iter,
+        numbers)`` with ``numbers`` = iteration, certified ``gap``, ``tol``, ``elapsed`` seconds and ``eta`` (an
+        estimate of the seconds left; NaN until there is one); see :mod:`ntpgeom.theory.solve_monitor`. ``cvxpy``
+        cannot report from inside SCS and never calls it. Ctrl-C (``KeyboardInterrupt``) during the ``fast`` or
+        ``large`` iterations returns the best certified point so far (status ``USER_LIMIT`` unless it already meets
+        ``tol``, ``info["status"] == "interrupted"``).
 
     Returns
     -------
     SVMResult
         If ``tol`` was not reached a :class:`SolverWarning` is issued and the status is ``USER_LIMIT``.
+
+    Raises
+    ------
+    SolverError
+        Bad options (an unknown ``method``, a non-positive ``tol``), or a pattern with an empty context.
+
+    Examples
+    --------
+    >>> import ntpgeom as g
+    >>> res = g.solve_ntp_svm(g.corpora.synthetic().S, tol=1e-6)
+    >>> res.status is g.Status.OPTIMAL, bool(res.gap <= 1e-6), res.L.shape
+    (True, True, (30, 16))
     """
     opts = _options(method, tol, max_iter, threads, check_every, seed=seed, rho=rho, cvxpy_eps=cvxpy_eps,
-                    time_limit=time_limit, use_certificate=bool(use_certificate))
+                    time_limit=time_limit, use_certificate=bool(use_certificate), progress=progress)
     t0 = time.perf_counter()
+    if not isinstance(S, SupportPattern):
+        check_dense_size(*pattern_shape(S), SOLVE_BYTES_PER_ENTRY)
     pattern = support_pattern(S)
     name = auto_method(pattern) if method == "auto" else method
     with threadpool_limits(opts.threads):
@@ -169,5 +210,5 @@ def solve_ntp_svm(
     return _checked(pattern, sol, opts, t0)
 
 
-__all__ = ["BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "OWN_PROP3_BACKENDS", "REFERENCE_BACKENDS", "SVMResult",
-           "auto_method", "solve_large", "solve_ntp_svm"]
+__all__ = ["BACKENDS", "LARGE_AUTO_SIZE", "METHODS", "OWN_PROP3_BACKENDS", "REFERENCE_BACKENDS", "SOLVE_BYTES_PER_ENTRY",
+           "SVMResult", "auto_method", "pattern_shape", "solve_large", "solve_ntp_svm"]

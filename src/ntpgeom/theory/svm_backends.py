@@ -15,8 +15,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import SolverError
-from .pattern import PatternLike, Reduction, SupportPattern, singular_rank, support_mask, svt
+from ..progress import Progress
+from .pattern import PatternLike, Reduction, SupportPattern, singular_rank, support_mask, svt, tilde_check
 from .norms import nuclear_norm
+from .solve_monitor import INTERRUPTED, SolveMonitor
 from .tolerances import CVXPY_POLAR_RANK_RTOL, RHO_SCALE_FLOOR
 
 
@@ -33,6 +35,11 @@ class SolveOptions:
     cvxpy_eps: float = 1e-7
     time_limit: float | None = None
     use_certificate: bool = True
+    progress: Progress | None = None
+
+    def monitor(self, method: str) -> SolveMonitor:
+        """A :class:`~ntpgeom.theory.solve_monitor.SolveMonitor` of these options for backend ``method``."""
+        return SolveMonitor(method, self.tol, self.max_iter, self.time_limit, self.progress)
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,8 +193,14 @@ class AdmmResult:
     info: dict
 
 
-def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> AdmmResult:
-    """ADMM on the scaled reduced problem, with over-relaxation 1.6 and residual balancing of the penalty."""
+def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None,
+         monitor: SolveMonitor | None = None) -> AdmmResult:
+    """ADMM on the scaled reduced problem, with over-relaxation 1.6 and residual balancing of the penalty.
+
+    ``monitor`` (default: from ``opts``) gets every gap check and the best certified point so far, and sets the
+    deadline (``opts.time_limit``): past it the best point is returned (``info["status"]`` "time_limit").
+    """
+    mon = monitor if monitor is not None else opts.monitor("fast")
     mask, r, c = red.mask, red.r, red.c
     W = np.sqrt(r)[:, None] * np.sqrt(c)[None, :]
     St = red.S_tilde
@@ -199,7 +212,7 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> Ad
     alpha = 1.6
     best: AdmmResult | None = None
     hist: list[list[float]] = []
-    it = 0
+    it, status = 0, "max_iter"
     for it in range(1, opts.max_iter + 1):
         X, D = svt(Y - U, 1.0 / rho)
         Xr = alpha * X + (1 - alpha) * Y
@@ -208,7 +221,8 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> Ad
         rp = np.linalg.norm(X - Ynew)
         rd = rho * np.linalg.norm(Ynew - Y)
         Y = Ynew
-        if it % opts.check_every == 0 or it == opts.max_iter:
+        mon.tick(it)
+        if it % opts.check_every == 0 or it == opts.max_iter or mon.past_deadline():
             Lhat = project_columns(Y / W, mask, r)  # idempotent: removes rounding drift
             primal = nuclear(W * Lhat)
             Ahat, dval = dual_certificate(rho * D / W, red)
@@ -216,7 +230,10 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> Ad
             hist.append([it, primal, dval, gap, rho])
             if best is None or gap < best.gap:
                 best = AdmmResult(Lhat, Ahat, primal, dval, gap, it, {})
-            if gap <= opts.tol:
+                mon.keep(best)
+            mon.check(it, best.gap)
+            status = "optimal" if gap <= opts.tol else "time_limit" if mon.past_deadline() else status
+            if status != "max_iter":
                 break
         if it % 10 == 0:  # residual balancing
             if rp > 10 * rd:
@@ -227,13 +244,26 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None) -> Ad
                 U *= 2.0
     assert best is not None  # the last iteration always checks
     return AdmmResult(best.L_hat, best.A_hat, best.primal, best.dual_value, best.gap, it,
-                      {"rho": rho, "history": hist})
+                      {"rho": rho, "history": hist, "status": status})
+
+
+def tilde_point(red: Reduction) -> AdmmResult:
+    """S̃ as a certified point (the ADMM's warm start): its dual is Prop. 3's polar factor, repaired."""
+    A, dval = dual_certificate(tilde_check(red).A, red)
+    primal = nuclear(red.scaled(red.S_tilde))
+    return AdmmResult(red.S_tilde, A, primal, dval, (primal - dval) / primal if primal > 0 else 0.0, 0, {})
 
 
 def solve_admm(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
-    """The ``fast`` backend: :func:`admm` on the reduced problem, expanded to (V, m)."""
-    red = pattern.reduction
-    res = admm(red, opts)
+    """The ``fast`` backend: :func:`admm` on the reduced problem, expanded to (V, m). Ctrl-C during the iterations
+    returns the best certified point so far (S̃ before the first check), ``info["status"]`` "interrupted"."""
+    red, mon = pattern.reduction, opts.monitor("fast")
+    try:
+        res = admm(red, opts, monitor=mon)
+    except KeyboardInterrupt:
+        best = mon.best if mon.best is not None else tilde_point(red)
+        res = AdmmResult(best.L_hat, best.A_hat, best.primal, best.dual_value, best.gap, mon.iteration,
+                         {"status": INTERRUPTED})
     return BackendSolution("fast", red.expand(res.L_hat), red.expand(res.A_hat), res.dual_value,
                            np.linalg.svd(red.scaled(res.L_hat), compute_uv=False), res.iterations, res.info)
 
@@ -280,5 +310,5 @@ def solve_cvxpy(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
 
 __all__ = [
     "SolveOptions", "BackendSolution", "Backend", "AdmmResult", "project_columns", "nuclear", "dual_certificate",
-    "trivial_reduction", "max_violation", "admm", "solve_admm", "solve_cvxpy",
+    "trivial_reduction", "max_violation", "admm", "tilde_point", "solve_admm", "solve_cvxpy",
 ]

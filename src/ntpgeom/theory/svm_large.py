@@ -39,7 +39,6 @@ Memory model (n = V' x m' reduced entries, V' <= m' typically; b = 4 bytes in fl
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from dataclasses import fields, replace
@@ -50,10 +49,15 @@ import torch
 
 from .large_ops import (Anderson, nuclear_norm_upper, project_rows, reduce_sparse, repair_dual, support_index, svt,
                         tilde_polar, violation)
-from ..errors import SolverError, SolverWarning
+from ..errors import SolverWarning
+from ..progress import Progress
 from ..status import SolverStats, Status
-from .large_state import Certified, LargeOptions, LargeRun, LargeSolution, LargeTuning, PhaseEnd
+from .large_state import FLOAT32_MIN_TOL  # noqa: F401 - re-exported (it moved to large_state)
+from .large_state import (Certified, LargeOptions, LargeRun, LargeSolution, LargeTuning, PhaseEnd, check_large_args,
+                          torch_threads)
+from .dense_size import check_dense_size
 from .pattern import Reduction, SupportPattern
+from .solve_monitor import INTERRUPTED, SolveMonitor
 from .svm_backends import BackendSolution, SolveOptions
 from .svm_result import SVMResult
 from .tolerances import ANDERSON_RIDGE_FLOAT32, ANDERSON_RIDGE_FLOAT64, RANK_RTOL, RHO_SCALE_FLOOR
@@ -137,6 +141,7 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
         gv, Y, U, X, sv = _admm_map(v, rho, Mt, r, Wt, level, eig_dtype, sup)
         f = gv - v
         fn = float(torch.linalg.norm(f))
+        run.monitor.tick(run.it0 + it)
         if g_last is not None and fn > fn_last:  # safeguard: the extrapolated point was worse; take the plain step
             rejected += 1
             aa.reset()
@@ -155,6 +160,7 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
                 best = cert
                 ladder.append(("admm", run.it0 + it, time.perf_counter() - run.t0, cert.primal, cert.dual_value,
                                cert.gap))
+            run.monitor.record(run.it0 + it, best.gap, best)
             next_check = it + (check_every if best.gap <= 30 * tol else 2 * check_every)
             status = "optimal" if best.gap <= tol else "stalled" if _stalled(gaps, low, handoff) else \
                 "time_limit" if time.perf_counter() > deadline else status
@@ -181,12 +187,12 @@ def _iterate(v, rho, level, eig_dtype, low, run: LargeRun, best: Certified, ladd
     return PhaseEnd(best, it, rho, v, status, accepted, rejected, rank)
 
 
+#: Peak bytes per reduced entry V' x m' of the CPU solve (measured: 2.87 GiB at 1923 x 5000, bench_svm.py case 6).
+LARGE_BYTES_PER_ENTRY = 320
+
 #: Default initial penalty: RHO_SCALE * min(V', m') / ‖S̃‖_* (residual balancing raises it later). Starting low halved
 #: the iterations on the Zipf benchmarks (V=1000, m=10^4: 90 iterations at 0.1, 110 at 0.25, 190-210 at 1.0).
 RHO_SCALE = 0.1
-
-#: Below this target gap the CPU default iterates in float64 from the start (the float32 phases floor near 1e-5).
-FLOAT32_MIN_TOL = 3e-5
 
 
 def _phases(dtype, fast_eigh):
@@ -201,34 +207,6 @@ def _phases(dtype, fast_eigh):
     return ([(f32, f32)] if fast_eigh else []) + [(f32, f64), (f64, f64)]
 
 
-def _blas_threads(threads):
-    """Limit scipy's BLAS (the CPU Gram products) to ``threads``; a no-op without threadpoolctl (GPU scripts)."""
-    if threads is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a base dependency; bare GPU environments lack it
-        return contextlib.nullcontext()
-    return threadpool_limits(int(threads))
-
-
-def _check_args(tol, time_limit, max_iter, device, dtype):
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise SolverError(f"tol must be a positive number, got {tol!r}")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise SolverError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise SolverError(f"max_iter must be a positive integer, got {max_iter!r}")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SolverError("device='cuda' but torch sees no CUDA device; use device='cpu'")
-    if dtype is None:
-        dtype = torch.float32 if dev.type == "cuda" or tol >= FLOAT32_MIN_TOL else torch.float64
-    if dtype not in (torch.float32, torch.float64):
-        raise SolverError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-    return dev, dtype
-
-
 def solve_ntp_svm_large(
     S: Any,
     tol: float = 1e-4,
@@ -237,10 +215,11 @@ def solve_ntp_svm_large(
     max_iter: int = 20000,
     device: str = "cpu",
     dtype: torch.dtype | None = None,
-    threads: int | None = None,
+    threads: int | None = 1,
     expand: bool = True,
     seed: int = 0,
     tuning: LargeTuning | None = None,
+    progress: Progress | None = None,
     **tuning_kw: float | bool | None,
 ) -> SVMResult:
     """Solve NTP-SVM* on large instances and certify the answer (see the module docstring).
@@ -262,7 +241,10 @@ def solve_ntp_svm_large(
         float64. ``info["phases"]`` records what ran (dtype, eigensolver dtype, iterations, how each phase ended).
     threads : int, optional
         torch CPU threads and BLAS threads (threadpoolctl; the Gram products use scipy's BLAS on CPU) for the solve,
-        restored afterwards and recorded in ``stats.threads``; default: leave both settings.
+        restored afterwards and recorded in ``stats.threads``; default 1: on a busy machine a second thread spins
+        at every barrier (V = 500, m = 2500: 1.9 CPU-s on 1 thread, 42.8 on 2; 4.1 with ``OMP_WAIT_POLICY=PASSIVE``
+        in the environment before torch loads, as ``ntpgeom solve`` sets it; bench_svm.py --case threads). None
+        leaves both settings as they are.
     tuning : LargeTuning, optional
         The ADMM's tuning below, as one record; its fields may also be given as keywords (they override it).
     check_every : int
@@ -281,6 +263,10 @@ def solve_ntp_svm_large(
     fast_eigh : bool, optional
         With a float32 state, start with a float32 eigensolver phase (handed over at 30 tol or when it stalls).
         Default: on CUDA only (there the float64 eigensolver costs several times the float32 one).
+    progress : Progress, optional
+        Called at every certification (:class:`~ntpgeom.theory.solve_monitor.SolveMonitor`: iteration, certified
+        gap, elapsed seconds, estimate). Ctrl-C during the iterations returns the best certified point so far
+        (``info["status"] == "interrupted"``, status ``user_limit`` unless it already meets ``tol``).
 
     Returns
     -------
@@ -290,32 +276,26 @@ def solve_ntp_svm_large(
     if unknown:
         raise TypeError(f"solve_ntp_svm_large() got unexpected keyword argument(s) {unknown}")
     tn = replace(tuning or LargeTuning(), **tuning_kw)
-    dev, dtype = _check_args(tol, time_limit, max_iter, device, dtype)
+    dev, dtype = check_large_args(tol, time_limit, max_iter, device, dtype)
     t0 = time.perf_counter()
     opts = LargeOptions(float(tol), time_limit, int(max_iter), dev, dtype, int(tn.check_every), int(tn.anderson),
-                        tn.rho, tn.use_certificate, tn.fast_eigh)
-    with _torch_threads(threads, dev) as n_threads:
+                        tn.rho, tn.use_certificate, tn.fast_eigh, progress)
+    with torch_threads(threads, dev) as n_threads:
         red = reduce_sparse(S)
+        if expand:
+            check_dense_size(red.row_group.size, red.col_group.size, 16, "expanding L and A to V x m")
         out = _solve_reduced(red, opts, t0)
     return _result(red, out, float(tol), expand, seed, t0, n_threads)
 
 
-@contextlib.contextmanager
-def _torch_threads(threads, dev):
-    """torch's and BLAS's CPU threads set to ``threads`` (None: left as they are) for the block, restored after;
-    yields the torch threads in use (0 off the CPU)."""
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        with _blas_threads(threads):
-            yield torch.get_num_threads() if dev.type == "cpu" else 0
-    finally:
-        torch.set_num_threads(old_threads)
-
-
 def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSolution:
+    """S̃ and Prop. 3 (the first rung), then the precision phases; Ctrl-C during them returns the best certified
+    point so far (``info["status"]`` "interrupted")."""
     dev, dtype, tol, max_iter = opts.device, opts.dtype, opts.tol, opts.max_iter
+    if dev.type == "cpu":
+        check_dense_size(*red.shape, LARGE_BYTES_PER_ENTRY, "the large solver on the reduced V' x m' pattern",
+                         "build the dataset with fewer contexts (`ntpgeom data build ... --min-count N` or `--top-k "
+                         "K`), or run it on a GPU: ntpgeom.solve_ntp_svm_large(data, device='cuda')")
     Mt, r64, c64, Wt, St = _setup(red, dev, torch.float64)
     A_t, worst = tilde_polar(St, Mt, r64, c64)
     holds = bool(worst < 0) or bool(red.mask.all())
@@ -329,11 +309,28 @@ def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSoluti
     rho = opts.rho if opts.rho is not None else \
         RHO_SCALE / max(p_t / max(min(red.mask.shape), 1), RHO_SCALE_FLOOR)
     v = Wt * St - Wt * A_t / rho  # Y + U with Y = S̃ and the dual warm start U = -(polar factor of S̃) / ρ
-    deadline = t0 + opts.time_limit if opts.time_limit is not None else np.inf
-    run = LargeRun(Mt, r64, c64, Wt, support_index(Mt, r64), tol, deadline, max_iter, opts.check_every,
-                   opts.anderson, t0)
-    level = torch.full((v.shape[0],), torch.inf, dtype=torch.float64, device=dev)  # the projection's warm start
-    phases, done = _phases(dtype, dev.type == "cuda" if opts.fast_eigh is None else opts.fast_eigh), []
+    mon: SolveMonitor[Certified] = SolveMonitor("large", tol, max_iter, opts.time_limit, opts.progress, t0)
+    mon.keep(best)
+    run = LargeRun(Mt, r64, c64, Wt, support_index(Mt, r64), tol, mon.deadline, max_iter, opts.check_every,
+                   opts.anderson, t0, mon)
+    phases = _phases(dtype, dev.type == "cuda" if opts.fast_eigh is None else opts.fast_eigh)
+    done: list[dict] = []
+    try:
+        mon.check(0, best.gap)  # S̃'s certified gap: the first rung
+        best, iterations, end_info = _run_phases(run, v, rho, best, ladder, phases, done)
+    except KeyboardInterrupt:
+        best, iterations, end_info = mon.best, mon.iteration, {"status": INTERRUPTED}
+    if done:
+        info["dtype"] = " -> ".join(f"{p['dtype']} (eigh {p['eigh_dtype'].removeprefix('torch.')}, "
+                                    f"{p['iterations']} it)" for p in done) \
+            if len(done) > 1 or done[0]["dtype"] != str(dtype) else str(dtype)
+    return LargeSolution(best, iterations, holds, "large", {**info, **end_info, "ladder": ladder, "phases": done})
+
+
+def _run_phases(run: LargeRun, v, rho, best: Certified, ladder, phases, done) -> tuple[Certified, int, dict]:
+    """The precision phases in turn (each hands its state to the next when it stalls); appends to ``done``."""
+    r64, c64, Wt, max_iter = run.r, run.c, run.Wt, run.max_iter
+    level = torch.full((v.shape[0],), torch.inf, dtype=torch.float64, device=v.device)  # the projection's warm start
     for k, (sdt, edt) in enumerate(phases):
         run = replace(run, r=r64.to(sdt), c=c64.to(sdt), Wt=Wt.to(sdt), max_iter=max_iter - run.it0)
         level = level.to(sdt)
@@ -344,10 +341,7 @@ def _solve_reduced(red: Reduction, opts: LargeOptions, t0: float) -> LargeSoluti
                      "svt_rank": end.svt_rank})
         if end.status != "stalled" or run.it0 >= max_iter:
             break
-    info["dtype"] = " -> ".join(f"{p['dtype']} (eigh {p['eigh_dtype'].removeprefix('torch.')}, {p['iterations']} it)"
-                                for p in done) if len(done) > 1 or done[0]["dtype"] != str(dtype) else str(dtype)
-    return LargeSolution(best, run.it0, holds, "large",
-                         {**info, **end.info(), "rho": rho, "ladder": ladder, "phases": done})
+    return best, run.it0, {**end.info(), "rho": rho}
 
 
 def _result(red: Reduction, out: LargeSolution, tol, expand, seed, t0, n_threads) -> SVMResult:
@@ -379,12 +373,12 @@ def large_backend(pattern: SupportPattern, opts: SolveOptions) -> BackendSolutio
     """``method="large"`` of :func:`~ntpgeom.theory.svm.solve_ntp_svm`: this solver on ``pattern.reduction`` with the
     default precision ladder on the CPU, as a :class:`~ntpgeom.theory.svm_backends.BackendSolution`. It runs Prop. 3
     itself (float64 polar factor) and brings its own certified upper bound on ``‖L‖_*`` (``primal``)."""
-    dev, dtype = _check_args(opts.tol, opts.time_limit, opts.max_iter, "cpu", None)
+    dev, dtype = check_large_args(opts.tol, opts.time_limit, opts.max_iter, "cpu", None)
     t0 = time.perf_counter()
     lo = LargeOptions(opts.tol, opts.time_limit, opts.max_iter, dev, dtype, opts.check_every, 5, opts.rho,
-                      opts.use_certificate, None)
+                      opts.use_certificate, None, opts.progress)
     red = pattern.reduction
-    with _torch_threads(opts.threads, dev) as n_threads:
+    with torch_threads(opts.threads, dev) as n_threads:
         out = _solve_reduced(red, lo, t0)
     b = out.best
     s = np.sort(b.s.cpu().numpy())[::-1]

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -52,47 +50,11 @@ def prepare_new(run_dir: Path, overwrite: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- lock
-def _try_create(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()} {socket.gethostname()}\n")
-    return True
-
-
-def _owner(path: Path) -> tuple[int, str] | None:
-    """``(pid, host)`` of the lock's holder (None when unreadable)."""
-    try:
-        words = path.read_text(encoding="utf-8").split()
-        return int(words[0]), (words[1] if len(words) > 1 else socket.gethostname())
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 @contextlib.contextmanager
 def lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run folder's writer lock for the duration of the block."""
-    path = run_dir / LOCK
-    try:
-        got = _try_create(path)
-        if not got:
-            owner = _owner(path)
-            if owner is not None and (owner[1] != socket.gethostname() or _io.pid_alive(owner[0])):
-                raise TrainError(f"{run_dir} is in use by another ntpgeom process (pid {owner[0]} on {owner[1]}); "
-                                 f"wait for it to finish or stop it (if it is gone, delete {path})")
-            path.unlink(missing_ok=True)  # stale: its owner is gone
-            got = _try_create(path)
-            if not got:
-                raise TrainError(f"{run_dir} is in use by another ntpgeom process; try again")
-    except OSError as exc:
-        raise TrainError(f"cannot lock the run folder {run_dir}: {exc.strerror or exc}") from exc
-    try:
+    """Hold the run folder's writer lock for the duration of the block (:func:`ntpgeom._io.folder_lock`)."""
+    with _io.folder_lock(run_dir, LOCK, TrainError):
         yield
-    finally:
-        if _owner(path) == (os.getpid(), socket.gethostname()):
-            path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------------- checkpoint

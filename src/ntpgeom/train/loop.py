@@ -29,6 +29,7 @@ from ..progress import ProgressBar
 from ..status import RunStatus, StopReason
 from .progress import Progress, StopFlag, training_callback
 from .sampling import BatchSampler, full_chunks
+from .tracking import check_log, tracking
 from .run import (
     FORMAT_NAME, FORMAT_VERSION, LOSS_KEYS, Run, TrainError, TrainInterrupted, log_spaced_steps, write_config,
     write_loss, write_snapshot,
@@ -314,7 +315,7 @@ class Trainer:
 
 def train(data: NTPData | str | Path | None = None, config: TrainConfig | None = None, *,
           out: str | Path | None = None, resume: bool = False, overwrite: bool = False,
-          progress: Progress | None = None, verbose: bool = False, **overrides: Any) -> Run:
+          progress: Progress | None = None, verbose: bool = False, log: str | None = None, **overrides: Any) -> Run:
     """Train a model on NTP data and record its geometry in a run folder.
 
     ``config`` (a :class:`TrainConfig`) and the keyword options (its fields, listed below) set the hyper-parameters:
@@ -341,6 +342,9 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     verbose : bool
         Show progress when no ``progress`` is given: a tqdm.auto bar in a Jupyter notebook, a rich bar on a
         terminal, a plain line on stderr every few seconds otherwise (:class:`ntpgeom.progress.ProgressBar`).
+    log : {"tensorboard", "trackio"}, optional
+        Also send the logged steps (CE, CE − ℋ, ‖L‖_F, the learning rate) and the snapshots' ‖L‖_* to a tracker:
+        TensorBoard event files under ``out/tensorboard`` or a local trackio project (:mod:`ntpgeom.train.tracking`).
 
     Returns
     -------
@@ -351,21 +355,23 @@ def train(data: NTPData | str | Path | None = None, config: TrainConfig | None =
     ------
     TrainError
         Bad options, an unusable run folder (another process training into it, not an ntpgeom run), a damaged
-        checkpoint, or a failed write (the run is then marked "failed" and stays resumable).
+        checkpoint, a failed write (the run is then marked "failed" and stays resumable), or a tracker whose package
+        is not installed.
     TrainInterrupted
         Ctrl-C: the run stopped cleanly at a step, was checkpointed there and is marked "interrupted".
     """
+    check_log(log)
     data, cfg, run_dir = open_run(data, explicit_values(config, overrides), out, resume, overwrite)
-    with lock(run_dir):
+    with lock(run_dir), tracking(log, run_dir) as track:
         if not resume:
             try:
                 data.save(run_dir / "data.npz")
             except OSError as exc:
                 raise TrainError(f"cannot write {run_dir / 'data.npz'}: {exc.strerror or exc}") from exc
         if progress is not None or not verbose:
-            return Trainer(data, cfg, run_dir, resume, progress).run()
+            return track.done(Trainer(data, cfg, run_dir, resume, track.chain(progress)).run())
         with ProgressBar(cfg.model) as bar:
-            return Trainer(data, cfg, run_dir, resume, training_callback(bar)).run()
+            return track.done(Trainer(data, cfg, run_dir, resume, track.chain(training_callback(bar))).run())
 
 
 train.__signature__ = signature_with_options(train)  # type: ignore[attr-defined]

@@ -259,5 +259,29 @@ class Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """Open a run folder written by :func:`ntpgeom.train.train` (or an interrupted one)."""
+    """Open a run folder written by :func:`ntpgeom.train.train` (or an interrupted one).
+
+    Parameters
+    ----------
+    path : path
+        The run folder (``config.json``, ``loss.json``, ``snapshots/``).
+
+    Returns
+    -------
+    Run
+        ``run.loss``, ``run.steps``, ``run.snapshot(step)``, ``run.summary()``.
+
+    Raises
+    ------
+    TrainError
+        Not a run folder, or a run of another format version.
+
+    Examples
+    --------
+    >>> import tempfile, ntpgeom as g
+    >>> out = tempfile.mkdtemp() + "/run"
+    >>> _ = g.train(g.corpora.synthetic(), steps=5, out=out, threads=1)
+    >>> g.load_run(out).steps
+    [0, 1, 2, 5]
+    """
     return Run(path)

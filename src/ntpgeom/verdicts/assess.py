@@ -187,6 +187,28 @@ def assess(
     options : AssessOptions, optional
         Further options; its fields may also be given as keywords (``thresholds=``, ``finite_norm=``, ``face=``,
         ``ref=``, ``n_perm=``, ``B=``, ``alpha=``, ``threads=``), on top of ``options``.
+
+    Returns
+    -------
+    Assessment
+        ``verdicts`` (loss, C1, C2, C3, C4, L_mm: :class:`Verdict` with status, value, threshold, note), the direction
+        distances, the metrics ``row`` and the ``trajectory`` judgement.
+
+    Raises
+    ------
+    ValueError
+        Both ``snapshots`` and arrays given, or an empty ``snapshots``.
+    SolverError
+        A theory of other data.
+
+    Examples
+    --------
+    >>> import numpy as np, ntpgeom as g
+    >>> data = g.corpora.synthetic()
+    >>> th = g.compute_theory(data)
+    >>> a = g.assess(data, th, W=th.W_mm, H=th.H_mm, face=None, B=20)   # L_mm itself: one snapshot, no trend
+    >>> sorted(a.status)
+    ['C1', 'C2', 'C3', 'C4', 'L_mm', 'loss']
     """
     unknown = sorted(set(option_values) - set(_OPTION_NAMES))
     if unknown:

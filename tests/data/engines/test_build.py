@@ -39,6 +39,14 @@ def data_counts(data, index=None) -> Counter:
     return out
 
 
+def ref_tokens(docs: list[list[int]], T1, **filters):
+    """``from_tokens`` on the ids renumbered by rank among those that occur, named by the ids: what the engines
+    give for pre-tokenised input (the input vocabulary is the distinct ids that occur)."""
+    seen = sorted({t for d in docs for t in d})
+    rank = {t: r for r, t in enumerate(seen)}
+    return from_tokens([[rank[t] for t in d] for d in docs], T1, vocab=[str(t) for t in seen], **filters)
+
+
 def write_shards(path, docs, n_shards: int, row_group: int = 7) -> str:
     """Parquet shards with a list<int> column ``ids``, one row per document; returns a glob."""
     path.mkdir(parents=True, exist_ok=True)
@@ -67,10 +75,25 @@ def test_local_engine_equals_brute_force_and_from_tokens(tmp_path_factory, docs,
         return
     got = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=parts, chunk_tokens=chunk)
     assert data_counts(got) == brute
-    ref = from_tokens(docs, T1)
+    ref = ref_tokens(docs, T1)
     assert got.hash == ref.hash
     assert np.array_equal(got.contexts, ref.contexts) and (got.counts != ref.counts).nnz == 0
     assert got.vocab == ref.vocab and got.input_vocab == ref.input_vocab
+
+
+@settings(max_examples=15)
+@given(docs=st.lists(st.lists(st.sampled_from([0, 3, 2**33, 2**62, 2**63 - 2]), max_size=12), min_size=1, max_size=8),
+       T1=st.sampled_from([1, 3]), top_k=st.sampled_from([None, 2]))
+def test_huge_sparse_ids_equal_from_tokens_on_their_ranks(tmp_path_factory, docs, T1, top_k):
+    # ids up to 2**63 - 2 (the largest allowed): wide keys (id rows), names are the ids, no per-id allocation
+    brute = brute_counts(docs, T1)
+    if not brute:
+        return
+    pattern = write_shards(tmp_path_factory.mktemp("h"), docs, 2)
+    got = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=3, top_k=top_k)
+    assert got.hash == ref_tokens(docs, T1, top_k=top_k).hash
+    if top_k is None:
+        assert data_counts(got) == brute
 
 
 def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path):
@@ -86,7 +109,7 @@ def test_top_k_ties_break_toward_the_lexicographically_smaller_context(tmp_path)
         got = build_corpus(write_shards(tmp_path / f"p{parts}", docs, 3), context_len=2, ids_column="ids",
                            partitions=parts, top_k=3)
         assert sorted(tuple(int(got.input_vocab[t]) for t in c) for c in got.contexts) == expect
-        assert got.hash == from_tokens(docs, 2, top_k=3).hash
+        assert got.hash == ref_tokens(docs, 2, top_k=3).hash
 
 
 def test_top_k_pruning_while_merging_stays_exact(tmp_path, monkeypatch):
@@ -102,7 +125,7 @@ def test_top_k_pruning_while_merging_stays_exact(tmp_path, monkeypatch):
     pattern = write_shards(tmp_path, docs, 3, row_group=50)
     for k in (1, 50, 5000):
         got = build_corpus(pattern, context_len=2, ids_column="ids", partitions=16, top_k=k)
-        assert got.hash == from_tokens(docs, 2, top_k=k).hash
+        assert got.hash == ref_tokens(docs, 2, top_k=k).hash
     assert calls  # the pruning path ran
 
 
@@ -114,7 +137,7 @@ def test_filters_after_the_merge_equal_from_tokens(tmp_path, filters):
     rng = np.random.default_rng(3)
     docs = [rng.zipf(1.6, size=rng.integers(1, 40)).clip(max=12).tolist() for _ in range(60)]
     got = build_corpus(write_shards(tmp_path, docs, 4), context_len=2, ids_column="ids", partitions=3, **filters)
-    ref = from_tokens(docs, 2, **filters)
+    ref = ref_tokens(docs, 2, **filters)
     assert got.hash == ref.hash and got.meta["filters"] == ref.meta["filters"]
 
 
@@ -163,7 +186,7 @@ def test_the_only_id_column_of_parquet_without_text_is_read_as_pre_tokenised(tmp
     docs = [[1, 2, 3, 4, 1, 2], [3, 4, 1], [2, 2, 2, 2]]
     pattern = write_shards(tmp_path / "in", docs, 2)
     got = build_corpus(pattern, context_len=2)  # no ids_column: the one list<int> column "ids" is used
-    assert got.hash == from_tokens(docs, 2).hash and got.meta["ids_column"] == "ids"
+    assert got.hash == ref_tokens(docs, 2).hash and got.meta["ids_column"] == "ids"
     two = tmp_path / "two.parquet"  # two id columns and no text: ambiguous, so the missing text column is the error
     pq.write_table(pa.table({"a": pa.array(docs), "b": pa.array(docs)}), two)
     with pytest.raises(NTPDataError, match="no column 'text'"):
@@ -197,7 +220,7 @@ def test_crash_then_resume_does_not_recount_finished_shards(tmp_path):
     assert len(list((work / "shards").glob("0*"))) == 2  # two finished shards recorded, no half shard
     got = build_corpus(pattern, context_len=3, ids_column="ids", work_dir=work)
     assert got.meta["shards_resumed"] == 2 and got.meta["n_shards"] == 5
-    assert got.hash == from_tokens(docs, 3).hash
+    assert got.hash == ref_tokens(docs, 3).hash
     assert not work.exists()  # intermediate files removed on success
 
 

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntpgeom.data import from_tokens
+
 from ntpgeom.data.engines import build_corpus
 import ntpgeom.data.engines.packed as P
 from ntpgeom.data.engines.kernel import partition_of
 from ntpgeom.data.engines.packed import (group_sum, pack_fields, partition_of_packed, repack, to_rows,
                                          unpack_fields, window_table)
 
-from .test_build import brute_counts, write_shards
+from .test_build import brute_counts, ref_tokens, write_shards
 
 # (context_len, bits): one word with count bits; one word with split counts (12 free bits); context ranks; lexsort
 PATHS = [(2, 5), (3, 13), (4, 12), (1, 60), (5, 12)]
@@ -89,4 +89,4 @@ def test_shards_of_different_widths_and_worker_processes_equal_from_tokens(tmp_p
     pattern = write_shards(tmp_path / "in", docs, 3, row_group=1000)
     for top_k in (None, 7):
         got = build_corpus(pattern, context_len=4, ids_column="ids", partitions=5, workers=workers, top_k=top_k)
-        assert got.hash == from_tokens(docs, 4, top_k=top_k).hash
+        assert got.hash == ref_tokens(docs, 4, top_k=top_k).hash

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ntpgeom.data import from_text, from_tokens
+from ntpgeom.data import from_text
 from ntpgeom.data.engines import build_corpus
 
-from .test_build import brute_counts, data_counts, write_shards
+from .test_build import brute_counts, data_counts, ref_tokens, write_shards
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def test_ray_one_node_equals_local_and_brute_force(ray_one_node, tmp_path_factor
     pattern = write_shards(tmp_path_factory.mktemp("r"), docs, 2)
     got = build_corpus(pattern, context_len=T1, ids_column="ids", engine="ray", partitions=3, top_k=top_k)
     local = build_corpus(pattern, context_len=T1, ids_column="ids", partitions=5, top_k=top_k)
-    assert got.hash == local.hash == from_tokens(docs, T1, top_k=top_k).hash
+    assert got.hash == local.hash == ref_tokens(docs, T1, top_k=top_k).hash
     assert (got.counts != local.counts).nnz == 0 and np.array_equal(got.contexts, local.contexts)
     if top_k is None:
         assert data_counts(got) == brute_counts(docs, T1)
@@ -65,7 +65,7 @@ def test_ray_selection_runs_in_ray_tasks_and_equals_from_tokens(ray_one_node, tm
     docs = [rng.zipf(1.5, size=rng.integers(0, 80)).clip(max=40).tolist() for _ in range(150)]
     pattern = write_shards(tmp_path, docs, 3, row_group=30)
     got = build_corpus(pattern, context_len=2, ids_column="ids", engine="ray", partitions=6, **filters)
-    assert got.hash == from_tokens(docs, 2, **filters).hash
+    assert got.hash == ref_tokens(docs, 2, **filters).hash
 
 
 def test_ray_bpe_first_pass_equals_from_text(ray_one_node, tmp_path):
@@ -92,4 +92,4 @@ def test_ray_two_node_cluster_equals_local(tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
-    assert got.hash == from_tokens(docs, 4, min_count=2).hash
+    assert got.hash == ref_tokens(docs, 4, min_count=2).hash

@@ -45,7 +45,8 @@ class CorpusConfig:
     ray_address: str | None = _opt(None, "Ray cluster to join (engine ray); default: a local Ray instance.")
     chunk_tokens: int = _opt(1 << 22, "Tokens per counting chunk of a shard.")
     workers: int | None = _opt(None, "Processes for the local engine (default: all cores when the input exceeds "
-                                     "64 MiB, else 1).")
+                                     "64 MiB, else 1; never more than the cores, nor than the shards and "
+                                     "partitions).")
     min_count: float | None = _opt(None, "Keep contexts seen at least this often.")
     top_k: int | None = _opt(None, "Keep the k most frequent contexts.")
     min_support: int | None = _opt(None, "Smallest support size kept.")

@@ -3,13 +3,17 @@
 Work folder layout (every file written atomically; a shard's folder appears by one rename once complete)::
 
     manifest.json                 the job (context length, reader settings, partitions, shard list)
-    shards/<i>/record.json        tokens, documents, windows and largest id of shard i
+    shards/<i>/record.json        tokens, documents, windows and largest id of shard i; the CRC-32 of every file
+                                  of the shard and of the record itself (checked on resume: a damaged shard is
+                                  counted again)
     shards/<i>/next.npz           its next-token totals (ids, counts)
     shards/<i>/<c>-ck.bin ...     chunk c's pre-aggregated rows grouped by the hash partition of their context:
                                   packed contexts (ck) or id rows (ctx), next ids (nxt), counts (cnt), and each
                                   partition's bounds (bounds): a merge reads only its slice, by offset
 
-A rerun with the same work folder and job skips the shards whose folder exists (resume after a crash).
+A rerun with the same work folder and job skips the shards whose folder exists and passes its checksums (resume
+after a crash); ``vocab.json``/``bpe.json`` (first passes) carry a ``.crc32`` beside them, and are redone when it
+fails. The checks and the single-writer lock: :mod:`~ntpgeom.data.engines.workdir`.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from ...errors import NTPDataError, OutputError
 from .kernel import Rows, empty_rows, merge_rows, partition_of, window_rows
 from .packed import bits_for, fits, group_sum, partition_of_packed, repack, to_rows, window_table
 from .readers import Encoder, ReadSpec, Shard, VocabEncoder, read_shard
+from .workdir import WorkChecks, file_crc, text_crc
 
-MANIFEST = "ntpgeom.work/2"
+MANIFEST = "ntpgeom.work/3"
 
 
-class WorkDir:
+class WorkDir(WorkChecks):
     """A job's work folder (see the module docstring)."""
 
     def __init__(self, root: Path, job: dict):
@@ -77,6 +82,11 @@ class WorkDir:
         with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:
             return z["ids"], z["counts"]
 
+    def seen_ids(self, i: int) -> np.ndarray:
+        """The distinct token ids of shard i (sorted)."""
+        with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:
+            return z["seen"]
+
     def pieces(self, i: int, p: int) -> list[tuple]:
         """Shard i's rows in partition p, one piece per chunk: ``("packed", b, ck, nxt, cnt)`` or
         ``("rows", None, ctx, nxt, cnt)`` (read by offset: memory is the piece, never the whole shard file)."""
@@ -104,8 +114,9 @@ class WorkDir:
         """Delete this job's files (on success); the folder itself too when nothing else is left in it."""
         shutil.rmtree(self.shards, ignore_errors=True)
         shutil.rmtree(self.root / "reduced", ignore_errors=True)
-        (self.root / "vocab.json").unlink(missing_ok=True)
-        (self.root / "bpe.json").unlink(missing_ok=True)
+        for name in ("vocab.json", "bpe.json"):
+            (self.root / name).unlink(missing_ok=True)
+            (self.root / f"{name}.crc32").unlink(missing_ok=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
         try:
             self.root.rmdir()
@@ -115,33 +126,40 @@ class WorkDir:
 
 def map_shard(i: int, shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
               encoder: Encoder | VocabEncoder | None) -> dict:
-    """Count shard ``i`` into its partitioned chunk files (skipped when already done). Returns its record."""
-    if work.done(i):
-        return {**work.record(i), "resumed": True}
+    """Count shard ``i`` into its partitioned chunk files (skipped when already done and intact: a finished shard
+    whose files fail their CRC-32 is counted again, ``"redone"`` in its record). Returns its record."""
     final = work.shard_dir(i)
+    redone = work.done(i)
+    if redone:
+        if work.intact(i):
+            return {**work.record(i), "resumed": True}
+        shutil.rmtree(final)
     tmp = work.shards / f".tmp-{i:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         rec = _count_chunks(shard, spec, context_len, n_partitions, encoder, tmp)
+        rec["files"] = {p.name: file_crc(p) for p in sorted(tmp.iterdir())}
+        rec["check"] = text_crc(json.dumps(rec, sort_keys=True))
         write_text_atomic(tmp / "record.json", json.dumps(rec))
         publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {**rec, "resumed": False}
+    return {**rec, "resumed": False, "redone": redone}
 
 
 def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: int, encoder: Encoder | VocabEncoder | None,
                   out: Path) -> dict:
     """Count a shard chunk by chunk (memory: one chunk), writing each chunk's rows grouped by partition into
     ``out`` (raw arrays + their partition bounds in the record)."""
-    tokens, docs, windows, top, nexts, chunks = 0, 0, 0, -1, [], []
-    for c, (ids, doc_ids) in enumerate(read_shard(shard, spec, encoder)):
+    tokens, docs, windows, top, nexts, chunks, seen, stats = 0, 0, 0, -1, [], [], [], {}
+    for c, (ids, doc_ids) in enumerate(read_shard(shard, spec, encoder, stats)):
         docs += int(doc_ids[-1]) + 1 if doc_ids.size else 0
         if not ids.size:
             continue
         tokens += int(ids.size)
+        seen.append(distinct_ids(ids))
         b = bits_for(int(ids.max()))
         top = max(top, int(ids.max()))
         if fits(context_len, b):
@@ -163,8 +181,24 @@ def _count_chunks(shard: Shard, spec: ReadSpec, context_len: int, n_partitions: 
         nexts.append(_next_totals(nxt, cnt))
         windows += int(cnt.sum())
     ids_, cnt_ = (np.concatenate(a) for a in zip(*nexts)) if nexts else (np.zeros(0, np.int64),) * 2
-    save_work_arrays(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))))
-    return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top, "chunks": chunks}
+    save_work_arrays(out / "next.npz", **dict(zip(("ids", "counts"), _next_totals(ids_, cnt_))),
+                     seen=distinct_ids(np.concatenate(seen) if seen else np.zeros(0, np.int64)))
+    return {"label": shard.label, "tokens": tokens, "docs": docs, "windows": windows, "max_id": top, "chunks": chunks,
+            "null_docs": stats.get("null_docs", 0)}
+
+
+def distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """The distinct values of a non-negative int array, sorted, int64: a presence table when the values are small,
+    else a sort (never ``np.unique``'s hash table)."""
+    if not ids.size:
+        return np.zeros(0, np.int64)
+    top = int(ids.max())
+    if top <= 4 * len(ids) + (1 << 20):
+        present = np.zeros(top + 1, dtype=bool)
+        present[ids] = True
+        return np.flatnonzero(present).astype(np.int64, copy=False)
+    s = np.sort(ids).astype(np.int64, copy=False)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])]
 
 
 def _narrow(a: np.ndarray) -> np.ndarray:
@@ -228,7 +262,7 @@ def tally_map(results: Iterable[tuple], n_shards: int, skip_bad: bool, fail_fast
     messages (in shard order) and the totals, with a progress line per shard. A failed shard is skipped with
     ``skip_bad``; otherwise it raises at once (``fail_fast``) or, after every shard has finished, the first one's."""
     done, errors = [], {}
-    totals = {"tokens": 0, "docs": 0, "resumed": 0, "counted_tokens": 0}
+    totals = {"tokens": 0, "docs": 0, "resumed": 0, "redone": 0, "counted_tokens": 0, "null_docs": 0}
     t0 = time.perf_counter()
     for i, rec, err in results:
         if err is not None:
@@ -267,6 +301,8 @@ def add_record(totals: dict, rec: dict) -> None:
     totals["tokens"] += rec["tokens"]
     totals["docs"] += rec["docs"]
     totals["resumed"] += int(rec["resumed"])
+    totals["redone"] += int(rec.get("redone", False))
+    totals["null_docs"] += int(rec.get("null_docs", 0))
     totals["counted_tokens"] += 0 if rec["resumed"] else rec["tokens"]
 
 

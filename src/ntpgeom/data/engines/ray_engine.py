@@ -9,15 +9,20 @@ be on a filesystem all nodes share. Map and reduce run the same functions as the
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..._io import os_reason
 from ...errors import NTPDataError
 from .assemble import VocabMap
 from .local import WorkDir, map_task, tally_map
 from .readers import Encoder, ReadSpec, Shard, VocabEncoder
 from .reduce import TopK, blocks, reduce_partitions
+
+CONNECT_TIMEOUT_S = 10.0  # seconds to open a TCP connection to a Ray cluster's address
 
 
 def import_ray() -> Any:
@@ -36,6 +41,42 @@ def _source_root() -> str:
     return root + (os.pathsep + rest if rest else "")
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse at once a Ray address (``host:port`` or ``ray://host:port``) that takes no TCP connection within
+    ``timeout`` seconds (Ray itself retries a dead address for many minutes, logging a warning each time).
+    ``"auto"``/``"local"`` are left to Ray."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise NTPDataError(f"--ray-address must be host:port or ray://host:port (or auto), got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else os_reason(exc)
+        raise NTPDataError(f"cannot reach the Ray cluster at {address} ({reason} after at most {timeout:g} s); "
+                           "check --ray-address, or start the cluster (ray start --head)") from None
+
+
+def start_ray(ray: Any, address: str | None) -> None:
+    """``ray.init`` (a local instance, or joining ``address`` after :func:`check_reachable`), with Ray's own
+    notices (token authentication, usage statistics) kept off stderr; a failure is one :class:`NTPDataError`."""
+    if address:
+        check_reachable(address)
+    env = None if address else {"env_vars": {"PYTHONPATH": _source_root()}}  # workers import this ntpgeom
+    quiet = logging.getLogger("ray")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env=env)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+        where = f"join the Ray cluster at {address}" if address else "start Ray"
+        raise NTPDataError(f"cannot {where}: {' '.join(str(exc).split())[:300]}") from None
+    finally:
+        quiet.setLevel(level)
+
+
 def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions: int, work: WorkDir,
             encoder: Encoder | VocabEncoder | None, skip_bad: bool, address: str | None, filters: dict,
             say: Callable[..., None]) -> tuple[list[int], list[str], dict, Callable[[VocabMap | None], TopK]]:
@@ -44,9 +85,8 @@ def run_ray(shards: list[Shard], spec: ReadSpec, context_len: int, n_partitions:
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        say("starting Ray")
-        env = None if address else {"env_vars": {"PYTHONPATH": _source_root()}}  # workers import this ntpgeom
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False, runtime_env=env)
+        say("starting Ray" if not address else f"joining the Ray cluster at {address}")
+        start_ray(ray, address)
     try:
         enc = ray.put(encoder)  # one copy in the object store for all map tasks
         done, skipped, totals = _ray_map(ray, shards, spec, context_len, n_partitions, work, enc, skip_bad, say)

@@ -8,9 +8,7 @@ a first pass; pre-tokenised id columns (list<int>) skip tokenisation.
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ..._io import note_input
 from ...errors import NTPDataError
 from ..builders import split_documents
 from ..tokenize import encode
@@ -53,43 +52,8 @@ class ReadSpec:
     chunk_tokens: int = 1 << 22
 
 
-def discover(paths: str | os.PathLike | Sequence[str | os.PathLike], skip_bad: bool = False) -> tuple[list[Shard], list[str]]:
-    """Expand files, globs and dataset folders into shards (sorted, deterministic). Returns (shards, skipped)."""
-    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not items:
-        raise NTPDataError("no input given; pass one or more files, globs or dataset folders")
-    files: list[Path] = []
-    for item in items:
-        s = str(item)
-        if any(c in s for c in "*?["):
-            hits = sorted(glob.glob(s, recursive=True))
-            if not hits:
-                raise NTPDataError(f"the pattern {s!r} matches no file; check the path and quote the glob")
-            files += [Path(h) for h in hits if Path(h).is_file()]
-        elif Path(s).is_dir():
-            # in a folder (e.g. a Hugging Face dataset saved on disk) .json files are metadata, not records
-            found = sorted(p for p in Path(s).rglob("*") if p.is_file() and p.suffix.lower() in SUFFIX_KIND
-                           and p.suffix.lower() != ".json")
-            if not found:
-                raise NTPDataError(f"the folder {s} holds no .parquet/.arrow/.jsonl/.txt file")
-            files += found
-        elif Path(s).is_file():
-            files.append(Path(s))
-        else:
-            raise NTPDataError(f"input not found: {s}; give existing files, globs or dataset folders")
-    shards: list[Shard] = []
-    skipped: list[str] = []
-    for f in dict.fromkeys(files):
-        try:
-            shards += _file_shards(f)
-        except NTPDataError as exc:
-            if not skip_bad:
-                raise
-            skipped.append(str(exc))
-    return shards, skipped
-
-
-def _file_shards(path: Path) -> list[Shard]:
+def file_shards(path: Path) -> list[Shard]:
+    """The shards of one file: its row groups for Parquet (whose footer is read), else the file itself."""
     st = path.stat()
     stamp = f"{st.st_size}:{st.st_mtime_ns}"
     kind = SUFFIX_KIND.get(path.suffix.lower(), "text")
@@ -104,14 +68,28 @@ def _file_shards(path: Path) -> list[Shard]:
     return [Shard(str(path), kind, i, stamp) for i in range(n)]
 
 
-def read_shard(shard: Shard, spec: ReadSpec, encoder: "Encoder | VocabEncoder | None") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+#: the largest token id of a pre-tokenised shard (one more value is kept for the ``<unk>`` row of ``rare="map"``)
+MAX_ID = 2**63 - 2
+
+
+class Documents(list):
+    """A shard's text documents; ``nulls``: how many rows held a null text (read as empty documents)."""
+
+    nulls = 0
+
+
+def read_shard(shard: Shard, spec: ReadSpec, encoder: "Encoder | VocabEncoder | None",
+               stats: dict | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(ids, doc_ids)`` chunks of about ``spec.chunk_tokens`` tokens; documents never span two chunks.
+    ``stats`` (a dict), when given, receives ``null_docs``: the rows whose text or ids were null (empty documents).
 
     Raises :class:`NTPDataError` naming the shard for unreadable files, a missing column or bad content.
     """
     docs = documents(shard, spec)
-    if isinstance(docs, tuple):  # pre-tokenised: (values, offsets)
-        yield from _chunk_ids(*docs, spec.chunk_tokens, shard)
+    if stats is not None:
+        stats["null_docs"] = int(getattr(docs, "nulls", 0)) if not isinstance(docs, tuple) else docs[2]
+    if isinstance(docs, tuple):  # pre-tokenised: (values, offsets, nulls)
+        yield from _chunk_ids(docs[0], docs[1], spec.chunk_tokens)
         return
     if encoder is None:
         raise NTPDataError(f"{shard.label} holds text; give a tokenizer (a tokenizers JSON file) or an ids column")
@@ -120,8 +98,9 @@ def read_shard(shard: Shard, spec: ReadSpec, encoder: "Encoder | VocabEncoder | 
 
 
 def documents(shard: Shard, spec: ReadSpec) -> Any:
-    """The shard's documents: a list of str, or ``(ids, offsets)`` for pre-tokenised input. One clear error for any
-    reader failure (corrupt Parquet/Arrow, bad JSON, I/O, a missing column)."""
+    """The shard's documents: a :class:`Documents` list of str, or ``(ids, offsets, nulls)`` for pre-tokenised
+    input. One clear error for any reader failure (corrupt Parquet/Arrow, bad JSON, I/O, a missing column) and for
+    token ids that are not integers in [0, ``MAX_ID``] (naming the line or row: ids are never rounded or cast)."""
     try:
         return _load_documents(shard, spec)
     except NTPDataError:
@@ -148,17 +127,33 @@ def _load_documents(shard: Shard, spec: ReadSpec) -> Any:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise NTPDataError(f"{shard.path}: line {i} is not valid JSON ({exc.msg})") from exc
+                except RecursionError:
+                    raise NTPDataError(f"{shard.path}: line {i} is nested too deeply to be a record") from None
                 docs.append(_field(rec, spec, shard, i))
         return _from_values(docs, spec, shard)
-    table = _read_table(shard, spec)
-    return _table_documents(table, spec, shard)
+    table, row0 = _read_table(shard, spec)
+    return _table_documents(table, spec, shard, row0)
 
 
 def _field(rec: Any, spec: ReadSpec, shard: Shard, line: int) -> Any:
     name = spec.ids_column or spec.text_column
     if not isinstance(rec, dict) or name not in rec:
         raise NTPDataError(f"{shard.path}: record on line {line} has no field {name!r}; pass --text-column/--ids-column")
-    return rec[name]
+    if spec.ids_column is None:
+        return rec[name]
+    v = rec[name]
+    bad = v if not isinstance(v, list) else next((x for x in v if type(x) is not int), None)
+    if bad is not None or not isinstance(v, list):
+        raise NTPDataError(f"{shard.path}: line {line}: field {name!r} must be a list of integer token ids, found "
+                           f"{json.dumps(bad)[:40]} (ids are never rounded or converted); fix the record")
+    try:
+        ids = np.array(v, dtype=np.int64)
+    except OverflowError:
+        ids = np.array([MAX_ID + 1], dtype=np.uint64)
+    if ids.size and (ids.min() < 0 or ids.max() > MAX_ID):
+        out = next(x for x in v if x < 0 or x > MAX_ID)
+        raise NTPDataError(f"{shard.path}: line {line}: token id {out} is outside [0, 2**63 - 2]; fix the record")
+    return ids
 
 
 def _from_values(values: list, spec: ReadSpec, shard: Shard) -> Any:
@@ -167,30 +162,29 @@ def _from_values(values: list, spec: ReadSpec, shard: Shard) -> Any:
         if bad is not None:
             raise NTPDataError(f"{shard.label}: record {bad + 1} has a non-text {spec.text_column!r} field")
         return _lower(values, spec)
-    arrays = [np.asarray(v, dtype=np.int64).ravel() for v in values]
-    offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays], dtype=np.int64)])
-    return (np.concatenate(arrays) if arrays else np.zeros(0, np.int64)), offsets
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in values], dtype=np.int64)])
+    return (np.concatenate(values) if values else np.zeros(0, np.int64)), offsets, 0
 
 
-def _read_table(shard: Shard, spec: ReadSpec) -> Any:
+def _read_table(shard: Shard, spec: ReadSpec) -> tuple[Any, int]:
+    """The shard's column, and the file row of its first row. Parquet page checksums are verified when written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     col = spec.ids_column or spec.text_column
     if shard.kind == "parquet":
-        pf = pq.ParquetFile(shard.path)
+        pf = pq.ParquetFile(shard.path, page_checksum_verification=True)
         names = pf.schema_arrow.names
         _check_column(col, names, shard)
-        return pf.read_row_group(shard.unit, columns=[col])
+        row0 = sum(pf.metadata.row_group(k).num_rows for k in range(shard.unit))
+        return pf.read_row_group(shard.unit, columns=[col]), row0
     with pa.memory_map(shard.path) as src:
         try:
             table = pa.ipc.open_stream(src).read_all()
         except pa.ArrowInvalid:
             table = pa.ipc.open_file(src).read_all()
     _check_column(col, table.schema.names, shard)
-    return table.select([col])
-
-
+    return table.select([col]), 0
 def detect_ids_column(shard: Shard, text_column: str) -> str | None:
     """For a Parquet/Arrow shard without ``text_column``: its only list<int> column (pre-tokenised ids), else None."""
     if shard.kind not in ("parquet", "arrow"):
@@ -222,7 +216,7 @@ def _check_column(col: str, names: list[str], shard: Shard) -> None:
                            "pass --text-column or --ids-column")
 
 
-def _table_documents(table: Any, spec: ReadSpec, shard: Shard) -> Any:
+def _table_documents(table: Any, spec: ReadSpec, shard: Shard, row0: int) -> Any:
     import pyarrow as pa
 
     arr = table.column(0).combine_chunks()
@@ -230,21 +224,34 @@ def _table_documents(table: Any, spec: ReadSpec, shard: Shard) -> Any:
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             raise NTPDataError(f"{shard.label}: column {spec.text_column!r} has type {arr.type}, not text; "
                                "for token ids pass --ids-column")
-        return _lower([s or "" for s in arr.to_pylist()], spec)
+        docs = Documents(_lower([s or "" for s in arr.to_pylist()], spec))
+        docs.nulls = arr.null_count
+        return docs
     if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)) or not pa.types.is_integer(arr.type.value_type):
-        raise NTPDataError(f"{shard.label}: column {spec.ids_column!r} has type {arr.type}; ids need list<int>")
+        raise NTPDataError(f"{shard.label}: column {spec.ids_column!r} has type {arr.type}; ids need list<int> "
+                           "(integers are never rounded or converted)")
     offsets = np.asarray(arr.offsets, dtype=np.int64)
-    values = np.asarray(arr.values, dtype=np.int64)[offsets[0] : offsets[-1]]
-    return values, offsets - offsets[0]
+    flat = arr.values.slice(offsets[0], offsets[-1] - offsets[0])
+    if flat.null_count:
+        _bad_id(shard, spec, offsets, row0, int(np.flatnonzero(np.asarray(flat.is_null()))[0]), "null")
+    values = flat.to_numpy(zero_copy_only=False)
+    if values.size and (values.max() > MAX_ID or values.min() < 0):  # native dtype: a uint64 id never wraps
+        at = int(np.flatnonzero((values > MAX_ID) | (values < 0))[0])
+        _bad_id(shard, spec, offsets, row0, at, str(int(values[at])))
+    return values.astype(np.int64, copy=False), offsets - offsets[0], arr.null_count
+
+
+def _bad_id(shard: Shard, spec: ReadSpec, offsets: np.ndarray, row0: int, at: int, value: str) -> None:
+    row = row0 + int(np.searchsorted(offsets - offsets[0], at, side="right")) - 1
+    raise NTPDataError(f"{shard.path}: row {row} (from 0) of column {spec.ids_column!r} holds the token id {value}; "
+                       "ids must be integers in [0, 2**63 - 2]")
 
 
 def _lower(docs: list[str], spec: ReadSpec) -> list[str]:
     return [d.lower() for d in docs] if spec.lowercase else docs
 
 
-def _chunk_ids(values: np.ndarray, offsets: np.ndarray, chunk: int, shard: Shard) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    if values.size and values.min() < 0:
-        raise NTPDataError(f"{shard.label}: token ids must be >= 0, found {int(values.min())}")
+def _chunk_ids(values: np.ndarray, offsets: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     n_docs = len(offsets) - 1
     lo = 0
     while lo < n_docs:
@@ -299,6 +306,7 @@ class Encoder:
                 f"the streaming engines take 'word', 'char', 'bpe:N', a tokenizers JSON file or pre-tokenised ids "
                 f"(--ids-column), got {spec!r}"
             )
+        note_input(path)  # an output may never replace it
         try:
             self.tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # tokenizers raises a bare Exception on bad JSON
