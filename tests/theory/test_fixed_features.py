@@ -103,3 +103,14 @@ def test_bad_inputs():
         fixed_features(data, np.zeros((3, 6)))
     with pytest.raises(SolverError):
         fixed_features(data, np.ones((3, 6)), tol=-1.0)
+    with pytest.raises(SolverError, match="device"):
+        fixed_features(data, np.ones((3, 6)), device="nope")
+
+
+def test_threads_restored():
+    import torch
+
+    data = synthetic.random_supports(V=6, m=8, seed=0)
+    before = torch.get_num_threads()
+    fixed_features(data, np.random.default_rng(0).standard_normal((10, 8)), threads=1, device="cpu")
+    assert torch.get_num_threads() == before

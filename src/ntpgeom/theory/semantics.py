@@ -8,7 +8,8 @@ values are learned earlier. Three tools:
   largest-magnitude entry of ``u_i`` is positive (ties within ``1e-9`` relative: the first such token), computed
   from the reduced pattern (the full singular vectors are ``U_red[row_group] / √r``, exact) or from a given S̃.
 - :func:`orthant_clusters`: tokens (rows of ``U_k``) and contexts (rows of ``V_k``) labelled by their sign pattern
-  (a zero entry counts as ``+``); :func:`cluster_purity` against user labels.
+  (an entry that is 0 up to ``1e-9`` of its vector's largest counts as ``+``); :func:`cluster_purity` against user
+  labels.
 - :func:`learning_times`: for a training trajectory of logits ``(step, L)`` (or ``(step, (W, H))``), the first
   step at which the projection ``u_iᵀ L v_i`` reaches half its final value, and the Spearman rank correlation of
   these times with σ_i (negative when larger directions are learned first).
@@ -112,7 +113,9 @@ class OrthantClusters:
 
 
 def _orthants(X: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    signs = X >= 0
+    """Sign-pattern labels of the rows of X; an entry within SIGN_TIE_RTOL of 0 (relative to its column's largest
+    modulus) counts as ``+``, so rounding cannot split a cluster."""
+    signs = X >= -SIGN_TIE_RTOL * np.abs(X).max(axis=0, keepdims=True)
     codes, first, inv = np.unique(signs, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(first), dtype=np.int64)
