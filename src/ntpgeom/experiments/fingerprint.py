@@ -37,10 +37,14 @@ TITLE = "Which implicit bias? Optimisers against the max-margin predictions of f
 RECIPE: dict[tuple[str, str], float] = {
     ("free", "gd"): 2.0, ("free", "ngd"): 0.5, ("free", "sign"): 0.05, ("free", "adam"): 0.05, ("free", "muon"): 0.01,
     ("ufm", "gd"): 0.5, ("ufm", "ngd"): 0.1, ("ufm", "sign"): 0.002, ("ufm", "adam"): 0.005, ("ufm", "muon"): 0.01}
-#: steps of every trajectory and bootstrap replicates (one budget: the experiment trains in-process, ~20 s in all, so
-#: ``--quick`` runs it unchanged)
-STEPS, BOOT = 1500, 100
+#: steps of every trajectory and bootstrap replicates per budget (the experiment trains in-process: ``runs`` is empty,
+#: and the budget travels in the data's metadata, ``meta["fingerprint_budget"]``, which the data hash ignores)
+BUDGET = {"default": (1500, 100), "quick": (300, 30)}
+STEPS, BOOT = BUDGET["default"]
 
+#: the figure's rows and the table's model names
+MODELS = ("free", "free-raw", "ufm")
+MODEL_NAMES = {"free": "free logits", "free-raw": "free logits, raw", "ufm": "UFM"}
 PRED_COLORS = {"nuclear": "#0072B2", "fro=max": "#D55E00", "fro": "#D55E00", "max": "#E69F00", "spectral": "#009E73",
                "fixed": "#CC79A7"}
 
@@ -75,19 +79,28 @@ def train_trajectory(data: NTPData, model: str, optimizer: str, lr: float, steps
 
 def fingerprints(data: NTPData, steps: int = STEPS, B: int = BOOT,
                  recipe: dict[tuple[str, str], float] | None = None) -> dict[str, Fingerprint]:
-    """The fingerprint of every recipe (default :data:`RECIPE`), by label ``"<model> <optimiser>"``."""
-    preds = bias_predictions(data)
-    return {f"{mo} {op}": fingerprint(data, train_trajectory(data, mo, op, lr, steps), preds, B=B)
-            for (mo, op), lr in (recipe or RECIPE).items()}
+    """The fingerprint of every recipe (default :data:`RECIPE`) on the token-centred logits, by label
+    ``"<model> <optimiser>"``, and for free logits also on the raw logits (``centre=False``: the view that tells
+    ``fro`` from ``max``), by label ``"free-raw <optimiser>"``."""
+    preds, out = bias_predictions(data), {}
+    for (mo, op), lr in (recipe or RECIPE).items():
+        traj = train_trajectory(data, mo, op, lr, steps)
+        out[f"{mo} {op}"] = fingerprint(data, traj, preds, B=B)
+        if mo == "free":
+            out[f"free-raw {op}"] = fingerprint(data, traj, preds, B=B, centre=False)
+    return dict(sorted(out.items(), key=lambda kv: MODELS.index(kv[0].split()[0])))
 
 
 def fig_fingerprint(fps: dict[str, Fingerprint], path: str | Path) -> Path:
-    """Distance to each prediction over steps: one panel per (model, optimiser), rows free logits / UFM."""
+    """Distance to each prediction over steps: one panel per (model, optimiser); rows free logits (centred), free
+    logits (raw), UFM."""
     ops = list(dict.fromkeys(k.split()[1] for k in fps))
+    models = [mo for mo in MODELS if any(k.split()[0] == mo for k in fps)]
     with styled():
-        fig = new_figure(3.0 * len(ops), 5.6)
-        axes = np.atleast_2d(fig.subplots(2, len(ops), sharey=True))
-        for i, mo in enumerate(("free", "ufm")):
+        fig = new_figure(3.0 * len(ops), 3.0 * len(models))
+        fig.set_layout_engine("constrained")
+        axes = np.atleast_2d(fig.subplots(len(models), len(ops), sharey=True, squeeze=False))
+        for i, mo in enumerate(models):
             for j, op in enumerate(ops):
                 ax, fp = axes[i, j], fps.get(f"{mo} {op}")
                 if fp is None:
@@ -98,38 +111,47 @@ def fig_fingerprint(fps: dict[str, Fingerprint], path: str | Path) -> Path:
                             color=PRED_COLORS.get(name, EXTRA_COLORS[k % len(EXTRA_COLORS)]))
                 ax.set_xscale("log")
                 ax.set_yscale("log")
-                ax.set_title(f"{'free logits' if mo == 'free' else 'UFM'}, {op}: {fp.approaches}", fontsize=9)
-                ax.set_xlabel("step")
+                ax.set_title(f"{MODEL_NAMES[mo]}, {op}: {fp.approaches}", fontsize=9)
+                if i == len(models) - 1:
+                    ax.set_xlabel("step (0 drawn at 1)")
                 if j == 0:
-                    ax.set_ylabel("d(P⊥L, prediction)  (π-weighted, centred)")
+                    ax.set_ylabel("d(P⊥L, Y)")
         axes[0, 0].legend(loc="best", fontsize=8)
         return save(fig, path)
 
 
+def candidates(fps: dict[str, Fingerprint]) -> list[str]:
+    """Every candidate name over the fingerprints (merged names included), in order of first appearance."""
+    return list(dict.fromkeys(n for fp in fps.values() for n in fp.distances))
+
+
 def table_rows(fps: dict[str, Fingerprint]) -> list[dict[str, Any]]:
     """One row per trajectory: the decision, the closest prediction with its μ interval, every distance at the end."""
-    rows = []
+    rows, names = [], candidates(fps)
     for label, fp in fps.items():
         mo, op = label.split()
         best = fp.rows[0]
-        rows.append({"model": "free logits" if mo == "free" else "UFM", "optimizer": op,
+        rows.append({"model": MODEL_NAMES[mo], "optimizer": op,
                      "approaches": fp.approaches, "closest": best.prediction, "mu": best.mu,
                      "mu_interval": f"[{best.lo:.3f}, {best.hi:.3f}]",
                      **{f"d_{r.prediction}": r.d_last for r in fp.rows}})
+        rows[-1].update({f"d_{n}": None for n in names if f"d_{n}" not in rows[-1]})
     return rows
 
 
 def measure(data: NTPData, runs: Runs, theory: Theory | None, folder: Path) -> AppendixResult:
     """Train every recipe in-process (``runs`` is empty), fingerprint, draw and tabulate."""
-    fps = fingerprints(data)
+    steps, B = BUDGET[str(data.meta.get("fingerprint_budget", "default"))]
+    fps = fingerprints(data, steps, B)
     fig = fig_fingerprint(fps, folder / "fingerprint.png")
     table = table_rows(fps)
-    names = list(next(iter(fps.values())).distances)
+    names = candidates(fps)
     said = "; ".join(f"{r['model']} {r['optimizer']} → {r['approaches']}" for r in table)
     caption = ("Implicit-bias fingerprint on 'synthetic' (issue 23): free logits and the UFM (d = V, no ridge) trained "
                "full-batch by GD, normalised GD, sign descent, Adam and Muon; per snapshot the π-weighted direction "
                "distance of the token-centred F⊥ part of the logits to each max-margin prediction (nuclear = L_mm, "
-               "Frobenius = S̃, max-norm, spectral; fro and max coincide once centred). A trajectory 'approaches' a "
+               "Frobenius = S̃, max-norm, spectral; fro and max coincide once centred, so free logits are also "
+               "measured on their raw values, 'free logits, raw'). A trajectory 'approaches' a "
                "prediction when its rival-normalised position's 95 % bootstrap interval is > 0 at the last snapshot "
                f"and its distance decreases (Spearman, one-sided p <= 0.05); else 'undecided'. Measured: {said}.")
     cols = (("model", "model"), ("optimizer", "optimizer"), ("approaches", "approaches"), ("closest", "closest"),
@@ -142,5 +164,11 @@ def measure(data: NTPData, runs: Runs, theory: Theory | None, folder: Path) -> A
     return AppendixResult(NAME, TITLE, caption, fig, cols, table, numbers, series, said)
 
 
-EXPERIMENT = Experiment(NAME, TITLE, lambda quick: corpora.synthetic(), {"default": (), "quick": ()}, measure,
-                        needs_L_mm=False, appendix=True)
+def experiment_data(quick: bool) -> NTPData:
+    """The built-in ``synthetic`` data, its budget recorded in ``meta["fingerprint_budget"]``."""
+    data = corpora.synthetic()
+    return data.select_contexts(np.arange(data.m), fingerprint_budget="quick" if quick else "default")
+
+
+EXPERIMENT = Experiment(NAME, TITLE, experiment_data, {"default": (), "quick": ()}, measure, needs_L_mm=False,
+                        appendix=True)

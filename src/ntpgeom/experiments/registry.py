@@ -1,5 +1,6 @@
-"""Every experiment of ``reproduce``, by name: the paper's three (:mod:`.paper`) and the four appendix experiments
-(:mod:`.mlp`, :mod:`.optimizers`, :mod:`.autoregressive`, :mod:`.bottleneck`, :mod:`.fingerprint`), each one :class:`Experiment` record.
+"""Every experiment of ``reproduce``, by name: the paper's three (:mod:`.paper`) and the five appendix experiments
+(:mod:`.mlp`, :mod:`.optimizers`, :mod:`.autoregressive`, :mod:`.bottleneck`, :mod:`.fingerprint`), each one
+:class:`Experiment` record.
 :data:`RECIPES` and :data:`APPENDIX_RECIPES` are views of their runs by budget."""
 
 from __future__ import annotations

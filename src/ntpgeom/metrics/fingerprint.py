@@ -10,6 +10,11 @@ distance of the directions of the token-centred F⊥ parts (:func:`ntpgeom.theor
 part of the logits converges to the finite ``L_in``, only the F⊥ part grows along the max-margin direction), the
 distance of :mod:`.position`. It lies in [0, 2]; 0 means the same direction.
 
+With ``centre=False`` the logits are not token-centred (``d`` compares ``P_⊥L`` as they are): the CE does not see
+a per-context shift, but the parameters of free logits do, and an optimiser whose update is not column-centred (sign
+descent, Adam) moves them along the max-norm solution's ``±1/2`` pattern; this is the view that separates ``fro``
+from ``max`` (they are ``S̃`` and ``S̃ + c 1ᵀ`` up to scale).
+
 **Ties.** Two predictions whose directions are within :data:`~.position.RESOLUTION` of each other cannot be told
 apart by any trajectory: they are merged into one candidate named ``"a=b"`` (after token-centring the max-norm
 solution is S̃, the Frobenius one: they always merge).
@@ -147,7 +152,8 @@ def _position(X: np.ndarray, Y: Mapping[str, np.ndarray], p: str, pi: np.ndarray
 
 
 def fingerprint(data: NTPData, trajectory: Trajectory, predictions: Mapping[str, np.ndarray] | None = None, *,
-                B: int = 200, alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION) -> Fingerprint:
+                B: int = 200, alpha: float = 0.05, seed: int = 0, resolution: float = RESOLUTION,
+                centre: bool = True) -> Fingerprint:
     """Measure a trajectory against every implicit-bias prediction (module docstring: distance, ties, decision).
 
     Parameters
@@ -162,6 +168,8 @@ def fingerprint(data: NTPData, trajectory: Trajectory, predictions: Mapping[str,
         Bootstrap replicates, interval level and seed (same seed, same intervals).
     resolution : float
         Predictions closer than this are merged; μ is NaN below it.
+    centre : bool
+        Token-centre logits and predictions (default); False compares the raw ``P_⊥L`` (module docstring).
 
     Returns
     -------
@@ -171,7 +179,10 @@ def fingerprint(data: NTPData, trajectory: Trajectory, predictions: Mapping[str,
     if not snaps or any(L.shape != (data.V, data.m) for _, L in snaps):
         raise ShapeError(f"the trajectory needs at least one snapshot of shape {(data.V, data.m)}")
     mask = support_mask(data)
-    prep = lambda M: centred(proj_perp(np.asarray(M, dtype=np.float64), mask))  # noqa: E731
+    def prep(M: np.ndarray) -> np.ndarray:
+        X = proj_perp(np.asarray(M, dtype=np.float64), mask)
+        return centred(X) if centre else X
+
     preds = predictions if predictions is not None else bias_predictions(data)
     if len(preds) < 2:
         raise ShapeError("the fingerprint needs at least two predictions to compare")
