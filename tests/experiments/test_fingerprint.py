@@ -13,7 +13,7 @@ def test_registered_as_appendix_experiment():
     assert "fingerprint" in APPENDIX and EXPERIMENTS["fingerprint"].recipe(True) == []
 
 
-def test_small_run_structure_and_gd_free_logits_approach_frobenius(tmp_path):
+def test_small_run_structure_and_gd_free_logits_approach_frobenius():
     data = corpora.synthetic()
     fps = F.fingerprints(data, steps=150, B=10, recipe={("free", "gd"): 2.0, ("ufm", "sign"): 0.002})
     assert list(fps) == ["free gd", "free-raw gd", "ufm sign"]
@@ -26,8 +26,6 @@ def test_small_run_structure_and_gd_free_logits_approach_frobenius(tmp_path):
     assert [r["optimizer"] for r in rows] == ["gd", "gd", "sign"] and rows[0]["model"] == "free logits"
     assert all(set(r) >= {"approaches", "closest", "mu", "mu_interval", "d_nuclear", "d_fro=max", "d_spectral",
                           "d_fro", "d_max"} for r in rows)
-    path = F.fig_fingerprint(fps, tmp_path / "fp.png")
-    assert path.exists() and path.stat().st_size > 1000
 
 
 def test_trajectory_is_seeded():
@@ -47,6 +45,7 @@ def test_quick_budget_travels_in_the_metadata():
 @pytest.mark.slow
 def test_measure_quick(tmp_path):
     res = F.measure(F.experiment_data(True), {}, None, tmp_path)
-    assert len(res.table) == len(F.RECIPE) and res.figure.exists()
+    n_free = sum(mo == "free" for mo, _ in F.RECIPE)
+    assert len(res.table) == len(F.RECIPE) + n_free and res.figure.exists() and res.figure.stat().st_size > 1000
     decisions = res.numbers["decisions"]
     assert decisions["free logits gd"] == "fro=max" and decisions["UFM gd"] in ("nuclear", "undecided")
