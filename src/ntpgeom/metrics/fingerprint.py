@@ -33,7 +33,7 @@ one-sided permutation p-value ``p_down <= alpha`` (:func:`.position.trend`). Oth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -43,9 +43,7 @@ from ..data import NTPData
 from ..theory import NORMS, direction_distance, fixed_features, max_margins, proj_perp, support_mask
 from .position import RESOLUTION, Position, position_interval, trend
 from .prediction import centred
-
-if TYPE_CHECKING:
-    from ..train import Run
+from .tables import RunLike
 
 __all__ = ["UNDECIDED", "FingerprintRow", "Fingerprint", "bias_predictions", "fingerprint", "run_trajectory"]
 
@@ -59,7 +57,22 @@ def bias_predictions(data: NTPData, norms: Sequence[str] = NORMS, H: np.ndarray 
                      **options: float) -> dict[str, np.ndarray]:
     """The predicted logits (V, m) by name: each of ``norms`` (:func:`ntpgeom.theory.max_margins`) and, with frozen
     features ``H`` (d, m), ``"fixed"`` = ``W_mm H`` (:func:`ntpgeom.theory.fixed_features`). ``options`` go to the
-    solvers (e.g. ``tol``). The solvers' statuses are theirs to report; call them directly to keep the certificates."""
+    solvers (e.g. ``tol``). The solvers' statuses are theirs to report; call them directly to keep the certificates.
+
+    Parameters
+    ----------
+    data : NTPData
+    norms : sequence of str
+        Any of :data:`ntpgeom.theory.NORMS`.
+    H : ndarray (d, m), optional
+        Frozen features: adds the fixed-features prediction ``"fixed"``.
+    **options : float
+        Passed to the solvers.
+
+    Returns
+    -------
+    dict str -> ndarray (V, m)
+    """
     out = {n: r.L for n, r in max_margins(data, tuple(norms), **options).items()}
     if H is not None:
         H = np.asarray(H, dtype=np.float64)
@@ -67,8 +80,18 @@ def bias_predictions(data: NTPData, norms: Sequence[str] = NORMS, H: np.ndarray 
     return out
 
 
-def run_trajectory(run: Run) -> list[tuple[int, np.ndarray]]:
-    """``(step, L)`` of every snapshot of a training run (float64 logits, V x m)."""
+def run_trajectory(run: RunLike) -> list[tuple[int, np.ndarray]]:
+    """``(step, L)`` of every snapshot of a training run (float64 logits, V x m).
+
+    Parameters
+    ----------
+    run : RunLike
+        A :class:`ntpgeom.train.Run` (its ``steps`` and ``snapshot(step).L``).
+
+    Returns
+    -------
+    list of (int, ndarray (V, m))
+    """
     return [(int(s), np.asarray(run.snapshot(s).L, dtype=np.float64)) for s in run.steps]
 
 
