@@ -70,3 +70,34 @@ def test_bad_input(setup):
         fingerprint(data, [], preds)
     with pytest.raises(ShapeError):
         fingerprint(data, towards(preds["nuclear"]), {"nuclear": preds["nuclear"]})
+
+
+def test_fixed_features_prediction_joins_the_candidates(setup):
+    data, preds = setup
+    H = np.random.default_rng(0).standard_normal((20, data.m))
+    cands = bias_predictions(data, ("nuclear", "fro"), H=H)
+    assert set(cands) == {"nuclear", "fro", "fixed"}
+    L = cands["fixed"]
+    mask = data.P.toarray() > 0
+    # feasibility of W_mm H, checked directly: equal logits within each support, margin >= 1 against the rest
+    for j in range(data.m):
+        inn, out = L[mask[:, j], j], L[~mask[:, j], j]
+        assert np.ptp(inn) < 1e-5 and (out.size == 0 or inn.min() - out.max() >= 1 - 1e-5)
+    fp = fingerprint(data, towards(cands["fixed"], seed=2), cands, B=20)
+    assert fp.approaches == "fixed"
+
+
+@pytest.mark.parametrize("optimizer", ["sign", "muon"])
+def test_a_training_run_with_the_new_optimisers(setup, optimizer, tmp_path):
+    from ntpgeom.train import train
+
+    from ntpgeom.metrics.fingerprint import run_trajectory
+
+    data, preds = setup
+    run = train(data, model="ufm", steps=40, optimizer=optimizer, lr=0.01, out=tmp_path / optimizer,
+                snapshot_steps=[0, 10, 20, 40])
+    traj = run_trajectory(run)
+    assert [s for s, _ in traj] == [0, 10, 20, 40] and traj[-1][1].shape == (data.V, data.m)
+    assert np.isfinite(run.loss["ce"]).all() and run.loss["ce"][-1] < run.loss["ce"][0]
+    fp = fingerprint(data, traj, preds, B=10)
+    assert fp.steps == (0, 10, 20, 40) and {r.prediction for r in fp.rows} == set(fp.distances)
