@@ -98,7 +98,7 @@ def fig_fingerprint(fps: dict[str, Fingerprint], path: str | Path) -> Path:
     models = [mo for mo in MODELS if any(k.split()[0] == mo for k in fps)]
     with styled():
         fig = new_figure(3.0 * len(ops), 3.0 * len(models))
-        fig.set_layout_engine("constrained")
+        fig.subplots_adjust(hspace=0.35, wspace=0.08)
         axes = np.atleast_2d(fig.subplots(len(models), len(ops), sharey=True, squeeze=False))
         for i, mo in enumerate(models):
             for j, op in enumerate(ops):
@@ -116,7 +116,8 @@ def fig_fingerprint(fps: dict[str, Fingerprint], path: str | Path) -> Path:
                     ax.set_xlabel("step (0 drawn at 1)")
                 if j == 0:
                     ax.set_ylabel("d(P⊥L, Y)")
-        axes[0, 0].legend(loc="best", fontsize=8)
+        for row in axes:
+            row[0].legend(loc="lower left", fontsize=8)
         return save(fig, path)
 
 
