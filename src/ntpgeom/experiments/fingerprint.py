@@ -1,8 +1,8 @@
 """Which implicit bias does each optimiser follow? (``reproduce -e fingerprint``; issue 23, docs/experiments.md)
 
 On ``synthetic``, free logits ``L`` and the UFM ``L = W H`` (d = V, N(0, 0.1²) initialisation, no ridge) trained
-full-batch on the π-weighted cross-entropy by GD, normalised GD, sign descent, Adam and Muon (:mod:`ntpgeom.train.optim`;
-in-process, float64, one seed), each trajectory judged against every max-margin prediction by
+full-batch on the π-weighted cross-entropy by GD, normalised GD, sign descent, Adam and Muon
+(:mod:`ntpgeom.train.optim`; in-process, float64, one seed), each trajectory judged against every max-margin prediction by
 :func:`ntpgeom.metrics.fingerprint.fingerprint` (nuclear, Frobenius, max-norm, spectral; the token-centred max-norm
 solution is S̃, so Frobenius and max-norm merge as ``fro=max``). The theory expects GD on free logits → fro (S̃),
 GD on the UFM → nuclear (L_mm), Muon → spectral; sign descent / Adam → max-norm on free logits (which, centred, is

@@ -135,7 +135,8 @@ class Muon(torch.optim.Optimizer):
 def make_optimizer(name: str, params: Any, lr: float, weight_decay: float, momentum: float,
                    betas: Sequence[float], eps: float, fused: bool = False) -> torch.optim.Optimizer:
     """gd / sgd: torch SGD (L2 weight decay, optional momentum); ngd: :class:`NormalizedGD`; sign:
-    :class:`SignDescent`; muon: :class:`Muon` (``momentum``); adam: Adam (L2); adamw: AdamW (decoupled weight decay). ``fused`` (CUDA): Adam/AdamW update every parameter in one kernel."""
+    :class:`SignDescent`; muon: :class:`Muon` (``momentum``); adam: Adam (L2); adamw: AdamW (decoupled weight
+    decay). ``fused`` (CUDA): Adam/AdamW update every parameter in one kernel."""
     kind = {"fused": True} if fused else {"foreach": True}
     if name in ("gd", "sgd"):
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
