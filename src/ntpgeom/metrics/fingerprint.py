@@ -146,8 +146,9 @@ class Fingerprint:
     seed: int
 
 
-def _merge(Y: Mapping[str, np.ndarray], resolution: float) -> dict[str, np.ndarray]:
-    """Tied predictions (direction distance <= resolution, unweighted after the same preprocessing) under one name."""
+def _merge(Y: Mapping[str, np.ndarray], resolution: float) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
+    """Tied predictions (direction distance <= resolution, unweighted after the same preprocessing) under one name
+    ``"a=b"``: (name -> matrix, name -> the merged predictions)."""
     groups: list[list[str]] = []
     for name in Y:
         for g in groups:
@@ -156,7 +157,7 @@ def _merge(Y: Mapping[str, np.ndarray], resolution: float) -> dict[str, np.ndarr
                 break
         else:
             groups.append([name])
-    return {"=".join(g): Y[g[0]] for g in groups}
+    return {"=".join(g): Y[g[0]] for g in groups}, {"=".join(g): tuple(g) for g in groups}
 
 
 def _position(X: np.ndarray, Y: Mapping[str, np.ndarray], p: str, pi: np.ndarray, B: int, alpha: float,
@@ -202,6 +203,7 @@ def fingerprint(data: NTPData, trajectory: Trajectory, predictions: Mapping[str,
     if not snaps or any(L.shape != (data.V, data.m) for _, L in snaps):
         raise ShapeError(f"the trajectory needs at least one snapshot of shape {(data.V, data.m)}")
     mask = support_mask(data)
+
     def prep(M: np.ndarray) -> np.ndarray:
         X = proj_perp(np.asarray(M, dtype=np.float64), mask)
         return centred(X) if centre else X
@@ -209,8 +211,7 @@ def fingerprint(data: NTPData, trajectory: Trajectory, predictions: Mapping[str,
     preds = predictions if predictions is not None else bias_predictions(data)
     if len(preds) < 2:
         raise ShapeError("the fingerprint needs at least two predictions to compare")
-    Y = _merge({n: prep(M) for n, M in preds.items()}, resolution)
-    groups = {n: tuple(n.split("=")) for n in Y}
+    Y, groups = _merge({n: prep(M) for n, M in preds.items()}, resolution)
     pi = np.asarray(data.pi, dtype=np.float64)
     s0 = np.sqrt(pi)
     Xs = [prep(L) for _, L in snaps]
