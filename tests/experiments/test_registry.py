@@ -10,7 +10,7 @@ from ntpgeom.experiments.registry import APPENDIX, MAIN
 
 def test_records_are_complete_and_consistent():
     assert MAIN == ("ufm-synthetic", "synthetic", "stories")
-    assert APPENDIX == ("mlp", "optimizers", "autoregressive", "bottleneck")
+    assert APPENDIX == ("mlp", "optimizers", "autoregressive", "bottleneck", "fingerprint")
     folders = [e.folder for e in EXPERIMENTS.values()]
     assert len(set(folders)) == len(folders) and all(f.startswith("appendix/") for f in folders[3:])
     for name, e in EXPERIMENTS.items():

@@ -207,7 +207,7 @@ _REPRODUCE_FIXED = [
     _fixed("runs_dir", Path, typer.Option(Path("runs"), "--runs-dir", help="Alias: parent folder of the output.")),
     _fixed("experiment", Optional[List[str]], typer.Option(
         None, "--experiment", "-e", help="Only these experiments: ufm-synthetic, synthetic, stories, and the appendix "
-        "ones mlp, optimizers, autoregressive, bottleneck ('appendix': all four) (repeatable).")),
+        "ones mlp, optimizers, autoregressive, bottleneck, fingerprint ('appendix': all five) (repeatable).")),
     _fixed("seeds", Optional[str], typer.Option(None, "--seeds", help="Several training seeds, e.g. 0,1,2 (every run "
                                                 "once per seed).")),
     _fixed("as_json", bool, typer.Option(False, "--json", help="Machine-readable summary on stdout.")),

@@ -40,11 +40,12 @@ class ReproduceConfig:
                                    "data (the UFM, the transformer and the LSTM; L_mm solved up to V x m = 1e6, "
                                    "else the S̃ proxy).")
     experiments: tuple[str, ...] | None = _opt(None, "Only these experiments: ufm-synthetic, synthetic, stories, "
-                                               "and the appendix ones mlp, optimizers, autoregressive, bottleneck "
-                                               "('appendix': all four); naming only appendix experiments runs only "
-                                               "those.", cli=False)
+                                               "and the appendix ones mlp, optimizers, autoregressive, bottleneck, "
+                                               "fingerprint ('appendix': all five); naming only appendix "
+                                               "experiments runs only those.", cli=False)
     appendix: bool = _opt(False, "Also run the appendix experiments (D.2 MLP, D.3 autoregressive, D.4 d < V, "
-                          "optimisers vs the regularisation path); with --quick a smoke size.")
+                          "optimisers vs the regularisation path, the implicit-bias fingerprint); with --quick a "
+                          "smoke size.")
     context_len: int = _opt(5, "--text: tokens per context.")
     tokenizer: str = _opt("word", "--text: word | char | bpe:<size> | tokenizer.json.")
     max_vocab: int = _opt(128, "--text: keep this many next tokens (rest -> <unk>).")

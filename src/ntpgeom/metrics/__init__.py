@@ -13,10 +13,13 @@ metrics of one layer's hidden states (``cdnv``, ``rankme``, ``alpha_req``, ``ani
 (``cdnv_by_next_token``, ``gnc2``, ``unc3``, ``ncc_agreement``: :mod:`~ntpgeom.metrics.linguistic`) and the ε-rank of
 logit matrices (``logit_rank_summary``: :mod:`~ntpgeom.metrics.logit_rank`); for runs, the same per snapshot
 (``run_representation``, appended to a metrics table by ``add_columns``: :mod:`~ntpgeom.metrics.representation_table`).
+The implicit-bias fingerprint of a trajectory against the max-margin predictions of four norms (``fingerprint``:
+:mod:`~ntpgeom.metrics.fingerprint`).
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
 from .distances import best_scale_residual, direction_distance, gram_distance
+from .fingerprint import Fingerprint, FingerprintRow, bias_predictions, fingerprint, run_trajectory
 from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_distances, c2_distances,
                        face_distances, mm_distances, position_interval, rate, trend)
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
@@ -39,6 +42,7 @@ __all__ = [
     "TheoryLike", "FaceLike", "SnapshotLike", "restrict", "TheoryColumns", "reference_for",
     "Position", "Trend", "Rate", "RESOLUTION", "position_interval", "c1_distances", "mm_distances", "face_distances",
     "c2_distances", "bootstrap_weights", "trend", "rate",
+    "fingerprint", "Fingerprint", "FingerprintRow", "bias_predictions", "run_trajectory",
     "cdnv", "rankme", "alpha_req", "anisotropy", "spectrum", "eps_rank", "layer_metrics", "LAYER_KEYS",
     "cdnv_by_next_token", "gnc2", "unc3", "ncc_agreement", "token_classes", "TokenClasses", "logit_rank_summary",
     "logit_singular_values", "REPRESENTATION_COLUMNS", "add_columns", "run_representation", "snapshot_representation",

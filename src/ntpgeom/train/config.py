@@ -20,7 +20,7 @@ from ..validate import SEED, Interval, OneOf
 from .run import TrainError
 
 MODELS = ("ufm", "transformer", "lstm", "mlp")
-OPTIMIZERS = ("gd", "ngd", "sgd", "adam", "adamw")
+OPTIMIZERS = ("gd", "ngd", "sgd", "adam", "adamw", "sign", "muon")
 SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("auto", "float32", "float64")
 POSITIONAL = ("none", "rope", "learned")
@@ -57,7 +57,9 @@ class TrainConfig:
     model: str = _opt("ufm", "ufm | transformer | lstm | mlp.")
     d: int | None = _opt(None, "Embedding dimension (default: V for ufm, 128 otherwise).")
     steps: int = _opt(1000, "Number of updates.")
-    optimizer: str = _opt("adamw", "gd | ngd | sgd | adam | adamw (weight decay decoupled for adamw, L2 otherwise).")
+    optimizer: str = _opt("adamw", "gd | ngd | sgd | adam | adamw | sign (sign descent) | muon (Newton-Schulz "
+                                         "orthogonalised; momentum = the momentum option) (weight decay decoupled "
+                                         "for adamw, L2 otherwise).")
     lr: float = _opt(1e-3, "Peak learning rate.")
     weight_decay: float = _opt(0.0, "Weight decay (decoupled for adamw, L2 for the others).")
     ridge: float = _opt(0.0, "Ridge lambda: adds (lambda/2)(|W|^2 + |H|^2) to the loss.")
@@ -68,7 +70,7 @@ class TrainConfig:
     min_lr_factor: float = _opt(0.0, "Final learning-rate factor of the cosine schedule.")
     schedule_steps: int | None = _opt(None, "Horizon of the cosine schedule (default: steps).")
     batch_size: int | None = _opt(None, "Contexts per step (default: all; sgd: 32).")
-    momentum: float = _opt(0.0, "SGD momentum.")
+    momentum: float = _opt(0.0, "SGD / Muon momentum.")
     betas: tuple[float, float] = _opt((0.9, 0.999), "Adam betas.")
     eps: float = _opt(1e-8, "Adam epsilon.")
     preset: str | None = _opt(None, "Named recipe filling the options not given: paper (AdamW 1e-4, wd 1e-6, "
