@@ -53,8 +53,12 @@ class ProbeConfig:
     measure_contexts: int | None = _opt(None, "Measure on a seeded sample of N contexts (the theory stays that of "
                                               "all contexts; the hidden-state moments are streamed over all).")
     n_perm: int = _opt(20, "Random groupings for the collapse-index baseline.")
+    layers: str = _opt("last", "Layers to read: last | all | comma-separated indices (0 = embedding output, k = "
+                               "the k-th block's output), each measured through the logit lens.")
     seed: int = _opt(0, "Seed of every random draw.")
     gguf_file: str | None = _opt(None, "GGUF file name inside the model folder (dequantised on load).")
+    revision: str | None = _opt(None, "Revision (branch, tag or commit) of a Hugging Face cache name given as the "
+                                      "model (read from the local cache only, never downloaded).")
 
     CONSTRAINTS: ClassVar[dict[str, list[Any]]]
     ERROR: ClassVar[type[ProbeError]] = ProbeError
@@ -77,7 +81,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "doc_sep": [str], "normalize_whitespace": [bool], "batch_size": [_POS_INT], "device": [str],
     "dtype": [OneOf(DTYPES)], "solve": [OneOf(("auto", True, False))], "max_reduced": [_POS_INT],
     "solve_budget": [_POS, None], "measure_contexts": [_POS_INT, None], "n_perm": [_POS_INT], "seed": [SEED],
-    "gguf_file": [str, None],
+    "gguf_file": [str, None], "layers": [str], "revision": [str, None],
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS
 FIELDS = {f.name: f for f in fields(ProbeConfig)}
@@ -87,6 +91,10 @@ _INTS = ("context_len", "n_other", "batch_size", "n_perm", "seed")
 
 def check_relations(v: Mapping[str, Any], names: Mapping[str, str] | None = None) -> None:
     """The constraint between fields: a solve budget needs a solve (``solve`` "auto" or True)."""
+    if isinstance(v.get("layers"), str):
+        from .layers import check_layers
+
+        check_layers(v["layers"])
     if v.get("solve_budget") is not None and v.get("solve") is False:
         name = (names or {}).get("solve_budget", "solve_budget")
         raise ProbeError(f"{name} needs a solve: solve 'auto' or True (--solve auto or yes), not False")
@@ -109,6 +117,10 @@ def probe_config(config: ProbeConfig | None, context_len: int | None, options: M
     if context_len is not None:
         values["context_len"] = context_len
     values.update(options)
+    if not isinstance(values.get("layers", ""), str):  # probe(..., layers=[0, 6, 12]) or layers=3
+        from .layers import check_layers
+
+        values["layers"] = check_layers(values["layers"])
     if "context_len" not in values:
         raise ProbeError("a probe needs a context length: probe(model, text, context_len) or a ProbeConfig")
     return ProbeConfig(**values)
