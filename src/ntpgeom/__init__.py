@@ -49,7 +49,8 @@ _LAZY = {
     # metrics
     "snapshot_metrics": "metrics", "run_metrics": "metrics", "corr_map": "metrics", "sim_ssim": "metrics",
     "pearson": "metrics", "collapse_index": "metrics", "collapse_baseline": "metrics", "gram_distance": "metrics",
-    "neural_collapse": "metrics", "direction_distance": "theory",
+    "neural_collapse": "metrics", "direction_distance": "theory", "cdnv": "metrics", "rankme": "metrics",
+    "alpha_req": "metrics", "anisotropy": "metrics", "layer_metrics": "metrics",
     # verdicts
     "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report

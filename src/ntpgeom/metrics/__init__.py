@@ -7,7 +7,9 @@ baselines), subspace collapse (``collapse_index``, ``collapse_baseline``), neura
 ``save_table``, ``load_table``), and the finite-norm prediction a snapshot is judged against (``prediction_point``,
 ``visible_H``: the part of H the centred logits see); ``restrict``: the theory (``Theory.restrict``) and data restricted
 to a snapshot's subset of contexts (``Snapshot.contexts``), which ``snapshot_metrics`` / ``run_metrics`` use by
-themselves (``TheoryColumns``: deprecated name of the restricted :class:`~ntpgeom.theory.Theory`).
+themselves (``TheoryColumns``: deprecated name of the restricted :class:`~ntpgeom.theory.Theory`); representation
+metrics of one layer's hidden states (``cdnv``, ``rankme``, ``alpha_req``, ``anisotropy``, ``spectrum``, ``eps_rank``,
+``layer_metrics``: :mod:`~ntpgeom.metrics.representation`).
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
@@ -16,6 +18,7 @@ from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_
                        face_distances, mm_distances, position_interval, rate, trend)
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
 from ..theory import TheoryLike
+from .representation import LAYER_KEYS, alpha_req, anisotropy, cdnv, eps_rank, layer_metrics, rankme, spectrum
 from .reference import FaceLike, Reference, context_subset, reference
 from .restrict import TheoryColumns, restrict
 from .similarity import MetricsError, as_matrix, corr_from_gram, corr_map, offdiag, pearson, sim_ssim, similarity_null
@@ -30,4 +33,5 @@ __all__ = [
     "TheoryLike", "FaceLike", "SnapshotLike", "restrict", "TheoryColumns", "reference_for",
     "Position", "Trend", "Rate", "RESOLUTION", "position_interval", "c1_distances", "mm_distances", "face_distances",
     "c2_distances", "bootstrap_weights", "trend", "rate",
+    "cdnv", "rankme", "alpha_req", "anisotropy", "spectrum", "eps_rank", "layer_metrics", "LAYER_KEYS",
 ]
