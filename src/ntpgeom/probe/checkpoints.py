@@ -105,3 +105,16 @@ def weights_hash(lm: LoadedModel) -> str:
         h.update(name.encode("utf-8"))
         sha256_update_array(h, state[name].detach().float().cpu().numpy())
     return h.hexdigest()
+
+
+def untrained(lm: LoadedModel, seed: int) -> LoadedModel:
+    """A model of ``lm``'s configuration with random initial weights (``torch.manual_seed(seed)``), in its dtype and
+    on its device, with its tokenizer: the untrained baseline of a probe."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    p = next(lm.model.parameters())
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(lm.model.config, trust_remote_code=False)
+    model.eval().to(device=p.device, dtype=p.dtype)
+    return LoadedModel(model, lm.tokenizer, lm.path, lm.gguf_file, {**lm.info, "untrained_seed": int(seed)})

@@ -56,6 +56,8 @@ class ProbeConfig:
     layers: str = _opt("last", "Layers to read: last | all | comma-separated indices (0 = embedding output, k = "
                                "the k-th block's output), each measured through the logit lens.")
     seed: int = _opt(0, "Seed of every random draw.")
+    baseline: int = _opt(0, "Untrained baselines: probe this many same-config models with random initial weights "
+                            "(seeds 0..N-1) per layer, drawn as a band on the per-layer figures.")
     gguf_file: str | None = _opt(None, "GGUF file name inside the model folder (dequantised on load).")
     revision: str | None = _opt(None, "Revision (branch, tag or commit) of a Hugging Face cache name given as the "
                                       "model (read from the local cache only, never downloaded).")
@@ -81,7 +83,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "doc_sep": [str], "normalize_whitespace": [bool], "batch_size": [_POS_INT], "device": [str],
     "dtype": [OneOf(DTYPES)], "solve": [OneOf(("auto", True, False))], "max_reduced": [_POS_INT],
     "solve_budget": [_POS, None], "measure_contexts": [_POS_INT, None], "n_perm": [_POS_INT], "seed": [SEED],
-    "gguf_file": [str, None], "layers": [str], "revision": [str, None],
+    "gguf_file": [str, None], "layers": [str], "revision": [str, None], "baseline": [_NONNEG_INT],
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS
 FIELDS = {f.name: f for f in fields(ProbeConfig)}

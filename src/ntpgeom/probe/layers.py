@@ -132,7 +132,8 @@ class LayerTap:
         for k in self.layers:
             h = hidden_states[k][:, -1, :].index_select(0, rows)
             self.H[k][:, cols] = h.float().cpu().numpy().T
-            logits = self.lm.head(self.norm(h)).float()
+            head = self.lm.head  # its weights, not the module: the probe's hook on the module sees only the model's call
+            logits = torch.nn.functional.linear(self.norm(h), head.weight, getattr(head, "bias", None)).float()
             self.lse[k][cols] = torch.logsumexp(logits, dim=-1).double().cpu().numpy()
 
 

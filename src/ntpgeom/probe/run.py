@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +26,7 @@ from ..metrics import context_subset
 from ..theory import Theory, support_pattern
 from ..progress import Progress, ProgressBar
 from .config import ProbeConfig, probe_config
-from .checkpoints import resolve_model
+from .checkpoints import resolve_model, untrained
 from .model import LoadedModel, ProbeError, load_model
 
 FORMAT_VERSION = 1
@@ -125,6 +125,7 @@ class ProbeResult:
             "timings": self.info["timings"],
             "versions": self.info["versions"],
             "layers": layers_summary(self.layers),
+            "baseline": to_jsonable(self.info.get("baseline")),
         }
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
@@ -272,7 +273,8 @@ def probe(
     timings = {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": time.perf_counter() - t3,
                "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}
     info = {"model": lm.info, "config": cfg.record(text_path), "wh_check": _wh_check(ex, b), "versions": probe_versions(),
-            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings}
+            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings,
+            "baseline": _baseline(lm, corpus, cfg, th, say) if cfg.baseline and len(layers) > 1 else None}
     return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
                        source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram, layers=layers)
 
@@ -289,6 +291,21 @@ def _forward(lm: LoadedModel, data: NTPData, rows: np.ndarray, idx: np.ndarray, 
         if bar is not None:
             bar.close()
     return ex, tap
+
+
+def _baseline(lm: LoadedModel, corpus: str, cfg: ProbeConfig, th: Theory, say: Callable[[str], None]
+              ) -> dict[str, Any]:
+    """Per-layer metrics of ``cfg.baseline`` untrained same-config models (seeds 0, 1, ...), probed as the model
+    (same contexts, same theory): {"seeds", "layers", "metrics": {key: [[value per layer] per seed]}}."""
+    rows: list[tuple[LayerResult, ...]] = []
+    for seed in range(cfg.baseline):
+        say(f"untrained baseline {seed + 1}/{cfg.baseline}")
+        r = probe(untrained(lm, seed), corpus, config=replace(cfg, baseline=0), theory=th)
+        rows.append(r.layers)
+    keys = sorted({k for layers in rows for x in layers for k, v in x.metrics.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return {"seeds": list(range(cfg.baseline)), "layers": [x.index for x in rows[0]],
+            "metrics": {k: [[x.metrics.get(k) for x in layers] for layers in rows] for k in keys}}
 
 
 def _last_index(lm: LoadedModel) -> int:
@@ -349,7 +366,7 @@ def load_probe(out_dir: str | Path) -> ProbeResult:
         raise FormatError(f"{f}: its context indices do not fit data.npz (corrupt probe result)")
     data = source if idx.size == source.m else source.select_contexts(idx, measured_of=int(source.m),
                                                                       source_hash=source.hash)
-    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings")}
+    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings", "baseline")}
     layers = load_layers(out / "layers.npz", s.get("layers") or [], a["H"].shape, source.hash)
     return ProbeResult(data, a["H"], a["W"], a["L"], a["lse"], a.get("b"), dict(s.get("metrics") or {}), None, info,
                        source=source, idx=idx, H_mean=a.get("H_mean"), H_gram=a.get("H_gram"), layers=layers)
