@@ -161,14 +161,15 @@ def measure_layers(lm: LoadedModel, tap: LayerTap | None, sub: NTPData, sub_theo
                    b: np.ndarray | None, last: LayerResult, **measure_kw: Any) -> tuple[LayerResult, ...]:
     """Every tapped layer measured through the logit lens against ``sub_theory`` (the keywords of
     :func:`ntpgeom.probe.measure`, e.g. ``n_perm``, ``seed``), and the ``last`` layer (measured by the probe
-    itself) appended."""
+    itself) appended. The lens layers measure C1/C2 against L_in + R·L_mm, not the finite-norm path point (a solve
+    per layer); the last layer keeps the probe's own rule."""
     from .measure import measure
 
     out = []
     for k in (() if tap is None else tap.layers):
         Hn = lens_input(lm, tap.H[k])
         L = W @ Hn if b is None else W @ Hn + b[:, None]
-        metrics, _ = measure(sub, W, Hn, L, tap.lse[k], b=b, theory=sub_theory, **measure_kw)
+        metrics, _ = measure(sub, W, Hn, L, tap.lse[k], b=b, theory=sub_theory, finite_norm=False, **measure_kw)
         metrics.update(representation_metrics(tap.H[k], sub, W))
         out.append(LayerResult(k, tap.H[k], metrics))
     return (*out, last)
