@@ -85,3 +85,23 @@ def test_hub_cache_name(tmp_path, tiny_models, monkeypatch):
 
     r = probe("org/tiny", class_corpus(), 2, min_count=20, n_other=2, max_contexts=10, solve=False)
     assert r.info["model"]["path"] == str(snap) and np.isfinite(r.metrics["gap_full"])
+
+
+def test_cli_series_glob(tmp_path, ckpts, corpus_file):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ntpgeom.cli import app
+
+    out = tmp_path / "s"
+    res = CliRunner().invoke(app, ["probe", "--model", str(ckpts / "checkpoint-*"), "--text", str(corpus_file),
+                                   "-T", "2", "-c", "20", "-K", "20", "--n-other", "2", "--layers", "all",
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "checkpoint-10 (step 10)" in res.output and "= checkpoint-9 (same weights" in res.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["duplicates"] == {"checkpoint-10": "checkpoint-9"} and len(s["curves"]["rankme"]) == 2
+    assert (out / "figures" / "series_layers.png").is_file()
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["000-checkpoint-9", "001-checkpoint-100",
+                                                                   "figures"]

@@ -167,3 +167,30 @@ def test_layer_selection(normed_llama):
     assert [x.index for x in r.layers] == [0, 2]  # the last layer always
     with pytest.raises(ProbeError, match="layers 0..2"):
         probe(normed_llama, class_corpus(), 2, layers="5", **KW)
+
+
+def test_cli_layers_all_writes_every_layer(tmp_path, normed_llama, corpus_file):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ntpgeom.cli import app
+
+    out = tmp_path / "p"
+    res = CliRunner().invoke(app, ["probe", "--model", str(normed_llama), "--text", str(corpus_file), "-T", "2",
+                                   "-c", "20", "-K", "20", "--n-other", "2", "--solve", "no", "--layers", "all",
+                                   "--baseline", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "summary.json").read_text())
+    assert [x["index"] for x in s["layers"]] == [0, 1, 2] and s["config"]["layers"] == "all"
+    assert s["baseline"]["layers"] == [0, 1, 2] and len(s["baseline"]["metrics"]["rankme"]) == 1
+    back = load_probe(out)
+    for layer in back.layers:
+        H = layer.H.astype(np.float64)
+        assert layer.metrics["cdnv"] == pytest.approx(_cdnv(H, back.groups), rel=1e-9)
+    assert (out / "figures" / "probe_layers.png").is_file()
+    page = (out / "index.html").read_text()
+    assert 'id="layers"' in page and "untrained" in page
+    bad = CliRunner().invoke(app, ["probe", "--model", str(normed_llama), "--text", str(corpus_file), "-T", "2",
+                                   "--layers", "0,x", "-o", str(tmp_path / "q")])
+    assert bad.exit_code == 2 and "--layers" in bad.output and not (tmp_path / "q").exists()

@@ -32,7 +32,7 @@ _REQUIRED = object()
 class ProbeConfig:
     """Every plain setting of a probe (defaults on the fields; only ``context_len`` is required).
 
-    The fields up to ``seed`` are recorded, in this order, in ``summary.json``'s ``config`` (:meth:`record`)."""
+    The fields up to ``layers`` are recorded, in this order, in ``summary.json``'s ``config`` (:meth:`record`)."""
 
     context_len: int = _opt(_REQUIRED, "Tokens per context (T-1).", "--context-len", "-T")
     max_contexts: int | None = _opt(2000, "Keep the K most frequent contexts.", "--max-contexts", "-K")
@@ -53,9 +53,9 @@ class ProbeConfig:
     measure_contexts: int | None = _opt(None, "Measure on a seeded sample of N contexts (the theory stays that of "
                                               "all contexts; the hidden-state moments are streamed over all).")
     n_perm: int = _opt(20, "Random groupings for the collapse-index baseline.")
+    seed: int = _opt(0, "Seed of every random draw.")
     layers: str = _opt("last", "Layers to read: last | all | comma-separated indices (0 = embedding output, k = "
                                "the k-th block's output), each measured through the logit lens.")
-    seed: int = _opt(0, "Seed of every random draw.")
     baseline: int = _opt(0, "Untrained baselines: probe this many same-config models with random initial weights "
                             "(seeds 0..N-1) per layer, drawn as a band on the per-layer figures.")
     gguf_file: str | None = _opt(None, "GGUF file name inside the model folder (dequantised on load).")
@@ -87,7 +87,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS
 FIELDS = {f.name: f for f in fields(ProbeConfig)}
-RECORDED = tuple(FIELDS)[:tuple(FIELDS).index("seed") + 1]
+RECORDED = tuple(FIELDS)[:tuple(FIELDS).index("layers") + 1]
 _INTS = ("context_len", "n_other", "batch_size", "n_perm", "seed")
 
 
