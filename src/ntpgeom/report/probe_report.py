@@ -209,9 +209,20 @@ def _fig_layers(result: ProbeResultLike, path: Path) -> Path:
             x, y = layer_curve(result.layers, key)
             ax.plot(x, y, marker="o", ms=3, color="#0072B2", label="model")
             ax.set_title(title)
-            ax.set_xlabel("layer (0 = embedding)")
+        _depth_axes(fig, axes)
         axes[0].legend(loc="best")
         return save(fig, path)
+
+
+def _depth_axes(fig: Any, axes: np.ndarray) -> None:
+    """Integer depth ticks, the x label on the bottom row only, room between the rows."""
+    from matplotlib.ticker import MaxNLocator
+
+    for i, ax in enumerate(axes):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if i >= len(axes) - 3:
+            ax.set_xlabel("layer (0 = embedding)")
+    fig.subplots_adjust(hspace=0.35)
 
 
 def write_series_figure(series: Any, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True) -> Path:
@@ -229,7 +240,7 @@ def write_series_figure(series: Any, out_dir: str | Path, *, dpi: int | None = N
             for i, (name, y) in enumerate(zip(names, Y)):
                 ax.plot(x, y, marker="o", ms=2, color=cmap(i / max(len(names) - 1, 1)), label=name)
             ax.set_title(title)
-            ax.set_xlabel("layer (0 = embedding)")
+        _depth_axes(fig, axes)
         axes[0].legend(loc="best", fontsize=7)
         return save(fig, Path(out_dir) / "figures" / "series_layers.png")
 
