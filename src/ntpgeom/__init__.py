@@ -50,7 +50,9 @@ _LAZY = {
     "snapshot_metrics": "metrics", "run_metrics": "metrics", "corr_map": "metrics", "sim_ssim": "metrics",
     "pearson": "metrics", "collapse_index": "metrics", "collapse_baseline": "metrics", "gram_distance": "metrics",
     "neural_collapse": "metrics", "direction_distance": "theory", "cdnv": "metrics", "rankme": "metrics",
-    "alpha_req": "metrics", "anisotropy": "metrics", "layer_metrics": "metrics",
+    "alpha_req": "metrics", "anisotropy": "metrics", "layer_metrics": "metrics", "cdnv_by_next_token": "metrics",
+    "gnc2": "metrics", "unc3": "metrics", "ncc_agreement": "metrics", "logit_rank_summary": "metrics",
+    "run_representation": "metrics",
     # verdicts
     "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report

@@ -224,3 +224,26 @@ def test_layer_metrics_equals_the_definitions():
     assert "lm_head_rank" not in layer_metrics(H, labels)
     with pytest.raises(MetricsError, match="V x d"):
         layer_metrics(H, labels, W=W.T)
+
+
+def test_layer_metrics_next_token_keys():
+    from ntpgeom.metrics.linguistic import cdnv_by_next_token, gnc2, ncc_agreement, unc3
+    from ntpgeom.metrics.representation import LAYER_KEYS
+
+    rng = np.random.default_rng(8)
+    H, labels = _grouped(rng, d=6, sizes=(4, 3, 5, 2))
+    V, m = 9, H.shape[1]
+    P = rng.uniform(size=(V, m)) * (rng.uniform(size=(V, m)) < 0.4)
+    P[0] += 1e-3  # every context has a next token
+    P /= P.sum(axis=0)
+    W = rng.normal(size=(V, 6))
+    pi = rng.uniform(0.5, 1.5, size=m)
+    out = layer_metrics(H, labels, W=W, P=P, weights=pi)
+    assert set(out) == set(LAYER_KEYS)
+    assert out["cdnv_next_token"] == cdnv_by_next_token(H, P, pi)
+    assert out["gnc2_next_token"] == gnc2(H, P, pi, min_contexts=2)
+    assert out["gnc2"] == gnc2(H, labels)
+    assert out["unc3"] == unc3(H, W, P, pi)
+    assert out["ncc_agreement"] == ncc_agreement(H, W, P, pi)
+    with pytest.raises(MetricsError, match="P has"):
+        layer_metrics(H, labels, W=W[:5], P=P)

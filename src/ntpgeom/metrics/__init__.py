@@ -9,7 +9,10 @@ baselines), subspace collapse (``collapse_index``, ``collapse_baseline``), neura
 to a snapshot's subset of contexts (``Snapshot.contexts``), which ``snapshot_metrics`` / ``run_metrics`` use by
 themselves (``TheoryColumns``: deprecated name of the restricted :class:`~ntpgeom.theory.Theory`); representation
 metrics of one layer's hidden states (``cdnv``, ``rankme``, ``alpha_req``, ``anisotropy``, ``spectrum``, ``eps_rank``,
-``layer_metrics``: :mod:`~ntpgeom.metrics.representation`).
+``layer_metrics``: :mod:`~ntpgeom.metrics.representation`), Wu & Papyan's linguistic collapse over next-token classes
+(``cdnv_by_next_token``, ``gnc2``, ``unc3``, ``ncc_agreement``: :mod:`~ntpgeom.metrics.linguistic`) and the ε-rank of
+logit matrices (``logit_rank_summary``: :mod:`~ntpgeom.metrics.logit_rank`); for runs, the same per snapshot
+(``run_representation``, appended to a metrics table by ``add_columns``: :mod:`~ntpgeom.metrics.representation_table`).
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
@@ -18,7 +21,10 @@ from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_
                        face_distances, mm_distances, position_interval, rate, trend)
 from .prediction import Prediction, centred, nuclear_norm, prediction_point, visible_H
 from ..theory import TheoryLike
+from .linguistic import TokenClasses, cdnv_by_next_token, gnc2, ncc_agreement, token_classes, unc3
+from .logit_rank import logit_rank_summary, logit_singular_values
 from .representation import LAYER_KEYS, alpha_req, anisotropy, cdnv, eps_rank, layer_metrics, rankme, spectrum
+from .representation_table import REPRESENTATION_COLUMNS, add_columns, run_representation, snapshot_representation
 from .reference import FaceLike, Reference, context_subset, reference
 from .restrict import TheoryColumns, restrict
 from .similarity import MetricsError, as_matrix, corr_from_gram, corr_map, offdiag, pearson, sim_ssim, similarity_null
@@ -34,4 +40,6 @@ __all__ = [
     "Position", "Trend", "Rate", "RESOLUTION", "position_interval", "c1_distances", "mm_distances", "face_distances",
     "c2_distances", "bootstrap_weights", "trend", "rate",
     "cdnv", "rankme", "alpha_req", "anisotropy", "spectrum", "eps_rank", "layer_metrics", "LAYER_KEYS",
+    "cdnv_by_next_token", "gnc2", "unc3", "ncc_agreement", "token_classes", "TokenClasses", "logit_rank_summary",
+    "logit_singular_values", "REPRESENTATION_COLUMNS", "add_columns", "run_representation", "snapshot_representation",
 ]

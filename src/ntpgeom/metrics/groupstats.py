@@ -9,6 +9,7 @@ a time and converted to float64 per chunk, so no function here holds more than O
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 import numpy as np
@@ -17,16 +18,16 @@ import scipy.sparse as sp
 from .similarity import MetricsError
 
 __all__ = ["CHUNK_ENTRIES", "hidden_matrix", "column_chunks", "group_ids", "group_sums", "group_sq_deviation",
-           "pair_ratio_mean", "singular_values", "column_mean"]
+           "pair_ratio_mean", "singular_values", "column_mean", "rankme_from_singular_values"]
 
 #: Number of matrix entries a chunk of columns (or a block of group pairs) may hold at once.
-CHUNK_ENTRIES = 1 << 22
+CHUNK_ENTRIES = 1 << 20
 
 
 def hidden_matrix(H: Any, name: str = "H") -> np.ndarray:
     """``H`` as a finite 2-D floating array (float32 kept, other dtypes converted to float64), without a copy when
     possible; :class:`~ntpgeom.errors.MetricsError` naming ``name`` otherwise."""
-    X = np.asarray(H)
+    X = H.toarray() if sp.issparse(H) else np.asarray(H)
     if X.dtype not in (np.float32, np.float64):
         try:
             X = X.astype(np.float64)
@@ -110,23 +111,44 @@ def pair_ratio_mean(means: np.ndarray, var: np.ndarray) -> float:
     return total / (G * (G - 1) / 2)
 
 
-def singular_values(M: Any, name: str = "M", centre: bool = False) -> np.ndarray:
-    """All min(d, m) singular values of ``M`` (d x m; its columns centred first if ``centre``), descending, float64.
+def singular_values(M: Any, name: str = "M", centre: str | None = None) -> np.ndarray:
+    """All min(d, m) singular values of ``M`` (d x m), descending, in float64, optionally centred first.
 
-    Small or tall matrices use the SVD; a wide matrix (m > d) with more than :data:`CHUNK_ENTRIES` entries uses the
-    eigenvalues of ``M Mᵀ`` accumulated over column chunks (memory O(d²)); singular values below ~1e-8 σ_max are
-    then only resolved to that accuracy.
+    ``centre``: None; ``"columns"``: subtract the mean column (``M − x̄1ᵀ``, x̄ = (1/m) Σ_j x_j: the covariance of
+    the columns); ``"tokens"``: centre every column over its entries (``(I − 11ᵀ/d) M``: token-centred logits).
+
+    A matrix of at most :data:`CHUNK_ENTRIES` entries uses the SVD; a larger one the eigenvalues of the Gram of its
+    smaller side, accumulated a chunk at a time (memory O(min(d, m)²), whatever the other side); singular values
+    below ~1e-8 σ_max are then only resolved to that accuracy.
     """
+    if centre not in (None, "columns", "tokens"):
+        raise MetricsError(f"centre must be None, 'columns' or 'tokens', got {centre!r}")
     X = hidden_matrix(M, name)
     d, m = X.shape
     if X.size == 0:
         return np.zeros(0)
-    mu = column_mean(X) if centre else np.zeros(d)
-    if X.size <= CHUNK_ENTRIES or m <= d:
-        return np.linalg.svd(np.asarray(X, dtype=np.float64) - mu[:, None], compute_uv=False)
-    C = np.zeros((d, d))
-    for _, _, Xc in column_chunks(X):
-        Xc = Xc - mu[:, None]
-        C += Xc @ Xc.T
+    if X.size <= CHUNK_ENTRIES:
+        Xd = np.asarray(X, dtype=np.float64)
+        Xd = Xd - Xd.mean(axis=1, keepdims=True) if centre == "columns" else Xd
+        Xd = Xd - Xd.mean(axis=0, keepdims=True) if centre == "tokens" else Xd
+        return np.linalg.svd(Xd, compute_uv=False)
+    wide = m >= d
+    Y = X if wide else X.T  # Gram of the rows of Y (the smaller side), chunks of its columns
+    local = (centre == "tokens") if wide else (centre == "columns")  # centring within a chunk of Y's columns
+    mu = column_mean(Y) if centre is not None and not local else np.zeros(Y.shape[0])
+    C = np.zeros((Y.shape[0], Y.shape[0]))
+    for _, _, Yc in column_chunks(Y):
+        Yc = Yc - (Yc.mean(axis=0, keepdims=True) if local else mu[:, None])
+        C += Yc @ Yc.T
     ev = np.linalg.eigvalsh(0.5 * (C + C.T))[::-1]
     return np.sqrt(np.maximum(ev, 0.0))
+
+
+def rankme_from_singular_values(s: Any, eps: float = 1e-7) -> float:
+    """:func:`~ntpgeom.metrics.representation.rankme` from the singular values ``s`` (any order; NaN if they sum to 0)."""
+    s = np.asarray(s, dtype=np.float64)
+    total = float(s.sum())
+    if total <= 0.0:
+        return float("nan")
+    p = s / total + eps
+    return float(math.exp(-float(np.sum(p * np.log(p)))))

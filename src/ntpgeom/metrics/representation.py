@@ -20,16 +20,20 @@ The token-class measures of Wu & Papyan (GNC2, UNC3, NCC agreement, CDNV over ne
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from .groupstats import (column_chunks, column_mean, group_ids, group_sq_deviation, group_sums, hidden_matrix,
-                         pair_ratio_mean, singular_values)
+from .groupstats import (column_chunks, group_ids, group_sq_deviation, group_sums, hidden_matrix,
+                         pair_ratio_mean, rankme_from_singular_values, singular_values)
+from .linguistic import cdnv_by_next_token, gnc2, ncc_agreement, unc3
+from .logit_rank import logit_rank_summary
 from .similarity import MetricsError
 
-__all__ = ["cdnv", "rankme", "alpha_req", "anisotropy", "spectrum", "eps_rank", "layer_metrics", "LAYER_KEYS"]
+__all__ = ["cdnv", "rankme", "rankme_from_singular_values", "alpha_req", "anisotropy", "spectrum", "eps_rank",
+           "layer_metrics", "LAYER_KEYS",
+           # defined in .linguistic and .logit_rank, re-exported: the whole suite from one module
+           "cdnv_by_next_token", "gnc2", "unc3", "ncc_agreement", "logit_rank_summary"]
 
 
 def cdnv(H: Any, labels: Any) -> float:
@@ -61,14 +65,14 @@ def cdnv(H: Any, labels: Any) -> float:
     eligible = np.flatnonzero(counts >= 2)
     if len(eligible) < 2:
         return float("nan")
-    remap = np.full(len(counts), -1, dtype=np.intp)
-    remap[eligible] = np.arange(len(eligible))
-    keep = remap[inv] >= 0
-    Xk = X if keep.all() else X[:, keep]
-    sub = remap[inv[keep]]
+    G = len(eligible)
+    remap = np.full(len(counts), G, dtype=np.intp)  # singletons go to a spare group G, dropped below (no copy of H)
+    remap[eligible] = np.arange(G)
+    sub = remap[inv]
     n = counts[eligible].astype(np.float64)
-    means = group_sums(Xk, sub, len(eligible)) / n
-    return pair_ratio_mean(means, group_sq_deviation(Xk, sub, means) / n)
+    means = group_sums(X, sub, G + 1)[:, :G] / n
+    dev = group_sq_deviation(X, sub, np.hstack([means, np.zeros((X.shape[0], 1))]))[:G]
+    return pair_ratio_mean(means, dev / n)
 
 
 def rankme(H: Any, eps: float = 1e-7) -> float:
@@ -87,12 +91,7 @@ def rankme(H: Any, eps: float = 1e-7) -> float:
     eps : float
         The ε of Garrido et al. (default 1e-7), which keeps ``ln`` finite for zero singular values.
     """
-    s = singular_values(H, "H")
-    total = float(s.sum())
-    if total <= 0.0:
-        return float("nan")
-    p = s / total + eps
-    return float(math.exp(-float(np.sum(p * np.log(p)))))
+    return rankme_from_singular_values(singular_values(H, "H"), eps)
 
 
 def alpha_req(H: Any, k_min: int = 1, k_max: int | None = None, rtol: float = 1e-10) -> float:
@@ -121,7 +120,7 @@ def alpha_req(H: Any, k_min: int = 1, k_max: int | None = None, rtol: float = 1e
     m = X.shape[1]
     if m < 2:
         return float("nan")
-    lam = singular_values(X, "H", centre=True) ** 2 / m
+    lam = singular_values(X, "H", centre="columns") ** 2 / m
     if len(lam) == 0 or lam[0] <= 0:
         return float("nan")
     last = int(np.sum(lam >= rtol * lam[0]))
@@ -183,22 +182,30 @@ def eps_rank(M: Any, eps: float = 1e-3) -> int:
     return int(np.sum(s >= eps * s[0]))
 
 
-#: Keys of :func:`layer_metrics` (those that need W or P are present only when it is given).
-LAYER_KEYS: tuple[str, ...] = ("cdnv", "rankme", "alpha_req", "anisotropy", "lm_head_rank")
+#: Keys of :func:`layer_metrics`: always, with P, with W, with W and P.
+LAYER_KEYS: tuple[str, ...] = ("cdnv", "rankme", "alpha_req", "anisotropy", "gnc2", "cdnv_next_token",
+                               "gnc2_next_token", "lm_head_rank", "unc3", "ncc_agreement")
 
 
-def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None) -> dict[str, float]:
+def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None, weights: Any = None) -> dict[str, float]:
     """Every representation metric that applies to one layer's hidden states, as a flat ``dict[str, float]``.
 
     Keys (NaN where a metric is undefined, e.g. cdnv with fewer than two groups of size ≥ 2):
 
-    ===================  =========================================================================================
-    ``cdnv``             :func:`cdnv` of the columns of H by ``groups`` (support groups)
-    ``rankme``           :func:`rankme` of the uncentred H
-    ``alpha_req``        :func:`alpha_req` of H (covariance eigenspectrum decay)
-    ``anisotropy``       :func:`anisotropy` of H (mean cosine between distinct columns)
-    ``lm_head_rank``     with W: :func:`rankme` of the LM head W (V x d), its effective rank
-    ===================  =========================================================================================
+    ====================  ========================================================================================
+    ``cdnv``              :func:`cdnv` of the columns of H by ``groups`` (support groups, unweighted)
+    ``rankme``            :func:`rankme` of the uncentred H
+    ``alpha_req``         :func:`alpha_req` of H (covariance eigenspectrum decay)
+    ``anisotropy``        :func:`anisotropy` of H (mean cosine between distinct columns)
+    ``gnc2``              :func:`~ntpgeom.metrics.linguistic.gnc2` of the support-group means
+    ``cdnv_next_token``   with P: :func:`~ntpgeom.metrics.linguistic.cdnv_by_next_token` (classes = next tokens,
+                          context j in class v with mass ω_j P[v, j])
+    ``gnc2_next_token``   with P: GNC2 of the next-token class means (classes with ≥ 2 contexts, as
+                          ``cdnv_next_token``)
+    ``lm_head_rank``      with W: :func:`rankme` of the LM head W (V x d), its effective rank
+    ``unc3``              with W and P: :func:`~ntpgeom.metrics.linguistic.unc3` over next-token classes
+    ``ncc_agreement``     with W and P: :func:`~ntpgeom.metrics.linguistic.ncc_agreement` over next-token classes
+    ====================  ========================================================================================
 
     Parameters
     ----------
@@ -207,15 +214,26 @@ def layer_metrics(H: Any, groups: Any, W: Any = None, P: Any = None) -> dict[str
     groups : array, shape (m',)
         Support-group id of each context.
     W : array, shape (V, d), optional
-        Unembedding (LM head) rows.
+        Unembedding (LM head) rows (for an intermediate layer: the logit-lens readout's rows).
     P : array or sparse matrix, shape (V, m'), optional
-        Next-token distribution of each context.
+        Next-token distribution of each context (``NTPData.P`` restricted to the measured contexts).
+    weights : array, shape (m',), optional
+        Context weights ω (e.g. π) of the next-token measures; default 1.
     """
     X = hidden_matrix(H)
-    out = {"cdnv": cdnv(X, groups), "rankme": rankme(X), "alpha_req": alpha_req(X), "anisotropy": anisotropy(X)}
+    out = {"cdnv": cdnv(X, groups), "rankme": rankme(X), "alpha_req": alpha_req(X), "anisotropy": anisotropy(X),
+           "gnc2": gnc2(X, groups)}
+    if P is not None:
+        out["cdnv_next_token"] = cdnv_by_next_token(X, P, weights)
+        out["gnc2_next_token"] = gnc2(X, P, weights, min_contexts=2)
     if W is not None:
         Wm = hidden_matrix(W, "W")
         if Wm.shape[1] != X.shape[0]:
             raise MetricsError(f"W has shape {Wm.shape} but H has d = {X.shape[0]} rows; W must be V x d")
         out["lm_head_rank"] = rankme(Wm)
-    return out
+        if P is not None:
+            if np.shape(P)[0] != Wm.shape[0]:
+                raise MetricsError(f"P has {np.shape(P)[0]} rows but W has V = {Wm.shape[0]}; P must be V x m'")
+            out["unc3"] = unc3(X, Wm, P, weights)
+            out["ncc_agreement"] = ncc_agreement(X, Wm, P, weights)
+    return {key: float(v) for key, v in out.items()}
