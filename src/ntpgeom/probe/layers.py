@@ -151,10 +151,12 @@ def lens_input(lm: LoadedModel, H: np.ndarray, batch: int = 4096) -> np.ndarray:
 
 
 def representation_metrics(H: np.ndarray, data: NTPData, W: np.ndarray) -> dict[str, float]:
-    """``layer_metrics`` of the hidden states ``H`` (d x m') of ``data``'s contexts, grouped by support group."""
+    """``layer_metrics`` of the hidden states ``H`` (d x m') of ``data``'s contexts, grouped by support group; the
+    next-token measures (classes = next tokens, W's rows) weight each context by its frequency π."""
     from ..metrics.representation import layer_metrics
 
-    return dict(layer_metrics(np.asarray(H, dtype=np.float64), np.asarray(data.support_groups), W=W, P=data.P))
+    return dict(layer_metrics(np.asarray(H, dtype=np.float64), np.asarray(data.support_groups), W=W, P=data.P,
+                              weights=np.asarray(data.pi, dtype=np.float64)))
 
 
 def measure_layers(lm: LoadedModel, tap: LayerTap | None, sub: NTPData, sub_theory: Theory, W: np.ndarray,
