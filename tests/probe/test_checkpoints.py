@@ -105,3 +105,12 @@ def test_cli_series_glob(tmp_path, ckpts, corpus_file):
     assert (out / "figures" / "series_layers.png").is_file()
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["000-checkpoint-9", "001-checkpoint-100",
                                                                    "figures"]
+
+
+def test_training_run_folder_is_pointed_to_report(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".ntpgeom-run").write_text("ntpgeom run folder\n")
+    (run / "config.json").write_text("{}")
+    with pytest.raises(ProbeError, match="ntpgeom report"):
+        resolve_model(run)

@@ -24,6 +24,8 @@ from .model import LoadedModel
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _GLOB = re.compile(r"[*?\[]")
+#: the marker of an ntpgeom training run folder (``ntpgeom.train.folder.MARKER``; the probe layer may not import train)
+MARKER = ".ntpgeom-run"
 
 
 def is_hub_name(s: str) -> bool:
@@ -41,6 +43,9 @@ def resolve_model(model: str | os.PathLike, revision: str | None = None) -> Path
         ``revision`` with a local path; a name not in the local cache (it is never downloaded).
     """
     p = Path(model).expanduser()
+    if (p / MARKER).is_file():
+        raise ProbeError(f"{model} is an ntpgeom training run, not a pretrained LM: `ntpgeom report {model}` measures "
+                         "its snapshots and judges them as a trajectory (the probe reads Hugging Face / GGUF models)")
     if p.exists():
         if revision is not None:
             raise ProbeError(f"--revision applies to a Hugging Face cache name, and {model} is a local path; drop "
