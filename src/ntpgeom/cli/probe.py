@@ -186,7 +186,22 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
     from rich.console import Console
 
     Console().print(t)
+    if len(s.get("layers") or []) > 1:
+        Console().print(_layer_table(s["layers"]))
     typer.echo(f"wrote {out}")
+
+
+def _layer_table(layers: list[dict[str, Any]]) -> Any:
+    """Per layer: the logit lens's CE − ℋ and C4, the collapse index, CDNV and RankMe of H."""
+    from rich.table import Table
+
+    keys = (("gap_full", "CE − ℋ"), ("softlabel_rel", "C4"), ("collapse_Hc", "C3 index"), ("cdnv", "CDNV"),
+            ("rankme", "RankMe"))
+    t = Table("layer", *(name for _, name in keys), title="per layer (logit lens; 0 = embedding)")
+    for row in layers:
+        mt = row["metrics"]
+        t.add_row(str(row["index"]), *("—" if mt.get(k) is None else f"{mt[k]:.4g}" for k, _ in keys))
+    return t
 
 
 def _series(models: list[Path], text: Path, config: Any, theory: Optional[Path], target: tuple[Path, list[Any], bool],
