@@ -53,7 +53,7 @@ def probe_command(
     if keep_whitespace:
         values["normalize_whitespace"] = False
     models = expand_models(model or [])
-    inputs = [p for p in (*models, text, theory, from_dir) if p is not None]
+    inputs = [p for p in (*models, text, theory, from_dir) if p is not None and Path(p).exists()]
     check_out_dir(out, inputs, overwrite)
     if from_dir is not None:
         if model:
