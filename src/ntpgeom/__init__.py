@@ -63,6 +63,7 @@ _LAZY = {
     "reproduce": "experiments", "ReproduceConfig": "experiments",
     # probe (``ntpgeom.probe`` is the probe subpackage, callable as ``ntpgeom.probe(...)``)
     "load_probe": "probe", "ProbeResult": "probe", "ProbeConfig": "probe", "ProbeError": "probe",
+    "LayerResult": "probe", "probe_series": "probe", "SeriesResult": "probe",
 }
 _SUBMODULES = ("data", "theory", "train", "metrics", "verdicts", "report", "probe", "experiments", "cli", "errors",
                "status", "progress")

@@ -13,7 +13,8 @@ from ntpgeom.probe.config import CONSTRAINTS, FIELDS, ProbeConfig, check_options
 SUMMARY_CONFIG = {"text": "c.txt", "context_len": 3, "max_contexts": 2000, "min_count": 2, "n_other": 500,
                   "doc_sep": "blank", "normalize_whitespace": True, "batch_size": 64, "device": "cpu",
                   "dtype": "float32", "solve": "auto", "max_reduced": 40_000, "solve_budget": None,
-                  "measure_contexts": None, "n_perm": 20, "seed": 0}
+                  "measure_contexts": None, "n_perm": 20, "seed": 0,
+                  "layers": "last"}  # issue 22 appended the layers
 
 
 def test_defaults_and_record_keep_the_summary_format():

@@ -32,7 +32,7 @@ _REQUIRED = object()
 class ProbeConfig:
     """Every plain setting of a probe (defaults on the fields; only ``context_len`` is required).
 
-    The fields up to ``seed`` are recorded, in this order, in ``summary.json``'s ``config`` (:meth:`record`)."""
+    The fields up to ``layers`` are recorded, in this order, in ``summary.json``'s ``config`` (:meth:`record`)."""
 
     context_len: int = _opt(_REQUIRED, "Tokens per context (T-1).", "--context-len", "-T")
     max_contexts: int | None = _opt(2000, "Keep the K most frequent contexts.", "--max-contexts", "-K")
@@ -54,7 +54,13 @@ class ProbeConfig:
                                               "all contexts; the hidden-state moments are streamed over all).")
     n_perm: int = _opt(20, "Random groupings for the collapse-index baseline.")
     seed: int = _opt(0, "Seed of every random draw.")
+    layers: str = _opt("last", "Layers to read: last | all | comma-separated indices (0 = embedding output, k = "
+                               "the k-th block's output), each measured through the logit lens.")
+    baseline: int = _opt(0, "Untrained baselines: probe this many same-config models with random initial weights "
+                            "(seeds 0..N-1) per layer, drawn as a band on the per-layer figures.")
     gguf_file: str | None = _opt(None, "GGUF file name inside the model folder (dequantised on load).")
+    revision: str | None = _opt(None, "Revision (branch, tag or commit) of a Hugging Face cache name given as the "
+                                      "model (read from the local cache only, never downloaded).")
 
     CONSTRAINTS: ClassVar[dict[str, list[Any]]]
     ERROR: ClassVar[type[ProbeError]] = ProbeError
@@ -78,16 +84,20 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "dtype": [OneOf(DTYPES)], "solve": [OneOf(("auto", True, False))], "max_reduced": [_POS_INT],
     "solve_budget": [_POS, None], "measure_contexts": [Interval(True, 2), None],  # similarities need 2
     "n_perm": [_POS_INT], "seed": [SEED],
-    "gguf_file": [str, None],
+    "gguf_file": [str, None], "layers": [str], "revision": [str, None], "baseline": [_NONNEG_INT],
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS
 FIELDS = {f.name: f for f in fields(ProbeConfig)}
-RECORDED = tuple(FIELDS)[:tuple(FIELDS).index("seed") + 1]
+RECORDED = tuple(FIELDS)[:tuple(FIELDS).index("layers") + 1]
 _INTS = ("context_len", "n_other", "batch_size", "n_perm", "seed")
 
 
 def check_relations(v: Mapping[str, Any], names: Mapping[str, str] | None = None) -> None:
     """The constraint between fields: a solve budget needs a solve (``solve`` "auto" or True)."""
+    if isinstance(v.get("layers"), str):
+        from .layers import check_layers
+
+        check_layers(v["layers"])
     if v.get("solve_budget") is not None and v.get("solve") is False:
         name = (names or {}).get("solve_budget", "solve_budget")
         raise ProbeError(f"{name} needs a solve: solve 'auto' or True (--solve auto or yes), not False")
@@ -110,6 +120,10 @@ def probe_config(config: ProbeConfig | None, context_len: int | None, options: M
     if context_len is not None:
         values["context_len"] = context_len
     values.update(options)
+    if not isinstance(values.get("layers", ""), str):  # probe(..., layers=[0, 6, 12]) or layers=3
+        from .layers import check_layers
+
+        values["layers"] = check_layers(values["layers"])
     if "context_len" not in values:
         raise ProbeError("a probe needs a context length: probe(model, text, context_len) or a ProbeConfig")
     return ProbeConfig(**values)

@@ -248,6 +248,7 @@ def extract(
     batch_size: int = 64,
     keep: np.ndarray | None = None,
     progress: Progress | None = None,
+    tap: Any = None,
 ) -> Extraction:
     """Run the model once per context and collect (H, L on ``rows``, full-vocabulary logsumexp), checking L = W H + b.
 
@@ -269,6 +270,9 @@ def extract(
         Sorted context indices whose H, L, lse are kept (default: all m).
     progress : Progress, optional
         Called as ``progress("forward passes", done, m)`` after each batch (:class:`ntpgeom.progress.Progress`).
+    tap : LayerTap, optional
+        Collects the kept contexts' hidden states of earlier layers from the same passes
+        (:class:`ntpgeom.probe.layers.LayerTap`).
     """
     import torch
 
@@ -295,13 +299,14 @@ def extract(
         captured.append(args[0][:, -1, :])
 
     handle = lm.head.register_forward_pre_hook(hook)
-    done = 0
+    done, every = 0, tap is not None and tap.wanted
     try:
         with torch.inference_mode():
             for idx in iter_batches(contexts, batch_size):
                 x = torch.as_tensor(_stack(contexts, idx), dtype=torch.long, device=lm.device)
                 captured.clear()
-                out = lm.model(input_ids=x, attention_mask=torch.ones_like(x), logits_to_keep=1, use_cache=False)
+                out = lm.model(input_ids=x, attention_mask=torch.ones_like(x), logits_to_keep=1, use_cache=False,
+                               output_hidden_states=every)
                 if len(captured) != 1:
                     raise ProbeError("the LM head ran an unexpected number of times; this architecture is not supported")
                 logits = out.logits[:, -1, :].float()
@@ -314,6 +319,8 @@ def extract(
                 if sel.any():
                     H[:, p[sel]], L[:, p[sel]] = Hb[:, sel], Lb[:, sel]
                     lse[p[sel]] = torch.logsumexp(logits, dim=-1).double().cpu().numpy()[sel]
+                    if every:
+                        tap.add(out.hidden_states, p[sel], sel)
                 done += idx.size
                 if progress is not None:
                     progress("forward passes", done, m)

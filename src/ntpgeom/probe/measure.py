@@ -95,6 +95,10 @@ def measure(
         ``svm_tol``, ``svm_max_iter``; their defaults there).
     H_mean : ndarray, shape (d,), optional
         The mean hidden state to centre H by (e.g. over more contexts than those measured); default H's own mean.
+    solve_options : keywords
+        Of :func:`probe_theory` (see ``theory``), and ``finite_norm``: False to measure C1/C2 against
+        L_in + R·L_mm instead of the finite-norm path point (one solve per call; the logit-lens layers skip it).
+        Default: "auto", and False against a restricted theory.
 
     Returns
     -------
@@ -105,7 +109,7 @@ def measure(
     V, m = data.V, data.m
     if W.shape[0] != V or H.shape[1] != m or L.shape != (V, m) or lse.shape != (m,) or W.shape[1] != H.shape[0]:
         raise ProbeError(f"shape mismatch: W {W.shape}, H {H.shape}, L {L.shape}, lse {lse.shape} for V={V}, m={m}")
-    why = "given"
+    why, finite_norm = "given", solve_options.pop("finite_norm", None)
     if theory is None:
         theory, why = probe_theory(data, **solve_options)
     # the optimal face needs an optimal L_mm of *this* data: not a time budget's point, nor a restriction to a sample
@@ -114,7 +118,7 @@ def measure(
     face = "auto" if theory.status.solved and not restricted else None
     ref = face_reference(theory, data, face, max_contexts=max_contexts, seed=seed)
     a = assess(data, theory, W=W, H=H, L=L, b=b, ref=ref, n_perm=n_perm, seed=seed, label="probe",
-               finite_norm=False if restricted else "auto")
+               finite_norm=False if restricted or finite_norm is False else "auto")
     out: dict[str, Any] = dict(a.row)
     out.pop("step", None)
     out["prediction"] = a.prediction_note

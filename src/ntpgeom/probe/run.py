@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import json
+
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .._json import loads_json
 from ..reprs import short_repr, summary_html
-from .._io import load_npz, note_input, os_reason, save_npz, versions, write_json_atomic
+from .._io import load_npz, save_npz, versions, write_json_atomic
 from ..data import NTPData, read_text
 from .extract import Extraction, corpus_data, extract, measured_tokens, token_names
+from .folder import FORMAT_NAME, check_probe_arrays, read_source, read_summary, staged
+from .layers import (LayerResult, LayerTap, layers_summary, load_layers, measure_layers, n_blocks, parse_layers,
+                     representation_metrics, save_layers)
 from .measure import measure_subset, probe_verdicts, restricted_data
 from .reference import given_theory, probe_theory
-from ..errors import FormatError, OutputError
+from ..errors import FormatError
 from ..jsonable import to_jsonable
 from ..metrics import context_subset
 from ..theory import Theory, support_pattern
 from ..progress import Progress, ProgressBar
 from .config import ProbeConfig, probe_config
+from .checkpoints import resolve_model, untrained
 from .model import LoadedModel, ProbeError, load_model
 
-FORMAT_NAME = "ntpgeom.probe"
 FORMAT_VERSION = 1
 
 #: Relative ‖L − (W H + b)‖ / ‖L‖ above which the logits are declared not to be an affine map of H (e.g. soft-capping).
@@ -60,6 +62,8 @@ class ProbeResult:
         The theory of ``source`` (written to ``theory.npz`` unless it was read from a file, ``info["theory_file"]``).
     H_mean, H_gram : ndarray (d,), (d, d), optional
         Mean and second moment of the hidden states over all M contexts (streamed).
+    layers : tuple of LayerResult
+        The layers read (``layers=``; the last one always, measured as above plus ``layer_metrics``), by depth.
     """
 
     __repr__ = short_repr
@@ -79,10 +83,28 @@ class ProbeResult:
     source_theory: Theory | None = None
     H_mean: np.ndarray | None = None
     H_gram: np.ndarray | None = None
+    layers: tuple[LayerResult, ...] = ()
 
     @property
     def source_data(self) -> NTPData:
         return self.data if self.source is None else self.source
+
+    @property
+    def contexts(self) -> Any:
+        """The measured contexts (model token ids), in the order of the columns of H and of each layer's H."""
+        return self.data.contexts
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Support-group id of each measured context (m',): contexts with the same next-token support share one."""
+        return np.asarray(self.data.support_groups)
+
+    def layer(self, index: int) -> LayerResult:
+        """The layer of depth ``index`` (0 = embedding output)."""
+        for layer in self.layers:
+            if layer.index == index:
+                return layer
+        raise ProbeError(f"layer {index} was not read; the layers read are {[x.index for x in self.layers]}")
 
     def summary(self) -> dict[str, Any]:
         """JSON-serialisable summary: model, data, the L = W H check, metrics, verdicts, config, versions."""
@@ -103,18 +125,25 @@ class ProbeResult:
             "theory_file": self.info.get("theory_file"),
             "timings": self.info["timings"],
             "versions": self.info["versions"],
+            "layers": layers_summary(self.layers),
+            "baseline": to_jsonable(self.info.get("baseline")),
         }
 
-    def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write ``probe.npz`` (arrays), ``data.npz`` (every probed context: what ``ntpgeom solve`` takes),
-        ``theory.npz`` (its theory, unless it was read from a file) and ``summary.json`` into ``out_dir``.
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
+        """Write the probe folder ``out_dir`` (:meth:`write`), staged and published whole
+        (:func:`ntpgeom.probe.folder.staged`): an existing non-empty folder needs ``overwrite`` and must be a
+        previous probe. Returns the paths written."""
+        out = Path(out_dir).absolute()
+        with staged(out, overwrite=overwrite) as tmp:
+            paths = self.write(tmp)
+        return {k: out / Path(v).relative_to(tmp) for k, v in paths.items()}
+
+    def write(self, out: Path) -> dict[str, Path]:
+        """Write ``probe.npz`` (arrays), ``layers.npz`` (each layer's H), ``data.npz`` (every probed context: what
+        ``ntpgeom solve`` takes), ``theory.npz`` (its theory, unless it was read from a file) and ``summary.json``
+        (last) into the folder ``out`` (a staging folder).
 
         H, W, L, lse, b are stored in float32 when that is exact (a float32/bfloat16/float16 model), else float64."""
-        out = check_out_dir(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder {out}: {os_reason(exc)}") from None
         paths = {"data": self.source_data.save(out / "data.npz")}
         th = self.theory if self.source_theory is None else self.source_theory
         if not self.info.get("theory_file"):
@@ -129,6 +158,8 @@ class ProbeResult:
         header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "data_hash": self.source_data.hash,
                   "measured_hash": self.data.hash}
         paths["arrays"] = save_npz(out / "probe.npz", header, arrays)
+        if self.layers:
+            paths["layers"] = save_layers(out / "layers.npz", self.layers, self.source_data.hash)
         write_json_atomic(out / "summary.json", self.summary())
         paths["summary"] = out / "summary.json"
         return paths
@@ -145,18 +176,6 @@ def _compact(a: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         f = a.astype(np.float32)
     return f if np.array_equal(f.astype(np.float64), a, equal_nan=True) else a
-
-
-def check_out_dir(out_dir: str | Path) -> Path:
-    """The probe's output folder: absent or a folder (a file, device or link to one there is refused)."""
-    out = Path(out_dir)
-    try:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"-o {out} is an existing file, not a folder; the probe writes a folder of results: "
-                              "choose a new folder name")
-    except OSError as exc:
-        raise OutputError(f"cannot use {out} as the output folder: {os_reason(exc)}") from None
-    return out
 
 
 def verdicts(mt: dict[str, Any]) -> list[dict[str, Any]]:
@@ -221,7 +240,7 @@ def probe(
         lm = model
     else:
         say("loading model")
-        lm = load_model(model, cfg.gguf_file, device=cfg.device, dtype=cfg.dtype)
+        lm = load_model(resolve_model(model, cfg.revision), cfg.gguf_file, device=cfg.device, dtype=cfg.dtype)
     t_load = time.perf_counter() - t0
     say("tokenising")
     data = corpus_data(lm, corpus, cfg.context_len, max_contexts=cfg.max_contexts, min_count=cfg.min_count,
@@ -234,12 +253,7 @@ def probe(
     idx = context_subset(rdata.m, cfg.measure_contexts or rdata.m, cfg.seed)
     t1 = time.perf_counter()
     say(f"forward passes over {data.m} contexts")
-    try:
-        ex: Extraction = extract(lm, data.contexts, rows, batch_size=cfg.batch_size, keep=idx,
-                                 progress=progress or bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    ex, tap = _forward(lm, data, rows, idx, cfg, progress or bar, bar)
     t_fwd = time.perf_counter() - t1
     W, b = lm.W(rows), lm.bias(rows)
     t2 = time.perf_counter()
@@ -255,12 +269,50 @@ def probe(
     t3 = time.perf_counter()
     sub, sub_theory, metrics = measure_subset(rdata, idx, W, ex.H, ex.L, ex.lse, b, th, why, H_mean=ex.H_mean,
                                               H_gram=ex.H_gram, n_perm=cfg.n_perm, seed=cfg.seed, pattern=pattern)
+    last = LayerResult(_last_index(lm), ex.H.astype(np.float32), {**metrics, **representation_metrics(ex.H, sub, W)})
+    layers = measure_layers(lm, tap, sub, sub_theory, W, b, last, n_perm=cfg.n_perm, seed=cfg.seed)
     timings = {"load_s": t_load, "forward_s": t_fwd, "theory_s": t_theory, "measure_s": time.perf_counter() - t3,
                "contexts_per_s": data.m / t_fwd if t_fwd > 0 else None}
     info = {"model": lm.info, "config": cfg.record(text_path), "wh_check": _wh_check(ex, b), "versions": probe_versions(),
-            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings}
+            "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings,
+            "baseline": _baseline(lm, corpus, cfg, th, say) if cfg.baseline and len(layers) > 1 else None}
     return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
-                       source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram)
+                       source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram, layers=layers)
+
+
+def _forward(lm: LoadedModel, data: NTPData, rows: np.ndarray, idx: np.ndarray, cfg: ProbeConfig,
+             progress: Progress | None, bar: ProgressBar | None) -> tuple[Extraction, LayerTap | None]:
+    """The one pass over every context: the last layer's (H, L, lse) of the measured contexts ``idx`` and, for
+    ``cfg.layers`` other than "last", a :class:`LayerTap` holding the earlier layers' hidden states."""
+    want = parse_layers(cfg.layers, n_blocks(lm)) if cfg.layers != "last" else ()
+    tap = LayerTap(lm, want, int(np.asarray(idx).size)) if any(k < n_blocks(lm) for k in want) else None
+    try:
+        ex = extract(lm, data.contexts, rows, batch_size=cfg.batch_size, keep=idx, progress=progress, tap=tap)
+    finally:
+        if bar is not None:
+            bar.close()
+    return ex, tap
+
+
+def _baseline(lm: LoadedModel, corpus: str, cfg: ProbeConfig, th: Theory, say: Callable[[str], None]
+              ) -> dict[str, Any]:
+    """Per-layer metrics of ``cfg.baseline`` untrained same-config models (seeds 0, 1, ...), probed as the model
+    (same contexts, same theory): {"seeds", "layers", "metrics": {key: [[value per layer] per seed]}}."""
+    rows: list[tuple[LayerResult, ...]] = []
+    for seed in range(cfg.baseline):
+        say(f"untrained baseline {seed + 1}/{cfg.baseline}")
+        r = probe(untrained(lm, seed), corpus, config=replace(cfg, baseline=0), theory=th)
+        rows.append(r.layers)
+    keys = sorted({k for layers in rows for x in layers for k, v in x.metrics.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return {"seeds": list(range(cfg.baseline)), "layers": [x.index for x in rows[0]],
+            "metrics": {k: [[x.metrics.get(k) for x in layers] for layers in rows] for k in keys}}
+
+
+def _last_index(lm: LoadedModel) -> int:
+    """The depth of the LM head's input: the number of blocks (-1 when the configuration does not say)."""
+    n = lm.info.get("num_layers")
+    return n if isinstance(n, int) else -1
 
 
 def _corpus(text: str | Path) -> tuple[str | None, str]:
@@ -291,7 +343,7 @@ def probe_versions() -> dict[str, str]:
 
 
 def load_probe(out_dir: str | Path) -> ProbeResult:
-    """Read a probe folder (``probe.npz``, ``summary.json``, ``data.npz``) back as a :class:`ProbeResult`.
+    """Read a probe folder (``probe.npz``, ``layers.npz``, ``summary.json``, ``data.npz``) back as a :class:`ProbeResult`.
 
     The arrays' file hash is verified and their shapes checked against each other (H (d, m), W (V, d), L (V, m),
     lse (m,), token_ids (V,), b (V,), idx (m,)) and against ``data.npz`` (its hash is the summary's) before they are
@@ -319,8 +371,8 @@ def load_probe(out_dir: str | Path) -> ProbeResult:
     if not f.is_file():
         raise ProbeError(f"{out} holds no probe result (probe.npz missing); run `ntpgeom probe` first")
     _, a = load_npz(f, FORMAT_NAME, FORMAT_VERSION, "probe result", "rerun `ntpgeom probe`")
-    _check_probe_arrays(f, a)
-    s, source = _read_summary(out), _read_source(out)
+    check_probe_arrays(f, a)
+    s, source = read_summary(out), read_source(out)
     if source.hash != s.get("data_hash"):
         raise ProbeError(f"{out}/data.npz does not belong to {out}/summary.json (hash {source.hash} vs "
                          f"{s.get('data_hash')}); rerun `ntpgeom probe`")
@@ -329,42 +381,7 @@ def load_probe(out_dir: str | Path) -> ProbeResult:
         raise FormatError(f"{f}: its context indices do not fit data.npz (corrupt probe result)")
     data = source if idx.size == source.m else source.select_contexts(idx, measured_of=int(source.m),
                                                                       source_hash=source.hash)
-    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings")}
+    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings", "baseline")}
+    layers = load_layers(out / "layers.npz", s.get("layers") or [], a["H"].shape, source.hash)
     return ProbeResult(data, a["H"], a["W"], a["L"], a["lse"], a.get("b"), dict(s.get("metrics") or {}), None, info,
-                       source=source, idx=idx, H_mean=a.get("H_mean"), H_gram=a.get("H_gram"))
-
-
-def _read_summary(out: Path) -> dict[str, Any]:
-    path = out / "summary.json"
-    if not path.is_file():
-        raise ProbeError(f"{out} lacks summary.json; a probe folder is written by `ntpgeom probe -o`")
-    note_input(path)
-    try:
-        return loads_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path} is corrupt ({exc}); rerun `ntpgeom probe`") from None
-
-
-def _read_source(out: Path) -> NTPData:
-    from ..data import load as load_data
-
-    if not (out / "data.npz").is_file():
-        raise ProbeError(f"{out} lacks data.npz; a probe folder is written by `ntpgeom probe -o`")
-    return load_data(out / "data.npz")
-
-
-def _check_probe_arrays(path: Path, a: dict[str, np.ndarray]) -> None:
-    need = {"H": 2, "W": 2, "L": 2, "lse": 1, "token_ids": 1}
-    for k, nd in need.items():
-        if k not in a or a[k].ndim != nd or a[k].dtype.kind not in ("iu" if k == "token_ids" else "f"):
-            raise FormatError(f"{path}: array {k!r} is missing or has the wrong type/rank (corrupt probe result)")
-    (d, m), (V, d2), L = a["H"].shape, a["W"].shape, a["L"].shape
-    ok = d == d2 and L == (V, m) and a["lse"].shape == (m,) and a["token_ids"].shape == (V,)
-    if "b" in a:
-        ok = ok and a["b"].shape == (V,)
-    if "idx" in a:
-        ok = ok and a["idx"].shape == (m,) and a["idx"].dtype.kind in "iu"
-    if "H_mean" in a or "H_gram" in a:
-        ok = ok and a.get("H_mean", np.empty(0)).shape == (d,) and a.get("H_gram", np.empty(0)).shape == (d, d)
-    if not ok:
-        raise FormatError(f"{path}: array shapes disagree (H {a['H'].shape}, W {a['W'].shape}, L {L}); corrupt probe result")
+                       source=source, idx=idx, H_mean=a.get("H_mean"), H_gram=a.get("H_gram"), layers=layers)

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -49,6 +49,13 @@ def reference_line(mt: dict[str, Any]) -> str:
     return ref
 
 
+class LayerLike(Protocol):
+    """One layer of a probe (:class:`~ntpgeom.probe.LayerResult`): its depth and metrics."""
+
+    index: int
+    metrics: dict[str, Any]
+
+
 class ProbeResultLike(Protocol):
     """What the probe report reads of a :class:`~ntpgeom.probe.ProbeResult` (the probe layer sits above this one):
     the measured data (V x m), hidden states H (d x m), logits L (V x m), log-partitions lse (m,), the metrics, the
@@ -60,6 +67,8 @@ class ProbeResultLike(Protocol):
     lse: np.ndarray
     metrics: dict[str, Any]
     theory: Theory
+    layers: Sequence[LayerLike]
+    info: dict[str, Any]
 
     def summary(self) -> dict[str, Any]: ...
 
@@ -76,6 +85,8 @@ def write_probe_report(result: ProbeResultLike, out_dir: str | Path, *, dpi: int
     with output(dpi, svg):
         figs = {"geometry": _fig_geometry(result, out / "figures" / "probe_geometry.png"),
                 "logits": _fig_logits(result, out / "figures" / "probe_logits.png")}
+        if len(result.layers) > 1:
+            figs["layers"] = _fig_layers(result, out / "figures" / "probe_layers.png")
     seed = (result.summary().get("config") or {}).get("seed")
     pv = prov.collect(seconds=time.perf_counter() - t0, seeds=[] if seed is None else [seed])
     index = out / "index.html"
@@ -184,6 +195,83 @@ def verdict_of(row: dict[str, Any]) -> Verdict:
     return Verdict(**v)
 
 
+#: Per-layer panels: metric key and title.
+LAYER_PANELS = (("gap_full", "CE − ℋ (logit lens)"), ("softlabel_rel", "C4: ‖P_F(L) − L_in‖ / ‖L_in‖"),
+                ("collapse_Hc", "C3: collapse index of H − mean"), ("cdnv", "CDNV (support groups)"),
+                ("rankme", "RankMe (effective rank of H)"), ("anisotropy", "anisotropy (mean cosine)"))
+
+
+def layer_curve(layers: Sequence[LayerLike], key: str) -> tuple[list[int], np.ndarray]:
+    """(depths, values of ``key``) over the layers (NaN where missing)."""
+    vals = [layer.metrics.get(key) for layer in layers]
+    return [int(x.index) for x in layers], np.array([np.nan if v is None else float(v) for v in vals])
+
+
+def _band(ax: Any, baseline: Mapping[str, Any], key: str) -> None:
+    """The untrained baseline of ``key``: min-max band and mean over its seeds, against depth."""
+    rows = (baseline.get("metrics") or {}).get(key)
+    if not rows:
+        return
+    A = np.array([[np.nan if v is None else float(v) for v in r] for r in rows], dtype=float)
+    x = baseline["layers"]
+    with np.errstate(all="ignore"):
+        lo, hi, mid = np.nanmin(A, axis=0), np.nanmax(A, axis=0), np.nanmean(A, axis=0)
+    ax.fill_between(x, lo, hi, color="#bbbbbb", alpha=0.5, lw=0, label=f"untrained ({len(rows)} seeds)")
+    ax.plot(x, mid, color="#888888", lw=0.8)
+
+
+def _fig_layers(result: ProbeResultLike, path: Path) -> Path:
+    """Each per-layer metric against depth (0 = embedding), with the untrained-baseline band when measured."""
+    baseline = result.info.get("baseline") or {}
+    with styled():
+        fig = new_figure(13.5, 6.4)
+        axes = np.atleast_1d(fig.subplots(2, 3)).ravel()
+        for ax, (key, title) in zip(axes, LAYER_PANELS):
+            _band(ax, baseline, key)
+            x, y = layer_curve(result.layers, key)
+            ax.plot(x, y, marker="o", ms=3, color="#0072B2", label="model")
+            ax.set_title(title)
+        _depth_axes(fig, axes)
+        axes[0].legend(loc="best")
+        return save(fig, path)
+
+
+def _depth_axes(fig: Any, axes: np.ndarray) -> None:
+    """Integer depth ticks, the x label on the bottom row only, room between the rows."""
+    from matplotlib.ticker import MaxNLocator
+
+    for i, ax in enumerate(axes):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if i >= len(axes) - 3:
+            ax.set_xlabel("layer (0 = embedding)")
+    fig.subplots_adjust(hspace=0.35)
+
+
+def write_series_figure(series: Any, out_dir: str | Path, *, dpi: int | None = None, svg: bool = True) -> Path:
+    """Per-layer curves over a checkpoint series (``series.curves(key)`` → (depths, checkpoints x layers);
+    :class:`~ntpgeom.probe.series.SeriesResult`), one line per distinct checkpoint, early light to late dark."""
+    import matplotlib
+
+    names = [c.name for c in series.checkpoints if c.duplicate_of is None]
+    cmap = matplotlib.colormaps["viridis"]
+    with output(dpi, svg), styled():
+        fig = new_figure(13.5, 6.4)
+        axes = np.atleast_1d(fig.subplots(2, 3)).ravel()
+        for ax, (key, title) in zip(axes, LAYER_PANELS):
+            x, Y = series.curves(key)
+            for i, (name, y) in enumerate(zip(names, Y)):
+                ax.plot(x, y, marker="o", ms=2, color=cmap(i / max(len(names) - 1, 1)), label=name)
+            ax.set_title(title)
+        _depth_axes(fig, axes)
+        axes[0].legend(loc="best", fontsize=7)
+        return save(fig, Path(out_dir) / "figures" / "series_layers.png")
+
+
+def _layer_rows(result: ProbeResultLike) -> list[list[Any]]:
+    """The per-layer table: depth and each panel's metric."""
+    return [[layer.index, *(layer.metrics.get(k) for k, _ in LAYER_PANELS)] for layer in result.layers]
+
+
 def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, out: Path) -> str:
     data, mt, s = result.data, result.metrics, result.summary()
     model = s["model"]
@@ -210,7 +298,11 @@ def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, o
         model_rows=head, wh=s["wh_check"], data_rows=dat,
         figures={"geometry": Hh.figure_view(figs["geometry"], "corr(H) of the model next to the predicted maps", out),
                  "logits": Hh.figure_view(figs["logits"], "F part of the logits vs L_in; collapse index vs random "
-                                          "grouping; mass on the supports", out)},
+                                          "grouping; mass on the supports", out),
+                 "layers": Hh.figure_view(figs["layers"], "each metric against depth (logit lens through the final "
+                                          "norm); grey: untrained same-config models", out) if "layers" in figs
+                 else None},
+        layer_head=["layer", *(t for _, t in LAYER_PANELS)], layer_rows=_layer_rows(result),
         measure_rows=[(k, mt.get(k)) for k in MEASURE_KEYS if k in mt], summary_json=Hh.to_json_text(s),
         reference=reference_line(mt),
     )
