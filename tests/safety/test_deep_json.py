@@ -55,10 +55,10 @@ def test_deep_run_config_is_one_format_error(tmp_path):
 def test_deep_probe_summary_is_one_format_error(tmp_path):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "summary.json").write_text(ABYSS)
-    from ntpgeom.probe.run import _read_summary  # what load_probe reads once probe.npz verified
+    from ntpgeom.probe.folder import read_summary  # what load_probe reads once probe.npz verified
 
     with pytest.raises(FormatError, match="nested"):
-        _read_summary(tmp_path / "p")
+        read_summary(tmp_path / "p")
 
 
 def test_deep_npz_header_is_one_format_error(tmp_path):

@@ -119,7 +119,30 @@ def probe_series(models: Sequence[str | os.PathLike], text: str | Path, context_
                  stage: Callable[[str], None] | None = None, **options: Any) -> SeriesResult:
     """Probe each checkpoint of ``models`` (folders, GGUF files or cache names, in step order) on ``text`` and judge
     the series as a trajectory (module docstring). ``config``/``options``/``theory`` as in :func:`probe`; the first
-    distinct checkpoint's theory serves every later one."""
+    distinct checkpoint's theory serves every later one.
+
+    Parameters
+    ----------
+    models : sequence of str or path
+        The checkpoints: folders, GGUF files or Hugging Face cache names, in training order (duplicates by weight
+        hash are reported and measured once).
+    text : str or path
+        The corpus the contexts are counted from.
+    context_len : int, optional
+        Tokens per context (T-1).
+    config : ProbeConfig, optional
+        The probe's settings; ``**options`` (its fields) go on top.
+    theory : path or Theory, optional
+        A theory of the corpus to measure against (else computed once, from the first distinct checkpoint).
+    stage : callable, optional
+        Called with a line per checkpoint.
+
+    Returns
+    -------
+    SeriesResult
+        The checkpoints (with their weight hashes and duplicates), each distinct checkpoint's probe, and the series'
+        trajectory verdicts and per-layer curves.
+    """
     cfg = probe_config(config, context_len, options)
     say = stage or (lambda _s: None)
     checkpoints: list[Checkpoint] = []

@@ -57,9 +57,8 @@ class TrainConfig:
     model: str = _opt("ufm", "ufm | transformer | lstm | mlp.")
     d: int | None = _opt(None, "Embedding dimension (default: V for ufm, 128 otherwise).")
     steps: int = _opt(1000, "Number of updates.")
-    optimizer: str = _opt("adamw", "gd | ngd | sgd | adam | adamw | sign (sign descent) | muon (Newton-Schulz "
-                                         "orthogonalised; momentum = the momentum option) (weight decay decoupled "
-                                         "for adamw, L2 otherwise).")
+    optimizer: str = _opt("adamw", "gd | ngd | sgd | adam | adamw | sign | muon (sign descent; Newton-Schulz "
+                                         "orthogonalised updates with --momentum).")
     lr: float = _opt(1e-3, "Peak learning rate.")
     weight_decay: float = _opt(0.0, "Weight decay (decoupled for adamw, L2 for the others).")
     ridge: float = _opt(0.0, "Ridge lambda: adds (lambda/2)(|W|^2 + |H|^2) to the loss.")
