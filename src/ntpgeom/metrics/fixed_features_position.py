@@ -32,9 +32,9 @@ from ..theory import direction_distance, proj_F
 from ..theory.fixed_features import FixedFeaturesResult
 from ..theory.pattern import support_mask
 from ..theory.subspaces import L_in as compute_L_in
-from ..train.run import Run, Snapshot
 from .position import mm_distances, mu
 from .prediction import centred
+from .tables import RunLike, SnapshotLike
 
 __all__ = ["FixedFeaturesRow", "fixed_features_rows", "fixed_features_trajectory"]
 
@@ -57,7 +57,7 @@ class FixedFeaturesRow:
         return asdict(self)
 
 
-def fixed_features_rows(data: NTPData, snapshots: Iterable[Snapshot], result: FixedFeaturesResult,
+def fixed_features_rows(data: NTPData, snapshots: Iterable[SnapshotLike], result: FixedFeaturesResult,
                         rival: np.ndarray | None = None) -> list[FixedFeaturesRow]:
     """The rows of :func:`fixed_features_trajectory` for ``snapshots`` of a head on ``data`` (all m contexts).
 
@@ -80,7 +80,7 @@ def fixed_features_rows(data: NTPData, snapshots: Iterable[Snapshot], result: Fi
     lin_norm = float(np.linalg.norm(Lin)) or 1.0
     pi = np.asarray(data.pi, dtype=np.float64)
     rows: list[FixedFeaturesRow] = []
-    prev: Snapshot | None = None
+    prev: SnapshotLike | None = None
     norm_mm = float(np.linalg.norm(result.W_mm))
     for s in snapshots:
         if s.contexts is not None or s.L.shape != mask.shape or s.W.shape != result.W_mm.shape:
@@ -101,8 +101,8 @@ def fixed_features_rows(data: NTPData, snapshots: Iterable[Snapshot], result: Fi
     return rows
 
 
-def fixed_features_trajectory(run: Run, result: FixedFeaturesResult,
+def fixed_features_trajectory(run: RunLike, result: FixedFeaturesResult,
                               rival: np.ndarray | None = None) -> list[FixedFeaturesRow]:
     """A linear-head run (``model="linear"``) against ``result = fixed_features(run.data, H)``, one row per snapshot
     (module docstring; :func:`fixed_features_rows` for snapshots held in memory)."""
-    return fixed_features_rows(run.data, run.snapshots(), result, rival)
+    return fixed_features_rows(run.data, (run.snapshot(t) for t in run.steps), result, rival)
