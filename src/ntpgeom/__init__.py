@@ -55,6 +55,7 @@ _LAZY = {
     "alpha_req": "metrics", "anisotropy": "metrics", "layer_metrics": "metrics", "cdnv_by_next_token": "metrics",
     "gnc2": "metrics", "unc3": "metrics", "ncc_agreement": "metrics", "logit_rank_summary": "metrics",
     "run_representation": "metrics", "fingerprint": "metrics", "Fingerprint": "metrics",
+    "fixed_features_trajectory": "metrics",
     # verdicts
     "assess": "verdicts", "Assessment": "verdicts", "Verdict": "verdicts",
     # report

@@ -165,3 +165,45 @@ def test_solve_progress_lines_in_a_log(capsys, monkeypatch):
     monkeypatch.setattr(cli_theory.err_console, "_force_terminal", True)
     show("NTP-SVM* (large)", 20, 100, {"iteration": 20, "gap": 1e-4, "tol": 1e-6, "elapsed": 3.0, "eta": 1.0})
     assert said == ["NTP-SVM* (large) iteration 20, gap 1.0e-04 (tol 1e-06), 3 s, ~1 s left"]
+
+
+def test_solve_norms_are_the_library_norms():
+    from ntpgeom.theory.max_margin import NORMS
+
+    assert tuple(n.value for n in __import__("ntpgeom.cli.theory", fromlist=["Norm"]).Norm) == NORMS
+
+
+@pytest.mark.parametrize("norm", ["nuclear", "fro", "max", "spectral"])
+def test_solve_norm_value_is_the_library_value(tmp_path, norm):
+    from ntpgeom import _io
+    from ntpgeom.cli.theory import MAX_MARGIN_FORMAT, MAX_MARGIN_VERSION
+    from ntpgeom.theory import max_margin
+
+    d = synthetic.random_supports(6, 12, (1, 3), seed=4)
+    p = d.save(tmp_path / "d.npz")
+    out = tmp_path / "mm.npz"
+    res = runner.invoke(app, ["solve", str(p), "--norm", norm, "--json", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    lib = max_margin(d, norm, tol=1e-6)
+    assert rec["gap"] <= 1e-6
+    if norm == "nuclear":  # today's behaviour: the theory file and its record
+        assert rec["nuclear_norm"] == pytest.approx(lib.value, rel=1e-5) and load_theory(out).L_mm.shape == (6, 12)
+        return
+    assert rec["value"] == pytest.approx(lib.value, rel=1e-5) and rec["status"] == lib.status.value
+    header, arrays = _io.load_npz(out, MAX_MARGIN_FORMAT, MAX_MARGIN_VERSION, "max-margin file", "rerun solve")
+    assert header["norm"] == norm and header["data_hash"] == d.hash
+    np.testing.assert_allclose(arrays["L"], lib.L, atol=1e-6 * max(1.0, np.abs(lib.L).max()))
+    text = runner.invoke(app, ["solve", str(p), "--norm", norm])
+    assert text.exit_code == 0 and f"{lib.value:.6g}"[:5] in text.stdout and "gap" in text.stdout
+
+
+def test_solve_bogus_norm_is_one_error_line(tmp_path, capsys):
+    from ntpgeom.cli import main
+
+    p = synthetic.random_supports(5, 8, (1, 3), seed=2).save(tmp_path / "d.npz")
+    for args in (["--norm", "bogus"], ["--norm", "max", "--method", "fast"]):
+        with pytest.raises(SystemExit) as e:
+            main(["solve", str(p), *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:"), err

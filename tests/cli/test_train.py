@@ -128,3 +128,31 @@ def test_cli_autoregressive_data_reports_gap_by_length(tmp_path):
     out = json.loads(res.output)
     assert sorted(out["gap_by_length"]) == ["1", "2", "3"] and out["config"]["sampler"] == "group"
     assert all(g > 0 for g in out["gap_by_length"].values())  # CE_T >= ℋ_T for every length
+
+
+def test_train_linear_head_on_a_features_file(tmp_path, capsys):
+    import numpy as np
+
+    from ntpgeom.data import synthetic
+    from ntpgeom.train import load_run
+    from ntpgeom.train.features import features_hash
+
+    d = synthetic.random_supports(5, 8, (1, 2), seed=1)
+    p = d.save(tmp_path / "d.npz")
+    H = np.random.default_rng(0).standard_normal((6, d.m))
+    np.save(tmp_path / "h.npy", H)
+    res = CliRunner().invoke(app, ["train", str(p), "--model", "linear", "--features", str(tmp_path / "h.npy"),
+                                   "--optimizer", "gd", "--lr", "1", "--steps", "20", "-o", str(tmp_path / "run"),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    assert rec["model"] == "linear" and rec["d"] == 6 and rec["config"]["features"] == features_hash(H)
+    s = load_run(tmp_path / "run").snapshot(20)
+    np.testing.assert_allclose(s.L, s.W @ H, atol=1e-12)
+    np.save(tmp_path / "bad.npy", H[:, :-1])
+    for feats in ("bad.npy", "missing.npy"):
+        with pytest.raises(SystemExit) as e:
+            main(["train", str(p), "--model", "linear", "--features", str(tmp_path / feats), "-o",
+                  str(tmp_path / "run2")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error:") and "features" in err[0], err

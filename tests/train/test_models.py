@@ -51,3 +51,19 @@ def test_prefix_tree_lstm_equals_torch_lstm(norm):
     for x, y in zip(g1, g2):
         if x is not None:
             np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_linear_head_forward_is_W_H():
+    from ntpgeom.train.models import Linear
+
+    torch.manual_seed(0)
+    H = torch.randn(4, 7, dtype=torch.float64)
+    net = Linear(H, V=5).to(torch.float64)
+    Ht, Lt = net.logits()
+    W = net.W.detach().numpy()
+    np.testing.assert_allclose(Lt.detach().numpy().T, W @ H.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(Ht.numpy().T, H.numpy())
+    idx = torch.tensor([2, 5])
+    np.testing.assert_allclose(net.logits(idx)[1].detach().numpy().T, W @ H.numpy()[:, [2, 5]], atol=1e-12)
+    assert [n for n, _ in net.named_parameters()] == ["out.weight"]  # H is frozen (a buffer, not checkpointed)
+    assert "H" not in net.state_dict()

@@ -32,6 +32,20 @@ class Method(str, Enum):
     large = "large"
 
 
+class Norm(str, Enum):
+    """The choices of ``--norm``: ``ntpgeom.theory.max_margin.NORMS`` (a test checks)."""
+
+    nuclear = "nuclear"
+    fro = "fro"
+    max = "max"
+    spectral = "spectral"
+
+
+#: the ``-o`` file of ``solve --norm`` other than nuclear: an ntpgeom .npz (``ntpgeom._io.save_npz``, hashed) with
+#: arrays ``L`` (V x m) and ``dual`` (the certificate A) and a header holding the result's summary and the data hash
+MAX_MARGIN_FORMAT, MAX_MARGIN_VERSION = "ntpgeom-max-margin", 1
+
+
 def solve(
     data_path: Path = typer.Argument(..., help="Dataset file (.npz) from `ntpgeom data`."),
     tol: float = typer.Option(1e-6, "--tol", help="Target relative duality gap."),
@@ -46,6 +60,9 @@ def solve(
     allow_inexact: bool = typer.Option(False, "--allow-inexact", help="Exit 0 even when the solve stops above --tol "
                                        "(the -o file is written either way and records the status and the gap)."),
     as_json: bool = json_option(),
+    norm: Norm = typer.Option(Norm.nuclear, "--norm", help="nuclear (L_mm, the default: NTP-SVM* with its theory "
+                              "file) | fro (S̃, GD on free logits) | max (sign descent / Adam) | spectral (Muon); "
+                              "the others save L in an ntpgeom-max-margin .npz."),
 ) -> None:
     """Solve NTP-SVM* (L_mm) with a duality-gap certificate and report the predicted geometry.
 
@@ -53,10 +70,16 @@ def solve(
     time left (in a log: a line every 10 s). With --threads > 1 idle threads wait passively (OMP_WAIT_POLICY, unless
     set). Exits 1 when the solver stops above ``--tol`` (status ``user_limit``),
     after printing what it reached, unless ``--allow-inexact``; Ctrl-C keeps (and with -o saves) the best certified
-    point so far and exits 130."""
+    point so far and exits 130. ``--norm fro|max|spectral`` solves the max-margin logits in that norm instead
+    (``ntpgeom.theory.max_margin``): value, status, certified gap and time; ``-o`` saves L (format
+    ``ntpgeom-max-margin``)."""
     from ..theory import compute_theory
 
     check_solver_options(tol, max_iter, threads, names=_FLAGS)
+    if norm is not Norm.nuclear:
+        return _solve_norm(data_path, norm.value, {"tol": tol, "method": method.value, "max_iter": max_iter,
+                                                   "threads": threads, "time_limit": time_limit},
+                           out, allow_inexact, as_json)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: idle threads sleep, never spin
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise NTPGeomError(f"--time-limit must be a positive number of seconds, got {time_limit:g}")
@@ -86,6 +109,44 @@ def solve(
                               highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     _exit_if_inexact(th.status, allow_inexact, as_json)
+
+
+def _solve_norm(data_path: Path, norm: str, opts: dict, out: Optional[Path], allow_inexact: bool,
+                as_json: bool) -> None:
+    """``solve --norm fro|max|spectral``: :func:`ntpgeom.theory.max_margin` with its certificate."""
+    from .. import _io
+    from ..theory import max_margin
+
+    if opts["method"] != "auto":
+        raise NTPGeomError(f"--method {opts['method']} applies to --norm nuclear only; drop it for --norm {norm}")
+    if opts["time_limit"] is not None and not (math.isfinite(opts["time_limit"]) and opts["time_limit"] > 0):
+        raise NTPGeomError(f"--time-limit must be a positive number of seconds, got {opts['time_limit']:g}")
+    data = D.load(data_path)
+    with stages(not as_json) as say, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        say(f"solving the {norm}-norm max margin")
+        res = max_margin(data, norm, **opts)
+        rec = {"data": str(data_path), "data_hash": data.hash, **res.summary(), "status": res.status.value,
+               "out": None if out is None else str(out), "warnings": [str(w.message) for w in caught]}
+        if out is not None:
+            say("saving")
+            _io.save_npz(out, {"format": MAX_MARGIN_FORMAT, "version": MAX_MARGIN_VERSION,
+                               **{k: v for k, v in rec.items() if k not in ("out", "warnings")}},
+                         {"L": res.L, "dual": res.dual})
+    if as_json:
+        print_json(rec)
+    else:
+        typer.echo(f"dataset        {data!r}")
+        typer.echo(f"{'‖L‖ (' + norm + ')':<15}{res.value:.10g}")
+        typer.echo(f"gap            {res.gap:.2e} (relative, certified; tol {opts['tol']:g})")
+        typer.echo(f"status         {rec['status']}")
+        typer.echo(f"max violation  {res.max_violation:.2e}")
+        typer.echo(f"time           {res.stats.seconds:.3f} s ({res.stats.backend}, {res.stats.iterations} iterations)")
+        for w in rec["warnings"]:
+            typer.echo(f"warning: {w}", err=True)
+        if out is not None:
+            typer.echo(f"saved          {out}")
+    _exit_if_inexact(res.status, allow_inexact, as_json)
 
 
 def _watch(say: Callable[..., None], every: float = 10.0) -> Progress:

@@ -1,4 +1,5 @@
-"""``ntpgeom train``: train a UFM / transformer / LSTM / MLP on a dataset and write a run folder.
+"""``ntpgeom train``: train a UFM / transformer / LSTM / MLP, or a linear head on frozen features (``--model linear
+--features FILE``: H of shape (d, m) in a .npy/.npz), on a dataset and write a run folder.
 
 The hyper-parameter options are generated from the fields of :class:`ntpgeom.train.TrainConfig` (name, type, help),
 so the command line and the API cannot drift apart; fields that are not plain values are listed in :data:`NOT_ON_CLI`.

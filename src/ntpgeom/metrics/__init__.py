@@ -18,6 +18,7 @@ The implicit-bias fingerprint of a trajectory against the max-margin predictions
 """
 
 from .collapse import NCMetrics, collapse_baseline, collapse_index, neural_collapse
+from .fixed_features_position import FixedFeaturesRow, fixed_features_rows, fixed_features_trajectory
 from .distances import best_scale_residual, direction_distance, gram_distance
 from .fingerprint import Fingerprint, FingerprintRow, bias_predictions, fingerprint, run_trajectory
 from .position import (RESOLUTION, Position, Rate, Trend, bootstrap_weights, c1_distances, c2_distances,
@@ -46,4 +47,5 @@ __all__ = [
     "cdnv", "rankme", "alpha_req", "anisotropy", "spectrum", "eps_rank", "layer_metrics", "LAYER_KEYS",
     "cdnv_by_next_token", "gnc2", "unc3", "ncc_agreement", "token_classes", "TokenClasses", "logit_rank_summary",
     "logit_singular_values", "REPRESENTATION_COLUMNS", "add_columns", "run_representation", "snapshot_representation",
+    "FixedFeaturesRow", "fixed_features_rows", "fixed_features_trajectory",
 ]

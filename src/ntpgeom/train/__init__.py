@@ -18,14 +18,14 @@ from .run import FORMAT_VERSION, Run, Snapshot, TrainError, TrainInterrupted, lo
 _LAZY = {
     "train": "loop", "SoftLabelCE": "objective", "soft_label_ce": "objective", "NormalizedGD": "optim",
     "lr_factor": "optim", "build_model": "models", "UFM": "models", "Transformer": "models", "LSTM": "models",
-    "MLP": "models", "PrefixTree": "models", "estimate_seconds": "estimate",
+    "MLP": "models", "Linear": "models", "PrefixTree": "models", "load_features": "features", "estimate_seconds": "estimate",
     "gd_ufm": "plain", "gd_free_logits": "plain", "relabel": "plain",
 }
 
 __all__ = [
     "train", "load_run", "Run", "Snapshot", "TrainError", "TrainInterrupted", "TrainConfig", "SoftLabelCE",
     "soft_label_ce", "NormalizedGD", "lr_factor", "log_spaced_steps", "build_model", "UFM", "Transformer", "LSTM",
-    "MLP", "PrefixTree", "estimate_seconds", "MODELS", "OPTIMIZERS", "SCHEDULES", "PRESETS", "FORMAT_VERSION",
+    "MLP", "Linear", "load_features", "PrefixTree", "estimate_seconds", "MODELS", "OPTIMIZERS", "SCHEDULES", "PRESETS", "FORMAT_VERSION",
     "gd_ufm", "gd_free_logits", "relabel",
 ]
 

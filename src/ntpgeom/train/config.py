@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from ..validate import SEED, Interval, OneOf
 from .run import TrainError
 
-MODELS = ("ufm", "transformer", "lstm", "mlp")
+MODELS = ("ufm", "transformer", "lstm", "mlp", "linear")
 OPTIMIZERS = ("gd", "ngd", "sgd", "adam", "adamw", "sign", "muon")
 SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("auto", "float32", "float64")
@@ -54,7 +54,7 @@ class TrainConfig:
     """Every hyper-parameter of a training run (defaults on the fields; ``None``/"auto" are resolved by
     :func:`resolve` against the data, and a run's ``config.json`` records the resolved values)."""
 
-    model: str = _opt("ufm", "ufm | transformer | lstm | mlp.")
+    model: str = _opt("ufm", "ufm | transformer | lstm | mlp | linear (a head W on frozen features, see features).")
     d: int | None = _opt(None, "Embedding dimension (default: V for ufm, 128 otherwise).")
     steps: int = _opt(1000, "Number of updates.")
     optimizer: str = _opt("adamw", "gd | ngd | sgd | adam | adamw | sign | muon (sign descent; Newton-Schulz "
@@ -104,6 +104,9 @@ class TrainConfig:
                                                "subset, seeded; for large m); the logged loss still uses all.")
     bottleneck: int | None = _opt(None, "Neural models: a linear layer d -> bottleneck before the output, so that "
                                         "the geometry's d is the bottleneck (App. D.4, d < V).")
+    features: str | None = _opt(None, "Linear model: frozen context features H (d x m), a .npy/.npz file (API: also "
+                                      "an array); d is taken from H. The run keeps a copy (features.npy) and "
+                                      "records its sha256 here.")
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types (tuples as lists)."""
@@ -140,7 +143,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "init": [OneOf(UFM_INITS)], "init_scale": [_POS], "lstm_norm": [bool], "log_every": [_POS_INT, None],
     "snapshot_steps": ["snapshots"], "checkpoint_every": [_POS_INT], "checkpoint_seconds": [_POS], "tree": [bool],
     "sampler": [OneOf(SAMPLERS)], "accumulate": [_POS_INT], "autocast": [OneOf(AUTOCASTS)],
-    "bottleneck": [_POS_INT, None], "snapshot_contexts": [_POS_INT, None],
+    "bottleneck": [_POS_INT, None], "snapshot_contexts": [_POS_INT, None], "features": [str, None],
 }
 
 
@@ -205,7 +208,7 @@ def resolve(data: Any, given: Mapping[str, Any]) -> TrainConfig:
     if v["d"] is None:
         v["d"] = data.V if model == "ufm" else 128
     if v["layers"] is None:
-        v["layers"] = {"ufm": 1, "transformer": 4, "lstm": 2, "mlp": 2}[model]
+        v["layers"] = {"ufm": 1, "transformer": 4, "lstm": 2, "mlp": 2, "linear": 1}[model]
     bs = v["batch_size"]
     if bs is not None and bs >= data.m:
         bs = None
@@ -217,7 +220,7 @@ def resolve(data: Any, given: Mapping[str, Any]) -> TrainConfig:
     if v["log_every"] is None:
         v["log_every"] = 1 if v["batch_size"] is None else max(1, data.m // v["batch_size"])
     if v["dtype"] == "auto":
-        v["dtype"] = "float64" if model == "ufm" and v["autocast"] == "none" else "float32"
+        v["dtype"] = "float64" if model in ("ufm", "linear") and v["autocast"] == "none" else "float32"
     return _finish(v, data)
 
 
@@ -259,8 +262,11 @@ def _check_relations(v: Mapping[str, Any]) -> None:
         raise TrainError(f"sampler={v['sampler']!r} draws mini-batches; give batch_size (below the number of contexts)")
     if v["autocast"] != "none" and v["dtype"] != "float32":
         raise TrainError(f"autocast={v['autocast']!r} keeps float32 master weights; use dtype='float32' (or 'auto')")
-    if v["bottleneck"] is not None and v["model"] == "ufm":
-        raise TrainError("bottleneck is for the neural models; for the UFM set d below V directly")
+    if v["bottleneck"] is not None and v["model"] in ("ufm", "linear"):
+        raise TrainError(f"bottleneck is for the neural models, not {v['model']}; for the UFM set d below V directly")
+    if (v["model"] == "linear") != (v["features"] is not None):
+        raise TrainError("model='linear' trains a head on frozen features: give features=FILE (--features) with it, "
+                         "and only with it")
     if v["model"] == "transformer":
         if v["d"] % v["heads"]:
             raise TrainError(f"d={v['d']} is not divisible by heads={v['heads']}; e.g. d=128 with 4 heads or d=132 with 6")
@@ -281,6 +287,8 @@ def param_count(cfg: TrainConfig, data: Any) -> int:
     out = (V * d if k is None else V * k + k * d) + (V if cfg.bias else 0)
     if cfg.model == "ufm":
         return out + d * m
+    if cfg.model == "linear":
+        return out
     nin, T = len(data.input_vocab), data.contexts.shape[1]
     embed = nin * d
     if cfg.model == "transformer":

@@ -11,6 +11,7 @@ from typing import Any
 from ..data import NTPData
 from ..data import load as load_data
 from .config import FIELDS, TrainConfig, reconcile, resolve
+from .features import attach_features, save_run_features
 from .folder import CHECKPOINT, prepare_new
 from .run import TrainError, read_config
 
@@ -31,9 +32,12 @@ def open_run(data: Any, given: dict[str, Any], out: str | Path | None, resume: b
     run_dir = Path(out) if out is not None else None
     if not resume:
         data = load_data_arg(data)
+        given, H = attach_features(given, data.m)
         cfg = resolve(data, given)
         run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ntpgeom-run-"))
         prepare_new(run_dir, overwrite)
+        if H is not None:
+            save_run_features(run_dir, H)
         return data, cfg, run_dir
     if run_dir is None or not (run_dir / CHECKPOINT).exists():
         raise TrainError(f"cannot resume: {run_dir} has no {CHECKPOINT}; start a new run without --resume")
@@ -41,6 +45,7 @@ def open_run(data: Any, given: dict[str, Any], out: str | Path | None, resume: b
     data = load_data_arg(run_dir / "data.npz" if data is None else data)
     if stored.get("data_hash") != data.hash:
         raise TrainError(f"cannot resume {run_dir}: it was trained on data {stored.get('data_hash')}, not {data.hash}")
+    given, _ = attach_features(given, data.m)  # given features must be the run's (same hash)
     return data, reconcile(stored, given, data, run_dir), run_dir
 
 

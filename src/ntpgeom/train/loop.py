@@ -22,6 +22,7 @@ from ..data import NTPData
 from ..errors import OutputError
 from .config import AUTO_CUDA_WORK, TrainConfig, explicit_values
 from .entry import open_run, options_doc, signature_with_options
+from .features import load_run_features
 from .folder import CHECKPOINT, load_checkpoint, lock, save_checkpoint
 from .models import build_model
 from .objective import SoftLabelCE, ridge_objective
@@ -67,7 +68,8 @@ class Trainer:
         cfg, dev = self.cfg, torch.device(self.cfg.device)
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
-            net = build_model(cfg, self.data, dev)
+            feats = None if cfg.features is None else load_run_features(self.dir, cfg.features, self.data.m)
+            net = build_model(cfg, self.data, dev, features=feats)
         self.dev, self.dtype = dev, getattr(torch, cfg.dtype)
         self.net = net.to(device=dev, dtype=self.dtype)
         self.opt = make_optimizer(cfg.optimizer, self.net.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum,

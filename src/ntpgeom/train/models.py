@@ -11,6 +11,7 @@ Layout inside the models is row-major for speed: :meth:`NTPModel.features` retur
   ``none`` (the paper's default) | ``rope`` | ``learned``; H = final-norm output at the last position.
 - :class:`LSTM`: token embedding + multi-layer LSTM; H = last hidden state of the top layer (optionally RMS-normalised).
 - :class:`MLP`: concatenated token embeddings through a stack of GELU layers; H = output of the last layer.
+- :class:`Linear`: a head W on frozen features H (d x m, given; a buffer, never trained): L = W H.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from .config import MODELS, POSITIONAL, UFM_INITS, TrainConfig, swiglu_hidden
 from .tree import PrefixTree
 
-__all__ = ["MODELS", "POSITIONAL", "UFM_INITS", "NTPModel", "UFM", "Transformer", "LSTM", "MLP", "PrefixTree",
+__all__ = ["MODELS", "POSITIONAL", "UFM_INITS", "NTPModel", "UFM", "Linear", "Transformer", "LSTM", "MLP", "PrefixTree",
            "build_model", "swiglu_hidden"]
 
 
@@ -78,6 +79,29 @@ class UFM(NTPModel):
             else:  # lecun
                 self.out.weight.normal_(0.0, 1.0 / math.sqrt(d))
                 self.H.normal_(0.0, 1.0)
+            if bias:
+                self.out.bias.zero_()
+
+    def features(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        Ht = self.H.t()
+        return Ht if idx is None else Ht[idx]
+
+
+# -------------------------------------------------------------------------------------------------------- Linear
+class Linear(NTPModel):
+    """A linear head ``W`` (V x d) on frozen features ``H`` (d x m): ``L = W H`` (Thrampoulidis, NeurIPS 2024).
+
+    ``H`` is a non-persistent buffer (it moves with ``.to`` but is never trained nor checkpointed: the run folder
+    keeps it as ``features.npy``). ``init="normal"``: W ~ N(0, init_scale²); ``"lecun"``: W ~ N(0, 1/d).
+    """
+
+    def __init__(self, H: torch.Tensor, V: int, bias: bool = False, init: str = "normal",
+                 init_scale: float = 0.1) -> None:
+        super().__init__(V, H.shape[0], bias)
+        self.m = H.shape[1]
+        self.register_buffer("H", H, persistent=False)
+        with torch.no_grad():
+            self.out.weight.normal_(0.0, init_scale if init == "normal" else 1.0 / math.sqrt(self.d))
             if bias:
                 self.out.bias.zero_()
 
@@ -328,7 +352,8 @@ class MLP(NTPModel):
         return x
 
 
-def build_model(cfg: TrainConfig, data: Any, device: torch.device | str = "cpu") -> NTPModel:
+def build_model(cfg: TrainConfig, data: Any, device: torch.device | str = "cpu",
+                features: Any = None) -> NTPModel:
     """Construct the model ``cfg`` (a resolved :class:`~ntpgeom.train.config.TrainConfig`: ``model``, ``d``,
     ``layers``, ``heads``, ``hidden``, ``positional``, ``bias``, ``init``, ``init_scale``, ``lstm_norm``, ``tree``,
     ``bottleneck``) describes for ``data`` (an :class:`~ntpgeom.data.NTPData`); arguments already validated.
@@ -337,10 +362,14 @@ def build_model(cfg: TrainConfig, data: Any, device: torch.device | str = "cpu")
     model with ``.to(device, dtype)``. The context ids (and the transformer's prefix tree) live on ``device``.
     Data with ``context_lengths`` (contexts of several lengths, left-aligned and padded) gives the transformer and
     the LSTM each context's output at its own last token (exact: the models are causal); the MLP sees the padding.
+    ``features``: the frozen H (d x m array) of ``model="linear"`` (:mod:`ntpgeom.train.features` checks it).
     """
     kind, d, layers, bias, tree, bottleneck = cfg.model, cfg.d, cfg.layers, cfg.bias, cfg.tree, cfg.bottleneck
     if kind == "ufm":
         return UFM(data.V, data.m, d, bias=bias, init=cfg.init, init_scale=cfg.init_scale)
+    if kind == "linear":
+        return Linear(torch.as_tensor(features, dtype=torch.float64), data.V, bias=bias, init=cfg.init,
+                      init_scale=cfg.init_scale)
     ctx = torch.tensor(data.contexts, dtype=torch.long, device=device)
     nin = len(data.input_vocab)
     lens = getattr(data, "context_lengths", None)
