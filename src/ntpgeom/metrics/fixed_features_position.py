@@ -104,5 +104,21 @@ def fixed_features_rows(data: NTPData, snapshots: Iterable[SnapshotLike], result
 def fixed_features_trajectory(run: RunLike, result: FixedFeaturesResult,
                               rival: np.ndarray | None = None) -> list[FixedFeaturesRow]:
     """A linear-head run (``model="linear"``) against ``result = fixed_features(run.data, H)``, one row per snapshot
-    (module docstring; :func:`fixed_features_rows` for snapshots held in memory)."""
+    (module docstring; :func:`fixed_features_rows` for snapshots held in memory).
+
+    Parameters
+    ----------
+    run : Run
+        A training run of the linear head on frozen features (:func:`ntpgeom.train.load_run`).
+    result : FixedFeaturesResult
+        ``ntpgeom.theory.fixed_features(run.data, H)`` for the run's own features H.
+    rival : array, shape (V, m), optional
+        A rival prediction of the logits (e.g. ``max_margin(run.data).L``): adds ``dist_rival`` and ``mu``.
+
+    Returns
+    -------
+    list of FixedFeaturesRow
+        One per snapshot, in step order: the direction distances of W to W_mm and of the logits to W_mm H, the
+        update's direction and growth against W_mm, the in-support residual (and the rival's distance and μ).
+    """
     return fixed_features_rows(run.data, (run.snapshot(t) for t in run.steps), result, rival)
