@@ -26,6 +26,7 @@ from ..report.build import ReportResult, build_report
 from ..verdicts import controls_tables
 from ..verdicts.honest import power_rows, power_table, power_text
 from .honest import honest_controls
+from ..verdicts.core import status_label
 from ..verdicts.trajectory import tilde_optimal
 from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open question 2): reproduce(appendix=True)
 from . import paper_scale as PS
@@ -279,7 +280,7 @@ def _honest(planned: Planned, theories: dict[str, Theory], cfg: ReproduceConfig,
         say(f"[{name}] honest controls: training 3 controls for {steps} GD steps, judging with B = {B}")
         h = honest_controls(data, th, seed=cfg.seed_list[0], steps=steps, B=B, threads=cfg.threads, name=name,
                             snapshots=snaps)
-        st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {v}" for k, v in c.status.items()) for c in h.controls)
+        st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {status_label(v)}" for k, v in c.status.items()) for c in h.controls)
         say(f"[{name}] honest controls ({steps} GD steps, B = {B}): {h.seconds:.1f}s ({st})")
         out.append(h)
     return tuple(out)

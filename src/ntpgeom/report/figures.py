@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .heatmaps import MAX_HEATMAP_CONTEXTS, MAX_TICK_LABELS, context_order, fig_heatmaps, fig_mm_vs_tilde, group_lines
+from ..verdicts.core import status_label
 from ..verdicts.trajectory import TrajectoryJudgement
 from .style import color_for, data_ylim, legend_below, new_figure, save, styled, threshold_line
 
@@ -237,10 +238,10 @@ def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: s
                 if ct.positions:
                     lo, hi = np.array([p.lo for p in ct.positions]), np.array([p.hi for p in ct.positions])
                     ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
-                    ax.plot(x, ct.mu, "-o", color=c, markersize=3, label=f"{label} ({ct.status})")
+                    ax.plot(x, ct.mu, "-o", color=c, markersize=3, label=f"{label} ({status_label(ct.status)})")
                 elif ct.d_face:
                     face = True
-                    ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {ct.status})")
+                    ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {status_label(ct.status)})")
             ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1.0)
             ax.set_xscale("log")
             ax.set_xlabel("step")
