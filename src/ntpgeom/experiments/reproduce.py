@@ -127,13 +127,18 @@ def plan_experiments(cfg: ReproduceConfig, say: Callable[[str], None]) -> Planne
     return Planned(budget, main, appx.plan(appendix_names, cfg.quick), paper)
 
 
+#: ``--text`` files at least this large get a "reading" line first (smaller ones read in well under a second)
+READ_NOTICE_BYTES = 1 << 20
+
+
 def _text_data(text: str | Path, context_len: int, tokenizer: str, max_vocab: int, max_contexts: int | None,
                say: Callable[[str], None]) -> tuple[str, NTPData]:
     path = Path(text)
     if not path.is_file():
         raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
-    say(f"reading {path} (context length {context_len}, tokenizer {tokenizer}"
-        f"{', all contexts' if max_contexts is None else ''})")
+    if path.stat().st_size >= READ_NOTICE_BYTES:  # a small file's error (empty, not UTF-8, too short) is one line
+        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer}"
+            f"{', all contexts' if max_contexts is None else ''})")
     data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map",
                      top_k=max_contexts)
     say(f"  {data!r}")
