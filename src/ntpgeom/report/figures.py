@@ -90,6 +90,15 @@ def _curve(ax: Any, s: Series, key: str, positive: bool = False, fmt: str = "-",
     return True
 
 
+def _log_steps(ax: Any, steps: Sequence[float]) -> None:
+    """Log x axis over the positive ``steps`` (set explicitly: a panel whose values are all NaN has no data limits,
+    and a log axis over the default 0..1 range cannot be drawn); linear when no step is positive."""
+    pos = [float(s) for s in steps if s > 0]
+    if pos:
+        ax.set_xscale("log")
+        ax.set_xlim(min(pos) / 1.25, max(pos) * 1.25)
+
+
 def _legend(ax: Any) -> None:
     legend_below(ax)  # under the panel: a legend inside the axes covered the curves
 
@@ -243,7 +252,7 @@ def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: s
                     face = True
                     ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {status_label(ct.status)})")
             ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1.0)
-            ax.set_xscale("log")
+            _log_steps(ax, [s for _, _, j in runs for s in j.claim(name).steps])
             ax.set_xlabel("step")
             if face or ax is axes[0]:
                 ax.set_ylabel("distance to the optimal face" if face else "position μ (+1 prediction, −1 rival)")
