@@ -8,6 +8,9 @@ solver's own stopping rule where nothing can be certified), never a backend's se
 ``"optimal_inaccurate"``, ...) stay in ``info``. A limit (iterations, time) that stops a solve before its check holds
 always gives a non-solved status (``USER_LIMIT``), never a silent answer; the iterative solvers (NTP-SVM*, the
 regularised problem, ``path_point``) also issue a :class:`~ntpgeom.errors.SolverWarning`.
+
+Every status shows in lower case. A verdict's stored ``"FAIL"`` (``Verdict.status``, report.json) displays as
+``"fail"`` through :func:`ntpgeom.verdicts.core.status_label`, the one display helper of every terminal and page.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_interrupted_run_is_marked_and_not_judged(shared):
     step = shared.stopped["final_step"]
     assert Path(shared.interrupted_json["report"]) == rep / "index.html"
     html = (rep / "index.html").read_text(encoding="utf-8")
-    assert f"run interrupted at step {step}" in html and ">pass<" not in html and ">FAIL<" not in html
+    assert f"run interrupted at step {step}" in html and ">pass<" not in html and ">fail<" not in html
     assert html.count('class="interrupted">interrupted<') == 2 * len(CLAIMS)  # in the summary table and the run's own
     for rows in (shared.interrupted_json["verdicts"], json.loads((rep / "verdicts.json").read_text())):
         assert len(rows) == len(CLAIMS) and all(r["status"] == "interrupted" and r["judged"] is False for r in rows)

@@ -57,3 +57,24 @@ def test_legends_sit_outside_the_axes_and_cover_no_point(tmp_path):
     with output(dpi=30, svg=False):  # the saved files still render (the tight box includes the legend)
         assert fig_collapse(_series(0.25), tmp_path / "c.png").is_file()
         assert fig_loss_gap(_series(0.25), tmp_path / "g.png", thresholds={"loss": 0.05}).is_file()
+
+
+def test_trajectory_panel_with_only_nan_positions_renders(tmp_path):
+    """A claim whose μ is NaN at every snapshot (inconclusive) gave the panel no data limits, and its log x axis over
+    the default 0..1 range raised "Data cannot be log-scaled" from the legend placement (`ntpgeom report` of a 3-step
+    run, a traceback). The axis now spans the steps."""
+    from types import SimpleNamespace
+
+    from ntpgeom.report.figures import fig_trajectory
+
+    nan = float("nan")
+
+    def claim(mu):
+        return SimpleNamespace(steps=(1, 2, 3), positions=[SimpleNamespace(lo=m, hi=m) for m in mu], mu=mu,
+                               d_face=(), status="inconclusive")
+
+    claims = {"C1": claim([0.1, 0.2, 0.3]), "L_mm": claim([0.1, 0.2, 0.3]), "C2:W": claim([nan] * 3),
+              "C2:H": claim([nan] * 3)}
+    j = SimpleNamespace(claim=claims.__getitem__)
+    path = fig_trajectory([("run", "ufm", j)], tmp_path / "t.png")
+    assert path.exists() and path.stat().st_size > 0

@@ -42,7 +42,7 @@ def test_matrix_fits_80_columns_and_has_one_cell_per_run_and_claim():
     for r, row in zip(runs, cells):
         assert row == [expect[(r, c)] for c in MATRIX_CLAIMS]
     plain = matrix_text(views).splitlines()
-    assert plain[1].split()[1:] == [{"fail": "FAIL", "inconclusive": "inc"}.get(k, k) for k in cells[0]]
+    assert plain[1].split()[1:] == [{"inconclusive": "inc"}.get(k, k) for k in cells[0]]
 
 
 def test_long_labels_are_shortened_and_missing_verdicts_shown():
@@ -57,7 +57,7 @@ def test_summary_counts_equal_the_verdict_rows():
     assert sum(counts.values()) == len(views)
     assert counts == {s: sum(v.status == s for v in views) for s in counts}
     line = summary_line(views, controls_ok=True, honest=(10, 12))
-    assert "\n" not in line and f"{counts['pass']} pass, {counts['FAIL']} FAIL" in line
+    assert "\n" not in line and f"{counts['pass']} pass, {counts['FAIL']} fail" in line
     assert f"{counts['inconclusive']} inconclusive" in line and f"of {len(views)} verdicts" in line
     assert "controls OK" in line and "10/12" in line
     assert "NOT OK" in summary_line(views, controls_ok=False)

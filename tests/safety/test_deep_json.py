@@ -13,7 +13,7 @@ import pytest
 
 import ntpgeom as g
 from ntpgeom._json import MAX_DEPTH, JSONDepthError, json_depth, loads_json
-from ntpgeom.errors import FormatError, MetricsError
+from ntpgeom.errors import FormatError, MetricsError, NTPDataError
 
 SRC = Path(g.__file__).parent
 ABYSS = "[" * 200_000 + "]" * 200_000  # deeper than any recursion limit
@@ -37,7 +37,7 @@ def test_no_module_parses_json_another_way():
     excepted: ``json.loads(json.dumps(...))``)."""
     bad = []
     for f in SRC.rglob("*.py"):
-        if f.name == "_json.py" or "engines" in f.parts:  # data/engines: switched by its owner (issue 24, data build)
+        if f.name == "_json.py":
             continue
         for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"\bjson\.loads?\(", line) and "json.loads(json.dumps(" not in line:
@@ -94,3 +94,36 @@ def test_recursion_limit_untouched():
     with pytest.raises(JSONDepthError):
         loads_json(ABYSS)
     assert sys.getrecursionlimit() == before
+
+
+def test_deep_jsonl_line_is_one_data_error_naming_the_line(tmp_path):
+    src = tmp_path / "deep.jsonl"
+    src.write_text('{"ids": [1, 2, 3]}\n{"ids": ' + ABYSS + "}\n")
+    from ntpgeom.data.engines import build_corpus
+
+    with pytest.raises(NTPDataError, match=r"deep.jsonl: line 2 is nested too deeply.*nested") as info:
+        build_corpus(str(src), context_len=1, ids_column="ids", in_memory=False)
+    assert not isinstance(info.value.__cause__, RecursionError)
+
+
+def test_deep_work_manifest_is_one_data_error(tmp_path):
+    src = tmp_path / "a.txt"
+    src.write_text("the cat sat on the mat\n")
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "manifest.json").write_text(ABYSS)
+    from ntpgeom.data.engines import build_corpus
+
+    with pytest.raises(NTPDataError, match=r"manifest.json is unreadable \(JSON nested.*remove the work folder"):
+        build_corpus(str(src), context_len=1, tokenizer="word", work_dir=work)
+    assert (work / "manifest.json").read_text() == ABYSS  # nothing replaced
+
+
+def test_deep_shard_record_means_recount_not_crash(tmp_path):
+    from ntpgeom.data.engines.local import WorkDir
+
+    work = WorkDir(tmp_path / "w", {"job": 1})
+    work.open()
+    work.shard_dir(0).mkdir()
+    (work.shard_dir(0) / "record.json").write_text(ABYSS)
+    assert work.intact(0) is False

@@ -46,3 +46,15 @@ def test_api_refuses_resume_with_overwrite(tmp_path):
     with pytest.raises(ReproduceError, match="exclude each other"):
         ReproduceConfig(out=tmp_path, resume=True, overwrite=True)
     assert ReproduceConfig(out=tmp_path, tokenizer="bpe:64").tokenizer == "bpe:64"
+
+
+@pytest.mark.parametrize("content,msg", [(b"", "is empty"), (b"\xff\xfe bad", "not valid UTF-8"),
+                                         (b"a\n", "too long")])
+def test_a_bad_text_is_one_error_line_without_a_progress_line_first(tmp_path, capsys, content, msg):
+    text = tmp_path / "t.txt"
+    text.write_bytes(content)
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--text", str(text), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and msg in err, err
+    assert not (tmp_path / "out").exists()

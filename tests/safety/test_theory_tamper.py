@@ -85,3 +85,51 @@ def test_report_refuses_a_forged_theory(saved, tmp_path):
     with pytest.raises(FormatError, match="L_in is not the L_in"):
         g.build_report([run.path], tmp_path / "rep", theories={data.hash: g.load_theory(forged)})
     assert not (tmp_path / "rep").exists()
+
+
+def _cli_one_error(argv, capsys):
+    from ntpgeom.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if not x.startswith("[")]  # timestamped progress lines, then the error
+    assert e.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_cli_report_refuses_a_forged_theory(saved, tmp_path, capsys):
+    """``ntpgeom report RUN --theory FORGED``: the permuted-L_in copy (hash recomputed) is one error line, rc 2."""
+    data, path = saved
+    forged = tmp_path / "forged.npz"
+    _forge(path, forged, "L_in", np.random.default_rng(1))
+    run = g.train(data, model="ufm", steps=3, lr=0.01, optimizer="adam", out=tmp_path / "run")
+    err = _cli_one_error(["report", run.path, "--theory", forged, "-o", tmp_path / "rep"], capsys)
+    assert "L_in is not the L_in of this data" in err and not (tmp_path / "rep").exists()
+
+
+def test_cli_probe_refuses_a_forged_theory(tmp_path, capsys):
+    """``ntpgeom probe --theory FORGED`` (a fresh probe and ``--from`` a saved one): one error line, rc 2, no output."""
+    pytest.importorskip("transformers", exc_type=ImportError)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "probe"))
+    from _probe_helpers import class_corpus, make_model, make_tokenizer
+
+    model, text = tmp_path / "llama", tmp_path / "c.txt"
+    tok = make_tokenizer()
+    make_model("llama", len(tok), seed=1).save_pretrained(model)
+    tok.save_pretrained(model)
+    text.write_text(class_corpus(n_docs=20, doc_len=40))
+    saved = g.probe(model, text, context_len=1).save(tmp_path / "p")
+    pdata = g.load(tmp_path / "p" / "data.npz")
+    genuine = g.compute_theory(pdata).save(tmp_path / "th.npz")
+    assert np.ptp(g.load_theory(genuine).L_in) > 0  # rows that differ: the permuted copy is another matrix
+    forged = tmp_path / "forged.npz"
+    _forge(genuine, forged, "L_in", np.random.default_rng(1))
+    capsys.readouterr()  # the set-up's own output (transformers' progress bars)
+    for argv in (["--from", tmp_path / "p"], ["--model", model, "--text", text, "-T", "1"]):
+        err = _cli_one_error(["probe", *argv, "--theory", forged, "-o", tmp_path / "out"], capsys)
+        assert "--theory" in err and "L_in is not the L_in of this data" in err and not (tmp_path / "out").exists()
+    assert saved is not None

@@ -26,6 +26,7 @@ from ..report.build import ReportResult, build_report
 from ..verdicts import controls_tables
 from ..verdicts.honest import power_rows, power_table, power_text
 from .honest import honest_controls
+from ..verdicts.core import status_label
 from ..verdicts.trajectory import tilde_optimal
 from . import appendix as appx  # the appendix experiments (App. D.2-D.4, open question 2): reproduce(appendix=True)
 from . import paper_scale as PS
@@ -126,13 +127,18 @@ def plan_experiments(cfg: ReproduceConfig, say: Callable[[str], None]) -> Planne
     return Planned(budget, main, appx.plan(appendix_names, cfg.quick), paper)
 
 
+#: ``--text`` files at least this large get a "reading" line first (smaller ones read in well under a second)
+READ_NOTICE_BYTES = 1 << 20
+
+
 def _text_data(text: str | Path, context_len: int, tokenizer: str, max_vocab: int, max_contexts: int | None,
                say: Callable[[str], None]) -> tuple[str, NTPData]:
     path = Path(text)
     if not path.is_file():
         raise ReproduceError(f"--text: no such file {path}; pass a UTF-8 text file")
-    say(f"reading {path} (context length {context_len}, tokenizer {tokenizer}"
-        f"{', all contexts' if max_contexts is None else ''})")
+    if path.stat().st_size >= READ_NOTICE_BYTES:  # a small file's error (empty, not UTF-8, too short) is one line
+        say(f"reading {path} (context length {context_len}, tokenizer {tokenizer}"
+            f"{', all contexts' if max_contexts is None else ''})")
     data = from_text(path, context_len, tokenizer, lowercase=True, max_vocab=max_vocab, rare="map",
                      top_k=max_contexts)
     say(f"  {data!r}")
@@ -279,7 +285,7 @@ def _honest(planned: Planned, theories: dict[str, Theory], cfg: ReproduceConfig,
         say(f"[{name}] honest controls: training 3 controls for {steps} GD steps, judging with B = {B}")
         h = honest_controls(data, th, seed=cfg.seed_list[0], steps=steps, B=B, threads=cfg.threads, name=name,
                             snapshots=snaps)
-        st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {v}" for k, v in c.status.items()) for c in h.controls)
+        st = "; ".join(f"{c.name}: " + ", ".join(f"{k} {status_label(v)}" for k, v in c.status.items()) for c in h.controls)
         say(f"[{name}] honest controls ({steps} GD steps, B = {B}): {h.seconds:.1f}s ({st})")
         out.append(h)
     return tuple(out)

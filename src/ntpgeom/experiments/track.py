@@ -15,6 +15,7 @@ from typing import Iterable
 
 from ..report.result import ReportResult, RunReport
 from ..train.tracking import tracking
+from ..verdicts.core import status_label
 
 __all__ = ["STATUS_VALUE", "log_judgements", "judgement_rows"]
 
@@ -52,4 +53,4 @@ def log_judgements(report: ReportResult, log: str | None) -> None:
                 track.scalars(values, step)
             last = max(rows) if rows else 0
             for v in rr.verdicts:
-                track.text(f"verdict/{v.claim}", f"{v.status}: {v.value:.4g} ({v.note})", last)
+                track.text(f"verdict/{v.claim}", f"{status_label(v.status)}: {v.value:.4g} ({v.note})", last)

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .heatmaps import MAX_HEATMAP_CONTEXTS, MAX_TICK_LABELS, context_order, fig_heatmaps, fig_mm_vs_tilde, group_lines
+from ..verdicts.core import status_label
 from ..verdicts.trajectory import TrajectoryJudgement
 from .style import color_for, data_ylim, legend_below, new_figure, save, styled, threshold_line
 
@@ -87,6 +88,15 @@ def _curve(ax: Any, s: Series, key: str, positive: bool = False, fmt: str = "-",
         lo = np.where(lo > 0, lo, y[keep]) if positive else lo
         ax.fill_between(x[keep], lo, hi, color=kw.get("color"), alpha=0.2, linewidth=0)
     return True
+
+
+def _log_steps(ax: Any, steps: Sequence[float]) -> None:
+    """Log x axis over the positive ``steps`` (set explicitly: a panel whose values are all NaN has no data limits,
+    and a log axis over the default 0..1 range cannot be drawn); linear when no step is positive."""
+    pos = [float(s) for s in steps if s > 0]
+    if pos:
+        ax.set_xscale("log")
+        ax.set_xlim(min(pos) / 1.25, max(pos) * 1.25)
 
 
 def _legend(ax: Any) -> None:
@@ -237,12 +247,12 @@ def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: s
                 if ct.positions:
                     lo, hi = np.array([p.lo for p in ct.positions]), np.array([p.hi for p in ct.positions])
                     ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0)
-                    ax.plot(x, ct.mu, "-o", color=c, markersize=3, label=f"{label} ({ct.status})")
+                    ax.plot(x, ct.mu, "-o", color=c, markersize=3, label=f"{label} ({status_label(ct.status)})")
                 elif ct.d_face:
                     face = True
-                    ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {ct.status})")
+                    ax.plot(x, ct.d_face, "--o", color=c, markersize=3, label=f"{label} (face, {status_label(ct.status)})")
             ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1.0)
-            ax.set_xscale("log")
+            _log_steps(ax, [s for _, _, j in runs for s in j.claim(name).steps])
             ax.set_xlabel("step")
             if face or ax is axes[0]:
                 ax.set_ylabel("distance to the optimal face" if face else "position μ (+1 prediction, −1 rival)")

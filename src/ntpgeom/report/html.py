@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..verdicts.claims import column_labels
-from ..verdicts.core import ControlVerdict, Verdict
+from ..verdicts.core import STATUS_LABEL, ControlVerdict, Verdict, status_label  # noqa: F401 (STATUS_LABEL re-exported)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -54,15 +54,8 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
 
 #: CSS class per verdict status.
 STATUS_CSS = {"pass": "pass", "FAIL": "FAIL", "inconclusive": "inconclusive", "n/a": "na", "interrupted": "interrupted"}
-#: How a status reads on the page and in the terminal: lower case, as every other status (``ntpgeom.status``: solver
-#: and run statuses); colour carries the emphasis. The stored value stays ``Verdict.status`` ("FAIL" in report.json,
-#: summary.json and the claims registry), so saved files read as before.
-STATUS_LABEL = {"FAIL": "fail"}
-
-
-def status_label(status: str) -> str:
-    """The displayed form of a verdict status (:data:`STATUS_LABEL`): "pass", "fail", "inconclusive", "n/a"."""
-    return STATUS_LABEL.get(status, status)
+# STATUS_LABEL / status_label (how a status reads: "fail", stored "FAIL") live in verdicts/core.py, the one place
+# every layer that prints a status takes them from; imported here for the page and the terminal.
 
 
 def fmt(x: Any, digits: int = 4) -> str:

@@ -6,7 +6,7 @@ import io
 from typing import Any, Sequence
 
 from ..verdicts.claims import CLAIMS
-from .html import VerdictView, num
+from .html import VerdictView, num, status_label
 
 #: rich style per displayed status (the same statuses as the page's CSS classes, :data:`~ntpgeom.report.html.STATUS_CSS`).
 STATUS_STYLE = {"pass": "bold green", "FAIL": "bold red", "inconclusive": "bold yellow", "n/a": "dim",
@@ -66,7 +66,7 @@ def print_verdicts(views: Sequence[VerdictView], console: Any = None, legend: bo
 #: the claims of the run x claim matrix, in column order (:data:`~ntpgeom.verdicts.claims.CLAIMS` names)
 MATRIX_CLAIMS = ("C1", "C2", "C3", "C4", "L_mm", "loss")
 #: the word shown per status in the matrix (at most 4 characters); a missing verdict shows ``·``
-MATRIX_WORD = {"pass": "pass", "fail": "FAIL", "inconclusive": "inc", "n/a": "n/a", "interrupted": "int"}
+MATRIX_WORD = {"pass": "pass", "fail": "fail", "inconclusive": "inc", "n/a": "n/a", "interrupted": "int"}
 #: which status a cell shows when a run has several verdicts for one claim (the worst one)
 _SEVERITY = ("fail", "interrupted", "inconclusive", "pass", "n/a")
 _CELL = 6  # width of a claim column (4-character word + 2 spaces)
@@ -85,8 +85,8 @@ def _claim_name(title: str) -> str | None:
 
 
 def status_counts(views: Sequence[VerdictView]) -> dict[str, int]:
-    """How many verdict rows have each status (``pass``, ``FAIL``, ``inconclusive``, ``n/a``, ``interrupted``);
-    the counts add up to ``len(views)``."""
+    """How many verdict rows have each status (keys: the stored statuses ``pass``, ``FAIL``, ``inconclusive``,
+    ``n/a``, and ``interrupted``; printed through :func:`status_label`); the counts add up to ``len(views)``."""
     counts = {"pass": 0, "FAIL": 0, "inconclusive": 0, "n/a": 0, "interrupted": 0}
     names = {"fail": "FAIL"}
     for v in views:
@@ -113,7 +113,7 @@ def summary_line(views: Sequence[VerdictView], controls_ok: bool | None = None,
     """One line: the verdict counts, whether the exact-construction controls behaved (``controls_ok``; None: none
     ran) and the honest controls judged as expected (``(as expected, judged)``)."""
     c = status_counts(views)
-    parts = [f"{c['pass']} pass, {c['FAIL']} FAIL, {c['inconclusive']} inconclusive, {c['n/a']} n/a"
+    parts = [f"{c['pass']} pass, {c['FAIL']} {status_label('FAIL')}, {c['inconclusive']} inconclusive, {c['n/a']} n/a"
              + (f", {c['interrupted']} interrupted" if c["interrupted"] else "") + f" of {len(views)} verdicts"]
     if controls_ok is not None:
         parts.append("controls OK" if controls_ok else "controls NOT OK (see the controls table)")

@@ -101,7 +101,7 @@ class Claim:
 
 #: the trajectory rule shared by C1, C2 and L_mm (:mod:`ntpgeom.verdicts.trajectory`)
 TRAJECTORY_RULE = ("pass when the last snapshot's position μ has its bootstrap interval above 0 (measurably nearer the "
-                   "prediction than the rival) and μ rises with log step (one-sided p <= α); FAIL when the interval is "
+                   "prediction than the rival) and μ rises with log step (one-sided p <= α); fail when the interval is "
                    "below 0, μ falls with log step, or the model is far from both; inconclusive otherwise (one "
                    "snapshot has no trend) or when prediction and rival cannot be told apart. When S̃ is optimal it is "
                    "no rival: the distance to the optimal face is judged instead.")

@@ -34,7 +34,7 @@ from ..data import NTPData
 from ..metrics import FaceLike
 from ..theory import Theory, direction_distance, factors
 from .assess import Assessment, assess, face_reference, first_row_of
-from .core import SEP_FLOOR, ControlVerdict, Verdict
+from .core import SEP_FLOOR, ControlVerdict, Verdict, status_label
 from .judge import CLAIMS, Thresholds
 from .trajectory import tilde_optimal
 
@@ -287,7 +287,7 @@ def controls_table(results: list[tuple[str, list[Verdict]]]) -> str:
         for c in claims:
             v = by.get(c)
             mark = "*" if c in IMPERSONATES.get(name, ()) else ""
-            cells.append("" if v is None else f"{v.status}{mark} {v.value:.3g}")
+            cells.append("" if v is None else f"{status_label(v.status)}{mark} {v.value:.3g}")
         rows.append([name, *cells])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731

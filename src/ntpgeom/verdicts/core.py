@@ -23,6 +23,17 @@ from typing import Any, Sequence
 
 STATUSES = ("pass", "FAIL", "inconclusive", "n/a")
 
+#: How a status reads wherever it is shown (terminal tables, the run x claim matrix, the summary line, HTML pages,
+#: figure legends, progress lines): lower case, as every other status (``ntpgeom.status``: solver and run statuses);
+#: colour carries the emphasis. The stored value stays :attr:`Verdict.status` ("FAIL" in report.json, summary.json,
+#: the claims registry and every API object), so saved files and code that compares statuses read as before.
+STATUS_LABEL = {"FAIL": "fail"}
+
+
+def status_label(status: str) -> str:
+    """The displayed form of a verdict status (:data:`STATUS_LABEL`): "pass", "fail", "inconclusive", "n/a"."""
+    return STATUS_LABEL.get(status, status)
+
 #: below this resolution δ the prediction and its rival are the same point (e.g. S̃ is optimal, L_mm = S̃)
 SEP_FLOOR = 1e-6
 

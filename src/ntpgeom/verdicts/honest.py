@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..data import NTPData
 from ..reprs import short_repr
 from ..theory import Face, Theory
-from .core import ControlVerdict
+from .core import ControlVerdict, status_label
 from .trajectory import TrajectoryJudgement, judge_trajectory, tilde_optimal
 
 __all__ = ["HonestControl", "HonestControls", "PowerRow", "judge_controls", "power_table", "power_text", "power_rows",
@@ -110,7 +110,8 @@ class HonestControls:
     def text(self) -> str:
         """Plain-text table: one row per control (expected outcome, status per claim)."""
         head = ["control", "expected", *CLAIMS_JUDGED]
-        rows = [[h.name, h.expected, *(h.status.get(c, "") for c in CLAIMS_JUDGED)] for h in self.controls]
+        rows = [[h.name, status_label(h.expected), *(status_label(h.status.get(c, "")) for c in CLAIMS_JUDGED)]
+                for h in self.controls]
         widths = [max(len(x), *(len(r[i]) for r in rows)) for i, x in enumerate(head)]
         line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
         face = " (S̃ optimal: judged against the optimal face)" if self.tilde_optimal else ""
@@ -196,7 +197,7 @@ def power_rows(rows: Sequence[PowerRow]) -> list[ControlVerdict]:
     """The power table as verdict-like rows for the report (``value`` = power; the counts and the specificity in the
     note; ``status`` "n/a": a summary, not a verdict)."""
     return [ControlVerdict(r.claim, "n/a", r.power, float("nan"), float("nan"),
-                           f"positives passed {r.passed}/{r.positives}; negatives rejected (FAIL) {r.rejected}/"
+                           f"positives passed {r.passed}/{r.positives}; negatives rejected ({status_label('FAIL')}) {r.rejected}/"
                            f"{r.negatives} (specificity {r.specificity:.2f})", r.claim, "share of positives passed",
                            ">=", "all datasets")
             for r in rows]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..._json import loads_json
 from ...errors import NTPDataError
 from ...progress import Progress
 from ..dataset import NTPData
@@ -197,7 +198,7 @@ def _frequency_encoder(shards: list, spec: ReadSpec, work: WorkDir, skip_bad: bo
     """First pass for ``"word"``/``"char"``: the corpus-wide token frequencies (kept in the work folder on resume)."""
     kept = work.read_checked("vocab.json")
     if kept is not None:
-        return VocabEncoder(spec.tokenizer, Counter(json.loads(kept)))
+        return VocabEncoder(spec.tokenizer, Counter(loads_json(kept)))
     freq: Counter = Counter()
     for i, shard in enumerate(shards):
         try:

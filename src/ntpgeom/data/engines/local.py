@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ..._io import os_reason, publish_dir, save_work_arrays, write_json_atomic, write_text_atomic
+from ..._json import loads_json
 from ...errors import NTPDataError, OutputError
 from .kernel import Rows, empty_rows, merge_rows, partition_of, window_rows
 from .packed import bits_for, fits, group_sum, partition_of_packed, repack, to_rows, window_table
@@ -55,7 +56,7 @@ class WorkDir(WorkChecks):
         man = self.root / "manifest.json"
         if man.is_file():
             try:
-                old = json.loads(man.read_text(encoding="utf-8"))
+                old = loads_json(man.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise NTPDataError(f"{man} is unreadable ({exc}); remove the work folder {self.root}") from exc
             if old != self.job:
@@ -76,7 +77,7 @@ class WorkDir(WorkChecks):
         return (self.shard_dir(i) / "record.json").is_file()
 
     def record(self, i: int) -> dict:
-        return json.loads((self.shard_dir(i) / "record.json").read_text(encoding="utf-8"))
+        return loads_json((self.shard_dir(i) / "record.json").read_text(encoding="utf-8"))
 
     def next_totals(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         with np.load(self.shard_dir(i) / "next.npz", allow_pickle=False) as z:

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..._io import note_input
+from ..._json import JSONDepthError, loads_json
 from ...errors import NTPDataError
 from ..builders import split_documents
 from ..tokenize import encode
@@ -124,11 +125,11 @@ def _load_documents(shard: Shard, spec: ReadSpec) -> Any:
                 if not line.strip():
                     continue
                 try:
-                    rec = json.loads(line)
+                    rec = loads_json(line)
+                except JSONDepthError as exc:
+                    raise NTPDataError(f"{shard.path}: line {i} is nested too deeply to be a record ({exc.msg})") from None
                 except json.JSONDecodeError as exc:
                     raise NTPDataError(f"{shard.path}: line {i} is not valid JSON ({exc.msg})") from exc
-                except RecursionError:
-                    raise NTPDataError(f"{shard.path}: line {i} is nested too deeply to be a record") from None
                 docs.append(_field(rec, spec, shard, i))
         return _from_values(docs, spec, shard)
     table, row0 = _read_table(shard, spec)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..._io import write_text_atomic
+from ..._json import loads_json
 from ..._lock import folder_lock
 from ...errors import NTPDataError
 
@@ -42,7 +43,7 @@ class WorkChecks:
         """Whether finished shard i is as written: its record's own CRC-32 and that of every file it lists."""
         folder = self.shard_dir(i)
         try:
-            rec = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+            rec = loads_json((folder / "record.json").read_text(encoding="utf-8"))
             files = rec["files"]
             return (rec.pop("check") == text_crc(json.dumps(rec, sort_keys=True))
                     and {p.name for p in folder.iterdir()} == {*files, "record.json"}
