@@ -43,10 +43,10 @@ def brute_anisotropy(H):
     return sum(vals) / len(vals)
 
 
-def brute_rankme(H, eps=1e-7):
+def brute_rankme(H, eps=0.0):
     s = np.linalg.svd(H, compute_uv=False)
     p = s / s.sum() + eps
-    return math.exp(-sum(pk * math.log(pk) for pk in p))
+    return math.exp(-sum(pk * math.log(pk) for pk in p if pk > 0))  # 0 ln 0 = 0
 
 
 def _grouped(rng, d=5, sizes=(3, 2, 4, 1, 5), noise=0.3):
@@ -247,3 +247,11 @@ def test_layer_metrics_next_token_keys():
     assert out["ncc_agreement"] == ncc_agreement(H, W, P, pi)
     with pytest.raises(MetricsError, match="P has"):
         layer_metrics(H, labels, W=W[:5], P=P)
+
+
+def test_rankme_is_the_issues_definition_with_zero_singular_values():
+    # exp(-Σ p ln p), p = σ / Σσ, on a rank-2 H (d = 4): the zero singular values contribute 0 (0 ln 0 = 0)
+    H = np.zeros((4, 6))
+    H[0, :3], H[1, 3:] = 3.0, 1.0  # σ = 3√3, √3, 0, 0
+    p = np.array([3.0, 1.0]) / 4.0
+    assert rankme(H) == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-12)

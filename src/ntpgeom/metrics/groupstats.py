@@ -144,11 +144,12 @@ def singular_values(M: Any, name: str = "M", centre: str | None = None) -> np.nd
     return np.sqrt(np.maximum(ev, 0.0))
 
 
-def rankme_from_singular_values(s: Any, eps: float = 1e-7) -> float:
+def rankme_from_singular_values(s: Any, eps: float = 0.0) -> float:
     """:func:`~ntpgeom.metrics.representation.rankme` from the singular values ``s`` (any order; NaN if they sum to 0)."""
     s = np.asarray(s, dtype=np.float64)
     total = float(s.sum())
     if total <= 0.0:
         return float("nan")
     p = s / total + eps
+    p = p[p > 0]  # 0 ln 0 = 0
     return float(math.exp(-float(np.sum(p * np.log(p)))))

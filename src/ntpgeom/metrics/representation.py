@@ -75,21 +75,21 @@ def cdnv(H: Any, labels: Any) -> float:
     return pair_ratio_mean(means, dev / n)
 
 
-def rankme(H: Any, eps: float = 1e-7) -> float:
+def rankme(H: Any, eps: float = 0.0) -> float:
     """RankMe effective rank of ``H`` (Garrido et al., ICML 2023).
 
     With σ_1 ≥ … ≥ σ_n the n = min(d, m') singular values of the **uncentred** H and p_k = σ_k / Σ_i σ_i + ε,
 
         rankme = exp(−Σ_k p_k ln p_k).
 
-    It equals r for r equal non-zero singular values (up to the ε term, O(n·ε·ln ε)), and is invariant to rotations
-    and scalings of H. NaN for an all-zero H.
+    It equals r for r equal non-zero singular values (exactly with ε = 0; up to O(n·ε·ln ε) otherwise), and is
+    invariant to rotations and scalings of H. NaN for an all-zero H. Zero terms count 0 (0 ln 0 = 0).
 
     Parameters
     ----------
     H : array, shape (d, m')
     eps : float
-        The ε of Garrido et al. (default 1e-7), which keeps ``ln`` finite for zero singular values.
+        Added to every p_k. Default 0: the plain entropy of the normalised spectrum; Garrido et al. use 1e-7.
 
     Returns
     -------
