@@ -87,20 +87,33 @@ def test_iteration_cap_is_reported_not_certified(tiny_models, corpus_file):
     assert ff["certified"] is False and ff["status"] != "optimal"
 
 
-def test_report_table_and_cli_flag(res_ff, tiny_models, corpus_file, tmp_path):
+def test_cli_flag(res_ff, tiny_models, corpus_file, tmp_path):
     from typer.testing import CliRunner
 
     from ntpgeom.cli import app
-    from ntpgeom.report.probe_report import write_probe_report
 
-    page = write_probe_report(res_ff, tmp_path / "rep")
-    html = (page if page.suffix == ".html" else page / "index.html").read_text(encoding="utf-8")
-    assert "Fixed features" in html and "direction distance of W to W_mm" in html
     out = tmp_path / "cli"
     args = ["probe", "--model", str(tiny_models["llama"]), "--text", str(corpus_file), "-T", "2", "-c", "20",
             "--n-other", "1", "-K", "24", "--solve", "no", "--no-report", "--fixed-features",
             "--fixed-features-budget", "30", "-o", str(out)]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert "fixed features: W to W_mm" in res.output
     s = json.loads((out / "summary.json").read_text())
     assert s["fixed_features"]["dist_W"] == pytest.approx(res_ff.info["fixed_features"]["dist_W"], abs=1e-6)
+
+
+def test_non_separable_features_said_plainly(tiny_models, corpus_file, tmp_path):
+    """Longer contexts give more contexts (m = 48 at T-1 = 2 → more at T-1 = 3) than d = 32 features can separate
+    here: the library certifies that (separable False) and the page says so."""
+    from ntpgeom.report.probe_report import write_probe_report
+
+    with pytest.warns(SolverWarning):
+        r = probe(tiny_models["llama"], corpus_file, 3, fixed_features=True, **{**OPTS, "min_count": 2,
+                                                                                  "max_contexts": 200})
+        ref = fixed_features(r.data, np.asarray(r.H, dtype=np.float64))
+    ff = r.info["fixed_features"]
+    assert ff["separable"] is ref.separable is False and ff["certified"] is False
+    page = write_probe_report(r, tmp_path / "rep")
+    html = (page if page.suffix == ".html" else page / "index.html").read_text(encoding="utf-8")
+    assert "cannot separate the supports" in html and "direction distance of W to W_mm" in html

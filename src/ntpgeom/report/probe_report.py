@@ -306,6 +306,7 @@ def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, o
         measure_rows=[(k, mt.get(k)) for k in MEASURE_KEYS if k in mt], summary_json=Hh.to_json_text(s),
         reference=reference_line(mt), fixed_rows=fixed_rows(s.get("fixed_features")),
         fixed_certified=bool((s.get("fixed_features") or {}).get("certified")),
+        fixed_separable=(s.get("fixed_features") or {}).get("separable"),
     )
 
 
