@@ -3,6 +3,7 @@ once, the series judged as a trajectory, and the local cache read without any do
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -114,3 +115,31 @@ def test_training_run_folder_is_pointed_to_report(tmp_path):
     (run / "config.json").write_text("{}")
     with pytest.raises(ProbeError, match="ntpgeom report"):
         resolve_model(run)
+
+
+def test_run_marker_is_the_trainers():
+    from ntpgeom.probe.checkpoints import MARKER
+    from ntpgeom.train.folder import MARKER as TRAIN_MARKER
+
+    assert MARKER == TRAIN_MARKER
+
+
+def test_inside_a_run_and_in_a_series_is_refused_before_loading(tmp_path, corpus_file):
+    from typer.testing import CliRunner
+
+    from ntpgeom.cli import app
+    from ntpgeom.probe.checkpoints import expand_models
+
+    run = tmp_path / "checkpoint-7"
+    run.mkdir()
+    (run / ".ntpgeom-run").write_text("ntpgeom run folder\n")
+    (run / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(ProbeError, match=re.escape(f"ntpgeom report {run}")):
+        resolve_model(run / "checkpoint.pt")
+    other = tmp_path / "checkpoint-3"
+    other.mkdir()  # not a model either: the run must be refused first, before anything is loaded
+    with pytest.raises(ProbeError, match="ntpgeom report"):
+        expand_models([str(tmp_path / "checkpoint-*")])
+    res = CliRunner().invoke(app, ["probe", "--model", str(run), "--text", str(corpus_file), "-T", "2",
+                                   "-o", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "ntpgeom report" in res.output and not (tmp_path / "out").exists()

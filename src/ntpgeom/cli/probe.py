@@ -197,6 +197,11 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
     Console().print(t)
     if len(s.get("layers") or []) > 1:
         Console().print(_layer_table(s["layers"]))
+    ff = s.get("fixed_features")
+    if ff:
+        typer.echo(f"fixed features: W to W_mm {ff['dist_W']:.4g}, P⊥(W H) to W_mm H {ff['dist_L']:.4g}, in-support "
+                   f"residual {ff['in_residual']:.3g}; separable {ff['separable']}, compatible {ff['compatible']}; "
+                   f"W_mm {ff['status']}{'' if ff['certified'] else ' (NOT certified)'}, gap {ff['gap']:.2g}")
     typer.echo(f"wrote {out}")
 
 

@@ -43,9 +43,7 @@ def resolve_model(model: str | os.PathLike, revision: str | None = None) -> Path
         ``revision`` with a local path; a name not in the local cache (it is never downloaded).
     """
     p = Path(model).expanduser()
-    if (p / MARKER).is_file():
-        raise ProbeError(f"{model} is an ntpgeom training run, not a pretrained LM: `ntpgeom report {model}` measures "
-                         "its snapshots and judges them as a trajectory (the probe reads Hugging Face / GGUF models)")
+    refuse_run(p)
     if p.exists():
         if revision is not None:
             raise ProbeError(f"--revision applies to a Hugging Face cache name, and {model} is a local path; drop "
@@ -55,6 +53,46 @@ def resolve_model(model: str | os.PathLike, revision: str | None = None) -> Path
     if not is_hub_name(s):
         return p  # check_model_path says it is not found
     return _cached_snapshot(s, revision)
+
+
+def run_folder_of(path: str | os.PathLike) -> Path | None:
+    """The ntpgeom training run folder ``path`` is or lies in (a folder with the ``.ntpgeom-run`` marker: the run
+    itself, or its ``checkpoint.pt`` / a file or folder inside it), else None."""
+    p = Path(path).expanduser()
+    for q in (p, *p.parents[:2]):  # the parents named in the path only (not the working folder of a bare name)
+        if q != Path(".") and (q / MARKER).is_file():
+            return q
+    return None
+
+
+def refuse_run(path: str | os.PathLike) -> None:
+    """Refuse an ntpgeom training run given as a model, saying what to do instead.
+
+    A run (``ntpgeom train``) keeps one checkpoint, its last state, and snapshots of the last layer's W, H and L
+    only: there is no pretrained LM with a tokenizer to read every layer of, and no weights per step to probe as a
+    checkpoint series. Its snapshots are judged as a trajectory by ``ntpgeom report RUN``.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``--model`` value.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ProbeError
+        ``path`` is, or lies inside, an ntpgeom training run folder.
+    """
+    run = run_folder_of(path)
+    if run is not None:
+        inside = "" if Path(path).expanduser() == run else f" ({path} lies inside the run {run})"
+        raise ProbeError(f"{path} is an ntpgeom training run, not a pretrained LM{inside}: the probe reads Hugging "
+                         f"Face / GGUF models, and a run keeps only its last checkpoint and snapshots of the last "
+                         f"layer's W, H, L. Run `ntpgeom report {run}` instead: it measures the run's snapshots and "
+                         "judges them as a trajectory")
 
 
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path:
@@ -92,6 +130,8 @@ def expand_models(specs: Sequence[str | os.PathLike]) -> list[Path]:
             out.extend(hits)
         else:
             out.append(Path(s))
+    for p in out:  # before any model is loaded: a series fails at once, not after probing the others
+        refuse_run(p)
     return out
 
 

@@ -58,6 +58,11 @@ class ProbeConfig:
                                "the k-th block's output), each measured through the logit lens.")
     baseline: int = _opt(0, "Untrained baselines: probe this many same-config models with random initial weights "
                             "(seeds 0..N-1) per layer, drawn as a band on the per-layer figures.")
+    fixed_features: bool = _opt(False, "Fixed features: solve the fixed-features NTP-SVM W_mm of the last layer's "
+                                       "hidden states and measure the model's LM head against it (can be slow).")
+    fixed_features_budget: float | None = _opt(60.0, "Seconds for the fixed-features solve (past it: the best point "
+                                                     "so far, status user_limit, not certified).")
+    fixed_features_iter: int = _opt(20000, "Iterations of the fixed-features solve at most.")
     gguf_file: str | None = _opt(None, "GGUF file name inside the model folder (dequantised on load).")
     revision: str | None = _opt(None, "Revision (branch, tag or commit) of a Hugging Face cache name given as the "
                                       "model (read from the local cache only, never downloaded).")
@@ -85,6 +90,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "solve_budget": [_POS, None], "measure_contexts": [Interval(True, 2), None],  # similarities need 2
     "n_perm": [_POS_INT], "seed": [SEED],
     "gguf_file": [str, None], "layers": [str], "revision": [str, None], "baseline": [_NONNEG_INT],
+    "fixed_features": [bool], "fixed_features_budget": [_POS, None], "fixed_features_iter": [_POS_INT],
 }
 ProbeConfig.CONSTRAINTS = CONSTRAINTS
 FIELDS = {f.name: f for f in fields(ProbeConfig)}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..data import NTPData
 from ..theory import SupportPattern, Theory, support_pattern
+from .layers import LayerResult, representation_metrics
 from .measure import measure_subset
 from .reference import given_theory, probe_theory
 from .run import ProbeResult, load_probe, probe_versions
@@ -59,7 +61,36 @@ def remeasure(
                remeasured_from=str(src))
     info = {"model": saved.info["model"], "config": cfg, "wh_check": saved.info["wh_check"],
             "versions": probe_versions(), "theory_file": str(theory) if isinstance(theory, (str, Path)) else None,
-            "timings": {**(saved.info["timings"] or {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1}}
+            "timings": {**(saved.info["timings"] or {}), "theory_s": t_theory, "measure_s": time.perf_counter() - t1},
+            "baseline": saved.info.get("baseline"), "fixed_features": saved.info.get("fixed_features")}
     return ProbeResult(sub, f64["H"], f64["W"], f64["L"], f64["lse"], f64["b"], metrics, sub_theory, info,
-                       source=data, idx=idx, source_theory=th,
-                       H_mean=f64["H_mean"], H_gram=f64["H_gram"])
+                       source=data, idx=idx, source_theory=th, H_mean=f64["H_mean"], H_gram=f64["H_gram"],
+                       layers=kept_layers(saved.layers, sub, f64["W"], metrics))
+
+
+def kept_layers(layers: Sequence[LayerResult], sub: NTPData, W: np.ndarray, metrics: dict[str, Any]
+                ) -> tuple[LayerResult, ...]:
+    """The saved probe's layers, its last one (the LM head's input) re-measured: ``metrics`` plus
+    ``layer_metrics`` of its H. The earlier layers are kept as saved (their H, and their logit-lens metrics against
+    the saved probe's theory: the lens needs the model's final norm, which ``--from`` does not load).
+
+    Parameters
+    ----------
+    layers : sequence of LayerResult
+        ``load_probe(DIR).layers`` (by depth; () for a folder written before layers existed).
+    sub : NTPData
+        The measured data.
+    W : ndarray, shape (V, d)
+        The unembedding rows.
+    metrics : dict
+        The last layer's new measurements.
+
+    Returns
+    -------
+    tuple of LayerResult
+    """
+    if not layers:
+        return ()
+    last = layers[-1]
+    rep = representation_metrics(np.asarray(last.H, dtype=np.float64), sub, W)
+    return (*layers[:-1], LayerResult(last.index, last.H, {**metrics, **rep}))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from ..metrics import context_subset
 from ..theory import Theory, support_pattern
 from ..progress import Progress, ProgressBar
 from .config import ProbeConfig, probe_config
+from .fixed import probe_fixed_features
 from .checkpoints import resolve_model, untrained
 from .model import LoadedModel, ProbeError, load_model
 
@@ -127,6 +127,7 @@ class ProbeResult:
             "versions": self.info["versions"],
             "layers": layers_summary(self.layers),
             "baseline": to_jsonable(self.info.get("baseline")),
+            "fixed_features": to_jsonable(self.info.get("fixed_features")),
         }
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
@@ -276,6 +277,9 @@ def probe(
     info = {"model": lm.info, "config": cfg.record(text_path), "wh_check": _wh_check(ex, b), "versions": probe_versions(),
             "theory_file": str(theory) if isinstance(theory, (str, Path)) else None, "timings": timings,
             "baseline": _baseline(lm, corpus, cfg, th, say) if cfg.baseline and len(layers) > 1 else None}
+    if cfg.fixed_features:
+        say("fixed features (W_mm of the last layer)")
+        info["fixed_features"] = probe_fixed_features(cfg, sub, W, ex.H, sub_theory, b)
     return ProbeResult(sub, ex.H, W, ex.L, ex.lse, b, metrics, sub_theory, info, source=rdata, idx=idx,
                        source_theory=th, H_mean=ex.H_mean, H_gram=ex.H_gram, layers=layers)
 
@@ -301,7 +305,7 @@ def _baseline(lm: LoadedModel, corpus: str, cfg: ProbeConfig, th: Theory, say: C
     rows: list[tuple[LayerResult, ...]] = []
     for seed in range(cfg.baseline):
         say(f"untrained baseline {seed + 1}/{cfg.baseline}")
-        r = probe(untrained(lm, seed), corpus, config=replace(cfg, baseline=0), theory=th)
+        r = probe(untrained(lm, seed), corpus, config=replace(cfg, baseline=0, fixed_features=False), theory=th)
         rows.append(r.layers)
     keys = sorted({k for layers in rows for x in layers for k, v in x.metrics.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)})
@@ -381,7 +385,8 @@ def load_probe(out_dir: str | Path) -> ProbeResult:
         raise FormatError(f"{f}: its context indices do not fit data.npz (corrupt probe result)")
     data = source if idx.size == source.m else source.select_contexts(idx, measured_of=int(source.m),
                                                                       source_hash=source.hash)
-    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings", "baseline")}
+    info = {k: s.get(k) for k in ("model", "config", "wh_check", "versions", "theory_file", "timings", "baseline",
+                                  "fixed_features")}
     layers = load_layers(out / "layers.npz", s.get("layers") or [], a["H"].shape, source.hash)
     return ProbeResult(data, a["H"], a["W"], a["L"], a["lse"], a.get("b"), dict(s.get("metrics") or {}), None, info,
                        source=source, idx=idx, H_mean=a.get("H_mean"), H_gram=a.get("H_gram"), layers=layers)

@@ -148,10 +148,11 @@ def probe_series(models: Sequence[str | os.PathLike], text: str | Path, context_
     checkpoints: list[Checkpoint] = []
     probes: dict[str, ProbeResult] = {}
     seen: dict[str, str] = {}
-    for i, m in enumerate(models):
+    paths = [resolve_model(m, cfg.revision) for m in models]  # every one refused or found before any is probed
+    for i, (m, path) in enumerate(zip(models, paths)):
         name = Path(os.fspath(m)).name or os.fspath(m)
         say(f"checkpoint {i + 1}/{len(models)}: {name}")
-        lm = load_model(resolve_model(m, cfg.revision), cfg.gguf_file, device=cfg.device, dtype=cfg.dtype)
+        lm = load_model(path, cfg.gguf_file, device=cfg.device, dtype=cfg.dtype)
         h = weights_hash(lm)
         step = step_of(m)
         if h in seen:

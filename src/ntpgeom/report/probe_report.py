@@ -304,5 +304,30 @@ def _page(result: ProbeResultLike, figs: dict[str, Path], pv: prov.Provenance, o
                  else None},
         layer_head=["layer", *(t for _, t in LAYER_PANELS)], layer_rows=_layer_rows(result),
         measure_rows=[(k, mt.get(k)) for k in MEASURE_KEYS if k in mt], summary_json=Hh.to_json_text(s),
-        reference=reference_line(mt),
+        reference=reference_line(mt), fixed_rows=fixed_rows(s.get("fixed_features")),
+        fixed_certified=bool((s.get("fixed_features") or {}).get("certified")),
+        fixed_separable=(s.get("fixed_features") or {}).get("separable"),
     )
+
+
+#: the rows of the page's fixed-features table: (label, summary key)
+FIXED_ROWS = (("direction distance of W to W_mm", "dist_W"), ("direction distance of P⊥(W H) to W_mm H", "dist_L"),
+              ("in-support residual ‖P_F(W H) − L_in‖ / ‖L_in‖", "in_residual"),
+              ("features reach L_in (compatible)", "compatible"), ("features separate the supports", "separable"),
+              ("W_mm solve status", "status"), ("certified relative gap", "gap"), ("‖W_mm‖_F", "norm"),
+              ("solve seconds", "seconds"))
+
+
+def fixed_rows(ff: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """The fixed-features table of the probe page (:data:`FIXED_ROWS`); [] when the probe did not compute them.
+
+    Parameters
+    ----------
+    ff : mapping or None
+        The ``fixed_features`` block of ``summary.json``.
+
+    Returns
+    -------
+    list of (str, value)
+    """
+    return [] if not ff else [(label, ff.get(key)) for label, key in FIXED_ROWS]
