@@ -305,7 +305,7 @@ class NTPData:
             raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
         if compress is None:
             compress = sum(np.asarray(a).nbytes for a in arrays.values()) <= COMPRESS_MAX_BYTES
-        save_npz(path, header, arrays, compress=bool(compress))
+        save_npz(path, header, arrays, compress=bool(compress), hash_arrays=False)  # header["hash"] covers the arrays
         return path
 
 
@@ -320,7 +320,8 @@ def load(path: str | Path) -> NTPData:
     if not path.exists():
         raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`"
                            " (or name a built-in corpus: synthetic, stories)")
-    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`")
+    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`",
+                              arrays_verified=True)  # _from_file checks every array against header["hash"]
     try:
         return _from_file(header, arrays)
     except NTPDataError as exc:
