@@ -113,7 +113,8 @@ HEAVY = ("matplotlib", "torch", "scipy.optimize", "transformers", "pandas")
 
 
 @pytest.mark.parametrize("argv, loaded", [(["--help"], ()), (["data", "build", "--help"], ()),
-                                          (["data", "info", "--help"], ()), (["solve", "--help"], ("torch",))])  # solve: the check sees imports
+                                          (["data", "info", "--help"], ()),
+                                          (["solve", "--help"], ("torch",))])  # solve: the check does see imports
 def test_the_command_line_imports_only_what_the_command_needs(argv, loaded):
     import os
     import subprocess
