@@ -261,15 +261,16 @@ def content_hash(header: dict[str, Any], arrays: dict[str, Any]) -> str:
 
 
 def save_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, Any], compress: bool = True,
-             hash_arrays: bool = True) -> Path:
+             hash_arrays: bool = True, level: int = 6) -> Path:
     """Write ``arrays`` and a JSON ``header`` (which names the format and its version) to one ``.npz``, atomically.
 
     The header is stored with the list of arrays and a :func:`content_hash` of everything, which :func:`load_npz`
     verifies. ``hash_arrays=False``: the content hash covers the header only (marked ``"content_hash_covers":
     "header"``), for a file kind whose header holds its own hash of every array's content, which its loader checks
     (a dataset: one SHA-256 pass on save instead of two). Arrays must be plain numeric/bool arrays (no object arrays:
-    they would need pickle). Raises ``TypeError`` if the header is not JSON-serialisable (numpy scalars, arrays and
-    paths are converted).
+    they would need pickle). ``level``: the zlib level when compressed (1 writes ~6x faster than 6, files ~10 %
+    larger; any level loads the same). Raises ``TypeError`` if the header is not JSON-serialisable (numpy scalars,
+    arrays and paths are converted).
     """
     import numpy as np
 
@@ -287,8 +288,22 @@ def save_npz(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, 
     path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            (np.savez_compressed if compress else np.savez)(fh, header=np.frombuffer(blob, dtype=np.uint8), **arrays)
+            _write_npz(fh, {"header": np.frombuffer(blob, dtype=np.uint8), **arrays}, compress, level)
     return path
+
+
+def _write_npz(fh: Any, arrays: dict[str, Any], compress: bool, level: int) -> None:
+    """``np.savez``/``np.savez_compressed`` (the same archive: one ``NAME.npy`` member per array, zip64), with the
+    zlib level chosen."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, "w", compression=mode, compresslevel=level if compress else None, allowZip64=True) as zf:
+        for name, a in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                npy.write_array(member, a, allow_pickle=False)
 
 
 def _read_npz(path: Path, what: str) -> dict[str, Any]:

@@ -223,3 +223,17 @@ def test_dataset_file_hashes_its_arrays_once_and_the_loader_still_checks_them(tm
         _io.load_npz(p, ds.FORMAT_NAME, ds.FORMAT_VERSION, "dataset", "")
     full_header, full_arrays = _parts(d)
     assert g.load(_io.save_npz(tmp_path / "full.npz", full_header, full_arrays)).hash == d.hash
+
+
+def test_dataset_file_is_a_plain_npz_at_zlib_level_one(tmp_path):
+    d = g.corpora.synthetic()
+    p = d.save(tmp_path / "d.npz")
+    with zipfile.ZipFile(p) as zf:
+        assert sorted(zf.namelist()) == ["contexts.npy", "data.npy", "header.npy", "indices.npy", "indptr.npy"]
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    with np.load(p, allow_pickle=False) as z:  # numpy reads it as its own
+        assert np.array_equal(z["data"], d.counts.data)
+    q = d.save(tmp_path / "u.npz", compress=False)
+    with zipfile.ZipFile(q) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
+    assert g.load(q).hash == g.load(p).hash == d.hash
