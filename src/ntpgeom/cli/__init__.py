@@ -1,6 +1,7 @@
 """The ``ntpgeom`` command line: a thin Typer shell over the public API.
 
-Each sub-module of this package registers one command group (``register(app)``). Errors are handled once, here, for
+Each sub-module of this package registers one command group (``register(app)``); :func:`main` imports only the
+module of the command it runs (:data:`COMMANDS`). Errors are handled once, here, for
 every command (:class:`_Root`): a user mistake (:class:`~ntpgeom.errors.NTPGeomError`), an option that does not parse
 (``-T nan``, ``--model bogus``) and an ``OSError`` all become ONE line ``error: ...`` on stderr and exit code 2;
 Ctrl-C exits 130. While a command runs, the files it reads are protected from its own outputs
