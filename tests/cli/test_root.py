@@ -99,3 +99,30 @@ def test_help_shows_no_type_for_flags(argv, capsys, monkeypatch):
     assert code == 0 and "--help" in out
     assert "<bool>" not in out  # flags take no value
     assert "<int" in out or "<path>" in out or "<str>" in out  # options with values keep their type
+
+
+def test_help_lists_every_command_without_importing_it():
+    from ntpgeom.cli import build_app
+
+    full = CliRunner().invoke(app, ["--help"], terminal_width=160)
+    lazy = CliRunner().invoke(build_app(set()), ["--help"], terminal_width=160)
+    assert full.exit_code == lazy.exit_code == 0 and lazy.output == full.output
+
+
+HEAVY = ("matplotlib", "torch", "scipy.optimize", "transformers", "pandas")
+
+
+@pytest.mark.parametrize("argv, loaded", [(["--help"], ()), (["data", "build", "--help"], ()),
+                                          (["data", "info", "--help"], ()),
+                                          (["solve", "--help"], ("torch",))])  # solve: the check does see imports
+def test_the_command_line_imports_only_what_the_command_needs(argv, loaded):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom ntpgeom.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Usage" in res.stdout, res.stderr
+    assert (set(res.stderr.split()) >= set(loaded)) if loaded else res.stderr.split() == [], res.stderr

@@ -162,7 +162,7 @@ def _expected(docs: list[list[int]], T1: int):
 @given(alphabet=st.sampled_from([1, 2, 5, 16, 17, 40]), T1=st.integers(1, 34), bucket=st.sampled_from([4, 16]),
        data=st.data())
 def test_count_packed_equals_a_dictionary_count_on_every_path(alphabet, T1, bucket, data):
-    """Keys of one word (with crossing windows set to a sentinel, or removed when the key has 64 bits), 64 + hb
+    """Keys of one word (with crossing windows set to a sentinel, or removed when many or the key has 64 bits), 64 + hb
     bits (bucketed, hb below or at BUCKET_BITS), and prefix ranks (a sort with positions in the low bits)."""
     from ntpgeom.data import windows
 
@@ -172,6 +172,7 @@ def test_count_packed_equals_a_dictionary_count_on_every_path(alphabet, T1, buck
     starts = np.cumsum([len(d) for d in docs])[:-1]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(windows, "BUCKET_BITS", bucket)
+        mp.setattr(windows, "FEW", data.draw(st.sampled_from([1, 10**9])))  # crossing windows: a sentinel / removed
         c = windows.count_packed(flat, T1, starts[starts < len(flat)])
     ctxs, first, rows, cnts = _expected(docs, T1)
     assert [tuple(r) for r in (c.contexts // scale).tolist()] == ctxs

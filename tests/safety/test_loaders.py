@@ -202,3 +202,38 @@ def test_damaged_npy_header_is_one_format_error(tmp_path, damage):
         z.writestr("a.npy", bytes(raw))
     with pytest.raises(FormatError, match="corrupt"):
         g.load(tmp_path / "d.npz")
+
+
+def test_dataset_file_hashes_its_arrays_once_and_the_loader_still_checks_them(tmp_path):
+    """A dataset's content hash covers its header only (one SHA-256 pass on save): the dataset hash in the header
+    covers the arrays, which the loader recomputes; a file with an array changed under an intact header is refused,
+    a full-hash file (older ntpgeom) still loads, and a loader that does not check arrays refuses a header-only file."""
+    d = g.corpora.synthetic()
+    p = d.save(tmp_path / "d.npz")
+    with np.load(p) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["header"].tobytes())
+    assert header["content_hash_covers"] == "header" and g.load(p).hash == d.hash
+    arrays["data"] = arrays["data"].copy()
+    arrays["data"][0] += 1.0  # header (and its hash) intact, one count changed
+    np.savez(tmp_path / "changed.npz", **arrays)
+    with pytest.raises(FormatError, match="content hash mismatch"):
+        g.load(tmp_path / "changed.npz")
+    with pytest.raises(FormatError, match="carry no content hash"):
+        _io.load_npz(p, ds.FORMAT_NAME, ds.FORMAT_VERSION, "dataset", "")
+    full_header, full_arrays = _parts(d)
+    assert g.load(_io.save_npz(tmp_path / "full.npz", full_header, full_arrays)).hash == d.hash
+
+
+def test_dataset_file_is_a_plain_npz_at_zlib_level_one(tmp_path):
+    d = g.corpora.synthetic()
+    p = d.save(tmp_path / "d.npz")
+    with zipfile.ZipFile(p) as zf:
+        assert sorted(zf.namelist()) == ["contexts.npy", "data.npy", "header.npy", "indices.npy", "indptr.npy"]
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    with np.load(p, allow_pickle=False) as z:  # numpy reads it as its own
+        assert np.array_equal(z["data"], d.counts.data)
+    q = d.save(tmp_path / "u.npz", compress=False)
+    with zipfile.ZipFile(q) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
+    assert g.load(q).hash == g.load(p).hash == d.hash

@@ -280,9 +280,9 @@ class NTPData:
         """Save to one ``.npz`` file (atomically). Returns the path written.
 
         The file holds the sparse counts, contexts, vocabularies and metadata (JSON), with a format name, version and
-        the content hash, which :func:`load` verifies. ``compress``: zlib-compress the arrays; None (default):
-        only when they hold at most ``COMPRESS_MAX_BYTES`` (64 MiB), since zlib writes ~30 MB/s and large count
-        arrays shrink little. Either file loads the same way.
+        the content hash, which :func:`load` verifies. ``compress``: zlib-compress the arrays (level 1, ~100 MB/s);
+        None (default): only when they hold at most ``COMPRESS_MAX_BYTES`` (64 MiB), since large count arrays shrink
+        little. Either file loads the same way.
         """
         path = Path(path)
         C = self.counts
@@ -305,7 +305,8 @@ class NTPData:
             raise NTPDataError(f"dataset metadata is not JSON-serialisable ({exc}); keep meta to plain values") from exc
         if compress is None:
             compress = sum(np.asarray(a).nbytes for a in arrays.values()) <= COMPRESS_MAX_BYTES
-        save_npz(path, header, arrays, compress=bool(compress))
+        # one hash pass: header["hash"] covers the arrays (the loader recomputes it)
+        save_npz(path, header, arrays, compress=bool(compress), hash_arrays=False, level=1)
         return path
 
 
@@ -320,7 +321,8 @@ def load(path: str | Path) -> NTPData:
     if not path.exists():
         raise NTPDataError(f"dataset file not found: {path}; create one with `ntpgeom data synth` or `ntpgeom data build`"
                            " (or name a built-in corpus: synthetic, stories)")
-    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset", "rebuild it with `ntpgeom data build`/`synth`")
+    header, arrays = load_npz(path, FORMAT_NAME, FORMAT_VERSION, "dataset",  # _from_file checks header["hash"]
+                              "rebuild it with `ntpgeom data build`/`synth`", arrays_verified=True)
     try:
         return _from_file(header, arrays)
     except NTPDataError as exc:

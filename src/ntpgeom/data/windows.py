@@ -116,6 +116,9 @@ def _unpack_contexts(
     return contexts
 
 
+#: the crossing windows are removed in one pass when more than 1/FEW of all (short documents: sorting them costs
+#: more than the pass), else set to a key that sorts last and cut off after the sort
+FEW = 64
 BUCKET_BITS = 16  # keys up to 64 + this many bits: the top bits pick a bucket (a radix pass), 64-bit words sort inside
 
 
@@ -164,7 +167,7 @@ def _count_word(key: np.ndarray, kbits: int, bad: np.ndarray) -> tuple[np.ndarra
     """Distinct keys (sorted) and counts of 64-bit words, the words at ``bad`` dropped."""
     if not len(bad):
         return _count_keys(key, kbits)
-    if kbits < 64:
+    if kbits < 64 and len(bad) <= len(key) // FEW:
         key[bad] = _ALL_ONES  # above every real key: one run at the end, cut off
         uniq, cnt = _count_keys(key, 64)
         return uniq[:-1], cnt[:-1]
@@ -178,7 +181,7 @@ def _count_bucketed(hi: np.ndarray, lo: np.ndarray, hb: int, bad: np.ndarray):
     dropped: one stable radix pass on ``hi`` (uint16), then a sort of the 64-bit words inside each bucket."""
     nb = 1 << hb
     if len(bad):
-        if hb < BUCKET_BITS:
+        if hb < BUCKET_BITS and len(bad) <= len(lo) // FEW:
             hi[bad] = nb  # a last bucket, cut off
             nb += 1
         else:
@@ -197,8 +200,16 @@ def _count_bucketed(hi: np.ndarray, lo: np.ndarray, hb: int, bad: np.ndarray):
     flag = _starts_flag(lo)
     flag[bounds[:-1][bounds[:-1] < len(lo)]] = True  # a new bucket starts a new key
     idx = np.flatnonzero(flag)
-    hs = (np.searchsorted(bounds, idx, side="right") - 1).astype(np.uint64)
-    return hs, lo[idx], np.diff(np.append(idx, len(lo)))
+    hs = np.repeat(np.arange(len(bounds) - 1, dtype=np.uint64), np.diff(bounds))[idx]  # the bucket of each key
+    return hs, lo[idx], _gaps(idx, len(lo))
+
+
+def _gaps(idx: np.ndarray, end: int) -> np.ndarray:
+    """``np.diff(np.append(idx, end))`` without the copy."""
+    out = np.empty(len(idx), dtype=np.int64)
+    np.subtract(idx[1:], idx[:-1], out=out[:-1])
+    out[-1:] = end - idx[-1:]
+    return out
 
 
 def count_packed(ids: np.ndarray, context_len: int, starts: np.ndarray | None = None) -> Counted:
@@ -222,9 +233,11 @@ def count_packed(ids: np.ndarray, context_len: int, starts: np.ndarray | None = 
     if hi is not None:  # the context (kbits - tb <= 64 bits) fits in one word
         ctx_key |= hi << np.uint64(64 - tb)
     del lo, hi
-    first = np.flatnonzero(_starts_flag(ctx_key))
-    contexts = _unpack_contexts(ctx_key[first], context_len, packed - 1, prefixes, tb)
-    first = np.append(first, len(ctx_key))
+    flag = np.empty(len(ctx_key) + 1, dtype=bool)  # True where a context starts, and at the end
+    flag[[0, -1]] = True
+    np.not_equal(ctx_key[1:], ctx_key[:-1], out=flag[1:-1])
+    first = np.flatnonzero(flag)
+    contexts = _unpack_contexts(ctx_key[first[:-1]], context_len, packed - 1, prefixes, tb)
     if identity:
         return Counted(contexts, first, row, cnt)
     return Counted(tok[contexts], first, tok[row], cnt)
@@ -294,7 +307,7 @@ def _starts_flag(sorted_keys: np.ndarray) -> np.ndarray:
 def _run_lengths(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct keys of a sorted array and how often each occurs."""
     idx = np.flatnonzero(_starts_flag(sorted_keys))
-    return sorted_keys[idx], np.diff(np.append(idx, len(sorted_keys)))
+    return sorted_keys[idx], _gaps(idx, len(sorted_keys))
 
 
 __all__ = ["Counted", "count_packed", "count_windows", "crossing", "doc_starts", "longest_run", "segments"]
