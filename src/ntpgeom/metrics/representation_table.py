@@ -24,7 +24,7 @@ from ..progress import Progress
 from .representation import LAYER_KEYS, layer_metrics
 from .restrict import check_contexts, snapshot_contexts
 from .similarity import MetricsError
-from .tables import RunLike, SnapshotLike
+from .snapshot_row import RunLike, SnapshotLike
 
 __all__ = ["REPRESENTATION_COLUMNS", "snapshot_representation", "run_representation", "add_columns"]
 
