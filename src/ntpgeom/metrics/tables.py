@@ -27,7 +27,7 @@ from ..theory import Theory, nuclear_norm
 from ..progress import Progress, silent
 from .prediction import centred, prediction_point
 from .reference import Reference, context_subset, reference  # noqa: F401  (re-exported)
-from .representation_table import REPRESENTATION_COLUMNS, snapshot_representation
+from .representation_table import snapshot_representation
 from .restrict import is_all, snapshot_contexts
 from .similarity import MetricsError
 from .snapshot_row import (COLUMNS, NAN, RunLike, Snapshot, SnapshotLike, reference_for,  # noqa: F401  (re-exported)
@@ -119,8 +119,7 @@ def run_metrics(
             if math.isnan(row["step"]):
                 row["step"] = float(s)
             if representation:
-                rep = snapshot_representation(snap, data)
-                row.update({k: rep.get(k, NAN) for k in REPRESENTATION_COLUMNS})
+                row.update(snapshot_representation(snap, data))
             rows.append(row)
             if progress is not None:
                 progress("metrics", i + 1, len(steps))
