@@ -8,8 +8,10 @@ the representation literature measures them (RankMe, α-ReQ, CDNV) — with
 - ``W``: the snapshot's output matrix, ``P``: the next-token distributions of its contexts, ``weights``: their π.
 
 Columns (:data:`REPRESENTATION_COLUMNS`, all float, NaN where undefined) are the keys of
-:func:`~ntpgeom.metrics.representation.layer_metrics`; none of them is a name in :data:`~ntpgeom.metrics.COLUMNS`,
-so :func:`add_columns` appends them to a :func:`~ntpgeom.metrics.run_metrics` table without touching its columns.
+:func:`~ntpgeom.metrics.representation.layer_metrics`; none of them is a name in :data:`~ntpgeom.metrics.COLUMNS`.
+:func:`~ntpgeom.metrics.run_metrics` appends them to every run table (``representation=True``, the default);
+:func:`add_columns` appends them to a table measured without them (``representation=False``, or saved before they
+existed) without touching its columns.
 """
 
 from __future__ import annotations

@@ -3,53 +3,9 @@
 :func:`snapshot_metrics` measures one snapshot (one row); :mod:`ntpgeom.metrics.tables` stacks the rows of a run
 into a table. :class:`SnapshotLike` and :class:`RunLike` are the shapes of the inputs both accept.
 
-Columns of :func:`snapshot_metrics` (NaN where an input is missing, e.g. the ``*_mm`` columns when L_mm was not solved).
-H is measured as Ḣ = :func:`~ntpgeom.metrics.prediction.visible_H` (the part the centred logits see), W as Ẇ
-(centred over tokens), so reparametrisations that leave the centred logits unchanged leave every column unchanged.
-``L_k`` below always means the token-centred logits ``(I − 11ᵀ/V) L_k``: softmax ignores per-context offsets, and every
-minimiser of the theory has ``1ᵀL = 0``, so an offset (e.g. from a row shared by all of W) is not geometry.
-
-====================  ==================================================================================================
-``step``              training step of the snapshot
-``ce``, ``gap``       ``CE(L_k)`` and the loss gap ``CE(L_k) − ℋ`` (``gap``: judged by the loss claim)
-``norm_W/H/L``        Frobenius norms ``‖Ẇ_k‖``, ``‖Ḣ_k‖``, ``‖L_k‖`` (centred W, visible H, centred L)
-``softlabel_err``     ``‖P_F(L_k) − L_in‖_F`` (soft-label recovery); ``softlabel_rel`` divides by ``‖L_in‖_F``
-                      (C4's statistic)
-``dir_mm``            ``‖L_k/‖L_k‖ − L_mm/‖L_mm‖‖_F``; ``dir_perp_mm`` the same for ``P_⊥(L_k)``
-``dir_tilde``         the same against S̃ (the proxy); ``dir_perp_tilde`` for ``P_⊥(L_k)``
-``slr_R, slr_resid``  sparse plus low-rank fit ``L_k − L_in ≈ R·L_ref`` (L_ref = L_mm, else S̃): the scale R and the
-                      relative residual ``‖L_k − L_in − R L_ref‖ / ‖L_k − L_in‖`` (descriptive: C1 judges
-                      ``dir_pred``)
-``gram_W_mm``         ``gram_distance(Ẇ Ẇᵀ, G_W)`` with Ẇ = W centred over tokens; ``gram_H_mm`` for ``HᵀH`` vs G_H;
-                      ``gram_W_proxy``/``gram_H_proxy`` against the S̃ proxy Grams
-``sim_*``/``pearson_*``  agreement (SSIM structure term, ε = 1e-5 / Pearson) of corr(Ẇᵀ) and corr(Ḣ) with the
-                      predicted corr maps (``_mm``: from L_mm's Grams; ``_proxy``: from S̃'s), **off the diagonal**
-                      (the unit diagonal is shared by every model)
-``norm_nuc``          ``‖L_k‖_*``, the norm B whose prediction L̂_B the snapshot is judged against
-``dir_pred``          C1's statistic, ``dir(L_k, L̂_B)``: the finite-norm prediction (path point,
-                      ``pred_is_path`` = 1) or the asymptotic ``L_in + R·L_ref`` (``pred_is_path`` = 0);
-                      ``pred_certified`` = 0: the path point did not converge (C1, C2 "n/a: reference not certified");
-                      ``dir_pred_rival`` against the rival ``L_in + r·S̃``; ``pred_sep`` = dir(L̂_B, rival), the
-                      resolution between the two
-``offp_W/H``          C2's statistic: off-diagonal Pearson of corr(Ẇᵀ) / corr(Ḣ) with the maps of L̂_B's factors;
-                      ``*_null``(``_std``) its permutation baseline; ``*_rival`` with the rival's maps; ``*_sep``
-                      prediction vs rival maps
-``dir_perp_face``     L_mm's statistic: distance of ``P_⊥(L_k)`` to the optimal face of NTP-SVM* (= ``dir_perp_mm``
-                      when the face is a point or was not probed; S̃ counts as a face point when it is optimal);
-                      ``sep_mm_tilde`` the same for S̃ (0 when S̃ is optimal); ``face_diameter`` its diameter
-``collapse_H``        :func:`collapse_index` of Ḣ by support group (C3 judges it over ``collapse_H_base``);
-                      ``collapse_Lperp`` of ``P_⊥(L_k)``; ``*_base`` the random-grouping baseline mean
-                      (``*_base_std`` its std)
-``nc1 .. nc4``        neural-collapse measures, one-hot data only (:func:`neural_collapse`)
-====================  ==================================================================================================
-
-Which column each claim judges, and how: :data:`ntpgeom.verdicts.CLAIMS` (``Claim.columns``, ``Claim.rule``).
-
-For large m the m x m quantities (Gram of H, corr(H)) are measured on a fixed, seeded subset of at most
-``max_contexts`` contexts (recorded as ``n_contexts_sampled``); every other column uses all contexts. A snapshot
-that holds only some contexts (``Snapshot.contexts``, from ``snapshot_contexts`` in training) is measured on those
-against the theory restricted to them (:mod:`ntpgeom.metrics.restrict`: CE and ℋ π-weighted over the subset, the
-theory's columns, ``G_H[K, K]``); its prediction is the asymptotic form (``pred_is_path`` = 0).
+The columns (:data:`COLUMNS`), what each measures and which claim judges it are listed in
+:mod:`ntpgeom.metrics.tables`, with how large m is subsampled and how a snapshot of a subset of the contexts is
+measured.
 """
 
 from __future__ import annotations
