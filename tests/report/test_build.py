@@ -37,7 +37,7 @@ def test_report_folder_contents(shared, page):
     report, html = page
     imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     pngs = sorted(report.rglob("*.png"))
-    assert len(pngs) == 8 and len(imgs) == 8  # 7 comparison figures + the run's heatmaps, every one embedded
+    assert len(pngs) == 9 and len(imgs) == 9  # 8 comparison figures (with cdnv/rankme) + the run's heatmaps, all embedded
     assert "src=\"http" not in html and "href=\"http" not in html
     for claim in CLAIMS.values():
         assert html_escape(claim.title, quote=False) in html, claim.title
