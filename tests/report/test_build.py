@@ -145,7 +145,7 @@ def test_report_renders_every_image_in_chromium(page, tmp_path):
     m = re.search(r"IMGCHECK (\d+)/(\d+)", out.stdout)
     assert m, f"chromium did not run the probe: rc={out.returncode} stderr={out.stderr[-800:]}"
     ok, total = int(m.group(1)), int(m.group(2))
-    assert total == 8 and ok == total
+    assert total == 9 and ok == total
 
 
 def test_build_report_rejects_bad_input(tmp_path):
