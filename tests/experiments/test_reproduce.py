@@ -162,7 +162,7 @@ def test_reproduce_quick_end_to_end(tmp_path):
     runs = [f"{e}/{s.model}" for e, specs in RECIPES["quick"].items() if e in MAIN for s in specs]
     assert runs == ["ufm-synthetic/ufm", "synthetic/ufm", "synthetic/transformer", "synthetic/lstm", "stories/ufm"]
     figs = res.report.figures
-    assert len(figs) == 3 * 6 + len(runs) and all(p.exists() for p in figs)
+    assert len(figs) == 3 * 8 + len(runs) and all(p.exists() for p in figs)  # 8: with trajectory and cdnv/RankMe
     status = {(v.run, v.claim): v.status for v in res.verdicts}
     assert {r for r, _ in status} == set(runs) and len(status) == len(runs) * 6
     assert set(status.values()) <= {"pass", "FAIL", "inconclusive", "n/a"}

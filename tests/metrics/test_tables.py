@@ -19,6 +19,7 @@ import ntpgeom as g
 from ntpgeom.data import synthetic
 from ntpgeom.metrics import COLUMNS, MetricsError, load_table, run_metrics, save_table, snapshot_metrics, visible_H
 from ntpgeom.theory import L_in, S_tilde, Theory, TildeCertificate
+from ntpgeom.train.run import Snapshot
 
 
 def _fake_theory(data, solved=True):
@@ -207,3 +208,75 @@ def test_visible_H_keeps_what_the_centred_logits_see():
     # and the Gram of the visible part is that of the projection of H onto the row space of Ẇ
     P = np.linalg.pinv(Wc) @ Wc
     assert np.allclose(Hv.T @ Hv, (P @ H).T @ (P @ H), atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- representation columns of a run
+def _random_run(data, steps=(0, 4, 9), d=5, contexts=None):
+    rng = np.random.default_rng(7)
+    k = data.m if contexts is None else len(contexts)
+    snaps = {}
+    for s in steps:
+        W, H = rng.normal(size=(data.V, d)), rng.normal(size=(d, k)).astype(np.float32)
+        snaps[s] = Snapshot(step=s, W=W, H=H, L=W @ H, b=np.zeros(data.V), has_bias=False, contexts=contexts)
+    return SimpleNamespace(data=data, steps=list(steps), path=None, snapshot=lambda s: snaps[s])
+
+
+@pytest.mark.parametrize("contexts", [None, np.array([0, 2, 3, 5, 8, 9, 13, 17, 21, 22, 30, 33, 38])])
+def test_run_table_has_the_representation_columns_of_each_snapshot(contexts):
+    # each column equals the definitions (layer_metrics) applied directly to the snapshot's raw H on its contexts
+    from ntpgeom.metrics.representation import layer_metrics
+    from ntpgeom.metrics.representation_table import REPRESENTATION_COLUMNS
+
+    data = synthetic.random_supports(8, 40, (1, 4), n_supports=6, probs="dirichlet", seed=3)
+    th = _fake_theory(data)
+    run = _random_run(data, contexts=contexts)
+    table = run_metrics(run, th)
+    assert list(table) == list(COLUMNS) + list(REPRESENTATION_COLUMNS)
+    idx = np.arange(data.m) if contexts is None else contexts
+    P = data.P.toarray()[:, idx]
+    for i, s in enumerate(run.steps):
+        snap = run.snapshot(s)
+        want = layer_metrics(snap.H, data.support_groups[idx], W=snap.W, P=P, weights=data.pi[idx])
+        for k in REPRESENTATION_COLUMNS:
+            assert table[k][i] == pytest.approx(want[k], rel=1e-12, nan_ok=True), (s, k)
+    assert np.isfinite(table["rankme"]).all() and np.isfinite(table["cdnv"]).all()
+
+
+def test_representation_columns_leave_the_old_columns_bit_identical():
+    data = synthetic.random_supports(8, 40, (1, 4), n_supports=6, probs="dirichlet", seed=3)
+    th = _fake_theory(data)
+    run = _random_run(data)
+    old, new = run_metrics(run, th, representation=False), run_metrics(run, th)
+    assert list(old) == list(COLUMNS)
+    for k in COLUMNS:
+        assert old[k].dtype == new[k].dtype and np.array_equal(old[k], new[k], equal_nan=True), k
+    # the old columns are each snapshot's snapshot_metrics row, which (the probe's and the verdicts' row) has no
+    # representation column
+    rows = [snapshot_metrics(run.snapshot(s), th, data) for s in run.steps]
+    assert all(set(r) == set(COLUMNS) for r in rows)
+    free = run_metrics(run, th, finite_norm="none")
+    for k in COLUMNS:
+        np.testing.assert_array_equal(free[k], np.array([r[k] for r in rows], dtype=free[k].dtype), err_msg=k)
+
+
+def test_a_snapshot_without_H_has_nan_representation_columns():
+    from ntpgeom.metrics.representation_table import REPRESENTATION_COLUMNS
+
+    data = synthetic.random_supports(8, 40, (1, 4), n_supports=6, probs="dirichlet", seed=3)
+    th = _fake_theory(data)
+    L = th.L_in + 3.0 * th.S_tilde
+    run = SimpleNamespace(data=data, steps=[0], path=None, snapshot=lambda s: {"step": s, "L": L})
+    table = run_metrics(run, th)
+    assert all(np.isnan(table[k]).all() for k in REPRESENTATION_COLUMNS)
+    assert np.isfinite(table["gap"]).all()
+
+
+def test_the_split_keeps_every_import_path():
+    from ntpgeom.metrics import snapshot_row, tables
+
+    for name in ("COLUMNS", "SnapshotLike", "RunLike", "snapshot_metrics", "reference_for", "reference", "Reference",
+                 "context_subset", "save_table", "load_table", "rows_to_table", "run_metrics", "TABLE_FORMAT",
+                 "TABLE_VERSION"):
+        assert getattr(tables, name) is not None, name
+    assert tables.snapshot_metrics is snapshot_row.snapshot_metrics is g.snapshot_metrics
+    assert tables.COLUMNS is snapshot_row.COLUMNS and g.run_metrics is tables.run_metrics

@@ -37,7 +37,7 @@ def test_report_folder_contents(shared, page):
     report, html = page
     imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     pngs = sorted(report.rglob("*.png"))
-    assert len(pngs) == 8 and len(imgs) == 8  # 7 comparison figures + the run's heatmaps, every one embedded
+    assert len(pngs) == 9 and len(imgs) == 9  # 8 comparison figures (with cdnv/rankme) + the run's heatmaps, all embedded
     assert "src=\"http" not in html and "href=\"http" not in html
     for claim in CLAIMS.values():
         assert html_escape(claim.title, quote=False) in html, claim.title
@@ -145,7 +145,7 @@ def test_report_renders_every_image_in_chromium(page, tmp_path):
     m = re.search(r"IMGCHECK (\d+)/(\d+)", out.stdout)
     assert m, f"chromium did not run the probe: rc={out.returncode} stderr={out.stderr[-800:]}"
     ok, total = int(m.group(1)), int(m.group(2))
-    assert total == 8 and ok == total
+    assert total == 9 and ok == total
 
 
 def test_build_report_rejects_bad_input(tmp_path):

@@ -104,3 +104,18 @@ def test_seed_groups_are_drawn_as_a_mean_with_a_band(tmp_path):
     svg = p.with_suffix(".svg").read_text()
     assert "ufm (mean of 2 seeds)" in _svg_texts(p.with_suffix(".svg")) and "ufm-seed0" not in svg
     assert re.search(r'id="(FillBetween)?PolyCollection_1"', svg)  # the min-max band (fill_between)
+
+
+def test_representation_figure_draws_cdnv_and_rankme_of_runs_that_have_them(tmp_path):
+    from ntpgeom.report.figures import fig_representation, has_representation
+
+    steps = np.array([0, 9, 99])
+    with_rep = {"step": steps, "cdnv": np.array([2.0, 0.5, 0.01]), "rankme": np.array([9.0, 6.0, 4.5])}
+    old = {"step": steps, "gap": np.array([1.0, 0.5, 0.1])}  # a table measured before the columns existed
+    empty = {"step": steps, "cdnv": np.full(3, np.nan), "rankme": np.full(3, np.nan)}
+    assert not has_representation([Series("old", "ufm", old), Series("nan", "ufm", empty)])
+    assert has_representation([Series("old", "ufm", old), Series("ufm", "ufm", with_rep)])
+    with output(dpi=30, svg=True):
+        p = fig_representation([Series("old", "ufm", old), Series("ufm run", "ufm", with_rep)], tmp_path / "r.png")
+    texts = _svg_texts(p.with_suffix(".svg"))
+    assert "cdnv" in texts and "rankme" in texts and "ufm run" in texts and imread(p)[..., :3].std() > 0.05

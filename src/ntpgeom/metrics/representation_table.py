@@ -8,8 +8,10 @@ the representation literature measures them (RankMe, α-ReQ, CDNV) — with
 - ``W``: the snapshot's output matrix, ``P``: the next-token distributions of its contexts, ``weights``: their π.
 
 Columns (:data:`REPRESENTATION_COLUMNS`, all float, NaN where undefined) are the keys of
-:func:`~ntpgeom.metrics.representation.layer_metrics`; none of them is a name in :data:`~ntpgeom.metrics.COLUMNS`,
-so :func:`add_columns` appends them to a :func:`~ntpgeom.metrics.run_metrics` table without touching its columns.
+:func:`~ntpgeom.metrics.representation.layer_metrics`; none of them is a name in :data:`~ntpgeom.metrics.COLUMNS`.
+:func:`~ntpgeom.metrics.run_metrics` appends them to every run table (``representation=True``, the default);
+:func:`add_columns` appends them to a table measured without them (``representation=False``, or saved before they
+existed) without touching its columns.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..progress import Progress
 from .representation import LAYER_KEYS, layer_metrics
 from .restrict import check_contexts, snapshot_contexts
 from .similarity import MetricsError
-from .tables import RunLike, SnapshotLike
+from .snapshot_row import RunLike, Snapshot, snapshot_arrays
 
 __all__ = ["REPRESENTATION_COLUMNS", "snapshot_representation", "run_representation", "add_columns"]
 
@@ -32,29 +34,34 @@ __all__ = ["REPRESENTATION_COLUMNS", "snapshot_representation", "run_representat
 REPRESENTATION_COLUMNS: tuple[str, ...] = LAYER_KEYS
 
 
-def snapshot_representation(snap: SnapshotLike, data: NTPData) -> dict[str, float]:
+def snapshot_representation(snap: Snapshot, data: NTPData) -> dict[str, float]:
     """:func:`~ntpgeom.metrics.representation.layer_metrics` of one training snapshot (see the module docstring).
 
     Parameters
     ----------
-    snap : Snapshot
-        ``H`` (d x m, or d x k with ``contexts``), ``W`` (V x d).
+    snap : Snapshot, mapping or (W, H) tuple
+        ``H`` (d x m, or d x k with ``contexts``), ``W`` (V x d), as a snapshot, a mapping with those keys or a pair
+        (:func:`~ntpgeom.metrics.snapshot_row.snapshot_arrays`).
     data : NTPData
         The run's data (m contexts).
 
     Returns
     -------
     dict[str, float]
-        One value per name in :data:`REPRESENTATION_COLUMNS`.
+        One value per name in :data:`REPRESENTATION_COLUMNS`: all NaN when the snapshot holds no H; the W-dependent
+        ones (``lm_head_rank``, ``unc3``, ``ncc_agreement``) NaN when it holds no W.
     """
-    H = np.asarray(snap.H)
+    _, W, H, _, _ = snapshot_arrays(snap)
+    if H is None:
+        return dict.fromkeys(REPRESENTATION_COLUMNS, math.nan)
     ctx = snapshot_contexts(snap)
     idx = np.arange(data.m) if ctx is None else check_contexts(ctx, data.m)
     if H.ndim != 2 or H.shape[1] != len(idx):
         raise MetricsError(f"the snapshot's H has shape {H.shape} but it holds {len(idx)} contexts; "
                            "H must be d x (number of contexts)")
     P = data.P[:, idx]
-    return layer_metrics(H, data.support_groups[idx], W=snap.W, P=P, weights=data.pi[idx])
+    out = layer_metrics(H, data.support_groups[idx], W=W, P=P, weights=data.pi[idx])
+    return {k: out.get(k, math.nan) for k in REPRESENTATION_COLUMNS}
 
 
 def run_representation(run: RunLike, steps: Sequence[int] | None = None, progress: Progress | None = None,

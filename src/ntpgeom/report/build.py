@@ -293,6 +293,8 @@ def _draw(ds: DatasetReport, root: Path, say: Callable[[str], None]) -> DatasetR
         "collapse": F.fig_collapse(series, fd / "collapse.png"),
         "mm_vs_tilde": F.fig_mm_vs_tilde(ds.data, ds.theory, fd / "mm_vs_tilde.png"),
     }
+    if F.has_representation(series):
+        figs["representation"] = F.fig_representation(series, fd / "representation.png")
     judged = [(rr.label, rr.model, rr.trajectory.judgement) for rr in runs if rr.trajectory and rr.trajectory.judgement]
     if judged:
         figs["trajectory"] = F.fig_trajectory(judged, fd / "trajectory.png")

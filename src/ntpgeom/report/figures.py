@@ -23,7 +23,7 @@ from .style import color_for, data_ylim, legend_below, new_figure, save, styled,
 
 Thresholds = Mapping[str, float] | None
 __all__ = ["Series", "merge_seeds", "fig_trajectory", "fig_loss_gap", "fig_norms", "fig_softlabel", "fig_similarity", "fig_collapse",
-           "draw_collapse",
+           "draw_collapse", "fig_representation", "has_representation",
            "context_order", "group_lines", "fig_heatmaps", "fig_mm_vs_tilde", "MAX_HEATMAP_CONTEXTS", "MAX_TICK_LABELS"]
 
 @dataclass(frozen=True)
@@ -228,6 +228,59 @@ def fig_collapse(series: Sequence[Series], path: str | Path) -> Path:
     """Subspace-collapse index of H and of P_⊥(L) over training, with the random-grouping baseline (dotted)."""
     with styled():
         return save(draw_collapse(series), path)
+
+
+#: Columns of :func:`fig_representation`: (column, axis label, log y).
+REPRESENTATION_PANELS = (("cdnv", "CDNV by support group (0 = collapsed)", True),
+                         ("rankme", "RankMe effective rank of H", False))
+
+
+def has_representation(series: Sequence[Series]) -> bool:
+    """Whether any series holds a finite ``cdnv`` or ``rankme`` (tables from before those columns hold neither).
+
+    Parameters
+    ----------
+    series : sequence of Series
+        The runs' metrics tables.
+
+    Returns
+    -------
+    bool
+    """
+    return any(np.isfinite(np.asarray(s.table[k], dtype=np.float64)).any()
+               for s in series for k, _, _ in REPRESENTATION_PANELS if k in s.table)
+
+
+def fig_representation(series: Sequence[Series], path: str | Path) -> Path:
+    """Representation metrics of H over training (:data:`ntpgeom.metrics.REPRESENTATION_COLUMNS`): the CDNV of H by
+    support group (log y) and its RankMe effective rank, one curve per run.
+
+    Parameters
+    ----------
+    series : sequence of Series
+        The runs' metrics tables (a run without the columns draws nothing).
+    path : str or Path
+        Where the PNG goes.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    with styled():
+        fig = new_figure(7.2, 3.4)
+        axes = fig.subplots(1, len(REPRESENTATION_PANELS))
+        for ax, (key, name, log) in zip(axes, REPRESENTATION_PANELS):
+            for i, s in enumerate(merge_seeds(series)):
+                _curve(ax, s, key, log, color=color_for(s.model, i), label=s.label)
+            ax.set_xscale("log")
+            if log:
+                ax.set_yscale("log")
+            ax.set_xlabel("step + 1")
+            ax.set_ylabel(name)
+            ax.set_title(key)
+        _legend(axes[0])
+        return save(fig, path)
 
 
 def fig_trajectory(runs: Sequence[tuple[str, str, TrajectoryJudgement]], path: str | Path) -> Path:

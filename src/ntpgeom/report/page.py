@@ -32,6 +32,8 @@ FIG_CAPTIONS = {
                    "ordered by support.",
     **figure_captions(),
     "trajectory": trajectory_caption(),
+    "representation": "Representation metrics of H (no verdict reads them): the CDNV of the contexts' hidden states by "
+                      "support group (0 = each group collapsed to its mean) and the RankMe effective rank of H.",
 }
 HEATMAP_CAPTION = ("corr(H), corr(Wᵀ) and L/‖L‖ at three snapshots, next to the theory (L_mm) and the proxy (S̃); "
                    "contexts ordered by support group.")
