@@ -170,7 +170,10 @@ def test_reproduce_quick_end_to_end(tmp_path):
     assert [t.title for t in res.controls] == [f"Controls: {d}" for d in ("ufm-synthetic", "synthetic", "stories")]
     for t in res.controls:
         assert t.violations == [], t.violations
-        assert {v.status for v in t.rows if v.run.endswith("/positive")} == {"pass"}
+        # the positive control is the reference itself: one snapshot, so the trajectory claims (C1, C2, L_mm) are
+        # inconclusive (no trend) or n/a (C2 on a non-unique face); it must never FAIL, and loss, C3, C4 pass
+        pos = {v.claim: v.status for v in t.rows if v.run.endswith("/positive")}
+        assert "FAIL" not in pos.values() and all(pos[c] == "pass" for c in ("loss", "C3", "C4")), pos
 
 
 @pytest.mark.slow
