@@ -45,6 +45,7 @@ from ..status import SolverStats, Status, check_solver_options
 from .pattern import centred_support, support_mask
 from .large_ops import project_rows, support_index
 from .subspaces import L_in, proj_F
+from .svm_backends import balance_rho
 from .tolerances import COMPATIBLE_RTOL, FEASIBILITY_TOL, RANK_RTOL
 
 #: ``separable`` is False when the certified lower bound on ‖W_mm‖_F exceeds this times ``‖S̃‖_F / σ_min(H)``.
@@ -171,10 +172,7 @@ def _admm(G: torch.Tensor, s: torch.Tensor, mask: torch.Tensor, r: torch.Tensor,
                     or time.perf_counter() > opts["deadline"]):
                 break
         if it % 10 == 0:
-            if rp > 10 * rd:
-                rho, U = rho * 2.0, U / 2.0
-            elif rd > 10 * rp:
-                rho, U = rho / 2.0, U * 2.0
+            rho, U = balance_rho(rho, U, rp, rd)
     if best["M"] is None:  # never feasible to feas_tol: keep the last iterate for inspection
         upper, _, spread, Ms = _check(M, U, rho, G, mask, rr, St)
         best.update(upper=upper, spread=spread, M=Ms)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .margin_norms import repair_dual
 from .pattern import Reduction
-from .svm_backends import project_columns
+from .svm_backends import balance_rho, project_columns
 from .tolerances import RHO_SCALE_FLOOR
 
 
@@ -86,10 +86,7 @@ def spectral_admm(red: Reduction, opts: dict[str, Any]) -> SpectralSolution:
             if gap <= opts["tol"] or time.perf_counter() > opts["deadline"]:
                 break
         if it % 10 == 0:
-            if rp > 10 * rd:
-                rho, U = rho * 2.0, U / 2.0
-            elif rd > 10 * rp:
-                rho, U = rho / 2.0, U * 2.0
+            rho, U = balance_rho(rho, U, rp, rd)
     assert best is not None
     return SpectralSolution(best[1], best[2], best[3], it, {"rho": rho, "history": hist[-20:]})
 
@@ -125,10 +122,7 @@ def select_min_fro(red: Reduction, t: float, max_iter: int = 5000, rtol: float =
         if max(rp, rd) <= rtol * max(np.linalg.norm(Y), 1.0):
             break
         if it % 10 == 0:
-            if rp > 10 * rd:
-                rho, U = rho * 2.0, U / 2.0
-            elif rd > 10 * rp:
-                rho, U = rho / 2.0, U * 2.0
+            rho, U = balance_rho(rho, U, rp, rd)
     return project_columns(Y / Wt, mask, r), it
 
 

@@ -193,6 +193,16 @@ class AdmmResult:
     info: dict
 
 
+def balance_rho(rho: float, U: Any, rp: float, rd: float) -> tuple[float, Any]:
+    """ADMM residual balancing (Boyd et al. 2011, §3.4.1): double ρ when the primal residual ``rp`` exceeds 10x the
+    dual ``rd``, halve it in the opposite case; the scaled dual ``U`` (an array or tensor) is rescaled with it."""
+    if rp > 10 * rd:
+        return rho * 2.0, U / 2.0
+    if rd > 10 * rp:
+        return rho / 2.0, U * 2.0
+    return rho, U
+
+
 def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None,
          monitor: SolveMonitor | None = None) -> AdmmResult:
     """ADMM on the scaled reduced problem, with over-relaxation 1.6 and residual balancing of the penalty.
@@ -235,13 +245,8 @@ def admm(red: Reduction, opts: SolveOptions, X0: np.ndarray | None = None,
             status = "optimal" if gap <= opts.tol else "time_limit" if mon.past_deadline() else status
             if status != "max_iter":
                 break
-        if it % 10 == 0:  # residual balancing
-            if rp > 10 * rd:
-                rho *= 2.0
-                U /= 2.0
-            elif rd > 10 * rp:
-                rho /= 2.0
-                U *= 2.0
+        if it % 10 == 0:
+            rho, U = balance_rho(rho, U, rp, rd)
     assert best is not None  # the last iteration always checks
     return AdmmResult(best.L_hat, best.A_hat, best.primal, best.dual_value, best.gap, it,
                       {"rho": rho, "history": hist, "status": status})
@@ -310,5 +315,5 @@ def solve_cvxpy(pattern: SupportPattern, opts: SolveOptions) -> BackendSolution:
 
 __all__ = [
     "SolveOptions", "BackendSolution", "Backend", "AdmmResult", "project_columns", "nuclear", "dual_certificate",
-    "trivial_reduction", "max_violation", "admm", "tilde_point", "solve_admm", "solve_cvxpy",
+    "trivial_reduction", "max_violation", "balance_rho", "admm", "tilde_point", "solve_admm", "solve_cvxpy",
 ]
