@@ -17,26 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import ntpgeom as g
-from ntpgeom.cli import main
+sys.path.insert(0, str(Path(__file__).parent))
+from _safety_cli import one_error, run  # noqa: E402
 from ntpgeom.data import from_tokens
 from ntpgeom.data.engines import build_corpus
 from ntpgeom.errors import NTPDataError
 
 SRC = str(Path(g.__file__).resolve().parents[1])
 
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
-def one_error(code, err, *needles):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for n in needles:
-        assert n in err, err
 
 
 def ids_parquet(path, docs, type_=pa.int64()):

@@ -13,7 +13,7 @@ pytest.importorskip("transformers", reason="the probe needs the `probe` extra (t
 sys.path.insert(0, str(Path(__file__).parents[1] / "probe"))
 
 import torch  # noqa: E402
-from _probe_helpers import class_corpus, make_model, make_tokenizer  # noqa: E402
+from _probe_helpers import class_corpus, make_tokenizer  # noqa: E402
 
 from ntpgeom.cli import main  # noqa: E402
 from ntpgeom.probe import ProbeError, load_model  # noqa: E402
@@ -21,14 +21,6 @@ from ntpgeom.probe import model as pm  # noqa: E402
 
 EVIL = "import pathlib\npathlib.Path({marker!r}).write_text('custom code ran')\n"
 
-
-@pytest.fixture()
-def llama_dir(tmp_path):
-    d = tmp_path / "llama"
-    tok = make_tokenizer()
-    make_model("llama", len(tok), seed=1).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
 
 
 def _plant(folder: Path, json_name: str, auto_map: dict, marker: Path) -> None:

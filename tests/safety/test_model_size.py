@@ -15,7 +15,7 @@ pytest.importorskip("transformers", reason="the probe needs the `probe` extra (t
 gguf = pytest.importorskip("gguf", reason="GGUF files need the `gguf` package", exc_type=ImportError)
 sys.path.insert(0, str(Path(__file__).parents[1] / "probe"))
 
-from _probe_helpers import class_corpus, make_model, make_tokenizer  # noqa: E402
+from _probe_helpers import class_corpus  # noqa: E402
 
 from ntpgeom.cli import main  # noqa: E402
 from ntpgeom.probe import ProbeError, load_model  # noqa: E402
@@ -41,14 +41,6 @@ def never_built(monkeypatch):
         raise AssertionError("the weights were loaded before the size check")
     monkeypatch.setattr(pm, "_weights", boom)
 
-
-@pytest.fixture()
-def llama_dir(tmp_path):
-    d = tmp_path / "llama"
-    tok = make_tokenizer()
-    make_model("llama", len(tok), seed=1).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
 
 
 def test_header_only_gguf_refused_before_anything_is_built(tmp_path, never_built):

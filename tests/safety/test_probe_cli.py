@@ -14,18 +14,10 @@ import pytest
 pytest.importorskip("transformers", reason="the probe needs the `probe` extra (transformers)", exc_type=ImportError)
 sys.path.insert(0, str(Path(__file__).parents[1] / "probe"))
 
-from _probe_helpers import class_corpus, make_model, make_tokenizer  # noqa: E402
+from _probe_helpers import class_corpus  # noqa: E402
 
 from ntpgeom.cli import main  # noqa: E402
 
-
-@pytest.fixture()
-def llama_dir(tmp_path):
-    d = tmp_path / "llama"
-    tok = make_tokenizer()
-    make_model("llama", len(tok), seed=1).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
 
 
 def _one_error(argv, capsys):

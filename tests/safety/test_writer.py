@@ -9,28 +9,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ntpgeom as g
 from ntpgeom import _io
-from ntpgeom.cli import main
 from ntpgeom.errors import OutputError
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _safety_cli import one_error, run  # noqa: E402
 
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
-def one_error(code, err, *needles):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    for n in needles:
-        assert n in err, err
 
 
 def no_temps(folder):
